@@ -1,0 +1,29 @@
+# The README's commands. `make run` and `make test` set up a fresh Debian 12 machine first.
+.PHONY: setup build run test unit e2e bench clean
+
+JOBS ?= $(shell nproc)
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake --preset release >/dev/null
+	@cmake --build build -j $(JOBS)
+
+run: build
+	@scripts/run.sh
+
+unit: build
+	cd build && ctest -L unit --output-on-failure -j $(JOBS)
+
+e2e: build
+	cd tests/e2e && KEEL_BIN=$(CURDIR)/build/keel node --test --test-concurrency=1 *.test.mjs
+
+test: build
+	@scripts/test.sh
+
+bench: build
+	@bench/run.sh
+
+clean:
+	rm -rf build build-dev build-asan

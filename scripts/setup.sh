@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks for building, running and testing keel.
+# Used by `make run` and `make test`; quick (a few dpkg queries) when everything is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  g++ cmake ninja-build pkg-config git
+  libboost-dev libboost-system-dev libssl-dev ca-certificates
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nodejs npm
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# Node may come from elsewhere than Debian (e.g. nodesource): accept any node >= 18 with npm.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}")
+  missing=("${missing[@]/npm/}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# npm packages for the end-to-end tests (the official client SDKs). Reinstall only when the
+# lock file changed since the last install.
+if [ "${KEEL_SETUP_NPM:-1}" = "1" ]; then
+  stamp=tests/e2e/node_modules/.keel-lock-stamp
+  if [ ! -f "$stamp" ] || ! cmp -s tests/e2e/package-lock.json "$stamp"; then
+    echo "setup: installing npm packages for tests/e2e"
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/e2e/package-lock.json "$stamp"
+  fi
+fi

@@ -1,0 +1,127 @@
+#include "api/chat.h"
+
+namespace keel {
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kSystem: return "system";
+    case Role::kDeveloper: return "developer";
+    case Role::kUser: return "user";
+    case Role::kAssistant: return "assistant";
+    case Role::kTool: return "tool";
+  }
+  return "user";
+}
+
+std::string Message::text() const {
+  std::string out;
+  for (const auto& part : content) {
+    if (part.type == ContentPart::Type::kText) out += part.text;
+  }
+  return out;
+}
+
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone: return "";
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kToolCalls: return "tool_calls";
+    case FinishReason::kContentFilter: return "content_filter";
+    case FinishReason::kError: return "error";
+  }
+  return "";
+}
+
+FinishReason parse_finish_reason(std::string_view name) {
+  if (name == "stop") return FinishReason::kStop;
+  if (name == "length") return FinishReason::kLength;
+  if (name == "tool_calls" || name == "function_call") return FinishReason::kToolCalls;
+  if (name == "content_filter") return FinishReason::kContentFilter;
+  if (name.empty()) return FinishReason::kNone;
+  return FinishReason::kStop;
+}
+
+ChatEvent ChatEvent::start(std::string id, std::string model) {
+  ChatEvent e;
+  e.kind = Kind::kStart;
+  e.id = std::move(id);
+  e.model = std::move(model);
+  return e;
+}
+ChatEvent ChatEvent::text_delta(std::string text) {
+  ChatEvent e;
+  e.kind = Kind::kTextDelta;
+  e.text = std::move(text);
+  return e;
+}
+ChatEvent ChatEvent::tool_call_start(int index, std::string id, std::string name) {
+  ChatEvent e;
+  e.kind = Kind::kToolCallStart;
+  e.tool_index = index;
+  e.tool_id = std::move(id);
+  e.tool_name = std::move(name);
+  return e;
+}
+ChatEvent ChatEvent::tool_args_delta(int index, std::string args) {
+  ChatEvent e;
+  e.kind = Kind::kToolArgsDelta;
+  e.tool_index = index;
+  e.text = std::move(args);
+  return e;
+}
+ChatEvent ChatEvent::finished(FinishReason reason) {
+  ChatEvent e;
+  e.kind = Kind::kFinish;
+  e.finish = reason;
+  return e;
+}
+ChatEvent ChatEvent::usage_event(Usage usage) {
+  ChatEvent e;
+  e.kind = Kind::kUsage;
+  e.usage = usage;
+  e.usage.present = true;
+  return e;
+}
+ChatEvent ChatEvent::failure(Error error) {
+  ChatEvent e;
+  e.kind = Kind::kError;
+  e.error = std::move(error);
+  return e;
+}
+
+void ChatAggregator::add(const ChatEvent& event) {
+  auto& msg = response_.message;
+  msg.role = Role::kAssistant;
+  switch (event.kind) {
+    case ChatEvent::Kind::kStart:
+      if (!event.id.empty()) response_.id = event.id;
+      if (!event.model.empty()) response_.model = event.model;
+      break;
+    case ChatEvent::Kind::kTextDelta:
+      if (msg.content.empty()) msg.content.push_back(ContentPart{});
+      msg.content.back().text += event.text;
+      break;
+    case ChatEvent::Kind::kToolCallStart:
+      if (event.tool_index >= static_cast<int>(msg.tool_calls.size()))
+        msg.tool_calls.resize(event.tool_index + 1);
+      msg.tool_calls[event.tool_index].id = event.tool_id;
+      msg.tool_calls[event.tool_index].name = event.tool_name;
+      break;
+    case ChatEvent::Kind::kToolArgsDelta:
+      if (event.tool_index >= static_cast<int>(msg.tool_calls.size()))
+        msg.tool_calls.resize(event.tool_index + 1);
+      msg.tool_calls[event.tool_index].arguments += event.text;
+      break;
+    case ChatEvent::Kind::kFinish:
+      response_.finish = event.finish;
+      break;
+    case ChatEvent::Kind::kUsage:
+      response_.usage = event.usage;
+      break;
+    case ChatEvent::Kind::kError:
+      break;
+  }
+}
+
+}  // namespace keel

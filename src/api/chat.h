@@ -1,0 +1,179 @@
+// The native chat types: every front door parses into them, every provider produces them.
+// N front doors x M providers cost N + M translators, not N x M (DESIGN.md).
+//
+//   ChatRequest req = ...;                    // from api/openai_chat.h parse_chat_request()
+//   provider.chat(req, target, sink, cancel); // emits ChatEvents into sink
+//   ChatAggregator agg; agg.add(event) ...;   // folds a stream into one ChatResponse
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace keel {
+
+using Json = nlohmann::json;
+
+enum class Role { kSystem, kDeveloper, kUser, kAssistant, kTool };
+const char* role_name(Role role);
+
+// A piece of message content. Text, or an image by URL (https: or data:).
+struct ContentPart {
+  enum class Type { kText, kImage };
+  Type type = Type::kText;
+  std::string text;
+  std::string image_url;      // https://... or data:image/png;base64,...
+  std::string image_detail;   // auto | low | high; empty when unset
+};
+
+struct ToolCall {
+  std::string id;             // the vendor's id; kept as-is so threads move between vendors
+  std::string name;
+  std::string arguments;      // JSON text, as produced by the model (may be partial/invalid)
+};
+
+struct Message {
+  Role role = Role::kUser;
+  std::vector<ContentPart> content;   // empty for an assistant turn with only tool calls
+  std::vector<ToolCall> tool_calls;   // assistant
+  std::string tool_call_id;           // tool
+  std::string name;                   // optional participant name
+  // True when the wire had content as a plain string (kept so a round trip is exact).
+  bool content_is_string = true;
+
+  std::string text() const;           // all text parts joined
+};
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  Json parameters = Json::object();   // JSON Schema
+  std::optional<bool> strict;
+};
+
+struct ToolChoice {
+  enum class Mode { kUnset, kAuto, kNone, kRequired, kNamed };
+  Mode mode = Mode::kUnset;
+  std::string name;                   // kNamed
+};
+
+struct Sampling {
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int64_t> max_tokens;
+  std::vector<std::string> stop;
+  std::optional<int64_t> seed;
+  std::optional<double> presence_penalty;
+  std::optional<double> frequency_penalty;
+};
+
+struct ResponseFormat {
+  enum class Type { kText, kJsonObject, kJsonSchema };
+  Type type = Type::kText;
+  std::string name;                   // json_schema
+  Json schema;                        // json_schema
+  std::optional<bool> strict;
+};
+
+struct ChatRequest {
+  std::string model;                  // the public name; the router replaces it per target
+  std::vector<Message> messages;
+  std::vector<ToolSpec> tools;
+  ToolChoice tool_choice;
+  std::optional<bool> parallel_tool_calls;
+  Sampling sampling;
+  std::optional<ResponseFormat> response_format;
+  bool stream = false;
+  bool include_usage = false;         // stream_options.include_usage
+  std::string user;
+  // Fields keel does not model, passed through to OpenAI-compatible upstreams unchanged.
+  Json passthrough = Json::object();
+};
+
+enum class FinishReason { kNone, kStop, kLength, kToolCalls, kContentFilter, kError };
+const char* finish_reason_name(FinishReason reason);   // OpenAI spelling; kNone -> ""
+FinishReason parse_finish_reason(std::string_view openai_name);
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+  std::optional<int64_t> cached_tokens;     // prompt tokens served from a cache
+  bool present = false;                     // false: the upstream reported none
+};
+
+// One event of a provider's stream. Order: Start, (TextDelta | ToolCallStart | ToolArgsDelta)*,
+// Finish, Usage. An Error may end the stream at any point.
+struct ChatEvent {
+  enum class Kind { kStart, kTextDelta, kToolCallStart, kToolArgsDelta, kFinish, kUsage, kError };
+  Kind kind = Kind::kStart;
+  std::string text;            // TextDelta: text; ToolArgsDelta: argument text
+  int tool_index = 0;          // ToolCallStart / ToolArgsDelta: index among this turn's calls
+  std::string tool_id;         // ToolCallStart
+  std::string tool_name;       // ToolCallStart
+  FinishReason finish = FinishReason::kNone;
+  Usage usage;
+  Error error;
+  std::string id;              // Start: the upstream's response id (may be empty)
+  std::string model;           // Start: the upstream's model name (may be empty)
+
+  static ChatEvent start(std::string id = {}, std::string model = {});
+  static ChatEvent text_delta(std::string text);
+  static ChatEvent tool_call_start(int index, std::string id, std::string name);
+  static ChatEvent tool_args_delta(int index, std::string args);
+  static ChatEvent finished(FinishReason reason);
+  static ChatEvent usage_event(Usage usage);
+  static ChatEvent failure(Error error);
+
+  // Content: once one of these reaches a client, the router can no longer fail over.
+  bool is_content() const {
+    return kind == Kind::kTextDelta || kind == Kind::kToolCallStart ||
+           kind == Kind::kToolArgsDelta;
+  }
+};
+
+// A whole, non-streamed answer.
+struct ChatResponse {
+  std::string id;
+  std::string model;
+  int64_t created = 0;
+  Message message;             // role assistant; text and tool calls
+  FinishReason finish = FinishReason::kNone;
+  Usage usage;
+};
+
+// Folds events into a ChatResponse (for clients that did not ask to stream).
+class ChatAggregator {
+ public:
+  void add(const ChatEvent& event);
+  const ChatResponse& response() const { return response_; }
+  ChatResponse& response() { return response_; }
+
+ private:
+  ChatResponse response_;
+  std::string text_;
+};
+
+// Embeddings.
+struct EmbedRequest {
+  std::string model;
+  std::vector<std::string> inputs;    // strings; token arrays are decoded upstream-side as text
+  Json raw_input;                     // the wire `input` as given, for same-format upstreams
+  std::optional<int64_t> dimensions;
+  bool base64 = false;                // encoding_format: "base64"
+  std::string user;
+  Json passthrough = Json::object();
+};
+
+struct Embeddings {
+  std::vector<std::vector<float>> vectors;
+  std::string model;
+  Usage usage;
+};
+
+}  // namespace keel

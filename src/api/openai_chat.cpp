@@ -1,0 +1,1681 @@
+// The OpenAI wire format <-> native types. See openai_chat.h for the contract.
+//
+// Untrusted bytes come in through parse_chat_request, parse_embed_request,
+// chat_response_from_wire, OpenAIStreamDecoder::decode, embeddings_from_wire and
+// upstream_error_message. None of them throws: JSON is depth-checked before it is parsed, every
+// value's type is checked before it is read, and each of these functions also catches at its
+// own boundary as a last line of defence.
+//
+// Normalisations (a round trip parse -> to_wire is exact except for these; all are
+// equivalent for OpenAI):
+//  - A field set to null is treated as absent and not written back.
+//  - `stop` with one sequence is written as a string, several as an array.
+//  - `stream: false` is not written back; when streaming, stream_options is always
+//    {"include_usage": true} (keel counts tokens).
+//  - `max_completion_tokens` is remembered by keeping the client's field in `passthrough`; the
+//    value itself lives in sampling.max_tokens and is written under the client's spelling
+//    (max_completion_tokens wins when a client sends both, with the smaller value).
+//  - Fields keel does not model inside messages, tools and response_format (e.g. an assistant
+//    turn's `refusal`, json_schema.description) are dropped; unknown top-level fields go to
+//    `passthrough` unchanged.
+#include "api/openai_chat.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <set>
+#include <utility>
+
+namespace keel {
+namespace {
+
+constexpr int kMaxJsonDepth = 256;
+constexpr size_t kMaxStopSequences = 4;
+constexpr int kMaxToolIndex = 1023;  // upstream tool-call indices above this are garbage
+constexpr size_t kMaxEmbeddingInputs = 2048;
+constexpr size_t kExcerptBytes = 200;
+constexpr size_t kMaxUpstreamMessageBytes = 1000;
+
+// ---- JSON in -------------------------------------------------------------------------------
+
+// True when `text` nests arrays/objects deeper than `max_depth`. Runs before parsing so that
+// nothing downstream (dump(), our own walks) can recurse without bound.
+bool nests_too_deep(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Parses untrusted JSON. On failure returns a short reason (never an echo of the input, which
+// may not be valid UTF-8).
+Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string& what) {
+  if (nests_too_deep(text, kMaxJsonDepth)) {
+    return Error(code, what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    return Error(code,
+                 what + " is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+  } catch (const std::exception&) {
+    return Error(code, what + " is not valid JSON");
+  }
+}
+
+const char* describe(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    case Json::value_t::number_float:
+      return "a number";
+    default:
+      return "an unknown value";
+  }
+}
+
+// The member `key` of `object`, or nullptr when absent or null (null counts as absent).
+const Json* member(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+const std::string& str(const Json& value) { return value.get_ref<const std::string&>(); }
+
+std::string indexed(const std::string& path, size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+Error invalid(std::string param, std::string message) {
+  Error error(ErrorCode::kInvalidArgument, std::move(message));
+  error.param = std::move(param);
+  return error;
+}
+
+Error wrong_type(const std::string& param, const char* expected, const Json& got) {
+  return invalid(param, param + " must be " + expected + ", got " + describe(got));
+}
+
+// A JSON number that must be an integer; integral floats (1.0) are accepted.
+std::optional<int64_t> as_int64(const Json& value) {
+  if (value.is_number_unsigned()) {
+    auto v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+    return static_cast<int64_t>(v);
+  }
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_number_float()) {
+    double d = value.get<double>();
+    // 2^63 is exactly representable; anything at or above it does not fit.
+    if (!std::isfinite(d) || d != std::trunc(d) || d < -9223372036854775808.0 ||
+        d >= 9223372036854775808.0) {
+      return std::nullopt;
+    }
+    return static_cast<int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+Status read_string(const Json& object, const char* key, const std::string& param,
+                   std::string& out) {
+  const Json* value = member(object, key);
+  if (!value) return Status::Ok();
+  if (!value->is_string()) return wrong_type(param, "a string", *value);
+  out = str(*value);
+  return Status::Ok();
+}
+
+Status read_bool(const Json& object, const char* key, std::optional<bool>& out) {
+  const Json* value = member(object, key);
+  if (!value) return Status::Ok();
+  if (!value->is_boolean()) return wrong_type(key, "a boolean", *value);
+  out = value->get<bool>();
+  return Status::Ok();
+}
+
+Status read_number(const Json& object, const char* key, double low, double high,
+                   std::optional<double>& out) {
+  const Json* value = member(object, key);
+  if (!value) return Status::Ok();
+  if (!value->is_number()) return wrong_type(key, "a number", *value);
+  double d = value->get<double>();
+  if (!(d >= low && d <= high)) {
+    char range[64];
+    std::snprintf(range, sizeof range, "between %g and %g", low, high);
+    return invalid(key, std::string(key) + " must be " + range);
+  }
+  out = d;
+  return Status::Ok();
+}
+
+Status read_integer(const Json& object, const char* key, std::optional<int64_t>& out) {
+  const Json* value = member(object, key);
+  if (!value) return Status::Ok();
+  if (!value->is_number()) return wrong_type(key, "an integer", *value);
+  auto v = as_int64(*value);
+  if (!v) {
+    if (value->is_number_float() && std::isfinite(value->get<double>()) &&
+        value->get<double>() != std::trunc(value->get<double>())) {
+      return invalid(key, std::string(key) + " must be an integer");
+    }
+    return invalid(key, std::string(key) + " is out of range");
+  }
+  out = *v;
+  return Status::Ok();
+}
+
+Status read_positive_integer(const Json& object, const char* key, std::optional<int64_t>& out) {
+  if (auto st = read_integer(object, key, out); !st.ok()) return st;
+  if (out && *out <= 0) return invalid(key, std::string(key) + " must be a positive integer");
+  return Status::Ok();
+}
+
+// ---- chat requests -------------------------------------------------------------------------
+
+// Top-level fields that parse_chat_request models; everything else is passthrough.
+bool is_modelled_chat_field(const std::string& key) {
+  static const std::set<std::string, std::less<>> kModelled = {"model",
+                                                               "messages",
+                                                               "tools",
+                                                               "tool_choice",
+                                                               "parallel_tool_calls",
+                                                               "temperature",
+                                                               "top_p",
+                                                               "max_tokens",
+                                                               "max_completion_tokens",
+                                                               "stop",
+                                                               "seed",
+                                                               "presence_penalty",
+                                                               "frequency_penalty",
+                                                               "response_format",
+                                                               "stream",
+                                                               "stream_options",
+                                                               "user",
+                                                               "n"};
+  return kModelled.count(key) > 0;
+}
+
+std::optional<Role> parse_role(std::string_view name) {
+  if (name == "system") return Role::kSystem;
+  if (name == "developer") return Role::kDeveloper;
+  if (name == "user") return Role::kUser;
+  if (name == "assistant") return Role::kAssistant;
+  if (name == "tool") return Role::kTool;
+  return std::nullopt;
+}
+
+Status parse_image_part(const Json& part, const std::string& path, ContentPart& out) {
+  out.type = ContentPart::Type::kImage;
+  const Json* image = member(part, "image_url");
+  if (!image) return invalid(path + ".image_url", path + ".image_url is required");
+  if (image->is_string()) {  // the short form some clients send: "image_url": "https://..."
+    out.image_url = str(*image);
+  } else if (image->is_object()) {
+    const Json* url = member(*image, "url");
+    if (!url) return invalid(path + ".image_url.url", path + ".image_url.url is required");
+    if (!url->is_string()) return wrong_type(path + ".image_url.url", "a string", *url);
+    out.image_url = str(*url);
+    if (auto st = read_string(*image, "detail", path + ".image_url.detail", out.image_detail);
+        !st.ok()) {
+      return st;
+    }
+    if (!out.image_detail.empty() && out.image_detail != "auto" && out.image_detail != "low" &&
+        out.image_detail != "high") {
+      return invalid(path + ".image_url.detail",
+                     path + ".image_url.detail must be one of auto, low, high");
+    }
+  } else {
+    return wrong_type(path + ".image_url", "an object", *image);
+  }
+  if (out.image_url.empty()) {
+    return invalid(path + ".image_url.url", path + ".image_url.url must not be empty");
+  }
+  return Status::Ok();
+}
+
+Status parse_content(const Json& content, Role role, const std::string& path, Message& out) {
+  if (content.is_string()) {
+    out.content_is_string = true;
+    ContentPart part;
+    part.text = str(content);
+    out.content.push_back(std::move(part));
+    return Status::Ok();
+  }
+  if (!content.is_array()) {
+    return wrong_type(path, "a string or an array of content parts", content);
+  }
+  out.content_is_string = false;
+  if (content.empty() && role != Role::kAssistant) {
+    return invalid(path, path + " must not be an empty array");
+  }
+  for (size_t i = 0; i < content.size(); ++i) {
+    const Json& item = content[i];
+    std::string part_path = indexed(path, i);
+    if (!item.is_object()) return wrong_type(part_path, "an object", item);
+    const Json* type = member(item, "type");
+    if (!type) return invalid(part_path + ".type", part_path + ".type is required");
+    if (!type->is_string()) return wrong_type(part_path + ".type", "a string", *type);
+    ContentPart part;
+    if (str(*type) == "text") {
+      const Json* text = member(item, "text");
+      if (!text) return invalid(part_path + ".text", part_path + ".text is required");
+      if (!text->is_string()) return wrong_type(part_path + ".text", "a string", *text);
+      part.text = str(*text);
+    } else if (str(*type) == "image_url") {
+      if (role != Role::kUser) {
+        return invalid(part_path + ".type", part_path +
+                                                ": image_url parts are only allowed in user "
+                                                "messages");
+      }
+      if (auto st = parse_image_part(item, part_path, part); !st.ok()) return st;
+    } else {
+      return invalid(part_path + ".type",
+                     part_path + ".type '" + str(*type) + "' is not supported");
+    }
+    out.content.push_back(std::move(part));
+  }
+  return Status::Ok();
+}
+
+Status parse_tool_calls(const Json& calls, const std::string& path, Message& out) {
+  if (!calls.is_array()) return wrong_type(path, "an array", calls);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Json& call = calls[i];
+    std::string call_path = indexed(path, i);
+    if (!call.is_object()) return wrong_type(call_path, "an object", call);
+    const Json* type = member(call, "type");
+    if (type && !type->is_string()) return wrong_type(call_path + ".type", "a string", *type);
+    if (type && str(*type) != "function") {
+      return invalid(call_path + ".type",
+                     call_path + ".type '" + str(*type) + "' is not supported");
+    }
+    ToolCall tool_call;
+    const Json* id = member(call, "id");
+    if (!id) return invalid(call_path + ".id", call_path + ".id is required");
+    if (!id->is_string()) return wrong_type(call_path + ".id", "a string", *id);
+    tool_call.id = str(*id);
+    const Json* function = member(call, "function");
+    if (!function) return invalid(call_path + ".function", call_path + ".function is required");
+    if (!function->is_object()) return wrong_type(call_path + ".function", "an object", *function);
+    const Json* name = member(*function, "name");
+    if (!name) {
+      return invalid(call_path + ".function.name", call_path + ".function.name is required");
+    }
+    if (!name->is_string()) return wrong_type(call_path + ".function.name", "a string", *name);
+    if (str(*name).empty()) {
+      return invalid(call_path + ".function.name", call_path + ".function.name must not be empty");
+    }
+    tool_call.name = str(*name);
+    const Json* arguments = member(*function, "arguments");
+    if (!arguments) {
+      return invalid(call_path + ".function.arguments",
+                     call_path + ".function.arguments is required");
+    }
+    if (!arguments->is_string()) {
+      return wrong_type(call_path + ".function.arguments", "a string (JSON text)", *arguments);
+    }
+    tool_call.arguments = str(*arguments);
+    out.tool_calls.push_back(std::move(tool_call));
+  }
+  return Status::Ok();
+}
+
+Status parse_message(const Json& wire, size_t index, Message& out) {
+  std::string path = indexed("messages", index);
+  if (!wire.is_object()) return wrong_type(path, "an object", wire);
+  const Json* role_value = member(wire, "role");
+  if (!role_value) return invalid(path + ".role", path + ".role is required");
+  if (!role_value->is_string()) return wrong_type(path + ".role", "a string", *role_value);
+  const std::string& role_name_str = str(*role_value);
+  if (role_name_str == "function") {
+    return invalid(path + ".role",
+                   path + ".role 'function' is not supported; use tool_calls and 'tool' messages");
+  }
+  auto role = parse_role(role_name_str);
+  if (!role) {
+    return invalid(path + ".role", path + ".role '" + role_name_str +
+                                       "' is not one of system, developer, user, assistant, tool");
+  }
+  out.role = *role;
+
+  if (auto st = read_string(wire, "name", path + ".name", out.name); !st.ok()) return st;
+
+  if (const Json* calls = member(wire, "tool_calls")) {
+    if (out.role != Role::kAssistant) {
+      return invalid(path + ".tool_calls",
+                     path + ".tool_calls is only allowed on assistant messages");
+    }
+    if (auto st = parse_tool_calls(*calls, path + ".tool_calls", out); !st.ok()) return st;
+  }
+  if (out.role == Role::kAssistant && member(wire, "function_call")) {
+    return invalid(path + ".function_call",
+                   path + ".function_call is not supported; use tool_calls");
+  }
+
+  const Json* content = member(wire, "content");
+  if (content) {
+    if (auto st = parse_content(*content, out.role, path + ".content", out); !st.ok()) return st;
+    if (content->is_array() && content->empty() && out.tool_calls.empty()) {
+      return invalid(path + ".content", path + ".content must not be an empty array");
+    }
+  } else if (out.role == Role::kAssistant) {
+    if (out.tool_calls.empty()) {
+      return invalid(path + ".content", path + ".content is required unless tool_calls is set");
+    }
+    out.content_is_string = true;  // content: null
+  } else {
+    return invalid(path + ".content", path + ".content is required");
+  }
+
+  if (out.role == Role::kTool) {
+    const Json* id = member(wire, "tool_call_id");
+    if (!id) return invalid(path + ".tool_call_id", path + ".tool_call_id is required");
+    if (!id->is_string()) return wrong_type(path + ".tool_call_id", "a string", *id);
+    if (str(*id).empty()) {
+      return invalid(path + ".tool_call_id", path + ".tool_call_id must not be empty");
+    }
+    out.tool_call_id = str(*id);
+  }
+  return Status::Ok();
+}
+
+Status parse_tools(const Json& wire, std::vector<ToolSpec>& out) {
+  if (!wire.is_array()) return wrong_type("tools", "an array", wire);
+  std::set<std::string, std::less<>> names;
+  for (size_t i = 0; i < wire.size(); ++i) {
+    const Json& tool = wire[i];
+    std::string path = indexed("tools", i);
+    if (!tool.is_object()) return wrong_type(path, "an object", tool);
+    const Json* type = member(tool, "type");
+    if (type && !type->is_string()) return wrong_type(path + ".type", "a string", *type);
+    if (type && str(*type) != "function") {
+      return invalid(path + ".type", path + ".type '" + str(*type) + "' is not supported");
+    }
+    const Json* function = member(tool, "function");
+    if (!function) return invalid(path + ".function", path + ".function is required");
+    if (!function->is_object()) return wrong_type(path + ".function", "an object", *function);
+    ToolSpec spec;
+    const Json* name = member(*function, "name");
+    if (!name) return invalid(path + ".function.name", path + ".function.name is required");
+    if (!name->is_string()) return wrong_type(path + ".function.name", "a string", *name);
+    if (str(*name).empty()) {
+      return invalid(path + ".function.name", path + ".function.name must not be empty");
+    }
+    spec.name = str(*name);
+    if (!names.insert(spec.name).second) {
+      return invalid(path + ".function.name",
+                     path + ".function.name '" + spec.name + "' is used by another tool");
+    }
+    if (auto st =
+            read_string(*function, "description", path + ".function.description", spec.description);
+        !st.ok()) {
+      return st;
+    }
+    if (const Json* parameters = member(*function, "parameters")) {
+      if (!parameters->is_object()) {
+        return wrong_type(path + ".function.parameters", "an object (JSON Schema)", *parameters);
+      }
+      spec.parameters = *parameters;
+    }
+    if (const Json* strict = member(*function, "strict")) {
+      if (!strict->is_boolean()) return wrong_type(path + ".function.strict", "a boolean", *strict);
+      spec.strict = strict->get<bool>();
+    }
+    out.push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
+Status parse_tool_choice(const Json& wire, const std::vector<ToolSpec>& tools, ToolChoice& out) {
+  if (wire.is_string()) {
+    const std::string& mode = str(wire);
+    if (mode == "auto") {
+      out.mode = ToolChoice::Mode::kAuto;
+    } else if (mode == "none") {
+      out.mode = ToolChoice::Mode::kNone;
+    } else if (mode == "required") {
+      out.mode = ToolChoice::Mode::kRequired;
+      if (tools.empty()) {
+        return invalid("tool_choice", "tool_choice 'required' needs at least one tool in tools");
+      }
+    } else {
+      return invalid("tool_choice",
+                     "tool_choice '" + mode + "' is not one of auto, none, required");
+    }
+    return Status::Ok();
+  }
+  if (!wire.is_object()) {
+    return wrong_type("tool_choice", "a string or an object", wire);
+  }
+  const Json* type = member(wire, "type");
+  if (!type) return invalid("tool_choice.type", "tool_choice.type is required");
+  if (!type->is_string()) return wrong_type("tool_choice.type", "a string", *type);
+  if (str(*type) != "function") {
+    return invalid("tool_choice.type", "tool_choice.type '" + str(*type) + "' is not supported");
+  }
+  const Json* function = member(wire, "function");
+  if (!function) return invalid("tool_choice.function", "tool_choice.function is required");
+  if (!function->is_object()) return wrong_type("tool_choice.function", "an object", *function);
+  const Json* name = member(*function, "name");
+  if (!name) return invalid("tool_choice.function.name", "tool_choice.function.name is required");
+  if (!name->is_string()) return wrong_type("tool_choice.function.name", "a string", *name);
+  const std::string& wanted = str(*name);
+  bool known = std::any_of(tools.begin(), tools.end(),
+                           [&](const ToolSpec& tool) { return tool.name == wanted; });
+  if (!known) {
+    return invalid("tool_choice",
+                   "tool_choice names function '" + wanted + "', which is not in tools");
+  }
+  out.mode = ToolChoice::Mode::kNamed;
+  out.name = wanted;
+  return Status::Ok();
+}
+
+Status parse_response_format(const Json& wire, std::optional<ResponseFormat>& out) {
+  if (!wire.is_object()) return wrong_type("response_format", "an object", wire);
+  const Json* type = member(wire, "type");
+  if (!type) return invalid("response_format.type", "response_format.type is required");
+  if (!type->is_string()) return wrong_type("response_format.type", "a string", *type);
+  ResponseFormat format;
+  const std::string& name = str(*type);
+  if (name == "text") {
+    format.type = ResponseFormat::Type::kText;
+  } else if (name == "json_object") {
+    format.type = ResponseFormat::Type::kJsonObject;
+  } else if (name == "json_schema") {
+    format.type = ResponseFormat::Type::kJsonSchema;
+    const Json* spec = member(wire, "json_schema");
+    if (!spec) {
+      return invalid("response_format.json_schema", "response_format.json_schema is required");
+    }
+    if (!spec->is_object()) return wrong_type("response_format.json_schema", "an object", *spec);
+    const Json* schema_name = member(*spec, "name");
+    if (!schema_name) {
+      return invalid("response_format.json_schema.name",
+                     "response_format.json_schema.name is required");
+    }
+    if (!schema_name->is_string()) {
+      return wrong_type("response_format.json_schema.name", "a string", *schema_name);
+    }
+    format.name = str(*schema_name);
+    if (const Json* schema = member(*spec, "schema")) {
+      if (!schema->is_object()) {
+        return wrong_type("response_format.json_schema.schema", "an object", *schema);
+      }
+      format.schema = *schema;
+    }
+    if (const Json* strict = member(*spec, "strict")) {
+      if (!strict->is_boolean()) {
+        return wrong_type("response_format.json_schema.strict", "a boolean", *strict);
+      }
+      format.strict = strict->get<bool>();
+    }
+  } else {
+    return invalid("response_format.type", "response_format.type '" + name +
+                                               "' is not one of text, json_object, json_schema");
+  }
+  out = std::move(format);
+  return Status::Ok();
+}
+
+Status parse_stop(const Json& wire, std::vector<std::string>& out) {
+  if (wire.is_string()) {
+    out.push_back(str(wire));
+    return Status::Ok();
+  }
+  if (!wire.is_array()) return wrong_type("stop", "a string or an array of strings", wire);
+  if (wire.size() > kMaxStopSequences) {
+    return invalid("stop",
+                   "stop may hold at most " + std::to_string(kMaxStopSequences) + " sequences");
+  }
+  for (size_t i = 0; i < wire.size(); ++i) {
+    if (!wire[i].is_string()) return wrong_type(indexed("stop", i), "a string", wire[i]);
+    out.push_back(str(wire[i]));
+  }
+  return Status::Ok();
+}
+
+Status parse_chat_object(const Json& body, ChatRequest& req) {
+  if (!body.is_object()) {
+    return invalid("", std::string("request body must be a JSON object, got ") + describe(body));
+  }
+  const Json* model = member(body, "model");
+  if (!model) return invalid("model", "model is required");
+  if (!model->is_string()) return wrong_type("model", "a string", *model);
+  if (str(*model).empty()) return invalid("model", "model must not be empty");
+  req.model = str(*model);
+
+  const Json* messages = member(body, "messages");
+  if (!messages) return invalid("messages", "messages is required");
+  if (!messages->is_array()) return wrong_type("messages", "an array", *messages);
+  if (messages->empty()) return invalid("messages", "messages must not be empty");
+  req.messages.reserve(messages->size());
+  for (size_t i = 0; i < messages->size(); ++i) {
+    Message message;
+    if (auto st = parse_message((*messages)[i], i, message); !st.ok()) return st;
+    req.messages.push_back(std::move(message));
+  }
+
+  if (const Json* tools = member(body, "tools")) {
+    if (auto st = parse_tools(*tools, req.tools); !st.ok()) return st;
+  }
+  if (const Json* choice = member(body, "tool_choice")) {
+    if (auto st = parse_tool_choice(*choice, req.tools, req.tool_choice); !st.ok()) return st;
+  }
+  if (auto st = read_bool(body, "parallel_tool_calls", req.parallel_tool_calls); !st.ok()) {
+    return st;
+  }
+
+  Sampling& sampling = req.sampling;
+  if (auto st = read_number(body, "temperature", 0, 2, sampling.temperature); !st.ok()) return st;
+  if (auto st = read_number(body, "top_p", 0, 1, sampling.top_p); !st.ok()) return st;
+  if (auto st = read_number(body, "presence_penalty", -2, 2, sampling.presence_penalty); !st.ok()) {
+    return st;
+  }
+  if (auto st = read_number(body, "frequency_penalty", -2, 2, sampling.frequency_penalty);
+      !st.ok()) {
+    return st;
+  }
+  if (auto st = read_integer(body, "seed", sampling.seed); !st.ok()) return st;
+
+  std::optional<int64_t> max_tokens;
+  std::optional<int64_t> max_completion_tokens;
+  if (auto st = read_positive_integer(body, "max_tokens", max_tokens); !st.ok()) return st;
+  if (auto st = read_positive_integer(body, "max_completion_tokens", max_completion_tokens);
+      !st.ok()) {
+    return st;
+  }
+  if (max_tokens && max_completion_tokens) {
+    sampling.max_tokens = std::min(*max_tokens, *max_completion_tokens);
+  } else {
+    sampling.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
+  }
+  // Remembers the client's spelling (see the note at the top of this file).
+  if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
+
+  if (const Json* stop = member(body, "stop")) {
+    if (auto st = parse_stop(*stop, sampling.stop); !st.ok()) return st;
+  }
+  if (const Json* format = member(body, "response_format")) {
+    if (auto st = parse_response_format(*format, req.response_format); !st.ok()) return st;
+  }
+
+  std::optional<bool> stream;
+  if (auto st = read_bool(body, "stream", stream); !st.ok()) return st;
+  req.stream = stream.value_or(false);
+  if (const Json* options = member(body, "stream_options")) {
+    if (!options->is_object()) return wrong_type("stream_options", "an object", *options);
+    if (const Json* include = member(*options, "include_usage")) {
+      if (!include->is_boolean()) {
+        return wrong_type("stream_options.include_usage", "a boolean", *include);
+      }
+      req.include_usage = include->get<bool>();
+    }
+  }
+
+  if (auto st = read_string(body, "user", "user", req.user); !st.ok()) return st;
+
+  if (const Json* n = member(body, "n")) {
+    if (!n->is_number()) return wrong_type("n", "an integer", *n);
+    auto count = as_int64(*n);
+    if (!count) return invalid("n", "n must be an integer");
+    if (*count > 1) return invalid("n", "n > 1 is not supported");
+    if (*count < 1) return invalid("n", "n must be at least 1");
+    req.passthrough["n"] = 1;  // harmless, and keeps the round trip exact
+  }
+
+  for (const auto& [key, value] : body.items()) {
+    if (!is_modelled_chat_field(key)) req.passthrough[key] = value;
+  }
+  return Status::Ok();
+}
+
+// ---- native -> wire (requests) -------------------------------------------------------------
+
+Json content_to_wire(const Message& message) {
+  bool has_image = std::any_of(message.content.begin(), message.content.end(),
+                               [](const auto& p) { return p.type == ContentPart::Type::kImage; });
+  if (message.content_is_string && !has_image) {
+    if (message.content.empty()) {
+      return message.role == Role::kAssistant ? Json(nullptr) : Json("");
+    }
+    return message.text();
+  }
+  Json parts = Json::array();
+  for (const auto& part : message.content) {
+    if (part.type == ContentPart::Type::kText) {
+      parts.push_back({{"type", "text"}, {"text", part.text}});
+    } else {
+      Json image = {{"url", part.image_url}};
+      if (!part.image_detail.empty()) image["detail"] = part.image_detail;
+      parts.push_back({{"type", "image_url"}, {"image_url", std::move(image)}});
+    }
+  }
+  return parts;
+}
+
+Json tool_call_to_wire(const ToolCall& call) {
+  return {{"id", call.id},
+          {"type", "function"},
+          {"function", {{"name", call.name}, {"arguments", call.arguments}}}};
+}
+
+Json message_to_wire(const Message& message) {
+  Json wire = {{"role", role_name(message.role)}, {"content", content_to_wire(message)}};
+  if (!message.name.empty()) wire["name"] = message.name;
+  if (!message.tool_calls.empty()) {
+    Json calls = Json::array();
+    for (const auto& call : message.tool_calls) calls.push_back(tool_call_to_wire(call));
+    wire["tool_calls"] = std::move(calls);
+  }
+  if (message.role == Role::kTool) wire["tool_call_id"] = message.tool_call_id;
+  return wire;
+}
+
+Json tool_to_wire(const ToolSpec& tool) {
+  Json function = {{"name", tool.name}};
+  if (!tool.description.empty()) function["description"] = tool.description;
+  // An empty object is what ToolSpec holds when the client sent no parameters.
+  if (!(tool.parameters.is_object() && tool.parameters.empty()) && !tool.parameters.is_null()) {
+    function["parameters"] = tool.parameters;
+  }
+  if (tool.strict) function["strict"] = *tool.strict;
+  return {{"type", "function"}, {"function", std::move(function)}};
+}
+
+Json tool_choice_to_wire(const ToolChoice& choice) {
+  switch (choice.mode) {
+    case ToolChoice::Mode::kAuto:
+      return "auto";
+    case ToolChoice::Mode::kNone:
+      return "none";
+    case ToolChoice::Mode::kRequired:
+      return "required";
+    case ToolChoice::Mode::kNamed:
+      return {{"type", "function"}, {"function", {{"name", choice.name}}}};
+    case ToolChoice::Mode::kUnset:
+      break;
+  }
+  return nullptr;
+}
+
+Json response_format_to_wire(const ResponseFormat& format) {
+  switch (format.type) {
+    case ResponseFormat::Type::kText:
+      return {{"type", "text"}};
+    case ResponseFormat::Type::kJsonObject:
+      return {{"type", "json_object"}};
+    case ResponseFormat::Type::kJsonSchema: {
+      Json spec = {{"name", format.name}};
+      if (!format.schema.is_null()) spec["schema"] = format.schema;
+      if (format.strict) spec["strict"] = *format.strict;
+      return {{"type", "json_schema"}, {"json_schema", std::move(spec)}};
+    }
+  }
+  return {{"type", "text"}};
+}
+
+// ---- wire -> native (responses) ------------------------------------------------------------
+
+Error bad_gateway(std::string message) { return Error(ErrorCode::kBadGateway, std::move(message)); }
+
+// Reads an integer count, tolerating absence/null (0) and floats; nullopt when the field has
+// the wrong type.
+std::optional<int64_t> read_count(const Json& object, const char* key) {
+  const Json* value = member(object, key);
+  if (!value) return 0;
+  if (!value->is_number()) return std::nullopt;
+  auto v = as_int64(*value);
+  if (!v && value->is_number_float() && std::isfinite(value->get<double>())) {
+    return static_cast<int64_t>(std::clamp(value->get<double>(), 0.0, 9.0e18));
+  }
+  return v;
+}
+
+Result<Usage> usage_from_wire(const Json& wire) {
+  if (!wire.is_object()) return bad_gateway("usage is " + std::string(describe(wire)));
+  Usage usage;
+  auto prompt = read_count(wire, "prompt_tokens");
+  auto completion = read_count(wire, "completion_tokens");
+  auto total = read_count(wire, "total_tokens");
+  if (!prompt || !completion || !total) return bad_gateway("usage counts are not numbers");
+  usage.prompt_tokens = *prompt;
+  usage.completion_tokens = *completion;
+  usage.total_tokens = member(wire, "total_tokens") ? *total : *prompt + *completion;
+  if (const Json* details = member(wire, "prompt_tokens_details")) {
+    if (member(*details, "cached_tokens")) {
+      if (auto cached = read_count(*details, "cached_tokens")) usage.cached_tokens = *cached;
+    }
+  }
+  usage.present = true;
+  return usage;
+}
+
+Json usage_to_wire(const Usage& usage) {
+  Json wire = {{"prompt_tokens", usage.prompt_tokens},
+               {"completion_tokens", usage.completion_tokens},
+               {"total_tokens", usage.total_tokens}};
+  if (usage.cached_tokens)
+    wire["prompt_tokens_details"] = {{"cached_tokens", *usage.cached_tokens}};
+  return wire;
+}
+
+// An upstream's {"error": ...} payload -> its message, or nullopt when `body` is not one.
+std::optional<std::string> error_payload_message(const Json& body) {
+  if (!body.is_object()) return std::nullopt;
+  auto it = body.find("error");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) return str(*it);
+  if (it->is_object()) {
+    const Json* message = member(*it, "message");
+    if (message && message->is_string()) return str(*message);
+    return std::string("(no message)");
+  }
+  return std::string("(no message)");
+}
+
+// Message text from a response's `content`: a string, or (some servers) an array of parts.
+std::optional<std::string> content_text(const Json& content) {
+  if (content.is_null()) return std::string();
+  if (content.is_string()) return str(content);
+  if (!content.is_array()) return std::nullopt;
+  std::string text;
+  for (const auto& part : content) {
+    const Json* part_text = member(part, "text");
+    const Json* type = member(part, "type");
+    if (part_text && part_text->is_string() &&
+        (!type || (type->is_string() && str(*type) == "text"))) {
+      text += str(*part_text);
+    }
+  }
+  return text;
+}
+
+std::string optional_string(const Json& object, const char* key) {
+  const Json* value = member(object, key);
+  return value && value->is_string() ? str(*value) : std::string();
+}
+
+Result<std::vector<ChatEvent>> chat_events_from_body(const Json& body) {
+  const std::string prefix = "upstream returned an invalid chat completion: ";
+  if (!body.is_object()) return bad_gateway(prefix + "body is " + describe(body));
+  if (!member(body, "choices")) {
+    if (auto message = error_payload_message(body))
+      return bad_gateway("upstream error: " + *message);
+    return bad_gateway(prefix + "no choices");
+  }
+  const Json& choices = *member(body, "choices");
+  if (!choices.is_array() || choices.empty())
+    return bad_gateway(prefix + "choices is empty or not an array");
+  const Json& choice = choices[0];
+  if (!choice.is_object()) return bad_gateway(prefix + "choices[0] is not an object");
+  const Json* message = member(choice, "message");
+  if (!message || !message->is_object())
+    return bad_gateway(prefix + "choices[0].message is missing");
+
+  std::vector<ChatEvent> events;
+  events.push_back(ChatEvent::start(optional_string(body, "id"), optional_string(body, "model")));
+
+  std::optional<std::string> text = std::string();
+  if (auto it = message->find("content"); it != message->end()) text = content_text(*it);
+  if (!text) return bad_gateway(prefix + "message.content is not a string");
+  if (!text->empty()) events.push_back(ChatEvent::text_delta(std::move(*text)));
+
+  int tool_count = 0;
+  if (const Json* calls = member(*message, "tool_calls")) {
+    if (!calls->is_array()) return bad_gateway(prefix + "message.tool_calls is not an array");
+    for (const auto& call : *calls) {
+      const Json* function = member(call, "function");
+      if (!function || !function->is_object()) {
+        return bad_gateway(prefix + "a tool call has no function");
+      }
+      const Json* name = member(*function, "name");
+      if (!name || !name->is_string()) return bad_gateway(prefix + "a tool call has no name");
+      std::string arguments;
+      if (const Json* args = member(*function, "arguments")) {
+        if (args->is_string()) {
+          arguments = str(*args);
+        } else if (args->is_object()) {  // some servers send the object itself
+          arguments = args->dump();
+        } else {
+          return bad_gateway(prefix + "tool call arguments are not a string");
+        }
+      }
+      events.push_back(
+          ChatEvent::tool_call_start(tool_count, optional_string(call, "id"), str(*name)));
+      if (!arguments.empty())
+        events.push_back(ChatEvent::tool_args_delta(tool_count, std::move(arguments)));
+      ++tool_count;
+    }
+  }
+
+  FinishReason finish = FinishReason::kNone;
+  if (const Json* reason = member(choice, "finish_reason"); reason && reason->is_string()) {
+    finish = parse_finish_reason(str(*reason));
+  }
+  if (finish == FinishReason::kNone) {
+    finish = tool_count > 0 ? FinishReason::kToolCalls : FinishReason::kStop;
+  }
+  events.push_back(ChatEvent::finished(finish));
+
+  if (const Json* usage = member(body, "usage")) {
+    auto parsed = usage_from_wire(*usage);
+    if (!parsed) return bad_gateway(prefix + parsed.error().message);
+    events.push_back(ChatEvent::usage_event(*parsed));
+  }
+  return events;
+}
+
+// ---- embeddings ----------------------------------------------------------------------------
+
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(const unsigned char* data, size_t size) {
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < size; i += 3) {
+    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += kBase64Alphabet[(v >> 6) & 63];
+    out += kBase64Alphabet[v & 63];
+  }
+  if (i < size) {
+    uint32_t v = uint32_t{data[i]} << 16;
+    if (i + 1 < size) v |= uint32_t{data[i + 1]} << 8;
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += i + 1 < size ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;  // '-' and '_': the URL-safe alphabet
+    else if (c == '/' || c == '_')
+      v = 63;
+    else
+      return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone trailing character
+  return out;
+}
+
+// The double whose shortest decimal form is the float's shortest form, so 0.1f is written as
+// 0.1 rather than 0.10000000149011612.
+double float_for_json(float value) {
+  if (!std::isfinite(value)) return 0.0;
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (ec != std::errc()) return value;
+  double out = value;
+  std::from_chars(buffer, end, out);
+  return out;
+}
+
+// ---- text helpers --------------------------------------------------------------------------
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char lead = byte(i);
+  size_t length;
+  uint32_t code;
+  if (lead < 0x80) return 1;
+  if ((lead & 0xe0) == 0xc0) {
+    length = 2;
+    code = lead & 0x1f;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3;
+    code = lead & 0x0f;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4;
+    code = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > s.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3f);
+  }
+  static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < kMinimum[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  return length;
+}
+
+// At most `limit` bytes of `text`: printable, valid UTF-8, whitespace collapsed, "..." when cut.
+std::string sanitized_excerpt(std::string_view text, size_t limit) {
+  std::string out;
+  bool cut = false;
+  for (size_t i = 0; i < text.size();) {
+    size_t length = utf8_sequence_length(text, i);
+    std::string piece;
+    if (length == 0) {
+      piece = "?";
+      length = 1;
+    } else if (length == 1) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      piece = (c < 0x20 || c == 0x7f) ? " " : std::string(1, static_cast<char>(c));
+    } else {
+      piece.assign(text.substr(i, length));
+    }
+    i += length;
+    if (piece == " " && (out.empty() || out.back() == ' ')) continue;
+    if (out.size() + piece.size() > limit) {
+      cut = true;
+      break;
+    }
+    out += piece;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (cut) out += "...";
+  return out;
+}
+
+// `text` cut to at most `limit` bytes on a UTF-8 boundary (text is valid UTF-8).
+std::string truncate_utf8(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end) + "...";
+}
+
+}  // namespace
+
+// ==== client requests ========================================================================
+
+Result<ChatRequest> parse_chat_request(std::string_view body) {
+  try {
+    auto json = parse_json(body, ErrorCode::kInvalidArgument, "request body");
+    if (!json) return json.error();
+    ChatRequest req;
+    if (auto st = parse_chat_object(*json, req); !st.ok()) return st.error();
+    return req;
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string("could not read the request: ") + e.what());
+  }
+}
+
+Result<EmbedRequest> parse_embed_request(std::string_view body) {
+  try {
+    auto parsed = parse_json(body, ErrorCode::kInvalidArgument, "request body");
+    if (!parsed) return parsed.error();
+    const Json& json = *parsed;
+    if (!json.is_object()) {
+      return invalid("", std::string("request body must be a JSON object, got ") + describe(json));
+    }
+    EmbedRequest req;
+    const Json* model = member(json, "model");
+    if (!model) return invalid("model", "model is required");
+    if (!model->is_string()) return wrong_type("model", "a string", *model);
+    if (str(*model).empty()) return invalid("model", "model must not be empty");
+    req.model = str(*model);
+
+    const Json* input = member(json, "input");
+    if (!input) return invalid("input", "input is required");
+    if (input->is_string()) {
+      if (str(*input).empty()) return invalid("input", "input must not be an empty string");
+      req.inputs.push_back(str(*input));
+    } else if (input->is_array()) {
+      if (input->empty()) return invalid("input", "input must not be an empty array");
+      if (input->size() > kMaxEmbeddingInputs) {
+        return invalid("input",
+                       "input may hold at most " + std::to_string(kMaxEmbeddingInputs) + " items");
+      }
+      const Json& first = (*input)[0];
+      for (size_t i = 0; i < input->size(); ++i) {
+        const Json& item = (*input)[i];
+        std::string path = indexed("input", i);
+        if (first.is_string()) {
+          if (!item.is_string()) return wrong_type(path, "a string", item);
+          if (str(item).empty()) return invalid(path, path + " must not be an empty string");
+          req.inputs.push_back(str(item));
+        } else if (first.is_number()) {  // one token array; kept in raw_input only
+          if (!as_int64(item)) return wrong_type(path, "an integer token", item);
+        } else if (first.is_array()) {  // several token arrays
+          if (!item.is_array() || item.empty()) {
+            return wrong_type(path, "a non-empty array of integer tokens", item);
+          }
+          for (const auto& token : item) {
+            if (!as_int64(token)) return wrong_type(path, "an array of integer tokens", item);
+          }
+        } else {
+          return wrong_type(path, "a string, an integer token or an array of tokens", item);
+        }
+      }
+    } else {
+      return wrong_type("input", "a string or an array", *input);
+    }
+    req.raw_input = *input;
+
+    if (const Json* format = member(json, "encoding_format")) {
+      if (!format->is_string()) return wrong_type("encoding_format", "a string", *format);
+      if (str(*format) == "base64") {
+        req.base64 = true;
+      } else if (str(*format) != "float") {
+        return invalid("encoding_format", "encoding_format must be float or base64");
+      }
+    }
+    if (auto st = read_positive_integer(json, "dimensions", req.dimensions); !st.ok()) {
+      return st.error();
+    }
+    if (auto st = read_string(json, "user", "user", req.user); !st.ok()) return st.error();
+    for (const auto& [key, value] : json.items()) {
+      if (key != "model" && key != "input" && key != "encoding_format" && key != "dimensions" &&
+          key != "user") {
+        req.passthrough[key] = value;
+      }
+    }
+    return req;
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string("could not read the request: ") + e.what());
+  }
+}
+
+// ==== toward an OpenAI-compatible upstream ===================================================
+
+Json chat_request_to_wire(const ChatRequest& req, const std::string& upstream_model) {
+  Json wire = Json::object();
+  wire["model"] = upstream_model;
+  Json messages = Json::array();
+  for (const auto& message : req.messages) messages.push_back(message_to_wire(message));
+  wire["messages"] = std::move(messages);
+
+  if (!req.tools.empty()) {
+    Json tools = Json::array();
+    for (const auto& tool : req.tools) tools.push_back(tool_to_wire(tool));
+    wire["tools"] = std::move(tools);
+  }
+  if (req.tool_choice.mode != ToolChoice::Mode::kUnset) {
+    wire["tool_choice"] = tool_choice_to_wire(req.tool_choice);
+  }
+  if (req.parallel_tool_calls) wire["parallel_tool_calls"] = *req.parallel_tool_calls;
+
+  const Sampling& sampling = req.sampling;
+  if (sampling.temperature) wire["temperature"] = *sampling.temperature;
+  if (sampling.top_p) wire["top_p"] = *sampling.top_p;
+  const bool completion_spelling =
+      req.passthrough.is_object() && req.passthrough.contains("max_completion_tokens");
+  if (sampling.max_tokens) {
+    wire[completion_spelling ? "max_completion_tokens" : "max_tokens"] = *sampling.max_tokens;
+  }
+  if (sampling.stop.size() == 1) {
+    wire["stop"] = sampling.stop.front();
+  } else if (!sampling.stop.empty()) {
+    wire["stop"] = sampling.stop;
+  }
+  if (sampling.seed) wire["seed"] = *sampling.seed;
+  if (sampling.presence_penalty) wire["presence_penalty"] = *sampling.presence_penalty;
+  if (sampling.frequency_penalty) wire["frequency_penalty"] = *sampling.frequency_penalty;
+  if (req.response_format) wire["response_format"] = response_format_to_wire(*req.response_format);
+  if (req.stream) {
+    wire["stream"] = true;
+    wire["stream_options"] = {{"include_usage", true}};
+  }
+  if (!req.user.empty()) wire["user"] = req.user;
+
+  if (req.passthrough.is_object()) {
+    for (const auto& [key, value] : req.passthrough.items()) {
+      if (key == "max_completion_tokens") continue;  // a spelling marker, handled above
+      if (!wire.contains(key)) wire[key] = value;
+    }
+  }
+  return wire;
+}
+
+Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_model) {
+  Json wire = Json::object();
+  wire["model"] = upstream_model;
+  if (!req.raw_input.is_null()) {
+    wire["input"] = req.raw_input;
+  } else if (req.inputs.size() == 1) {
+    wire["input"] = req.inputs.front();
+  } else {
+    wire["input"] = req.inputs;
+  }
+  if (req.base64) wire["encoding_format"] = "base64";
+  if (req.dimensions) wire["dimensions"] = *req.dimensions;
+  if (!req.user.empty()) wire["user"] = req.user;
+  if (req.passthrough.is_object()) {
+    for (const auto& [key, value] : req.passthrough.items()) {
+      if (!wire.contains(key)) wire[key] = value;
+    }
+  }
+  return wire;
+}
+
+// ==== from an OpenAI-compatible upstream =====================================================
+
+Result<std::vector<ChatEvent>> chat_response_from_wire(std::string_view body) {
+  try {
+    auto json = parse_json(body, ErrorCode::kBadGateway, "upstream response");
+    if (!json) {
+      return bad_gateway("upstream returned an invalid chat completion: " + json.error().message);
+    }
+    return chat_events_from_body(*json);
+  } catch (const std::exception& e) {
+    return bad_gateway(std::string("upstream returned an invalid chat completion: ") + e.what());
+  }
+}
+
+Status OpenAIStreamDecoder::decode(std::string_view data, std::vector<ChatEvent>& out) {
+  try {
+    const std::string prefix = "upstream sent an invalid stream chunk: ";
+    auto parsed = parse_json(data, ErrorCode::kBadGateway, "chunk");
+    if (!parsed) return bad_gateway(prefix + parsed.error().message);
+    const Json& chunk = *parsed;
+    if (!chunk.is_object()) return bad_gateway(prefix + "chunk is " + describe(chunk));
+    if (!member(chunk, "choices")) {
+      if (auto message = error_payload_message(chunk)) {
+        Error error = bad_gateway("upstream error: " + *message);
+        finished_ = true;  // an error ends the stream; no Finish after it
+        out.push_back(ChatEvent::failure(std::move(error)));
+        return Status::Ok();
+      }
+    }
+    // Validate the whole chunk before emitting anything from it.
+    const Json* choices = member(chunk, "choices");
+    if (choices && !choices->is_array()) return bad_gateway(prefix + "choices is not an array");
+    const Json* choice = nullptr;
+    if (choices) {
+      for (const auto& candidate : *choices) {
+        if (!candidate.is_object()) return bad_gateway(prefix + "a choice is not an object");
+        const Json* index = member(candidate, "index");
+        if (!index || (index->is_number() && as_int64(*index) == 0)) {
+          choice = &candidate;
+          break;
+        }
+      }
+    }
+    const Json* delta = choice ? member(*choice, "delta") : nullptr;
+    if (delta && !delta->is_object()) return bad_gateway(prefix + "delta is not an object");
+    std::string text;
+    if (const Json* content = delta ? member(*delta, "content") : nullptr) {
+      auto content_string = content_text(*content);
+      if (!content_string) return bad_gateway(prefix + "delta.content is not a string");
+      text = std::move(*content_string);
+    }
+    const Json* tool_calls = delta ? member(*delta, "tool_calls") : nullptr;
+    if (tool_calls && !tool_calls->is_array()) {
+      return bad_gateway(prefix + "delta.tool_calls is not an array");
+    }
+    std::optional<Usage> usage;
+    if (const Json* wire_usage = member(chunk, "usage")) {
+      auto parsed_usage = usage_from_wire(*wire_usage);
+      if (!parsed_usage) return bad_gateway(prefix + parsed_usage.error().message);
+      usage = *parsed_usage;
+    }
+
+    // Tool-call deltas -> (index, id, name, arguments), validated.
+    struct ToolDelta {
+      int index;
+      std::string id, name, arguments;
+    };
+    std::vector<ToolDelta> tool_deltas;
+    if (tool_calls) {
+      int last_index = -1;
+      for (size_t i = 0; i < tool_started_.size(); ++i) {
+        if (tool_started_[i]) last_index = static_cast<int>(i);
+      }
+      for (const auto& call : *tool_calls) {
+        if (!call.is_object()) return bad_gateway(prefix + "a tool call delta is not an object");
+        ToolDelta tool;
+        tool.id = optional_string(call, "id");
+        const Json* index = member(call, "index");
+        if (index) {
+          auto value = as_int64(*index);
+          if (!value || *value < 0 || *value > kMaxToolIndex) {
+            return bad_gateway(prefix + "tool call index is not a small non-negative integer");
+          }
+          tool.index = static_cast<int>(*value);
+        } else {
+          // Some servers omit the index: a new id starts a new call, otherwise it continues the
+          // last one.
+          tool.index = (!tool.id.empty() || last_index < 0) ? last_index + 1 : last_index;
+          if (tool.index > kMaxToolIndex) return bad_gateway(prefix + "too many tool calls");
+        }
+        last_index = std::max(last_index, tool.index);
+        if (const Json* function = member(call, "function")) {
+          if (!function->is_object())
+            return bad_gateway(prefix + "tool call function is not an object");
+          tool.name = optional_string(*function, "name");
+          if (const Json* args = member(*function, "arguments")) {
+            if (args->is_string()) {
+              tool.arguments = str(*args);
+            } else if (args->is_object()) {
+              tool.arguments = args->dump();
+            } else {
+              return bad_gateway(prefix + "tool call arguments are not a string");
+            }
+          }
+        }
+        tool_deltas.push_back(std::move(tool));
+      }
+    }
+
+    if (!started_) {
+      started_ = true;
+      out.push_back(
+          ChatEvent::start(optional_string(chunk, "id"), optional_string(chunk, "model")));
+    }
+    if (!text.empty()) out.push_back(ChatEvent::text_delta(std::move(text)));
+    for (auto& tool : tool_deltas) {
+      if (tool.index >= static_cast<int>(tool_started_.size()))
+        tool_started_.resize(tool.index + 1);
+      if (!tool_started_[tool.index]) {
+        tool_started_[tool.index] = true;
+        out.push_back(
+            ChatEvent::tool_call_start(tool.index, std::move(tool.id), std::move(tool.name)));
+      }
+      if (!tool.arguments.empty()) {
+        out.push_back(ChatEvent::tool_args_delta(tool.index, std::move(tool.arguments)));
+      }
+    }
+    bool finish_in_chunk = false;
+    if (choice) {
+      if (const Json* reason = member(*choice, "finish_reason"); reason && reason->is_string()) {
+        finish_in_chunk = true;
+        if (!finished_) {
+          finished_ = true;
+          FinishReason finish = parse_finish_reason(str(*reason));
+          if (finish == FinishReason::kNone) finish = FinishReason::kStop;
+          out.push_back(ChatEvent::finished(finish));
+        }
+      }
+    }
+    // Usage belongs at the end: on the finish chunk or a choices-less chunk after it. Servers
+    // that report running usage on every content chunk are ignored until then.
+    if (usage && (finish_in_chunk || finished_ || !choice)) {
+      out.push_back(ChatEvent::usage_event(*usage));
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return bad_gateway(std::string("upstream sent an invalid stream chunk: ") + e.what());
+  }
+}
+
+void OpenAIStreamDecoder::finish(std::vector<ChatEvent>& out) {
+  if (started_ && !finished_) out.push_back(ChatEvent::finished(FinishReason::kStop));
+  finished_ = true;
+}
+
+Result<Embeddings> embeddings_from_wire(std::string_view body) {
+  try {
+    const std::string prefix = "upstream returned invalid embeddings: ";
+    auto parsed = parse_json(body, ErrorCode::kBadGateway, "upstream response");
+    if (!parsed) return bad_gateway(prefix + parsed.error().message);
+    const Json& json = *parsed;
+    if (!json.is_object()) return bad_gateway(prefix + "body is " + describe(json));
+    const Json* data = member(json, "data");
+    if (!data) {
+      if (auto message = error_payload_message(json))
+        return bad_gateway("upstream error: " + *message);
+      return bad_gateway(prefix + "no data");
+    }
+    if (!data->is_array()) return bad_gateway(prefix + "data is not an array");
+    Embeddings out;
+    out.vectors.resize(data->size());
+    std::vector<bool> filled(data->size(), false);
+    for (size_t i = 0; i < data->size(); ++i) {
+      const Json& item = (*data)[i];
+      if (!item.is_object()) return bad_gateway(prefix + "data item is not an object");
+      size_t index = i;
+      if (const Json* wire_index = member(item, "index")) {
+        auto value = as_int64(*wire_index);
+        if (!value || *value < 0 || static_cast<uint64_t>(*value) >= data->size()) {
+          return bad_gateway(prefix + "index out of range");
+        }
+        index = static_cast<size_t>(*value);
+      }
+      if (filled[index]) return bad_gateway(prefix + "duplicate index");
+      filled[index] = true;
+      const Json* embedding = member(item, "embedding");
+      if (!embedding) return bad_gateway(prefix + "data item has no embedding");
+      std::vector<float>& vector = out.vectors[index];
+      if (embedding->is_array()) {
+        vector.reserve(embedding->size());
+        for (const auto& number : *embedding) {
+          if (!number.is_number()) return bad_gateway(prefix + "embedding holds a non-number");
+          vector.push_back(static_cast<float>(number.get<double>()));
+        }
+      } else if (embedding->is_string()) {
+        auto bytes = base64_decode(str(*embedding));
+        if (!bytes || bytes->size() % 4 != 0)
+          return bad_gateway(prefix + "embedding is not base64 float32");
+        vector.resize(bytes->size() / 4);
+        for (size_t k = 0; k < vector.size(); ++k) {
+          const auto* b = reinterpret_cast<const unsigned char*>(bytes->data() + 4 * k);
+          uint32_t bits = uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) |
+                          (uint32_t{b[3]} << 24);
+          std::memcpy(&vector[k], &bits, sizeof bits);
+        }
+      } else {
+        return bad_gateway(prefix + "embedding is neither an array nor a base64 string");
+      }
+    }
+    out.model = optional_string(json, "model");
+    if (const Json* usage = member(json, "usage")) {
+      auto parsed_usage = usage_from_wire(*usage);
+      if (!parsed_usage) return bad_gateway(prefix + parsed_usage.error().message);
+      out.usage = *parsed_usage;
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return bad_gateway(std::string("upstream returned invalid embeddings: ") + e.what());
+  }
+}
+
+std::string upstream_error_message(std::string_view body) {
+  try {
+    if (!nests_too_deep(body, kMaxJsonDepth)) {
+      Json json = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+      // Gemini's OpenAI-compatible endpoint wraps its error in a one-element array.
+      if (json.is_array() && !json.empty() && json[0].is_object()) json = Json(json[0]);
+      if (json.is_object()) {
+        std::string message;
+        if (auto payload = error_payload_message(json); payload && *payload != "(no message)") {
+          message = *payload;
+        } else if (const Json* text = member(json, "message"); text && text->is_string()) {
+          message = str(*text);
+        } else if (const Json* detail = member(json, "detail"); detail && detail->is_string()) {
+          message = str(*detail);
+        }
+        if (!message.empty()) return truncate_utf8(message, kMaxUpstreamMessageBytes);
+      }
+    }
+    std::string excerpt = sanitized_excerpt(body, kExcerptBytes);
+    return excerpt.empty() ? std::string("(empty body)") : excerpt;
+  } catch (const std::exception&) {
+    return "(unreadable body)";
+  }
+}
+
+// ==== toward the client ======================================================================
+
+Json chat_response_to_wire(const ChatResponse& resp) {
+  const Message& message = resp.message;
+  std::string text = message.text();
+  Json wire_message = {{"role", "assistant"}, {"refusal", nullptr}};
+  wire_message["content"] =
+      text.empty() && !message.tool_calls.empty() ? Json(nullptr) : Json(std::move(text));
+  if (!message.tool_calls.empty()) {
+    Json calls = Json::array();
+    for (const auto& call : message.tool_calls) calls.push_back(tool_call_to_wire(call));
+    wire_message["tool_calls"] = std::move(calls);
+  }
+  FinishReason finish = resp.finish;
+  if (finish == FinishReason::kNone || finish == FinishReason::kError) {
+    finish = message.tool_calls.empty() ? FinishReason::kStop : FinishReason::kToolCalls;
+  }
+  Json choice = {{"index", 0},
+                 {"message", std::move(wire_message)},
+                 {"finish_reason", finish_reason_name(finish)},
+                 {"logprobs", nullptr}};
+  return {{"id", resp.id},
+          {"object", "chat.completion"},
+          {"created", resp.created},
+          {"model", resp.model},
+          {"choices", Json::array({std::move(choice)})},
+          {"usage", usage_to_wire(resp.usage)}};
+}
+
+OpenAIStreamEncoder::OpenAIStreamEncoder(std::string id, std::string model, int64_t created,
+                                         bool include_usage)
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      created_(created),
+      include_usage_(include_usage) {}
+
+Json OpenAIStreamEncoder::base_chunk() const {
+  Json chunk = {{"id", id_},
+                {"object", "chat.completion.chunk"},
+                {"created", created_},
+                {"model", model_},
+                {"choices", Json::array()}};
+  if (include_usage_) chunk["usage"] = nullptr;  // as OpenAI does on every chunk but the last
+  return chunk;
+}
+
+void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out) {
+  auto push = [&](Json delta, const char* finish_reason) {
+    Json chunk = base_chunk();
+    chunk["choices"].push_back({{"index", 0},
+                                {"delta", std::move(delta)},
+                                {"logprobs", nullptr},
+                                {"finish_reason", finish_reason ? Json(finish_reason) : Json()}});
+    out.push_back(std::move(chunk));
+  };
+  // OpenAI's first chunk: {"role": "assistant", "content": "", "refusal": null}.
+  auto send_role = [&] {
+    if (role_sent_) return;
+    role_sent_ = true;
+    push({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr);
+  };
+
+  switch (event.kind) {
+    case ChatEvent::Kind::kStart:
+      send_role();
+      break;
+    case ChatEvent::Kind::kTextDelta:
+      if (event.text.empty()) break;
+      send_role();
+      push({{"content", event.text}}, nullptr);
+      break;
+    case ChatEvent::Kind::kToolCallStart: {
+      send_role();
+      Json call = {{"index", event.tool_index},
+                   {"id", event.tool_id},
+                   {"type", "function"},
+                   {"function", {{"name", event.tool_name}, {"arguments", ""}}}};
+      Json delta = Json::object();
+      delta["tool_calls"] = Json::array();
+      delta["tool_calls"].push_back(std::move(call));
+      push(std::move(delta), nullptr);
+      break;
+    }
+    case ChatEvent::Kind::kToolArgsDelta: {
+      if (event.text.empty()) break;
+      send_role();
+      Json call = {{"index", event.tool_index}, {"function", {{"arguments", event.text}}}};
+      Json delta = Json::object();
+      delta["tool_calls"] = Json::array();
+      delta["tool_calls"].push_back(std::move(call));
+      push(std::move(delta), nullptr);
+      break;
+    }
+    case ChatEvent::Kind::kFinish: {
+      send_role();
+      FinishReason finish = event.finish;
+      if (finish == FinishReason::kNone || finish == FinishReason::kError) {
+        finish = FinishReason::kStop;
+      }
+      push(Json::object(), finish_reason_name(finish));
+      break;
+    }
+    case ChatEvent::Kind::kUsage:
+      if (include_usage_) {
+        Json chunk = base_chunk();
+        chunk["usage"] = usage_to_wire(event.usage);
+        out.push_back(std::move(chunk));
+      }
+      break;
+    case ChatEvent::Kind::kError:
+      break;
+  }
+}
+
+Json embeddings_to_wire(const Embeddings& embeddings, bool base64) {
+  Json data = Json::array();
+  for (size_t i = 0; i < embeddings.vectors.size(); ++i) {
+    const std::vector<float>& vector = embeddings.vectors[i];
+    Json item = {{"object", "embedding"}, {"index", i}};
+    if (base64) {
+      std::string bytes(vector.size() * 4, '\0');
+      for (size_t k = 0; k < vector.size(); ++k) {
+        uint32_t bits;
+        std::memcpy(&bits, &vector[k], sizeof bits);
+        bytes[4 * k] = static_cast<char>(bits & 0xff);  // little-endian, as OpenAI sends it
+        bytes[4 * k + 1] = static_cast<char>((bits >> 8) & 0xff);
+        bytes[4 * k + 2] = static_cast<char>((bits >> 16) & 0xff);
+        bytes[4 * k + 3] = static_cast<char>((bits >> 24) & 0xff);
+      }
+      item["embedding"] =
+          base64_encode(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    } else {
+      Json numbers = Json::array();
+      numbers.get_ref<Json::array_t&>().reserve(vector.size());
+      for (float value : vector) numbers.push_back(float_for_json(value));
+      item["embedding"] = std::move(numbers);
+    }
+    data.push_back(std::move(item));
+  }
+  return {{"object", "list"},
+          {"data", std::move(data)},
+          {"model", embeddings.model},
+          {"usage",
+           {{"prompt_tokens", embeddings.usage.prompt_tokens},
+            {"total_tokens", embeddings.usage.total_tokens}}}};
+}
+
+Json models_to_wire(const std::vector<std::string>& names, int64_t created) {
+  Json data = Json::array();
+  for (const auto& name : names) {
+    data.push_back({{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "keel"}});
+  }
+  return {{"object", "list"}, {"data", std::move(data)}};
+}
+
+// ==== errors =================================================================================
+
+int http_status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kUnsupportedMedia:
+      return 415;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    case ErrorCode::kInternal:
+      return 500;
+    case ErrorCode::kBadGateway:
+      return 502;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kDeadlineExceeded:
+      return 504;
+    case ErrorCode::kCancelled:
+      return 499;
+  }
+  return 500;
+}
+
+Json error_to_wire(const Error& error) {
+  const char* type = "api_error";
+  Json code = nullptr;
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kNotFound:
+    case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kUnsupportedMedia:
+      type = "invalid_request_error";
+      break;
+    case ErrorCode::kUnauthenticated:
+      type = "authentication_error";
+      code = "invalid_api_key";
+      break;
+    case ErrorCode::kPermissionDenied:
+      type = "permission_error";
+      break;
+    case ErrorCode::kResourceExhausted:
+      type = "rate_limit_error";
+      code = "rate_limit_exceeded";
+      break;
+    case ErrorCode::kDeadlineExceeded:
+      code = "timeout";
+      break;
+    case ErrorCode::kInternal:
+    case ErrorCode::kBadGateway:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kCancelled:
+      break;
+  }
+  if (!error.type_code.empty()) code = error.type_code;
+  std::string message = error.message.empty() ? error_code_name(error.code) : error.message;
+  return {{"error",
+           {{"message", std::move(message)},
+            {"type", type},
+            {"param", error.param.empty() ? Json(nullptr) : Json(error.param)},
+            {"code", std::move(code)}}}};
+}
+
+}  // namespace keel

@@ -1,0 +1,93 @@
+// The OpenAI wire format <-> native types (chat completions, embeddings, models, errors).
+// Pure functions, no I/O. Wire reference: OpenAI's OpenAPI description
+// (../shared/specs/openai-openapi.yaml: CreateChatCompletionRequest,
+// CreateChatCompletionResponse, CreateChatCompletionStreamResponse, CreateEmbeddingRequest,
+// CreateEmbeddingResponse).
+//
+//   auto req = parse_chat_request(body);                 // client -> native
+//   if (!req) return error_body(req.error());            // 400 with the OpenAI error shape
+//   Json upstream = chat_request_to_wire(*req, "gpt-4o-mini");   // native -> upstream
+//   OpenAIStreamDecoder dec; for (chunk json : sse) dec.decode(chunk, events);
+//   OpenAIStreamEncoder enc(id, model, created, include_usage); enc.encode(event) -> chunk json
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/chat.h"
+
+namespace keel {
+
+// --- client requests ----------------------------------------------------------------------
+// Validates types and required fields; errors are kInvalidArgument with `param` set.
+Result<ChatRequest> parse_chat_request(std::string_view body);
+Result<EmbedRequest> parse_embed_request(std::string_view body);
+
+// --- toward an OpenAI-compatible upstream -------------------------------------------------
+// The request body for `upstream_model`, passthrough fields merged in. `stream` follows
+// req.stream; when streaming, stream_options.include_usage is always requested so keel can
+// count tokens.
+Json chat_request_to_wire(const ChatRequest& req, const std::string& upstream_model);
+Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_model);
+
+// --- from an OpenAI-compatible upstream ---------------------------------------------------
+// A whole chat.completion body -> events (Start, content, Finish, Usage). Garbage (not the
+// documented shape) -> kBadGateway.
+Result<std::vector<ChatEvent>> chat_response_from_wire(std::string_view body);
+
+// Streaming chat.completion.chunk objects -> events. Keeps state across chunks (tool-call
+// indices seen, whether Start was emitted). An `error` object inside a chunk becomes an Error
+// event.
+class OpenAIStreamDecoder {
+ public:
+  // `data` is one SSE data payload (not "[DONE]"). Appends events to `out`.
+  Status decode(std::string_view data, std::vector<ChatEvent>& out);
+  // Called at [DONE]: emits a Finish if none came.
+  void finish(std::vector<ChatEvent>& out);
+
+ private:
+  bool started_ = false;
+  bool finished_ = false;
+  std::vector<bool> tool_started_;
+};
+
+Result<Embeddings> embeddings_from_wire(std::string_view body);
+
+// An upstream's error body ({"error": {...}}) or any other text -> its message, for keel's
+// own error. Returns a trimmed excerpt of `body` when it has no recognised message.
+std::string upstream_error_message(std::string_view body);
+
+// --- toward the client --------------------------------------------------------------------
+Json chat_response_to_wire(const ChatResponse& resp);
+
+// Native events -> chat.completion.chunk objects, in OpenAI's streaming order: the first
+// chunk carries role "assistant"; tool calls carry id/name/type first then argument deltas;
+// the finish chunk carries finish_reason; when include_usage, a last chunk with empty choices
+// and usage.
+class OpenAIStreamEncoder {
+ public:
+  OpenAIStreamEncoder(std::string id, std::string model, int64_t created, bool include_usage);
+  // Appends zero or more chunks for `event`. Error events produce nothing here (the front door
+  // writes the error event itself).
+  void encode(const ChatEvent& event, std::vector<Json>& out);
+
+ private:
+  Json base_chunk() const;
+  std::string id_;
+  std::string model_;
+  int64_t created_;
+  bool include_usage_;
+  bool role_sent_ = false;
+};
+
+Json embeddings_to_wire(const Embeddings& embeddings, bool base64);
+Json models_to_wire(const std::vector<std::string>& names, int64_t created);
+
+// --- errors -------------------------------------------------------------------------------
+// The one mapping from ErrorCode to HTTP status.
+int http_status_for(ErrorCode code);
+// {"error": {"message", "type", "param", "code"}}
+Json error_to_wire(const Error& error);
+
+}  // namespace keel

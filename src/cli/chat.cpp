@@ -1,0 +1,112 @@
+// `keel chat MODEL`: a terminal chat with a running keel, streaming tokens as they come.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "api/openai_chat.h"
+#include "cli/commands.h"
+#include "http/client.h"
+#include "http/sse.h"
+
+namespace keel::cli {
+
+namespace {
+
+// One streamed turn: prints deltas as they arrive; returns the whole answer.
+Task<Result<std::string>> stream_turn(const Url& base, const std::string& api_key,
+                                      const Json& body) {
+  ClientRequest request;
+  request.method = "POST";
+  request.url = base.with_path("/chat/completions");
+  request.headers = {{"content-type", "application/json"}, {"accept", "text/event-stream"}};
+  if (!api_key.empty()) request.headers.emplace_back("authorization", "Bearer " + api_key);
+  request.body = body.dump();
+  auto cancel = std::make_shared<CancelToken>();
+  auto response = co_await http_send(std::move(request), cancel);
+  if (!response) co_return response.error();
+  auto& res = *response.value();
+  if (res.status() != 200) {
+    auto text = co_await res.read_all(1 << 20);
+    co_return Error(ErrorCode::kUnavailable, "keel answered " + std::to_string(res.status()) +
+                                                 ": " + upstream_error_message(text ? *text : ""));
+  }
+  SseParser parser;
+  OpenAIStreamDecoder decoder;
+  std::string answer;
+  std::optional<Error> failure;
+  while (true) {
+    auto chunk = co_await res.read_some();
+    if (!chunk) co_return chunk.error();
+    if (chunk->empty()) break;
+    parser.feed(*chunk, [&](const SseEvent& event) {
+      if (event.data == "[DONE]") return;
+      std::vector<ChatEvent> events;
+      if (auto status = decoder.decode(event.data, events); !status.ok()) {
+        failure = status.error();
+        return;
+      }
+      for (const auto& e : events) {
+        if (e.kind == ChatEvent::Kind::kTextDelta) {
+          std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+          std::fflush(stdout);
+          answer += e.text;
+        } else if (e.kind == ChatEvent::Kind::kError) {
+          failure = e.error;
+        }
+      }
+    });
+  }
+  std::fputc('\n', stdout);
+  if (failure) co_return *failure;
+  co_return answer;
+}
+
+}  // namespace
+
+int chat(const std::vector<std::string>& args) {
+  if (args.empty() || args[0].starts_with("--")) {
+    std::fputs("usage: keel chat MODEL [--url URL]\n", stderr);
+    return 2;
+  }
+  std::string model = args[0];
+  std::string url_text = flag(args, "--url");
+  if (url_text.empty()) {
+    const char* env = std::getenv("KEEL_URL");
+    url_text = env && *env ? env : "http://127.0.0.1:8080/v1";
+  }
+  auto base = Url::parse(url_text);
+  if (!base) {
+    std::fprintf(stderr, "keel chat: --url: %s\n", base.error().message.c_str());
+    return 2;
+  }
+  const char* key_env = std::getenv("KEEL_API_KEY");
+  std::string api_key = key_env ? key_env : "";
+  std::fprintf(stderr, "chatting with %s at %s (Ctrl-D to quit)\n", model.c_str(),
+               url_text.c_str());
+  Json messages = Json::array();
+  asio::io_context context;
+  std::string line;
+  while (true) {
+    std::fputs("> ", stdout);
+    std::fflush(stdout);
+    if (!std::getline(std::cin, line)) break;
+    if (line.empty()) continue;
+    messages.push_back({{"role", "user"}, {"content", line}});
+    Json body = {{"model", model}, {"messages", messages}, {"stream", true}};
+    Result<std::string> answer = Error(ErrorCode::kInternal, "not run");
+    auto turn = [&]() -> Task<void> { answer = co_await stream_turn(*base, api_key, body); };
+    asio::co_spawn(context, turn(), asio::detached);
+    context.restart();
+    context.run();
+    if (!answer) {
+      std::fprintf(stderr, "error: %s\n", answer.error().message.c_str());
+      messages.erase(messages.size() - 1);
+      continue;
+    }
+    messages.push_back({{"role", "assistant"}, {"content", *answer}});
+  }
+  http_pool_clear();
+  return 0;
+}
+
+}  // namespace keel::cli

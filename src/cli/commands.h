@@ -1,0 +1,25 @@
+// The `keel` subcommands. Each returns the process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace keel::cli {
+
+int serve(const std::vector<std::string>& args);
+int config(const std::vector<std::string>& args);
+int models(const std::vector<std::string>& args);
+int chat(const std::vector<std::string>& args);
+
+// --config FILE, else ./keel.yaml, else the built-in default (hosted vendors whose keys are in
+// the environment).
+Result<Config> load_config(const std::vector<std::string>& args);
+// The built-in default config as YAML, from the environment.
+std::string default_config_yaml();
+
+// Value of `--name VALUE` in args, or "".
+std::string flag(const std::vector<std::string>& args, const std::string& name);
+
+}  // namespace keel::cli

@@ -1,0 +1,53 @@
+// keel's command line: thin over the libraries.
+//
+//   keel serve [--config FILE] [--listen HOST:PORT]
+//   keel config check FILE
+//   keel models [--config FILE]
+//   keel chat MODEL [--url URL]
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+void usage() {
+  std::fputs(
+      "usage: keel <command> [options]\n"
+      "\n"
+      "  serve [--config FILE] [--listen HOST:PORT]\n"
+      "        serve the OpenAI-compatible API (default config: ./keel.yaml, else built in)\n"
+      "  config check FILE      validate a config file\n"
+      "  models [--config FILE] list the public model names and their targets\n"
+      "  chat MODEL [--url URL] chat in the terminal with a running keel\n"
+      "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
+      "                          key from $KEEL_API_KEY)\n"
+      "  version\n",
+      stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    usage();
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "serve") return keel::cli::serve(args);
+  if (command == "config") return keel::cli::config(args);
+  if (command == "models") return keel::cli::models(args);
+  if (command == "chat") return keel::cli::chat(args);
+  if (command == "version" || command == "--version") {
+    std::puts("keel 0.1.0");
+    return 0;
+  }
+  std::fprintf(stderr, "keel: unknown command '%s'\n\n", command.c_str());
+  usage();
+  return 2;
+}

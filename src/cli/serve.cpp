@@ -1,0 +1,110 @@
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "providers/provider.h"
+#include "router/router.h"
+#include "server/app.h"
+#include "store/store.h"
+
+namespace keel::cli {
+
+namespace {
+
+void explain_empty(const Config& config) {
+  KEEL_LOG(kWarn) << "no models are configured (" << config.source << "): keel answers "
+                  << "/healthz and /v1/models but every chat request gets 404.";
+  KEEL_LOG(kWarn) << "to serve a hosted vendor, set OPENAI_API_KEY (or OPENAI_BASE_URL for any "
+                     "OpenAI-compatible server such as Ollama, vLLM or llama-server), or write a "
+                     "keel.yaml (see README.md)";
+  for (const char* var : {"ANTHROPIC_API_KEY", "GEMINI_API_KEY", "AZURE_OPENAI_API_KEY"}) {
+    const char* value = std::getenv(var);
+    if (value && *value) {
+      KEEL_LOG(kWarn) << var << " is set, but that vendor's provider kind is not in this build "
+                      << "yet; it is ignored";
+    }
+  }
+}
+
+}  // namespace
+
+int serve(const std::vector<std::string>& args) {
+  auto loaded = load_config(args);
+  if (!loaded) {
+    std::fprintf(stderr, "keel: %s\n", loaded.error().message.c_str());
+    return 1;
+  }
+  Config config = std::move(loaded.value());
+  if (std::string listen = flag(args, "--listen"); !listen.empty()) {
+    auto address = parse_listen(listen);
+    if (!address) {
+      std::fprintf(stderr, "keel: --listen: %s\n", address.error().message.c_str());
+      return 1;
+    }
+    config.server.host = address->host;
+    config.server.port = address->port;
+  }
+  if (!is_loopback_host(config.server.host) && config.api_keys.empty()) {
+    std::fprintf(stderr,
+                 "keel: refusing to listen on %s without api_keys: anyone who can reach it could "
+                 "spend your vendors' credit. Set api_keys in the config, or listen on "
+                 "127.0.0.1.\n",
+                 config.server.host.c_str());
+    return 1;
+  }
+  for (const auto& var : config.unset_vars) {
+    KEEL_LOG(kWarn) << config.source << ": ${" << var << "} is not set; it expands to \"\"";
+  }
+
+  std::map<std::string, std::unique_ptr<Provider>> providers;
+  for (const auto& provider_config : config.providers) {
+    auto provider = make_provider(provider_config);
+    if (!provider) {
+      std::fprintf(stderr, "keel: %s\n", provider.error().message.c_str());
+      return 1;
+    }
+    providers.emplace(provider_config.name, std::move(provider.value()));
+  }
+  auto store = open_store(config.state);
+  if (!store) {
+    std::fprintf(stderr, "keel: state: %s\n", store.error().message.c_str());
+    return 1;
+  }
+  auto router = std::make_unique<Router>(config, std::move(providers));
+  if (config.models.empty()) explain_empty(config);
+
+  ServerOptions options;
+  options.host = config.server.host;
+  options.port = config.server.port;
+  options.threads = config.server.threads;
+  options.max_body_bytes = config.server.max_body_bytes;
+  options.header_timeout_ms = config.server.header_timeout_ms;
+  options.idle_timeout_ms = config.server.idle_timeout_ms;
+  options.body_timeout_ms = config.server.body_timeout_ms;
+  options.shutdown_grace_ms = config.server.shutdown_grace_ms;
+
+  App app(config, std::move(router), std::move(store.value()));
+  Server server(options, [&app](Request& request, ResponseWriter& response) {
+    return app.handle(request, response);
+  });
+  app.set_server(&server);
+  auto port = server.listen();
+  if (!port) {
+    std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());
+    return 1;
+  }
+  std::string host = config.server.host.find(':') != std::string::npos
+                         ? "[" + config.server.host + "]"
+                         : config.server.host;
+  for (const auto& name : app.router().model_names()) KEEL_LOG(kInfo) << "model: " << name;
+  KEEL_LOG(kInfo) << "keel listening on http://" << host << ":" << *port << " (config "
+                  << config.source << ", " << config.models.size() << " models)";
+  server.run();
+  app.store().flush();
+  KEEL_LOG(kInfo) << "keel stopped";
+  return 0;
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,769 @@
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace keel {
+
+const char* provider_kind_name(ProviderKind kind) {
+  switch (kind) {
+    case ProviderKind::kOpenAI:
+      return "openai";
+    case ProviderKind::kAzure:
+      return "azure";
+    case ProviderKind::kAnthropic:
+      return "anthropic";
+    case ProviderKind::kGemini:
+      return "gemini";
+    case ProviderKind::kLocal:
+      return "local";
+  }
+  return "openai";
+}
+
+const char* strategy_name(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kFailover:
+      return "failover";
+    case Strategy::kWeighted:
+      return "weighted";
+    case Strategy::kLeastLatency:
+      return "least-latency";
+  }
+  return "failover";
+}
+
+const ProviderConfig* Config::find_provider(const std::string& name) const {
+  for (const auto& provider : providers) {
+    if (provider.name == name) return &provider;
+  }
+  return nullptr;
+}
+
+const ModelConfig* Config::find_model(const std::string& name) const {
+  for (const auto& model : models) {
+    if (model.name == name) return &model;
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool is_var_name(std::string_view name) {
+  if (name.empty()) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string interpolate_env(const std::string& text, std::vector<std::string>* unset) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      const size_t close = text.find('}', i + 2);
+      if (close != std::string::npos) {
+        const std::string_view body(text.data() + i + 2, close - i - 2);
+        const size_t sep = body.find(":-");
+        const std::string name(body.substr(0, sep));
+        if (is_var_name(name)) {
+          const char* value = std::getenv(name.c_str());
+          if (sep != std::string_view::npos) {
+            // Shell semantics: the default also replaces a variable that is set but empty.
+            out += (value != nullptr && *value != '\0') ? std::string_view(value)
+                                                        : body.substr(sep + 2);
+          } else if (value != nullptr) {
+            out += value;
+          } else if (unset != nullptr &&
+                     std::find(unset->begin(), unset->end(), name) == unset->end()) {
+            unset->push_back(name);
+          }
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    // Not a reference: a lone `$`, `$$` and malformed `${` stay as written.
+    out += text[i++];
+  }
+  return out;
+}
+
+namespace {
+
+bool parse_ipv4(const std::string& host, in_addr* addr) {
+  return inet_pton(AF_INET, host.c_str(), addr) == 1;
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  std::string bare = host;
+  if (bare.size() >= 2 && bare.front() == '[' && bare.back() == ']') {
+    bare = bare.substr(1, bare.size() - 2);
+  }
+  std::string lower;
+  for (char c : bare) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost") return true;
+
+  in_addr v4{};
+  if (parse_ipv4(bare, &v4)) return (ntohl(v4.s_addr) >> 24) == 127;
+
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    // ::ffff:127.x.y.z reaches the IPv4 loopback.
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+Result<ListenAddress> parse_listen(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Result<ListenAddress>(ErrorCode::kInvalidArgument, why);
+  };
+  std::string host;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos) return bad("missing ']' after the IPv6 address");
+    host = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("expected [host]:port");
+    }
+    port_text = text.substr(close + 2);
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) {
+      return bad("\"" + host + "\" is not an IPv6 address");
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return bad("expected host:port");
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return bad("an IPv6 address needs brackets, as in [::1]:8080");
+    }
+  }
+  if (host.empty()) return bad("missing host (0.0.0.0 listens on every interface)");
+  for (char c : host) {
+    if (std::isspace(static_cast<unsigned char>(c)) ||
+        std::iscntrl(static_cast<unsigned char>(c))) {
+      return bad("the host contains a space or control character");
+    }
+  }
+  if (port_text.empty()) return bad("missing port");
+  unsigned port = 0;
+  const char* end = port_text.data() + port_text.size();
+  auto [ptr, ec] = std::from_chars(port_text.data(), end, port);
+  if (ec != std::errc() || ptr != end || port > 65535) {
+    return bad("port must be a number from 0 to 65535, got \"" + port_text + "\"");
+  }
+  return ListenAddress{host, static_cast<uint16_t>(port)};
+}
+
+namespace {
+
+// yaml-cpp (like YAML itself) ends a plain scalar at '{' or ',' inside a flow collection, so
+// `api_keys: [${KEY}]` would not parse. Before parsing, each ${...} becomes an opaque token of
+// safe characters; after parsing, scalars get the reference back and only then is it expanded.
+// Environment values therefore never pass through the YAML parser. Line numbers are kept
+// because a reference never spans lines.
+constexpr std::string_view kRefOpen = "$__keel_ref_";
+constexpr std::string_view kRefClose = "__";
+
+std::string protect_refs(const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 2, "${") == 0) {
+      const size_t close = text.find('}', i + 2);
+      const std::string_view body = close == std::string::npos
+                                        ? std::string_view()
+                                        : std::string_view(text).substr(i + 2, close - i - 2);
+      // Quotes and backslashes would need the quoting style's unescaping: leave those alone.
+      if (close != std::string::npos && body.find_first_of("\n\r'\"\\") == std::string::npos) {
+        out += kRefOpen;
+        for (unsigned char c : body) {
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        }
+        out += kRefClose;
+        i = close + 1;
+        continue;
+      }
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+std::string restore_refs(const std::string& text) {
+  if (text.find(kRefOpen) == std::string::npos) return text;
+  auto hex_value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, kRefOpen.size(), kRefOpen) == 0) {
+      const size_t start = i + kRefOpen.size();
+      const size_t end = text.find(kRefClose, start);
+      if (end != std::string::npos && (end - start) % 2 == 0) {
+        std::string body;
+        bool valid = true;
+        for (size_t j = start; j < end && valid; j += 2) {
+          const int high = hex_value(text[j]);
+          const int low = hex_value(text[j + 1]);
+          valid = high >= 0 && low >= 0;
+          body += static_cast<char>(high * 16 + low);
+        }
+        if (valid) {
+          out += "${" + body + "}";
+          i = end + kRefClose.size();
+          continue;
+        }
+      }
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+// A value echoed in an error: quoted, escaped and cut short.
+std::string quote_value(std::string_view text) {
+  constexpr size_t kMax = 80;
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMax; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+// Thrown by the loader's checks and caught once in parse_config; keeps each check one line.
+struct LoadError {
+  int line;
+  std::string path;
+  std::string reason;
+};
+
+// A YAML node and where it sits, for error messages.
+struct Field {
+  YAML::Node node;
+  std::string path;  // "providers[1].kind"; empty at the top
+  int line = 1;      // 1-based
+};
+
+[[noreturn]] void fail(const Field& field, std::string reason) {
+  throw LoadError{field.line, field.path, std::move(reason)};
+}
+
+const char* shape_of(const YAML::Node& node) {
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  if (node.IsScalar()) return "a scalar";
+  return "nothing";
+}
+
+std::string join(std::string_view path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  return std::string(path) + "." + std::string(key);
+}
+
+// The items of a list; a missing or empty value is an empty list.
+std::vector<Field> list_items(const Field& field) {
+  std::vector<Field> items;
+  if (field.node.IsNull()) return items;
+  if (!field.node.IsSequence()) {
+    fail(field, std::string("expected a list, got ") + shape_of(field.node));
+  }
+  size_t index = 0;
+  for (const auto& item : field.node) {
+    const int mark_line = item.Mark().line;
+    items.push_back(Field{item, field.path + "[" + std::to_string(index++) + "]",
+                          mark_line >= 0 ? mark_line + 1 : field.line});
+  }
+  return items;
+}
+
+// A YAML map checked against the keys it may hold: unknown and repeated keys are errors.
+class MapReader {
+ public:
+  MapReader(const Field& map, std::initializer_list<std::string_view> known) : map_(map) {
+    if (map.node.IsNull()) return;  // `router:` with everything commented out
+    if (!map.node.IsMap()) fail(map, std::string("expected a map, got ") + shape_of(map.node));
+    for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+      const int mark_line = it->first.Mark().line;
+      const int line = mark_line >= 0 ? mark_line + 1 : map.line;
+      if (!it->first.IsScalar()) fail(Field{it->first, map.path, line}, "expected a key");
+      const std::string key = restore_refs(it->first.Scalar());
+      Field value{it->second, join(map.path, key), line};
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        std::string expected;
+        for (auto name : known) expected += (expected.empty() ? "" : ", ") + std::string(name);
+        fail(value, "unknown key (expected one of " + expected + ")");
+      }
+      for (const auto& entry : entries_) {
+        if (entry.first == key) {
+          fail(value, "repeated key (first at line " + std::to_string(entry.second.line) + ")");
+        }
+      }
+      entries_.emplace_back(key, std::move(value));
+    }
+  }
+
+  const Field& self() const { return map_; }
+
+  const Field* get(std::string_view key) const {
+    for (const auto& entry : entries_) {
+      if (entry.first == key) return &entry.second;
+    }
+    return nullptr;
+  }
+
+  const Field& require(std::string_view key) const {
+    const Field* field = get(key);
+    if (field == nullptr) fail(map_, "missing required key \"" + std::string(key) + "\"");
+    return *field;
+  }
+
+ private:
+  Field map_;
+  std::vector<std::pair<std::string, Field>> entries_;
+};
+
+// Turns checked YAML into a Config. Every scalar goes through text(), which interpolates.
+class Loader {
+ public:
+  explicit Loader(Config& config) : config_(config) {}
+
+  void load(const Field& root) {
+    const MapReader top(root, {"listen", "state", "log_content", "api_keys", "providers", "models",
+                               "router", "server"});
+    if (const Field* field = top.get("state")) {
+      config_.state = text(*field);
+      if (config_.state.empty()) fail(*field, "must not be empty");
+    }
+    if (const Field* field = top.get("log_content")) config_.log_content = boolean(*field);
+    if (const Field* field = top.get("api_keys")) {
+      for (const auto& item : list_items(*field)) {
+        std::string key = text(item);
+        // An unset ${VAR} leaves an empty entry, which must not become a valid key.
+        if (!key.empty()) config_.api_keys.push_back(std::move(key));
+      }
+    }
+    if (const Field* field = top.get("server")) load_server(*field);
+    if (const Field* field = top.get("listen")) {
+      auto listen = parse_listen(text(*field));
+      if (!listen) fail(*field, listen.error().message);
+      config_.server.host = listen->host;
+      config_.server.port = listen->port;
+    }
+    if (const Field* field = top.get("router")) load_router(*field);
+    if (const Field* field = top.get("providers")) {
+      for (const auto& item : list_items(*field)) load_provider(item);
+    }
+    if (const Field* field = top.get("models")) {
+      for (const auto& item : list_items(*field)) load_model(item);
+    }
+    // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
+    if (const Field* field = top.get("listen");
+        field != nullptr && config_.api_keys.empty() && !is_loopback_host(config_.server.host)) {
+      fail(*field, "api_keys are required when listening on a non-loopback address (" +
+                       quote_value(config_.server.host) + ")");
+    }
+  }
+
+ private:
+  struct Scalar {
+    std::string raw;    // as written in the file
+    std::string value;  // after ${VAR} interpolation
+  };
+
+  Scalar scalar(const Field& field, const char* expected) {
+    if (field.node.IsNull()) fail(field, std::string("missing value (expected ") + expected + ")");
+    if (!field.node.IsScalar()) {
+      fail(field, std::string("expected ") + expected + ", got " + shape_of(field.node));
+    }
+    Scalar out;
+    out.raw = restore_refs(field.node.Scalar());
+    out.value = interpolate_env(out.raw, &config_.unset_vars);
+    return out;
+  }
+
+  // How an error shows a bad value: the file's text, never what the environment supplied.
+  static std::string shown(const Scalar& s) {
+    if (s.raw == s.value) return quote_value(s.value);
+    return "the value of " + quote_value(s.raw);
+  }
+
+  std::string text(const Field& field) { return scalar(field, "a string").value; }
+
+  // For secrets: the same checks, with nothing echoed.
+  std::string secret(const Field& field) {
+    std::string value = text(field);
+    if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+      fail(field, "contains a line break or NUL");
+    }
+    return value;
+  }
+
+  int64_t integer(const Field& field, int64_t min, int64_t max) {
+    const Scalar s = scalar(field, "an integer");
+    int64_t value = 0;
+    const std::string& v = s.value;
+    const char* begin = v.data() + (v.size() > 1 && v[0] == '+' ? 1 : 0);
+    const char* end = v.data() + v.size();
+    auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (ec == std::errc::result_out_of_range) fail(field, "out of range: " + shown(s));
+    if (ec != std::errc() || ptr != end || v.empty()) {
+      fail(field, "expected an integer, got " + shown(s));
+    }
+    const std::string got = s.raw == s.value ? v : shown(s);
+    if (value < min) fail(field, "must be at least " + std::to_string(min) + ", got " + got);
+    if (value > max) fail(field, "must be at most " + std::to_string(max) + ", got " + got);
+    return value;
+  }
+
+  int int_at_least(const Field& field, int min) {
+    return static_cast<int>(integer(field, min, std::numeric_limits<int>::max()));
+  }
+
+  double number(const Field& field) {
+    const Scalar s = scalar(field, "a number");
+    const std::string& v = s.value;
+    char* end = nullptr;
+    errno = 0;
+    const double value = v.empty() ? 0 : std::strtod(v.c_str(), &end);
+    // strtod also takes "inf", "nan" and hex; a weight must be a plain finite number.
+    if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(value) ||
+        v.find_first_of("xXnN") != std::string::npos) {
+      fail(field, "expected a number, got " + shown(s));
+    }
+    return value;
+  }
+
+  bool boolean(const Field& field) {
+    const Scalar s = scalar(field, "true or false");
+    std::string lower;
+    for (char c : s.value) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "true" || lower == "yes" || lower == "on") return true;
+    if (lower == "false" || lower == "no" || lower == "off") return false;
+    fail(field, "expected true or false, got " + shown(s));
+  }
+
+  template <typename Enum>
+  Enum choice(const Field& field, const char* what,
+              std::initializer_list<std::pair<std::string_view, Enum>> options) {
+    const Scalar s = scalar(field, what);
+    std::string expected;
+    for (const auto& [name, value] : options) {
+      if (s.value == name) return value;
+      expected += (expected.empty() ? "" : ", ") + std::string(name);
+    }
+    fail(field, std::string("unknown ") + what + " " + shown(s) + " (expected " + expected + ")");
+  }
+
+  // Reads `key` into `out` when the map has it.
+  void optional_int(const MapReader& map, std::string_view key, int& out, int min) {
+    if (const Field* f = map.get(key)) out = int_at_least(*f, min);
+  }
+
+  void load_server(const Field& field) {
+    const MapReader map(field, {"threads", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms",
+                                "body_timeout_ms", "shutdown_grace_ms", "max_in_flight"});
+    ServerConfig& server = config_.server;
+    optional_int(map, "threads", server.threads, 0);
+    if (const Field* f = map.get("max_body_bytes")) {
+      server.max_body_bytes =
+          static_cast<size_t>(integer(*f, 1, std::numeric_limits<int64_t>::max()));
+    }
+    optional_int(map, "header_timeout_ms", server.header_timeout_ms, 1);
+    optional_int(map, "idle_timeout_ms", server.idle_timeout_ms, 1);
+    optional_int(map, "body_timeout_ms", server.body_timeout_ms, 1);
+    optional_int(map, "shutdown_grace_ms", server.shutdown_grace_ms, 0);
+    optional_int(map, "max_in_flight", server.max_in_flight, 0);
+  }
+
+  void load_router(const Field& field) {
+    const MapReader map(field, {"backoff_base_ms", "backoff_max_ms", "retry_after_cap_ms",
+                                "breaker_failures", "breaker_cooldown_ms"});
+    RouterConfig& router = config_.router;
+    // Zero is allowed where it means "no wait", which tests rely on.
+    optional_int(map, "backoff_base_ms", router.backoff_base_ms, 0);
+    optional_int(map, "backoff_max_ms", router.backoff_max_ms, 0);
+    optional_int(map, "retry_after_cap_ms", router.retry_after_cap_ms, 0);
+    optional_int(map, "breaker_failures", router.breaker_failures, 1);
+    optional_int(map, "breaker_cooldown_ms", router.breaker_cooldown_ms, 0);
+    if (router.backoff_max_ms < router.backoff_base_ms) {
+      const Field* at = map.get("backoff_max_ms");
+      fail(at != nullptr ? *at : *map.get("backoff_base_ms"),
+           "backoff_max_ms (" + std::to_string(router.backoff_max_ms) +
+               ") is less than backoff_base_ms (" + std::to_string(router.backoff_base_ms) + ")");
+    }
+  }
+
+  void load_provider(const Field& item) {
+    const MapReader map(item, {"name", "kind", "base_url", "api_key", "api_version", "headers",
+                               "model", "threads", "parallel", "context", "connect_timeout_ms"});
+    ProviderConfig provider;
+    const Field& name = map.require("name");
+    provider.name = text(name);
+    if (provider.name.empty()) fail(name, "must not be empty");
+    if (config_.find_provider(provider.name) != nullptr) {
+      fail(name, "duplicate provider name " + quote_value(provider.name));
+    }
+    provider.kind = choice<ProviderKind>(map.require("kind"), "kind",
+                                         {{"openai", ProviderKind::kOpenAI},
+                                          {"azure", ProviderKind::kAzure},
+                                          {"anthropic", ProviderKind::kAnthropic},
+                                          {"gemini", ProviderKind::kGemini},
+                                          {"local", ProviderKind::kLocal}});
+    const bool local = provider.kind == ProviderKind::kLocal;
+    // A key that the kind ignores is almost always a mistake (a model name on a remote provider).
+    auto only_for = [&](std::string_view key, bool allowed, const char* kinds) {
+      const Field* f = map.get(key);
+      if (f != nullptr && !allowed) {
+        fail(*f, std::string("not used by kind ") + provider_kind_name(provider.kind) + " (only " +
+                     kinds + ")");
+      }
+      return f;
+    };
+
+    if (const Field* f = only_for("base_url", !local, "remote kinds")) {
+      provider.base_url = base_url(*f);
+    }
+    if (const Field* f = only_for("api_key", !local, "remote kinds")) provider.api_key = secret(*f);
+    if (const Field* f = only_for("api_version", provider.kind == ProviderKind::kAzure, "azure")) {
+      provider.api_version = text(*f);
+    }
+    if (const Field* f = only_for("headers", !local, "remote kinds")) load_headers(*f, provider);
+    if (const Field* f = only_for("connect_timeout_ms", !local, "remote kinds")) {
+      provider.connect_timeout_ms = int_at_least(*f, 1);
+    }
+    if (const Field* f = only_for("model", local, "local")) {
+      provider.model_path = text(*f);
+      if (provider.model_path.empty()) fail(*f, "must not be empty");
+    }
+    if (const Field* f = only_for("threads", local, "local")) {
+      provider.threads = int_at_least(*f, 0);
+    }
+    if (const Field* f = only_for("parallel", local, "local")) {
+      provider.parallel = int_at_least(*f, 1);
+    }
+    if (const Field* f = only_for("context", local, "local")) {
+      provider.context = int_at_least(*f, 0);
+    }
+
+    if (local && map.get("model") == nullptr) {
+      fail(item, "missing required key \"model\" (the GGUF file) for kind local");
+    }
+    if (provider.kind == ProviderKind::kAzure) {
+      // Azure has no default endpoint: the resource name is part of the URL.
+      for (const auto& [key, value] :
+           {std::pair<const char*, const std::string*>{"base_url", &provider.base_url},
+            {"api_version", &provider.api_version}}) {
+        const Field* f = map.get(key);
+        if (f == nullptr) {
+          fail(item, std::string("missing required key \"") + key + "\" for kind azure");
+        }
+        if (value->empty()) fail(*f, "must not be empty for kind azure");
+      }
+    }
+    config_.providers.push_back(std::move(provider));
+  }
+
+  std::string base_url(const Field& field) {
+    const Scalar s = scalar(field, "a string");
+    std::string url = s.value;
+    if (url.empty()) return url;  // e.g. ${BASE_URL:-}: the kind's default
+    std::string_view rest;
+    if (url.rfind("http://", 0) == 0) {
+      rest = std::string_view(url).substr(7);
+    } else if (url.rfind("https://", 0) == 0) {
+      rest = std::string_view(url).substr(8);
+    } else {
+      fail(field, "must start with http:// or https://, got " + shown(s));
+    }
+    if (rest.empty() || rest.front() == '/') fail(field, "missing host in " + shown(s));
+    for (unsigned char c : url) {
+      if (c <= 0x20 || c == 0x7f) fail(field, "contains a space or control character");
+    }
+    // Providers append paths ("/chat/completions"); a trailing slash would double it.
+    while (url.size() > 1 && url.back() == '/') url.pop_back();
+    return url;
+  }
+
+  void load_headers(const Field& field, ProviderConfig& provider) {
+    if (field.node.IsNull()) return;
+    if (!field.node.IsMap()) {
+      fail(field, std::string("expected a map, got ") + shape_of(field.node));
+    }
+    std::set<std::string> seen;
+    for (auto it = field.node.begin(); it != field.node.end(); ++it) {
+      const int mark_line = it->first.Mark().line;
+      const int line = mark_line >= 0 ? mark_line + 1 : field.line;
+      if (!it->first.IsScalar()) fail(Field{it->first, field.path, line}, "expected a header name");
+      const std::string name = restore_refs(it->first.Scalar());
+      const Field value{it->second, join(field.path, name), line};
+      // RFC 9110 token characters: anything else could split or forge a header.
+      const bool token =
+          !name.empty() &&
+          name.find_first_not_of(
+              "!#$%&'*+-.^_`|~0123456789"
+              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == std::string::npos;
+      if (!token) fail(value, "not a valid header name");
+      std::string lower;
+      for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!seen.insert(lower).second) fail(value, "repeated header");
+      // Header values often carry credentials: secret() echoes nothing.
+      provider.headers[name] = secret(value);
+    }
+  }
+
+  void load_model(const Field& item) {
+    const MapReader map(
+        item, {"name", "strategy", "retries", "timeout_ms", "first_token_timeout_ms", "targets"});
+    ModelConfig model;
+    const Field& name = map.require("name");
+    model.name = text(name);
+    if (model.name.empty()) fail(name, "must not be empty");
+    if (config_.find_model(model.name) != nullptr) {
+      fail(name, "duplicate model name " + quote_value(model.name));
+    }
+    if (const Field* f = map.get("strategy")) {
+      model.strategy = choice<Strategy>(*f, "strategy",
+                                        {{"failover", Strategy::kFailover},
+                                         {"weighted", Strategy::kWeighted},
+                                         {"least-latency", Strategy::kLeastLatency}});
+    }
+    if (const Field* f = map.get("retries")) model.retries = int_at_least(*f, 0);
+    if (const Field* f = map.get("timeout_ms")) model.timeout_ms = int_at_least(*f, 1);
+    if (const Field* f = map.get("first_token_timeout_ms")) {
+      model.first_token_timeout_ms = int_at_least(*f, 1);
+    }
+    const Field& targets = map.require("targets");
+    for (const auto& target_item : list_items(targets)) {
+      model.targets.push_back(load_target(target_item));
+    }
+    if (model.targets.empty()) fail(targets, "must list at least one target");
+    config_.models.push_back(std::move(model));
+  }
+
+  TargetConfig load_target(const Field& item) {
+    const MapReader map(item, {"provider", "model", "weight"});
+    TargetConfig target;
+    const Field& provider = map.require("provider");
+    target.provider = text(provider);
+    if (config_.find_provider(target.provider) == nullptr) {
+      std::string known;
+      for (const auto& p : config_.providers) known += (known.empty() ? "" : ", ") + p.name;
+      fail(provider, "no provider named " + quote_value(target.provider) +
+                         " (configured: " + (known.empty() ? "none" : known) + ")");
+    }
+    const Field& model = map.require("model");
+    target.model = text(model);
+    if (target.model.empty()) fail(model, "must not be empty");
+    if (const Field* f = map.get("weight")) {
+      target.weight = number(*f);
+      if (!(target.weight > 0)) fail(*f, "must be greater than 0");
+    }
+    return target;
+  }
+
+  Config& config_;
+};
+
+Error config_error(const std::string& source, int line, const std::string& path,
+                   const std::string& reason) {
+  std::string message = source + ":" + std::to_string(line) + ": ";
+  if (!path.empty()) message += path + ": ";
+  return Error(ErrorCode::kInvalidArgument, message + reason);
+}
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& yaml_text, const std::string& source) {
+  Config config;
+  config.source = source;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(protect_refs(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return config_error(source, e.mark.line >= 0 ? e.mark.line + 1 : 1, "",
+                        "invalid YAML: " + e.msg);
+  }
+  if (documents.size() > 1) {
+    const int line = documents[1].Mark().line;
+    return config_error(source, line >= 0 ? line + 1 : 1, "",
+                        "expected one YAML document, found " + std::to_string(documents.size()));
+  }
+  if (documents.empty()) return config;  // an empty file: every default
+  try {
+    Loader(config).load(Field{documents[0], "", 1});
+  } catch (const LoadError& e) {
+    return config_error(source, e.line, e.path, e.reason);
+  } catch (const YAML::Exception& e) {
+    return config_error(source, e.mark.line >= 0 ? e.mark.line + 1 : 1, "", e.msg);
+  }
+  return config;
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    const ErrorCode code = err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument;
+    return Error(code, path + ": cannot open config file: " + std::strerror(err));
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Error(ErrorCode::kInvalidArgument, path + ": cannot read config file: is a directory");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return Error(ErrorCode::kInvalidArgument, path + ": cannot read config file");
+  }
+  return parse_config(text.str(), path);
+}
+
+}  // namespace keel

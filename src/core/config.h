@@ -1,0 +1,113 @@
+// keel's configuration: the structs, checked once at load.
+//
+//   auto config = load_config_file("keel.yaml");     // YAML, ${VAR} interpolated
+//   if (!config) { std::cerr << config.error().message; }   // "keel.yaml:12: providers[0].kind: ..."
+//
+// Loading validates everything (unknown keys, bad values, references between sections) so the
+// rest of keel can trust these structs. The YAML format is DESIGN.md's "Config" section.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace keel {
+
+enum class ProviderKind { kOpenAI, kAzure, kAnthropic, kGemini, kLocal };
+const char* provider_kind_name(ProviderKind kind);
+
+struct ProviderConfig {
+  std::string name;
+  ProviderKind kind = ProviderKind::kOpenAI;
+  std::string base_url;        // empty: the kind's default
+  std::string api_key;         // never logged, never stored
+  std::string api_version;     // azure
+  std::map<std::string, std::string> headers;  // extra headers sent upstream
+  // local
+  std::string model_path;
+  int threads = 0;             // 0: number of cores
+  int parallel = 4;
+  int context = 0;             // 0: the model's own
+  // Timeouts toward this provider.
+  int connect_timeout_ms = 5000;
+};
+
+enum class Strategy { kFailover, kWeighted, kLeastLatency };
+const char* strategy_name(Strategy strategy);
+
+struct TargetConfig {
+  std::string provider;        // a ProviderConfig::name
+  std::string model;           // the upstream's model name (azure: deployment)
+  double weight = 1.0;
+};
+
+struct ModelConfig {
+  std::string name;            // the public name clients ask for
+  Strategy strategy = Strategy::kFailover;
+  int retries = 1;             // extra attempts on the same target, retryable errors only
+  int timeout_ms = 60000;      // per attempt, until the last byte
+  int first_token_timeout_ms = 20000;
+  std::vector<TargetConfig> targets;
+};
+
+struct RouterConfig {
+  int backoff_base_ms = 100;         // first retry waits about this long, doubling each time
+  int backoff_max_ms = 2000;
+  int retry_after_cap_ms = 5000;     // Retry-After longer than this: fail over instead of waiting
+  int breaker_failures = 5;          // consecutive failures that open a target's breaker
+  int breaker_cooldown_ms = 30000;   // open → half-open after this long
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 1;                       // io threads; 0: number of cores
+  size_t max_body_bytes = 8 * 1024 * 1024;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 60000;           // keep-alive connections idle this long are closed
+  int body_timeout_ms = 30000;
+  int shutdown_grace_ms = 10000;         // SIGTERM: in-flight requests get this long to finish
+  int max_in_flight = 0;                 // 0: unlimited; past it new requests get 503
+};
+
+struct Config {
+  std::string source;                    // file name, or "<built-in>"
+  ServerConfig server;                   // `listen:` fills host and port
+  std::string state = "sqlite:keel.db";
+  bool log_content = false;
+  std::vector<std::string> api_keys;     // empty entries are dropped
+  std::vector<ProviderConfig> providers;
+  std::vector<ModelConfig> models;
+  RouterConfig router;
+  // Unset ${VAR}s seen while loading, for warnings.
+  std::vector<std::string> unset_vars;
+
+  const ProviderConfig* find_provider(const std::string& name) const;
+  const ModelConfig* find_model(const std::string& name) const;
+};
+
+// Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a
+// non-loopback host without api_keys is refused (DESIGN.md: keys are required there).
+Result<Config> parse_config(const std::string& yaml_text, const std::string& source);
+Result<Config> load_config_file(const std::string& path);
+
+// Interpolates ${VAR} and ${VAR:-default} from the environment. Unset variables without a
+// default expand to "" and are appended to `unset` (when given).
+std::string interpolate_env(const std::string& text, std::vector<std::string>* unset = nullptr);
+
+// True for 127.0.0.0/8, ::1 (bracketed or not) and "localhost".
+bool is_loopback_host(const std::string& host);
+
+// `listen:` and command-line overrides: "host:port" or "[v6]:port"; port 0 asks for an
+// ephemeral port. The host comes back without brackets.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> parse_listen(const std::string& text);
+
+}  // namespace keel

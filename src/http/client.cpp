@@ -1,0 +1,357 @@
+#include "http/client.h"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+
+#include "core/log.h"
+
+namespace keel {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kPoolIdleLimit = 30s;     // upstreams close idle keep-alive connections too
+constexpr size_t kPoolPerHostLimit = 64;
+constexpr size_t kReadChunk = 16 * 1024;
+
+asio::ssl::context& tls_context() {
+  static asio::ssl::context* context = [] {
+    auto* ctx = new asio::ssl::context(asio::ssl::context::tls_client);
+    ctx->set_default_verify_paths();     // the system CA store; honours SSL_CERT_FILE
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    return ctx;
+  }();
+  return *context;
+}
+
+}  // namespace
+
+class Connection {
+ public:
+  std::string key;
+  bool reused = false;
+  std::chrono::steady_clock::time_point idle_since;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::unique_ptr<tcp::resolver> resolver;
+  beast::flat_buffer buffer;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  void close() {
+    if (resolver) resolver->cancel();
+    beast::error_code ec;
+    auto& socket = lowest().socket();
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  // Still usable: open, and the server has not closed it or sent stray bytes.
+  bool alive() {
+    auto& socket = lowest().socket();
+    if (!socket.is_open()) return false;
+    char byte;
+    ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  template <typename F>
+  auto with_stream(F&& f) {
+    return tls ? f(*tls) : f(*plain);
+  }
+};
+
+namespace {
+
+struct Pool {
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+};
+
+Pool& pool() {
+  thread_local Pool instance;
+  return instance;
+}
+
+std::unique_ptr<Connection> pool_take(const std::string& key) {
+  auto it = pool().idle.find(key);
+  if (it == pool().idle.end()) return nullptr;
+  auto& list = it->second;
+  auto now = std::chrono::steady_clock::now();
+  while (!list.empty()) {
+    auto conn = std::move(list.back());
+    list.pop_back();
+    if (now - conn->idle_since < kPoolIdleLimit && conn->alive()) {
+      conn->reused = true;
+      return conn;
+    }
+  }
+  return nullptr;
+}
+
+void pool_put(std::unique_ptr<Connection> conn) {
+  auto& list = pool().idle[conn->key];
+  if (list.size() >= kPoolPerHostLimit) return;
+  conn->idle_since = std::chrono::steady_clock::now();
+  conn->parser.reset();
+  list.push_back(std::move(conn));
+}
+
+Error io_error(const beast::error_code& ec, const CancelPtr& cancel, const std::string& what) {
+  if (cancel && cancel->cancelled()) return cancel->reason();
+  if (ec == beast::error::timeout) return Error(ErrorCode::kDeadlineExceeded, what + ": timed out");
+  if (ec == bhttp::error::partial_message || ec == asio::error::eof)
+    return Error(ErrorCode::kUnavailable, what + ": upstream closed the connection");
+  if (ec.category() == beast::error_code(bhttp::error::bad_version).category())
+    return Error(ErrorCode::kBadGateway, what + ": malformed HTTP from upstream: " + ec.message());
+  return Error(ErrorCode::kUnavailable, what + ": " + ec.message());
+}
+
+bool stale_connection_error(const beast::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == bhttp::error::end_of_stream ||
+         ec == bhttp::error::partial_message;
+}
+
+std::string pool_key(const Url& url, const void* context) {
+  char ctx[32];
+  std::snprintf(ctx, sizeof ctx, "%p", context);
+  return std::string(ctx) + (url.tls ? "|https|" : "|http|") + url.host + ":" +
+         std::to_string(url.port);
+}
+
+Task<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::string& key,
+                                                  int timeout_ms, CancelPtr cancel) {
+  auto executor = co_await asio::this_coro::executor;
+  auto conn = std::make_unique<Connection>();
+  conn->key = key;
+  conn->resolver = std::make_unique<tcp::resolver>(executor);
+  if (url.tls) {
+    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, tls_context());
+  } else {
+    conn->plain = std::make_unique<beast::tcp_stream>(executor);
+  }
+  Connection* raw = conn.get();
+  size_t handle = cancel ? cancel->on_cancel([raw] { raw->close(); }) : static_cast<size_t>(-1);
+  struct Unregister {
+    CancelPtr cancel;
+    size_t handle;
+    ~Unregister() {
+      if (cancel) cancel->remove(handle);
+    }
+  } unregister{cancel, handle};
+  if (cancel && cancel->cancelled()) co_return cancel->reason();
+
+  std::string where = url.host + ":" + std::to_string(url.port);
+  beast::error_code ec;
+  auto redirect = asio::redirect_error(asio::use_awaitable, ec);
+  auto& stream = conn->lowest();
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  auto endpoints = co_await conn->resolver->async_resolve(url.host, std::to_string(url.port),
+                                                           redirect);
+  if (ec) co_return io_error(ec, cancel, "cannot resolve " + url.host);
+  co_await stream.async_connect(endpoints, redirect);
+  if (ec) co_return io_error(ec, cancel, "cannot connect to " + where);
+  beast::error_code opt_ec;
+  stream.socket().set_option(tcp::no_delay(true), opt_ec);
+  if (url.tls) {
+    if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str())) {
+      co_return Error(ErrorCode::kUnavailable, "TLS: cannot set SNI for " + url.host);
+    }
+    conn->tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
+    co_await conn->tls->async_handshake(asio::ssl::stream_base::client, redirect);
+    if (ec) co_return io_error(ec, cancel, "TLS handshake with " + where + " failed");
+  }
+  stream.expires_never();
+  co_return conn;
+}
+
+// Writes the request and reads the response header on `conn`.
+Task<beast::error_code> exchange(Connection& conn, const ClientRequest& request) {
+  bhttp::request<bhttp::string_body> msg;
+  msg.method_string(request.method);
+  msg.target(request.url.target);
+  msg.version(11);
+  bool default_port = request.url.port == (request.url.tls ? 443 : 80);
+  msg.set(bhttp::field::host,
+          default_port ? request.url.host : request.url.host + ":" + std::to_string(request.url.port));
+  msg.set(bhttp::field::user_agent, "keel/0.1");
+  for (const auto& [name, value] : request.headers) msg.set(name, value);
+  msg.body() = request.body;
+  msg.keep_alive(true);
+  msg.prepare_payload();
+
+  beast::error_code ec;
+  auto redirect = asio::redirect_error(asio::use_awaitable, ec);
+  if (request.read_timeout_ms > 0)
+    conn.lowest().expires_after(std::chrono::milliseconds(request.read_timeout_ms));
+  co_await conn.with_stream([&](auto& stream) -> Task<void> {
+    co_await bhttp::async_write(stream, msg, redirect);
+  });
+  if (ec) co_return ec;
+  conn.parser.emplace();
+  conn.parser->body_limit(boost::none);   // streamed; the reader applies its own limit
+  conn.parser->header_limit(64 * 1024);
+  co_await conn.with_stream([&](auto& stream) -> Task<void> {
+    co_await bhttp::async_read_header(stream, conn.buffer, *conn.parser, redirect);
+  });
+  if (request.read_timeout_ms <= 0) conn.lowest().expires_never();
+  co_return ec;
+}
+
+}  // namespace
+
+Result<Url> Url::parse(std::string_view text) {
+  Url url;
+  if (text.starts_with("https://")) {
+    url.tls = true;
+    url.port = 443;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  } else {
+    return Error(ErrorCode::kInvalidArgument, "URL must start with http:// or https://");
+  }
+  size_t slash = text.find('/');
+  std::string_view authority = text.substr(0, slash);
+  url.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
+  if (authority.find('@') != std::string_view::npos)
+    return Error(ErrorCode::kInvalidArgument, "URL must not contain credentials");
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with("[")) {  // [::1]:8080
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return Error(ErrorCode::kInvalidArgument, "bad IPv6 host");
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return Error(ErrorCode::kInvalidArgument, "URL has no host");
+  url.host = std::string(host);
+  if (!port.empty()) {
+    int value = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9') return Error(ErrorCode::kInvalidArgument, "bad port in URL");
+      value = value * 10 + (c - '0');
+      if (value > 65535) return Error(ErrorCode::kInvalidArgument, "bad port in URL");
+    }
+    if (value == 0) return Error(ErrorCode::kInvalidArgument, "bad port in URL");
+    url.port = static_cast<uint16_t>(value);
+  }
+  return url;
+}
+
+Url Url::with_path(std::string_view suffix) const {
+  Url out = *this;
+  std::string path = target.substr(0, target.find('?'));
+  std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?'));
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (!suffix.starts_with("/")) path += '/';
+  out.target = path + std::string(suffix) + query;
+  return out;
+}
+
+Task<Result<std::unique_ptr<ClientResponse>>> http_send(ClientRequest request, CancelPtr cancel) {
+  auto executor = co_await asio::this_coro::executor;
+  std::string key = pool_key(request.url, &asio::query(executor, asio::execution::context));
+  std::string where = request.url.host + ":" + std::to_string(request.url.port);
+  // A pooled connection may have been closed by the server in the meantime: one retry on a
+  // fresh connection when the failure is of that kind and nothing was received.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Connection> conn = attempt == 0 ? pool_take(key) : nullptr;
+    if (!conn) {
+      auto fresh = co_await connect(request.url, key, request.connect_timeout_ms, cancel);
+      if (!fresh) co_return fresh.error();
+      conn = std::move(fresh.value());
+    }
+    Connection* raw = conn.get();
+    size_t handle = cancel ? cancel->on_cancel([raw] { raw->close(); }) : static_cast<size_t>(-1);
+    beast::error_code ec = co_await exchange(*conn, request);
+    if (!ec) {
+      auto response = std::make_unique<ClientResponse>(std::move(conn), cancel);
+      if (cancel) cancel->remove(handle);
+      co_return response;
+    }
+    if (cancel) cancel->remove(handle);
+    bool retry = conn->reused && stale_connection_error(ec) && !(cancel && cancel->cancelled());
+    if (!retry) co_return io_error(ec, cancel, "request to " + where + " failed");
+  }
+  co_return Error(ErrorCode::kUnavailable, "request to " + where + " failed");
+}
+
+ClientResponse::ClientResponse(std::unique_ptr<Connection> conn, CancelPtr cancel)
+    : conn_(std::move(conn)), cancel_(std::move(cancel)) {
+  Connection* raw = conn_.get();
+  if (cancel_) cancel_handle_ = cancel_->on_cancel([raw] { raw->close(); });
+}
+
+ClientResponse::~ClientResponse() {
+  if (cancel_) cancel_->remove(cancel_handle_);
+  if (conn_ && conn_->parser && conn_->parser->is_done() && conn_->parser->keep_alive() &&
+      !(cancel_ && cancel_->cancelled())) {
+    pool_put(std::move(conn_));
+  }
+}
+
+int ClientResponse::status() const { return conn_->parser->get().result_int(); }
+
+std::string ClientResponse::header(std::string_view name) const {
+  const auto& msg = conn_->parser->get();
+  auto it = msg.find(beast::string_view(name.data(), name.size()));
+  return it == msg.end() ? std::string() : std::string(it->value());
+}
+
+bool ClientResponse::done() const { return conn_->parser->is_done(); }
+
+Task<Result<std::string>> ClientResponse::read_some() {
+  auto& parser = *conn_->parser;
+  std::string out;
+  while (out.empty() && !parser.is_done()) {
+    if (cancel_ && cancel_->cancelled()) co_return cancel_->reason();
+    out.resize(kReadChunk);
+    parser.get().body().data = out.data();
+    parser.get().body().size = out.size();
+    beast::error_code ec;
+    co_await conn_->with_stream([&](auto& stream) -> Task<void> {
+      co_await bhttp::async_read_some(stream, conn_->buffer, parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    });
+    out.resize(kReadChunk - parser.get().body().size);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return io_error(ec, cancel_, "reading the upstream response");
+  }
+  co_return out;
+}
+
+Task<Result<std::string>> ClientResponse::read_all(size_t limit) {
+  std::string body;
+  while (true) {
+    auto chunk = co_await read_some();
+    if (!chunk) co_return chunk.error();
+    if (chunk->empty()) break;
+    body += *chunk;
+    if (body.size() > limit)
+      co_return Error(ErrorCode::kBadGateway, "upstream response larger than " +
+                                                  std::to_string(limit) + " bytes");
+  }
+  co_return body;
+}
+
+size_t http_pool_idle_count() {
+  size_t n = 0;
+  for (const auto& [key, list] : pool().idle) n += list.size();
+  return n;
+}
+
+void http_pool_clear() { pool().idle.clear(); }
+
+}  // namespace keel

@@ -1,0 +1,387 @@
+#include "http/server.h"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "core/log.h"
+#include "http/client.h"
+
+namespace keel {
+
+using namespace std::chrono_literals;
+
+struct Server::Worker {
+  // Declared first so it outlives the context, whose destructor destroys sessions.
+  std::set<Session*> sessions;   // touched only on this worker's thread
+  asio::io_context context{1};
+  std::unique_ptr<tcp::acceptor> acceptor;
+};
+
+// One client connection; lives as long as its coroutine (and any watcher) holds it.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server& server, Server::Worker& worker, tcp::socket socket)
+      : server_(server), worker_(worker), stream_(std::move(socket)) {
+    worker_.sessions.insert(this);
+  }
+  ~Session() { worker_.sessions.erase(this); }
+
+  Task<void> run();
+  void close_if_idle() {
+    if (!busy_) close();
+  }
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream& stream() { return stream_; }
+  bool keep_alive_ = true;
+  bool chunked_started_ = false;
+  CancelPtr client_gone_;
+
+ private:
+  Task<void> watch_disconnect(CancelPtr token, std::shared_ptr<bool> done);
+  Task<void> send_error_and_linger(int status, std::string_view message);
+
+  Server& server_;
+  Server::Worker& worker_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  bool busy_ = false;
+};
+
+std::string_view Request::path() const {
+  std::string_view target(message.target().data(), message.target().size());
+  return target.substr(0, target.find('?'));
+}
+
+std::string Request::header(std::string_view name) const {
+  auto it = message.find(beast::string_view(name.data(), name.size()));
+  if (it == message.end()) return {};
+  return std::string(it->value());
+}
+
+namespace {
+
+std::string error_json(std::string_view message, std::string_view type) {
+  // Built by hand: http knows nothing of JSON libraries; messages here are fixed ASCII.
+  std::string out = R"({"error":{"message":")";
+  out += message;
+  out += R"(","type":")";
+  out += type;
+  out += R"(","param":null,"code":null}})";
+  return out;
+}
+
+}  // namespace
+
+Task<void> Session::watch_disconnect(CancelPtr token, std::shared_ptr<bool> done) {
+  // Completes when the socket becomes readable: either the client closed (peek sees EOF or an
+  // error: cancel the request's work at once) or it sent more bytes (pipelining: stop
+  // watching, the data stays in the socket for the next read).
+  auto self = shared_from_this();
+  beast::error_code ec;
+  co_await stream_.socket().async_wait(tcp::socket::wait_read,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+  if (*done) co_return;
+  char byte;
+  ssize_t n = ec ? -1 : ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    token->cancel(ErrorCode::kCancelled, "client disconnected");
+  }
+}
+
+Task<void> Session::send_error_and_linger(int status, std::string_view message) {
+  // Answer, then read and discard what the client still sends for a while before closing, so
+  // it sees the response instead of a connection reset (nginx's lingering close).
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::connection, "close");
+  res.body() = error_json(message, "invalid_request_error");
+  res.prepare_payload();
+  beast::error_code ec;
+  stream_.expires_after(5s);
+  co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(2s);
+  char sink[16384];
+  size_t drained = 0;
+  while (!ec && drained < (64u << 20)) {
+    drained += co_await stream_.async_read_some(asio::buffer(sink),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+Task<void> Session::run() {
+  auto self = shared_from_this();
+  const auto& opt = server_.options_;
+  beast::error_code ec;
+  auto redirect = asio::redirect_error(asio::use_awaitable, ec);
+  while (!server_.stopping_) {
+    busy_ = false;
+    if (buffer_.size() == 0) {
+      // Idle keep-alive: wait for the first byte of the next request.
+      stream_.expires_after(std::chrono::milliseconds(opt.idle_timeout_ms));
+      size_t n = co_await stream_.async_read_some(buffer_.prepare(8192), redirect);
+      if (ec) break;
+      buffer_.commit(n);
+    }
+    busy_ = true;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(opt.max_body_bytes);
+    parser.header_limit(64 * 1024);
+    stream_.expires_after(std::chrono::milliseconds(opt.header_timeout_ms));
+    co_await bhttp::async_read_header(stream_, buffer_, parser, redirect);
+    if (ec == bhttp::error::body_limit) {
+      co_await send_error_and_linger(413, "request body is larger than the server's limit");
+      break;
+    }
+    if (ec == beast::error::timeout) break;
+    if (ec) {
+      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof)
+        co_await send_error_and_linger(400, "malformed HTTP request");
+      break;
+    }
+    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+      co_await bhttp::async_write(stream_, cont, redirect);
+      if (ec) break;
+    }
+    stream_.expires_after(std::chrono::milliseconds(opt.body_timeout_ms));
+    co_await bhttp::async_read(stream_, buffer_, parser, redirect);
+    if (ec == bhttp::error::body_limit) {
+      co_await send_error_and_linger(413, "request body is larger than the server's limit");
+      break;
+    }
+    if (ec) break;
+    stream_.expires_never();
+
+    Request request;
+    request.message = parser.release();
+    beast::error_code addr_ec;
+    auto endpoint = stream_.socket().remote_endpoint(addr_ec);
+    if (!addr_ec) request.remote = endpoint.address().to_string();
+    keep_alive_ = request.message.keep_alive();
+    chunked_started_ = false;
+    client_gone_ = std::make_shared<CancelToken>();
+    auto watch_done = std::make_shared<bool>(false);
+    if (buffer_.size() == 0) {
+      asio::co_spawn(stream_.get_executor(), watch_disconnect(client_gone_, watch_done),
+                     asio::detached);
+    }
+
+    ResponseWriter writer(*this);
+    ++server_.in_flight_;
+    bool threw = false;
+    try {
+      co_await server_.handler_(request, writer);
+    } catch (const std::exception& e) {
+      KEEL_LOG(kError) << "handler threw: " << e.what();
+      threw = true;
+    }
+    --server_.in_flight_;
+    *watch_done = true;
+    if (threw) keep_alive_ = false;
+    if (!writer.started()) {
+      co_await writer.send(500, "application/json", error_json("internal error", "api_error"));
+    } else if (threw) {
+      break;   // a half-written response cannot be finished
+    }
+    if (writer.closes_after() || !keep_alive_ || client_gone_->cancelled()) break;
+  }
+  close();
+}
+
+const CancelPtr& ResponseWriter::client_gone() const { return session_.client_gone_; }
+
+Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::string body,
+                                const std::vector<std::pair<std::string, std::string>>& headers) {
+  started_ = true;
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  for (const auto& [name, value] : headers) res.set(name, value);
+  bool keep = session_.keep_alive_ && !close_after_;
+  res.keep_alive(keep);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  beast::error_code ec;
+  co_await bhttp::async_write(session_.stream(), res,
+                              asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    failed_ = true;
+    session_.keep_alive_ = false;
+  }
+  co_return !ec;
+}
+
+Task<bool> ResponseWriter::begin_stream(
+    int status, std::string_view content_type,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  started_ = true;
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  res.set(bhttp::field::cache_control, "no-cache");
+  for (const auto& [name, value] : headers) res.set(name, value);
+  res.keep_alive(session_.keep_alive_ && !close_after_);
+  res.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  beast::error_code ec;
+  co_await bhttp::async_write_header(session_.stream(), serializer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    failed_ = true;
+    session_.keep_alive_ = false;
+    co_return false;
+  }
+  session_.chunked_started_ = true;
+  co_return true;
+}
+
+Task<bool> ResponseWriter::write(std::string_view data) {
+  if (failed_) co_return false;
+  if (data.empty()) co_return true;
+  beast::error_code ec;
+  co_await asio::async_write(session_.stream(),
+                             bhttp::make_chunk(asio::const_buffer(data.data(), data.size())),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    failed_ = true;
+    session_.keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+Task<void> ResponseWriter::end() {
+  if (failed_ || !session_.chunked_started_) co_return;
+  beast::error_code ec;
+  co_await asio::async_write(session_.stream(), bhttp::make_chunk_last(),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) session_.keep_alive_ = false;
+  session_.chunked_started_ = false;
+}
+
+Server::Server(ServerOptions options, Handler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {
+  int threads = options_.threads > 0 ? options_.threads
+                                     : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads < 1) threads = 1;
+  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
+}
+
+Server::~Server() = default;
+
+asio::io_context& Server::context(size_t index) { return workers_.at(index)->context; }
+
+Result<uint16_t> Server::listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(
+      options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+  if (ec) return Error(ErrorCode::kInvalidArgument, "bad listen address '" + options_.host + "'");
+  tcp::endpoint endpoint(address, options_.port);
+  for (auto& worker : workers_) {
+    auto acceptor = std::make_unique<tcp::acceptor>(worker->context);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && workers_.size() > 1) {
+      int one = 1;
+      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Error(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
+                                                std::to_string(endpoint.port()) + ": " +
+                                                ec.message());
+    }
+    // Port 0: every further worker binds the port the first one got.
+    endpoint.port(acceptor->local_endpoint().port());
+    worker->acceptor = std::move(acceptor);
+  }
+  options_.port = endpoint.port();
+  return options_.port;
+}
+
+Task<void> Server::accept_loop(Worker& worker) {
+  while (!stopping_) {
+    beast::error_code ec;
+    tcp::socket socket = co_await worker.acceptor->async_accept(
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      KEEL_LOG(kWarn) << "accept failed: " << ec.message();
+      // Out of file descriptors and the like: back off a little rather than spin.
+      asio::steady_timer timer(worker.context, 50ms);
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(*this, worker, std::move(socket));
+    asio::co_spawn(worker.context, session->run(), asio::detached);
+  }
+}
+
+void Server::shutdown() {
+  if (stopping_.exchange(true)) return;
+  for (auto& worker : workers_) {
+    asio::post(worker->context, [w = worker.get()] {
+      beast::error_code ec;
+      if (w->acceptor) w->acceptor->close(ec);
+      // Copy: closing a session may destroy it, which erases it from the set.
+      std::vector<Session*> sessions(w->sessions.begin(), w->sessions.end());
+      for (auto* s : sessions) s->close_if_idle();
+    });
+  }
+}
+
+void Server::run() {
+  asio::signal_set signals(workers_[0]->context, SIGTERM, SIGINT);
+  signals.async_wait([this](const beast::error_code& ec, int sig) {
+    if (ec) return;
+    KEEL_LOG(kInfo) << "signal " << sig << ": shutting down, waiting for " << in_flight()
+                    << " in-flight request(s)";
+    shutdown();
+  });
+  // The watchdog: once stopping, stop every context when no request is in flight or the
+  // grace period is over.
+  auto watchdog = [this]() -> Task<void> {
+    asio::steady_timer timer(workers_[0]->context);
+    while (!stopping_) {
+      timer.expires_after(50ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(options_.shutdown_grace_ms);
+    while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(20ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    if (in_flight_ > 0) {
+      KEEL_LOG(kWarn) << "grace period over with " << in_flight_.load()
+                      << " request(s) still in flight";
+    }
+    for (auto& worker : workers_) worker->context.stop();
+  };
+  asio::co_spawn(workers_[0]->context, watchdog(), asio::detached);
+  for (auto& worker : workers_) {
+    asio::co_spawn(worker->context, accept_loop(*worker), asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    threads.emplace_back([this, i] {
+      workers_[i]->context.run();
+      http_pool_clear();
+    });
+  }
+  workers_[0]->context.run();
+  http_pool_clear();
+  for (auto& thread : threads) thread.join();
+}
+
+}  // namespace keel

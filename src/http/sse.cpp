@@ -1,0 +1,93 @@
+#include "http/sse.h"
+
+namespace keel {
+
+bool SseParser::feed(std::string_view bytes, const Handler& on_event) {
+  if (failed_) return false;
+  for (char c : bytes) {
+    if (!bom_checked_) {
+      // A UTF-8 BOM may open the stream; it is not part of the first field.
+      if (line_.empty() && static_cast<unsigned char>(c) == 0xEF) {
+        line_.push_back(c);
+        continue;
+      }
+      if (line_.size() > 0 && line_.size() < 3 &&
+          static_cast<unsigned char>(line_[0]) == 0xEF) {
+        line_.push_back(c);
+        if (line_.size() == 3) {
+          if (line_ == "\xEF\xBB\xBF") line_.clear();
+          bom_checked_ = true;
+        }
+        continue;
+      }
+      bom_checked_ = true;
+    }
+    if (c == '\n' && last_was_cr_) {  // CRLF: the CR already ended the line
+      last_was_cr_ = false;
+      continue;
+    }
+    last_was_cr_ = (c == '\r');
+    if (c == '\r' || c == '\n') {
+      process_line(line_, on_event);
+      line_.clear();
+      continue;
+    }
+    line_.push_back(c);
+    if (line_.size() > max_line_bytes_) {
+      failed_ = true;
+      return false;
+    }
+  }
+  return true;
+}
+
+void SseParser::process_line(std::string_view line, const Handler& on_event) {
+  if (line.empty()) {  // dispatch
+    if (has_data_) on_event(current_);
+    current_.data.clear();
+    current_.event.clear();
+    has_data_ = false;
+    return;
+  }
+  if (line.front() == ':') return;  // comment
+  std::string_view field = line, value;
+  if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    field = line.substr(0, colon);
+    value = line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  }
+  if (field == "data") {
+    if (has_data_) current_.data.push_back('\n');
+    current_.data.append(value);
+    has_data_ = true;
+  } else if (field == "event") {
+    current_.event.assign(value);
+  } else if (field == "id") {
+    if (value.find('\0') == std::string_view::npos) current_.id.assign(value);
+  }
+  // "retry" and unknown fields are ignored, as the spec says.
+}
+
+std::string sse_frame(std::string_view data, std::string_view event) {
+  std::string out;
+  out.reserve(data.size() + event.size() + 16);
+  if (!event.empty()) {
+    out += "event: ";
+    out += event;
+    out += '\n';
+  }
+  // Each line of data gets its own data: field.
+  size_t start = 0;
+  while (true) {
+    size_t nl = data.find('\n', start);
+    out += "data: ";
+    out.append(data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+    out += '\n';
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  out += '\n';
+  return out;
+}
+
+}  // namespace keel

@@ -1,0 +1,107 @@
+#include "providers/openai/openai_provider.h"
+
+#include "api/openai_chat.h"
+#include "providers/upstream.h"
+
+namespace keel {
+
+Result<std::unique_ptr<Provider>> OpenAIProvider::create(const ProviderConfig& config) {
+  std::string base = config.base_url.empty() ? "https://api.openai.com/v1" : config.base_url;
+  auto url = Url::parse(base);
+  if (!url) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "provider '" + config.name + "': base_url: " + url.error().message);
+  }
+  return std::unique_ptr<Provider>(new OpenAIProvider(config, *url));
+}
+
+Capabilities OpenAIProvider::capabilities() const {
+  return Capabilities{.streaming = true,
+                      .tools = true,
+                      .parallel_tools = true,
+                      .images = true,
+                      .json_schema = true,
+                      .embeddings = true};
+}
+
+ClientRequest OpenAIProvider::make_request(std::string_view path, std::string body,
+                                           bool stream) const {
+  ClientRequest request;
+  request.method = "POST";
+  request.url = base_.with_path(path);
+  request.connect_timeout_ms = config_.connect_timeout_ms;
+  request.headers.emplace_back("content-type", "application/json");
+  request.headers.emplace_back("accept", stream ? "text/event-stream" : "application/json");
+  if (!config_.api_key.empty()) {
+    request.headers.emplace_back("authorization", "Bearer " + config_.api_key);
+  }
+  for (const auto& [name, value] : config_.headers) request.headers.emplace_back(name, value);
+  request.body = std::move(body);
+  return request;
+}
+
+Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& upstream_model,
+                                EventSink& sink, CancelPtr cancel) {
+  auto wire = chat_request_to_wire(request, upstream_model);
+  auto response = co_await http_send(
+      make_request("/chat/completions", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
+                   request.stream),
+      cancel);
+  if (!response) {
+    co_await sink.on_event(ChatEvent::failure(response.error()));
+    co_return;
+  }
+  auto& res = *response.value();
+  if (res.status() < 200 || res.status() >= 300) {
+    co_await sink.on_event(ChatEvent::failure(co_await upstream_error_from(res, upstream_error_message)));
+    co_return;
+  }
+  // A server that ignores stream:true answers with one JSON body; take it either way.
+  bool event_stream = res.header("content-type").find("text/event-stream") != std::string::npos;
+  if (!event_stream) {
+    auto body = co_await res.read_all();
+    if (!body) {
+      co_await sink.on_event(ChatEvent::failure(body.error()));
+      co_return;
+    }
+    auto events = chat_response_from_wire(*body);
+    if (!events) {
+      co_await sink.on_event(ChatEvent::failure(events.error()));
+      co_return;
+    }
+    co_await emit_all(*events, sink);
+    co_return;
+  }
+  OpenAIStreamDecoder decoder;
+  co_await relay_sse(
+      res,
+      [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) -> Status {
+        if (event.data == "[DONE]") {
+          decoder.finish(out);
+          done = true;
+          return Status::Ok();
+        }
+        return decoder.decode(event.data, out);
+      },
+      sink);
+}
+
+Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,
+                                               const std::string& upstream_model,
+                                               CancelPtr cancel) {
+  auto wire = embed_request_to_wire(request, upstream_model);
+  auto response = co_await http_send(
+      make_request("/embeddings", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
+                   false),
+      cancel);
+  if (!response) co_return response.error();
+  auto& res = *response.value();
+  if (res.status() < 200 || res.status() >= 300) {
+    co_return co_await upstream_error_from(res, upstream_error_message);
+  }
+  auto body = co_await res.read_all();
+  if (!body) co_return body.error();
+  co_return embeddings_from_wire(*body);
+}
+
+}  // namespace keel

@@ -1,0 +1,30 @@
+// Provider kind `openai`: OpenAI itself and any OpenAI-compatible server (vLLM, Ollama,
+// llama-server, Groq, Mistral, ...). base_url includes /v1, as the OpenAI SDK's baseURL does.
+#pragma once
+
+#include "http/client.h"
+#include "providers/provider.h"
+
+namespace keel {
+
+class OpenAIProvider final : public Provider {
+ public:
+  static Result<std::unique_ptr<Provider>> create(const ProviderConfig& config);
+
+  const std::string& name() const override { return config_.name; }
+  ProviderKind kind() const override { return ProviderKind::kOpenAI; }
+  Capabilities capabilities() const override;
+  Task<void> chat(const ChatRequest& request, const std::string& upstream_model, EventSink& sink,
+                  CancelPtr cancel) override;
+  Task<Result<Embeddings>> embed(const EmbedRequest& request, const std::string& upstream_model,
+                                 CancelPtr cancel) override;
+
+ private:
+  OpenAIProvider(ProviderConfig config, Url base) : config_(std::move(config)), base_(base) {}
+  ClientRequest make_request(std::string_view path, std::string body, bool stream) const;
+
+  ProviderConfig config_;
+  Url base_;
+};
+
+}  // namespace keel

@@ -1,0 +1,67 @@
+#include "providers/provider.h"
+
+#include <ctime>
+
+#include "core/clock.h"
+#include "providers/openai/openai_provider.h"
+
+namespace keel {
+
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
+  switch (config.kind) {
+    case ProviderKind::kOpenAI:
+      return OpenAIProvider::create(config);
+    case ProviderKind::kAzure:
+    case ProviderKind::kAnthropic:
+    case ProviderKind::kGemini:
+    case ProviderKind::kLocal:
+      break;
+  }
+  return Error(ErrorCode::kInvalidArgument,
+               "provider '" + config.name + "': kind '" + provider_kind_name(config.kind) +
+                   "' is not available in this build yet");
+}
+
+std::optional<long> parse_retry_after(std::string_view value) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  bool digits = true;
+  for (char c : value) digits = digits && ((c >= '0' && c <= '9') || c == '.');
+  if (digits) {
+    try {
+      double seconds = std::stod(std::string(value));
+      if (seconds < 0 || seconds > 86400) return std::nullopt;
+      return static_cast<long>(seconds * 1000);
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  // HTTP-date (RFC 9110 IMF-fixdate): "Wed, 21 Oct 2015 07:28:00 GMT".
+  std::tm tm{};
+  std::string text(value);
+  if (!strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return std::nullopt;
+  long delta = static_cast<long>(timegm(&tm)) * 1000 - unix_millis();
+  return delta < 0 ? 0 : delta;
+}
+
+Error upstream_http_error(int status, std::string_view message, std::string_view retry_after,
+                          std::string_view retry_after_ms) {
+  std::string text = "upstream returned " + std::to_string(status);
+  if (!message.empty()) text += ": " + std::string(message);
+  ErrorCode code = ErrorCode::kBadGateway;
+  if (status == 400 || status == 413 || status == 422) code = ErrorCode::kInvalidArgument;
+  else if (status == 408) code = ErrorCode::kDeadlineExceeded;
+  else if (status == 429) code = ErrorCode::kResourceExhausted;
+  else if (status == 409 || status >= 500) code = ErrorCode::kUnavailable;
+  Error error(code, text);
+  error.upstream_status = status;
+  if (auto ms = parse_retry_after(retry_after)) error.retry_after_ms = ms;
+  if (!retry_after_ms.empty()) {
+    // OpenAI also sends retry-after-ms, finer than Retry-After.
+    if (auto seconds = parse_retry_after(retry_after_ms)) error.retry_after_ms = *seconds / 1000;
+  }
+  return error;
+}
+
+}  // namespace keel

@@ -1,0 +1,66 @@
+// The provider interface: one instance per configured provider; turns a native chat request
+// into a native stream of events (api/chat.h). The router sees only this interface.
+//
+//   auto provider = make_provider(config);            // checked once at start-up
+//   co_await provider.value()->chat(req, "gpt-4o-mini", sink, cancel);
+//
+// Contract: chat() runs on the calling io thread and emits, in order, Start,
+// (TextDelta | ToolCallStart | ToolArgsDelta)*, Finish, Usage — or an Error event at any point
+// — into `sink`, then returns. It returns early, emitting nothing more, when sink.on_event()
+// returns false or `cancel` fires (then the upstream request is abandoned at once). It never
+// throws.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/chat.h"
+#include "core/cancel.h"
+#include "core/config.h"
+#include "http/asio.h"
+
+namespace keel {
+
+struct Capabilities {
+  bool streaming = false;
+  bool tools = false;
+  bool parallel_tools = false;
+  bool images = false;
+  bool json_schema = false;
+  bool embeddings = false;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Returns false when the consumer is gone: stop producing.
+  virtual Task<bool> on_event(ChatEvent event) = 0;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual const std::string& name() const = 0;
+  virtual ProviderKind kind() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  virtual Task<void> chat(const ChatRequest& request, const std::string& upstream_model,
+                          EventSink& sink, CancelPtr cancel) = 0;
+  virtual Task<Result<Embeddings>> embed(const EmbedRequest& request,
+                                         const std::string& upstream_model, CancelPtr cancel) = 0;
+};
+
+// Builds the provider a config entry describes. Kinds not built into this binary give
+// kInvalidArgument naming the kind.
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config);
+
+// An upstream's non-2xx answer as keel's error: 400/413/422 -> kInvalidArgument (the request
+// itself is at fault), 408 -> kDeadlineExceeded, 429 -> kResourceExhausted with Retry-After,
+// 409 and 5xx -> kUnavailable, other 4xx (bad key, unknown deployment) -> kBadGateway.
+// `retry_after` / `retry_after_ms` are the raw header values (may be empty).
+Error upstream_http_error(int status, std::string_view message, std::string_view retry_after,
+                          std::string_view retry_after_ms);
+
+// Parses Retry-After (delta-seconds or an HTTP-date) into milliseconds from now.
+std::optional<long> parse_retry_after(std::string_view value);
+
+}  // namespace keel

@@ -1,0 +1,62 @@
+#include "providers/upstream.h"
+
+namespace keel {
+
+Task<Error> upstream_error_from(ClientResponse& response,
+                                std::string (*message_of)(std::string_view body)) {
+  int status = response.status();
+  auto body = co_await response.read_all(256 * 1024);
+  std::string message = body ? message_of(*body) : body.error().message;
+  co_return upstream_http_error(status, message, response.header("retry-after"),
+                                response.header("retry-after-ms"));
+}
+
+Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink) {
+  for (auto& event : events) {
+    if (!co_await sink.on_event(std::move(event))) co_return false;
+  }
+  events.clear();
+  co_return true;
+}
+
+Task<void> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink) {
+  SseParser parser;
+  std::vector<ChatEvent> events;
+  Status decode_status;
+  bool done = false;
+  bool ended = false;   // a Finish or an Error went out
+  while (!done) {
+    auto chunk = co_await response.read_some();
+    if (!chunk) {
+      co_await sink.on_event(ChatEvent::failure(chunk.error()));
+      co_return;
+    }
+    if (chunk->empty()) break;   // end of body
+    parser.feed(*chunk, [&](const SseEvent& event) {
+      if (done || !decode_status.ok()) return;
+      decode_status = decode(event, events, done);
+    });
+    for (const auto& event : events) {
+      ended = ended || event.kind == ChatEvent::Kind::kFinish ||
+              event.kind == ChatEvent::Kind::kError;
+    }
+    if (!co_await emit_all(events, sink)) co_return;
+    if (!decode_status.ok()) {
+      Error error = decode_status.error();
+      error.code = ErrorCode::kBadGateway;
+      co_await sink.on_event(ChatEvent::failure(error));
+      co_return;
+    }
+    if (parser.failed()) {
+      co_await sink.on_event(ChatEvent::failure(
+          Error(ErrorCode::kBadGateway, "upstream sent something that is not an event stream")));
+      co_return;
+    }
+  }
+  if (!done && !ended) {
+    co_await sink.on_event(ChatEvent::failure(
+        Error(ErrorCode::kUnavailable, "upstream closed the stream before it finished")));
+  }
+}
+
+}  // namespace keel

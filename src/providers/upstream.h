@@ -1,0 +1,31 @@
+// Pieces every HTTP provider shares: turning an upstream's error response into keel's error,
+// and relaying an SSE body into native events.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "http/client.h"
+#include "http/sse.h"
+#include "providers/provider.h"
+
+namespace keel {
+
+// Reads a non-2xx response's body (bounded) and maps it with upstream_http_error().
+// `message_of` extracts the vendor's message from the body.
+Task<Error> upstream_error_from(ClientResponse& response,
+                                std::string (*message_of)(std::string_view body));
+
+// Decodes one SSE event into native events; sets `done` at the vendor's end marker. A returned
+// error means the stream is garbage.
+using SseDecode = std::function<Status(const SseEvent& event, std::vector<ChatEvent>& out,
+                                       bool& done)>;
+
+// Relays an SSE body into `sink` until the end marker, the end of the body, an error, or the
+// sink refusing. Emits an Error event when the body fails, is garbage, or ends before a Finish.
+Task<void> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink);
+
+// Emits events in order; false when the sink refused one.
+Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink);
+
+}  // namespace keel

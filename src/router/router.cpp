@@ -1,0 +1,483 @@
+#include "router/router.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "api/openai_chat.h"
+#include "core/log.h"
+
+namespace keel {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+int64_t elapsed_ms(steady_clock::time_point since) {
+  return duration_cast<milliseconds>(steady_clock::now() - since).count();
+}
+
+// Cancels an attempt when its first-token or total deadline passes. Re-armed once the first
+// content arrives; disarmed when destroyed.
+class AttemptTimer {
+ public:
+  AttemptTimer(asio::any_io_executor executor, CancelPtr cancel, int first_token_ms, int total_ms)
+      : timer_(std::make_shared<asio::steady_timer>(executor)),
+        state_(std::make_shared<State>()),
+        total_deadline_(steady_clock::now() + milliseconds(total_ms)) {
+    state_->first_token_ms = first_token_ms;
+    state_->total_ms = total_ms;
+    auto first_deadline = steady_clock::now() + milliseconds(first_token_ms);
+    timer_->expires_at(std::min(first_deadline, total_deadline_));
+    asio::co_spawn(executor, watch(timer_, state_, std::move(cancel)), asio::detached);
+  }
+  ~AttemptTimer() {
+    state_->done = true;
+    timer_->cancel();
+  }
+  void on_first_content() {
+    state_->committed = true;
+    timer_->expires_at(total_deadline_);   // cancels the pending wait; watch() waits again
+  }
+
+ private:
+  struct State {
+    bool done = false;
+    bool committed = false;
+    int first_token_ms = 0;
+    int total_ms = 0;
+  };
+  static Task<void> watch(std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<State> state,
+                          CancelPtr cancel) {
+    while (true) {
+      beast::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (state->done) co_return;
+      if (ec == asio::error::operation_aborted) continue;   // re-armed
+      bool total = state->committed || state->total_ms <= state->first_token_ms;
+      cancel->cancel(ErrorCode::kDeadlineExceeded,
+                     total ? "no complete answer within " + std::to_string(state->total_ms) + " ms"
+                           : "no first token within " + std::to_string(state->first_token_ms) +
+                                 " ms");
+      co_return;
+    }
+  }
+  std::shared_ptr<asio::steady_timer> timer_;
+  std::shared_ptr<State> state_;
+  steady_clock::time_point total_deadline_;
+};
+
+// Holds an attempt's events back until its first content (or its Finish), then passes them
+// to the client. An Error event is kept for the router, never passed on.
+class AttemptSink final : public EventSink {
+ public:
+  AttemptSink(EventSink& client, std::function<void()> on_commit)
+      : client_(client), on_commit_(std::move(on_commit)) {}
+
+  Task<bool> on_event(ChatEvent event) override {
+    if (event.kind == ChatEvent::Kind::kError) {
+      error_ = std::move(event.error);
+      failed_ = true;
+      co_return false;
+    }
+    if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
+    if (event.kind == ChatEvent::Kind::kFinish) finished_ = true;
+    if (!committed_) {
+      if (!event.is_content() && event.kind != ChatEvent::Kind::kFinish) {
+        held_.push_back(std::move(event));
+        co_return true;
+      }
+      committed_ = true;
+      on_commit_();
+      for (auto& held : held_) {
+        if (!co_await client_.on_event(std::move(held))) co_return client_refused();
+      }
+      held_.clear();
+    }
+    if (!co_await client_.on_event(std::move(event))) co_return client_refused();
+    co_return true;
+  }
+
+  bool committed() const { return committed_; }
+  bool failed() const { return failed_; }
+  bool finished() const { return finished_; }
+  bool client_gone() const { return client_gone_; }
+  const Error& error() const { return error_; }
+  const Usage& usage() const { return usage_; }
+
+ private:
+  bool client_refused() {
+    client_gone_ = true;
+    return false;
+  }
+  EventSink& client_;
+  std::function<void()> on_commit_;
+  std::vector<ChatEvent> held_;
+  bool committed_ = false;
+  bool failed_ = false;
+  bool finished_ = false;
+  bool client_gone_ = false;
+  Error error_;
+  Usage usage_;
+};
+
+int attempt_status(const Error& error) {
+  return error.upstream_status != 0 ? error.upstream_status : http_status_for(error.code);
+}
+
+}  // namespace
+
+bool is_retryable(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kResourceExhausted:
+    case ErrorCode::kDeadlineExceeded:
+      return true;
+    case ErrorCode::kBadGateway:
+      // Garbage from a 2xx is retryable; a bad key or unknown deployment (4xx) is not.
+      return error.upstream_status == 0;
+    default:
+      return false;
+  }
+}
+
+Router::Router(const Config& config, std::map<std::string, std::unique_ptr<Provider>> providers,
+               const Clock& clock, uint64_t seed)
+    : clock_(clock), router_config_(config.router), providers_(std::move(providers)), rng_(seed) {
+  for (const auto& model_config : config.models) {
+    Model model;
+    model.config = model_config;
+    for (const auto& target_config : model_config.targets) {
+      auto it = providers_.find(target_config.provider);
+      if (it == providers_.end()) continue;   // config validation already rejects this
+      Target target;
+      target.config = target_config;
+      target.provider = it->second.get();
+      target.breaker = std::make_unique<Breaker>(router_config_.breaker_failures,
+                                                 Millis(router_config_.breaker_cooldown_ms));
+      model.targets.push_back(std::move(target));
+    }
+    models_.emplace(model_config.name, std::move(model));
+  }
+}
+
+std::vector<std::string> Router::model_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, model] : models_) names.push_back(name);
+  return names;
+}
+
+const Provider* Router::provider(const std::string& name) const {
+  auto it = providers_.find(name);
+  return it == providers_.end() ? nullptr : it->second.get();
+}
+
+Router::Plan Router::make_plan(Model& model) {
+  std::lock_guard lock(mutex_);
+  Plan plan;
+  for (auto& target : model.targets) plan.order.push_back(&target);
+  switch (model.config.strategy) {
+    case Strategy::kFailover:
+      break;
+    case Strategy::kWeighted: {
+      // Weighted sampling without replacement: the first pick follows the weights, the rest
+      // are the fallbacks.
+      std::vector<Target*> rest = plan.order;
+      plan.order.clear();
+      while (!rest.empty()) {
+        double total = 0;
+        for (auto* t : rest) total += t->config.weight;
+        double pick = std::uniform_real_distribution<double>(0, total)(rng_);
+        size_t chosen = rest.size() - 1;
+        for (size_t i = 0; i < rest.size(); ++i) {
+          pick -= rest[i]->config.weight;
+          if (pick < 0) {
+            chosen = i;
+            break;
+          }
+        }
+        plan.order.push_back(rest[chosen]);
+        rest.erase(rest.begin() + static_cast<long>(chosen));
+      }
+      break;
+    }
+    case Strategy::kLeastLatency:
+      // Unmeasured targets first so they get measured; then the fastest.
+      std::stable_sort(plan.order.begin(), plan.order.end(), [](Target* a, Target* b) {
+        return a->latency_ewma_ms < b->latency_ewma_ms;
+      });
+      break;
+  }
+  // Targets whose breaker is open go last: tried only when every other one has failed.
+  auto now = clock_.now();
+  std::stable_partition(plan.order.begin(), plan.order.end(), [now](Target* t) {
+    return t->breaker->state(now) != Breaker::State::kOpen;
+  });
+  return plan;
+}
+
+bool Router::allow(Target& target) {
+  std::lock_guard lock(mutex_);
+  return target.breaker->allow(clock_.now());
+}
+
+void Router::record_result(Target& target, bool ok, double latency_ms) {
+  std::lock_guard lock(mutex_);
+  if (ok) {
+    target.breaker->on_success();
+    constexpr double kAlpha = 0.3;
+    target.latency_ewma_ms = target.latency_ewma_ms < 0
+                                 ? latency_ms
+                                 : kAlpha * latency_ms + (1 - kAlpha) * target.latency_ewma_ms;
+  } else {
+    target.breaker->on_failure(clock_.now());
+  }
+}
+
+long Router::backoff_ms(int attempt, const Error& error, bool& give_up_target) {
+  give_up_target = false;
+  if (error.retry_after_ms) {
+    // Waiting longer than the cap is worse than trying the next target.
+    if (*error.retry_after_ms > router_config_.retry_after_cap_ms) {
+      give_up_target = true;
+      return 0;
+    }
+    return *error.retry_after_ms;
+  }
+  double base = std::min<double>(router_config_.backoff_max_ms,
+                                 router_config_.backoff_base_ms * double(1L << std::min(attempt, 20)));
+  std::lock_guard lock(mutex_);
+  double jitter = std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
+  return static_cast<long>(base * jitter);
+}
+
+Task<bool> Router::sleep_ms(long ms, const CancelPtr& cancel) {
+  if (ms <= 0) co_return !cancel->cancelled();
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, milliseconds(ms));
+  size_t handle = cancel->on_cancel([&timer] { timer.cancel(); });
+  beast::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  cancel->remove(handle);
+  co_return !cancel->cancelled();
+}
+
+Error Router::final_error(const Model& model,
+                          const std::vector<std::pair<Target*, Error>>& failures) {
+  std::string detail;
+  bool same_code = true;
+  std::optional<long> retry_after;
+  for (const auto& [target, error] : failures) {
+    if (!detail.empty()) detail += "; ";
+    detail += target->config.provider + "/" + target->config.model + ": " + error.message;
+    same_code = same_code && error.code == failures.front().second.code;
+    if (error.retry_after_ms && (!retry_after || *error.retry_after_ms < *retry_after))
+      retry_after = error.retry_after_ms;
+  }
+  const std::string& name = model.config.name;
+  if (failures.empty()) return Error(ErrorCode::kUnavailable, "model '" + name + "' has no targets");
+  ErrorCode first = failures.front().second.code;
+  Error error;
+  if (same_code && first == ErrorCode::kDeadlineExceeded) {
+    error = Error(first, "model '" + name + "' timed out: " + detail);
+  } else if (same_code && first == ErrorCode::kBadGateway) {
+    error = Error(first, "model '" + name + "' got an invalid upstream response: " + detail);
+  } else if (same_code && first == ErrorCode::kInvalidArgument) {
+    // The upstreams all rejected the request itself: that is the client's error to see.
+    error = Error(first, failures.back().second.message);
+  } else if (same_code && first == ErrorCode::kResourceExhausted) {
+    error = Error(first, "model '" + name + "' is rate limited upstream: " + detail);
+    error.retry_after_ms = retry_after;
+  } else {
+    error = Error(ErrorCode::kUnavailable,
+                  "all targets failed for model '" + name + "': " + detail);
+  }
+  error.type_code = error.code == ErrorCode::kUnavailable ? "all_targets_failed" : "";
+  return error;
+}
+
+Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
+                               CancelPtr client_gone) {
+  ChatOutcome outcome;
+  auto model_it = models_.find(request.model);
+  if (model_it == models_.end()) {
+    Error error(ErrorCode::kNotFound, "model '" + request.model + "' does not exist");
+    error.type_code = "model_not_found";
+    error.param = "model";
+    outcome.status = error;
+    co_return outcome;
+  }
+  Model& model = model_it->second;
+  auto executor = co_await asio::this_coro::executor;
+  auto request_start = steady_clock::now();
+  Plan plan = make_plan(model);
+  size_t open_start = plan.order.size();
+  {
+    std::lock_guard lock(mutex_);
+    auto now = clock_.now();
+    for (size_t i = 0; i < plan.order.size(); ++i) {
+      if (plan.order[i]->breaker->state(now) == Breaker::State::kOpen) {
+        open_start = i;
+        break;
+      }
+    }
+  }
+  std::vector<std::pair<Target*, Error>> failures;
+
+  for (size_t index = 0; index < plan.order.size(); ++index) {
+    Target& target = *plan.order[index];
+    // A target whose breaker says no is skipped while others remain; the open ones at the end
+    // are tried anyway, as a last resort.
+    if (!allow(target) && index < open_start) continue;
+    Error last_error;
+    for (int attempt = 0; attempt <= model.config.retries; ++attempt) {
+      if (client_gone->cancelled()) break;
+      AttemptRecord record;
+      record.started_ms = unix_millis();
+      record.provider = target.config.provider;
+      record.target_model = target.config.model;
+      auto attempt_start = steady_clock::now();
+      auto attempt_cancel = client_gone->child();
+      AttemptTimer timer(executor, attempt_cancel, model.config.first_token_timeout_ms,
+                         model.config.timeout_ms);
+      AttemptSink sink(client, [&] {
+        timer.on_first_content();
+        record.ttft_ms = elapsed_ms(attempt_start);
+        outcome.ttft_ms = elapsed_ms(request_start);
+      });
+      co_await target.provider->chat(request, target.config.model, sink, attempt_cancel);
+      record.latency_ms = elapsed_ms(attempt_start);
+      record.prompt_tokens = sink.usage().prompt_tokens;
+      record.completion_tokens = sink.usage().completion_tokens;
+      outcome.provider = target.config.provider;
+      outcome.upstream_model = target.config.model;
+      outcome.committed = sink.committed();
+      outcome.usage = sink.usage();
+
+      Error error;
+      bool ok = false;
+      if (client_gone->cancelled() || sink.client_gone()) {
+        error = Error(ErrorCode::kCancelled, "client disconnected");
+      } else if (sink.failed()) {
+        error = sink.error();
+        if (attempt_cancel->cancelled()) error = attempt_cancel->reason();
+      } else if (sink.finished()) {
+        ok = true;
+      } else {
+        error = attempt_cancel->cancelled()
+                    ? attempt_cancel->reason()
+                    : Error(ErrorCode::kBadGateway, "upstream stream ended without finishing");
+      }
+      if (ok) {
+        record.status = 200;
+        outcome.attempts.push_back(record);
+        record_result(target, true, sink.committed() && record.ttft_ms >= 0
+                                        ? static_cast<double>(record.ttft_ms)
+                                        : static_cast<double>(record.latency_ms));
+        co_return outcome;
+      }
+      record.status = error.code == ErrorCode::kCancelled ? 499 : attempt_status(error);
+      record.error_class = error_code_name(error.code);
+      record.error_message = error.message;
+      outcome.attempts.push_back(record);
+      if (error.code == ErrorCode::kCancelled) {
+        outcome.status = error;
+        co_return outcome;
+      }
+      record_result(target, false, 0);
+      if (sink.committed()) {
+        // Content already reached the client: never retried; the client gets a terminal
+        // error event.
+        KEEL_LOG(kWarn) << "model " << model.config.name << ": " << target.config.provider << "/"
+                        << target.config.model << " failed mid-stream: " << error.message;
+        co_await client.on_event(ChatEvent::failure(error));
+        outcome.status = error;
+        co_return outcome;
+      }
+      last_error = error;
+      if (!is_retryable(error) || attempt == model.config.retries) break;
+      bool give_up_target = false;
+      long wait = backoff_ms(attempt, error, give_up_target);
+      if (give_up_target) break;
+      if (!co_await sleep_ms(wait, client_gone)) break;
+    }
+    if (client_gone->cancelled()) {
+      outcome.status = Error(ErrorCode::kCancelled, "client disconnected");
+      co_return outcome;
+    }
+    failures.emplace_back(&target, last_error);
+  }
+  outcome.status = final_error(model, failures);
+  co_return outcome;
+}
+
+Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr client_gone,
+                                       std::vector<AttemptRecord>& attempts) {
+  auto model_it = models_.find(request.model);
+  if (model_it == models_.end()) {
+    Error error(ErrorCode::kNotFound, "model '" + request.model + "' does not exist");
+    error.type_code = "model_not_found";
+    error.param = "model";
+    co_return error;
+  }
+  Model& model = model_it->second;
+  auto executor = co_await asio::this_coro::executor;
+  Plan plan = make_plan(model);
+  std::vector<std::pair<Target*, Error>> failures;
+  for (Target* target : plan.order) {
+    if (!target->provider->capabilities().embeddings) continue;
+    Error last_error;
+    for (int attempt = 0; attempt <= model.config.retries; ++attempt) {
+      AttemptRecord record;
+      record.started_ms = unix_millis();
+      record.provider = target->config.provider;
+      record.target_model = target->config.model;
+      auto start = steady_clock::now();
+      auto attempt_cancel = client_gone->child();
+      AttemptTimer timer(executor, attempt_cancel, model.config.timeout_ms, model.config.timeout_ms);
+      auto result = co_await target->provider->embed(request, target->config.model, attempt_cancel);
+      record.latency_ms = elapsed_ms(start);
+      if (result) {
+        record.status = 200;
+        record.prompt_tokens = result->usage.prompt_tokens;
+        attempts.push_back(record);
+        record_result(*target, true, static_cast<double>(record.latency_ms));
+        co_return result;
+      }
+      Error error = attempt_cancel->cancelled() ? attempt_cancel->reason() : result.error();
+      record.status = error.code == ErrorCode::kCancelled ? 499 : attempt_status(error);
+      record.error_class = error_code_name(error.code);
+      record.error_message = error.message;
+      attempts.push_back(record);
+      if (client_gone->cancelled()) co_return Error(ErrorCode::kCancelled, "client disconnected");
+      record_result(*target, false, 0);
+      last_error = error;
+      if (!is_retryable(error) || attempt == model.config.retries) break;
+      bool give_up_target = false;
+      long wait = backoff_ms(attempt, error, give_up_target);
+      if (give_up_target || !co_await sleep_ms(wait, client_gone)) break;
+    }
+    failures.emplace_back(target, last_error);
+  }
+  if (failures.empty()) {
+    co_return Error(ErrorCode::kInvalidArgument,
+                    "model '" + request.model + "' has no target that serves embeddings");
+  }
+  co_return final_error(model, failures);
+}
+
+std::vector<TargetStatus> Router::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<TargetStatus> out;
+  auto now = clock_.now();
+  for (const auto& [name, model] : models_) {
+    for (const auto& target : model.targets) {
+      out.push_back(TargetStatus{name, target.config.provider, target.config.model,
+                                 target.breaker->state(now), target.latency_ewma_ms});
+    }
+  }
+  return out;
+}
+
+}  // namespace keel

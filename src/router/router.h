@@ -1,0 +1,96 @@
+// Public model name -> targets, with the strategies, retries, timeouts and circuit breakers
+// of DESIGN.md "Router semantics". Sees only the Provider interface.
+//
+//   Router router(config, std::move(providers));
+//   auto outcome = co_await router.chat(request, client_sink, client_gone);
+//   if (!outcome.error.ok() && !outcome.committed) -> send outcome.error as an HTTP error
+//
+// Events are held back until the first content event of an attempt, so a failure before it
+// fails over invisibly; from then on they go straight to `client`, and a later failure is
+// delivered to `client` as a terminal Error event (never retried). Thread-safe: one Router
+// serves every io thread; each call runs on its caller's thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "providers/provider.h"
+#include "router/breaker.h"
+#include "store/store.h"
+
+namespace keel {
+
+struct ChatOutcome {
+  Status status;                 // ok, or why the request failed
+  bool committed = false;        // content reached the client before any failure
+  Usage usage;
+  int64_t ttft_ms = -1;          // from the start of the request to the first content
+  std::string provider;          // the target that answered (or failed last)
+  std::string upstream_model;
+  std::vector<AttemptRecord> attempts;
+};
+
+struct TargetStatus {
+  std::string model;             // public name
+  std::string provider;
+  std::string upstream_model;
+  Breaker::State breaker = Breaker::State::kClosed;
+  double latency_ewma_ms = -1;   // -1: no sample yet
+};
+
+class Router {
+ public:
+  Router(const Config& config, std::map<std::string, std::unique_ptr<Provider>> providers,
+         const Clock& clock = SteadyClock::instance(), uint64_t seed = std::random_device{}());
+
+  std::vector<std::string> model_names() const;
+  bool has_model(const std::string& name) const { return models_.count(name) > 0; }
+  const Provider* provider(const std::string& name) const;
+
+  Task<ChatOutcome> chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone);
+  Task<Result<Embeddings>> embed(const EmbedRequest& request, CancelPtr client_gone,
+                                 std::vector<AttemptRecord>& attempts);
+
+  std::vector<TargetStatus> status() const;
+
+ private:
+  struct Target {
+    TargetConfig config;
+    Provider* provider = nullptr;
+    std::unique_ptr<Breaker> breaker;
+    double latency_ewma_ms = -1;
+  };
+  struct Model {
+    ModelConfig config;
+    std::vector<Target> targets;
+  };
+  struct Plan {
+    std::vector<Target*> order;
+  };
+
+  Plan make_plan(Model& model);
+  bool allow(Target& target);
+  void record_result(Target& target, bool ok, double latency_ms);
+  long backoff_ms(int attempt, const Error& error, bool& give_up_target);
+  Error final_error(const Model& model, const std::vector<std::pair<Target*, Error>>& failures);
+  Task<bool> sleep_ms(long ms, const CancelPtr& cancel);
+
+  const Clock& clock_;
+  RouterConfig router_config_;
+  std::map<std::string, std::unique_ptr<Provider>> providers_;
+  std::map<std::string, Model> models_;
+  mutable std::mutex mutex_;     // breakers, latency stats, rng
+  std::mt19937_64 rng_;
+};
+
+// Retryable on the same target (DESIGN.md): connect errors, 408, 409, 429, 5xx, and an
+// upstream that closes or sends garbage before the first token.
+bool is_retryable(const Error& error);
+
+}  // namespace keel

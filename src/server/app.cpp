@@ -1,0 +1,298 @@
+#include "server/app.h"
+
+#include <openssl/crypto.h>
+
+#include "api/openai_chat.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "http/sse.h"
+
+namespace keel {
+
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr std::string_view kJson = "application/json";
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+std::string dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+bool is_json_content_type(const std::string& value) {
+  // "application/json", optionally with parameters ("; charset=utf-8"), any case.
+  std::string media = value.substr(0, value.find(';'));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  return beast::iequals(media, "application/json");
+}
+
+// The client's side of a streamed chat: OpenAI chunks as SSE, headers sent with the first
+// event the router lets through.
+class OpenAISseSink final : public EventSink {
+ public:
+  OpenAISseSink(ResponseWriter& writer, const ChatRequest& request, std::string id,
+                std::string request_id, ChatAggregator* transcript)
+      : writer_(writer),
+        encoder_(std::move(id), request.model, unix_seconds(), request.include_usage),
+        request_id_(std::move(request_id)),
+        transcript_(transcript) {}
+
+  Task<bool> on_event(ChatEvent event) override {
+    if (transcript_) transcript_->add(event);
+    if (!writer_.started()) {
+      Headers headers{{"x-request-id", request_id_}};
+      if (!co_await writer_.begin_stream(200, "text/event-stream", headers)) co_return false;
+    }
+    if (event.kind == ChatEvent::Kind::kError) {
+      // A terminal error after content went out: an error object, and never [DONE].
+      co_return co_await writer_.write(sse_frame(dump(error_to_wire(event.error))));
+    }
+    if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
+    chunks_.clear();
+    encoder_.encode(event, chunks_);
+    std::string frames;
+    for (const auto& chunk : chunks_) frames += sse_frame(dump(chunk));
+    co_return co_await writer_.write(frames);
+  }
+
+  Task<void> done() {
+    co_await writer_.write("data: [DONE]\n\n");
+    co_await writer_.end();
+  }
+
+ private:
+  ResponseWriter& writer_;
+  OpenAIStreamEncoder encoder_;
+  std::string request_id_;
+  ChatAggregator* transcript_;
+  std::vector<Json> chunks_;
+  Usage usage_;
+};
+
+class AggregatingSink final : public EventSink {
+ public:
+  Task<bool> on_event(ChatEvent event) override {
+    aggregator_.add(event);
+    co_return true;
+  }
+  ChatAggregator& aggregator() { return aggregator_; }
+
+ private:
+  ChatAggregator aggregator_;
+};
+
+}  // namespace
+
+App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store)
+    : config_(std::move(config)), router_(std::move(router)), store_(std::move(store)) {}
+
+bool App::authorized(const Request& request) const {
+  if (config_.api_keys.empty()) return true;
+  std::string given = request.header("authorization");
+  if (given.size() > 7 && beast::iequals(given.substr(0, 7), "bearer ")) {
+    given = given.substr(7);
+  } else {
+    given = request.header("x-api-key");   // the Anthropic SDKs' header
+  }
+  if (given.empty()) return false;
+  bool match = false;
+  for (const auto& key : config_.api_keys) {
+    // Constant time per key, so a timing probe learns nothing about a key's prefix.
+    if (key.size() == given.size() && CRYPTO_memcmp(key.data(), given.data(), key.size()) == 0)
+      match = true;
+  }
+  return match;
+}
+
+Task<void> App::send_error(ResponseWriter& response, const Error& error, RequestRecord* record) {
+  int status = http_status_for(error.code);
+  Headers headers;
+  if (error.retry_after_ms) {
+    headers.emplace_back("retry-after", std::to_string((*error.retry_after_ms + 999) / 1000));
+  }
+  if (record) {
+    record->status = status;
+    record->error_class = error_code_name(error.code);
+    headers.emplace_back("x-request-id", record->id);
+  }
+  co_await response.send(status, kJson, dump(error_to_wire(error)), headers);
+}
+
+void App::finish(RequestRecord& record, steady_clock::time_point start) {
+  record.latency_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - start).count();
+  metrics_.on_request(record.endpoint, record.model, record.status,
+                      static_cast<double>(record.latency_ms) / 1000.0);
+  if (!record.error_class.empty()) metrics_.on_error(record.error_class);
+  if (record.ttft_ms >= 0) metrics_.on_ttft(record.model, static_cast<double>(record.ttft_ms) / 1000.0);
+  metrics_.on_tokens(record.model, record.prompt_tokens, record.completion_tokens);
+  for (const auto& attempt : record.attempts) metrics_.on_attempt(attempt);
+  store_->record(std::move(record));
+}
+
+Task<void> App::handle(Request& request, ResponseWriter& response) {
+  std::string_view path = request.path();
+  auto method = request.message.method();
+  if (path == "/healthz") {
+    co_await response.send(200, kJson, R"({"status":"ok"})");
+    co_return;
+  }
+  bool api = path == "/v1/chat/completions" || path == "/v1/embeddings" ||
+             path == "/v1/models" || path == "/metrics";
+  if (!api) {
+    Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
+                                          " " + std::string(path));
+    error.type_code = "unknown_url";
+    co_await send_error(response, error, nullptr);
+    co_return;
+  }
+  if (!authorized(request)) {
+    Error error(ErrorCode::kUnauthenticated, "missing or invalid API key");
+    error.type_code = "invalid_api_key";
+    co_await send_error(response, error, nullptr);
+    co_return;
+  }
+  bool get_route = path == "/v1/models" || path == "/metrics";
+  if ((get_route && method != bhttp::verb::get) || (!get_route && method != bhttp::verb::post)) {
+    Error error(ErrorCode::kInvalidArgument,
+                std::string(request.message.method_string()) + " is not allowed on " +
+                    std::string(path));
+    error.type_code = "method_not_allowed";
+    co_await send_error(response, error, nullptr);
+    co_return;
+  }
+  if (path == "/metrics") {
+    co_await response.send(200, "text/plain; version=0.0.4",
+                           metrics_.render(router_->status(), server_ ? server_->in_flight() : 0));
+    co_return;
+  }
+  if (path == "/v1/models") {
+    co_await response.send(200, kJson, dump(models_to_wire(router_->model_names(), unix_seconds())));
+    co_return;
+  }
+
+  auto start = steady_clock::now();
+  RequestRecord record;
+  record.id = new_id("req_");
+  record.started_ms = unix_millis();
+  record.endpoint = std::string(path);
+  // Overload: past the configured number of in-flight requests, refuse at once.
+  struct InFlight {
+    std::atomic<int>& count;
+    ~InFlight() { --count; }
+  } in_flight{in_flight_};
+  int now_in_flight = ++in_flight_;
+  if (config_.server.max_in_flight > 0 && now_in_flight > config_.server.max_in_flight) {
+    Error error(ErrorCode::kUnavailable, "keel is overloaded: too many requests in flight");
+    error.type_code = "overloaded";
+    co_await send_error(response, error, &record);
+    finish(record, start);
+    co_return;
+  }
+  if (!is_json_content_type(request.header("content-type"))) {
+    Error error(ErrorCode::kUnsupportedMedia, "Content-Type must be application/json");
+    co_await send_error(response, error, &record);
+  } else if (path == "/v1/chat/completions") {
+    co_await chat_completions(request, response, record);
+  } else {
+    co_await embeddings(request, response, record);
+  }
+  finish(record, start);
+}
+
+Task<void> App::chat_completions(Request& request, ResponseWriter& response,
+                                 RequestRecord& record) {
+  auto parsed = parse_chat_request(request.message.body());
+  if (!parsed) {
+    co_await send_error(response, parsed.error(), &record);
+    co_return;
+  }
+  ChatRequest& chat = *parsed;
+  record.model = chat.model;
+  record.stream = chat.stream;
+  if (!router_->has_model(chat.model)) {
+    Error error(ErrorCode::kNotFound, "model '" + chat.model + "' does not exist");
+    error.type_code = "model_not_found";
+    error.param = "model";
+    co_await send_error(response, error, &record);
+    co_return;
+  }
+  std::string completion_id = new_id("chatcmpl-");
+  std::unique_ptr<ChatAggregator> transcript;
+  if (config_.log_content) transcript = std::make_unique<ChatAggregator>();
+  ChatOutcome outcome;
+  Json response_json;
+  if (chat.stream) {
+    OpenAISseSink sink(response, chat, completion_id, record.id, transcript.get());
+    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    if (outcome.status.ok()) {
+      co_await sink.done();
+    } else if (outcome.committed || response.started()) {
+      co_await response.end();   // the error event went out already; no [DONE]
+    }
+  } else {
+    AggregatingSink sink;
+    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    if (outcome.status.ok()) {
+      ChatResponse& whole = sink.aggregator().response();
+      whole.id = completion_id;
+      whole.model = chat.model;
+      whole.created = unix_seconds();
+      response_json = chat_response_to_wire(whole);
+      if (transcript) *transcript = sink.aggregator();
+      Headers headers{{"x-request-id", record.id}};
+      co_await response.send(200, kJson, dump(response_json), headers);
+    }
+  }
+  record.attempts = std::move(outcome.attempts);
+  record.ttft_ms = outcome.ttft_ms;
+  record.prompt_tokens = outcome.usage.prompt_tokens;
+  record.completion_tokens = outcome.usage.completion_tokens;
+  if (outcome.status.ok()) {
+    record.status = 200;
+  } else {
+    const Error& error = outcome.status.error();
+    if (error.code == ErrorCode::kCancelled) {
+      record.status = 499;
+      record.error_class = error_code_name(error.code);
+    } else if (response.started()) {
+      record.status = 200;   // what the client saw; the failure is in error_class
+      record.error_class = error_code_name(error.code);
+    } else {
+      co_await send_error(response, error, &record);
+    }
+  }
+  if (transcript) {
+    Json content = {{"request", Json::parse(request.message.body(), nullptr, false)},
+                    {"response", chat_response_to_wire(transcript->response())}};
+    record.content = dump(content);
+  }
+}
+
+Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRecord& record) {
+  auto parsed = parse_embed_request(request.message.body());
+  if (!parsed) {
+    co_await send_error(response, parsed.error(), &record);
+    co_return;
+  }
+  record.model = parsed->model;
+  auto result = co_await router_->embed(*parsed, response.client_gone(), record.attempts);
+  if (!result) {
+    if (result.error().code == ErrorCode::kCancelled) {
+      record.status = 499;
+      record.error_class = error_code_name(ErrorCode::kCancelled);
+      co_return;
+    }
+    co_await send_error(response, result.error(), &record);
+    co_return;
+  }
+  result->model = parsed->model;
+  record.status = 200;
+  record.prompt_tokens = result->usage.prompt_tokens;
+  Headers headers{{"x-request-id", record.id}};
+  co_await response.send(200, kJson, dump(embeddings_to_wire(*result, parsed->base64)), headers);
+}
+
+}  // namespace keel

@@ -1,0 +1,46 @@
+// keel's HTTP surface (DESIGN.md "HTTP surface"): routes, auth, metrics, request records.
+// Every route is wrapped once: bad input becomes the OpenAI error shape with a fitting status.
+//
+//   App app(config, std::move(router), std::move(store));
+//   Server server(options, [&app](Request& req, ResponseWriter& res) { return app.handle(req, res); });
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "core/config.h"
+#include "http/server.h"
+#include "router/router.h"
+#include "server/metrics.h"
+#include "store/store.h"
+
+namespace keel {
+
+class App {
+ public:
+  App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
+
+  Task<void> handle(Request& request, ResponseWriter& response);
+
+  Router& router() { return *router_; }
+  Store& store() { return *store_; }
+  Metrics& metrics() { return metrics_; }
+  // The server, for /metrics' in-flight gauge; optional.
+  void set_server(const Server* server) { server_ = server; }
+
+ private:
+  Task<void> chat_completions(Request& request, ResponseWriter& response, RequestRecord& record);
+  Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
+  Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record);
+  bool authorized(const Request& request) const;
+  void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
+
+  Config config_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<Store> store_;
+  Metrics metrics_;
+  const Server* server_ = nullptr;
+  std::atomic<int> in_flight_{0};
+};
+
+}  // namespace keel

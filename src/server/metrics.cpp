@@ -1,0 +1,130 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace keel {
+
+namespace {
+
+// Latency buckets in seconds, from a cache hit to a long generation.
+constexpr double kBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+std::string escape(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string label(const char* name, const std::string& value) {
+  return std::string(name) + "=\"" + escape(value) + "\"";
+}
+
+std::string number(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+void render_counter(std::string& out, const char* name, const char* help,
+                    const std::map<std::string, double>& family) {
+  out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " counter\n";
+  for (const auto& [labels, value] : family) {
+    out += std::string(name) + "{" + labels + "} " + number(value) + "\n";
+  }
+}
+
+}  // namespace
+
+void Metrics::observe(std::map<std::string, Histogram>& family, const std::string& labels,
+                      double value) {
+  auto& h = family[labels];
+  if (h.counts.empty()) h.counts.assign(std::size(kBuckets), 0);
+  for (size_t i = 0; i < std::size(kBuckets); ++i) {
+    if (value <= kBuckets[i]) {
+      h.counts[i] += 1;
+      break;
+    }
+  }
+  h.sum += value;
+  h.count += 1;
+}
+
+void Metrics::on_request(const std::string& endpoint, const std::string& model, int status,
+                         double seconds) {
+  std::string labels = label("endpoint", endpoint) + "," + label("model", model) + "," +
+                       label("status", std::to_string(status));
+  std::lock_guard lock(mutex_);
+  requests_[labels] += 1;
+  observe(duration_, label("endpoint", endpoint), seconds);
+}
+
+void Metrics::on_error(const std::string& error_class) {
+  std::lock_guard lock(mutex_);
+  errors_[label("class", error_class)] += 1;
+}
+
+void Metrics::on_ttft(const std::string& model, double seconds) {
+  std::lock_guard lock(mutex_);
+  observe(ttft_, label("model", model), seconds);
+}
+
+void Metrics::on_tokens(const std::string& model, int64_t prompt, int64_t completion) {
+  std::lock_guard lock(mutex_);
+  if (prompt > 0) tokens_[label("model", model) + "," + label("type", "prompt")] += prompt;
+  if (completion > 0)
+    tokens_[label("model", model) + "," + label("type", "completion")] += completion;
+}
+
+void Metrics::on_attempt(const AttemptRecord& attempt) {
+  std::string labels = label("provider", attempt.provider) + "," +
+                       label("model", attempt.target_model) + "," +
+                       label("outcome", attempt.error_class.empty() ? "ok" : "error");
+  std::lock_guard lock(mutex_);
+  attempts_[labels] += 1;
+}
+
+std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_flight) const {
+  std::string out;
+  std::lock_guard lock(mutex_);
+  render_counter(out, "keel_requests_total", "Client requests by endpoint, model and status.",
+                 requests_);
+  render_counter(out, "keel_errors_total", "Failed client requests by error class.", errors_);
+  render_counter(out, "keel_tokens_total", "Tokens by public model and type.", tokens_);
+  render_counter(out, "keel_upstream_attempts_total",
+                 "Upstream attempts by provider, upstream model and outcome.", attempts_);
+  auto render_histogram = [&out](const char* name, const char* help,
+                                 const std::map<std::string, Histogram>& family) {
+    out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " histogram\n";
+    for (const auto& [labels, h] : family) {
+      double cumulative = 0;
+      for (size_t i = 0; i < std::size(kBuckets); ++i) {
+        cumulative += h.counts[i];
+        out += std::string(name) + "_bucket{" + labels + ",le=\"" + number(kBuckets[i]) + "\"} " +
+               number(cumulative) + "\n";
+      }
+      out += std::string(name) + "_bucket{" + labels + ",le=\"+Inf\"} " + number(h.count) + "\n";
+      out += std::string(name) + "_sum{" + labels + "} " + number(h.sum) + "\n";
+      out += std::string(name) + "_count{" + labels + "} " + number(h.count) + "\n";
+    }
+  };
+  render_histogram("keel_request_duration_seconds", "Client request latency.", duration_);
+  render_histogram("keel_time_to_first_token_seconds", "Time to the first content token.", ttft_);
+  out += "# HELP keel_breaker_state Circuit breaker per target: 0 closed, 1 open, 2 half-open.\n"
+         "# TYPE keel_breaker_state gauge\n";
+  for (const auto& target : targets) {
+    out += "keel_breaker_state{" + label("model", target.model) + "," +
+           label("provider", target.provider) + "," + label("target", target.upstream_model) +
+           "} " + std::to_string(static_cast<int>(target.breaker)) + "\n";
+  }
+  out += "# HELP keel_in_flight_requests Requests being served now.\n"
+         "# TYPE keel_in_flight_requests gauge\nkeel_in_flight_requests " +
+         std::to_string(in_flight) + "\n";
+  return out;
+}
+
+}  // namespace keel

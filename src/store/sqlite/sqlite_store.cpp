@@ -1,0 +1,437 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <exception>
+#include <utility>
+
+#include "core/log.h"
+
+namespace keel {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+
+// Column names are a contract: end-to-end tests and operators query them with the sqlite3 CLI.
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS requests(
+  id TEXT PRIMARY KEY,
+  started_ms INTEGER,
+  endpoint TEXT,
+  model TEXT,
+  stream INTEGER,
+  status INTEGER,
+  error_class TEXT,
+  latency_ms INTEGER,
+  ttft_ms INTEGER,
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  content TEXT
+);
+CREATE TABLE IF NOT EXISTS attempts(
+  request_id TEXT REFERENCES requests(id),
+  seq INTEGER,
+  started_ms INTEGER,
+  provider TEXT,
+  target_model TEXT,
+  status INTEGER,
+  error_class TEXT,
+  error_message TEXT,
+  latency_ms INTEGER,
+  ttft_ms INTEGER,
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  PRIMARY KEY(request_id, seq)
+);
+CREATE INDEX IF NOT EXISTS requests_started_ms ON requests(started_ms);
+)sql";
+
+constexpr const char* kInsertRequestSql =
+    "INSERT INTO requests(id, started_ms, endpoint, model, stream, status, error_class, "
+    "latency_ms, ttft_ms, prompt_tokens, completion_tokens, content) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+constexpr const char* kInsertAttemptSql =
+    "INSERT INTO attempts(request_id, seq, started_ms, provider, target_model, status, "
+    "error_class, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+// rowid breaks ties so that records started in the same millisecond keep their queue order.
+constexpr const char* kSelectRequestsSql =
+    "SELECT id, started_ms, endpoint, model, stream, status, error_class, latency_ms, ttft_ms, "
+    "prompt_tokens, completion_tokens, content FROM requests "
+    "ORDER BY started_ms DESC, rowid DESC LIMIT ?1";
+constexpr const char* kSelectAttemptsSql =
+    "SELECT started_ms, provider, target_model, status, error_class, error_message, latency_ms, "
+    "ttft_ms, prompt_tokens, completion_tokens FROM attempts WHERE request_id = ?1 ORDER BY seq";
+
+std::string errmsg(sqlite3* db) { return db ? sqlite3_errmsg(db) : "out of memory"; }
+
+Status exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) == SQLITE_OK) return Status::Ok();
+  std::string text = message ? message : errmsg(db);
+  sqlite3_free(message);
+  return Status(ErrorCode::kUnavailable, "sqlite: " + text);
+}
+
+// For pragmas that answer with one value.
+Result<std::string> query_text(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+    return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
+  }
+  std::string value;
+  int rc = sqlite3_step(raw);
+  if (rc == SQLITE_ROW) {
+    auto* text = sqlite3_column_text(raw, 0);
+    value = text ? reinterpret_cast<const char*>(text) : "";
+  }
+  sqlite3_finalize(raw);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
+  }
+  return value;
+}
+
+void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
+  // SQLITE_STATIC: the record outlives the step that reads the binding.
+  sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+std::string column_text(sqlite3_stmt* stmt, int index) {
+  auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
+  if (!text) return {};
+  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
+}
+
+// Steps a statement that returns no rows and resets it for its next use.
+int run(sqlite3_stmt* stmt) {
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc;
+}
+
+Result<sqlite3*> open_connection(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = errmsg(db);
+    sqlite3_close_v2(db);
+    return Error(ErrorCode::kUnavailable, "cannot open: " + message);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  return db;
+}
+
+Status create_schema(sqlite3* db) {
+  auto version_text = query_text(db, "PRAGMA user_version");
+  if (!version_text) return version_text.error();
+  const long version = std::strtol(version_text->c_str(), nullptr, 10);
+  if (version == kSchemaVersion) return Status::Ok();
+  if (version > kSchemaVersion) {
+    return Status(ErrorCode::kUnavailable, "schema version " + std::to_string(version) +
+                                               " is newer than this keel knows (" +
+                                               std::to_string(kSchemaVersion) + ")");
+  }
+  // IMMEDIATE: two processes opening a new file at once create the schema one after the other.
+  if (auto status = exec(db, "BEGIN IMMEDIATE"); !status) return status;
+  auto status = exec(db, kSchemaSql);
+  if (status) {
+    status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+  }
+  if (status) status = exec(db, "COMMIT");
+  if (!status) (void)exec(db, "ROLLBACK");
+  return status;
+}
+
+}  // namespace
+
+void SqliteStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void SqliteStore::StmtFinalizer::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
+                                                       SqliteStoreOptions options) {
+  if (path.empty()) return Error(ErrorCode::kInvalidArgument, "sqlite store needs a path");
+  const bool in_memory = path == ":memory:";
+  auto fail = [&path](Error error) {
+    error.message = "sqlite database '" + path + "': " + error.message;
+    return error;
+  };
+
+  auto write_raw = open_connection(path);
+  if (!write_raw) return fail(write_raw.error());
+  Db write_db(*write_raw);
+
+  auto mode = query_text(write_db.get(), "PRAGMA journal_mode = WAL");
+  if (!mode) return fail(mode.error());
+  if (!in_memory && *mode != "wal") {
+    return fail(Error(ErrorCode::kUnavailable, "cannot use WAL (journal_mode is " + *mode + ")"));
+  }
+  // NORMAL under WAL loses no committed transaction when the process dies; only a power cut can
+  // take back the last few.
+  if (auto status = exec(write_db.get(), "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+      !status) {
+    return fail(status.error());
+  }
+  if (auto status = create_schema(write_db.get()); !status) return fail(status.error());
+
+  Db read_db;
+  if (!in_memory) {
+    auto read_raw = open_connection(path);
+    if (!read_raw) return fail(read_raw.error());
+    read_db.reset(*read_raw);
+  }
+
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(std::move(write_db), std::move(read_db), options));
+  if (auto status = store->prepare_statements(); !status) return fail(status.error());
+  store->writer_ = std::thread(&SqliteStore::writer_loop, store.get());
+  return store;
+}
+
+SqliteStore::SqliteStore(Db write_db, Db read_db, SqliteStoreOptions options)
+    : write_db_(std::move(write_db)), read_db_(std::move(read_db)), options_(options) {
+  if (options_.max_batch == 0) options_.max_batch = 1;
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status SqliteStore::prepare_statements() {
+  auto prepare = [](sqlite3* db, const char* sql, Stmt& out) -> Status {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+      return Status(ErrorCode::kInternal,
+                    "sqlite: cannot prepare '" + std::string(sql) + "': " + errmsg(db));
+    }
+    out.reset(raw);
+    return Status::Ok();
+  };
+  sqlite3* writer = write_db_.get();
+  sqlite3* reader = read_connection();
+  const std::pair<const char*, Stmt*> writer_statements[] = {
+      {"BEGIN IMMEDIATE", &begin_},
+      {"COMMIT", &commit_},
+      {"ROLLBACK", &rollback_},
+      {"SAVEPOINT keel_record", &savepoint_},
+      {"RELEASE keel_record", &release_},
+      {"ROLLBACK TO keel_record", &rollback_to_},
+      {kInsertRequestSql, &insert_request_},
+      {kInsertAttemptSql, &insert_attempt_},
+  };
+  for (const auto& [sql, stmt] : writer_statements) {
+    if (auto status = prepare(writer, sql, *stmt); !status) return status;
+  }
+  if (auto status = prepare(reader, kSelectRequestsSql, select_requests_); !status) return status;
+  return prepare(reader, kSelectAttemptsSql, select_attempts_);
+}
+
+void SqliteStore::record(RequestRecord record) {
+  size_t waiting = 0;
+  bool accepted = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    waiting = queue_.size();
+    if (waiting < options_.queue_capacity) {
+      queue_.push_back(std::move(record));
+      ++accepted_;
+      accepted = true;
+    }
+  }
+  if (accepted) {
+    work_cv_.notify_one();
+    return;
+  }
+  const int64_t dropped = ++dropped_;
+  // The first drop and then one line per thousand: a stuck disk must not also flood the log.
+  if (dropped == 1 || dropped % 1000 == 0) {
+    KEEL_LOG(kWarn) << "store: queue full (" << waiting << " records waiting); dropped " << dropped
+                    << " request records so far";
+  }
+}
+
+void SqliteStore::flush() {
+  std::unique_lock lock(queue_mutex_);
+  const uint64_t target = accepted_;
+  written_cv_.wait(lock, [&] { return handled_ >= target; });
+}
+
+void SqliteStore::writer_loop() {
+  std::vector<RequestRecord> batch;
+  batch.reserve(options_.max_batch);
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is written
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    size_t lost = 0;
+    try {
+      lost = write_batch(batch);
+    } catch (const std::exception& e) {
+      lost = batch.size();
+      KEEL_LOG(kError) << "store: writing " << batch.size() << " records failed: " << e.what();
+      std::unique_lock<std::mutex> shared_connection;
+      if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+      if (!sqlite3_get_autocommit(write_db_.get())) run(rollback_.get());
+    }
+    failed_ += static_cast<int64_t>(lost);
+    {
+      std::lock_guard lock(queue_mutex_);
+      handled_ += batch.size();
+    }
+    written_cv_.notify_all();
+    batch.clear();
+  }
+}
+
+size_t SqliteStore::write_batch(const std::vector<RequestRecord>& batch) {
+  std::unique_lock<std::mutex> shared_connection;
+  if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+  sqlite3* db = write_db_.get();
+
+  if (int rc = run(begin_.get()); rc != SQLITE_DONE) {
+    KEEL_LOG(kError) << "store: cannot begin a transaction, " << batch.size()
+                     << " records lost: " << errmsg(db);
+    return batch.size();
+  }
+  size_t skipped = 0;
+  for (const auto& record : batch) {
+    switch (write_record(record)) {
+      case WriteOutcome::kWritten:
+        break;
+      case WriteOutcome::kSkipped:
+        ++skipped;
+        break;
+      case WriteOutcome::kBatchLost:
+        KEEL_LOG(kError) << "store: transaction rolled back, " << batch.size()
+                         << " records lost: " << errmsg(db);
+        // SQLite may have rolled back already (disk full, I/O error); never leave one open.
+        if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+        return batch.size();
+    }
+  }
+  if (int rc = run(commit_.get()); rc != SQLITE_DONE) {
+    KEEL_LOG(kError) << "store: commit failed, " << batch.size() << " records lost: " << errmsg(db);
+    if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+    return batch.size();
+  }
+  return skipped;
+}
+
+SqliteStore::WriteOutcome SqliteStore::write_record(const RequestRecord& record) {
+  sqlite3* db = write_db_.get();
+  // A savepoint per record: a record that fails (a duplicate id) leaves neither its request row
+  // nor any of its attempts, and the rest of the batch still commits.
+  if (run(savepoint_.get()) != SQLITE_DONE) return WriteOutcome::kBatchLost;
+
+  sqlite3_stmt* request = insert_request_.get();
+  bind_text(request, 1, record.id);
+  sqlite3_bind_int64(request, 2, record.started_ms);
+  bind_text(request, 3, record.endpoint);
+  bind_text(request, 4, record.model);
+  sqlite3_bind_int(request, 5, record.stream ? 1 : 0);
+  sqlite3_bind_int(request, 6, record.status);
+  bind_text(request, 7, record.error_class);
+  sqlite3_bind_int64(request, 8, record.latency_ms);
+  sqlite3_bind_int64(request, 9, record.ttft_ms);
+  sqlite3_bind_int64(request, 10, record.prompt_tokens);
+  sqlite3_bind_int64(request, 11, record.completion_tokens);
+  if (record.content.empty()) {
+    sqlite3_bind_null(request, 12);
+  } else {
+    bind_text(request, 12, record.content);
+  }
+  bool ok = run(request) == SQLITE_DONE;
+
+  sqlite3_stmt* attempt = insert_attempt_.get();
+  for (size_t seq = 0; ok && seq < record.attempts.size(); ++seq) {
+    const AttemptRecord& a = record.attempts[seq];
+    bind_text(attempt, 1, record.id);
+    sqlite3_bind_int64(attempt, 2, static_cast<int64_t>(seq));
+    sqlite3_bind_int64(attempt, 3, a.started_ms);
+    bind_text(attempt, 4, a.provider);
+    bind_text(attempt, 5, a.target_model);
+    sqlite3_bind_int(attempt, 6, a.status);
+    bind_text(attempt, 7, a.error_class);
+    bind_text(attempt, 8, a.error_message);
+    sqlite3_bind_int64(attempt, 9, a.latency_ms);
+    sqlite3_bind_int64(attempt, 10, a.ttft_ms);
+    sqlite3_bind_int64(attempt, 11, a.prompt_tokens);
+    sqlite3_bind_int64(attempt, 12, a.completion_tokens);
+    ok = run(attempt) == SQLITE_DONE;
+  }
+
+  if (ok && run(release_.get()) == SQLITE_DONE) return WriteOutcome::kWritten;
+  std::string message = errmsg(db);
+  if (sqlite3_get_autocommit(db)) return WriteOutcome::kBatchLost;
+  run(rollback_to_.get());
+  run(release_.get());
+  KEEL_LOG(kError) << "store: request record '" << record.id << "' not written: " << message;
+  return WriteOutcome::kSkipped;
+}
+
+Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
+  if (limit < 0) return Error(ErrorCode::kInvalidArgument, "recent: limit must not be negative");
+  std::lock_guard lock(read_mutex_);
+  sqlite3* db = read_connection();
+  std::vector<RequestRecord> records;
+
+  // No read transaction: a request's attempts commit with it and never change afterwards, so
+  // per-statement snapshots agree with each other.
+  sqlite3_stmt* requests = select_requests_.get();
+  sqlite3_bind_int(requests, 1, limit);
+  int rc;
+  while ((rc = sqlite3_step(requests)) == SQLITE_ROW) {
+    RequestRecord& r = records.emplace_back();
+    r.id = column_text(requests, 0);
+    r.started_ms = sqlite3_column_int64(requests, 1);
+    r.endpoint = column_text(requests, 2);
+    r.model = column_text(requests, 3);
+    r.stream = sqlite3_column_int(requests, 4) != 0;
+    r.status = sqlite3_column_int(requests, 5);
+    r.error_class = column_text(requests, 6);
+    r.latency_ms = sqlite3_column_int64(requests, 7);
+    r.ttft_ms = sqlite3_column_int64(requests, 8);
+    r.prompt_tokens = sqlite3_column_int64(requests, 9);
+    r.completion_tokens = sqlite3_column_int64(requests, 10);
+    r.content = column_text(requests, 11);
+  }
+  sqlite3_reset(requests);
+  if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
+
+  sqlite3_stmt* attempts = select_attempts_.get();
+  for (RequestRecord& r : records) {
+    bind_text(attempts, 1, r.id);
+    while ((rc = sqlite3_step(attempts)) == SQLITE_ROW) {
+      AttemptRecord& a = r.attempts.emplace_back();
+      a.started_ms = sqlite3_column_int64(attempts, 0);
+      a.provider = column_text(attempts, 1);
+      a.target_model = column_text(attempts, 2);
+      a.status = sqlite3_column_int(attempts, 3);
+      a.error_class = column_text(attempts, 4);
+      a.error_message = column_text(attempts, 5);
+      a.latency_ms = sqlite3_column_int64(attempts, 6);
+      a.ttft_ms = sqlite3_column_int64(attempts, 7);
+      a.prompt_tokens = sqlite3_column_int64(attempts, 8);
+      a.completion_tokens = sqlite3_column_int64(attempts, 9);
+    }
+    sqlite3_reset(attempts);
+    if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
+  }
+  return records;
+}
+
+}  // namespace keel

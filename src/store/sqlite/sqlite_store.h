@@ -1,0 +1,114 @@
+// The default Store: one SQLite database in WAL mode, written by one background thread.
+//
+//   auto store = SqliteStore::open("keel.db");   // or ":memory:"
+//   if (!store) return store.error();
+//   (*store)->record(std::move(request));        // queued; returns at once
+//   (*store)->flush();                           // committed now
+//
+// Threads: record(), flush() and recent() may be called from any thread. The writer thread owns
+// the write connection and commits each batch of queued records in one transaction, so a crash
+// loses only records not yet committed, never part of one. recent() runs on the caller's thread
+// on its own read connection, serialised by a mutex; WAL lets it read while the writer commits.
+// A ":memory:" database has only one connection (a second would open another, empty database),
+// so there recent() and the writer take turns on it under that mutex.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "store/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace keel {
+
+struct SqliteStoreOptions {
+  size_t queue_capacity = 100'000;  // records waiting for the writer; more are dropped, counted
+  size_t max_batch = 1'000;         // records per transaction
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` and its schema. Fails when the file cannot be
+  // opened, is not a database, or holds a schema newer than this build knows.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   SqliteStoreOptions options = {});
+  ~SqliteStore() override;  // commits everything queued, then joins the writer
+
+  void record(RequestRecord record) override;
+  // Returns once every record accepted before the call has been written or, on a write error
+  // (logged, counted in failed_count()), given up.
+  void flush() override;
+  // Newest first (by started_ms, then insertion order), attempts in seq order. limit < 0 is an
+  // error.
+  Result<std::vector<RequestRecord>> recent(int limit) override;
+
+  int64_t dropped_count() const { return dropped_.load(); }  // refused: queue full
+  int64_t failed_count() const { return failed_.load(); }    // lost to a write error
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+ private:
+  struct DbCloser {
+    void operator()(sqlite3* db) const;
+  };
+  struct StmtFinalizer {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+  using Db = std::unique_ptr<sqlite3, DbCloser>;
+  using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+  enum class WriteOutcome { kWritten, kSkipped, kBatchLost };
+
+  SqliteStore(Db write_db, Db read_db, SqliteStoreOptions options);
+  Status prepare_statements();
+  sqlite3* read_connection() const { return read_db_ ? read_db_.get() : write_db_.get(); }
+
+  void writer_loop();
+  // Returns how many records of `batch` were lost.
+  size_t write_batch(const std::vector<RequestRecord>& batch);
+  WriteOutcome write_record(const RequestRecord& record);
+
+  // Connections are declared before statements so that statements are finalised first.
+  Db write_db_;
+  Db read_db_;  // null for ":memory:": reads share write_db_
+  SqliteStoreOptions options_;
+
+  // Used only by the writer thread (and under read_mutex_ when the connection is shared).
+  Stmt begin_;
+  Stmt commit_;
+  Stmt rollback_;
+  Stmt savepoint_;
+  Stmt release_;
+  Stmt rollback_to_;
+  Stmt insert_request_;
+  Stmt insert_attempt_;
+
+  std::mutex read_mutex_;  // guards the read connection and the statements below
+  Stmt select_requests_;
+  Stmt select_attempts_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable work_cv_;     // writer waits for records or stop
+  std::condition_variable written_cv_;  // flush() waits for the writer to catch up
+  std::deque<RequestRecord> queue_;
+  uint64_t accepted_ = 0;  // records ever queued
+  uint64_t handled_ = 0;   // of those, written or given up
+  bool stop_ = false;
+
+  std::atomic<int64_t> dropped_{0};
+  std::atomic<int64_t> failed_{0};
+  std::thread writer_;
+};
+
+}  // namespace keel

@@ -1,0 +1,482 @@
+// A fake OpenAI-compatible upstream that fails on purpose, for keel's end-to-end tests.
+//
+//   import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
+//   const fake = await startFakeOpenAI();            // 127.0.0.1, ephemeral port
+//   // point a keel provider at fake.url (http://127.0.0.1:PORT/v1)
+//   fake.requests    // every request received: {method, path, headers, body, raw, at}
+//   fake.stats.hits  // {model: number of requests that named it}
+//   fake.stats.cancelled  // responses whose client went away before the fake finished
+//   await fake.close();
+//
+// It speaks OpenAI's documented wire format: `chat.completion` objects; SSE
+// `data: {chat.completion.chunk}\n\n` ... `data: [DONE]\n\n`; a final usage chunk with empty
+// `choices` when `stream_options.include_usage`; errors as
+// {"error": {"message", "type", "param", "code"}}.
+//
+// The behaviour is picked by the `model` in the request body (several upstream names can share
+// one behaviour, e.g. "fail-500-a" and "fail-500-b", so tests keep their own counters and
+// keel's per-target circuit breakers apart):
+//   ok (and anything unlisted)  text "Hello from fake" (streamed as several chunks),
+//                               usage prompt 5, completion 3
+//   echo*                       text "echo: <last user message>"
+//   json*                       a JSON object as text, naming the response_format type it got
+//   tools*                      two parallel tool calls, call_1 / call_2, get_weather Paris / Tokyo
+//   fail-500*                   500 with an OpenAI error body
+//   fail-400*, fail-401*        400 / 401 with an OpenAI error body (not retryable)
+//   rate-429*                   429, Retry-After: 1 (or N with "-raN" in the name, e.g. rate-429-ra30)
+//   flaky-N*                    the first N requests for that exact name get 500, then ok
+//   hang*                       accepts and never answers, until the client goes away
+//   stall*                      streams: headers and the role chunk, then nothing;
+//                               non-stream: headers only, then nothing
+//   close-before-first*         streams: 200 text/event-stream headers, then the socket is
+//                               destroyed before any chunk; non-stream: socket destroyed
+//   close-mid-stream*           streams: role chunk + 2 content chunks ("Hello", " from"), then the
+//                               socket is destroyed (no [DONE]); non-stream: half a body, destroyed
+//   garbage*                    200 application/json "this is not json{{{"; streams: 200
+//                               event-stream "data: not-json\n\n"
+//   slow-stream*                one content chunk every 100 ms for 100 chunks; "slow-stream-NxM"
+//                               sends N chunks every M ms. Non-stream: answers after N*M ms.
+// Embeddings (POST /v1/embeddings): deterministic 8-dimensional vectors (fakeEmbedding(text));
+// fail-500, fail-400, rate-429, flaky-N, hang, close-before-first and garbage apply there too.
+// GET /v1/models lists a few models.
+import http from 'node:http';
+
+export const FAKE_TEXT = 'Hello from fake';
+export const FAKE_TEXT_CHUNKS = ['Hello', ' from', ' fake'];
+export const MID_STREAM_CHUNKS = ['Hello', ' from'];
+export const FAKE_USAGE = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
+export const EMBEDDING_DIMS = 8;
+export const TOOL_CALLS = [
+  { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+  { id: 'call_2', name: 'get_weather', arguments: '{"city":"Tokyo"}' },
+];
+export const FAKE_MODELS = ['ok', 'echo', 'tools', 'json', 'text-embedding-fake'];
+
+// Deterministic vector for one embedding input. Every value is a multiple of 1/64 within
+// [-1.5, 1.5], so it survives float32 (base64) encoding exactly.
+export function fakeEmbedding(input) {
+  const text = typeof input === 'string' ? input : JSON.stringify(input);
+  let h = 2166136261;
+  for (const ch of Buffer.from(text, 'utf8')) {
+    h ^= ch;
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  const out = [];
+  for (let i = 0; i < EMBEDDING_DIMS; i++) {
+    h = (Math.imul(h ^ (h >>> 13), 2654435761) + i) >>> 0;
+    out.push(((h % 193) - 96) / 64);
+  }
+  return out;
+}
+
+function float32Base64(values) {
+  const f = new Float32Array(values);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+}
+
+function errorBody(message, type, code = null, param = null) {
+  return { error: { message, type, param, code } };
+}
+
+// Which behaviour a model name asks for, and its parameters.
+export function behaviourOf(model) {
+  const name = typeof model === 'string' ? model : '';
+  let m;
+  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
+  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
+    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
+  }
+  if (name.startsWith('rate-429')) {
+    const ra = /-ra(\d+)/.exec(name);
+    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
+  }
+  for (const kind of ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall', 'close-before-first',
+    'close-mid-stream', 'garbage', 'echo', 'json', 'tools']) {
+    if (name.startsWith(kind)) return { kind };
+  }
+  return { kind: 'ok' };
+}
+
+function lastUserText(messages) {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const msg = messages[i];
+    if (!msg || msg.role !== 'user') continue;
+    if (typeof msg.content === 'string') return msg.content;
+    if (Array.isArray(msg.content)) {
+      return msg.content.filter((p) => p && p.type === 'text').map((p) => p.text).join('');
+    }
+    return '';
+  }
+  return '';
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startFakeOpenAI(options = {}) {
+  const requiredKey = options.apiKey ?? null; // when set, other bearer keys get 401
+  const requests = [];
+  const stats = { cancelled: 0, hits: {}, connections: 0 };
+  const sockets = new Set();
+  const timers = new Set();
+  let seq = 0;
+
+  function later(ms, fn) {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+    return t;
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = null;
+        }
+      }
+      const path = new URL(req.url, 'http://x').pathname;
+      requests.push({ seq: seq++, at: Date.now(), method: req.method, path, headers: { ...req.headers }, body, raw });
+      handle(req, res, path, body, raw).catch((err) => {
+        if (!res.headersSent) sendJSON(res, 500, errorBody(`fake crashed: ${err.message}`, 'server_error'));
+        else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  // Counts a response the client abandoned before the fake finished it.
+  function watchCancel(res) {
+    const state = { done: false };
+    res.on('close', () => {
+      if (!state.done && !res.writableFinished) stats.cancelled++;
+    });
+    return state;
+  }
+
+  function kill(res, state) {
+    if (state) state.done = true;
+    res.socket?.destroy();
+    res.destroy();
+  }
+
+  function sendJSON(res, status, obj, headers = {}) {
+    const text = JSON.stringify(obj);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-request-id': `req_fake_${seq}`,
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  async function handle(req, res, path, body, raw) {
+    if (requiredKey !== null && req.headers.authorization !== `Bearer ${requiredKey}`) {
+      return sendJSON(res, 401, errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+    }
+    if (req.method === 'GET' && path === '/v1/models') {
+      return sendJSON(res, 200, {
+        object: 'list',
+        data: FAKE_MODELS.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'fake' })),
+      });
+    }
+    if (req.method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/embeddings')) {
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        return sendJSON(res, 400, errorBody(
+          `We could not parse the JSON body of your request. (${raw.slice(0, 40)})`, 'invalid_request_error'));
+      }
+      const model = typeof body.model === 'string' ? body.model : '';
+      stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+      const behaviour = behaviourOf(model);
+      if (await commonFailure(req, res, behaviour, model, body)) return;
+      if (path === '/v1/embeddings') return embeddings(res, body, model);
+      return chat(res, body, model, behaviour);
+    }
+    return sendJSON(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
+  }
+
+  // Behaviours shared by chat and embeddings. Returns true when it answered.
+  async function commonFailure(req, res, behaviour, model, body) {
+    switch (behaviour.kind) {
+      case 'fail-500':
+        sendJSON(res, 500, errorBody('The server had an error while processing your request. Sorry about that!', 'server_error'));
+        return true;
+      case 'fail-400':
+        sendJSON(res, 400, errorBody("Invalid value for 'messages'.", 'invalid_request_error', 'invalid_value', 'messages'));
+        return true;
+      case 'fail-401':
+        sendJSON(res, 401, errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+        return true;
+      case 'rate-429':
+        sendJSON(res, 429, errorBody(`Rate limit reached for ${model}. Please try again in ${behaviour.retryAfter}s.`,
+          'requests', 'rate_limit_exceeded'), { 'retry-after': String(behaviour.retryAfter) });
+        return true;
+      case 'flaky':
+        if (stats.hits[model] <= behaviour.failures) {
+          sendJSON(res, 500, errorBody(`Flaky failure ${stats.hits[model]} of ${behaviour.failures}.`, 'server_error'));
+          return true;
+        }
+        return false;
+      case 'hang':
+        watchCancel(res); // never answers; close() or the client ends it
+        return true;
+      case 'close-before-first':
+        if (body.stream === true && req.url.includes('chat')) {
+          const state = watchCancel(res);
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          res.flushHeaders();
+          later(20, () => kill(res, state));
+        } else {
+          kill(res, null);
+        }
+        return true;
+      case 'garbage':
+        if (body.stream === true && req.url.includes('chat')) {
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          res.end('data: not-json\n\n');
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('this is not json{{{');
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  function embeddings(res, body, model) {
+    const inputs = Array.isArray(body.input) && !(body.input.length > 0 && typeof body.input[0] === 'number')
+      ? body.input
+      : [body.input];
+    const base64 = body.encoding_format === 'base64';
+    sendJSON(res, 200, {
+      object: 'list',
+      data: inputs.map((input, index) => {
+        const vec = fakeEmbedding(input);
+        return { object: 'embedding', index, embedding: base64 ? float32Base64(vec) : vec };
+      }),
+      model,
+      usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length },
+    });
+  }
+
+  function completionText(body, behaviour) {
+    if (behaviour.kind === 'echo') return `echo: ${lastUserText(body.messages)}`;
+    if (behaviour.kind === 'json') {
+      return JSON.stringify({ city: 'Paris', temperature_c: 21, response_format: body.response_format?.type ?? null });
+    }
+    return FAKE_TEXT;
+  }
+
+  function chat(res, body, model, behaviour) {
+    const id = `chatcmpl-fake${seq}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (body.stream === true) return chatStream(res, body, model, behaviour, id, created);
+
+    if (behaviour.kind === 'stall') {
+      watchCancel(res);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
+    let message;
+    let finish = 'stop';
+    if (behaviour.kind === 'tools') {
+      message = {
+        role: 'assistant',
+        content: null,
+        tool_calls: TOOL_CALLS.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+        refusal: null,
+        annotations: [],
+      };
+      finish = 'tool_calls';
+    } else {
+      message = { role: 'assistant', content: completionText(body, behaviour), refusal: null, annotations: [] };
+    }
+    const completion = {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+      usage: {
+        ...FAKE_USAGE,
+        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      },
+      service_tier: 'default',
+      system_fingerprint: 'fp_fake',
+    };
+    if (behaviour.kind === 'close-mid-stream') {
+      const text = JSON.stringify(completion);
+      const state = { done: true };
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      later(30, () => kill(res, state));
+      return;
+    }
+    if (behaviour.kind === 'slow-stream') {
+      const state = watchCancel(res);
+      later(behaviour.count * behaviour.intervalMs, () => {
+        state.done = true;
+        if (!res.destroyed) sendJSON(res, 200, completion);
+      });
+      return;
+    }
+    sendJSON(res, 200, completion);
+  }
+
+  function chatStream(res, body, model, behaviour, id, created) {
+    const includeUsage = body.stream_options?.include_usage === true;
+    const state = watchCancel(res);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-request-id': `req_fake_${seq}`,
+    });
+    res.flushHeaders();
+
+    const chunk = (delta, finish = null) => {
+      const c = {
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        service_tier: 'default',
+        system_fingerprint: 'fp_fake',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      };
+      if (includeUsage) c.usage = null;
+      return `data: ${JSON.stringify(c)}\n\n`;
+    };
+    const finishAll = (finish) => {
+      let out = chunk({}, finish);
+      if (includeUsage) {
+        out += `data: ${JSON.stringify({
+          id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_fake',
+          choices: [], usage: { ...FAKE_USAGE },
+        })}\n\n`;
+      }
+      out += 'data: [DONE]\n\n';
+      state.done = true;
+      res.end(out);
+    };
+    const write = (text) => {
+      if (!res.destroyed) res.write(text);
+    };
+
+    const role = { role: 'assistant', content: '', refusal: null };
+    switch (behaviour.kind) {
+      case 'stall':
+        write(chunk(role));
+        return; // nothing more, until the client goes away
+      case 'close-mid-stream':
+        write(chunk(role));
+        write(chunk({ content: MID_STREAM_CHUNKS[0] }));
+        later(20, () => {
+          write(chunk({ content: MID_STREAM_CHUNKS[1] }));
+          later(50, () => kill(res, state));
+        });
+        return;
+      case 'slow-stream': {
+        write(chunk(role));
+        let i = 0;
+        const tick = () => {
+          if (res.destroyed) return;
+          write(chunk({ content: `${i} ` }));
+          i++;
+          if (i >= behaviour.count) return finishAll('stop');
+          later(behaviour.intervalMs, tick);
+        };
+        tick();
+        return;
+      }
+      case 'tools': {
+        // As OpenAI streams parallel calls: per call a first delta with id, type, name and
+        // arguments "", then the arguments in pieces.
+        write(chunk({ role: 'assistant', content: null }));
+        TOOL_CALLS.forEach((call, index) => {
+          write(chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }));
+          const a = call.arguments;
+          for (const piece of [a.slice(0, 3), a.slice(3, 9), a.slice(9)]) {
+            write(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }));
+          }
+        });
+        return finishAll('tool_calls');
+      }
+      default: {
+        write(chunk(role));
+        const text = completionText(body, behaviour);
+        const pieces = behaviour.kind === 'ok' ? FAKE_TEXT_CHUNKS : splitText(text);
+        for (const piece of pieces) write(chunk({ content: piece }));
+        return finishAll('stop');
+      }
+    }
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = server.address().port;
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    stats,
+    // Requests whose body named `model`, oldest first.
+    requestsFor(model) {
+      return requests.filter((r) => r.body && r.body.model === model);
+    },
+    hits(model) {
+      return stats.hits[model] ?? 0;
+    },
+    lastRequest() {
+      return requests[requests.length - 1];
+    },
+    reset() {
+      requests.length = 0;
+      stats.cancelled = 0;
+      stats.hits = {};
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function splitText(text) {
+  const chars = Array.from(text); // whole code points: never split a surrogate pair
+  const pieces = [];
+  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
+  return pieces.length ? pieces : [''];
+}
+
+// Waits until pred() is true, polling; false if it is still false after timeoutMs.
+export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pred()) return true;
+    await sleep(stepMs);
+  }
+  return pred();
+}

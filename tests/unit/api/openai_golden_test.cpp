@@ -1,0 +1,488 @@
+// Golden tests for the OpenAI wire format: recorded wire pairs in tests/golden/openai/ drive
+// the conversions (see tests/golden/README.md for the file kinds and where each format comes
+// from). Every client-facing output is also checked against OpenAI's published OpenAPI schemas
+// when ../shared/specs/openai-openapi.yaml is present.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/openai_chat.h"
+
+namespace keel {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kGoldenDir = fs::path(KEEL_SOURCE_DIR) / "tests" / "golden" / "openai";
+const fs::path kSpecPath =
+    fs::path(KEEL_SOURCE_DIR) / ".." / "shared" / "specs" / "openai-openapi.yaml";
+constexpr const char* kUpstreamModel = "upstream-model";
+constexpr const char* kResponseId = "chatcmpl-keel-test";
+constexpr const char* kPublicModel = "smart";
+constexpr int64_t kCreated = 1700000000;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+Json read_json(const fs::path& path) { return Json::parse(read_text(path)); }
+
+std::vector<Json> read_jsonl(const fs::path& path) {
+  std::vector<Json> out;
+  std::istringstream in(read_text(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(Json::parse(line));
+  }
+  return out;
+}
+
+// The data payloads of an SSE body (as an OpenAI upstream sends it; one data line per event).
+std::vector<std::string> sse_payloads(const std::string& body) {
+  std::vector<std::string> out;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("data:", 0) != 0) continue;
+    std::string data = line.substr(5);
+    if (!data.empty() && data.front() == ' ') data.erase(0, 1);
+    out.push_back(data);
+  }
+  return out;
+}
+
+// Cases named by the files present: <case>.<kind>.
+std::vector<std::string> cases_with(const std::string& kind) {
+  std::vector<std::string> out;
+  const std::string suffix = "." + kind;
+  for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      out.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+fs::path golden(const std::string& name, const std::string& kind) {
+  return kGoldenDir / (name + "." + kind);
+}
+
+// Events in the golden .events.jsonl notation.
+Json event_to_json(const ChatEvent& event) {
+  switch (event.kind) {
+    case ChatEvent::Kind::kStart:
+      return {{"start", {{"id", event.id}, {"model", event.model}}}};
+    case ChatEvent::Kind::kTextDelta:
+      return {{"text", event.text}};
+    case ChatEvent::Kind::kToolCallStart:
+      return {{"tool_call_start",
+               {{"index", event.tool_index}, {"id", event.tool_id}, {"name", event.tool_name}}}};
+    case ChatEvent::Kind::kToolArgsDelta:
+      return {{"tool_args", {{"index", event.tool_index}, {"text", event.text}}}};
+    case ChatEvent::Kind::kFinish:
+      return {{"finish", finish_reason_name(event.finish)}};
+    case ChatEvent::Kind::kUsage: {
+      Json usage = {{"prompt_tokens", event.usage.prompt_tokens},
+                    {"completion_tokens", event.usage.completion_tokens},
+                    {"total_tokens", event.usage.total_tokens}};
+      if (event.usage.cached_tokens) usage["cached_tokens"] = *event.usage.cached_tokens;
+      return {{"usage", usage}};
+    }
+    case ChatEvent::Kind::kError:
+      return {{"error",
+               {{"code", error_code_name(event.error.code)}, {"message", event.error.message}}}};
+  }
+  return nullptr;
+}
+
+Json events_to_json(const std::vector<ChatEvent>& events) {
+  Json out = Json::array();
+  for (const auto& event : events) out.push_back(event_to_json(event));
+  return out;
+}
+
+// ---- a small JSON Schema (2020-12 / OpenAPI 3.1 subset) checker ------------------------------
+// Enough of the vocabulary for OpenAI's response schemas: $ref, allOf/anyOf/oneOf, type,
+// nullable, enum, const, required, properties, additionalProperties, items, min/maxItems,
+// minimum/maximum. Formats and patterns are not checked.
+
+Json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      Json out = Json::object();
+      for (const auto& item : node) out[item.first.as<std::string>()] = yaml_to_json(item.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      Json out = Json::array();
+      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() == "!") return text;  // quoted: always a string
+      if (text == "true") return true;
+      if (text == "false") return false;
+      if (text == "null" || text == "~") return nullptr;
+      Json number = Json::parse(text, nullptr, false);
+      if (!number.is_discarded() && number.is_number()) return number;
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+class SchemaChecker {
+ public:
+  explicit SchemaChecker(Json schemas) : schemas_(std::move(schemas)) {}
+
+  // Empty when `value` matches the named component schema, else the first problems found.
+  std::vector<std::string> check(const Json& value, const std::string& schema_name) const {
+    std::vector<std::string> problems;
+    validate(value, {{"$ref", "#/components/schemas/" + schema_name}}, "$", problems);
+    return problems;
+  }
+
+ private:
+  static bool has_type(const Json& value, const std::string& type) {
+    if (type == "null") return value.is_null();
+    if (type == "object") return value.is_object();
+    if (type == "array") return value.is_array();
+    if (type == "string") return value.is_string();
+    if (type == "boolean") return value.is_boolean();
+    if (type == "integer") {
+      return value.is_number_integer() ||
+             (value.is_number_float() && value.get<double>() == std::trunc(value.get<double>()));
+    }
+    if (type == "number") return value.is_number();
+    return false;
+  }
+
+  bool matches(const Json& value, const Json& schema) const {
+    std::vector<std::string> problems;
+    validate(value, schema, "$", problems);
+    return problems.empty();
+  }
+
+  void validate(const Json& value, const Json& schema, const std::string& path,
+                std::vector<std::string>& problems) const {
+    if (!schema.is_object()) return;
+    if (value.is_null() && schema.value("nullable", false)) return;
+    if (auto ref = schema.find("$ref"); ref != schema.end()) {
+      const std::string prefix = "#/components/schemas/";
+      std::string target = ref->get<std::string>();
+      if (target.rfind(prefix, 0) != 0 || !schemas_.contains(target.substr(prefix.size()))) {
+        problems.push_back(path + ": unresolvable $ref " + target);
+        return;
+      }
+      validate(value, schemas_.at(target.substr(prefix.size())), path, problems);
+    }
+    if (auto all = schema.find("allOf"); all != schema.end()) {
+      for (const auto& sub : *all) validate(value, sub, path, problems);
+    }
+    if (auto any = schema.find("anyOf"); any != schema.end()) {
+      bool ok = std::any_of(any->begin(), any->end(),
+                            [&](const Json& sub) { return matches(value, sub); });
+      if (!ok) problems.push_back(path + ": matches none of anyOf");
+    }
+    if (auto one = schema.find("oneOf"); one != schema.end()) {
+      auto count = std::count_if(one->begin(), one->end(),
+                                 [&](const Json& sub) { return matches(value, sub); });
+      if (count != 1) {
+        problems.push_back(path + ": matches " + std::to_string(count) + " of oneOf (want 1)");
+      }
+    }
+    if (auto type = schema.find("type"); type != schema.end()) {
+      bool ok = false;
+      if (type->is_string()) ok = has_type(value, type->get<std::string>());
+      if (type->is_array()) {
+        for (const auto& t : *type) ok = ok || has_type(value, t.get<std::string>());
+      }
+      if (!ok) {
+        problems.push_back(path + ": expected type " + type->dump() + ", got " + value.dump());
+        return;
+      }
+    }
+    if (auto options = schema.find("enum"); options != schema.end()) {
+      if (std::find(options->begin(), options->end(), value) == options->end()) {
+        problems.push_back(path + ": " + value.dump() + " is not in enum " + options->dump());
+      }
+    }
+    if (auto constant = schema.find("const"); constant != schema.end() && *constant != value) {
+      problems.push_back(path + ": expected const " + constant->dump());
+    }
+    if (value.is_number()) {
+      if (auto min = schema.find("minimum");
+          min != schema.end() && min->is_number() && value.get<double>() < min->get<double>()) {
+        problems.push_back(path + ": below minimum");
+      }
+      if (auto max = schema.find("maximum");
+          max != schema.end() && max->is_number() && value.get<double>() > max->get<double>()) {
+        problems.push_back(path + ": above maximum");
+      }
+    }
+    if (value.is_object()) {
+      if (auto required = schema.find("required"); required != schema.end()) {
+        for (const auto& key : *required) {
+          if (!value.contains(key.get<std::string>())) {
+            problems.push_back(path + ": missing required " + key.get<std::string>());
+          }
+        }
+      }
+      const Json* properties = nullptr;
+      if (auto it = schema.find("properties"); it != schema.end()) properties = &*it;
+      auto additional = schema.find("additionalProperties");
+      for (const auto& [key, member] : value.items()) {
+        if (properties && properties->contains(key)) {
+          validate(member, properties->at(key), path + "." + key, problems);
+        } else if (additional != schema.end()) {
+          if (additional->is_boolean() && !additional->get<bool>()) {
+            problems.push_back(path + ": unexpected property " + key);
+          } else if (additional->is_object()) {
+            validate(member, *additional, path + "." + key, problems);
+          }
+        }
+      }
+    }
+    if (value.is_array()) {
+      if (auto min = schema.find("minItems"); min != schema.end() && value.size() < *min) {
+        problems.push_back(path + ": fewer than minItems");
+      }
+      if (auto max = schema.find("maxItems"); max != schema.end() && value.size() > *max) {
+        problems.push_back(path + ": more than maxItems");
+      }
+      if (auto items = schema.find("items"); items != schema.end()) {
+        for (size_t i = 0; i < value.size(); ++i) {
+          validate(value[i], *items, path + "[" + std::to_string(i) + "]", problems);
+        }
+      }
+    }
+  }
+
+  Json schemas_;
+};
+
+// Loaded once per process; nullptr when the spec is absent (the schema checks then skip).
+const SchemaChecker* openai_schemas() {
+  static const SchemaChecker* checker = []() -> const SchemaChecker* {
+    if (!fs::exists(kSpecPath)) return nullptr;
+    YAML::Node spec = YAML::LoadFile(kSpecPath.string());
+    return new SchemaChecker(yaml_to_json(spec["components"]["schemas"]));
+  }();
+  return checker;
+}
+
+#define EXPECT_SCHEMA(checker, value, schema_name)                              \
+  do {                                                                          \
+    auto problems = (checker)->check((value), (schema_name));                   \
+    EXPECT_TRUE(problems.empty()) << schema_name << ": " << problems.front()    \
+                                  << (problems.size() > 1 ? " (and more)" : "") \
+                                  << "\nvalue: " << (value).dump();             \
+  } while (false)
+
+// ---- requests ------------------------------------------------------------------------------
+
+TEST(OpenAIGolden, RequestsRoundTripToUpstream) {
+  auto names = cases_with("request.json");
+  ASSERT_GE(names.size(), 15u);
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    std::string body = read_text(golden(name, "request.json"));
+    auto req = parse_chat_request(body);
+    ASSERT_TRUE(req.ok()) << req.error().message << " (param " << req.error().param << ")";
+    Json wire = chat_request_to_wire(*req, kUpstreamModel);
+    Json expected = read_json(golden(name, "upstream.json"));
+    EXPECT_EQ(wire, expected) << "got:\n" << wire.dump(2);
+    // Converting again from the upstream body is stable (a fixed point).
+    auto again = parse_chat_request(wire.dump());
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    EXPECT_EQ(chat_request_to_wire(*again, kUpstreamModel), expected);
+  }
+}
+
+// ---- non-streamed responses ----------------------------------------------------------------
+
+TEST(OpenAIGolden, ResponsesDecodeAndReencode) {
+  auto names = cases_with("upstream_response.json");
+  ASSERT_GE(names.size(), 4u);
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    auto events = chat_response_from_wire(read_text(golden(name, "upstream_response.json")));
+    ASSERT_TRUE(events.ok()) << events.error().message;
+    Json expected_events = Json(read_jsonl(golden(name, "events.jsonl")));
+    EXPECT_EQ(events_to_json(*events), expected_events) << "got:\n"
+                                                        << events_to_json(*events).dump(1);
+
+    ChatAggregator aggregator;
+    for (const auto& event : *events) aggregator.add(event);
+    ChatResponse response = aggregator.response();
+    response.id = kResponseId;
+    response.model = kPublicModel;
+    response.created = kCreated;
+    Json wire = chat_response_to_wire(response);
+    EXPECT_EQ(wire, read_json(golden(name, "response.json"))) << "got:\n" << wire.dump(2);
+  }
+}
+
+// ---- streams -------------------------------------------------------------------------------
+
+TEST(OpenAIGolden, StreamsDecodeAndReencode) {
+  auto names = cases_with("upstream.sse");
+  ASSERT_GE(names.size(), 4u);
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    OpenAIStreamDecoder decoder;
+    std::vector<ChatEvent> events;
+    for (const auto& payload : sse_payloads(read_text(golden(name, "upstream.sse")))) {
+      if (payload == "[DONE]") {
+        decoder.finish(events);
+        continue;
+      }
+      Status status = decoder.decode(payload, events);
+      ASSERT_TRUE(status.ok()) << status.error().message;
+    }
+    Json expected_events = Json(read_jsonl(golden(name, "events.jsonl")));
+    EXPECT_EQ(events_to_json(events), expected_events) << "got:\n"
+                                                       << events_to_json(events).dump(1);
+
+    auto req = parse_chat_request(read_text(golden(name, "request.json")));
+    ASSERT_TRUE(req.ok());
+    OpenAIStreamEncoder encoder(kResponseId, kPublicModel, kCreated, req->include_usage);
+    std::vector<Json> chunks;
+    for (const auto& event : events) encoder.encode(event, chunks);
+    EXPECT_EQ(Json(chunks), Json(read_jsonl(golden(name, "chunks.jsonl")))) << "got:\n"
+                                                                            << Json(chunks).dump(1);
+  }
+}
+
+// ---- the goldens and keel's outputs against OpenAI's published schemas ---------------------
+
+TEST(OpenAIGolden, MatchOpenApiSchemas) {
+  const SchemaChecker* schemas = openai_schemas();
+  if (!schemas) GTEST_SKIP() << "no OpenAPI spec at " << kSpecPath;
+
+  for (const auto& name : cases_with("request.json")) {
+    SCOPED_TRACE(name);
+    EXPECT_SCHEMA(schemas, read_json(golden(name, "request.json")), "CreateChatCompletionRequest");
+    EXPECT_SCHEMA(schemas, read_json(golden(name, "upstream.json")), "CreateChatCompletionRequest");
+  }
+  for (const auto& name : cases_with("upstream_response.json")) {
+    SCOPED_TRACE(name);
+    EXPECT_SCHEMA(schemas, read_json(golden(name, "upstream_response.json")),
+                  "CreateChatCompletionResponse");
+    EXPECT_SCHEMA(schemas, read_json(golden(name, "response.json")),
+                  "CreateChatCompletionResponse");
+  }
+  for (const auto& name : cases_with("upstream.sse")) {
+    SCOPED_TRACE(name);
+    for (const auto& payload : sse_payloads(read_text(golden(name, "upstream.sse")))) {
+      if (payload == "[DONE]") continue;
+      Json chunk = Json::parse(payload);
+      if (chunk.contains("error")) {
+        EXPECT_SCHEMA(schemas, chunk, "ErrorResponse");
+      } else {
+        EXPECT_SCHEMA(schemas, chunk, "CreateChatCompletionStreamResponse");
+      }
+    }
+    for (const auto& chunk : read_jsonl(golden(name, "chunks.jsonl"))) {
+      EXPECT_SCHEMA(schemas, chunk, "CreateChatCompletionStreamResponse");
+    }
+  }
+}
+
+// The checker itself must reject what the schemas forbid, or the tests above prove nothing.
+TEST(OpenAIGolden, SchemaCheckerCatchesMistakes) {
+  const SchemaChecker* schemas = openai_schemas();
+  if (!schemas) GTEST_SKIP() << "no OpenAPI spec at " << kSpecPath;
+  Json chunk = read_jsonl(golden("stream_text_usage", "chunks.jsonl")).front();
+  EXPECT_TRUE(schemas->check(chunk, "CreateChatCompletionStreamResponse").empty());
+  Json bad = chunk;
+  bad.erase("id");
+  EXPECT_FALSE(schemas->check(bad, "CreateChatCompletionStreamResponse").empty());
+  bad = chunk;
+  bad["choices"][0]["finish_reason"] = "error";
+  EXPECT_FALSE(schemas->check(bad, "CreateChatCompletionStreamResponse").empty());
+  bad = chunk;
+  bad["choices"][0]["delta"]["tool_calls"] = Json::array({{{"id", "x"}}});  // no index
+  EXPECT_FALSE(schemas->check(bad, "CreateChatCompletionStreamResponse").empty());
+
+  Json request = read_json(golden("images", "request.json"));
+  EXPECT_TRUE(schemas->check(request, "CreateChatCompletionRequest").empty());
+  request["messages"][0]["content"][1]["type"] = "input_audio";
+  EXPECT_FALSE(schemas->check(request, "CreateChatCompletionRequest").empty());
+  request = read_json(golden("text_basic", "request.json"));
+  request["messages"] = Json::array();
+  EXPECT_FALSE(schemas->check(request, "CreateChatCompletionRequest").empty());
+
+  Json response = read_json(golden("text_basic", "response.json"));
+  response["choices"][0]["message"].erase("refusal");
+  EXPECT_FALSE(schemas->check(response, "CreateChatCompletionResponse").empty());
+  EXPECT_FALSE(schemas->check({{"error", {{"message", "m"}}}}, "ErrorResponse").empty());
+}
+
+TEST(OpenAIGolden, EncodersMatchOpenApiSchemas) {
+  const SchemaChecker* schemas = openai_schemas();
+  if (!schemas) GTEST_SKIP() << "no OpenAPI spec at " << kSpecPath;
+
+  // Every finish reason and odd shape the encoders can produce.
+  for (FinishReason finish :
+       {FinishReason::kNone, FinishReason::kStop, FinishReason::kLength, FinishReason::kToolCalls,
+        FinishReason::kContentFilter, FinishReason::kError}) {
+    ChatResponse response;
+    response.id = "chatcmpl-1";
+    response.model = "m";
+    response.finish = finish;
+    EXPECT_SCHEMA(schemas, chat_response_to_wire(response), "CreateChatCompletionResponse");
+    response.message.tool_calls.push_back({"call_1", "f", "{}"});
+    response.usage.cached_tokens = 3;
+    EXPECT_SCHEMA(schemas, chat_response_to_wire(response), "CreateChatCompletionResponse");
+
+    for (bool include_usage : {false, true}) {
+      OpenAIStreamEncoder encoder("chatcmpl-1", "m", 1, include_usage);
+      std::vector<Json> chunks;
+      encoder.encode(ChatEvent::text_delta("x"), chunks);
+      encoder.encode(ChatEvent::tool_call_start(0, "call_1", "f"), chunks);
+      encoder.encode(ChatEvent::tool_args_delta(0, "{}"), chunks);
+      encoder.encode(ChatEvent::finished(finish), chunks);
+      encoder.encode(ChatEvent::usage_event(Usage{1, 2, 3, 0, true}), chunks);
+      for (const auto& chunk : chunks) {
+        EXPECT_SCHEMA(schemas, chunk, "CreateChatCompletionStreamResponse");
+      }
+    }
+  }
+
+  Embeddings embeddings;
+  embeddings.vectors = {{0.5f, -1.25f}, {0.1f, 0.2f}};
+  embeddings.model = "text-embedding-3-small";
+  EXPECT_SCHEMA(schemas, embeddings_to_wire(embeddings, false), "CreateEmbeddingResponse");
+  EXPECT_SCHEMA(schemas, models_to_wire({"smart", "local"}, 1700000000), "ListModelsResponse");
+  for (ErrorCode code :
+       {ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kNotFound,
+        ErrorCode::kResourceExhausted, ErrorCode::kBadGateway, ErrorCode::kDeadlineExceeded}) {
+    Error error(code, "message");
+    EXPECT_SCHEMA(schemas, error_to_wire(error), "ErrorResponse");
+    error.param = "messages";
+    error.type_code = "model_not_found";
+    EXPECT_SCHEMA(schemas, error_to_wire(error), "ErrorResponse");
+  }
+}
+
+}  // namespace
+}  // namespace keel

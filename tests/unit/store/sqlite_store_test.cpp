@@ -1,0 +1,388 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace keel {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A second, independent connection: what the sqlite3 CLI or another process would see.
+class RawDb {
+ public:
+  explicit RawDb(const fs::path& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (message ? message : "");
+    sqlite3_free(message);
+  }
+  // The first column of every row, as text; "NULL" for SQL NULL.
+  std::vector<std::string> column(const std::string& sql) {
+    std::vector<std::string> values;
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sql << ": " << sqlite3_errmsg(db_);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      auto* text = sqlite3_column_text(stmt, 0);
+      values.push_back(text ? reinterpret_cast<const char*>(text) : "NULL");
+    }
+    sqlite3_finalize(stmt);
+    return values;
+  }
+  std::string text(const std::string& sql) {
+    auto values = column(sql);
+    return values.empty() ? "<no row>" : values.front();
+  }
+  int64_t count(const std::string& table) {
+    return std::stoll(text("SELECT count(*) FROM " + table));
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ =
+        fs::temp_directory_path() / ("keel-store-" + std::to_string(getpid()) + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = dir_ / "keel.db";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<SqliteStore> open(SqliteStoreOptions options = {}) {
+    auto store = SqliteStore::open(path_.string(), options);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+RequestRecord make_record(const std::string& id, int64_t started_ms, int attempts = 0) {
+  RequestRecord r;
+  r.id = id;
+  r.started_ms = started_ms;
+  r.endpoint = "/v1/chat/completions";
+  r.model = "smart";
+  r.stream = true;
+  r.status = 200;
+  r.latency_ms = 120;
+  r.ttft_ms = 40;
+  r.prompt_tokens = 11;
+  r.completion_tokens = 22;
+  for (int i = 0; i < attempts; ++i) {
+    AttemptRecord a;
+    a.started_ms = started_ms + i;
+    a.provider = "provider-" + std::to_string(i);
+    a.target_model = "model-" + std::to_string(i);
+    a.status = i + 1 < attempts ? 503 : 200;
+    a.error_class = i + 1 < attempts ? "unavailable" : "";
+    a.error_message = i + 1 < attempts ? "upstream said 503" : "";
+    a.latency_ms = 10 * (i + 1);
+    a.ttft_ms = i + 1 < attempts ? -1 : 5;
+    a.prompt_tokens = i;
+    a.completion_tokens = 2 * i;
+    r.attempts.push_back(a);
+  }
+  return r;
+}
+
+void expect_same(const AttemptRecord& got, const AttemptRecord& want) {
+  EXPECT_EQ(got.started_ms, want.started_ms);
+  EXPECT_EQ(got.provider, want.provider);
+  EXPECT_EQ(got.target_model, want.target_model);
+  EXPECT_EQ(got.status, want.status);
+  EXPECT_EQ(got.error_class, want.error_class);
+  EXPECT_EQ(got.error_message, want.error_message);
+  EXPECT_EQ(got.latency_ms, want.latency_ms);
+  EXPECT_EQ(got.ttft_ms, want.ttft_ms);
+  EXPECT_EQ(got.prompt_tokens, want.prompt_tokens);
+  EXPECT_EQ(got.completion_tokens, want.completion_tokens);
+}
+
+void expect_same(const RequestRecord& got, const RequestRecord& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.started_ms, want.started_ms);
+  EXPECT_EQ(got.endpoint, want.endpoint);
+  EXPECT_EQ(got.model, want.model);
+  EXPECT_EQ(got.stream, want.stream);
+  EXPECT_EQ(got.status, want.status);
+  EXPECT_EQ(got.error_class, want.error_class);
+  EXPECT_EQ(got.latency_ms, want.latency_ms);
+  EXPECT_EQ(got.ttft_ms, want.ttft_ms);
+  EXPECT_EQ(got.prompt_tokens, want.prompt_tokens);
+  EXPECT_EQ(got.completion_tokens, want.completion_tokens);
+  EXPECT_EQ(got.content, want.content);
+  ASSERT_EQ(got.attempts.size(), want.attempts.size()) << want.id;
+  for (size_t i = 0; i < want.attempts.size(); ++i) expect_same(got.attempts[i], want.attempts[i]);
+}
+
+TEST_F(SqliteStoreTest, RoundTripsRecordsWithAttempts) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  RequestRecord failed_over = make_record("req-1", 1000, 3);
+  failed_over.content = R"({"request":{"model":"smart"},"response":{"text":"hi \u00e9"}})";
+  RequestRecord no_attempts = make_record("req-2", 2000);
+  no_attempts.stream = false;
+  no_attempts.status = 404;
+  no_attempts.error_class = "not_found";
+  no_attempts.ttft_ms = -1;
+  store->record(failed_over);
+  store->record(no_attempts);
+  store->flush();
+
+  auto recent = store->recent(10);
+  ASSERT_TRUE(recent.ok()) << recent.error().message;
+  ASSERT_EQ(recent->size(), 2u);
+  expect_same((*recent)[0], no_attempts);
+  expect_same((*recent)[1], failed_over);
+}
+
+TEST_F(SqliteStoreTest, InMemoryRoundTrips) {
+  auto store = SqliteStore::open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  RequestRecord record = make_record("mem-1", 5, 2);
+  (*store)->record(record);
+  (*store)->flush();
+  auto recent = (*store)->recent(5);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 1u);
+  expect_same(recent->front(), record);
+}
+
+TEST_F(SqliteStoreTest, RecentIsNewestFirstAndHonoursLimit) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  // Out of order on purpose, with two records in the same millisecond.
+  store->record(make_record("b", 200, 1));
+  store->record(make_record("a", 100, 2));
+  store->record(make_record("d", 400, 3));
+  store->record(make_record("c1", 300));
+  store->record(make_record("c2", 300));
+  store->flush();
+
+  auto all = store->recent(100);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> ids;
+  for (const auto& r : *all) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"d", "c2", "c1", "b", "a"}));
+
+  const auto& d = all->front();
+  ASSERT_EQ(d.attempts.size(), 3u);
+  EXPECT_EQ(d.attempts[0].provider, "provider-0");
+  EXPECT_EQ(d.attempts[1].provider, "provider-1");
+  EXPECT_EQ(d.attempts[2].provider, "provider-2");
+
+  auto two = store->recent(2);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[0].id, "d");
+  EXPECT_EQ((*two)[1].id, "c2");
+
+  auto none = store->recent(0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(store->recent(-1).ok());
+}
+
+TEST_F(SqliteStoreTest, EmptyContentIsNull) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  RequestRecord with_content = make_record("with", 1);
+  with_content.content = R"({"request":{},"response":{}})";
+  store->record(with_content);
+  store->record(make_record("without", 2));
+  store->flush();
+
+  RawDb raw(path_);
+  EXPECT_EQ(raw.text("SELECT content FROM requests WHERE id = 'with'"), with_content.content);
+  EXPECT_EQ(raw.text("SELECT content IS NULL FROM requests WHERE id = 'without'"), "1");
+  auto recent = store->recent(2);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ((*recent)[0].content, "");
+}
+
+TEST_F(SqliteStoreTest, FlushMakesEverythingBeforeItVisibleToOthers) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  RawDb raw(path_);
+  for (int round = 1; round <= 5; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      store->record(make_record("r" + std::to_string(round) + "-" + std::to_string(i), i, 2));
+    }
+    store->flush();
+    EXPECT_EQ(raw.count("requests"), round * 100);
+    EXPECT_EQ(raw.count("attempts"), round * 200);
+  }
+  store->flush();  // nothing queued: returns at once
+}
+
+TEST_F(SqliteStoreTest, DestructorCommitsWhatIsQueued) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 1000; ++i) store->record(make_record("q" + std::to_string(i), i, 1));
+  }
+  RawDb raw(path_);
+  EXPECT_EQ(raw.count("requests"), 1000);
+  EXPECT_EQ(raw.count("attempts"), 1000);
+}
+
+TEST_F(SqliteStoreTest, ManyThreadsRecordWhileOthersRead) {
+  auto store = open(SqliteStoreOptions{.queue_capacity = 1'000'000, .max_batch = 500});
+  ASSERT_TRUE(store);
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 2000;
+  std::atomic<bool> writing{true};
+  std::thread reader([&] {
+    while (writing) {
+      auto recent = store->recent(20);
+      ASSERT_TRUE(recent.ok()) << recent.error().message;
+      for (const auto& r : *recent) ASSERT_EQ(r.attempts.size(), 2u);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        store->record(make_record("t" + std::to_string(t) + "-" + std::to_string(i), i, 2));
+        if (i % 700 == 0) store->flush();
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  store->flush();
+  writing = false;
+  reader.join();
+
+  EXPECT_EQ(store->dropped_count(), 0);
+  EXPECT_EQ(store->failed_count(), 0);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.count("requests"), kThreads * kPerThread);
+  EXPECT_EQ(raw.count("attempts"), 2 * kThreads * kPerThread);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(SqliteStoreTest, ReopenedFileSeesEarlierRows) {
+  RequestRecord record = make_record("kept", 42, 2);
+  record.content = "{}";
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    store->record(record);
+    store->flush();
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto recent = store->recent(10);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 1u);
+  expect_same(recent->front(), record);
+
+  store->record(make_record("after", 43));
+  store->flush();
+  EXPECT_EQ(store->recent(10)->size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('requests') ORDER BY cid"),
+            (std::vector<std::string>{"id", "started_ms", "endpoint", "model", "stream", "status",
+                                      "error_class", "latency_ms", "ttft_ms", "prompt_tokens",
+                                      "completion_tokens", "content"}));
+  EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('attempts') ORDER BY cid"),
+            (std::vector<std::string>{"request_id", "seq", "started_ms", "provider", "target_model",
+                                      "status", "error_class", "error_message", "latency_ms",
+                                      "ttft_ms", "prompt_tokens", "completion_tokens"}));
+  EXPECT_EQ(raw.column("SELECT name FROM pragma_index_list('requests') WHERE origin = 'c'"),
+            (std::vector<std::string>{"requests_started_ms"}));
+
+  store->record(make_record("x", 1, 2));
+  store->flush();
+  EXPECT_EQ(raw.column("SELECT seq FROM attempts WHERE request_id = 'x' ORDER BY seq"),
+            (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(raw.text("SELECT stream FROM requests WHERE id = 'x'"), "1");
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
+  {
+    RawDb raw(path_);
+    raw.exec("PRAGMA user_version = 2");
+  }
+  auto store = SqliteStore::open(path_.string());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().message.find("schema version 2"), std::string::npos)
+      << store.error().message;
+}
+
+TEST_F(SqliteStoreTest, UnopenablePathsFail) {
+  EXPECT_FALSE(SqliteStore::open((dir_ / "missing" / "keel.db").string()).ok());
+  EXPECT_FALSE(SqliteStore::open("").ok());
+  {
+    std::FILE* garbage = std::fopen(path_.c_str(), "w");
+    std::fputs("this is not a database, just long enough to have a header......", garbage);
+    std::fclose(garbage);
+  }
+  auto store = SqliteStore::open(path_.string());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().message.find(path_.string()), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, DuplicateIdIsSkippedWithoutLosingItsBatch) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  store->record(make_record("dup", 1, 1));
+  store->record(make_record("other-1", 2, 1));
+  store->record(make_record("dup", 3, 3));  // fails on the request row: none of its attempts stay
+  store->record(make_record("other-2", 4, 1));
+  store->flush();
+
+  EXPECT_EQ(store->failed_count(), 1);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.count("requests"), 3);
+  EXPECT_EQ(raw.count("attempts"), 3);
+  EXPECT_EQ(raw.text("SELECT started_ms FROM requests WHERE id = 'dup'"), "1");
+}
+
+TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
+  auto store = open(SqliteStoreOptions{.queue_capacity = 2, .max_batch = 100});
+  ASSERT_TRUE(store);
+  RawDb blocker(path_);
+  // Holding the write lock stalls the writer in its BEGIN (within the 5 s busy timeout), so the
+  // queue fills: at most one batch (<= capacity) is in flight and capacity more wait.
+  blocker.exec("BEGIN IMMEDIATE");
+  for (int i = 0; i < 10; ++i) store->record(make_record("d" + std::to_string(i), i));
+  const int64_t dropped = store->dropped_count();
+  EXPECT_GE(dropped, 6);
+  blocker.exec("COMMIT");
+  store->flush();
+
+  EXPECT_EQ(store->failed_count(), 0);
+  EXPECT_EQ(blocker.count("requests"), 10 - dropped);
+}
+
+}  // namespace
+}  // namespace keel
