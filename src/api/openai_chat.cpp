@@ -86,6 +86,15 @@ Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string
   }
 }
 
+// A client-supplied value quoted in an error message, cut short so errors stay small.
+std::string echo(const std::string& value) {
+  constexpr size_t kMaxEcho = 64;
+  if (value.size() <= kMaxEcho) return "'" + value + "'";
+  size_t end = kMaxEcho;
+  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xc0) == 0x80) --end;
+  return "'" + value.substr(0, end) + "...'";
+}
+
 const char* describe(const Json& value) {
   switch (value.type()) {
     case Json::value_t::null:
@@ -306,7 +315,7 @@ Status parse_content(const Json& content, Role role, const std::string& path, Me
       if (auto st = parse_image_part(item, part_path, part); !st.ok()) return st;
     } else {
       return invalid(part_path + ".type",
-                     part_path + ".type '" + str(*type) + "' is not supported");
+                     part_path + ".type " + echo(str(*type)) + " is not supported");
     }
     out.content.push_back(std::move(part));
   }
@@ -323,7 +332,7 @@ Status parse_tool_calls(const Json& calls, const std::string& path, Message& out
     if (type && !type->is_string()) return wrong_type(call_path + ".type", "a string", *type);
     if (type && str(*type) != "function") {
       return invalid(call_path + ".type",
-                     call_path + ".type '" + str(*type) + "' is not supported");
+                     call_path + ".type " + echo(str(*type)) + " is not supported");
     }
     ToolCall tool_call;
     const Json* id = member(call, "id");
@@ -369,8 +378,8 @@ Status parse_message(const Json& wire, size_t index, Message& out) {
   }
   auto role = parse_role(role_name_str);
   if (!role) {
-    return invalid(path + ".role", path + ".role '" + role_name_str +
-                                       "' is not one of system, developer, user, assistant, tool");
+    return invalid(path + ".role", path + ".role " + echo(role_name_str) +
+                                       " is not one of system, developer, user, assistant, tool");
   }
   out.role = *role;
 
@@ -425,7 +434,7 @@ Status parse_tools(const Json& wire, std::vector<ToolSpec>& out) {
     const Json* type = member(tool, "type");
     if (type && !type->is_string()) return wrong_type(path + ".type", "a string", *type);
     if (type && str(*type) != "function") {
-      return invalid(path + ".type", path + ".type '" + str(*type) + "' is not supported");
+      return invalid(path + ".type", path + ".type " + echo(str(*type)) + " is not supported");
     }
     const Json* function = member(tool, "function");
     if (!function) return invalid(path + ".function", path + ".function is required");
@@ -440,7 +449,7 @@ Status parse_tools(const Json& wire, std::vector<ToolSpec>& out) {
     spec.name = str(*name);
     if (!names.insert(spec.name).second) {
       return invalid(path + ".function.name",
-                     path + ".function.name '" + spec.name + "' is used by another tool");
+                     path + ".function.name " + echo(spec.name) + " is used by another tool");
     }
     if (auto st =
             read_string(*function, "description", path + ".function.description", spec.description);
@@ -476,7 +485,7 @@ Status parse_tool_choice(const Json& wire, const std::vector<ToolSpec>& tools, T
       }
     } else {
       return invalid("tool_choice",
-                     "tool_choice '" + mode + "' is not one of auto, none, required");
+                     "tool_choice " + echo(mode) + " is not one of auto, none, required");
     }
     return Status::Ok();
   }
@@ -487,7 +496,8 @@ Status parse_tool_choice(const Json& wire, const std::vector<ToolSpec>& tools, T
   if (!type) return invalid("tool_choice.type", "tool_choice.type is required");
   if (!type->is_string()) return wrong_type("tool_choice.type", "a string", *type);
   if (str(*type) != "function") {
-    return invalid("tool_choice.type", "tool_choice.type '" + str(*type) + "' is not supported");
+    return invalid("tool_choice.type",
+                   "tool_choice.type " + echo(str(*type)) + " is not supported");
   }
   const Json* function = member(wire, "function");
   if (!function) return invalid("tool_choice.function", "tool_choice.function is required");
@@ -500,7 +510,7 @@ Status parse_tool_choice(const Json& wire, const std::vector<ToolSpec>& tools, T
                            [&](const ToolSpec& tool) { return tool.name == wanted; });
   if (!known) {
     return invalid("tool_choice",
-                   "tool_choice names function '" + wanted + "', which is not in tools");
+                   "tool_choice names function " + echo(wanted) + ", which is not in tools");
   }
   out.mode = ToolChoice::Mode::kNamed;
   out.name = wanted;
@@ -547,8 +557,8 @@ Status parse_response_format(const Json& wire, std::optional<ResponseFormat>& ou
       format.strict = strict->get<bool>();
     }
   } else {
-    return invalid("response_format.type", "response_format.type '" + name +
-                                               "' is not one of text, json_object, json_schema");
+    return invalid("response_format.type", "response_format.type " + echo(name) +
+                                               " is not one of text, json_object, json_schema");
   }
   out = std::move(format);
   return Status::Ok();
@@ -796,9 +806,15 @@ Json usage_to_wire(const Usage& usage) {
   return wire;
 }
 
-// An upstream's {"error": ...} payload -> its message, or nullopt when `body` is not one.
-std::optional<std::string> error_payload_message(const Json& body) {
+std::string truncate_utf8(const std::string& text, size_t limit);  // below, with text helpers
+
+std::optional<std::string> error_payload_message_uncapped(const Json& body) {
   if (!body.is_object()) return std::nullopt;
+  if (const Json* object = member(body, "object");
+      object && object->is_string() && str(*object) == "error") {
+    const Json* message = member(body, "message");
+    return message && message->is_string() ? str(*message) : std::string("(no message)");
+  }
   auto it = body.find("error");
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (it->is_string()) return str(*it);
@@ -808,6 +824,14 @@ std::optional<std::string> error_payload_message(const Json& body) {
     return std::string("(no message)");
   }
   return std::string("(no message)");
+}
+
+// An upstream's {"error": ...} payload -> its message (capped), or nullopt when `body` is not
+// one. vLLM and some others send {"object": "error", "message": ...} instead.
+std::optional<std::string> error_payload_message(const Json& body) {
+  auto message = error_payload_message_uncapped(body);
+  if (message) *message = truncate_utf8(*message, kMaxUpstreamMessageBytes);
+  return message;
 }
 
 // Message text from a response's `content`: a string, or (some servers) an array of parts.
@@ -1195,7 +1219,9 @@ Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_
   } else {
     wire["input"] = req.inputs;
   }
-  if (req.base64) wire["encoding_format"] = "base64";
+  // Always floats from upstream (every OpenAI-compatible server speaks them); keel encodes
+  // base64 for its client itself.
+  wire["encoding_format"] = "float";
   if (req.dimensions) wire["dimensions"] = *req.dimensions;
   if (!req.user.empty()) wire["user"] = req.user;
   if (req.passthrough.is_object()) {

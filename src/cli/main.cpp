@@ -5,12 +5,14 @@
 //   keel models [--config FILE]
 //   keel chat MODEL [--url URL]
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/log.h"
 
 namespace {
 
@@ -33,6 +35,12 @@ void usage() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (const char* level = std::getenv("KEEL_LOG_LEVEL")) {
+    std::string name = level;
+    if (name == "debug") keel::set_log_level(keel::LogLevel::kDebug);
+    if (name == "warn") keel::set_log_level(keel::LogLevel::kWarn);
+    if (name == "error") keel::set_log_level(keel::LogLevel::kError);
+  }
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     usage();
     return args.empty() ? 2 : 0;

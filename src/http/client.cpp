@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <unordered_map>
 
@@ -173,8 +174,13 @@ Task<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::str
   co_return conn;
 }
 
+struct ExchangeResult {
+  beast::error_code ec;
+  bool sent = false;   // the whole request went out
+};
+
 // Writes the request and reads the response header on `conn`.
-Task<beast::error_code> exchange(Connection& conn, const ClientRequest& request) {
+Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
   bhttp::request<bhttp::string_body> msg;
   msg.method_string(request.method);
   msg.target(request.url.target);
@@ -195,15 +201,17 @@ Task<beast::error_code> exchange(Connection& conn, const ClientRequest& request)
   co_await conn.with_stream([&](auto& stream) -> Task<void> {
     co_await bhttp::async_write(stream, msg, redirect);
   });
-  if (ec) co_return ec;
+  if (ec) co_return ExchangeResult{ec, false};
   conn.parser.emplace();
-  conn.parser->body_limit(boost::none);   // streamed; the reader applies its own limit
+  // Streamed: the reader applies its own limit (read_all). boost::none does not lift the
+  // default 8 MB limit on every Beast version, so give the largest value explicitly.
+  conn.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   conn.parser->header_limit(64 * 1024);
   co_await conn.with_stream([&](auto& stream) -> Task<void> {
     co_await bhttp::async_read_header(stream, conn.buffer, *conn.parser, redirect);
   });
   if (request.read_timeout_ms <= 0) conn.lowest().expires_never();
-  co_return ec;
+  co_return ExchangeResult{ec, true};
 }
 
 }  // namespace
@@ -265,7 +273,8 @@ Task<Result<std::unique_ptr<ClientResponse>>> http_send(ClientRequest request, C
   std::string key = pool_key(request.url, &asio::query(executor, asio::execution::context));
   std::string where = request.url.host + ":" + std::to_string(request.url.port);
   // A pooled connection may have been closed by the server in the meantime: one retry on a
-  // fresh connection when the failure is of that kind and nothing was received.
+  // fresh connection when writing the request failed that way. Once the request went out the
+  // upstream may have acted on it, so a later failure is the router's to retry or not.
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Connection> conn = attempt == 0 ? pool_take(key) : nullptr;
     if (!conn) {
@@ -275,14 +284,15 @@ Task<Result<std::unique_ptr<ClientResponse>>> http_send(ClientRequest request, C
     }
     Connection* raw = conn.get();
     size_t handle = cancel ? cancel->on_cancel([raw] { raw->close(); }) : static_cast<size_t>(-1);
-    beast::error_code ec = co_await exchange(*conn, request);
+    auto [ec, sent] = co_await exchange(*conn, request);
     if (!ec) {
       auto response = std::make_unique<ClientResponse>(std::move(conn), cancel);
       if (cancel) cancel->remove(handle);
       co_return response;
     }
     if (cancel) cancel->remove(handle);
-    bool retry = conn->reused && stale_connection_error(ec) && !(cancel && cancel->cancelled());
+    bool retry = conn->reused && !sent && stale_connection_error(ec) &&
+                 !(cancel && cancel->cancelled());
     if (!retry) co_return io_error(ec, cancel, "request to " + where + " failed");
   }
   co_return Error(ErrorCode::kUnavailable, "request to " + where + " failed");

@@ -29,7 +29,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() { worker_.sessions.erase(this); }
 
-  Task<void> run();
+  // `self` keeps the session alive for the coroutine's whole life.
+  static Task<void> run(std::shared_ptr<Session> self) { return self->serve(self); }
   void close_if_idle() {
     if (!busy_) close();
   }
@@ -45,7 +46,9 @@ class Session : public std::enable_shared_from_this<Session> {
   CancelPtr client_gone_;
 
  private:
-  Task<void> watch_disconnect(CancelPtr token, std::shared_ptr<bool> done);
+  Task<void> serve(std::shared_ptr<Session> self);
+  static Task<void> watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
+                                     std::shared_ptr<bool> done);
   Task<void> send_error_and_linger(int status, std::string_view message);
 
   Server& server_;
@@ -80,17 +83,17 @@ std::string error_json(std::string_view message, std::string_view type) {
 
 }  // namespace
 
-Task<void> Session::watch_disconnect(CancelPtr token, std::shared_ptr<bool> done) {
+Task<void> Session::watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
+                                     std::shared_ptr<bool> done) {
   // Completes when the socket becomes readable: either the client closed (peek sees EOF or an
   // error: cancel the request's work at once) or it sent more bytes (pipelining: stop
   // watching, the data stays in the socket for the next read).
-  auto self = shared_from_this();
   beast::error_code ec;
-  co_await stream_.socket().async_wait(tcp::socket::wait_read,
-                                        asio::redirect_error(asio::use_awaitable, ec));
+  auto& socket = self->stream_.socket();
+  co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
   if (*done) co_return;
   char byte;
-  ssize_t n = ec ? -1 : ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ec ? -1 : ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
     token->cancel(ErrorCode::kCancelled, "client disconnected");
   }
@@ -118,8 +121,7 @@ Task<void> Session::send_error_and_linger(int status, std::string_view message) 
   }
 }
 
-Task<void> Session::run() {
-  auto self = shared_from_this();
+Task<void> Session::serve(std::shared_ptr<Session> self) {
   const auto& opt = server_.options_;
   beast::error_code ec;
   auto redirect = asio::redirect_error(asio::use_awaitable, ec);
@@ -144,6 +146,7 @@ Task<void> Session::run() {
     }
     if (ec == beast::error::timeout) break;
     if (ec) {
+      KEEL_LOG(kDebug) << "bad request header: " << ec.message();
       if (ec != bhttp::error::end_of_stream && ec != asio::error::eof)
         co_await send_error_and_linger(400, "malformed HTTP request");
       break;
@@ -172,7 +175,7 @@ Task<void> Session::run() {
     client_gone_ = std::make_shared<CancelToken>();
     auto watch_done = std::make_shared<bool>(false);
     if (buffer_.size() == 0) {
-      asio::co_spawn(stream_.get_executor(), watch_disconnect(client_gone_, watch_done),
+      asio::co_spawn(stream_.get_executor(), watch_disconnect(self, client_gone_, watch_done),
                      asio::detached);
     }
 
@@ -323,12 +326,13 @@ Task<void> Server::accept_loop(Worker& worker) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(*this, worker, std::move(socket));
-    asio::co_spawn(worker.context, session->run(), asio::detached);
+    asio::co_spawn(worker.context, Session::run(std::move(session)), asio::detached);
   }
 }
 
 void Server::shutdown() {
   if (stopping_.exchange(true)) return;
+  asio::co_spawn(workers_[0]->context, drain(), asio::detached);
   for (auto& worker : workers_) {
     asio::post(worker->context, [w = worker.get()] {
       beast::error_code ec;
@@ -340,6 +344,22 @@ void Server::shutdown() {
   }
 }
 
+Task<void> Server::drain() {
+  // Stop every context once no request is in flight, or when the grace period is over.
+  asio::steady_timer timer(workers_[0]->context);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(10ms);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (in_flight_ > 0) {
+    KEEL_LOG(kWarn) << "grace period over with " << in_flight_.load()
+                    << " request(s) still in flight";
+  }
+  for (auto& worker : workers_) worker->context.stop();
+}
+
 void Server::run() {
   asio::signal_set signals(workers_[0]->context, SIGTERM, SIGINT);
   signals.async_wait([this](const beast::error_code& ec, int sig) {
@@ -348,27 +368,6 @@ void Server::run() {
                     << " in-flight request(s)";
     shutdown();
   });
-  // The watchdog: once stopping, stop every context when no request is in flight or the
-  // grace period is over.
-  auto watchdog = [this]() -> Task<void> {
-    asio::steady_timer timer(workers_[0]->context);
-    while (!stopping_) {
-      timer.expires_after(50ms);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(options_.shutdown_grace_ms);
-    while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
-      timer.expires_after(20ms);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-    if (in_flight_ > 0) {
-      KEEL_LOG(kWarn) << "grace period over with " << in_flight_.load()
-                      << " request(s) still in flight";
-    }
-    for (auto& worker : workers_) worker->context.stop();
-  };
-  asio::co_spawn(workers_[0]->context, watchdog(), asio::detached);
   for (auto& worker : workers_) {
     asio::co_spawn(worker->context, accept_loop(*worker), asio::detached);
   }

@@ -95,7 +95,7 @@ class Server {
   friend class Session;
   struct Worker;
   Task<void> accept_loop(Worker& worker);
-  void finish_shutdown();
+  Task<void> drain();
 
   ServerOptions options_;
   Handler handler_;

@@ -117,8 +117,8 @@ std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_
   out += "# HELP keel_breaker_state Circuit breaker per target: 0 closed, 1 open, 2 half-open.\n"
          "# TYPE keel_breaker_state gauge\n";
   for (const auto& target : targets) {
-    out += "keel_breaker_state{" + label("model", target.model) + "," +
-           label("provider", target.provider) + "," + label("target", target.upstream_model) +
+    out += "keel_breaker_state{" + label("public_model", target.model) + "," +
+           label("provider", target.provider) + "," + label("model", target.upstream_model) +
            "} " + std::to_string(static_cast<int>(target.breaker)) + "\n";
   }
   out += "# HELP keel_in_flight_requests Requests being served now.\n"

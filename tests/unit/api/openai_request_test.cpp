@@ -85,6 +85,8 @@ const BadCase kBadCases[] = {
      "must be a string"},
     {"role_unknown", with_messages(R"([{"role":"robot","content":"hi"}])"), "messages[0].role",
      "'robot' is not one of"},
+    {"role_long", with_messages(R"([{"role":")" + std::string(5000, 'x') + R"(","content":"hi"}])"),
+     "messages[0].role", "'" + std::string(64, 'x') + "...' is not one of"},
     {"role_function",
      with_messages(
          R"([{"role":"user","content":"hi"},{"role":"function","name":"f","content":"1"}])"),
@@ -513,14 +515,15 @@ TEST(OpenAIEmbedRequest, ParsesEachInputShape) {
   EXPECT_EQ(single->dimensions, 256);
   EXPECT_FALSE(single->base64);
   EXPECT_EQ(embed_request_to_wire(*single, "up"),
-            Json::parse(R"({"model":"up","input":"hello","dimensions":256,"user":"u"})"));
+            Json::parse(
+                R"({"model":"up","input":"hello","dimensions":256,"user":"u","encoding_format":"float"})"));
 
   auto many = parse_embed_request(R"({"model":"e","input":["a","b"],"encoding_format":"base64"})");
   ASSERT_TRUE(many.ok());
   EXPECT_EQ(many->inputs, (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(many->base64);
   EXPECT_EQ(embed_request_to_wire(*many, "up"),
-            Json::parse(R"({"model":"up","input":["a","b"],"encoding_format":"base64"})"));
+            Json::parse(R"({"model":"up","input":["a","b"],"encoding_format":"float"})"));
 
   // Token arrays (LangChain sends these) pass through in raw_input.
   auto tokens =
@@ -528,7 +531,7 @@ TEST(OpenAIEmbedRequest, ParsesEachInputShape) {
   ASSERT_TRUE(tokens.ok()) << tokens.error().message;
   EXPECT_TRUE(tokens->inputs.empty());
   EXPECT_EQ(embed_request_to_wire(*tokens, "up"),
-            Json::parse(R"({"model":"up","input":[[1,2,3],[4]],"x":1})"));
+            Json::parse(R"({"model":"up","input":[[1,2,3],[4]],"x":1,"encoding_format":"float"})"));
   auto flat_tokens = parse_embed_request(R"({"model":"e","input":[1,2,3]})");
   ASSERT_TRUE(flat_tokens.ok());
   EXPECT_EQ(embed_request_to_wire(*flat_tokens, "up")["input"], Json::parse("[1,2,3]"));

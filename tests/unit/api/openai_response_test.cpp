@@ -126,6 +126,10 @@ TEST(OpenAIResponseFromWire, UpstreamErrorBodyKeepsItsMessage) {
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.error().code, ErrorCode::kBadGateway);
   EXPECT_NE(events.error().message.find("Rate limit reached for gpt-4o"), std::string::npos);
+  auto vllm =
+      chat_response_from_wire(R"({"object":"error","message":"context too long","code":400})");
+  ASSERT_FALSE(vllm.ok());
+  EXPECT_EQ(vllm.error().message, "upstream error: context too long");
   auto plain = chat_response_from_wire(R"({"error":"model overloaded"})");
   ASSERT_FALSE(plain.ok());
   EXPECT_NE(plain.error().message.find("model overloaded"), std::string::npos);
@@ -248,6 +252,14 @@ TEST(OpenAIStreamDecoder, UsageComesLast) {
 }
 
 TEST(OpenAIStreamDecoder, ErrorChunkBecomesAnErrorEvent) {
+  OpenAIStreamDecoder huge;
+  std::vector<ChatEvent> huge_events;
+  ASSERT_TRUE(
+      huge.decode(R"({"error":{"message":")" + std::string(100000, 'x') + R"("}})", huge_events)
+          .ok());
+  ASSERT_EQ(huge_events.size(), 1u);
+  EXPECT_LT(huge_events[0].error.message.size(), 1100u);
+
   OpenAIStreamDecoder decoder;
   std::vector<ChatEvent> events;
   ASSERT_TRUE(decoder.decode(R"({"choices":[{"delta":{"content":"a"}}]})", events).ok());
