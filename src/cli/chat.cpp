@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "api/openai_chat.h"
 #include "cli/commands.h"
 #include "http/client.h"
@@ -86,9 +88,13 @@ int chat(const std::vector<std::string>& args) {
   Json messages = Json::array();
   asio::io_context context;
   std::string line;
+  bool interactive = isatty(STDIN_FILENO);
+  bool last_failed = false;
   while (true) {
-    std::fputs("> ", stdout);
-    std::fflush(stdout);
+    if (interactive) {
+      std::fputs("> ", stdout);
+      std::fflush(stdout);
+    }
     if (!std::getline(std::cin, line)) break;
     if (line.empty()) continue;
     messages.push_back({{"role", "user"}, {"content", line}});
@@ -98,6 +104,7 @@ int chat(const std::vector<std::string>& args) {
     asio::co_spawn(context, turn(), asio::detached);
     context.restart();
     context.run();
+    last_failed = !answer;
     if (!answer) {
       std::fprintf(stderr, "error: %s\n", answer.error().message.c_str());
       messages.erase(messages.size() - 1);
@@ -106,7 +113,7 @@ int chat(const std::vector<std::string>& args) {
     messages.push_back({{"role", "assistant"}, {"content", *answer}});
   }
   http_pool_clear();
-  return 0;
+  return last_failed ? 1 : 0;
 }
 
 }  // namespace keel::cli

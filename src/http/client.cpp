@@ -163,7 +163,10 @@ Task<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::str
   beast::error_code opt_ec;
   stream.socket().set_option(tcp::no_delay(true), opt_ec);
   if (url.tls) {
-    if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str())) {
+    // SNI carries host names only, never IP addresses (RFC 6066 section 3).
+    beast::error_code ip_ec;
+    asio::ip::make_address(url.host, ip_ec);
+    if (ip_ec && !SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str())) {
       co_return Error(ErrorCode::kUnavailable, "TLS: cannot set SNI for " + url.host);
     }
     conn->tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
@@ -186,8 +189,11 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
   msg.target(request.url.target);
   msg.version(11);
   bool default_port = request.url.port == (request.url.tls ? 443 : 80);
-  msg.set(bhttp::field::host,
-          default_port ? request.url.host : request.url.host + ":" + std::to_string(request.url.port));
+  // An IPv6 literal goes back in brackets (RFC 3986 3.2.2).
+  std::string host = request.url.host.find(':') == std::string::npos
+                         ? request.url.host
+                         : "[" + request.url.host + "]";
+  msg.set(bhttp::field::host, default_port ? host : host + ":" + std::to_string(request.url.port));
   msg.set(bhttp::field::user_agent, "keel/0.1");
   for (const auto& [name, value] : request.headers) msg.set(name, value);
   msg.body() = request.body;

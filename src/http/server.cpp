@@ -42,13 +42,23 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream& stream() { return stream_; }
   bool keep_alive_ = true;
+  bool head_ = false;   // a HEAD request: the response gets headers only
   bool chunked_started_ = false;
   CancelPtr client_gone_;
 
  private:
   Task<void> serve(std::shared_ptr<Session> self);
+  struct Watch {
+    explicit Watch(asio::any_io_executor executor) : finished(executor) {
+      finished.expires_at(asio::steady_timer::time_point::max());
+    }
+    bool stop = false;
+    bool running = true;
+    asio::steady_timer finished;   // cancelled when the watcher ends
+  };
+  static constexpr size_t kMaxPipelinedBytes = 1 << 20;
   static Task<void> watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
-                                     std::shared_ptr<bool> done);
+                                     std::shared_ptr<Watch> watch);
   Task<void> send_error_and_linger(int status, std::string_view message);
 
   Server& server_;
@@ -60,6 +70,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
 std::string_view Request::path() const {
   std::string_view target(message.target().data(), message.target().size());
+  // Absolute form (RFC 9112 3.2.2), which servers must accept: drop scheme and authority.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    std::string_view head = target.substr(0, scheme.size());
+    if (target.size() > scheme.size() &&
+        beast::iequals(beast::string_view(head.data(), head.size()),
+                       beast::string_view(scheme.data(), scheme.size()))) {
+      size_t slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      break;
+    }
+  }
   return target.substr(0, target.find('?'));
 }
 
@@ -84,19 +105,26 @@ std::string error_json(std::string_view message, std::string_view type) {
 }  // namespace
 
 Task<void> Session::watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
-                                     std::shared_ptr<bool> done) {
-  // Completes when the socket becomes readable: either the client closed (peek sees EOF or an
-  // error: cancel the request's work at once) or it sent more bytes (pipelining: stop
-  // watching, the data stays in the socket for the next read).
+                                     std::shared_ptr<Watch> watch) {
+  // While a handler runs, this coroutine owns reading the socket: bytes a client pipelines go
+  // into the session's buffer for the next request, and end-of-stream or an error means the
+  // client has gone, which cancels the request's work at once. serve() stops it (socket
+  // cancel) before it reads again itself.
   beast::error_code ec;
   auto& socket = self->stream_.socket();
-  co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-  if (*done) co_return;
-  char byte;
-  ssize_t n = ec ? -1 : ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-    token->cancel(ErrorCode::kCancelled, "client disconnected");
+  while (!watch->stop) {
+    if (self->buffer_.size() > kMaxPipelinedBytes) break;   // enough queued; stop reading
+    size_t n = co_await socket.async_read_some(self->buffer_.prepare(16 * 1024),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+    self->buffer_.commit(n);
+    if (watch->stop) break;
+    if (ec) {
+      token->cancel(ErrorCode::kCancelled, "client disconnected");
+      break;
+    }
   }
+  watch->running = false;
+  watch->finished.cancel();
 }
 
 Task<void> Session::send_error_and_linger(int status, std::string_view message) {
@@ -151,6 +179,17 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
         co_await send_error_and_linger(400, "malformed HTTP request");
       break;
     }
+    const auto& header = parser.get();
+    // RFC 9112 6.3: a Transfer-Encoding other than chunked (last) leaves the body's length
+    // unknown; reading on would let a smuggled request through. 400 and close.
+    if (header.find(bhttp::field::transfer_encoding) != header.end() && !parser.chunked()) {
+      co_await send_error_and_linger(400, "unsupported Transfer-Encoding");
+      break;
+    }
+    if (header.version() == 11 && header.find(bhttp::field::host) == header.end()) {
+      co_await send_error_and_linger(400, "HTTP/1.1 request without a Host header");
+      break;
+    }
     if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
       co_await bhttp::async_write(stream_, cont, redirect);
@@ -171,13 +210,12 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     auto endpoint = stream_.socket().remote_endpoint(addr_ec);
     if (!addr_ec) request.remote = endpoint.address().to_string();
     keep_alive_ = request.message.keep_alive();
+    head_ = request.message.method() == bhttp::verb::head;
     chunked_started_ = false;
     client_gone_ = std::make_shared<CancelToken>();
-    auto watch_done = std::make_shared<bool>(false);
-    if (buffer_.size() == 0) {
-      asio::co_spawn(stream_.get_executor(), watch_disconnect(self, client_gone_, watch_done),
-                     asio::detached);
-    }
+    auto watch = std::make_shared<Watch>(stream_.get_executor());
+    asio::co_spawn(stream_.get_executor(), watch_disconnect(self, client_gone_, watch),
+                   asio::detached);
 
     ResponseWriter writer(*this);
     ++server_.in_flight_;
@@ -189,7 +227,13 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       threw = true;
     }
     --server_.in_flight_;
-    *watch_done = true;
+    watch->stop = true;
+    if (watch->running) {
+      beast::error_code cancel_ec;
+      stream_.socket().cancel(cancel_ec);
+      co_await watch->finished.async_wait(redirect);
+      ec = {};
+    }
     if (threw) keep_alive_ = false;
     if (!writer.started()) {
       co_await writer.send(500, "application/json", error_json("internal error", "api_error"));
@@ -214,8 +258,14 @@ Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::
   res.body() = std::move(body);
   res.prepare_payload();
   beast::error_code ec;
-  co_await bhttp::async_write(session_.stream(), res,
-                              asio::redirect_error(asio::use_awaitable, ec));
+  if (session_.head_) {
+    bhttp::response_serializer<bhttp::string_body> serializer{res};
+    co_await bhttp::async_write_header(session_.stream(), serializer,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await bhttp::async_write(session_.stream(), res,
+                                asio::redirect_error(asio::use_awaitable, ec));
+  }
   if (ec) {
     failed_ = true;
     session_.keep_alive_ = false;

@@ -76,15 +76,16 @@ std::string sse_frame(std::string_view data, std::string_view event) {
     out += event;
     out += '\n';
   }
-  // Each line of data gets its own data: field.
+  // Each line of data gets its own data: field; CR, LF and CRLF all end a line for the reader.
   size_t start = 0;
   while (true) {
-    size_t nl = data.find('\n', start);
+    size_t nl = data.find_first_of("\r\n", start);
     out += "data: ";
     out.append(data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
     out += '\n';
     if (nl == std::string_view::npos) break;
     start = nl + 1;
+    if (data[nl] == '\r' && start < data.size() && data[start] == '\n') ++start;
   }
   out += '\n';
   return out;

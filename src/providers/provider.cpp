@@ -10,8 +10,8 @@ namespace keel {
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   switch (config.kind) {
     case ProviderKind::kOpenAI:
-      return OpenAIProvider::create(config);
     case ProviderKind::kAzure:
+      return OpenAIProvider::create(config);
     case ProviderKind::kAnthropic:
     case ProviderKind::kGemini:
     case ProviderKind::kLocal:

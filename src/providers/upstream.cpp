@@ -19,7 +19,7 @@ Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink) {
   co_return true;
 }
 
-Task<void> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink) {
+Task<bool> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink) {
   SseParser parser;
   std::vector<ChatEvent> events;
   Status decode_status;
@@ -29,7 +29,7 @@ Task<void> relay_sse(ClientResponse& response, const SseDecode& decode, EventSin
     auto chunk = co_await response.read_some();
     if (!chunk) {
       co_await sink.on_event(ChatEvent::failure(chunk.error()));
-      co_return;
+      co_return false;
     }
     if (chunk->empty()) break;   // end of body
     parser.feed(*chunk, [&](const SseEvent& event) {
@@ -40,23 +40,27 @@ Task<void> relay_sse(ClientResponse& response, const SseDecode& decode, EventSin
       ended = ended || event.kind == ChatEvent::Kind::kFinish ||
               event.kind == ChatEvent::Kind::kError;
     }
-    if (!co_await emit_all(events, sink)) co_return;
+    bool failed = false;
+    for (const auto& event : events) failed = failed || event.kind == ChatEvent::Kind::kError;
+    if (!co_await emit_all(events, sink) || failed) co_return false;
     if (!decode_status.ok()) {
       Error error = decode_status.error();
       error.code = ErrorCode::kBadGateway;
       co_await sink.on_event(ChatEvent::failure(error));
-      co_return;
+      co_return false;
     }
     if (parser.failed()) {
       co_await sink.on_event(ChatEvent::failure(
           Error(ErrorCode::kBadGateway, "upstream sent something that is not an event stream")));
-      co_return;
+      co_return false;
     }
   }
   if (!done && !ended) {
     co_await sink.on_event(ChatEvent::failure(
         Error(ErrorCode::kUnavailable, "upstream closed the stream before it finished")));
+    co_return false;
   }
+  co_return true;
 }
 
 }  // namespace keel

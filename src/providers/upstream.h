@@ -23,7 +23,8 @@ using SseDecode = std::function<Status(const SseEvent& event, std::vector<ChatEv
 
 // Relays an SSE body into `sink` until the end marker, the end of the body, an error, or the
 // sink refusing. Emits an Error event when the body fails, is garbage, or ends before a Finish.
-Task<void> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink);
+// Returns true when the stream ended well (the sink may still be given trailing events).
+Task<bool> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink);
 
 // Emits events in order; false when the sink refused one.
 Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink);

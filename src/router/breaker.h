@@ -22,6 +22,8 @@ class Breaker {
   bool allow(TimePoint now);
   void on_success();
   void on_failure(TimePoint now);
+  // The probe ended without a verdict (the client went away): let the next one through.
+  void on_abandoned() { probe_in_flight_ = false; }
   // The state as of `now` (open turns half-open once the cooldown has passed).
   State state(TimePoint now) const;
   int consecutive_failures() const { return failures_; }

@@ -50,7 +50,8 @@ class AttemptTimer {
   };
   static Task<void> watch(std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<State> state,
                           CancelPtr cancel) {
-    while (true) {
+    // co_spawn starts this later (it posts): the attempt may be over by then.
+    while (!state->done) {
       beast::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (state->done) co_return;
@@ -217,9 +218,18 @@ Router::Plan Router::make_plan(Model& model) {
   return plan;
 }
 
-bool Router::allow(Target& target) {
+bool Router::allow(Target& target, bool& probe) {
   std::lock_guard lock(mutex_);
-  return target.breaker->allow(clock_.now());
+  auto now = clock_.now();
+  bool half_open = target.breaker->state(now) == Breaker::State::kHalfOpen;
+  bool allowed = target.breaker->allow(now);
+  probe = half_open && allowed;
+  return allowed;
+}
+
+void Router::abandon_probe(Target& target) {
+  std::lock_guard lock(mutex_);
+  target.breaker->on_abandoned();
 }
 
 void Router::record_result(Target& target, bool ok, double latency_ms) {
@@ -325,11 +335,22 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
   }
   std::vector<std::pair<Target*, Error>> failures;
 
-  for (size_t index = 0; index < plan.order.size(); ++index) {
-    Target& target = *plan.order[index];
+  std::vector<Target*> order = plan.order;
+  std::vector<Target*> skipped;
+  for (size_t index = 0; index < order.size(); ++index) {
+    Target& target = *order[index];
     // A target whose breaker says no is skipped while others remain; the open ones at the end
-    // are tried anyway, as a last resort.
-    if (!allow(target) && index < open_start) continue;
+    // are tried anyway, as a last resort, and so are skipped ones when nothing else was tried
+    // (DESIGN.md: never fail fast on breakers alone).
+    bool probe = false;   // this request holds the target's half-open probe slot
+    if (!allow(target, probe) && index < open_start) {
+      skipped.push_back(&target);
+      if (index + 1 == order.size() && failures.empty()) {
+        open_start = order.size();
+        order.insert(order.end(), skipped.begin(), skipped.end());
+      }
+      continue;
+    }
     Error last_error;
     for (int attempt = 0; attempt <= model.config.retries; ++attempt) {
       if (client_gone->cancelled()) break;
@@ -382,10 +403,13 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
       record.error_message = error.message;
       outcome.attempts.push_back(record);
       if (error.code == ErrorCode::kCancelled) {
+        // No verdict on the target: free its probe slot for the next request.
+        if (probe) abandon_probe(target);
         outcome.status = error;
         co_return outcome;
       }
       record_result(target, false, 0);
+      probe = false;
       if (sink.committed()) {
         // Content already reached the client: never retried; the client gets a terminal
         // error event.
@@ -403,6 +427,7 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
       if (!co_await sleep_ms(wait, client_gone)) break;
     }
     if (client_gone->cancelled()) {
+      if (probe) abandon_probe(target);
       outcome.status = Error(ErrorCode::kCancelled, "client disconnected");
       co_return outcome;
     }

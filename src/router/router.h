@@ -75,7 +75,9 @@ class Router {
   };
 
   Plan make_plan(Model& model);
-  bool allow(Target& target);
+  // `probe`: this call took the target's half-open probe slot.
+  bool allow(Target& target, bool& probe);
+  void abandon_probe(Target& target);
   void record_result(Target& target, bool ok, double latency_ms);
   long backoff_ms(int attempt, const Error& error, bool& give_up_target);
   Error final_error(const Model& model, const std::vector<std::pair<Target*, Error>>& failures);

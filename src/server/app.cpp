@@ -155,12 +155,15 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_return;
   }
   bool get_route = path == "/v1/models" || path == "/metrics";
-  if ((get_route && method != bhttp::verb::get) || (!get_route && method != bhttp::verb::post)) {
+  bool method_ok = get_route ? method == bhttp::verb::get || method == bhttp::verb::head
+                             : method == bhttp::verb::post;
+  if (!method_ok) {
     Error error(ErrorCode::kInvalidArgument,
                 std::string(request.message.method_string()) + " is not allowed on " +
                     std::string(path));
     error.type_code = "method_not_allowed";
-    co_await send_error(response, error, nullptr);
+    Headers headers{{"allow", get_route ? "GET, HEAD" : "POST"}};
+    co_await response.send(405, kJson, dump(error_to_wire(error)), headers);
     co_return;
   }
   if (path == "/metrics") {

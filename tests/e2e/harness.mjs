@@ -183,6 +183,41 @@ export async function startKeel({ providers = [], models = [], extra = {}, env =
   return keel;
 }
 
+// Runs `keel ARGS...` to completion (a one-shot command: version, config check, models, chat,
+// or a serve that should refuse to start). `input` (a string) is written to stdin, which is then
+// closed; without it stdin is closed at once. `env` is merged over process.env (a value of
+// undefined removes that variable). Resolves {code, signal, stdout, stderr, timedOut}; a command
+// still running after timeoutMs is killed with SIGKILL and reported with timedOut: true.
+export async function runKeel(args, { env = {}, input, cwd, timeoutMs = 5000 } = {}) {
+  requireKeelBin();
+  const proc = spawn(KEEL_BIN, args, {
+    cwd: cwd ?? tmpdir(),
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => { stdout += d; });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  proc.stdin.on('error', () => {}); // keel may exit before reading its input
+  proc.stdin.end(input ?? '');
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGKILL');
+    }, timeoutMs);
+    proc.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
 export function makeClient(keel, options = {}) {
   return new OpenAI({ baseURL: keel.url, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 15000, ...options });
 }

@@ -39,7 +39,14 @@
 // Embeddings (POST /v1/embeddings): deterministic 8-dimensional vectors (fakeEmbedding(text));
 // fail-500, fail-400, rate-429, flaky-N, hang, close-before-first and garbage apply there too.
 // GET /v1/models lists a few models.
+//
+// Options: {apiKey} (other bearer keys get 401); {tls: {key, cert}} serves HTTPS instead (PEM
+// strings or Buffers, as node:https takes them): fake.url is then https://127.0.0.1:PORT/v1,
+// fake.urlFor('localhost') names another host, fake.stats.tlsErrors collects the messages of
+// handshakes that failed on the fake's side (a client that rejected the certificate, say), and
+// fake.stats.servernames the SNI name of each TLS connection (null when the client sent none).
 import http from 'node:http';
+import https from 'node:https';
 
 export const FAKE_TEXT = 'Hello from fake';
 export const FAKE_TEXT_CHUNKS = ['Hello', ' from', ' fake'];
@@ -116,7 +123,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function startFakeOpenAI(options = {}) {
   const requiredKey = options.apiKey ?? null; // when set, other bearer keys get 401
   const requests = [];
-  const stats = { cancelled: 0, hits: {}, connections: 0 };
+  const stats = { cancelled: 0, hits: {}, connections: 0, tlsErrors: [], servernames: [] };
+  const tls = options.tls ?? null;
+  const scheme = tls ? 'https' : 'http';
   const sockets = new Set();
   const timers = new Set();
   let seq = 0;
@@ -130,7 +139,7 @@ export async function startFakeOpenAI(options = {}) {
     return t;
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -150,7 +159,14 @@ export async function startFakeOpenAI(options = {}) {
         else res.destroy();
       });
     });
-  });
+  };
+  const server = tls
+    ? https.createServer({ key: tls.key, cert: tls.cert }, onRequest)
+    : http.createServer(onRequest);
+  if (tls) {
+    server.on('tlsClientError', (err) => stats.tlsErrors.push(err.message));
+    server.on('secureConnection', (socket) => stats.servernames.push(socket.servername || null));
+  }
   server.keepAliveTimeout = 5000;
   server.on('connection', (socket) => {
     stats.connections++;
@@ -437,7 +453,11 @@ export async function startFakeOpenAI(options = {}) {
 
   return {
     port,
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `${scheme}://127.0.0.1:${port}/v1`,
+    // The same server under another host name (it still listens on 127.0.0.1 only).
+    urlFor(host) {
+      return `${scheme}://${host}:${port}/v1`;
+    },
     requests,
     stats,
     // Requests whose body named `model`, oldest first.
@@ -454,6 +474,8 @@ export async function startFakeOpenAI(options = {}) {
       requests.length = 0;
       stats.cancelled = 0;
       stats.hits = {};
+      stats.tlsErrors.length = 0;
+      stats.servernames.length = 0;
     },
     async close() {
       for (const t of timers) clearTimeout(t);

@@ -1,9 +1,31 @@
 #include "providers/openai/openai_provider.h"
 
+#include <cctype>
+
 #include "api/openai_chat.h"
 #include "providers/upstream.h"
 
 namespace keel {
+
+namespace {
+
+// Percent-encodes a path segment (RFC 3986 unreserved characters stay as they are).
+std::string encode_segment(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Provider>> OpenAIProvider::create(const ProviderConfig& config) {
   std::string base = config.base_url.empty() ? "https://api.openai.com/v1" : config.base_url;
@@ -24,16 +46,26 @@ Capabilities OpenAIProvider::capabilities() const {
                       .embeddings = true};
 }
 
-ClientRequest OpenAIProvider::make_request(std::string_view path, std::string body,
-                                           bool stream) const {
+ClientRequest OpenAIProvider::make_request(std::string_view path, std::string body, bool stream,
+                                           const std::string& upstream_model) const {
   ClientRequest request;
   request.method = "POST";
-  request.url = base_.with_path(path);
   request.connect_timeout_ms = config_.connect_timeout_ms;
   request.headers.emplace_back("content-type", "application/json");
   request.headers.emplace_back("accept", stream ? "text/event-stream" : "application/json");
-  if (!config_.api_key.empty()) {
-    request.headers.emplace_back("authorization", "Bearer " + config_.api_key);
+  if (config_.kind == ProviderKind::kAzure) {
+    // Azure OpenAI: the target model is a deployment, in the path; the version is a query
+    // parameter; the key goes in api-key (learn.microsoft.com, "Azure OpenAI REST API
+    // reference").
+    request.url = base_.with_path("/openai/deployments/" + encode_segment(upstream_model) +
+                                  std::string(path));
+    request.url.target += "?api-version=" + encode_segment(config_.api_version);
+    if (!config_.api_key.empty()) request.headers.emplace_back("api-key", config_.api_key);
+  } else {
+    request.url = base_.with_path(path);
+    if (!config_.api_key.empty()) {
+      request.headers.emplace_back("authorization", "Bearer " + config_.api_key);
+    }
   }
   for (const auto& [name, value] : config_.headers) request.headers.emplace_back(name, value);
   request.body = std::move(body);
@@ -45,7 +77,7 @@ Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& u
   auto wire = chat_request_to_wire(request, upstream_model);
   auto response = co_await http_send(
       make_request("/chat/completions", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
-                   request.stream),
+                   request.stream, upstream_model),
       cancel);
   if (!response) {
     co_await sink.on_event(ChatEvent::failure(response.error()));
@@ -92,7 +124,7 @@ Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,
   auto wire = embed_request_to_wire(request, upstream_model);
   auto response = co_await http_send(
       make_request("/embeddings", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
-                   false),
+                   false, upstream_model),
       cancel);
   if (!response) co_return response.error();
   auto& res = *response.value();

@@ -1,5 +1,7 @@
-// Provider kind `openai`: OpenAI itself and any OpenAI-compatible server (vLLM, Ollama,
-// llama-server, Groq, Mistral, ...). base_url includes /v1, as the OpenAI SDK's baseURL does.
+// Provider kinds `openai` — OpenAI itself and any OpenAI-compatible server (vLLM, Ollama,
+// llama-server, Groq, Mistral, ...); base_url includes /v1, as the OpenAI SDK's baseURL does —
+// and `azure` (Azure OpenAI: the same wire format at
+// {base_url}/openai/deployments/{deployment}/...?api-version=..., key in the api-key header).
 #pragma once
 
 #include "http/client.h"
@@ -12,7 +14,7 @@ class OpenAIProvider final : public Provider {
   static Result<std::unique_ptr<Provider>> create(const ProviderConfig& config);
 
   const std::string& name() const override { return config_.name; }
-  ProviderKind kind() const override { return ProviderKind::kOpenAI; }
+  ProviderKind kind() const override { return config_.kind; }
   Capabilities capabilities() const override;
   Task<void> chat(const ChatRequest& request, const std::string& upstream_model, EventSink& sink,
                   CancelPtr cancel) override;
@@ -21,7 +23,8 @@ class OpenAIProvider final : public Provider {
 
  private:
   OpenAIProvider(ProviderConfig config, Url base) : config_(std::move(config)), base_(base) {}
-  ClientRequest make_request(std::string_view path, std::string body, bool stream) const;
+  ClientRequest make_request(std::string_view path, std::string body, bool stream,
+                             const std::string& upstream_model) const;
 
   ProviderConfig config_;
   Url base_;

@@ -526,7 +526,7 @@ TEST_F(HttpTest, GracefulShutdownLetsInFlightRequestFinish) {
 // A request to an IPv6 literal must send "Host: [::1]:port" (RFC 9110 7.2 / RFC 3986 3.2.2).
 // DISABLED: fails until the fix reported with these tests is applied to src/http/client.cpp
 // (exchange() writes "Host: ::1:port").
-TEST_F(HttpTest, DISABLED_Ipv6HostHeaderIsBracketed) {
+TEST_F(HttpTest, Ipv6HostHeaderIsBracketed) {
   std::mutex mutex;
   std::string host;
   ServerOptions options;

@@ -694,7 +694,7 @@ TEST_F(RouterTest, EveryTargetOpenStillTries) {
 // forever. DISABLED: fails until the fix reported with these tests is applied to
 // src/router/router.cpp (record_result is skipped on kCancelled, so Breaker::probe_in_flight_
 // stays true and allow() refuses the target for good).
-TEST_F(RouterTest, DISABLED_CancelledProbeDoesNotWedgeBreaker) {
+TEST_F(RouterTest, CancelledProbeDoesNotWedgeBreaker) {
   config_.router.breaker_failures = 1;
   config_.router.breaker_cooldown_ms = 1000;
   ManualClock clock;
@@ -727,7 +727,7 @@ TEST_F(RouterTest, DISABLED_CancelledProbeDoesNotWedgeBreaker) {
 // deadline: otherwise every fast request leaves a timer and a coroutine frame behind for
 // timeout_ms (60 s by default). DISABLED: fails until the AttemptTimer fix reported with these
 // tests is applied to src/router/router.cpp (watch() starts waiting after the attempt ended).
-TEST_F(RouterTest, DISABLED_AttemptLeavesNoTimerBehind) {
+TEST_F(RouterTest, AttemptLeavesNoTimerBehind) {
   model().timeout_ms = 3000;
   model().first_token_timeout_ms = 3000;
   add_target("a");

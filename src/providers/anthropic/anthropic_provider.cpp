@@ -1,0 +1,88 @@
+#include "providers/anthropic/anthropic_provider.h"
+
+#include "api/anthropic.h"
+#include "providers/upstream.h"
+
+namespace keel {
+
+namespace {
+// The API version keel speaks (docs.anthropic.com "Versions"): the only one current.
+constexpr const char* kAnthropicVersion = "2023-06-01";
+}  // namespace
+
+Result<std::unique_ptr<Provider>> AnthropicProvider::create(const ProviderConfig& config) {
+  std::string base = config.base_url.empty() ? "https://api.anthropic.com" : config.base_url;
+  auto url = Url::parse(base);
+  if (!url) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "provider '" + config.name + "': base_url: " + url.error().message);
+  }
+  return std::unique_ptr<Provider>(new AnthropicProvider(config, url->with_path("/v1/messages")));
+}
+
+Capabilities AnthropicProvider::capabilities() const {
+  // No response_format (json_schema) on the Messages API, and no embeddings endpoint.
+  return Capabilities{.streaming = true,
+                      .tools = true,
+                      .parallel_tools = true,
+                      .images = true,
+                      .json_schema = false,
+                      .embeddings = false};
+}
+
+Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string& upstream_model,
+                                   EventSink& sink, CancelPtr cancel) {
+  auto wire = chat_request_to_anthropic(request, upstream_model);
+  if (!wire) {
+    co_await sink.on_event(ChatEvent::failure(wire.error()));
+    co_return;
+  }
+  if (request.stream) (*wire)["stream"] = true;
+  ClientRequest http;
+  http.method = "POST";
+  http.url = url_;
+  http.connect_timeout_ms = config_.connect_timeout_ms;
+  http.headers = {{"content-type", "application/json"},
+                  {"accept", request.stream ? "text/event-stream" : "application/json"},
+                  {"anthropic-version", kAnthropicVersion}};
+  if (!config_.api_key.empty()) http.headers.emplace_back("x-api-key", config_.api_key);
+  for (const auto& [name, value] : config_.headers) http.headers.emplace_back(name, value);
+  http.body = wire->dump(-1, ' ', false, Json::error_handler_t::replace);
+  auto response = co_await http_send(std::move(http), cancel);
+  if (!response) {
+    co_await sink.on_event(ChatEvent::failure(response.error()));
+    co_return;
+  }
+  auto& res = *response.value();
+  if (res.status() < 200 || res.status() >= 300) {
+    co_await sink.on_event(
+        ChatEvent::failure(co_await upstream_error_from(res, anthropic_error_message)));
+    co_return;
+  }
+  if (res.header("content-type").find("text/event-stream") == std::string::npos) {
+    auto body = co_await res.read_all();
+    auto events = body ? anthropic_response_from_wire(*body)
+                       : Result<std::vector<ChatEvent>>(body.error());
+    if (!events) {
+      co_await sink.on_event(ChatEvent::failure(events.error()));
+      co_return;
+    }
+    co_await emit_all(*events, sink);
+    co_return;
+  }
+  AnthropicStreamDecoder decoder;
+  co_await relay_sse(
+      res,
+      [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) {
+        return decoder.decode(event.event, event.data, out, done);
+      },
+      sink);
+}
+
+Task<Result<Embeddings>> AnthropicProvider::embed(const EmbedRequest&, const std::string&,
+                                                  CancelPtr) {
+  co_return Error(ErrorCode::kInvalidArgument,
+                  "provider kind anthropic has no embeddings endpoint");
+}
+
+}  // namespace keel
