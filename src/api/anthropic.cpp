@@ -2,7 +2,7 @@
 //
 // Untrusted bytes come in through parse_messages_request, anthropic_response_from_wire,
 // AnthropicStreamDecoder::decode and anthropic_error_message. None of them throws: JSON is
-// depth-capped while it is parsed, every value's type is checked before it is read, and each
+// depth-checked before it is parsed, every value's type is checked before it is read, and each
 // function also catches at its own boundary as a last line of defence.
 //
 // Front door (parse_messages_request), decisions:
@@ -63,107 +63,22 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
-#include <limits>
 #include <optional>
 #include <set>
 #include <utility>
 
+#include "api/json_util.h"
 #include "api/openai_chat.h"
 
 namespace keel {
 namespace {
 
-constexpr int kMaxJsonDepth = 256;
 constexpr int kMaxToolIndex = 1023;   // more tool calls than this in one answer is garbage
 constexpr int kMaxBlockIndex = 4095;  // likewise content blocks
-constexpr size_t kMaxUpstreamMessageBytes = 1000;
 constexpr const char* kVendor = "provider kind anthropic";
 constexpr const char* kOutputFormatName = "output";
 
-// ==== small JSON helpers (openai_chat.cpp keeps its own privately) ===========================
-
-// Parses untrusted JSON with nesting capped while parsing (nlohmann's parser is iterative; the
-// cap bounds every later recursive walk and dump()).
-Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string& what) {
-  bool too_deep = false;
-  Json::parser_callback_t cap = [&too_deep](int depth, Json::parse_event_t event, Json&) {
-    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
-        depth >= kMaxJsonDepth) {
-      too_deep = true;
-      return false;
-    }
-    return true;
-  };
-  try {
-    Json json = Json::parse(text.begin(), text.end(), cap);
-    if (too_deep) {
-      return Error(code, what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
-    return json;
-  } catch (const Json::parse_error& e) {
-    return Error(code,
-                 what + " is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
-  } catch (const std::exception&) {
-    return Error(code, what + " is not valid JSON");
-  }
-}
-
-const Json* member(const Json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-const std::string& str(const Json& value) { return value.get_ref<const std::string&>(); }
-
-std::string optional_string(const Json& object, const char* key) {
-  const Json* value = member(object, key);
-  return value && value->is_string() ? str(*value) : std::string();
-}
-
-const char* describe(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-      return "an integer";
-    case Json::value_t::number_float:
-      return "a number";
-    default:
-      return "an unknown value";
-  }
-}
-
-// `text` cut to at most `limit` bytes on a UTF-8 boundary.
-std::string truncate_utf8(const std::string& text, size_t limit) {
-  if (text.size() <= limit) return text;
-  size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-  return text.substr(0, end) + "...";
-}
-
-// A client-supplied value quoted in an error message, cut short.
-std::string echo(const std::string& value) { return "'" + truncate_utf8(value, 64) + "'"; }
-
-Error invalid(std::string param, std::string message) {
-  Error error(ErrorCode::kInvalidArgument, std::move(message));
-  error.param = std::move(param);
-  return error;
-}
-
-Error wrong_type(const std::string& param, const char* expected, const Json& got) {
-  return invalid(param, param + " must be " + expected + ", got " + describe(got));
-}
+// ==== small helpers (the shared JSON ones are in json_util.h) ================================
 
 Error required(const std::string& param) { return invalid(param, param + " is required"); }
 
@@ -171,38 +86,10 @@ Error unsupported(const std::string& param, const std::string& what) {
   return invalid(param, what + " is not supported by " + kVendor);
 }
 
-Error bad_gateway(std::string message) { return Error(ErrorCode::kBadGateway, std::move(message)); }
-
-std::optional<int64_t> as_int64(const Json& value) {
-  if (value.is_number_unsigned()) {
-    auto v = value.get<uint64_t>();
-    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
-    return static_cast<int64_t>(v);
-  }
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float()) {
-    double d = value.get<double>();
-    if (!std::isfinite(d) || d != std::trunc(d) || d < -9.2e18 || d > 9.2e18) return std::nullopt;
-    return static_cast<int64_t>(d);
-  }
-  return std::nullopt;
-}
-
-// Anthropic's dotted paths: messages.0.content.1
+// Anthropic's dotted paths: messages.0.content.1 (native requests' paths use indexed(), as
+// their indices are the OpenAI client's).
 std::string dotted(const std::string& path, size_t index) {
   return path + "." + std::to_string(index);
-}
-// OpenAI-style paths for native requests (their indices are the OpenAI client's).
-std::string indexed(const std::string& path, size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool is_anthropic_image_type(std::string_view media_type) {
@@ -275,21 +162,6 @@ Json tool_use_block(const std::string& id, const std::string& name, Json input) 
 }
 
 // ==== front door: MessageCreateParams -> native ==============================================
-
-Status read_number(const Json& object, const char* key, double low, double high,
-                   std::optional<double>& out) {
-  const Json* value = member(object, key);
-  if (!value) return Status::Ok();
-  if (!value->is_number()) return wrong_type(key, "a number", *value);
-  double d = value->get<double>();
-  if (!(d >= low && d <= high)) {
-    char range[64];
-    std::snprintf(range, sizeof range, "between %g and %g", low, high);
-    return invalid(key, std::string(key) + " must be " + range);
-  }
-  out = d;
-  return Status::Ok();
-}
 
 Status read_type(const Json& block, const std::string& path, std::string& type) {
   if (!block.is_object()) return wrong_type(path, "an object", block);
@@ -786,14 +658,14 @@ Status parse_messages_object(const Json& body, ChatRequest& req) {
 // An image part -> an Anthropic image block (base64 source for data: URLs, url source else).
 Result<Json> image_to_anthropic(const ContentPart& part, const std::string& param) {
   const std::string& url = part.image_url;
-  std::string scheme = lower(std::string_view(url).substr(0, url.find(':') + 1));
+  std::string scheme = ascii_lower(std::string_view(url).substr(0, url.find(':') + 1));
   if (scheme == "data:") {
     size_t comma = url.find(',');
     if (comma == std::string::npos) {
       return invalid(param, param + " is not a valid data: URL (no comma), as " + kVendor +
                                 " needs for a base64 image");
     }
-    std::string meta = lower(std::string_view(url).substr(5, comma - 5));
+    std::string meta = ascii_lower(std::string_view(url).substr(5, comma - 5));
     if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0) {
       return invalid(param, param + ": a data: URL must be base64-encoded for " + kVendor);
     }

@@ -19,102 +19,25 @@
 #include <set>
 #include <utility>
 
+#include "api/json_util.h"
 #include "api/openai_chat.h"  // upstream_error_message, for bodies that are not Gemini's shape
 
 namespace keel {
 namespace {
 
-constexpr int kMaxJsonDepth = 256;
 constexpr int kMaxSchemaDepth = 64;       // nesting of the converted schema, $ref inlined
 constexpr size_t kMaxSchemaNodes = 5000;  // bounds $ref fan-out (A -> 2xB -> 4xC ...)
 constexpr size_t kMaxHintValueBytes = 200;
-constexpr size_t kMaxUpstreamMessageBytes = 1000;
 constexpr size_t kMaxFunctionNameBytes = 128;
 constexpr const char* kVendor = "provider kind gemini";
 constexpr const char* kSyntheticThoughtSignature = "skip_thought_signature_validator";
 
-// ---- JSON helpers (the same discipline as openai_chat.cpp) ---------------------------------
-
-bool nests_too_deep(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
-// Parses untrusted JSON; nullopt on any failure (depth, syntax).
-std::optional<Json> try_parse(std::string_view text) {
-  if (nests_too_deep(text, kMaxJsonDepth)) return std::nullopt;
-  Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return std::nullopt;
-  return json;
-}
-
-const Json* member(const Json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-const std::string& str(const Json& value) { return value.get_ref<const std::string&>(); }
-
-std::string optional_string(const Json& object, const char* key) {
-  const Json* value = member(object, key);
-  return value && value->is_string() ? str(*value) : std::string();
-}
-
-std::string indexed(const std::string& path, size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-// A client-supplied value quoted in an error message, cut short.
-std::string echo(const std::string& value) {
-  constexpr size_t kMaxEcho = 64;
-  if (value.size() <= kMaxEcho) return "'" + value + "'";
-  size_t end = kMaxEcho;
-  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xc0) == 0x80) --end;
-  return "'" + value.substr(0, end) + "...'";
-}
-
-std::string truncate_utf8(const std::string& text, size_t limit) {
-  if (text.size() <= limit) return text;
-  size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-  return text.substr(0, end) + "...";
-}
-
-Error invalid(std::string param, std::string message) {
-  Error error(ErrorCode::kInvalidArgument, std::move(message));
-  error.param = std::move(param);
-  return error;
-}
+// ---- small helpers (the shared JSON ones are in json_util.h) -------------------------------
 
 // "<what> is not supported by provider kind gemini", the one phrasing for refused features.
 Error unsupported(std::string param, const std::string& what) {
   return invalid(std::move(param), what + " is not supported by " + kVendor);
 }
-
-Error bad_gateway(std::string message) { return Error(ErrorCode::kBadGateway, std::move(message)); }
 
 // ---- JSON Schema -> Gemini Schema ----------------------------------------------------------
 
@@ -754,11 +677,6 @@ Status check_passthrough(const Json& passthrough, Json& generation_config) {
   return Status::Ok();
 }
 
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // image/png from "...photo.PNG?x=1#y"; empty when the extension is unknown.
 std::string mime_from_url(const std::string& url) {
   std::string path = url.substr(0, url.find_first_of("?#"));
@@ -769,13 +687,14 @@ std::string mime_from_url(const std::string& url) {
       {"png", "image/png"},   {"jpg", "image/jpeg"},     {"jpeg", "image/jpeg"},
       {"webp", "image/webp"}, {"gif", "image/gif"},      {"heic", "image/heic"},
       {"heif", "image/heif"}, {"pdf", "application/pdf"}};
-  auto it = kTypes.find(lower(path.substr(dot + 1)));
+  auto it = kTypes.find(ascii_lower(path.substr(dot + 1)));
   return it == kTypes.end() ? std::string() : it->second;
 }
 
 Status image_part(const ContentPart& part, const std::string& path, Json& out) {
   const std::string& url = part.image_url;
-  std::string scheme = lower(url.substr(0, url.find(':') == std::string::npos ? 0 : url.find(':')));
+  std::string scheme =
+      ascii_lower(url.substr(0, url.find(':') == std::string::npos ? 0 : url.find(':')));
   if (scheme == "data") {
     // data:[<mime>][;base64],<data>
     size_t comma = url.find(',');
@@ -783,13 +702,13 @@ Status image_part(const ContentPart& part, const std::string& path, Json& out) {
     std::string meta = url.substr(5, comma - 5);
     const std::string kBase64 = ";base64";
     if (meta.size() < kBase64.size() ||
-        lower(meta.substr(meta.size() - kBase64.size())) != kBase64) {
+        ascii_lower(meta.substr(meta.size() - kBase64.size())) != kBase64) {
       return unsupported(path, path + ": a data: URL that is not base64");
     }
     std::string mime = meta.substr(0, meta.size() - kBase64.size());
     mime = mime.substr(0, mime.find(';'));
     if (mime.empty()) return invalid(path, path + ": the data: URL names no media type");
-    out = {{"inlineData", {{"mimeType", lower(mime)}, {"data", url.substr(comma + 1)}}}};
+    out = {{"inlineData", {{"mimeType", ascii_lower(mime)}, {"data", url.substr(comma + 1)}}}};
     return Status::Ok();
   }
   if (scheme == "https" || scheme == "http" || scheme == "gs") {
@@ -808,7 +727,7 @@ Status image_part(const ContentPart& part, const std::string& path, Json& out) {
 
 // A tool result's text -> the functionResponse.response value: {"result": JSON or text}.
 Json tool_result_value(const std::string& text) {
-  if (auto parsed = try_parse(text)) return {{"result", std::move(*parsed)}};
+  if (auto parsed = try_parse_json(text)) return {{"result", std::move(*parsed)}};
   return {{"result", text}};
 }
 
@@ -855,7 +774,7 @@ Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& opti
           std::string call_path = indexed(path + ".tool_calls", k);
           Json args = Json::object();
           if (!call.arguments.empty()) {
-            auto parsed = try_parse(call.arguments);
+            auto parsed = try_parse_json(call.arguments);
             if (!parsed || !parsed->is_object()) {
               return invalid(call_path + ".function.arguments",
                              call_path + " (id " + echo(call.id) + ", function " + echo(call.name) +
@@ -1252,7 +1171,7 @@ Result<Json> chat_request_to_gemini(const ChatRequest& req, const GeminiRequestO
 Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body) {
   const std::string prefix = "upstream returned an invalid Gemini response: ";
   try {
-    auto json = try_parse(body);
+    auto json = try_parse_json(body);
     if (!json) return bad_gateway(prefix + "not valid JSON (or nested too deeply)");
     if (const Json* error = error_object(*json)) {
       Error out = bad_gateway("upstream error: " + error_text(*error));
@@ -1286,7 +1205,7 @@ Status GeminiStreamDecoder::decode(std::string_view data, std::vector<ChatEvent>
   const std::string prefix = "upstream sent an invalid Gemini stream chunk: ";
   try {
     if (state_.failed) return Status::Ok();  // nothing counts after an error
-    auto json = try_parse(data);
+    auto json = try_parse_json(data);
     if (!json) return bad_gateway(prefix + "not valid JSON (or nested too deeply)");
     if (const Json* error = error_object(*json)) {
       Error failure(code_for_status(optional_string(*error, "status")),
@@ -1323,7 +1242,7 @@ void GeminiStreamDecoder::finish(std::vector<ChatEvent>& out) {
 
 std::string gemini_error_message(std::string_view body) {
   try {
-    if (auto json = try_parse(body)) {
+    if (auto json = try_parse_json(body)) {
       if (const Json* error = error_object(*json)) return error_text(*error);
     }
     return upstream_error_message(body);

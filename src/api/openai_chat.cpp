@@ -23,143 +23,22 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <exception>
-#include <limits>
 #include <set>
 #include <utility>
+
+#include "api/json_util.h"
 
 namespace keel {
 namespace {
 
-constexpr int kMaxJsonDepth = 256;
 constexpr size_t kMaxStopSequences = 4;
 constexpr int kMaxToolIndex = 1023;  // upstream tool-call indices above this are garbage
 constexpr size_t kMaxEmbeddingInputs = 2048;
 constexpr size_t kExcerptBytes = 200;
-constexpr size_t kMaxUpstreamMessageBytes = 1000;
 
 // ---- JSON in -------------------------------------------------------------------------------
-
-// True when `text` nests arrays/objects deeper than `max_depth`. Runs before parsing so that
-// nothing downstream (dump(), our own walks) can recurse without bound.
-bool nests_too_deep(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
-// Parses untrusted JSON. On failure returns a short reason (never an echo of the input, which
-// may not be valid UTF-8).
-Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string& what) {
-  if (nests_too_deep(text, kMaxJsonDepth)) {
-    return Error(code, what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-  }
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    return Error(code,
-                 what + " is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
-  } catch (const std::exception&) {
-    return Error(code, what + " is not valid JSON");
-  }
-}
-
-// A client-supplied value quoted in an error message, cut short so errors stay small.
-std::string echo(const std::string& value) {
-  constexpr size_t kMaxEcho = 64;
-  if (value.size() <= kMaxEcho) return "'" + value + "'";
-  size_t end = kMaxEcho;
-  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xc0) == 0x80) --end;
-  return "'" + value.substr(0, end) + "...'";
-}
-
-const char* describe(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-      return "an integer";
-    case Json::value_t::number_float:
-      return "a number";
-    default:
-      return "an unknown value";
-  }
-}
-
-// The member `key` of `object`, or nullptr when absent or null (null counts as absent).
-const Json* member(const Json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-const std::string& str(const Json& value) { return value.get_ref<const std::string&>(); }
-
-std::string indexed(const std::string& path, size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-Error invalid(std::string param, std::string message) {
-  Error error(ErrorCode::kInvalidArgument, std::move(message));
-  error.param = std::move(param);
-  return error;
-}
-
-Error wrong_type(const std::string& param, const char* expected, const Json& got) {
-  return invalid(param, param + " must be " + expected + ", got " + describe(got));
-}
-
-// A JSON number that must be an integer; integral floats (1.0) are accepted.
-std::optional<int64_t> as_int64(const Json& value) {
-  if (value.is_number_unsigned()) {
-    auto v = value.get<uint64_t>();
-    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
-    return static_cast<int64_t>(v);
-  }
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float()) {
-    double d = value.get<double>();
-    // 2^63 is exactly representable; anything at or above it does not fit.
-    if (!std::isfinite(d) || d != std::trunc(d) || d < -9223372036854775808.0 ||
-        d >= 9223372036854775808.0) {
-      return std::nullopt;
-    }
-    return static_cast<int64_t>(d);
-  }
-  return std::nullopt;
-}
 
 Status read_string(const Json& object, const char* key, const std::string& param,
                    std::string& out) {
@@ -175,21 +54,6 @@ Status read_bool(const Json& object, const char* key, std::optional<bool>& out) 
   if (!value) return Status::Ok();
   if (!value->is_boolean()) return wrong_type(key, "a boolean", *value);
   out = value->get<bool>();
-  return Status::Ok();
-}
-
-Status read_number(const Json& object, const char* key, double low, double high,
-                   std::optional<double>& out) {
-  const Json* value = member(object, key);
-  if (!value) return Status::Ok();
-  if (!value->is_number()) return wrong_type(key, "a number", *value);
-  double d = value->get<double>();
-  if (!(d >= low && d <= high)) {
-    char range[64];
-    std::snprintf(range, sizeof range, "between %g and %g", low, high);
-    return invalid(key, std::string(key) + " must be " + range);
-  }
-  out = d;
   return Status::Ok();
 }
 
@@ -763,8 +627,6 @@ Json response_format_to_wire(const ResponseFormat& format) {
 
 // ---- wire -> native (responses) ------------------------------------------------------------
 
-Error bad_gateway(std::string message) { return Error(ErrorCode::kBadGateway, std::move(message)); }
-
 // Reads an integer count, tolerating absence/null (0) and floats; nullopt when the field has
 // the wrong type.
 std::optional<int64_t> read_count(const Json& object, const char* key) {
@@ -805,8 +667,6 @@ Json usage_to_wire(const Usage& usage) {
     wire["prompt_tokens_details"] = {{"cached_tokens", *usage.cached_tokens}};
   return wire;
 }
-
-std::string truncate_utf8(const std::string& text, size_t limit);  // below, with text helpers
 
 std::optional<std::string> error_payload_message_uncapped(const Json& body) {
   if (!body.is_object()) return std::nullopt;
@@ -849,11 +709,6 @@ std::optional<std::string> content_text(const Json& content) {
     }
   }
   return text;
-}
-
-std::string optional_string(const Json& object, const char* key) {
-  const Json* value = member(object, key);
-  return value && value->is_string() ? str(*value) : std::string();
 }
 
 Result<std::vector<ChatEvent>> chat_events_from_body(const Json& body) {
@@ -1054,14 +909,6 @@ std::string sanitized_excerpt(std::string_view text, size_t limit) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   if (cut) out += "...";
   return out;
-}
-
-// `text` cut to at most `limit` bytes on a UTF-8 boundary (text is valid UTF-8).
-std::string truncate_utf8(const std::string& text, size_t limit) {
-  if (text.size() <= limit) return text;
-  size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-  return text.substr(0, end) + "...";
 }
 
 }  // namespace
@@ -1455,8 +1302,8 @@ Result<Embeddings> embeddings_from_wire(std::string_view body) {
 
 std::string upstream_error_message(std::string_view body) {
   try {
-    if (!nests_too_deep(body, kMaxJsonDepth)) {
-      Json json = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (auto parsed = try_parse_json(body)) {
+      Json json = std::move(*parsed);
       // Gemini's OpenAI-compatible endpoint wraps its error in a one-element array.
       if (json.is_array() && !json.empty() && json[0].is_object()) json = Json(json[0]);
       if (json.is_object()) {

@@ -29,8 +29,9 @@ Task<Result<std::string>> stream_turn(const Url& base, const std::string& api_ke
   auto& res = *response.value();
   if (res.status() != 200) {
     auto text = co_await res.read_all(1 << 20);
-    co_return Error(ErrorCode::kUnavailable, "keel answered " + std::to_string(res.status()) +
-                                                 ": " + upstream_error_message(text ? *text : ""));
+    std::string message = upstream_error_message(text ? *text : std::string());
+    co_return Error(ErrorCode::kUnavailable,
+                    "keel answered " + std::to_string(res.status()) + ": " + message);
   }
   SseParser parser;
   OpenAIStreamDecoder decoder;

@@ -3,6 +3,8 @@
 #include <ctime>
 
 #include "core/clock.h"
+#include "providers/anthropic/anthropic_provider.h"
+#include "providers/gemini/gemini_provider.h"
 #include "providers/openai/openai_provider.h"
 
 namespace keel {
@@ -13,7 +15,9 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
     case ProviderKind::kAzure:
       return OpenAIProvider::create(config);
     case ProviderKind::kAnthropic:
+      return AnthropicProvider::create(config);
     case ProviderKind::kGemini:
+      return GeminiProvider::create(config);
     case ProviderKind::kLocal:
       break;
   }

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/anthropic.h"
 #include "api/openai_chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -28,16 +29,12 @@ bool is_json_content_type(const std::string& value) {
   return beast::iequals(media, "application/json");
 }
 
-// The client's side of a streamed chat: OpenAI chunks as SSE, headers sent with the first
-// event the router lets through.
-class OpenAISseSink final : public EventSink {
+// The client's side of a streamed chat. Headers go out with the first event the router lets
+// through; each front door writes events in its own format.
+class StreamSink : public EventSink {
  public:
-  OpenAISseSink(ResponseWriter& writer, const ChatRequest& request, std::string id,
-                std::string request_id, ChatAggregator* transcript)
-      : writer_(writer),
-        encoder_(std::move(id), request.model, unix_seconds(), request.include_usage),
-        request_id_(std::move(request_id)),
-        transcript_(transcript) {}
+  StreamSink(ResponseWriter& writer, std::string request_id, ChatAggregator* transcript)
+      : writer_(writer), request_id_(std::move(request_id)), transcript_(transcript) {}
 
   Task<bool> on_event(ChatEvent event) override {
     if (transcript_) transcript_->add(event);
@@ -45,30 +42,75 @@ class OpenAISseSink final : public EventSink {
       Headers headers{{"x-request-id", request_id_}};
       if (!co_await writer_.begin_stream(200, "text/event-stream", headers)) co_return false;
     }
-    if (event.kind == ChatEvent::Kind::kError) {
-      // A terminal error after content went out: an error object, and never [DONE].
-      co_return co_await writer_.write(sse_frame(dump(error_to_wire(event.error))));
-    }
-    if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
+    co_return co_await writer_.write(frames_for(event));
+  }
+  // The stream ended well: the format's closing frames, then the end of the response.
+  Task<void> done() {
+    co_await writer_.write(closing_frames());
+    co_await writer_.end();
+  }
+
+ protected:
+  virtual std::string frames_for(const ChatEvent& event) = 0;
+  virtual std::string closing_frames() = 0;
+
+ private:
+  ResponseWriter& writer_;
+  std::string request_id_;
+  ChatAggregator* transcript_;
+};
+
+// OpenAI chat.completion.chunk frames; a terminal error is an error object and never [DONE].
+class OpenAISseSink final : public StreamSink {
+ public:
+  OpenAISseSink(ResponseWriter& writer, const ChatRequest& request, std::string id,
+                std::string request_id, ChatAggregator* transcript)
+      : StreamSink(writer, std::move(request_id), transcript),
+        encoder_(std::move(id), request.model, unix_seconds(), request.include_usage) {}
+
+ protected:
+  std::string frames_for(const ChatEvent& event) override {
+    if (event.kind == ChatEvent::Kind::kError) return sse_frame(dump(error_to_wire(event.error)));
     chunks_.clear();
     encoder_.encode(event, chunks_);
     std::string frames;
     for (const auto& chunk : chunks_) frames += sse_frame(dump(chunk));
-    co_return co_await writer_.write(frames);
+    return frames;
   }
+  std::string closing_frames() override { return "data: [DONE]\n\n"; }
 
-  Task<void> done() {
-    co_await writer_.write("data: [DONE]\n\n");
-    co_await writer_.end();
+ private:
+  OpenAIStreamEncoder encoder_;
+  std::vector<Json> chunks_;
+};
+
+// Anthropic Messages stream events (message_start ... message_stop, or an error event).
+class AnthropicSseSink final : public StreamSink {
+ public:
+  AnthropicSseSink(ResponseWriter& writer, const ChatRequest& request, std::string id,
+                   std::string request_id, ChatAggregator* transcript)
+      : StreamSink(writer, std::move(request_id), transcript), encoder_(std::move(id), request.model) {}
+
+ protected:
+  std::string frames_for(const ChatEvent& event) override {
+    events_.clear();
+    encoder_.encode(event, events_);
+    return render();
+  }
+  std::string closing_frames() override {
+    events_.clear();
+    encoder_.finish(events_);
+    return render();
   }
 
  private:
-  ResponseWriter& writer_;
-  OpenAIStreamEncoder encoder_;
-  std::string request_id_;
-  ChatAggregator* transcript_;
-  std::vector<Json> chunks_;
-  Usage usage_;
+  std::string render() const {
+    std::string frames;
+    for (const auto& event : events_) frames += sse_frame(dump(event.data), event.name);
+    return frames;
+  }
+  AnthropicStreamEncoder encoder_;
+  std::vector<AnthropicSseEvent> events_;
 };
 
 class AggregatingSink final : public EventSink {
@@ -106,7 +148,8 @@ bool App::authorized(const Request& request) const {
   return match;
 }
 
-Task<void> App::send_error(ResponseWriter& response, const Error& error, RequestRecord* record) {
+Task<void> App::send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
+                           ApiFormat format) {
   int status = http_status_for(error.code);
   Headers headers;
   if (error.retry_after_ms) {
@@ -117,7 +160,10 @@ Task<void> App::send_error(ResponseWriter& response, const Error& error, Request
     record->error_class = error_code_name(error.code);
     headers.emplace_back("x-request-id", record->id);
   }
-  co_await response.send(status, kJson, dump(error_to_wire(error)), headers);
+  Json body = format == ApiFormat::kAnthropic
+                  ? anthropic_error_to_wire(error, record ? record->id : std::string())
+                  : error_to_wire(error);
+  co_await response.send(status, kJson, dump(body), headers);
 }
 
 void App::finish(RequestRecord& record, steady_clock::time_point start) {
@@ -139,19 +185,21 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await response.send(200, kJson, R"({"status":"ok"})");
     co_return;
   }
-  bool api = path == "/v1/chat/completions" || path == "/v1/embeddings" ||
-             path == "/v1/models" || path == "/metrics";
+  bool api = path == "/v1/chat/completions" || path == "/v1/messages" ||
+             path == "/v1/embeddings" || path == "/v1/models" || path == "/metrics";
+  // Errors before the route is known take the shape of the API the path belongs to.
+  ApiFormat format = path == "/v1/messages" ? ApiFormat::kAnthropic : ApiFormat::kOpenAI;
   if (!api) {
     Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
                                           " " + std::string(path));
     error.type_code = "unknown_url";
-    co_await send_error(response, error, nullptr);
+    co_await send_error(response, error, nullptr, format);
     co_return;
   }
   if (!authorized(request)) {
     Error error(ErrorCode::kUnauthenticated, "missing or invalid API key");
     error.type_code = "invalid_api_key";
-    co_await send_error(response, error, nullptr);
+    co_await send_error(response, error, nullptr, format);
     co_return;
   }
   bool get_route = path == "/v1/models" || path == "/metrics";
@@ -163,7 +211,11 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
                     std::string(path));
     error.type_code = "method_not_allowed";
     Headers headers{{"allow", get_route ? "GET, HEAD" : "POST"}};
-    co_await response.send(405, kJson, dump(error_to_wire(error)), headers);
+    // Built before co_await: g++ 12 mis-destroys temporaries of a conditional expression
+    // inside a co_await's operands.
+    std::string body = dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error)
+                                                            : error_to_wire(error));
+    co_await response.send(405, kJson, std::move(body), headers);
     co_return;
   }
   if (path == "/metrics") {
@@ -190,26 +242,30 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   if (config_.server.max_in_flight > 0 && now_in_flight > config_.server.max_in_flight) {
     Error error(ErrorCode::kUnavailable, "keel is overloaded: too many requests in flight");
     error.type_code = "overloaded";
-    co_await send_error(response, error, &record);
+    co_await send_error(response, error, &record, format);
     finish(record, start);
     co_return;
   }
   if (!is_json_content_type(request.header("content-type"))) {
     Error error(ErrorCode::kUnsupportedMedia, "Content-Type must be application/json");
-    co_await send_error(response, error, &record);
+    co_await send_error(response, error, &record, format);
   } else if (path == "/v1/chat/completions") {
-    co_await chat_completions(request, response, record);
+    co_await chat(request, response, record, ApiFormat::kOpenAI);
+  } else if (path == "/v1/messages") {
+    co_await chat(request, response, record, ApiFormat::kAnthropic);
   } else {
     co_await embeddings(request, response, record);
   }
   finish(record, start);
 }
 
-Task<void> App::chat_completions(Request& request, ResponseWriter& response,
-                                 RequestRecord& record) {
-  auto parsed = parse_chat_request(request.message.body());
+Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& record,
+                     ApiFormat format) {
+  bool anthropic = format == ApiFormat::kAnthropic;
+  auto parsed = anthropic ? parse_messages_request(request.message.body())
+                          : parse_chat_request(request.message.body());
   if (!parsed) {
-    co_await send_error(response, parsed.error(), &record);
+    co_await send_error(response, parsed.error(), &record, format);
     co_return;
   }
   ChatRequest& chat = *parsed;
@@ -219,34 +275,41 @@ Task<void> App::chat_completions(Request& request, ResponseWriter& response,
     Error error(ErrorCode::kNotFound, "model '" + chat.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
-    co_await send_error(response, error, &record);
+    co_await send_error(response, error, &record, format);
     co_return;
   }
-  std::string completion_id = new_id("chatcmpl-");
+  std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
   std::unique_ptr<ChatAggregator> transcript;
   if (config_.log_content) transcript = std::make_unique<ChatAggregator>();
   ChatOutcome outcome;
-  Json response_json;
   if (chat.stream) {
-    OpenAISseSink sink(response, chat, completion_id, record.id, transcript.get());
-    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    std::unique_ptr<StreamSink> sink;
+    if (anthropic) {
+      sink = std::make_unique<AnthropicSseSink>(response, chat, response_id, record.id,
+                                                transcript.get());
+    } else {
+      sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
+                                             transcript.get());
+    }
+    outcome = co_await router_->chat(chat, *sink, response.client_gone());
     if (outcome.status.ok()) {
-      co_await sink.done();
+      co_await sink->done();
     } else if (outcome.committed || response.started()) {
-      co_await response.end();   // the error event went out already; no [DONE]
+      co_await response.end();   // the error event went out already; no normal ending
     }
   } else {
     AggregatingSink sink;
     outcome = co_await router_->chat(chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
-      whole.id = completion_id;
+      whole.id = response_id;
       whole.model = chat.model;
       whole.created = unix_seconds();
-      response_json = chat_response_to_wire(whole);
+      Json body = anthropic ? messages_response_to_wire(whole, chat.model)
+                            : chat_response_to_wire(whole);
       if (transcript) *transcript = sink.aggregator();
       Headers headers{{"x-request-id", record.id}};
-      co_await response.send(200, kJson, dump(response_json), headers);
+      co_await response.send(200, kJson, dump(body), headers);
     }
   }
   record.attempts = std::move(outcome.attempts);
@@ -264,12 +327,14 @@ Task<void> App::chat_completions(Request& request, ResponseWriter& response,
       record.status = 200;   // what the client saw; the failure is in error_class
       record.error_class = error_code_name(error.code);
     } else {
-      co_await send_error(response, error, &record);
+      co_await send_error(response, error, &record, format);
     }
   }
   if (transcript) {
     Json content = {{"request", Json::parse(request.message.body(), nullptr, false)},
-                    {"response", chat_response_to_wire(transcript->response())}};
+                    {"response", anthropic ? messages_response_to_wire(transcript->response(),
+                                                                       chat.model)
+                                           : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);
   }
 }

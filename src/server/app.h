@@ -16,6 +16,9 @@
 
 namespace keel {
 
+// Which API a route speaks, for its error bodies and stream format.
+enum class ApiFormat { kOpenAI, kAnthropic };
+
 class App {
  public:
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
@@ -29,9 +32,12 @@ class App {
   void set_server(const Server* server) { server_ = server; }
 
  private:
-  Task<void> chat_completions(Request& request, ResponseWriter& response, RequestRecord& record);
+  // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
+  Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
+                  ApiFormat format);
   Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
-  Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record);
+  Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
+                        ApiFormat format = ApiFormat::kOpenAI);
   bool authorized(const Request& request) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 

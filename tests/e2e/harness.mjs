@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const KEEL_BIN = process.env.KEEL_BIN || path.resolve(here, '../../build/keel');
@@ -69,6 +70,20 @@ export function toYaml(value, indent = 0) {
 // A provider entry for a fake upstream.
 export function fakeProvider(name, fake, apiKey = UPSTREAM_KEY) {
   return { name, kind: 'openai', base_url: fake.url, api_key: apiKey };
+}
+
+// Provider entries for the other vendors' fakes (tests/fakes/fake_anthropic.mjs,
+// fake_gemini.mjs; Azure is fake_openai.mjs's /openai/deployments/... route).
+export function anthropicProvider(name, fake, apiKey) {
+  return { name, kind: 'anthropic', base_url: fake.url, api_key: apiKey };
+}
+
+export function geminiProvider(name, fake, apiKey) {
+  return { name, kind: 'gemini', base_url: fake.url, api_key: apiKey };
+}
+
+export function azureProvider(name, fake, apiKey, apiVersion = '2024-10-21') {
+  return { name, kind: 'azure', base_url: fake.origin, api_key: apiKey, api_version: apiVersion };
 }
 
 export function keelConfig({ providers = [], models = [], extra = {}, dir }) {
@@ -222,6 +237,13 @@ export function makeClient(keel, options = {}) {
   return new OpenAI({ baseURL: keel.url, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 15000, ...options });
 }
 
+// The official @anthropic-ai/sdk pointed at keel's root (it appends /v1/messages). This SDK
+// version sends `apiKey` as `Authorization: Bearer`; pass {apiKey: null, defaultHeaders:
+// {'x-api-key': KEY}} to authenticate with x-api-key instead.
+export function makeAnthropicClient(keel, options = {}) {
+  return new Anthropic({ baseURL: keel.base, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 15000, ...options });
+}
+
 // --- HTTP helpers --------------------------------------------------------------------------
 
 export function authHeaders(key = CLIENT_KEY) {
@@ -261,6 +283,33 @@ export function sseData(text) {
     out.push(lines.map((l) => l.slice(5).replace(/^ /, '')).join('\n'));
   }
   return out;
+}
+
+// Splits an SSE body into its events: [{event (null when none), data}] (data lines joined).
+export function sseEvents(text) {
+  const out = [];
+  for (const block of text.replace(/\r\n/g, '\n').split('\n\n')) {
+    const lines = block.split('\n');
+    const data = lines.filter((l) => l.startsWith('data:'));
+    const event = lines.find((l) => l.startsWith('event:'));
+    if (data.length === 0 && !event) continue;
+    out.push({
+      event: event ? event.slice(6).replace(/^ /, '') : null,
+      data: data.map((l) => l.slice(5).replace(/^ /, '')).join('\n'),
+    });
+  }
+  return out;
+}
+
+// Asserts Anthropic's error shape {"type": "error", "error": {"type", "message"}}; returns error.
+export function anthropicErrorOf(json) {
+  if (!json || typeof json !== 'object' || json.type !== 'error' || !json.error || typeof json.error !== 'object') {
+    throw new Error(`not an Anthropic error body: ${JSON.stringify(json)}`);
+  }
+  const e = json.error;
+  if (typeof e.type !== 'string' || e.type.length === 0) throw new Error(`error.type missing: ${JSON.stringify(json)}`);
+  if (typeof e.message !== 'string' || e.message.length === 0) throw new Error(`error.message missing: ${JSON.stringify(json)}`);
+  return e;
 }
 
 // Asserts the OpenAI error shape; returns the error object.

@@ -39,6 +39,10 @@
 // Embeddings (POST /v1/embeddings): deterministic 8-dimensional vectors (fakeEmbedding(text));
 // fail-500, fail-400, rate-429, flaky-N, hang, close-before-first and garbage apply there too.
 // GET /v1/models lists a few models.
+// Azure OpenAI: POST /openai/deployments/{deployment}/chat/completions?api-version=V (and
+// /embeddings) serves the same behaviours, picked by the deployment; the key goes in `api-key`
+// (401 otherwise); no api-version: 404. Log entries carry `query` and `deployment` (null off
+// that path); fake.origin is the root URL for an Azure provider's base_url.
 //
 // Options: {apiKey} (other bearer keys get 401); {tls: {key, cert}} serves HTTPS instead (PEM
 // strings or Buffers, as node:https takes them): fake.url is then https://127.0.0.1:PORT/v1,
@@ -58,6 +62,8 @@ export const TOOL_CALLS = [
   { id: 'call_2', name: 'get_weather', arguments: '{"city":"Tokyo"}' },
 ];
 export const FAKE_MODELS = ['ok', 'echo', 'tools', 'json', 'text-embedding-fake'];
+// Azure OpenAI's deployment routes (learn.microsoft.com, Azure OpenAI REST API reference).
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 
 // Deterministic vector for one embedding input. Every value is a multiple of 1/64 within
 // [-1.5, 1.5], so it survives float32 (base64) encoding exactly.
@@ -152,8 +158,13 @@ export async function startFakeOpenAI(options = {}) {
           body = null;
         }
       }
-      const path = new URL(req.url, 'http://x').pathname;
-      requests.push({ seq: seq++, at: Date.now(), method: req.method, path, headers: { ...req.headers }, body, raw });
+      const url = new URL(req.url, 'http://x');
+      const path = url.pathname;
+      const azure = AZURE_PATH.exec(path);
+      requests.push({
+        seq: seq++, at: Date.now(), method: req.method, path, headers: { ...req.headers }, body, raw,
+        query: url.search, deployment: azure ? decodeURIComponent(azure[1]) : null,
+      });
       handle(req, res, path, body, raw).catch((err) => {
         if (!res.headersSent) sendJSON(res, 500, errorBody(`fake crashed: ${err.message}`, 'server_error'));
         else res.destroy();
@@ -201,6 +212,8 @@ export async function startFakeOpenAI(options = {}) {
   }
 
   async function handle(req, res, path, body, raw) {
+    const azure = AZURE_PATH.exec(path);
+    if (azure) return handleAzure(req, res, path, body, raw, decodeURIComponent(azure[1]), azure[2]);
     if (requiredKey !== null && req.headers.authorization !== `Bearer ${requiredKey}`) {
       return sendJSON(res, 401, errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
     }
@@ -223,6 +236,32 @@ export async function startFakeOpenAI(options = {}) {
       return chat(res, body, model, behaviour);
     }
     return sendJSON(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
+  }
+
+  // Azure OpenAI: POST /openai/deployments/{deployment}/chat/completions?api-version=V with the
+  // key in `api-key` (options.apiKey, when set; a Bearer key is not accepted there). The
+  // deployment picks the behaviour and is what hits counts; the body's `model`, if any, is
+  // ignored, as Azure does.
+  async function handleAzure(req, res, path, body, raw, deployment, op) {
+    const version = new URL(req.url, 'http://x').searchParams.get('api-version');
+    if (!version) {
+      return sendJSON(res, 404, { error: { code: '404', message: 'Resource not found' } });
+    }
+    const key = req.headers['api-key'];
+    if (!key || (requiredKey !== null && key !== requiredKey)) {
+      return sendJSON(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } });
+    }
+    if (req.method !== 'POST') {
+      return sendJSON(res, 404, { error: { code: '404', message: 'Resource not found' } });
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return sendJSON(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error'));
+    }
+    stats.hits[deployment] = (stats.hits[deployment] ?? 0) + 1;
+    const behaviour = behaviourOf(deployment);
+    if (await commonFailure(req, res, behaviour, deployment, body)) return;
+    if (op === 'embeddings') return embeddings(res, body, deployment);
+    return chat(res, body, deployment, behaviour);
   }
 
   // Behaviours shared by chat and embeddings. Returns true when it answered.
@@ -460,10 +499,13 @@ export async function startFakeOpenAI(options = {}) {
     },
     requests,
     stats,
-    // Requests whose body named `model`, oldest first.
+    // Requests whose body named `model` (or, on the Azure path, whose deployment is `model`),
+    // oldest first.
     requestsFor(model) {
-      return requests.filter((r) => r.body && r.body.model === model);
+      return requests.filter((r) => (r.deployment !== null ? r.deployment === model : r.body && r.body.model === model));
     },
+    // The server's root, without /v1: an Azure provider's base_url.
+    origin: `${scheme}://127.0.0.1:${port}`,
     hits(model) {
       return stats.hits[model] ?? 0;
     },

@@ -1,0 +1,495 @@
+#!/usr/bin/env bash
+# keel gateway benchmark (`make bench`): keel against nginx as a reverse proxy, both in front of
+# the same static mock upstream, driven by wrk. See bench/README.md.
+#
+#   BENCH_SECONDS=10   measured seconds per run (12 runs: 2 modes x 2 connection counts x 3 targets)
+#   BENCH_WARMUP=1     unmeasured seconds before each run
+#   BENCH_WORKERS=1    nginx worker_processes of both nginx instances = keel server.threads
+#   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
+#   BENCH_KEEP=0       1: keep the temporary directory (configs, logs, raw wrk output)
+#   KEEL_BIN=build/keel
+#
+# Everything listens on 127.0.0.1, on free ports chosen at start; every process started here is
+# stopped on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_WARMUP=${BENCH_WARMUP:-1}
+BENCH_WORKERS=${BENCH_WORKERS:-1}
+BENCH_RECORD=${BENCH_RECORD:-1}
+BENCH_KEEP=${BENCH_KEEP:-0}
+KEEL_BIN=${KEEL_BIN:-$ROOT/build/keel}
+RESULTS_FILE=$ROOT/bench/RESULTS.md
+HIGH_CONNS=50
+HIGH_THREADS=2
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+((BENCH_SECONDS >= 1)) || die "BENCH_SECONDS must be at least 1"
+((BENCH_WORKERS >= 1)) || die "BENCH_WORKERS must be at least 1"
+[[ -x $KEEL_BIN ]] || die "keel binary not found at $KEEL_BIN (run 'make build' first, or set KEEL_BIN)"
+
+# --- dependencies --------------------------------------------------------------------------------
+missing=()
+for pkg in nginx-light wrk curl; do
+  # Any nginx flavour will do; curl is used for the correctness checks.
+  if [[ $pkg == nginx-light ]] && command -v nginx >/dev/null 2>&1; then continue; fi
+  if [[ $pkg == curl ]] && command -v curl >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+NGINX=$(command -v nginx || true)
+[[ -n $NGINX ]] || NGINX=/usr/sbin/nginx
+[[ -x $NGINX ]] || die "nginx not found after installing nginx-light"
+command -v wrk >/dev/null || die "wrk not found after installing it"
+if command -v python3 >/dev/null; then PORT_TOOL=python3
+elif command -v node >/dev/null; then PORT_TOOL=node
+else die "need python3 or node to find free ports"; fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- temporary directory and cleanup -------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keel-bench.XXXXXX")
+# nginx workers may run as an unprivileged user when we are root: let them traverse.
+chmod 755 "$WORK"
+STARTED=()   # pids of processes we started (nginx masters, keel)
+CHILD=""     # the wrk running now
+
+# Runs "$@" in the background and waits for it: a signal then interrupts `wait` at once, whereas
+# bash runs a trap only after a foreground command has finished.
+run_child() {
+  local rc=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
+
+exec 8>&1 9>&2   # the script's own stdout and stderr, for cleanup to report on
+cleanup() {
+  local rc=$? pid i
+  trap - EXIT INT TERM
+  exec 1>&8 2>&9   # a signal may arrive inside a redirected command
+  if [[ -n $CHILD ]]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
+  for pid in "${STARTED[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $BENCH_KEEP == 1 ]] || ((rc != 0 && rc != 130 && rc != 143)); then
+    log "kept $WORK (configs, logs, raw wrk output)"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'printf "bench: error: line %s: %s failed\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- free ports ----------------------------------------------------------------------------------
+free_ports() {  # N -> N distinct free loopback ports, one per line
+  if [[ $PORT_TOOL == python3 ]]; then
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+for s in socks: print(s.getsockname()[1])
+PY
+  else
+    node -e '
+      const net = require("net"); const n = +process.argv[1]; const servers = []; const ports = [];
+      (function next() {
+        if (servers.length === n) { console.log(ports.join("\n")); servers.forEach(s => s.close()); return; }
+        const s = net.createServer(); servers.push(s);
+        s.listen(0, "127.0.0.1", () => { ports.push(s.address().port); next(); });
+      })();' "$1"
+  fi
+}
+mapfile -t PORTS < <(free_ports 3)
+((${#PORTS[@]} == 3)) || die "could not find free ports"
+MOCK_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} KEEL_PORT=${PORTS[2]}
+
+# --- /proc helpers -------------------------------------------------------------------------------
+cpu_ticks() {  # pids... -> sum of utime+stime (clock ticks)
+  local total=0 pid line rest f
+  for pid in "$@"; do
+    read -r line <"/proc/$pid/stat" || die "process $pid is gone"
+    rest=${line##*) }
+    read -r -a f <<<"$rest"
+    total=$((total + f[11] + f[12]))   # fields 14 (utime) and 15 (stime)
+  done
+  echo "$total"
+}
+children_of() {  # pid -> its child pids
+  local stat line rest f
+  for stat in /proc/[0-9]*/stat; do
+    { read -r line <"$stat"; } 2>/dev/null || continue
+    rest=${line##*) }
+    read -r -a f <<<"$rest"
+    if [[ ${f[1]} == "$1" ]]; then echo "${line%% *}"; fi
+  done
+}
+rss_kb() {  # pids... -> sum of VmRSS in kB
+  local total=0 pid kb
+  for pid in "$@"; do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    total=$((total + kb))
+  done
+  echo "$total"
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# --- fixed payloads ------------------------------------------------------------------------------
+CHAT_JSON='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}'
+chunk() {  # delta-json finish -> one SSE event, with nginx-escaped newlines
+  printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,"delta":%s,"finish_reason":%s}]}\\n\\n' "$1" "$2"
+}
+SSE_BODY="$(chunk '{"role":"assistant","content":""}' null)"
+for word in Hello ' from' ' the' ' mock' ' upstream.'; do SSE_BODY+="$(chunk "{\"content\":\"$word\"}" null)"; done
+SSE_BODY+="$(chunk '{}' '"stop"')"
+SSE_BODY+='data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}\n\n'
+SSE_BODY+='data: [DONE]\n\n'
+REQ_PLAIN='{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
+REQ_STREAM='{"model":"bench-stream","messages":[{"role":"user","content":"hi"}],"stream":true}'
+
+# --- nginx instances -----------------------------------------------------------------------------
+nginx_common() {  # prefix -> main-context and http-context preamble
+  cat <<EOF
+worker_processes $BENCH_WORKERS;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+EOF
+}
+start_nginx() {  # name conf-body -> sets NGINX_PID_<name>
+  local name=$1 prefix=$WORK/$1 pid i
+  mkdir -p "$prefix/tmp"
+  { nginx_common "$prefix"; printf '%s\n}\n' "$2"; } >"$prefix/nginx.conf"
+  "$NGINX" -t -q -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>"$prefix/configtest.log" ||
+    { cat "$prefix/configtest.log" >&2; die "nginx $name: config test failed ($prefix/nginx.conf)"; }
+  "$NGINX" -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>>"$prefix/error.log" &
+  pid=$!
+  STARTED+=("$pid")
+  printf -v "NGINX_PID_$name" '%s' "$pid"
+}
+wait_port() {  # port pid what
+  local i
+  for ((i = 0; i < 100; i++)); do
+    alive "$2" || die "$3 exited during start-up (logs in $WORK)"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "$3 did not listen on port $1 within 10 s"
+}
+instance_pids() {  # master name -> master and its workers (checked against worker_processes)
+  local master=$1 workers i
+  for ((i = 0; i < 50; i++)); do
+    mapfile -t workers < <(children_of "$master")
+    ((${#workers[@]} >= BENCH_WORKERS)) && break
+    sleep 0.1
+  done
+  ((${#workers[@]} == BENCH_WORKERS)) ||
+    die "nginx $2 has ${#workers[@]} workers, expected $BENCH_WORKERS"
+  echo "$master ${workers[*]}"
+}
+
+start_nginx mock "  server {
+    listen 127.0.0.1:$MOCK_PORT;
+    location = /v1/chat/completions {
+      default_type application/json;
+      return 200 '$CHAT_JSON';
+    }
+    location = /stream/v1/chat/completions {
+      default_type text/event-stream;
+      return 200 '$SSE_BODY';
+    }
+    location = /nginx_status { stub_status; }
+    location / { return 404; }
+  }"
+start_nginx proxy "  upstream mock {
+    server 127.0.0.1:$MOCK_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:$PROXY_PORT;
+    proxy_http_version 1.1;
+    proxy_set_header Connection \"\";
+    location / { proxy_pass http://mock; }
+    location /stream/ { proxy_pass http://mock; proxy_buffering off; }
+  }"
+wait_port "$MOCK_PORT" "$NGINX_PID_mock" "nginx mock"
+wait_port "$PROXY_PORT" "$NGINX_PID_proxy" "nginx proxy"
+read -r -a PIDS_mock <<<"$(instance_pids "$NGINX_PID_mock" mock)"
+read -r -a PIDS_proxy <<<"$(instance_pids "$NGINX_PID_proxy" proxy)"
+
+# --- keel ----------------------------------------------------------------------------------------
+cat >"$WORK/keel.yaml" <<EOF
+listen: 127.0.0.1:$KEEL_PORT
+state: sqlite:$WORK/keel.db
+server:
+  threads: $BENCH_WORKERS
+  shutdown_grace_ms: 1000
+providers:
+  - name: mock
+    kind: openai
+    base_url: http://127.0.0.1:$MOCK_PORT/v1
+    api_key: bench
+  - name: mock-stream          # same mock; this path answers with a fixed SSE body
+    kind: openai
+    base_url: http://127.0.0.1:$MOCK_PORT/stream/v1
+    api_key: bench
+models:
+  - name: bench
+    retries: 0
+    targets: [{provider: mock, model: m}]
+  - name: bench-stream
+    retries: 0
+    targets: [{provider: mock-stream, model: m}]
+EOF
+"$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
+KEEL_PID=$!
+STARTED+=("$KEEL_PID")
+for ((i = 0; i < 100; i++)); do
+  alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel exited during start-up"; }
+  grep -q "listening on http://127.0.0.1:$KEEL_PORT" "$WORK/keel.log" && break
+  sleep 0.1
+done
+grep -q "listening on http://127.0.0.1:$KEEL_PORT" "$WORK/keel.log" ||
+  { tail -n 20 "$WORK/keel.log" >&2; die "keel did not report 'listening on http://127.0.0.1:$KEEL_PORT' within 10 s"; }
+sleep 0.5
+KEEL_RSS_IDLE=$(rss_kb "$KEEL_PID")   # before any request
+PIDS_keel=("$KEEL_PID")
+
+log "mock nginx :$MOCK_PORT (pids ${PIDS_mock[*]}), nginx proxy :$PROXY_PORT (pids ${PIDS_proxy[*]}), keel :$KEEL_PORT (pid $KEEL_PID)"
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" 'BEGIN {exit !(l >= 1)}'; then
+  log "warning: load average is $load1 before the runs: other work shares this machine, expect noisy numbers"
+fi
+log "nginx worker_processes=$BENCH_WORKERS, keel server.threads=$BENCH_WORKERS; ${BENCH_SECONDS}s per run"
+
+# --- correctness checks before (and after) load --------------------------------------------------
+url_for() {  # target mode -> URL
+  local port path
+  case $1 in mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; keel) port=$KEEL_PORT ;; esac
+  if [[ $2 == stream && $1 != keel ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
+  echo "http://127.0.0.1:$port$path"
+}
+check() {  # target mode
+  local body out status
+  [[ $2 == plain ]] && body=$REQ_PLAIN || body=$REQ_STREAM
+  out=$(curl -sS --max-time 5 -o "$WORK/check.body" -w '%{http_code}' -H 'content-type: application/json' \
+    --data "$body" "$(url_for "$1" "$2")") || die "$1 ($2): request failed"
+  status=$out
+  [[ $status == 200 ]] || { cat "$WORK/check.body" >&2; die "$1 ($2): HTTP $status"; }
+  if [[ $2 == plain ]]; then
+    grep -q '"Hello from the mock upstream."' "$WORK/check.body" ||
+      { cat "$WORK/check.body" >&2; die "$1 ($2): unexpected body"; }
+  else
+    # Streams: the content arrives in pieces; the last event is [DONE].
+    grep -q '" upstream."' "$WORK/check.body" && grep -q '^data: \[DONE\]' "$WORK/check.body" ||
+      { cat "$WORK/check.body" >&2; die "$1 ($2): unexpected stream"; }
+  fi
+}
+mock_accepts() {  # connections the mock has accepted so far (including this status request)
+  curl -sS --max-time 5 "http://127.0.0.1:$MOCK_PORT/nginx_status" | awk 'NR == 3 {print $1}'
+}
+
+# --- wrk -----------------------------------------------------------------------------------------
+for mode in plain stream; do
+  [[ $mode == plain ]] && body=$REQ_PLAIN || body=$REQ_STREAM
+  cat >"$WORK/$mode.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$body'
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+EOF
+done
+
+RESULTS=$WORK/results.tsv   # mode conns target rps p50 p99 cpu_us_per_req upstream_conns non2xx sockerr
+: >"$RESULTS"
+ERRORS=()
+
+measure() {  # mode conns target
+  local mode=$1 conns=$2 target=$3 threads=1 url out pidvar cpu0 cpu1 acc0 acc1 line
+  ((conns > 1)) && threads=$HIGH_THREADS
+  url=$(url_for "$target" "$mode")
+  pidvar="PIDS_$target[@]"
+  local pids=("${!pidvar}")
+  if ((BENCH_WARMUP > 0)); then
+    run_child wrk -t"$threads" -c"$conns" -d"${BENCH_WARMUP}s" -s "$WORK/$mode.lua" "$url" >"$WORK/warmup.txt" 2>&1 ||
+      { cat "$WORK/warmup.txt" >&2; die "wrk warm-up against $target failed"; }
+  fi
+  out=$WORK/wrk-$mode-c$conns-$target.txt
+  acc0=$(mock_accepts)
+  cpu0=$(cpu_ticks "${pids[@]}")
+  run_child wrk -t"$threads" -c"$conns" -d"${BENCH_SECONDS}s" --latency -s "$WORK/$mode.lua" "$url" >"$out" 2>&1 ||
+    { cat "$out" >&2; die "wrk against $target failed"; }
+  cpu1=$(cpu_ticks "${pids[@]}")
+  acc1=$(mock_accepts)
+  alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel died during the run"; }
+  line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no summary in wrk output"; }
+  # Also report wrk's own error lines verbatim.
+  if grep -qE 'Non-2xx or 3xx responses|Socket errors' "$out"; then
+    ERRORS+=("$mode c=$conns $target: $(grep -E 'Non-2xx or 3xx responses|Socket errors' "$out" | sed 's/^ *//' | paste -sd ';' -)")
+  fi
+  local upstream=$((acc1 - acc0 - 1))   # minus the second status request itself
+  [[ $target == mock ]] && upstream=-
+  awk -v line="$line" -v mode="$mode" -v conns="$conns" -v target="$target" \
+      -v ticks=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v upstream="$upstream" 'BEGIN {
+    n = split(line, kv, " ")
+    for (i = 2; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
+    rps = v["requests"] / (v["duration_us"] / 1e6)
+    cpu = v["requests"] > 0 ? ticks * 1e6 / hz / v["requests"] : 0
+    sock = v["connect"] + v["read"] + v["write"] + v["timeout"]
+    printf "%s\t%s\t%s\t%.0f\t%d\t%d\t%.1f\t%s\t%d\t%d\n", mode, conns, target, rps, v["p50_us"], v["p99_us"], cpu, upstream, v["status"], sock
+  }' >>"$RESULTS"
+  tail -n 1 "$RESULTS" | awk -F'\t' '{printf "[bench] %-6s c=%-3s %-5s %8s req/s  p50 %6s us  p99 %6s us  cpu %6s us/req  upstream conns %s  non-2xx %s  socket errors %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' >&2
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A KEEL_RSS_AFTER
+for mode in plain stream; do
+  for target in mock proxy keel; do check "$target" "$mode"; done
+  for conns in 1 "$HIGH_CONNS"; do
+    for target in mock proxy keel; do measure "$mode" "$conns" "$target"; done
+  done
+  for target in mock proxy keel; do check "$target" "$mode"; done   # still correct after load
+  KEEL_RSS_AFTER[$mode]=$(rss_kb "$KEEL_PID")
+done
+PROXY_RSS=$(rss_kb "${PIDS_proxy[@]}")
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+KEEL_LOG_WARNINGS=$(grep -ciE 'warn|error' "$WORK/keel.log" || true)
+# keel's threads and the CPU each used over the whole benchmark (start-up, checks, warm-ups, runs).
+KEEL_THREADS=$(for stat in /proc/"$KEEL_PID"/task/*/stat; do
+  read -r line <"$stat" || continue
+  tid=${line%% *}
+  read -r -a f <<<"${line##*) }"
+  [[ $tid == "$KEEL_PID" ]] && tid="$tid (main)"
+  printf 'thread %s %.2f s, ' "$tid" "$(awk -v t=$((f[11] + f[12])) -v hz="$CLK_TCK" 'BEGIN {print t / hz}')"
+done)
+KEEL_THREADS=${KEEL_THREADS%, }
+
+# --- report --------------------------------------------------------------------------------------
+CPU_MODEL=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+[[ -n $CPU_MODEL ]] || CPU_MODEL=unknown
+NPROC=$(nproc)
+NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
+WRK_VERSION=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {print $1, $2}')   # wrk -v exits 1
+KEEL_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ $KEEL_COMMIT != unknown ]] && ! git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null; then
+  KEEL_COMMIT+=" (the tree has uncommitted changes in src/)"
+fi
+KEEL_BUILT=$(date -u -r "$KEEL_BIN" '+%Y-%m-%d %H:%M UTC')
+COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS bench/run.sh"
+
+report() {
+  awk -F'\t' -v idle="$KEEL_RSS_IDLE" -v after_plain="${KEEL_RSS_AFTER[plain]}" \
+      -v after_stream="${KEEL_RSS_AFTER[stream]}" -v proxy_rss="$PROXY_RSS" -v high="$HIGH_CONNS" '
+  function mib(kb) { return sprintf("%.1f MiB", kb / 1024) }
+  function verdict(ok) { return ok ? "met" : "**not met**" }
+  BEGIN {
+    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["keel"] = "keel"
+    print "| mode | conns | target | req/s | p50 µs | p99 µs | server CPU µs/req | upstream conns opened | non-2xx | socket errors |"
+    print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+  }
+  {
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, name[$3], $4, $5, $6, $7, $8, $9, $10
+    key = $1 SUBSEP $2 SUBSEP $3
+    rps[key] = $4; p50[key] = $5; cpu[key] = $7
+  }
+  END {
+    print ""
+    printf "keel RSS (VmRSS): idle %s, after the plain runs %s, after the stream runs %s. nginx proxy (master + workers) after all runs: %s.\n", mib(idle), mib(after_plain), mib(after_stream), mib(proxy_rss)
+    print ""
+    print "| goal | plain | stream |"
+    print "|---|---|---|"
+    line1 = "| keel req/s ÷ nginx-proxy req/s at " high " connections ≥ 0.8 |"
+    line2 = "| keel CPU/req ÷ nginx-proxy CPU/req at " high " connections ≤ 2 |"
+    line3 = "| keel added p50 over direct at 1 connection ≤ nginx added p50 + 30 µs |"
+    for (m = 1; m <= 2; m++) {
+      mode = m == 1 ? "plain" : "stream"
+      r = rps[mode, high, "keel"] / rps[mode, high, "proxy"]
+      c = cpu[mode, high, "proxy"] > 0 ? cpu[mode, high, "keel"] / cpu[mode, high, "proxy"] : 0
+      ka = p50[mode, 1, "keel"] - p50[mode, 1, "mock"]
+      na = p50[mode, 1, "proxy"] - p50[mode, 1, "mock"]
+      line1 = line1 sprintf(" %.2f — %s |", r, verdict(r >= 0.8))
+      line2 = line2 sprintf(" %.2f — %s |", c, verdict(c > 0 && c <= 2))
+      line3 = line3 sprintf(" keel %+d µs vs nginx %+d µs — %s |", ka, na, verdict(ka <= na + 30))
+    }
+    print line1; print line2; print line3
+    printf "| keel idle RSS ≤ 20 MiB | %s — %s | |\n", mib(idle), verdict(idle <= 20 * 1024)
+  }' "$RESULTS"
+}
+TABLE=$(report)
+
+NOTES="- Machine: $NPROC cores ($CPU_MODEL). wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention; the ratios, measured in the same run, are what to compare.
+- Load average (1, 5, 15 min) at the start of the runs: $LOAD_START; at the end: $LOAD_END (the benchmark itself adds about 2). A start value well above 0 means other work shared the machine and the numbers are noisier than usual.
+- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`. 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run.
+- Server CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel: its process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
+- Upstream conns opened = connections the mock accepted during the run (nginx stub_status); low means the proxy reuses upstream connections.
+- Streams: the mock answers the stream path with one fixed SSE body (8 events + [DONE]) in one write; nginx proxies it with \`proxy_buffering off\`.
+- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS.
+- keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
+if ((${#ERRORS[@]})); then
+  NOTES+=$'\n'"- wrk reported errors: $(printf '%s; ' "${ERRORS[@]}")"
+else
+  NOTES+=$'\n'"- wrk reported no non-2xx responses and no socket errors in any run."
+fi
+
+SECTION="## $(date -u '+%Y-%m-%d %H:%M UTC') — $NPROC × $CPU_MODEL
+
+Command: \`$COMMAND\` (\`make bench\` runs \`bench/run.sh\` with the defaults). keel at $KEEL_COMMIT, binary built $KEEL_BUILT; $NGINX_VERSION, $WRK_VERSION.
+
+$TABLE
+
+$NOTES
+"
+printf '\n%s\n' "$SECTION"
+
+if [[ $BENCH_RECORD == 1 ]]; then
+  if [[ ! -f $RESULTS_FILE ]]; then
+    cat >"$RESULTS_FILE" <<'EOF'
+# keel benchmark results
+
+Written by `bench/run.sh` (`make bench`); newest last. Each section is one run: keel and nginx (as a
+reverse proxy) in front of the same static nginx mock upstream, driven by wrk on the same machine.
+See `bench/README.md` for what is measured and how.
+EOF
+  fi
+  printf '\n%s' "$SECTION" >>"$RESULTS_FILE"
+  log "appended to $RESULTS_FILE"
+fi

@@ -1,0 +1,86 @@
+// Small helpers for reading untrusted JSON and for the error messages about it, shared by the
+// wire translators (openai_chat.cpp, anthropic.cpp, gemini.cpp). None of them throws on bad
+// input; a value's type is checked before it is read.
+//
+//   auto body = parse_json(text, ErrorCode::kInvalidArgument, "request body");
+//   if (!body) return body.error();                  // depth, then syntax, checked
+//   const Json* model = member(*body, "model");      // nullptr when absent or null
+//   if (!model) return invalid("model", "model is required");
+//   if (!model->is_string()) return wrong_type("model", "a string", *model);
+//   // -> "model must be a string, got an integer", with param "model"
+//   use(str(*model));
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/chat.h"
+
+namespace keel {
+
+// Deepest nesting of arrays/objects accepted from outside. Checked before parsing, so that no
+// later recursive walk (dump(), schema conversions) can recurse without bound.
+inline constexpr int kMaxJsonDepth = 256;
+// An upstream's own error message is cut to this many bytes before it goes into keel's error.
+inline constexpr size_t kMaxUpstreamMessageBytes = 1000;
+
+// ---- parsing -------------------------------------------------------------------------------
+
+// Parses untrusted JSON. Errors have `code` and a short reason naming `what` ("request body
+// nests deeper than 256 levels", "... is not valid JSON (syntax error at byte 7)"), never an
+// echo of the input, which may not be valid UTF-8.
+Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string& what);
+
+// The same check and parse, for callers that need no reason: nullopt on any failure.
+std::optional<Json> try_parse_json(std::string_view text);
+
+// ---- reading values ------------------------------------------------------------------------
+
+// The member `key` of `object`, or nullptr when `object` is not an object, or the member is
+// absent or null (null counts as absent).
+const Json* member(const Json& object, const char* key);
+
+// The string in `value`, which the caller has checked is a string.
+const std::string& str(const Json& value);
+
+// The string member `key`, or "" when it is absent or not a string.
+std::string optional_string(const Json& object, const char* key);
+
+// A number that must be an integer in int64 range; integral floats (1.0) count.
+std::optional<int64_t> as_int64(const Json& value);
+
+// Optional number `key` in [low, high] into `out`; absent or null leaves `out` alone.
+// Errors name `key` as the param.
+Status read_number(const Json& object, const char* key, double low, double high,
+                   std::optional<double>& out);
+
+// ---- error messages ------------------------------------------------------------------------
+
+// "an object", "a string", "null", ...: a value's type, for "x must be ..., got <this>".
+const char* describe(const Json& value);
+
+// "messages[3]": an OpenAI-style path to an array element.
+std::string indexed(const std::string& path, size_t index);
+
+// `text` cut to at most `limit` bytes on a UTF-8 boundary, "..." added when cut.
+std::string truncate_utf8(const std::string& text, size_t limit);
+
+// A client-supplied value quoted in an error message, cut to 64 bytes: 'value'.
+std::string echo(const std::string& value);
+
+// kInvalidArgument naming the offending field in `param`.
+Error invalid(std::string param, std::string message);
+// "<param> must be <expected>, got <describe(got)>", as invalid().
+Error wrong_type(const std::string& param, const char* expected, const Json& got);
+// kBadGateway: the upstream sent something keel cannot use.
+Error bad_gateway(std::string message);
+
+// ---- text ----------------------------------------------------------------------------------
+
+// `text` with A-Z lowered; other bytes as they are (no locale).
+std::string ascii_lower(std::string_view text);
+
+}  // namespace keel

@@ -1,0 +1,142 @@
+#include "providers/gemini/gemini_provider.h"
+
+#include "api/gemini.h"
+#include "api/openai_chat.h"
+#include "providers/upstream.h"
+
+namespace keel {
+
+Result<std::unique_ptr<Provider>> GeminiProvider::create(const ProviderConfig& config) {
+  std::string base =
+      config.base_url.empty() ? "https://generativelanguage.googleapis.com" : config.base_url;
+  auto url = Url::parse(base);
+  if (!url) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "provider '" + config.name + "': base_url: " + url.error().message);
+  }
+  return std::unique_ptr<Provider>(new GeminiProvider(config, *url));
+}
+
+Capabilities GeminiProvider::capabilities() const {
+  return Capabilities{.streaming = true,
+                      .tools = true,
+                      .parallel_tools = true,
+                      .images = true,
+                      .json_schema = true,
+                      .embeddings = true};
+}
+
+ClientRequest GeminiProvider::make_request(const std::string& model, std::string_view method,
+                                           std::string body, bool stream) const {
+  ClientRequest request;
+  request.method = "POST";
+  // Model names are path segments; Gemini's are [a-z0-9.-], so reject nothing but a slash.
+  std::string segment = model;
+  for (char& c : segment) {
+    if (c == '/' || c == '?' || c == '#') c = '_';
+  }
+  request.url = base_.with_path("/v1beta/models/" + segment + ":" + std::string(method));
+  if (stream) request.url.target += "?alt=sse";
+  request.connect_timeout_ms = config_.connect_timeout_ms;
+  request.headers = {{"content-type", "application/json"},
+                     {"accept", stream ? "text/event-stream" : "application/json"}};
+  if (!config_.api_key.empty()) request.headers.emplace_back("x-goog-api-key", config_.api_key);
+  for (const auto& [name, value] : config_.headers) request.headers.emplace_back(name, value);
+  request.body = std::move(body);
+  return request;
+}
+
+Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& upstream_model,
+                                EventSink& sink, CancelPtr cancel) {
+  auto wire = chat_request_to_gemini(request);
+  if (!wire) {
+    co_await sink.on_event(ChatEvent::failure(wire.error()));
+    co_return;
+  }
+  auto response = co_await http_send(
+      make_request(upstream_model, request.stream ? "streamGenerateContent" : "generateContent",
+                   wire->dump(-1, ' ', false, Json::error_handler_t::replace), request.stream),
+      cancel);
+  if (!response) {
+    co_await sink.on_event(ChatEvent::failure(response.error()));
+    co_return;
+  }
+  auto& res = *response.value();
+  if (res.status() < 200 || res.status() >= 300) {
+    co_await sink.on_event(
+        ChatEvent::failure(co_await upstream_error_from(res, gemini_error_message)));
+    co_return;
+  }
+  if (res.header("content-type").find("text/event-stream") == std::string::npos) {
+    auto body = co_await res.read_all();
+    auto events = body ? gemini_response_from_wire(*body)
+                       : Result<std::vector<ChatEvent>>(body.error());
+    if (!events) {
+      co_await sink.on_event(ChatEvent::failure(events.error()));
+      co_return;
+    }
+    co_await emit_all(*events, sink);
+    co_return;
+  }
+  // Gemini's stream has no end marker: it ends with the body, after a chunk with finishReason.
+  GeminiStreamDecoder decoder;
+  bool ok = co_await relay_sse(
+      res,
+      [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool&) {
+        return decoder.decode(event.data, out);
+      },
+      sink);
+  if (!ok) co_return;
+  std::vector<ChatEvent> trailing;
+  decoder.finish(trailing);
+  co_await emit_all(trailing, sink);
+}
+
+Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
+                                               const std::string& upstream_model,
+                                               CancelPtr cancel) {
+  if (request.inputs.empty()) {
+    co_return Error(ErrorCode::kInvalidArgument,
+                    "provider kind gemini embeds text only; token-array input is not supported");
+  }
+  // batchEmbedContents: {"requests": [{"model": "models/M", "content": {"parts": [{"text"}]}}]}
+  // -> {"embeddings": [{"values": [...]}]} (ai.google.dev "Embeddings").
+  Json body = {{"requests", Json::array()}};
+  for (const auto& input : request.inputs) {
+    Json one = {{"model", "models/" + upstream_model},
+                {"content", {{"parts", Json::array({{{"text", input}}})}}}};
+    if (request.dimensions) one["outputDimensionality"] = *request.dimensions;
+    body["requests"].push_back(std::move(one));
+  }
+  auto response = co_await http_send(
+      make_request(upstream_model, "batchEmbedContents",
+                   body.dump(-1, ' ', false, Json::error_handler_t::replace), false),
+      cancel);
+  if (!response) co_return response.error();
+  auto& res = *response.value();
+  if (res.status() < 200 || res.status() >= 300) {
+    co_return co_await upstream_error_from(res, gemini_error_message);
+  }
+  auto text = co_await res.read_all();
+  if (!text) co_return text.error();
+  Json json = Json::parse(*text, nullptr, false);
+  Error garbage(ErrorCode::kBadGateway, "upstream returned invalid embeddings");
+  if (!json.is_object() || !json.contains("embeddings") || !json["embeddings"].is_array())
+    co_return garbage;
+  Embeddings out;
+  out.model = upstream_model;
+  for (const auto& item : json["embeddings"]) {
+    if (!item.is_object() || !item.contains("values") || !item["values"].is_array())
+      co_return garbage;
+    std::vector<float> vector;
+    for (const auto& value : item["values"]) {
+      if (!value.is_number()) co_return garbage;
+      vector.push_back(value.get<float>());
+    }
+    out.vectors.push_back(std::move(vector));
+  }
+  if (out.vectors.size() != request.inputs.size()) co_return garbage;
+  co_return out;
+}
+
+}  // namespace keel

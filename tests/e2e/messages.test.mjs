@@ -1,0 +1,418 @@
+// keel's Anthropic front door, POST /v1/messages, driven by the official @anthropic-ai/sdk, over
+// an openai-kind, an anthropic-kind and a gemini-kind target (each against its fake): plain and
+// streamed messages (the SDK's MessageStream and the raw event order), tools and the tool_result
+// round trip, system prompts, stop_sequences, stop reasons, usage, errors in Anthropic's shape
+// (400, 404, 5xx, mid-stream `error` events) and client auth by x-api-key or Bearer.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import Anthropic from '@anthropic-ai/sdk';
+import { startFakeOpenAI, FAKE_TEXT, FAKE_USAGE } from '../fakes/fake_openai.mjs';
+import { startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT, ANTHROPIC_USAGE } from '../fakes/fake_anthropic.mjs';
+import { startFakeGemini, parseEcho as parseGeminiEcho, GEMINI_TEXT, GEMINI_OPENAI_USAGE } from '../fakes/fake_gemini.mjs';
+import {
+  startKeel, makeAnthropicClient, fakeProvider, anthropicProvider, geminiProvider, postJSON, sseEvents, anthropicErrorOf,
+  UPSTREAM_KEY, CLIENT_KEY,
+} from './harness.mjs';
+
+const ANT_KEY = 'sk-ant-upstream-key';
+const GEM_KEY = 'gm-upstream-key';
+const ERROR_TYPES = ['invalid_request_error', 'authentication_error', 'billing_error', 'permission_error', 'not_found_error',
+  'rate_limit_error', 'timeout_error', 'api_error', 'overloaded_error'];
+const ID_RE = /^[A-Za-z0-9_-]+$/;
+
+let fakeO;
+let fakeA;
+let fakeG;
+let keel;
+let client; // Anthropic SDK, Bearer auth (what this SDK version does with apiKey)
+
+const WEATHER_TOOL = {
+  name: 'get_weather',
+  description: 'Current weather in a city',
+  input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+};
+const user = (content) => [{ role: 'user', content }];
+
+// Per backend: the provider, its fake, what its "ok" says, the usage an Anthropic client sees
+// (input_tokens excludes cache reads), its tool ids (null: generated) and how to read its echo.
+let B;
+
+before(async () => {
+  fakeO = await startFakeOpenAI({ apiKey: UPSTREAM_KEY });
+  fakeA = await startFakeAnthropic({ apiKey: ANT_KEY });
+  fakeG = await startFakeGemini({ apiKey: GEM_KEY });
+  const t = (provider, model) => ({ provider, model });
+  const m = (name, ...targets) => ({ name, strategy: 'failover', retries: 0, timeout_ms: 5000, first_token_timeout_ms: 3000, targets });
+  const models = [];
+  for (const p of ['oa', 'claude', 'gem']) for (const b of ['ok', 'echo', 'tools']) models.push(m(`${p}-${b}`, t(p, b)));
+  models.push(
+    m('claude-max', t('claude', 'max-tokens')),
+    m('claude-stopseq', t('claude', 'stop-seq')),
+    m('gem-max', t('gem', 'max-tokens')),
+    m('claude-400', t('claude', 'fail-400-m')),
+    m('down', t('claude', 'overloaded-down'), t('gem', 'fail-503-down'), t('oa', 'fail-500-down')),
+    m('claude-mid', t('claude', 'error-after-text-m')),
+    m('claude-fo', t('claude', 'stream-overloaded-m'), t('gem', 'ok')),
+  );
+  keel = await startKeel({
+    providers: [fakeProvider('oa', fakeO, UPSTREAM_KEY), anthropicProvider('claude', fakeA, ANT_KEY), geminiProvider('gem', fakeG, GEM_KEY)],
+    models,
+    extra: { api_keys: [CLIENT_KEY] },
+  });
+  client = makeAnthropicClient(keel);
+  B = {
+    oa: { fake: fakeO, text: FAKE_TEXT, input: FAKE_USAGE.prompt_tokens, output: FAKE_USAGE.completion_tokens, toolIds: ['call_1', 'call_2'] },
+    claude: { fake: fakeA, text: ANTHROPIC_TEXT, input: ANTHROPIC_USAGE.input_tokens, output: ANTHROPIC_USAGE.output_tokens, toolIds: ['toolu_01', 'toolu_02'] },
+    gem: { fake: fakeG, text: GEMINI_TEXT, input: GEMINI_OPENAI_USAGE.prompt_tokens, output: GEMINI_OPENAI_USAGE.completion_tokens, toolIds: null },
+  };
+});
+
+after(async () => {
+  if (keel) await keel.stop();
+  await Promise.all([fakeO?.close(), fakeA?.close(), fakeG?.close()]);
+  keel?.cleanup();
+});
+
+const toolUses = (msg) => msg.content.filter((b) => b.type === 'tool_use');
+
+function assertWeatherUses(uses, expectedIds) {
+  assert.equal(uses.length, 2, JSON.stringify(uses));
+  assert.deepEqual(uses.map((u) => [u.name, u.input]), [['get_weather', { city: 'Paris' }], ['get_weather', { city: 'Tokyo' }]]);
+  for (const u of uses) assert.match(u.id, ID_RE);
+  assert.notEqual(uses[0].id, uses[1].id);
+  if (expectedIds) assert.deepEqual(uses.map((u) => u.id), expectedIds);
+}
+
+// Checks the raw SSE of a streamed message: event names match data.type; message_start first;
+// blocks numbered from 0, each start → deltas → stop, not interleaved; message_delta then
+// message_stop last. Returns the parsed events without pings.
+function assertEventOrder(text) {
+  const events = sseEvents(text).map(({ event, data }) => {
+    const parsed = JSON.parse(data);
+    assert.equal(event, parsed.type, `event: ${event} carries data.type ${parsed.type}`);
+    return parsed;
+  });
+  const seq = events.filter((e) => e.type !== 'ping');
+  assert.equal(seq[0].type, 'message_start');
+  assert.equal(seq[0].message.role, 'assistant');
+  assert.deepEqual(seq[0].message.content, []);
+  assert.equal(seq.at(-1).type, 'message_stop');
+  assert.equal(seq.at(-2).type, 'message_delta');
+  let open = -1;
+  let next = 0;
+  for (const e of seq.slice(1, -2)) {
+    if (e.type === 'content_block_start') {
+      assert.equal(open, -1, 'a block starts only after the previous one stopped');
+      assert.equal(e.index, next++);
+      open = e.index;
+    } else if (e.type === 'content_block_delta') {
+      assert.equal(e.index, open, 'deltas belong to the open block');
+    } else if (e.type === 'content_block_stop') {
+      assert.equal(e.index, open);
+      open = -1;
+    } else {
+      assert.fail(`unexpected event ${e.type} inside the message`);
+    }
+  }
+  assert.equal(open, -1, 'every block stopped');
+  return seq;
+}
+
+async function rawStream(body, headers = { authorization: `Bearer ${CLIENT_KEY}` }) {
+  const res = await postJSON(keel, '/v1/messages', { ...body, stream: true }, { key: null, headers: { 'anthropic-version': '2023-06-01', ...headers } });
+  return res;
+}
+
+describe('each backend', () => {
+  for (const backend of ['oa', 'claude', 'gem']) {
+    test(`${backend}: messages.create → a Message with text, end_turn and usage`, async () => {
+      const b = B[backend];
+      const from = b.fake.requests.length;
+      const msg = await client.messages.create({ model: `${backend}-ok`, max_tokens: 100, messages: user('Say hello') });
+      assert.equal(msg.type, 'message');
+      assert.equal(msg.role, 'assistant');
+      assert.match(msg.id, /^msg_/);
+      assert.equal(msg.model, `${backend}-ok`);
+      assert.deepEqual(msg.content.map((c) => [c.type, c.text]), [['text', b.text]]);
+      assert.equal(msg.stop_reason, 'end_turn');
+      assert.equal(msg.usage.input_tokens, b.input);
+      assert.equal(msg.usage.output_tokens, b.output);
+      if (backend === 'claude') assert.equal(msg.usage.cache_read_input_tokens, ANTHROPIC_USAGE.cache_read_input_tokens);
+      const got = b.fake.requests.slice(from);
+      assert.equal(got.length, 1);
+      for (const [name, value] of Object.entries(got[0].headers)) {
+        assert.ok(!String(value).includes(CLIENT_KEY), `client key leaked upstream in header ${name}`);
+      }
+    });
+
+    test(`${backend}: messages.stream → finalMessage equals the plain answer; raw event order`, async () => {
+      const b = B[backend];
+      const stream = client.messages.stream({ model: `${backend}-ok`, max_tokens: 100, messages: user('Say hello') });
+      const types = [];
+      let text = '';
+      stream.on('streamEvent', (e) => types.push(e.type));
+      stream.on('text', (delta) => { text += delta; });
+      const final = await stream.finalMessage();
+      assert.equal(text, b.text);
+      assert.deepEqual(final.content.map((c) => [c.type, c.text]), [['text', b.text]]);
+      assert.equal(final.stop_reason, 'end_turn');
+      assert.equal(final.usage.input_tokens, b.input);
+      assert.equal(final.usage.output_tokens, b.output);
+      assert.equal(types[0], 'message_start');
+      assert.equal(types.at(-1), 'message_stop');
+
+      const res = await rawStream({ model: `${backend}-ok`, max_tokens: 100, messages: user('Say hello') });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+      const seq = assertEventOrder(res.text);
+      assert.deepEqual(seq.map((e) => e.type).filter((x, i, a) => x !== a[i - 1]),
+        ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+      assert.equal(seq.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join(''), b.text);
+      assert.equal(seq.at(-2).delta.stop_reason, 'end_turn');
+    });
+
+    test(`${backend}: tools → tool_use blocks with input objects, stop_reason tool_use (plain and streamed)`, async () => {
+      const b = B[backend];
+      const from = b.fake.requests.length;
+      const msg = await client.messages.create({ model: `${backend}-tools`, max_tokens: 100, messages: user('Weather in Paris and Tokyo?'), tools: [WEATHER_TOOL] });
+      assert.equal(msg.stop_reason, 'tool_use');
+      assertWeatherUses(toolUses(msg), b.toolIds);
+      const up = b.fake.requests[from].body;
+      if (backend === 'oa') assert.deepEqual([up.tools[0].function.name, up.tools[0].function.parameters], ['get_weather', WEATHER_TOOL.input_schema]);
+      if (backend === 'claude') assert.deepEqual([up.tools[0].name, up.tools[0].input_schema], ['get_weather', WEATHER_TOOL.input_schema]);
+      if (backend === 'gem') assert.equal(up.tools[0].functionDeclarations[0].name, 'get_weather');
+
+      const final = await client.messages.stream({ model: `${backend}-tools`, max_tokens: 100, messages: user('Weather?'), tools: [WEATHER_TOOL] }).finalMessage();
+      assert.equal(final.stop_reason, 'tool_use');
+      assertWeatherUses(toolUses(final), b.toolIds);
+
+      const res = await rawStream({ model: `${backend}-tools`, max_tokens: 100, messages: user('Weather?'), tools: [WEATHER_TOOL] });
+      const seq = assertEventOrder(res.text);
+      const starts = seq.filter((e) => e.type === 'content_block_start' && e.content_block.type === 'tool_use');
+      assert.equal(starts.length, 2);
+      for (const s of starts) {
+        assert.equal(s.content_block.name, 'get_weather');
+        assert.deepEqual(s.content_block.input, {});
+        const json = seq.filter((e) => e.type === 'content_block_delta' && e.index === s.index).map((e) => {
+          assert.equal(e.delta.type, 'input_json_delta');
+          return e.delta.partial_json;
+        }).join('');
+        assert.ok(['Paris', 'Tokyo'].includes(JSON.parse(json).city), json);
+      }
+    });
+
+    test(`${backend}: tool_result round trip reaches the upstream bound to its tool_use`, async () => {
+      const b = B[backend];
+      const first = await client.messages.create({ model: `${backend}-tools`, max_tokens: 100, messages: user('Weather in Paris and Tokyo?'), tools: [WEATHER_TOOL] });
+      const uses = toolUses(first);
+      const messages = [
+        ...user('Weather in Paris and Tokyo?'),
+        { role: 'assistant', content: first.content },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: uses[0].id, content: 'sunny' },
+            { type: 'tool_result', tool_use_id: uses[1].id, content: [{ type: 'text', text: 'rainy' }] },
+            { type: 'text', text: 'Which is warmer?' },
+          ],
+        },
+      ];
+      const from = b.fake.requests.length;
+      const msg = await client.messages.create({ model: `${backend}-echo`, max_tokens: 100, messages, tools: [WEATHER_TOOL] });
+      const text = msg.content[0].text;
+      const up = b.fake.requests[from].body;
+      if (backend === 'oa') {
+        assert.equal(text, 'echo: Which is warmer?');
+        const assistant = up.messages.find((x) => x.role === 'assistant');
+        assert.deepEqual(assistant.tool_calls.map((c) => [c.id, c.function.name, JSON.parse(c.function.arguments)]),
+          [[uses[0].id, 'get_weather', { city: 'Paris' }], [uses[1].id, 'get_weather', { city: 'Tokyo' }]]);
+        const tools = up.messages.filter((x) => x.role === 'tool');
+        const flat = (c) => (typeof c === 'string' ? c : c.map((p) => p.text).join(''));
+        assert.deepEqual(tools.map((x) => [x.tool_call_id, flat(x.content)]), [[uses[0].id, 'sunny'], [uses[1].id, 'rainy']]);
+        assert.deepEqual(up.messages.at(-1), { role: 'user', content: up.messages.at(-1).content });
+      } else if (backend === 'claude') {
+        const echo = parseAnthropicEcho(text);
+        assert.equal(echo.text, 'echo: Which is warmer?');
+        assert.deepEqual(echo.toolResults.map((x) => [x.tool_use_id, x.name, x.content]),
+          [['toolu_01', 'get_weather', 'sunny'], ['toolu_02', 'get_weather', 'rainy']]);
+      } else {
+        const echo = parseGeminiEcho(text);
+        assert.equal(echo.text, 'echo: Which is warmer?');
+        assert.deepEqual(echo.functionResponses.map((x) => [x.id, x.name, x.response.result]),
+          [[uses[0].id, 'get_weather', 'sunny'], [uses[1].id, 'get_weather', 'rainy']]);
+      }
+    });
+
+    test(`${backend}: system prompt (string and blocks) and stop_sequences reach the upstream`, async () => {
+      const b = B[backend];
+      for (const system of ['You are terse.', [{ type: 'text', text: 'You are ' }, { type: 'text', text: 'terse.' }]]) {
+        const from = b.fake.requests.length;
+        await client.messages.create({ model: `${backend}-ok`, max_tokens: 100, system, stop_sequences: ['END', 'STOP'], messages: user('hi') });
+        const up = b.fake.requests[from].body;
+        if (backend === 'oa') {
+          const sys = up.messages.filter((x) => x.role === 'system' || x.role === 'developer');
+          const flat = sys.map((x) => (typeof x.content === 'string' ? x.content : x.content.map((p) => p.text).join(''))).join('');
+          assert.equal(flat, 'You are terse.');
+          assert.deepEqual(up.messages.at(-1).role, 'user');
+          assert.deepEqual(typeof up.stop === 'string' ? [up.stop] : up.stop, ['END', 'STOP']);
+        } else if (backend === 'claude') {
+          const flat = typeof up.system === 'string' ? up.system : up.system.map((x) => x.text).join('');
+          assert.equal(flat, 'You are terse.');
+          assert.deepEqual(up.stop_sequences, ['END', 'STOP']);
+          assert.equal(up.max_tokens, 100);
+        } else {
+          assert.equal(up.systemInstruction.parts.map((p) => p.text).join(''), 'You are terse.');
+          assert.deepEqual(up.generationConfig.stopSequences, ['END', 'STOP']);
+          assert.equal(up.generationConfig.maxOutputTokens, 100);
+          assert.deepEqual(up.contents.map((c) => c.role), ['user']);
+        }
+      }
+    });
+  }
+});
+
+describe('stop reasons', () => {
+  for (const [model, reason] of [['claude-max', 'max_tokens'], ['gem-max', 'max_tokens']]) {
+    test(`${model} → ${reason} (plain and streamed)`, async () => {
+      const msg = await client.messages.create({ model, max_tokens: 5, messages: user('hi') });
+      assert.equal(msg.stop_reason, reason);
+      const final = await client.messages.stream({ model, max_tokens: 5, messages: user('hi') }).finalMessage();
+      assert.equal(final.stop_reason, reason);
+    });
+  }
+
+  test('an anthropic upstream that stopped on a stop sequence → end_turn or stop_sequence', async () => {
+    const msg = await client.messages.create({ model: 'claude-stopseq', max_tokens: 50, stop_sequences: ['END'], messages: user('hi') });
+    assert.ok(['end_turn', 'stop_sequence'].includes(msg.stop_reason), msg.stop_reason);
+    if (msg.stop_reason === 'stop_sequence') assert.equal(msg.stop_sequence, 'END');
+    else assert.equal(msg.stop_sequence, null);
+  });
+});
+
+describe("errors in Anthropic's shape", () => {
+  const bearer = { authorization: `Bearer ${CLIENT_KEY}` };
+
+  test('bad input → 400 invalid_request_error (missing max_tokens, missing messages, max_tokens 0, thinking)', async () => {
+    for (const body of [
+      { model: 'oa-ok', messages: user('hi') },
+      { model: 'oa-ok', max_tokens: 10 },
+      { model: 'oa-ok', max_tokens: 0, messages: user('hi') },
+      { model: 'oa-ok', max_tokens: 10, messages: [{ role: 'robot', content: 'hi' }] },
+    ]) {
+      const res = await postJSON(keel, '/v1/messages', body, { key: null, headers: bearer });
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status} ${res.text}`);
+      const e = anthropicErrorOf(res.json);
+      assert.equal(e.type, 'invalid_request_error');
+    }
+    const res = await postJSON(keel, '/v1/messages', '{"model": "oa-ok", ', { key: null, headers: bearer });
+    assert.equal(res.status, 400);
+    assert.equal(anthropicErrorOf(res.json).type, 'invalid_request_error');
+    await assert.rejects(
+      client.messages.create({ model: 'oa-ok', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: user('hi') }),
+      (e) => {
+        assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+        assert.equal(e.error.type, 'error');
+        assert.equal(e.error.error.type, 'invalid_request_error');
+        assert.match(e.error.error.message, /thinking/);
+        return true;
+      },
+    );
+  });
+
+  test('unknown model → 404 not_found_error (plain and streamed)', async () => {
+    await assert.rejects(client.messages.create({ model: 'no-such-model', max_tokens: 10, messages: user('hi') }), (e) => {
+      assert.ok(e instanceof Anthropic.NotFoundError, String(e));
+      assert.equal(e.error.error.type, 'not_found_error');
+      assert.match(e.error.error.message, /no-such-model/);
+      return true;
+    });
+    const res = await rawStream({ model: 'no-such-model', max_tokens: 10, messages: user('hi') });
+    assert.equal(res.status, 404);
+    assert.equal(anthropicErrorOf(res.json).type, 'not_found_error');
+  });
+
+  test("an upstream 400 → 400 invalid_request_error with the vendor's message", async () => {
+    await assert.rejects(client.messages.create({ model: 'claude-400', max_tokens: 10, messages: user('hi') }), (e) => {
+      assert.equal(e.status, 400);
+      assert.equal(e.error.error.type, 'invalid_request_error');
+      assert.match(e.error.error.message, /the fake says no/);
+      return true;
+    });
+  });
+
+  test('all targets down → 5xx with an Anthropic error type (plain and streamed)', async () => {
+    await assert.rejects(client.messages.create({ model: 'down', max_tokens: 10, messages: user('hi') }), (e) => {
+      assert.ok(e instanceof Anthropic.APIError, String(e));
+      assert.ok(e.status >= 500 && e.status < 600, `status ${e.status}`);
+      assert.equal(e.error.type, 'error');
+      assert.ok(ERROR_TYPES.includes(e.error.error.type), e.error.error.type);
+      assert.ok(['overloaded_error', 'api_error'].includes(e.error.error.type), e.error.error.type);
+      return true;
+    });
+    await assert.rejects(client.messages.stream({ model: 'down', max_tokens: 10, messages: user('hi') }).finalMessage(), (e) => {
+      assert.ok(e instanceof Anthropic.APIError, String(e));
+      assert.ok(e.status >= 500 && e.status < 600, `status ${e.status}`);
+      return true;
+    });
+    const res = await rawStream({ model: 'down', max_tokens: 10, messages: user('hi') });
+    assert.ok(res.status >= 500, `${res.status}`);
+    assert.ok(ERROR_TYPES.includes(anthropicErrorOf(res.json).type));
+  });
+
+  test('an overloaded upstream before any content → invisible failover in a stream', async () => {
+    const final = await client.messages.stream({ model: 'claude-fo', max_tokens: 10, messages: user('hi') }).finalMessage();
+    assert.equal(final.content[0].text, GEMINI_TEXT);
+  });
+
+  test('an upstream failure after content → an `error` event ends the stream', async () => {
+    const res = await rawStream({ model: 'claude-mid', max_tokens: 10, messages: user('hi') });
+    assert.equal(res.status, 200);
+    const events = sseEvents(res.text);
+    const last = events.at(-1);
+    assert.equal(last.event, 'error', res.text);
+    const body = JSON.parse(last.data);
+    assert.equal(body.type, 'error');
+    assert.ok(ERROR_TYPES.includes(body.error.type), body.error.type);
+    assert.ok(!events.some((e) => e.event === 'message_stop'), 'no message_stop after an error');
+    const text = events.filter((e) => e.event === 'content_block_delta').map((e) => JSON.parse(e.data).delta.text).join('');
+    assert.equal(text, 'Hello from');
+
+    const stream = client.messages.stream({ model: 'claude-mid', max_tokens: 10, messages: user('hi') });
+    let seen = '';
+    stream.on('text', (d) => { seen += d; });
+    await assert.rejects(stream.finalMessage(), (e) => {
+      assert.ok(e instanceof Anthropic.APIError, String(e));
+      assert.ok(ERROR_TYPES.includes(e.error?.error?.type), JSON.stringify(e.error));
+      return true;
+    });
+    assert.equal(seen, 'Hello from');
+  });
+});
+
+describe('auth', () => {
+  test('x-api-key with a good key → 200; a bad one → 401 authentication_error', async () => {
+    const good = makeAnthropicClient(keel, { apiKey: null, defaultHeaders: { 'x-api-key': CLIENT_KEY } });
+    const msg = await good.messages.create({ model: 'claude-ok', max_tokens: 10, messages: user('hi') });
+    assert.equal(msg.content[0].text, ANTHROPIC_TEXT);
+    const up = fakeA.lastRequest();
+    assert.equal(up.headers['x-api-key'], ANT_KEY, 'the upstream gets its own key, not the client key');
+
+    const bad = makeAnthropicClient(keel, { apiKey: null, defaultHeaders: { 'x-api-key': 'sk-wrong' } });
+    await assert.rejects(bad.messages.create({ model: 'claude-ok', max_tokens: 10, messages: user('hi') }), (e) => {
+      assert.ok(e instanceof Anthropic.AuthenticationError, String(e));
+      assert.equal(e.error.error.type, 'authentication_error');
+      return true;
+    });
+  });
+
+  test('no key at all → 401 authentication_error in Anthropic shape', async () => {
+    const res = await postJSON(keel, '/v1/messages', { model: 'oa-ok', max_tokens: 10, messages: user('hi') }, { key: null, headers: { 'anthropic-version': '2023-06-01' } });
+    assert.equal(res.status, 401);
+    assert.equal(anthropicErrorOf(res.json).type, 'authentication_error');
+  });
+
+  test('Bearer (what this SDK sends for apiKey) is accepted too', async () => {
+    const msg = await client.messages.create({ model: 'gem-ok', max_tokens: 10, messages: user('hi') });
+    assert.equal(msg.content[0].text, GEMINI_TEXT);
+  });
+});

@@ -1,0 +1,684 @@
+// A fake Anthropic Messages API upstream that fails on purpose, for keel's end-to-end tests.
+//
+//   import { startFakeAnthropic } from '../fakes/fake_anthropic.mjs';
+//   const fake = await startFakeAnthropic({ apiKey: 'sk-ant' });   // 127.0.0.1, ephemeral port
+//   // keel provider: {kind: anthropic, base_url: fake.url (http://127.0.0.1:PORT), api_key}
+//   fake.requests    // every request: {seq, at, method, path, query, headers, body, raw}
+//   fake.stats.hits  // {model: number of requests that named it}
+//   fake.stats.cancelled  // responses whose client went away before the fake finished
+//   await fake.close();
+//
+// Wire format: the official `@anthropic-ai/sdk` 1.14.0 types (resources/messages/messages.d.ts):
+// POST /v1/messages answers a `Message` ({id, type: "message", role, model, content: [TextBlock |
+// ToolUseBlock], stop_reason, stop_sequence, stop_details, container, diagnostics, usage}); with
+// "stream": true the SSE sequence message_start, content_block_start, ping, content_block_delta
+// (text_delta | input_json_delta, the first one of a tool_use an empty "" piece, as Anthropic
+// sends), content_block_stop, ..., message_delta (stop_reason, usage), message_stop, each as
+// `event: <type>\ndata: <json>\n\n`. Errors: {"type": "error", "error": {"type", "message"},
+// "request_id"} with the status Anthropic uses (400 invalid_request_error, 401
+// authentication_error, 404 not_found_error, 429 rate_limit_error, 500 api_error, 529
+// overloaded_error), and mid-stream as `event: error`.
+//
+// Every request must carry `x-api-key` (and, when {apiKey} is given, exactly that key: else 401
+// authentication_error) and `anthropic-version` (else 400). The body is checked the way the real
+// API checks it (else 400 invalid_request_error naming the field): model, max_tokens (positive
+// integer) and messages (non-empty) required; no unknown top-level fields ("Extra inputs are not
+// permitted": so an OpenAI-only field leaking through is caught); roles user/assistant only;
+// non-empty text blocks; tool_use only in assistant turns with ids matching ^[a-zA-Z0-9_-]+$
+// and object inputs; tool_result only in user turns, first in their turn, each bound to a tool_use
+// of the turn just before, and every tool_use answered in the very next turn; temperature in
+// [0, 1]; tool names ^[a-zA-Z0-9_-]{1,128}$ with an object input_schema; tool_choice shapes.
+//
+// The behaviour is picked by the `model` in the body (prefixes, so tests keep their own counters):
+//   ok (and anything unlisted)  text "Hello from anthropic" (streamed in 3 pieces), end_turn,
+//                               usage input 11, output 6, cache_read 2 (OpenAI: 13 / 6 / 19)
+//   echo*                       text "echo: <text blocks of the last user turn>", then, when the
+//                               request held tool_result blocks, "\n[tool_results] <JSON array of
+//                               {tool_use_id, name, content, is_error}>" (name: from the matching
+//                               tool_use in the request; content flattened to text). See
+//                               parseEcho().
+//   tools*                      two parallel tool_use blocks toolu_01 / toolu_02, get_weather
+//                               {"city":"Paris"} / {"city":"Tokyo"}, stop_reason tool_use;
+//                               streamed input_json_delta "" + 3 pieces each
+//   tools-text*                 the same after a text block "Let me check."
+//   max-tokens*                 text "Hello from", stop_reason max_tokens
+//   stop-seq*                   text "Hello", stop_reason stop_sequence, stop_sequence = the first
+//                               of the request's stop_sequences (or "END")
+//   refusal*                    no content, stop_reason refusal, stop_details {type: refusal}
+//   fail-500*                   500 api_error
+//   overloaded*, fail-529*      529 overloaded_error
+//   fail-400*                   400 invalid_request_error "messages.0.content: the fake says no
+//                               (fail-400)"
+//   fail-401*                   401 authentication_error
+//   rate-429*                   429 rate_limit_error, retry-after: 1 (or N with "-raN")
+//   flaky-N*                    the first N requests for that exact name get 529, then ok
+//   hang*                       accepts and never answers, until the client goes away
+//   stall*                      streams: message_start + ping, then nothing; else headers only
+//   close-before-first*         streams: 200 event-stream headers, then the socket is destroyed;
+//                               non-stream: socket destroyed
+//   close-mid-stream*           streams: message_start, a text block with "Hello", " from", then
+//                               the socket is destroyed; non-stream: half a body, destroyed
+//   stream-overloaded*          streams: message_start, ping, then `event: error`
+//                               overloaded_error (before any content); non-stream: 529
+//   error-after-text*           streams: message_start, text "Hello", " from", then an `error`
+//                               event (overloaded_error); non-stream: 529
+//   garbage*                    200 application/json "this is not json{{{"; streams: 200
+//                               event-stream with `event: message_start\ndata: not-json`
+//   slow-stream*                one text delta every 100 ms for 100 deltas; "slow-stream-NxM":
+//                               N deltas every M ms; non-stream: answers after N*M ms
+// Any other path: 404 not_found_error.
+import http from 'node:http';
+
+export const ANTHROPIC_TEXT = 'Hello from anthropic';
+export const ANTHROPIC_TEXT_CHUNKS = ['Hello', ' from', ' anthropic'];
+// What the fake reports (Anthropic's input_tokens excludes cache reads and writes).
+export const ANTHROPIC_USAGE = { input_tokens: 11, output_tokens: 6, cache_read_input_tokens: 2, cache_creation_input_tokens: 0 };
+// What an OpenAI client should see for it: prompt = input + cache_read + cache_creation.
+export const ANTHROPIC_OPENAI_USAGE = { prompt_tokens: 13, completion_tokens: 6, total_tokens: 19, cached_tokens: 2 };
+export const ANTHROPIC_TOOL_USES = [
+  { id: 'toolu_01', name: 'get_weather', input: { city: 'Paris' } },
+  { id: 'toolu_02', name: 'get_weather', input: { city: 'Tokyo' } },
+];
+export const ANTHROPIC_TOOLS_PREFACE = 'Let me check.';
+
+const KNOWN_FIELDS = new Set([
+  'model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences',
+  'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'output_config',
+  'output_format', 'container', 'mcp_servers', 'context_management', 'inference_geo', 'speed',
+]);
+const ID_RE = /^[a-zA-Z0-9_-]+$/;
+const TOOL_NAME_RE = /^[a-zA-Z0-9_-]{1,128}$/;
+
+// Splits an echo answer into {text, toolResults} (toolResults: [] when the request had none).
+export function parseEcho(answer) {
+  const s = String(answer ?? '');
+  const at = s.indexOf('\n[tool_results] ');
+  if (at < 0) return { text: s, toolResults: [] };
+  return { text: s.slice(0, at), toolResults: JSON.parse(s.slice(at + '\n[tool_results] '.length)) };
+}
+
+export function anthropicErrorBody(type, message, requestId = null) {
+  return { type: 'error', error: { type, message }, request_id: requestId };
+}
+
+export function behaviourOf(model) {
+  const name = typeof model === 'string' ? model : '';
+  let m;
+  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
+  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
+    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
+  }
+  if (name.startsWith('rate-429')) {
+    const ra = /-ra(\d+)/.exec(name);
+    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
+  }
+  if (name.startsWith('fail-529')) return { kind: 'overloaded' };
+  for (const kind of ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
+    'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools',
+    'max-tokens', 'stop-seq', 'refusal']) {
+    if (name.startsWith(kind)) return { kind };
+  }
+  return { kind: 'ok' };
+}
+
+function blocksOf(content) {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return Array.isArray(content) ? content : [];
+}
+
+function flattenToolResult(content) {
+  if (content === undefined || content === null) return '';
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((b) => (b && b.type === 'text' ? b.text : `[${b?.type}]`)).join('');
+  return JSON.stringify(content);
+}
+
+function lastUserText(messages) {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const msg = messages[i];
+    if (msg?.role !== 'user') continue;
+    return blocksOf(msg.content).filter((b) => b?.type === 'text').map((b) => b.text).join('');
+  }
+  return '';
+}
+
+function toolResultsOf(messages) {
+  const names = {};
+  for (const msg of messages) {
+    for (const b of blocksOf(msg?.content)) if (b?.type === 'tool_use') names[b.id] = b.name;
+  }
+  const out = [];
+  for (const msg of messages) {
+    for (const b of blocksOf(msg?.content)) {
+      if (b?.type !== 'tool_result') continue;
+      out.push({ tool_use_id: b.tool_use_id, name: names[b.tool_use_id] ?? null, content: flattenToolResult(b.content), is_error: b.is_error === true });
+    }
+  }
+  return out;
+}
+
+// Returns an error message when the body is not a request the real API would take.
+export function validateMessagesRequest(body) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'Invalid JSON body';
+  for (const key of Object.keys(body)) {
+    if (!KNOWN_FIELDS.has(key)) return `${key}: Extra inputs are not permitted`;
+  }
+  if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
+  if (body.max_tokens === undefined) return 'max_tokens: Field required';
+  if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return 'max_tokens: Input should be a valid positive integer';
+  if (!Array.isArray(body.messages)) return 'messages: Field required';
+  if (body.messages.length === 0) return 'messages: at least one message is required';
+  if (body.temperature !== undefined && (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 1)) {
+    return 'temperature: range: 0..1';
+  }
+  if (body.top_p !== undefined && (typeof body.top_p !== 'number' || body.top_p < 0 || body.top_p > 1)) return 'top_p: range: 0..1';
+  if (body.top_k !== undefined && (!Number.isInteger(body.top_k) || body.top_k < 0)) return 'top_k: Input should be a valid integer';
+  if (body.stop_sequences !== undefined) {
+    if (!Array.isArray(body.stop_sequences)) return 'stop_sequences: Input should be a valid list';
+    for (const [i, s] of body.stop_sequences.entries()) {
+      if (typeof s !== 'string' || s.trim() === '') return `stop_sequences.${i}: each stop sequence must contain non-whitespace`;
+    }
+  }
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') return 'stream: Input should be a valid boolean';
+  if (body.system !== undefined) {
+    if (Array.isArray(body.system)) {
+      for (const [i, b] of body.system.entries()) {
+        if (b?.type !== 'text' || typeof b.text !== 'string') return `system.${i}: Input tag '${b?.type}' found using 'type' does not match any of the expected tags: 'text'`;
+        if (b.text === '') return 'system: text content blocks must be non-empty';
+      }
+    } else if (typeof body.system !== 'string') {
+      return 'system: Input should be a valid string or list';
+    }
+  }
+  if (body.metadata !== undefined) {
+    if (body.metadata === null || typeof body.metadata !== 'object') return 'metadata: Input should be a valid dictionary';
+    for (const key of Object.keys(body.metadata)) if (key !== 'user_id') return `metadata.${key}: Extra inputs are not permitted`;
+  }
+  const toolNames = new Set();
+  if (body.tools !== undefined) {
+    if (!Array.isArray(body.tools)) return 'tools: Input should be a valid list';
+    for (const [i, t] of body.tools.entries()) {
+      if (t === null || typeof t !== 'object') return `tools.${i}: Input should be a valid dictionary`;
+      if (t.type !== undefined && t.type !== 'custom') return `tools.${i}: unsupported tool type ${t.type} in this fake`;
+      for (const key of Object.keys(t)) {
+        if (!['type', 'name', 'description', 'input_schema', 'cache_control', 'strict', 'input_examples', 'eager_input_streaming', 'defer_loading', 'allowed_callers'].includes(key)) {
+          return `tools.${i}.custom.${key}: Extra inputs are not permitted`;
+        }
+      }
+      if (typeof t.name !== 'string' || !TOOL_NAME_RE.test(t.name)) return `tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
+      if (toolNames.has(t.name)) return `tools: Tool names must be unique.`;
+      toolNames.add(t.name);
+      if (t.input_schema === null || typeof t.input_schema !== 'object' || t.input_schema.type !== 'object') {
+        return `tools.${i}.custom.input_schema.type: Input should be 'object'`;
+      }
+    }
+  }
+  if (body.tool_choice !== undefined) {
+    const tc = body.tool_choice;
+    if (tc === null || typeof tc !== 'object' || !['auto', 'any', 'tool', 'none'].includes(tc.type)) {
+      return "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'";
+    }
+    if (tc.type === 'tool' && (typeof tc.name !== 'string' || !toolNames.has(tc.name))) return `tool_choice.tool.name: Tool '${tc.name}' not found in tools`;
+    if (tc.type !== 'none' && tc.type !== 'auto' && toolNames.size === 0) return 'tool_choice: may only be specified while providing tools';
+  }
+  const msgs = body.messages;
+  for (const [i, msg] of msgs.entries()) {
+    if (msg === null || typeof msg !== 'object') return `messages.${i}: Input should be a valid dictionary`;
+    if (msg.role !== 'user' && msg.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    for (const key of Object.keys(msg)) if (key !== 'role' && key !== 'content') return `messages.${i}.${key}: Extra inputs are not permitted`;
+    if (typeof msg.content === 'string') {
+      if (msg.content === '' && !(msg.role === 'assistant' && i === msgs.length - 1)) return `messages.${i}: user messages must have non-empty content`;
+      continue;
+    }
+    if (!Array.isArray(msg.content)) return `messages.${i}.content: Input should be a valid list`;
+    if (msg.content.length === 0 && !(msg.role === 'assistant' && i === msgs.length - 1)) return `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
+    let seenNonResult = false;
+    for (const [j, b] of msg.content.entries()) {
+      const where = `messages.${i}.content.${j}`;
+      if (b === null || typeof b !== 'object') return `${where}: Input should be a valid dictionary`;
+      switch (b.type) {
+        case 'text':
+          if (typeof b.text !== 'string') return `${where}.text.text: Input should be a valid string`;
+          if (b.text === '') return 'messages: text content blocks must be non-empty';
+          seenNonResult = true;
+          break;
+        case 'image':
+          if (msg.role !== 'user') return `${where}: image blocks are only allowed in user messages`;
+          if (!b.source || !['base64', 'url'].includes(b.source.type)) return `${where}.image.source: Input tag does not match any of the expected tags: 'base64', 'url'`;
+          seenNonResult = true;
+          break;
+        case 'tool_use':
+          if (msg.role !== 'assistant') return `${where}: tool_use blocks are only allowed in assistant messages`;
+          if (typeof b.id !== 'string' || !ID_RE.test(b.id)) return `${where}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'`;
+          if (typeof b.name !== 'string' || b.name === '') return `${where}.tool_use.name: Field required`;
+          if (b.input === null || typeof b.input !== 'object' || Array.isArray(b.input)) return `${where}.tool_use.input: Input should be a valid dictionary`;
+          break;
+        case 'tool_result':
+          if (msg.role !== 'user') return `${where}: tool_result blocks are only allowed in user messages`;
+          if (typeof b.tool_use_id !== 'string' || !ID_RE.test(b.tool_use_id)) return `${where}.tool_result.tool_use_id: String should match pattern '^[a-zA-Z0-9_-]+$'`;
+          if (seenNonResult) return `messages.${i}: tool_result blocks must come first in the content array, before any other block`;
+          if (b.content !== undefined && typeof b.content !== 'string' && !Array.isArray(b.content)) return `${where}.tool_result.content: Input should be a valid string or list`;
+          break;
+        case 'thinking':
+        case 'redacted_thinking':
+          if (msg.role !== 'assistant') return `${where}: thinking blocks are only allowed in assistant messages`;
+          break;
+        default:
+          return `${where}: Input tag '${b.type}' found using 'type' does not match any of the expected tags`;
+      }
+    }
+  }
+  // tool_use / tool_result pairing, as the real API enforces it.
+  for (let i = 0; i < msgs.length; i++) {
+    const results = blocksOf(msgs[i].content).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id);
+    if (results.length > 0) {
+      const prev = i > 0 ? msgs[i - 1] : null;
+      const prevUses = prev && prev.role === 'assistant' ? blocksOf(prev.content).filter((b) => b.type === 'tool_use').map((b) => b.id) : [];
+      if (prevUses.length === 0) return `messages.${i}.content.0: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${results[0]}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`;
+      const unknown = results.filter((id) => !prevUses.includes(id));
+      if (unknown.length > 0) return `messages.${i}.content.0: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${unknown.join(', ')}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`;
+      if (new Set(results).size !== results.length) return `messages.${i}: each tool_use_id may be answered only once`;
+    }
+  }
+  for (let i = 0; i < msgs.length; i++) {
+    const uses = blocksOf(msgs[i].content).filter((b) => b.type === 'tool_use').map((b) => b.id);
+    if (uses.length > 0) {
+      if (new Set(uses).size !== uses.length) return `messages.${i}: \`tool_use\` ids must be unique`;
+      const next = msgs[i + 1];
+      if (next) {
+        const nextResults = next.role === 'user' ? blocksOf(next.content).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id) : [];
+        const missing = uses.filter((id) => !nextResults.includes(id));
+        if (missing.length > 0) return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
+      }
+    }
+  }
+  return null;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startFakeAnthropic(options = {}) {
+  const requiredKey = options.apiKey ?? null;
+  const requests = [];
+  const stats = { cancelled: 0, hits: {}, connections: 0 };
+  const sockets = new Set();
+  const timers = new Set();
+  let seq = 0;
+
+  function later(ms, fn) {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+    return t;
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = null;
+        }
+      }
+      const url = new URL(req.url, 'http://x');
+      requests.push({ seq: seq++, at: Date.now(), method: req.method, path: url.pathname, query: url.search, headers: { ...req.headers }, body, raw });
+      handle(req, res, url.pathname, body).catch((err) => {
+        if (!res.headersSent) sendError(res, 500, 'api_error', `fake crashed: ${err.message}`);
+        else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  function watchCancel(res) {
+    const state = { done: false };
+    res.on('close', () => {
+      if (!state.done && !res.writableFinished) stats.cancelled++;
+    });
+    return state;
+  }
+
+  function kill(res, state) {
+    if (state) state.done = true;
+    res.socket?.destroy();
+    res.destroy();
+  }
+
+  function sendJSON(res, status, obj, headers = {}) {
+    const text = JSON.stringify(obj);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'request-id': `req_fake_${seq}`,
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  function sendError(res, status, type, message, headers = {}) {
+    sendJSON(res, status, anthropicErrorBody(type, message, `req_fake_${seq}`), headers);
+  }
+
+  async function handle(req, res, path, body) {
+    if (!(req.method === 'POST' && path === '/v1/messages')) {
+      return sendError(res, 404, 'not_found_error', `Not Found: ${req.method} ${path}`);
+    }
+    const key = req.headers['x-api-key'];
+    if (!key) return sendError(res, 401, 'authentication_error', 'x-api-key header is required');
+    if (requiredKey !== null && key !== requiredKey) return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
+    if (!req.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
+    const why = validateMessagesRequest(body);
+    if (why) return sendError(res, 400, 'invalid_request_error', why);
+    const model = body.model;
+    stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+    const behaviour = behaviourOf(model);
+    if (await failure(req, res, behaviour, model, body)) return;
+    return body.stream === true ? stream(res, body, model, behaviour) : whole(res, body, model, behaviour);
+  }
+
+  async function failure(req, res, behaviour, model, body) {
+    const streaming = body.stream === true;
+    switch (behaviour.kind) {
+      case 'fail-500':
+        sendError(res, 500, 'api_error', 'Internal server error');
+        return true;
+      case 'overloaded':
+        sendError(res, 529, 'overloaded_error', 'Overloaded');
+        return true;
+      case 'fail-400':
+        sendError(res, 400, 'invalid_request_error', 'messages.0.content: the fake says no (fail-400)');
+        return true;
+      case 'fail-401':
+        sendError(res, 401, 'authentication_error', 'invalid x-api-key');
+        return true;
+      case 'rate-429':
+        sendError(res, 429, 'rate_limit_error', `Number of request tokens has exceeded your per-minute rate limit (${model})`,
+          { 'retry-after': String(behaviour.retryAfter) });
+        return true;
+      case 'flaky':
+        if (stats.hits[model] <= behaviour.failures) {
+          sendError(res, 529, 'overloaded_error', `Overloaded (flaky ${stats.hits[model]} of ${behaviour.failures})`);
+          return true;
+        }
+        return false;
+      case 'hang':
+        watchCancel(res);
+        return true;
+      case 'close-before-first':
+        if (streaming) {
+          const state = watchCancel(res);
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+          res.flushHeaders();
+          later(20, () => kill(res, state));
+        } else {
+          kill(res, null);
+        }
+        return true;
+      case 'stream-overloaded':
+      case 'error-after-text':
+        if (!streaming) {
+          sendError(res, 529, 'overloaded_error', 'Overloaded');
+          return true;
+        }
+        return false;
+      case 'garbage':
+        if (streaming) {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+          res.end('event: message_start\ndata: not-json\n\n');
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('this is not json{{{');
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  function usageFull(output = ANTHROPIC_USAGE.output_tokens) {
+    return {
+      input_tokens: ANTHROPIC_USAGE.input_tokens,
+      output_tokens: output,
+      cache_creation_input_tokens: ANTHROPIC_USAGE.cache_creation_input_tokens,
+      cache_read_input_tokens: ANTHROPIC_USAGE.cache_read_input_tokens,
+      cache_creation: { ephemeral_1h_input_tokens: 0, ephemeral_5m_input_tokens: 0 },
+      inference_geo: null,
+      output_tokens_details: null,
+      server_tool_use: null,
+      service_tier: 'standard',
+      speed: null,
+    };
+  }
+
+  // The answer as {content: [blocks], stop_reason, stop_sequence, stop_details}.
+  function answerOf(body, behaviour) {
+    const text = (t) => ({ type: 'text', text: t, citations: null });
+    const toolUse = (u) => ({ type: 'tool_use', id: u.id, name: u.name, input: u.input, caller: { type: 'direct' } });
+    const base = { stop_reason: 'end_turn', stop_sequence: null, stop_details: null };
+    switch (behaviour.kind) {
+      case 'echo': {
+        let t = `echo: ${lastUserText(body.messages)}`;
+        const results = toolResultsOf(body.messages);
+        if (results.length > 0) t += `\n[tool_results] ${JSON.stringify(results)}`;
+        return { ...base, content: [text(t)] };
+      }
+      case 'tools':
+        return { ...base, stop_reason: 'tool_use', content: ANTHROPIC_TOOL_USES.map(toolUse) };
+      case 'tools-text':
+        return { ...base, stop_reason: 'tool_use', content: [text(ANTHROPIC_TOOLS_PREFACE), ...ANTHROPIC_TOOL_USES.map(toolUse)] };
+      case 'max-tokens':
+        return { ...base, stop_reason: 'max_tokens', content: [text('Hello from')] };
+      case 'stop-seq':
+        return { ...base, stop_reason: 'stop_sequence', stop_sequence: body.stop_sequences?.[0] ?? 'END', content: [text('Hello')] };
+      case 'refusal':
+        return { ...base, stop_reason: 'refusal', stop_details: { type: 'refusal', category: null, explanation: null }, content: [] };
+      default:
+        return { ...base, content: [text(ANTHROPIC_TEXT)] };
+    }
+  }
+
+  function messageOf(model, answer, content, usage) {
+    return {
+      id: `msg_fake${seq}`,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content,
+      stop_reason: answer ? answer.stop_reason : null,
+      stop_sequence: answer ? answer.stop_sequence : null,
+      stop_details: answer ? answer.stop_details : null,
+      container: null,
+      diagnostics: null,
+      usage,
+    };
+  }
+
+  function whole(res, body, model, behaviour) {
+    if (behaviour.kind === 'stall') {
+      watchCancel(res);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
+    const answer = answerOf(body, behaviour);
+    const message = messageOf(model, answer, answer.content, usageFull());
+    if (behaviour.kind === 'close-mid-stream') {
+      const text = JSON.stringify(message);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      later(30, () => kill(res, { done: true }));
+      return;
+    }
+    if (behaviour.kind === 'slow-stream') {
+      const state = watchCancel(res);
+      later(behaviour.count * behaviour.intervalMs, () => {
+        state.done = true;
+        if (!res.destroyed) sendJSON(res, 200, message);
+      });
+      return;
+    }
+    sendJSON(res, 200, message);
+  }
+
+  function stream(res, body, model, behaviour) {
+    const state = watchCancel(res);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'request-id': `req_fake_${seq}`,
+    });
+    res.flushHeaders();
+    const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const write = (text) => {
+      if (!res.destroyed) res.write(text);
+    };
+    const start = ev('message_start', { message: messageOf(model, null, [], { ...usageFull(1) }) });
+    const ping = ev('ping', {});
+    const textStart = (index) => ev('content_block_start', { index, content_block: { type: 'text', text: '', citations: null } });
+    const textDelta = (index, t) => ev('content_block_delta', { index, delta: { type: 'text_delta', text: t } });
+    const stop = (index) => ev('content_block_stop', { index });
+    const end = (answer, output = ANTHROPIC_USAGE.output_tokens) => {
+      state.done = true;
+      res.end(ev('message_delta', {
+        delta: { stop_reason: answer.stop_reason, stop_sequence: answer.stop_sequence, stop_details: answer.stop_details, container: null },
+        usage: {
+          input_tokens: ANTHROPIC_USAGE.input_tokens,
+          output_tokens: output,
+          cache_creation_input_tokens: ANTHROPIC_USAGE.cache_creation_input_tokens,
+          cache_read_input_tokens: ANTHROPIC_USAGE.cache_read_input_tokens,
+          output_tokens_details: null,
+          server_tool_use: null,
+        },
+      }) + ev('message_stop', {}));
+    };
+    const overloaded = `event: error\ndata: ${JSON.stringify(anthropicErrorBody('overloaded_error', 'Overloaded', `req_fake_${seq}`))}\n\n`;
+
+    switch (behaviour.kind) {
+      case 'stall':
+        write(start + ping);
+        return;
+      case 'close-mid-stream':
+        write(start + textStart(0) + ping + textDelta(0, 'Hello'));
+        later(20, () => {
+          write(textDelta(0, ' from'));
+          later(50, () => kill(res, state));
+        });
+        return;
+      case 'stream-overloaded':
+        state.done = true;
+        res.end(start + ping + overloaded);
+        return;
+      case 'error-after-text':
+        write(start + textStart(0) + ping + textDelta(0, 'Hello'));
+        later(20, () => {
+          write(textDelta(0, ' from'));
+          later(20, () => {
+            state.done = true;
+            if (!res.destroyed) res.end(overloaded);
+          });
+        });
+        return;
+      case 'slow-stream': {
+        write(start + textStart(0) + ping);
+        let i = 0;
+        const tick = () => {
+          if (res.destroyed) return;
+          write(textDelta(0, `${i} `));
+          i++;
+          if (i >= behaviour.count) {
+            write(stop(0));
+            return end({ stop_reason: 'end_turn', stop_sequence: null, stop_details: null }, behaviour.count);
+          }
+          later(behaviour.intervalMs, tick);
+        };
+        tick();
+        return;
+      }
+      default: {
+        const answer = answerOf(body, behaviour);
+        let out = start;
+        answer.content.forEach((block, index) => {
+          if (block.type === 'text') {
+            out += textStart(index);
+            if (index === 0) out += ping;
+            const pieces = behaviour.kind === 'ok' ? ANTHROPIC_TEXT_CHUNKS : splitText(block.text);
+            for (const p of pieces) out += textDelta(index, p);
+          } else {
+            out += ev('content_block_start', { index, content_block: { ...block, input: {} } });
+            if (index === 0) out += ping;
+            const json = JSON.stringify(block.input);
+            for (const piece of ['', json.slice(0, 3), json.slice(3, 9), json.slice(9)]) {
+              out += ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } });
+            }
+          }
+          out += stop(index);
+        });
+        if (answer.content.length === 0) out += ping;
+        write(out);
+        return end(answer);
+      }
+    }
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = server.address().port;
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    stats,
+    requestsFor(model) {
+      return requests.filter((r) => r.body && r.body.model === model);
+    },
+    hits(model) {
+      return stats.hits[model] ?? 0;
+    },
+    lastRequest() {
+      return requests[requests.length - 1];
+    },
+    reset() {
+      requests.length = 0;
+      stats.cancelled = 0;
+      stats.hits = {};
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function splitText(text) {
+  const chars = Array.from(text);
+  const pieces = [];
+  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
+  return pieces.length ? pieces : [''];
+}
+
+export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pred()) return true;
+    await sleep(stepMs);
+  }
+  return pred();
+}

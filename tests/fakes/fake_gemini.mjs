@@ -1,0 +1,671 @@
+// A fake Gemini API (generativelanguage.googleapis.com v1beta) upstream that fails on purpose,
+// for keel's end-to-end tests.
+//
+//   import { startFakeGemini } from '../fakes/fake_gemini.mjs';
+//   const fake = await startFakeGemini({ apiKey: 'gm-key' });      // 127.0.0.1, ephemeral port
+//   // keel provider: {kind: gemini, base_url: fake.url (http://127.0.0.1:PORT), api_key}
+//   fake.requests    // every request: {seq, at, method, path, query, model, action, headers, body, raw}
+//   fake.stats.hits  // {model: number of requests for it}
+//   fake.stats.cancelled  // responses whose client went away before the fake finished
+//   await fake.close();
+//
+// Wire format: the official `@google/genai` 2.32.0 types (dist/genai.d.ts) and the REST
+// reference (ai.google.dev/api/generate-content):
+//   POST /v1beta/models/{model}:generateContent              -> a GenerateContentResponse
+//   POST /v1beta/models/{model}:streamGenerateContent?alt=sse -> SSE, one
+//        `data: <GenerateContentResponse>\r\n\r\n` per chunk (CRLF, as Google sends), no [DONE]:
+//        the body just ends; running usageMetadata on every chunk, finishReason on the last.
+//   (streamGenerateContent without alt=sse answers a JSON array of chunks, as the real API does.)
+// GenerateContentResponse: {candidates: [{content: {role: "model", parts: [{text} |
+// {functionCall: {id?, name, args}, thoughtSignature?}]}, finishReason, index}], usageMetadata:
+// {promptTokenCount, candidatesTokenCount, thoughtsTokenCount, totalTokenCount, ...},
+// modelVersion, responseId}. Errors: {"error": {"code", "message", "status"}} (Google's shape).
+//
+// Every request must carry `x-goog-api-key` (missing: 403 PERMISSION_DENIED; wrong, when {apiKey}
+// is given: 400 INVALID_ARGUMENT "API key not valid"). The body is checked the way the real API
+// checks it (400 INVALID_ARGUMENT): known top-level fields only ("Invalid JSON payload received.
+// Unknown name ..."), known generationConfig fields, non-empty contents with roles user/model,
+// non-empty parts each holding exactly one kind of data, non-empty text, functionCall args and
+// functionResponse.response objects, tool declarations whose parameters use only Gemini's
+// Schema keywords, and every user turn of functionResponse parts answering the model turn just
+// before it: as many responses as calls, with the calls' names (and ids, when the calls had ids).
+//
+// The behaviour is picked by the {model} in the URL path (prefixes):
+//   ok (and anything unlisted)  text "Hello from gemini" (streamed in 3 chunks), STOP; usage
+//                               prompt 6, candidates 4, thoughts 2, total 12
+//                               (OpenAI: prompt 6, completion 6, total 12)
+//   echo*                       text "echo: <text parts of the last user turn>", then, when the
+//                               request held functionResponse parts, "\n[function_responses]
+//                               <JSON array of {id, name, response}>" (id null when absent). See
+//                               parseEcho().
+//   tools*                      two functionCall parts, get_weather {"city":"Paris"} / {"city":
+//                               "Tokyo"}, without ids (as the Gemini API sends them), the first
+//                               with a thoughtSignature; finishReason STOP. Streamed: one chunk per
+//                               call, the second carrying finishReason.
+//   tools-ids*                  the same with ids "fc_paris" / "fc_tokyo"
+//   max-tokens*                 text "Hello from", MAX_TOKENS
+//   safety*                     a candidate with no content, finishReason SAFETY, safetyRatings
+//   blocked*                    no candidates, promptFeedback.blockReason SAFETY
+//   fail-500*                   500 INTERNAL
+//   fail-503*, overloaded*      503 UNAVAILABLE "The model is overloaded. Please try again later."
+//   fail-400*                   400 INVALID_ARGUMENT "the fake says no (fail-400)"
+//   rate-429*                   429 RESOURCE_EXHAUSTED, retry-after: 1 (or N with "-raN")
+//   flaky-N*                    the first N requests for that exact model get 503, then ok
+//   hang*                       accepts and never answers, until the client goes away
+//   stall*                      streams: headers and one text chunk, then nothing; else headers
+//   close-before-first*         streams: 200 event-stream headers, then the socket is destroyed;
+//                               non-stream: socket destroyed
+//   close-mid-stream*           streams: "Hello", " from" chunks, then the socket is destroyed;
+//                               non-stream: half a body, destroyed
+//   stream-error*               streams: "Hello" then an {"error": UNAVAILABLE} chunk; else 503
+//   garbage*                    200 application/json "this is not json{{{"; streams: "data: not-json"
+//   slow-stream*                one text chunk every 100 ms for 100 chunks; "slow-stream-NxM":
+//                               N chunks every M ms; non-stream: answers after N*M ms
+// Any other path: 404 NOT_FOUND.
+import http from 'node:http';
+
+export const GEMINI_TEXT = 'Hello from gemini';
+export const GEMINI_TEXT_CHUNKS = ['Hello', ' from', ' gemini'];
+export const GEMINI_USAGE = { promptTokenCount: 6, candidatesTokenCount: 4, thoughtsTokenCount: 2, totalTokenCount: 12 };
+export const GEMINI_OPENAI_USAGE = { prompt_tokens: 6, completion_tokens: 6, total_tokens: 12 };
+export const GEMINI_CALLS = [
+  { name: 'get_weather', args: { city: 'Paris' }, id: 'fc_paris' },
+  { name: 'get_weather', args: { city: 'Tokyo' }, id: 'fc_tokyo' },
+];
+export const GEMINI_THOUGHT_SIGNATURE = 'ZmFrZS10aG91Z2h0LXNpZ25hdHVyZQ==';
+
+const TOP_LEVEL = new Set(['contents', 'tools', 'toolConfig', 'safetySettings', 'systemInstruction', 'generationConfig', 'cachedContent']);
+const GENERATION_CONFIG = new Set([
+  'stopSequences', 'responseMimeType', 'responseSchema', 'responseJsonSchema', '_responseJsonSchema', 'responseModalities',
+  'candidateCount', 'maxOutputTokens', 'temperature', 'topP', 'topK', 'seed', 'presencePenalty', 'frequencyPenalty',
+  'responseLogprobs', 'logprobs', 'enableEnhancedCivicAnswers', 'speechConfig', 'thinkingConfig', 'mediaResolution',
+]);
+const PART_DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult'];
+const PART_EXTRA = new Set(['thought', 'thoughtSignature', 'videoMetadata', 'partMetadata', 'mediaResolution']);
+const SCHEMA_KEYS = new Set([
+  'type', 'format', 'title', 'description', 'nullable', 'enum', 'maxItems', 'minItems', 'properties', 'required',
+  'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'example', 'anyOf', 'propertyOrdering',
+  'default', 'items', 'minimum', 'maximum',
+]);
+const SCHEMA_TYPES = new Set(['TYPE_UNSPECIFIED', 'STRING', 'NUMBER', 'INTEGER', 'BOOLEAN', 'ARRAY', 'OBJECT', 'NULL']);
+const FUNCTION_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$/;
+
+// Splits an echo answer into {text, functionResponses} ([] when the request had none).
+export function parseEcho(answer) {
+  const s = String(answer ?? '');
+  const marker = '\n[function_responses] ';
+  const at = s.indexOf(marker);
+  if (at < 0) return { text: s, functionResponses: [] };
+  return { text: s.slice(0, at), functionResponses: JSON.parse(s.slice(at + marker.length)) };
+}
+
+const STATUS_NAME = { 400: 'INVALID_ARGUMENT', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED' };
+export function geminiErrorBody(code, message, status = STATUS_NAME[code] ?? 'UNKNOWN') {
+  return { error: { code, message, status } };
+}
+
+export function behaviourOf(model) {
+  const name = typeof model === 'string' ? model : '';
+  let m;
+  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
+  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
+    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
+  }
+  if (name.startsWith('rate-429')) {
+    const ra = /-ra(\d+)/.exec(name);
+    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
+  }
+  if (name.startsWith('overloaded')) return { kind: 'fail-503' };
+  for (const kind of ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
+    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools', 'max-tokens', 'safety', 'blocked']) {
+    if (name.startsWith(kind)) return { kind };
+  }
+  return { kind: 'ok' };
+}
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function checkSchema(schema, path) {
+  if (!isObject(schema)) return `${path}: Invalid value (a Schema object expected)`;
+  for (const key of Object.keys(schema)) {
+    if (!SCHEMA_KEYS.has(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${path}': Cannot find field.`;
+  }
+  if (schema.type !== undefined && !SCHEMA_TYPES.has(String(schema.type).toUpperCase())) {
+    return `Invalid JSON payload received. Invalid value at '${path}.type', "${schema.type}"`;
+  }
+  if (schema.enum !== undefined && (!Array.isArray(schema.enum) || schema.enum.some((v) => typeof v !== 'string'))) {
+    return `Invalid JSON payload received. Invalid value at '${path}.enum': enum values must be strings`;
+  }
+  if (schema.properties !== undefined) {
+    if (!isObject(schema.properties)) return `${path}.properties: Invalid value`;
+    for (const [k, v] of Object.entries(schema.properties)) {
+      const why = checkSchema(v, `${path}.properties[${k}].value`);
+      if (why) return why;
+    }
+    if (String(schema.type).toUpperCase() === 'OBJECT' && Object.keys(schema.properties).length === 0) {
+      return `${path}.properties: should be non-empty for OBJECT type`;
+    }
+  }
+  if (Array.isArray(schema.required) && schema.properties) {
+    for (const r of schema.required) {
+      if (!(r in schema.properties)) return `${path}.required[${r}]: property is not defined`;
+    }
+  }
+  if (schema.items !== undefined) {
+    const why = checkSchema(schema.items, `${path}.items`);
+    if (why) return why;
+  }
+  if (schema.anyOf !== undefined) {
+    if (!Array.isArray(schema.anyOf)) return `${path}.any_of: Invalid value`;
+    for (const [i, s] of schema.anyOf.entries()) {
+      const why = checkSchema(s, `${path}.any_of[${i}]`);
+      if (why) return why;
+    }
+  }
+  return null;
+}
+
+function checkParts(parts, where) {
+  if (!Array.isArray(parts) || parts.length === 0) return `* GenerateContentRequest.${where}.parts: contents.parts must not be empty.`;
+  for (const [j, p] of parts.entries()) {
+    const at = `${where}.parts[${j}]`;
+    if (!isObject(p)) return `Invalid JSON payload received. Invalid value at '${at}'`;
+    for (const key of Object.keys(p)) {
+      if (!PART_DATA.includes(key) && !PART_EXTRA.has(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${at}': Cannot find field.`;
+    }
+    const data = PART_DATA.filter((k) => k in p);
+    if (data.length !== 1) return `* GenerateContentRequest.${at}.data: required oneof field 'data' must have one initialized field`;
+    if ('text' in p && (typeof p.text !== 'string' || p.text === '')) return `* GenerateContentRequest.${at}.text: must not be empty (Unable to submit request because it has an empty text parameter.)`;
+    if (p.functionCall !== undefined) {
+      const fc = p.functionCall;
+      if (!isObject(fc) || typeof fc.name !== 'string' || !FUNCTION_NAME_RE.test(fc.name)) return `* GenerateContentRequest.${at}.function_call.name: Invalid function name`;
+      if (fc.args !== undefined && !isObject(fc.args)) return `Invalid JSON payload received. Invalid value at '${at}.function_call.args' (type.googleapis.com/google.protobuf.Struct)`;
+      for (const key of Object.keys(fc)) if (!['id', 'name', 'args'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${at}.function_call': Cannot find field.`;
+    }
+    if (p.functionResponse !== undefined) {
+      const fr = p.functionResponse;
+      if (!isObject(fr) || typeof fr.name !== 'string' || !FUNCTION_NAME_RE.test(fr.name)) return `* GenerateContentRequest.${at}.function_response.name: Invalid function name`;
+      if (!isObject(fr.response)) return `Invalid JSON payload received. Invalid value at '${at}.function_response.response' (type.googleapis.com/google.protobuf.Struct)`;
+      for (const key of Object.keys(fr)) if (!['id', 'name', 'response', 'parts', 'willContinue', 'scheduling'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${at}.function_response': Cannot find field.`;
+    }
+    if (p.inlineData !== undefined && (!isObject(p.inlineData) || typeof p.inlineData.mimeType !== 'string' || typeof p.inlineData.data !== 'string')) {
+      return `* GenerateContentRequest.${at}.inline_data: mime_type and data are required`;
+    }
+    if (p.fileData !== undefined && (!isObject(p.fileData) || typeof p.fileData.fileUri !== 'string')) {
+      return `* GenerateContentRequest.${at}.file_data.file_uri: required`;
+    }
+  }
+  return null;
+}
+
+// Returns an error message when the body is not a request the real API would take.
+export function validateGenerateContent(body) {
+  if (!isObject(body)) return 'Invalid JSON payload received. Expected an object.';
+  for (const key of Object.keys(body)) {
+    if (!TOP_LEVEL.has(key)) return `Invalid JSON payload received. Unknown name "${key}": Cannot find field.`;
+  }
+  if (!Array.isArray(body.contents) || body.contents.length === 0) return '* GenerateContentRequest.contents: contents is not specified';
+  for (const [i, c] of body.contents.entries()) {
+    if (!isObject(c)) return `Invalid JSON payload received. Invalid value at 'contents[${i}]'`;
+    for (const key of Object.keys(c)) if (key !== 'role' && key !== 'parts') return `Invalid JSON payload received. Unknown name "${key}" at 'contents[${i}]': Cannot find field.`;
+    if (c.role !== undefined && c.role !== 'user' && c.role !== 'model') return `Please use a valid role: user, model. (contents[${i}].role "${c.role}")`;
+    const why = checkParts(c.parts, `contents[${i}]`);
+    if (why) return why;
+  }
+  if (body.systemInstruction !== undefined) {
+    if (!isObject(body.systemInstruction)) return "Invalid JSON payload received. Invalid value at 'system_instruction'";
+    const why = checkParts(body.systemInstruction.parts, 'system_instruction');
+    if (why) return why;
+    if (body.systemInstruction.parts.some((p) => !('text' in p))) return '* GenerateContentRequest.system_instruction: only text parts are supported';
+  }
+  if (body.generationConfig !== undefined) {
+    if (!isObject(body.generationConfig)) return "Invalid JSON payload received. Invalid value at 'generation_config'";
+    for (const key of Object.keys(body.generationConfig)) {
+      if (!GENERATION_CONFIG.has(key)) return `Invalid JSON payload received. Unknown name "${key}" at 'generation_config': Cannot find field.`;
+    }
+    const g = body.generationConfig;
+    if (g.temperature !== undefined && (typeof g.temperature !== 'number' || g.temperature < 0 || g.temperature > 2)) return '* GenerateContentRequest.generation_config.temperature: must be in [0, 2]';
+    if (g.maxOutputTokens !== undefined && (!Number.isInteger(g.maxOutputTokens) || g.maxOutputTokens < 1)) return '* GenerateContentRequest.generation_config.max_output_tokens: must be positive';
+    if (g.stopSequences !== undefined && (!Array.isArray(g.stopSequences) || g.stopSequences.length > 5)) return '* GenerateContentRequest.generation_config.stop_sequences: at most 5';
+    if (g.responseSchema !== undefined) {
+      const why = checkSchema(g.responseSchema, 'generation_config.response_schema');
+      if (why) return why;
+    }
+  }
+  const declared = new Set();
+  if (body.tools !== undefined) {
+    if (!Array.isArray(body.tools)) return "Invalid JSON payload received. Invalid value at 'tools'";
+    for (const [i, t] of body.tools.entries()) {
+      if (!isObject(t)) return `Invalid JSON payload received. Invalid value at 'tools[${i}]'`;
+      for (const key of Object.keys(t)) if (key !== 'functionDeclarations') return `Invalid JSON payload received. Unknown name "${key}" at 'tools[${i}]' (this fake serves function tools only)`;
+      if (!Array.isArray(t.functionDeclarations)) return `tools[${i}].function_declarations: Invalid value`;
+      for (const [j, fd] of t.functionDeclarations.entries()) {
+        const at = `tools[${i}].function_declarations[${j}]`;
+        if (!isObject(fd) || typeof fd.name !== 'string' || !FUNCTION_NAME_RE.test(fd.name)) return `* GenerateContentRequest.${at}.name: Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores, dots, colons and dashes, with a maximum length of 128.`;
+        for (const key of Object.keys(fd)) if (!['name', 'description', 'parameters', 'parametersJsonSchema', 'response', 'responseJsonSchema', 'behavior'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${at}': Cannot find field.`;
+        if (fd.parameters !== undefined) {
+          const why = checkSchema(fd.parameters, `${at}.parameters`);
+          if (why) return why;
+        }
+        declared.add(fd.name);
+      }
+    }
+  }
+  if (body.toolConfig !== undefined) {
+    const fcc = body.toolConfig?.functionCallingConfig;
+    if (!isObject(body.toolConfig) || (fcc !== undefined && !isObject(fcc))) return "Invalid JSON payload received. Invalid value at 'tool_config'";
+    if (fcc?.mode !== undefined && !['AUTO', 'ANY', 'NONE', 'VALIDATED', 'MODE_UNSPECIFIED'].includes(fcc.mode)) return `Invalid JSON payload received. Invalid value at 'tool_config.function_calling_config.mode' (${fcc.mode})`;
+    for (const n of fcc?.allowedFunctionNames ?? []) {
+      if (!declared.has(n)) return `* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: function ${n} is not declared`;
+    }
+  }
+  // Each turn of function responses answers the model turn of calls just before it.
+  const contents = body.contents;
+  for (let i = 0; i < contents.length; i++) {
+    const responses = contents[i].parts.filter((p) => p.functionResponse).map((p) => p.functionResponse);
+    if (responses.length === 0) continue;
+    if ((contents[i].role ?? 'user') !== 'user') return `* GenerateContentRequest.contents[${i}]: function responses must be in a user turn`;
+    const prev = i > 0 ? contents[i - 1] : null;
+    const calls = prev && prev.role === 'model' ? prev.parts.filter((p) => p.functionCall).map((p) => p.functionCall) : [];
+    if (calls.length !== responses.length) {
+      return `Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn. (contents[${i}]: ${responses.length} responses, ${calls.length} calls)`;
+    }
+    const names = calls.map((c) => c.name).sort();
+    const got = responses.map((r) => r.name).sort();
+    if (JSON.stringify(names) !== JSON.stringify(got)) return `* GenerateContentRequest.contents[${i}]: function response names ${JSON.stringify(got)} do not match the calls ${JSON.stringify(names)}`;
+    const callIds = calls.map((c) => c.id).filter((x) => x !== undefined);
+    for (const r of responses) {
+      if (r.id !== undefined && callIds.length > 0 && !callIds.includes(r.id)) return `* GenerateContentRequest.contents[${i}]: function response id ${r.id} matches no function call id`;
+    }
+  }
+  return null;
+}
+
+function lastUserText(contents) {
+  for (let i = contents.length - 1; i >= 0; i--) {
+    const c = contents[i];
+    if ((c.role ?? 'user') !== 'user') continue;
+    return c.parts.filter((p) => typeof p.text === 'string').map((p) => p.text).join('');
+  }
+  return '';
+}
+
+function functionResponsesOf(contents) {
+  const out = [];
+  for (const c of contents) {
+    for (const p of c.parts) {
+      if (p.functionResponse) out.push({ id: p.functionResponse.id ?? null, name: p.functionResponse.name, response: p.functionResponse.response });
+    }
+  }
+  return out;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startFakeGemini(options = {}) {
+  const requiredKey = options.apiKey ?? null;
+  const requests = [];
+  const stats = { cancelled: 0, hits: {}, connections: 0 };
+  const sockets = new Set();
+  const timers = new Set();
+  let seq = 0;
+
+  function later(ms, fn) {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+    return t;
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = null;
+        }
+      }
+      const url = new URL(req.url, 'http://x');
+      const m = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
+      const entry = {
+        seq: seq++, at: Date.now(), method: req.method, path: url.pathname, query: url.search,
+        model: m ? decodeURIComponent(m[1]) : null, action: m ? m[2] : null, headers: { ...req.headers }, body, raw,
+      };
+      requests.push(entry);
+      handle(req, res, url, entry).catch((err) => {
+        if (!res.headersSent) sendError(res, 500, `fake crashed: ${err.message}`);
+        else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  function watchCancel(res) {
+    const state = { done: false };
+    res.on('close', () => {
+      if (!state.done && !res.writableFinished) stats.cancelled++;
+    });
+    return state;
+  }
+
+  function kill(res, state) {
+    if (state) state.done = true;
+    res.socket?.destroy();
+    res.destroy();
+  }
+
+  function sendJSON(res, status, obj, headers = {}) {
+    const text = JSON.stringify(obj);
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+
+  function sendError(res, code, message, headers = {}, status) {
+    sendJSON(res, code, geminiErrorBody(code, message, status), headers);
+  }
+
+  async function handle(req, res, url, entry) {
+    if (req.method !== 'POST' || !entry.model) return sendError(res, 404, `Not Found: ${req.method} ${url.pathname}`);
+    const key = req.headers['x-goog-api-key'];
+    if (!key) return sendError(res, 403, 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
+    if (requiredKey !== null && key !== requiredKey) return sendError(res, 400, 'API key not valid. Please pass a valid API key.');
+    const why = validateGenerateContent(entry.body);
+    if (why) return sendError(res, 400, why);
+    const model = entry.model;
+    stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+    const behaviour = behaviourOf(model);
+    const streaming = entry.action === 'streamGenerateContent';
+    const sse = url.searchParams.get('alt') === 'sse';
+    if (await failure(res, behaviour, model, streaming)) return;
+    if (!streaming) return whole(res, entry.body, model, behaviour);
+    return stream(res, entry.body, model, behaviour, sse);
+  }
+
+  async function failure(res, behaviour, model, streaming) {
+    switch (behaviour.kind) {
+      case 'fail-500':
+        sendError(res, 500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting');
+        return true;
+      case 'fail-503':
+        sendError(res, 503, 'The model is overloaded. Please try again later.');
+        return true;
+      case 'fail-400':
+        sendError(res, 400, 'the fake says no (fail-400)');
+        return true;
+      case 'rate-429':
+        sendError(res, 429, `Resource has been exhausted (e.g. check quota). (${model})`, { 'retry-after': String(behaviour.retryAfter) });
+        return true;
+      case 'flaky':
+        if (stats.hits[model] <= behaviour.failures) {
+          sendError(res, 503, `The model is overloaded (flaky ${stats.hits[model]} of ${behaviour.failures}).`);
+          return true;
+        }
+        return false;
+      case 'hang':
+        watchCancel(res);
+        return true;
+      case 'close-before-first':
+        if (streaming) {
+          const state = watchCancel(res);
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          res.flushHeaders();
+          later(20, () => kill(res, state));
+        } else {
+          kill(res, null);
+        }
+        return true;
+      case 'stream-error':
+        if (!streaming) {
+          sendError(res, 503, 'The model is overloaded. Please try again later.');
+          return true;
+        }
+        return false;
+      case 'garbage':
+        if (streaming) {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end('data: not-json\r\n\r\n');
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+          res.end('this is not json{{{');
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  const responseId = () => `fakeResp${seq}`;
+
+  function usage(candidates = GEMINI_USAGE.candidatesTokenCount) {
+    const thoughts = GEMINI_USAGE.thoughtsTokenCount;
+    return {
+      promptTokenCount: GEMINI_USAGE.promptTokenCount,
+      candidatesTokenCount: candidates,
+      thoughtsTokenCount: thoughts,
+      totalTokenCount: GEMINI_USAGE.promptTokenCount + candidates + thoughts,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: GEMINI_USAGE.promptTokenCount }],
+    };
+  }
+
+  function callPart(c, index, withIds) {
+    const part = { functionCall: { ...(withIds ? { id: c.id } : {}), name: c.name, args: c.args } };
+    if (index === 0) part.thoughtSignature = GEMINI_THOUGHT_SIGNATURE;
+    return part;
+  }
+
+  // The answer: {parts, finishReason, blocked}.
+  function answerOf(body, behaviour) {
+    switch (behaviour.kind) {
+      case 'echo': {
+        let t = `echo: ${lastUserText(body.contents)}`;
+        const responses = functionResponsesOf(body.contents);
+        if (responses.length > 0) t += `\n[function_responses] ${JSON.stringify(responses)}`;
+        return { parts: [{ text: t }], finishReason: 'STOP' };
+      }
+      case 'tools':
+      case 'tools-ids':
+        return { parts: GEMINI_CALLS.map((c, i) => callPart(c, i, behaviour.kind === 'tools-ids')), finishReason: 'STOP' };
+      case 'max-tokens':
+        return { parts: [{ text: 'Hello from' }], finishReason: 'MAX_TOKENS' };
+      case 'safety':
+        return { parts: [], finishReason: 'SAFETY' };
+      case 'blocked':
+        return { parts: [], blocked: true };
+      default:
+        return { parts: [{ text: GEMINI_TEXT }], finishReason: 'STOP' };
+    }
+  }
+
+  const safetyRatings = (blocked) => [
+    { category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'NEGLIGIBLE' },
+    { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: blocked ? 'HIGH' : 'NEGLIGIBLE', ...(blocked ? { blocked: true } : {}) },
+  ];
+
+  function responseOf(model, answer) {
+    if (answer.blocked) {
+      return {
+        promptFeedback: { blockReason: 'SAFETY', safetyRatings: safetyRatings(true) },
+        usageMetadata: { promptTokenCount: GEMINI_USAGE.promptTokenCount, totalTokenCount: GEMINI_USAGE.promptTokenCount },
+        modelVersion: model,
+        responseId: responseId(),
+      };
+    }
+    const candidate = { index: 0, finishReason: answer.finishReason };
+    if (answer.parts.length > 0) candidate.content = { role: 'model', parts: answer.parts };
+    if (answer.finishReason === 'SAFETY') candidate.safetyRatings = safetyRatings(true);
+    return { candidates: [candidate], usageMetadata: usage(), modelVersion: model, responseId: responseId() };
+  }
+
+  function whole(res, body, model, behaviour) {
+    if (behaviour.kind === 'stall') {
+      watchCancel(res);
+      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+      res.flushHeaders();
+      return;
+    }
+    const response = responseOf(model, answerOf(body, behaviour));
+    if (behaviour.kind === 'close-mid-stream') {
+      const text = JSON.stringify(response);
+      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      later(30, () => kill(res, { done: true }));
+      return;
+    }
+    if (behaviour.kind === 'slow-stream') {
+      const state = watchCancel(res);
+      later(behaviour.count * behaviour.intervalMs, () => {
+        state.done = true;
+        if (!res.destroyed) sendJSON(res, 200, response);
+      });
+      return;
+    }
+    sendJSON(res, 200, response);
+  }
+
+  function stream(res, body, model, behaviour, sse) {
+    const rid = responseId();
+    const chunkOf = (parts, finishReason, candidates) => {
+      const candidate = { index: 0 };
+      if (parts.length > 0) candidate.content = { role: 'model', parts };
+      if (finishReason) candidate.finishReason = finishReason;
+      if (finishReason === 'SAFETY') candidate.safetyRatings = safetyRatings(true);
+      return { candidates: [candidate], usageMetadata: usage(candidates), modelVersion: model, responseId: rid };
+    };
+    let chunks;
+    if (behaviour.kind === 'slow-stream' || behaviour.kind === 'stall' || behaviour.kind === 'close-mid-stream' || behaviour.kind === 'stream-error') {
+      chunks = null; // timed below
+    } else {
+      const answer = answerOf(body, behaviour);
+      if (answer.blocked) {
+        chunks = [responseOf(model, answer)];
+      } else if (answer.parts.length === 0) {
+        chunks = [chunkOf([], answer.finishReason, 0)];
+      } else if (answer.parts[0].functionCall) {
+        chunks = answer.parts.map((p, i) => chunkOf([p], i === answer.parts.length - 1 ? answer.finishReason : null, i + 1));
+      } else {
+        const pieces = behaviour.kind === 'ok' ? GEMINI_TEXT_CHUNKS : splitText(answer.parts[0].text);
+        chunks = pieces.map((t, i) => chunkOf([{ text: t }], i === pieces.length - 1 ? answer.finishReason : null, i + 1));
+        // The real API ends with the counts that match the whole answer.
+        chunks[chunks.length - 1].usageMetadata = usage();
+      }
+    }
+    if (!sse) {
+      // streamGenerateContent without alt=sse: a JSON array, as the real API answers.
+      if (chunks === null) return sendError(res, 400, 'this fake serves timed behaviours with alt=sse only');
+      return sendJSON(res, 200, chunks);
+    }
+    const state = watchCancel(res);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+    });
+    res.flushHeaders();
+    const data = (obj) => `data: ${JSON.stringify(obj)}\r\n\r\n`;
+    const write = (text) => {
+      if (!res.destroyed) res.write(text);
+    };
+    switch (behaviour.kind) {
+      case 'stall':
+        write(data(chunkOf([{ text: 'Hello' }], null, 1)));
+        return;
+      case 'close-mid-stream':
+        write(data(chunkOf([{ text: 'Hello' }], null, 1)));
+        later(20, () => {
+          write(data(chunkOf([{ text: ' from' }], null, 2)));
+          later(50, () => kill(res, state));
+        });
+        return;
+      case 'stream-error':
+        write(data(chunkOf([{ text: 'Hello' }], null, 1)));
+        later(20, () => {
+          state.done = true;
+          if (!res.destroyed) res.end(data(geminiErrorBody(503, 'The model is overloaded. Please try again later.')));
+        });
+        return;
+      case 'slow-stream': {
+        let i = 0;
+        const tick = () => {
+          if (res.destroyed) return;
+          const last = i === behaviour.count - 1;
+          write(data(chunkOf([{ text: `${i} ` }], last ? 'STOP' : null, i + 1)));
+          i++;
+          if (last) {
+            state.done = true;
+            res.end();
+            return;
+          }
+          later(behaviour.intervalMs, tick);
+        };
+        tick();
+        return;
+      }
+      default:
+        state.done = true;
+        res.end(chunks.map(data).join(''));
+    }
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = server.address().port;
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    stats,
+    requestsFor(model) {
+      return requests.filter((r) => r.model === model);
+    },
+    hits(model) {
+      return stats.hits[model] ?? 0;
+    },
+    lastRequest() {
+      return requests[requests.length - 1];
+    },
+    reset() {
+      requests.length = 0;
+      stats.cancelled = 0;
+      stats.hits = {};
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function splitText(text) {
+  const chars = Array.from(text);
+  const pieces = [];
+  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
+  return pieces.length ? pieces : [''];
+}
+
+export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pred()) return true;
+    await sleep(stepMs);
+  }
+  return pred();
+}
