@@ -242,11 +242,7 @@ Status parse_tool_result(const Json& block, const std::string& path, Message& ou
   out.content_is_string = true;
   if (const Json* content = member(block, "content")) {
     if (content->is_string()) {
-      if (!str(*content).empty()) {
-        ContentPart part;
-        part.text = str(*content);
-        out.content.push_back(std::move(part));
-      }
+      if (!str(*content).empty()) set_string_content(out, str(*content));
     } else if (content->is_array()) {
       out.content_is_string = false;
       for (size_t i = 0; i < content->size(); ++i) {
@@ -286,10 +282,7 @@ Status unsupported_block(const std::string& path, const std::string& type, const
 Status parse_system_content(const Json& content, const std::string& path, Message& out) {
   out.role = Role::kSystem;
   if (content.is_string()) {
-    out.content_is_string = true;
-    ContentPart part;
-    part.text = str(content);
-    out.content.push_back(std::move(part));
+    set_string_content(out, str(content));
     return Status::Ok();
   }
   if (!content.is_array()) return wrong_type(path, "a string or an array of text blocks", content);
@@ -313,10 +306,7 @@ Status parse_user_message(const Json& content, const std::string& path, std::vec
   if (content.is_string()) {
     Message message;
     message.role = Role::kUser;
-    message.content_is_string = true;
-    ContentPart part;
-    part.text = str(content);
-    message.content.push_back(std::move(part));
+    set_string_content(message, str(content));
     out.push_back(std::move(message));
     return Status::Ok();
   }
@@ -362,10 +352,7 @@ Status parse_assistant_message(const Json& content, const std::string& path,
   Message message;
   message.role = Role::kAssistant;
   if (content.is_string()) {
-    message.content_is_string = true;
-    ContentPart part;
-    part.text = str(content);
-    message.content.push_back(std::move(part));
+    set_string_content(message, str(content));
     out.push_back(std::move(message));
     return Status::Ok();
   }

@@ -161,6 +161,15 @@ Error wrong_type(const std::string& param, const char* expected, const Json& got
 
 Error bad_gateway(std::string message) { return Error(ErrorCode::kBadGateway, std::move(message)); }
 
+// ---- native messages -----------------------------------------------------------------------
+
+void set_string_content(Message& message, std::string text) {
+  message.content_is_string = true;
+  ContentPart part;
+  part.text = std::move(text);
+  message.content.push_back(std::move(part));
+}
+
 // ---- text ----------------------------------------------------------------------------------
 
 std::string ascii_lower(std::string_view text) {

@@ -1,6 +1,6 @@
-// Small helpers for reading untrusted JSON and for the error messages about it, shared by the
-// wire translators (openai_chat.cpp, anthropic.cpp, gemini.cpp). None of them throws on bad
-// input; a value's type is checked before it is read.
+// Small helpers shared by the wire translators (openai_chat.cpp, anthropic.cpp, gemini.cpp):
+// reading untrusted JSON, the error messages about it, and a few text helpers. None of them
+// throws on bad input except str(), whose caller checks the value is a string first.
 //
 //   auto body = parse_json(text, ErrorCode::kInvalidArgument, "request body");
 //   if (!body) return body.error();                  // depth, then syntax, checked
@@ -77,6 +77,12 @@ Error invalid(std::string param, std::string message);
 Error wrong_type(const std::string& param, const char* expected, const Json& got);
 // kBadGateway: the upstream sent something keel cannot use.
 Error bad_gateway(std::string message);
+
+// ---- native messages -----------------------------------------------------------------------
+
+// Content sent as a plain string: appends one text part holding `text` and marks the content
+// as a string, so that the message goes back on the wire the way it came.
+void set_string_content(Message& message, std::string text);
 
 // ---- text ----------------------------------------------------------------------------------
 

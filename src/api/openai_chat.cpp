@@ -144,10 +144,7 @@ Status parse_image_part(const Json& part, const std::string& path, ContentPart& 
 
 Status parse_content(const Json& content, Role role, const std::string& path, Message& out) {
   if (content.is_string()) {
-    out.content_is_string = true;
-    ContentPart part;
-    part.text = str(content);
-    out.content.push_back(std::move(part));
+    set_string_content(out, str(content));
     return Status::Ok();
   }
   if (!content.is_array()) {

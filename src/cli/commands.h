@@ -12,6 +12,10 @@ int serve(const std::vector<std::string>& args);
 int config(const std::vector<std::string>& args);
 int models(const std::vector<std::string>& args);
 int chat(const std::vector<std::string>& args);
+int capabilities(const std::vector<std::string>& args);
+
+// The provider kind x feature table (markdown) that README.md embeds.
+std::string capability_matrix();
 
 // --config FILE, else ./keel.yaml, else the built-in default (hosted vendors whose keys are in
 // the environment).

@@ -27,6 +27,7 @@ void usage() {
       "  chat MODEL [--url URL] chat in the terminal with a running keel\n"
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
+      "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  version\n",
       stderr);
 }
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   if (command == "config") return keel::cli::config(args);
   if (command == "models") return keel::cli::models(args);
   if (command == "chat") return keel::cli::chat(args);
+  if (command == "capabilities") return keel::cli::capabilities(args);
   if (command == "version" || command == "--version") {
     std::puts("keel 0.1.0");
     return 0;

@@ -21,12 +21,13 @@ Result<std::unique_ptr<Provider>> AnthropicProvider::create(const ProviderConfig
 }
 
 Capabilities AnthropicProvider::capabilities() const {
-  // No response_format (json_schema) on the Messages API, and no embeddings endpoint.
+  // json_schema maps to output_config.format; json_object has no equivalent (a clear 400).
+  // Anthropic has no embeddings endpoint.
   return Capabilities{.streaming = true,
                       .tools = true,
                       .parallel_tools = true,
                       .images = true,
-                      .json_schema = false,
+                      .json_schema = true,
                       .embeddings = false};
 }
 

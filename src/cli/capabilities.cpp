@@ -1,0 +1,42 @@
+// `keel capabilities`: the provider kind x feature matrix, from what each kind declares
+// (Provider::capabilities). README.md embeds this output; a test keeps the two equal.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "providers/provider.h"
+
+namespace keel::cli {
+
+std::string capability_matrix() {
+  std::string out =
+      "| provider kind | streaming | tools | parallel tools | images | JSON schema | embeddings |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (ProviderKind kind : {ProviderKind::kOpenAI, ProviderKind::kAzure, ProviderKind::kAnthropic,
+                            ProviderKind::kGemini, ProviderKind::kLocal}) {
+    ProviderConfig config;
+    config.name = "matrix";
+    config.kind = kind;
+    config.base_url = "http://127.0.0.1";   // never contacted
+    config.api_version = "2024-10-21";
+    auto provider = make_provider(config);
+    out += "| `" + std::string(provider_kind_name(kind)) + "` |";
+    if (!provider) {
+      out += " not in this build yet | | | | | |\n";
+      continue;
+    }
+    Capabilities caps = provider.value()->capabilities();
+    for (bool has : {caps.streaming, caps.tools, caps.parallel_tools, caps.images,
+                     caps.json_schema, caps.embeddings}) {
+      out += has ? " yes |" : " no |";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+int capabilities(const std::vector<std::string>&) {
+  std::fputs(capability_matrix().c_str(), stdout);
+  return 0;
+}
+
+}  // namespace keel::cli
