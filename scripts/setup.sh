@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   g++ cmake ninja-build pkg-config git
-  libboost-dev libboost-system-dev libssl-dev ca-certificates
+  libboost-dev libboost-system-dev libssl-dev openssl ca-certificates
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm

@@ -11,7 +11,7 @@ import { startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT, AN
 import { startFakeGemini, parseEcho as parseGeminiEcho, GEMINI_TEXT, GEMINI_OPENAI_USAGE } from '../fakes/fake_gemini.mjs';
 import {
   startKeel, makeAnthropicClient, fakeProvider, anthropicProvider, geminiProvider, postJSON, sseEvents, anthropicErrorOf,
-  UPSTREAM_KEY, CLIENT_KEY,
+  waitFor, UPSTREAM_KEY, CLIENT_KEY,
 } from './harness.mjs';
 
 const ANT_KEY = 'sk-ant-upstream-key';
@@ -53,6 +53,10 @@ before(async () => {
     m('down', t('claude', 'overloaded-down'), t('gem', 'fail-503-down'), t('oa', 'fail-500-down')),
     m('claude-mid', t('claude', 'error-after-text-m')),
     m('claude-fo', t('claude', 'stream-overloaded-m'), t('gem', 'ok')),
+    m('gem-safety', t('gem', 'safety')),
+    m('claude-refusal', t('claude', 'refusal')),
+    m('gem-slow', t('gem', 'slow-stream-100x50')),
+    m('oa-slow', t('oa', 'slow-stream-100x50')),
   );
   keel = await startKeel({
     providers: [fakeProvider('oa', fakeO, UPSTREAM_KEY), anthropicProvider('claude', fakeA, ANT_KEY), geminiProvider('gem', fakeG, GEM_KEY)],
@@ -281,6 +285,15 @@ describe('stop reasons', () => {
     });
   }
 
+  for (const model of ['gem-safety', 'claude-refusal']) {
+    test(`${model}: a content filter → stop_reason refusal (plain and streamed)`, async () => {
+      const msg = await client.messages.create({ model, max_tokens: 5, messages: user('hi') });
+      assert.equal(msg.stop_reason, 'refusal');
+      const final = await client.messages.stream({ model, max_tokens: 5, messages: user('hi') }).finalMessage();
+      assert.equal(final.stop_reason, 'refusal');
+    });
+  }
+
   test('an anthropic upstream that stopped on a stop sequence → end_turn or stop_sequence', async () => {
     const msg = await client.messages.create({ model: 'claude-stopseq', max_tokens: 50, stop_sequences: ['END'], messages: user('hi') });
     assert.ok(['end_turn', 'stop_sequence'].includes(msg.stop_reason), msg.stop_reason);
@@ -415,4 +428,65 @@ describe('auth', () => {
     const msg = await client.messages.create({ model: 'gem-ok', max_tokens: 10, messages: user('hi') });
     assert.equal(msg.content[0].text, GEMINI_TEXT);
   });
+});
+
+describe('request shapes across backends', () => {
+  const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const withImages = [{
+    role: 'user',
+    content: [
+      { type: 'text', text: 'What is this?' },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+    ],
+  }];
+
+  test('images (base64 and URL) reach each backend in its own form', async () => {
+    await client.messages.create({ model: 'oa-ok', max_tokens: 10, messages: withImages });
+    assert.deepEqual(fakeO.lastRequest().body.messages[0].content.filter((p) => p.type === 'image_url').map((p) => p.image_url.url),
+      [`data:image/png;base64,${PNG}`, 'https://example.com/cat.jpg']);
+    await client.messages.create({ model: 'claude-ok', max_tokens: 10, messages: withImages });
+    assert.deepEqual(fakeA.lastRequest().body.messages[0].content.filter((b) => b.type === 'image').map((b) => b.source),
+      [withImages[0].content[1].source, withImages[0].content[2].source]);
+    await client.messages.create({ model: 'gem-ok', max_tokens: 10, messages: withImages });
+    const parts = fakeG.lastRequest().body.contents[0].parts;
+    assert.deepEqual(parts[1], { inlineData: { mimeType: 'image/png', data: PNG } });
+    assert.equal(parts[2].fileData.fileUri, 'https://example.com/cat.jpg');
+  });
+
+  test('tool_choice any / tool (with disable_parallel_tool_use) map to each backend', async () => {
+    await client.messages.create({ model: 'oa-ok', max_tokens: 10, messages: user('w'), tools: [WEATHER_TOOL], tool_choice: { type: 'any', disable_parallel_tool_use: true } });
+    assert.equal(fakeO.lastRequest().body.tool_choice, 'required');
+    assert.equal(fakeO.lastRequest().body.parallel_tool_calls, false);
+    await client.messages.create({ model: 'claude-ok', max_tokens: 10, messages: user('w'), tools: [WEATHER_TOOL], tool_choice: { type: 'tool', name: 'get_weather' } });
+    assert.deepEqual(fakeA.lastRequest().body.tool_choice, { type: 'tool', name: 'get_weather' });
+    await client.messages.create({ model: 'gem-ok', max_tokens: 10, messages: user('w'), tools: [WEATHER_TOOL], tool_choice: { type: 'tool', name: 'get_weather' } });
+    assert.deepEqual(fakeG.lastRequest().body.toolConfig.functionCallingConfig, { mode: 'ANY', allowedFunctionNames: ['get_weather'] });
+  });
+
+  test('tool_result is_error reaches a non-Anthropic backend as an error text', async () => {
+    const messages = [
+      ...user('w'),
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_9', name: 'get_weather', input: { city: 'X' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_9', is_error: true, content: 'boom' }] },
+    ];
+    await client.messages.create({ model: 'oa-echo', max_tokens: 10, messages, tools: [WEATHER_TOOL] });
+    const tool = fakeO.lastRequest().body.messages.find((m) => m.role === 'tool');
+    assert.equal(tool.tool_call_id, 'toolu_9');
+    const text = typeof tool.content === 'string' ? tool.content : tool.content.map((p) => p.text).join('');
+    assert.match(text, /error/i);
+    assert.match(text, /boom/);
+  });
+
+  for (const [model, fake] of [['gem-slow', () => fakeG], ['oa-slow', () => fakeO]]) {
+    test(`${model}: a client that goes away cancels the upstream stream`, async () => {
+      const before = fake().stats.cancelled;
+      const stream = client.messages.stream({ model, max_tokens: 10, messages: user('hi') });
+      let n = 0;
+      stream.on('text', () => { if (++n === 2) stream.abort(); });
+      await stream.done().catch(() => {});
+      assert.ok(n >= 2);
+      assert.ok(await waitFor(() => fake().stats.cancelled > before, 2000), 'upstream cancelled');
+    });
+  }
 });

@@ -16,13 +16,13 @@ import {
 } from '../fakes/fake_gemini.mjs';
 import {
   startKeel, makeClient, fakeProvider, anthropicProvider, geminiProvider, azureProvider, postJSON, sseData, errorOf,
-  UPSTREAM_KEY, CLIENT_KEY,
+  waitFor, UPSTREAM_KEY, CLIENT_KEY,
 } from './harness.mjs';
 
 const ANT_KEY = 'sk-ant-upstream-key';
 const GEM_KEY = 'gm-upstream-key';
 const AZ_KEY = 'az-upstream-key';
-const ALL_KEYS = [UPSTREAM_KEY, ANT_KEY, GEM_KEY, AZ_KEY, CLIENT_KEY];
+const ALL_KEYS = [UPSTREAM_KEY, ANT_KEY, GEM_KEY, AZ_KEY, CLIENT_KEY, 'sk-ant-wrong'];
 
 let fakeO; // provider oa (openai)
 let fakeA; // provider claude (anthropic)
@@ -75,6 +75,17 @@ before(async () => {
     m('claude-mid', t('claude', 'error-after-text-mid')),
     m('claude-then-oa', t('claude', 'ok-feature'), t('oa', 'ok')),
     m('gem-then-az', t('gem', 'ok-feature'), t('az', 'ok')),
+    m('claude-tools-text', t('claude', 'tools-text')),
+    m('claude-classic', t('claude', 'usage-classic')),
+    m('claude-badkey', t('claude-bad', 'ok')),
+    m('gem-garbage', t('gem', 'garbage-only')),
+    m('gem-429', t('gem', 'rate-429-ra30-only')),
+    m('gem-mid', t('gem', 'close-mid-stream-only')),
+    m('claude-slow', t('claude', 'slow-stream-100x50')),
+    m('gem-slow', t('gem', 'slow-stream-100x50')),
+    { ...m('claude-hang-fo', t('claude', 'hang-fo'), t('gem', 'ok')), first_token_timeout_ms: 300 },
+    m('claude-cbf-fo', t('claude', 'close-before-first-fo'), t('oa', 'ok')),
+    m('claude-garbage-fo', t('claude', 'garbage-fo'), t('az', 'ok')),
   );
   keel = await startKeel({
     providers: [
@@ -82,6 +93,7 @@ before(async () => {
       anthropicProvider('claude', fakeA, ANT_KEY),
       geminiProvider('gem', fakeG, GEM_KEY),
       azureProvider('az', fakeZ, AZ_KEY),
+      anthropicProvider('claude-bad', fakeA, 'sk-ant-wrong'),
     ],
     models,
     extra: { api_keys: [CLIENT_KEY] },
@@ -527,4 +539,116 @@ describe('gemini call ids', () => {
     const s = await collectStream(await client.chat.completions.create({ model: 'gem-tools-ids', messages: user('Weather?'), tools: [WEATHER_TOOL], stream: true }));
     assertWeatherCalls(s.toolCalls, ids);
   });
+});
+
+describe('more tool shapes', () => {
+  test('anthropic text + tool_use → content and tool_calls together (plain and streamed)', async () => {
+    const r = await client.chat.completions.create({ model: 'claude-tools-text', messages: user('Weather?'), tools: [WEATHER_TOOL] });
+    assert.equal(r.choices[0].message.content, 'Let me check.');
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assertWeatherCalls(asCalls(r.choices[0].message.tool_calls), ['toolu_01', 'toolu_02']);
+    const s = await collectStream(await client.chat.completions.create({ model: 'claude-tools-text', messages: user('Weather?'), tools: [WEATHER_TOOL], stream: true }));
+    assert.equal(s.text, 'Let me check.');
+    assert.equal(s.finish, 'tool_calls');
+    assertWeatherCalls(s.toolCalls, ['toolu_01', 'toolu_02']);
+  });
+
+  test('anthropic: assistant text "" + calls, results out of order, parts content, then a user turn', async () => {
+    const messages = [
+      ...user('Weather?'),
+      { role: 'assistant', content: '', tool_calls: ANTHROPIC_TOOL_USES.map((u) => ({ id: u.id, type: 'function', function: { name: u.name, arguments: JSON.stringify(u.input) } })) },
+      { role: 'tool', tool_call_id: 'toolu_02', content: [{ type: 'text', text: 'rain' }, { type: 'text', text: 'y' }] },
+      { role: 'tool', tool_call_id: 'toolu_01', content: 'sunny' },
+      { role: 'user', content: 'Which is warmer?' },
+    ];
+    const r = await client.chat.completions.create({ model: 'claude-echo', messages, tools: [WEATHER_TOOL] });
+    const echo = parseAnthropicEcho(r.choices[0].message.content);
+    assert.equal(echo.text, 'echo: Which is warmer?');
+    const byId = Object.fromEntries(echo.toolResults.map((x) => [x.tool_use_id, x.content]));
+    assert.deepEqual(byId, { toolu_01: 'sunny', toolu_02: 'rainy' });
+    const up = fakeA.lastRequest().body.messages;
+    assert.deepEqual(up.map((m) => m.role), ['user', 'assistant', 'user'], 'the results and the next user text share one user turn');
+  });
+
+  test('tool_choice and parallel_tool_calls map to each vendor', async () => {
+    const named = { type: 'function', function: { name: 'get_weather' } };
+    const cases = [
+      ['required', { type: 'any' }, { mode: 'ANY' }],
+      ['none', { type: 'none' }, { mode: 'NONE' }],
+      [named, { type: 'tool', name: 'get_weather' }, { mode: 'ANY', allowedFunctionNames: ['get_weather'] }],
+    ];
+    for (const [choice, anthropic, gemini] of cases) {
+      await client.chat.completions.create({ model: 'claude-ok', messages: user('w'), tools: [WEATHER_TOOL], tool_choice: choice });
+      const { disable_parallel_tool_use: _, ...tc } = fakeA.lastRequest().body.tool_choice;
+      assert.deepEqual(tc, anthropic);
+      await client.chat.completions.create({ model: 'gem-ok', messages: user('w'), tools: [WEATHER_TOOL], tool_choice: choice });
+      assert.deepEqual(fakeG.lastRequest().body.toolConfig.functionCallingConfig, gemini);
+    }
+    await client.chat.completions.create({ model: 'claude-ok', messages: user('w'), tools: [WEATHER_TOOL], parallel_tool_calls: false });
+    assert.equal(fakeA.lastRequest().body.tool_choice?.disable_parallel_tool_use, true);
+    await assert.rejects(
+      client.chat.completions.create({ model: 'gem-ok', messages: user('w'), tools: [WEATHER_TOOL], parallel_tool_calls: false }),
+      isStatus(400, /parallel_tool_calls/, /gemini/i),
+    );
+    await assert.rejects(client.chat.completions.create({ model: 'claude-ok', messages: user('w'), temperature: 1.5 }), isStatus(400, /temperature/, /anthropic/i));
+  });
+});
+
+describe('more failure modes', () => {
+  test('anthropic streamed usage the pre-2025 way (message_delta: output only) → full usage', async () => {
+    const s = await collectStream(await client.chat.completions.create({
+      model: 'claude-classic', messages: user('hi'), stream: true, stream_options: { include_usage: true },
+    }));
+    assert.equal(s.text, ANTHROPIC_TEXT);
+    assert.deepEqual([s.usage.prompt_tokens, s.usage.completion_tokens, s.usage.total_tokens],
+      [ANTHROPIC_OPENAI_USAGE.prompt_tokens, ANTHROPIC_OPENAI_USAGE.completion_tokens, ANTHROPIC_OPENAI_USAGE.total_tokens]);
+  });
+
+  test('anthropic hangs → first-token timeout → gemini', async () => {
+    const r = await client.chat.completions.create({ model: 'claude-hang-fo', messages: user('hi') });
+    assert.equal(r.choices[0].message.content, GEMINI_TEXT);
+    assert.ok(await waitFor(() => fakeA.stats.cancelled >= 1, 1000), 'the hung upstream request was cancelled');
+  });
+
+  test('anthropic closes before the first event / sends garbage → failover (streamed and plain)', async () => {
+    const s = await collectStream(await client.chat.completions.create({ model: 'claude-cbf-fo', messages: user('hi'), stream: true }));
+    assert.equal(s.text, FAKE_TEXT);
+    const r = await client.chat.completions.create({ model: 'claude-garbage-fo', messages: user('hi') });
+    assert.equal(r.choices[0].message.content, FAKE_TEXT);
+  });
+
+  test('gemini garbage alone → 502; gemini 429 past the cap → 429', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'gem-garbage', messages: user('hi') }), isStatus(502));
+    await assert.rejects(client.chat.completions.create({ model: 'gem-garbage', messages: user('hi'), stream: true }), isStatus(502));
+    await assert.rejects(client.chat.completions.create({ model: 'gem-429', messages: user('hi') }), isStatus(429));
+  });
+
+  test('gemini closes mid-stream after content → an error event, no [DONE]', async () => {
+    const res = await postJSON(keel, '/v1/chat/completions', { model: 'gem-mid', messages: user('hi'), stream: true });
+    assert.equal(res.status, 200);
+    const events = sseData(res.text);
+    assert.ok(!events.includes('[DONE]'));
+    assert.ok(JSON.parse(events.at(-1)).error, events.at(-1));
+    assert.equal(events.slice(0, -1).map((e) => JSON.parse(e).choices[0]?.delta?.content ?? '').join(''), 'Hello from');
+  });
+
+  test('a wrong upstream key (anthropic 401) → 502 that says so, not the client\'s fault', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'claude-badkey', messages: user('hi') }), isStatus(502, /401/));
+  });
+
+  for (const [model, fake] of [['claude-slow', () => fakeA], ['gem-slow', () => fakeG]]) {
+    test(`${model}: a client that goes away cancels the upstream stream`, async () => {
+      const before = fake().stats.cancelled;
+      const ac = new AbortController();
+      const stream = await client.chat.completions.create({ model, messages: user('hi'), stream: true }, { signal: ac.signal });
+      let n = 0;
+      try {
+        for await (const chunk of stream) if (chunk.choices[0]?.delta?.content && ++n === 2) ac.abort();
+      } catch {
+        // an abort may surface as an error or end the iteration quietly
+      }
+      assert.equal(n, 2);
+      assert.ok(await waitFor(() => fake().stats.cancelled > before, 2000), 'upstream cancelled');
+    });
+  }
 });

@@ -37,6 +37,9 @@
 //                               {tool_use_id, name, content, is_error}>" (name: from the matching
 //                               tool_use in the request; content flattened to text). See
 //                               parseEcho().
+//   usage-classic*              as ok, but streamed the way the API did before 2025: message_start
+//                               carries input and cache counts, message_delta.usage only
+//                               {output_tokens}
 //   tools*                      two parallel tool_use blocks toolu_01 / toolu_02, get_weather
 //                               {"city":"Paris"} / {"city":"Tokyo"}, stop_reason tool_use;
 //                               streamed input_json_delta "" + 3 pieces each
@@ -115,7 +118,7 @@ export function behaviourOf(model) {
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
   for (const kind of ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
     'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools',
-    'max-tokens', 'stop-seq', 'refusal']) {
+    'max-tokens', 'stop-seq', 'refusal', 'usage-classic']) {
     if (name.startsWith(kind)) return { kind };
   }
   return { kind: 'ok' };
@@ -545,7 +548,7 @@ export async function startFakeAnthropic(options = {}) {
     const write = (text) => {
       if (!res.destroyed) res.write(text);
     };
-    const start = ev('message_start', { message: messageOf(model, null, [], { ...usageFull(1) }) });
+    const start = ev('message_start', { message: messageOf(model, null, [], usageFull(1)) });
     const ping = ev('ping', {});
     const textStart = (index) => ev('content_block_start', { index, content_block: { type: 'text', text: '', citations: null } });
     const textDelta = (index, t) => ev('content_block_delta', { index, delta: { type: 'text_delta', text: t } });
@@ -554,7 +557,7 @@ export async function startFakeAnthropic(options = {}) {
       state.done = true;
       res.end(ev('message_delta', {
         delta: { stop_reason: answer.stop_reason, stop_sequence: answer.stop_sequence, stop_details: answer.stop_details, container: null },
-        usage: {
+        usage: behaviour.kind === 'usage-classic' ? { output_tokens: output } : {
           input_tokens: ANTHROPIC_USAGE.input_tokens,
           output_tokens: output,
           cache_creation_input_tokens: ANTHROPIC_USAGE.cache_creation_input_tokens,
