@@ -14,33 +14,80 @@ std::string flag(const std::vector<std::string>& args, const std::string& name) 
   return {};
 }
 
-std::string default_config_yaml() {
-  // Only vendors this build speaks; the others are named so the user knows why they're unused.
-  std::ostringstream yaml;
-  yaml << "listen: 127.0.0.1:8080\nstate: sqlite:keel.db\nproviders:\n";
-  const char* openai_key = std::getenv("OPENAI_API_KEY");
-  const char* openai_base = std::getenv("OPENAI_BASE_URL");
-  bool openai = (openai_key && *openai_key) || (openai_base && *openai_base);
-  if (!openai) return yaml.str() + "  []\nmodels: []\n";
-  yaml << "  - name: openai\n    kind: openai\n"
-       << "    base_url: ${OPENAI_BASE_URL:-https://api.openai.com/v1}\n"
-       << "    api_key: ${OPENAI_API_KEY}\n";
-  // Public names: $KEEL_OPENAI_MODELS (comma-separated), the first also as "default".
-  const char* listed = std::getenv("KEEL_OPENAI_MODELS");
-  std::string names = listed && *listed ? listed : "gpt-4o-mini,gpt-4o,gpt-4.1-mini,text-embedding-3-small";
-  yaml << "models:\n";
-  std::stringstream stream(names);
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+std::vector<std::string> split_names(const std::string& listed, const std::string& fallback) {
+  std::vector<std::string> names;
+  std::stringstream stream(listed.empty() ? fallback : listed);
   std::string name;
-  bool first = true;
   while (std::getline(stream, name, ',')) {
-    if (name.empty()) continue;
-    if (first) {
-      yaml << "  - {name: default, targets: [{provider: openai, model: \"" << name << "\"}]}\n";
-      first = false;
-    }
-    yaml << "  - {name: \"" << name << "\", targets: [{provider: openai, model: \"" << name
-         << "\"}]}\n";
+    if (!name.empty()) names.push_back(name);
   }
+  return names;
+}
+
+}  // namespace
+
+std::string default_config_yaml() {
+  // Every hosted vendor whose key is in the environment. Each serves its own model names, and
+  // "default" fails over across the first model of every vendor present, in this order.
+  struct Vendor {
+    const char* provider;
+    const char* kind;
+    const char* key_var;
+    std::string extra;          // more provider keys (YAML flow map entries)
+    const char* models_var;     // comma-separated override of the public names
+    const char* models;         // default public names = upstream model names
+    bool present;
+  };
+  std::vector<Vendor> vendors = {
+      {"openai", "openai", "OPENAI_API_KEY",
+       "base_url: \"${OPENAI_BASE_URL:-https://api.openai.com/v1}\"", "KEEL_OPENAI_MODELS",
+       "gpt-4o-mini,gpt-4o,gpt-4.1-mini,text-embedding-3-small",
+       !env("OPENAI_API_KEY").empty() || !env("OPENAI_BASE_URL").empty()},
+      {"anthropic", "anthropic", "ANTHROPIC_API_KEY", "", "KEEL_ANTHROPIC_MODELS",
+       "claude-sonnet-4-5,claude-haiku-4-5", !env("ANTHROPIC_API_KEY").empty()},
+      {"gemini", "gemini", "GEMINI_API_KEY", "", "KEEL_GEMINI_MODELS",
+       "gemini-2.5-flash,gemini-2.5-pro", !env("GEMINI_API_KEY").empty()},
+      // Azure needs its endpoint and deployments: AZURE_OPENAI_ENDPOINT, KEEL_AZURE_MODELS.
+      {"azure", "azure", "AZURE_OPENAI_API_KEY",
+       "base_url: \"${AZURE_OPENAI_ENDPOINT}\", api_version: \"${AZURE_OPENAI_API_VERSION:-2024-10-21}\"",
+       "KEEL_AZURE_MODELS", "",
+       !env("AZURE_OPENAI_API_KEY").empty() && !env("AZURE_OPENAI_ENDPOINT").empty() &&
+           !env("KEEL_AZURE_MODELS").empty()},
+  };
+  std::ostringstream providers, models;
+  std::vector<std::string> defaults;
+  for (const auto& vendor : vendors) {
+    if (!vendor.present) continue;
+    providers << "  - {name: " << vendor.provider << ", kind: " << vendor.kind
+              << ", api_key: \"${" << vendor.key_var << "}\""
+              << (vendor.extra.empty() ? "" : ", " + vendor.extra) << "}\n";
+    auto names = split_names(env(vendor.models_var), vendor.models);
+    for (const auto& name : names) {
+      models << "  - {name: \"" << name << "\", targets: [{provider: " << vendor.provider
+             << ", model: \"" << name << "\"}]}\n";
+    }
+    for (const auto& name : names) {
+      if (name.find("embedding") == std::string::npos) {
+        defaults.push_back(std::string("{provider: ") + vendor.provider + ", model: \"" + name +
+                           "\"}");
+        break;
+      }
+    }
+  }
+  std::ostringstream yaml;
+  yaml << "listen: 127.0.0.1:8080\nstate: sqlite:keel.db\n";
+  if (defaults.empty()) return yaml.str() + "providers: []\nmodels: []\n";
+  yaml << "providers:\n" << providers.str() << "models:\n"
+       << "  - {name: default, strategy: failover, targets: [";
+  for (size_t i = 0; i < defaults.size(); ++i) yaml << (i ? ", " : "") << defaults[i];
+  yaml << "]}\n" << models.str();
   return yaml.str();
 }
 

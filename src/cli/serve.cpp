@@ -16,16 +16,11 @@ namespace {
 void explain_empty(const Config& config) {
   KEEL_LOG(kWarn) << "no models are configured (" << config.source << "): keel answers "
                   << "/healthz and /v1/models but every chat request gets 404.";
-  KEEL_LOG(kWarn) << "to serve a hosted vendor, set OPENAI_API_KEY (or OPENAI_BASE_URL for any "
-                     "OpenAI-compatible server such as Ollama, vLLM or llama-server), or write a "
+  KEEL_LOG(kWarn) << "to serve hosted vendors, set any of OPENAI_API_KEY (or OPENAI_BASE_URL for "
+                     "an OpenAI-compatible server such as Ollama, vLLM or llama-server), "
+                     "ANTHROPIC_API_KEY, GEMINI_API_KEY, or AZURE_OPENAI_API_KEY with "
+                     "AZURE_OPENAI_ENDPOINT and KEEL_AZURE_MODELS (deployments); or write a "
                      "keel.yaml (see README.md)";
-  for (const char* var : {"ANTHROPIC_API_KEY", "GEMINI_API_KEY", "AZURE_OPENAI_API_KEY"}) {
-    const char* value = std::getenv(var);
-    if (value && *value) {
-      KEEL_LOG(kWarn) << var << " is set, but that vendor's provider kind is not in this build "
-                      << "yet; it is ignored";
-    }
-  }
 }
 
 }  // namespace
