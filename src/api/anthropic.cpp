@@ -1597,9 +1597,12 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
       auto it = index ? blocks_.find(*index) : blocks_.end();
       if (it == blocks_.end()) return Status::Ok();
       Block& block = it->second;
-      // Some servers put the whole input in content_block_start and send no deltas.
-      if (block.type == Block::Type::kTool && !block.got_delta && !block.start_input.empty()) {
-        out.push_back(ChatEvent::tool_args_delta(block.tool_index, std::move(block.start_input)));
+      // Some servers put the whole input in content_block_start and send no deltas; a call
+      // without arguments streams one empty input_json_delta. Either way the client gets a
+      // JSON object, as the whole-message path gives it.
+      if (block.type == Block::Type::kTool && !block.got_delta) {
+        std::string input = block.start_input.empty() ? "{}" : std::move(block.start_input);
+        out.push_back(ChatEvent::tool_args_delta(block.tool_index, std::move(input)));
         block.start_input.clear();
       }
       return Status::Ok();

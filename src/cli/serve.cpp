@@ -79,6 +79,7 @@ int serve(const std::vector<std::string>& args) {
   options.idle_timeout_ms = config.server.idle_timeout_ms;
   options.body_timeout_ms = config.server.body_timeout_ms;
   options.shutdown_grace_ms = config.server.shutdown_grace_ms;
+  options.error_body = &App::server_error_body;
 
   App app(config, std::move(router), std::move(store.value()));
   Server server(options, [&app](Request& request, ResponseWriter& response) {

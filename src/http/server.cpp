@@ -59,7 +59,8 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr size_t kMaxPipelinedBytes = 1 << 20;
   static Task<void> watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
                                      std::shared_ptr<Watch> watch);
-  Task<void> send_error_and_linger(int status, std::string_view message);
+  Task<void> send_error_and_linger(int status, std::string_view message,
+                                   std::string_view target = {});
 
   Server& server_;
   Server::Worker& worker_;
@@ -127,13 +128,16 @@ Task<void> Session::watch_disconnect(std::shared_ptr<Session> self, CancelPtr to
   watch->finished.cancel();
 }
 
-Task<void> Session::send_error_and_linger(int status, std::string_view message) {
+Task<void> Session::send_error_and_linger(int status, std::string_view message,
+                                          std::string_view target) {
   // Answer, then read and discard what the client still sends for a while before closing, so
   // it sees the response instead of a connection reset (nginx's lingering close).
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::content_type, "application/json");
   res.set(bhttp::field::connection, "close");
-  res.body() = error_json(message, "invalid_request_error");
+  const auto& make_body = server_.options_.error_body;
+  res.body() = make_body ? make_body(status, message, target)
+                         : error_json(message, "invalid_request_error");
   res.prepare_payload();
   beast::error_code ec;
   stream_.expires_after(5s);
@@ -168,8 +172,10 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     parser.header_limit(64 * 1024);
     stream_.expires_after(std::chrono::milliseconds(opt.header_timeout_ms));
     co_await bhttp::async_read_header(stream_, buffer_, parser, redirect);
+    std::string target(parser.get().target());
     if (ec == bhttp::error::body_limit) {
-      co_await send_error_and_linger(413, "request body is larger than the server's limit");
+      co_await send_error_and_linger(413, "request body is larger than the server's limit",
+                                     target);
       break;
     }
     if (ec == beast::error::timeout) break;
@@ -183,11 +189,11 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     // RFC 9112 6.3: a Transfer-Encoding other than chunked (last) leaves the body's length
     // unknown; reading on would let a smuggled request through. 400 and close.
     if (header.find(bhttp::field::transfer_encoding) != header.end() && !parser.chunked()) {
-      co_await send_error_and_linger(400, "unsupported Transfer-Encoding");
+      co_await send_error_and_linger(400, "unsupported Transfer-Encoding", target);
       break;
     }
     if (header.version() == 11 && header.find(bhttp::field::host) == header.end()) {
-      co_await send_error_and_linger(400, "HTTP/1.1 request without a Host header");
+      co_await send_error_and_linger(400, "HTTP/1.1 request without a Host header", target);
       break;
     }
     if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
@@ -198,7 +204,8 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     stream_.expires_after(std::chrono::milliseconds(opt.body_timeout_ms));
     co_await bhttp::async_read(stream_, buffer_, parser, redirect);
     if (ec == bhttp::error::body_limit) {
-      co_await send_error_and_linger(413, "request body is larger than the server's limit");
+      co_await send_error_and_linger(413, "request body is larger than the server's limit",
+                                     target);
       break;
     }
     if (ec) break;

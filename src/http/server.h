@@ -32,6 +32,11 @@ struct ServerOptions {
   int idle_timeout_ms = 60000;
   int body_timeout_ms = 30000;
   int shutdown_grace_ms = 10000;
+  // The JSON body of errors the server itself answers before any handler runs (413, 400 for
+  // malformed HTTP), given the status, a message and the request target (may be empty), so
+  // each API path can keep its own error shape. Empty: a generic OpenAI-shaped body.
+  std::function<std::string(int status, std::string_view message, std::string_view target)>
+      error_body;
 };
 
 struct Request {

@@ -130,6 +130,14 @@ class AggregatingSink final : public EventSink {
 App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store)
     : config_(std::move(config)), router_(std::move(router)), store_(std::move(store)) {}
 
+std::string App::server_error_body(int status, std::string_view message,
+                                   std::string_view target) {
+  Error error(status == 413 ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument,
+              std::string(message));
+  bool anthropic = target.substr(0, target.find('?')) == "/v1/messages";
+  return dump(anthropic ? anthropic_error_to_wire(error) : error_to_wire(error));
+}
+
 bool App::authorized(const Request& request) const {
   if (config_.api_keys.empty()) return true;
   std::string given = request.header("authorization");

@@ -25,6 +25,11 @@ class App {
 
   Task<void> handle(Request& request, ResponseWriter& response);
 
+  // The body of an error the HTTP server answers itself (ServerOptions::error_body), in the
+  // shape of the API that `target` belongs to.
+  static std::string server_error_body(int status, std::string_view message,
+                                       std::string_view target);
+
   Router& router() { return *router_; }
   Store& store() { return *store_; }
   Metrics& metrics() { return metrics_; }

@@ -54,6 +54,8 @@ before(async () => {
     m('claude-mid', t('claude', 'error-after-text-m')),
     m('claude-fo', t('claude', 'stream-overloaded-m'), t('gem', 'ok')),
     m('gem-safety', t('gem', 'safety')),
+    m('claude-429', t('claude', 'rate-429-ra30-m')),
+    { ...m('claude-hang', t('claude', 'hang-m')), first_token_timeout_ms: 300 },
     m('claude-refusal', t('claude', 'refusal')),
     m('gem-slow', t('gem', 'slow-stream-100x50')),
     m('oa-slow', t('oa', 'slow-stream-100x50')),
@@ -370,6 +372,28 @@ describe("errors in Anthropic's shape", () => {
     const res = await rawStream({ model: 'down', max_tokens: 10, messages: user('hi') });
     assert.ok(res.status >= 500, `${res.status}`);
     assert.ok(ERROR_TYPES.includes(anthropicErrorOf(res.json).type));
+  });
+
+  test('upstream 429 → 429 rate_limit_error with retry-after; a hung upstream → 504 timeout_error', async () => {
+    for (const stream of [false, true]) {
+      const res = await postJSON(keel, '/v1/messages', { model: 'claude-429', max_tokens: 10, stream, messages: user('hi') }, { key: null, headers: bearer });
+      assert.equal(res.status, 429);
+      assert.equal(anthropicErrorOf(res.json).type, 'rate_limit_error');
+      assert.equal(res.headers.get('retry-after'), '30');
+    }
+    await assert.rejects(client.messages.create({ model: 'claude-hang', max_tokens: 10, messages: user('hi') }), (e) => {
+      assert.equal(e.status, 504);
+      assert.equal(e.error.error.type, 'timeout_error');
+      return true;
+    });
+  });
+
+  // The server answers 413 before routing; it still takes the route's (Anthropic) shape.
+  test('a body over the size limit → 413 in Anthropic shape', async () => {
+    const res = await postJSON(keel, '/v1/messages', { model: 'oa-ok', max_tokens: 10, messages: user('x'.repeat(8.5 * 1024 * 1024)) }, { key: null, headers: bearer });
+    assert.equal(res.status, 413);
+    const e = anthropicErrorOf(res.json);
+    assert.equal(e.type, 'invalid_request_error');
   });
 
   test('an overloaded upstream before any content → invisible failover in a stream', async () => {

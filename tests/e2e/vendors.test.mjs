@@ -7,7 +7,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startFakeOpenAI, FAKE_TEXT, FAKE_USAGE, TOOL_CALLS } from '../fakes/fake_openai.mjs';
+import { startFakeOpenAI, fakeEmbedding, FAKE_TEXT, FAKE_USAGE, TOOL_CALLS } from '../fakes/fake_openai.mjs';
 import {
   startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT, ANTHROPIC_OPENAI_USAGE, ANTHROPIC_TOOL_USES,
 } from '../fakes/fake_anthropic.mjs';
@@ -76,6 +76,10 @@ before(async () => {
     m('claude-then-oa', t('claude', 'ok-feature'), t('oa', 'ok')),
     m('gem-then-az', t('gem', 'ok-feature'), t('az', 'ok')),
     m('claude-tools-text', t('claude', 'tools-text')),
+    m('claude-noargs', t('claude', 'tools-noargs')),
+    m('az-embed', t('az', 'text-embedding-fake')),
+    m('claude-embed', t('claude', 'ok')),
+    m('gem-noargs', t('gem', 'tools-noargs')),
     m('claude-classic', t('claude', 'usage-classic')),
     m('claude-badkey', t('claude-bad', 'ok')),
     m('gem-garbage', t('gem', 'garbage-only')),
@@ -83,7 +87,7 @@ before(async () => {
     m('gem-mid', t('gem', 'close-mid-stream-only')),
     m('claude-slow', t('claude', 'slow-stream-100x50')),
     m('gem-slow', t('gem', 'slow-stream-100x50')),
-    { ...m('claude-hang-fo', t('claude', 'hang-fo'), t('gem', 'ok')), first_token_timeout_ms: 300 },
+    { ...m('claude-hang-fo', t('claude', 'hang-fo'), t('gem', 'ok')), first_token_timeout_ms: 600 },
     m('claude-cbf-fo', t('claude', 'close-before-first-fo'), t('oa', 'ok')),
     m('claude-garbage-fo', t('claude', 'garbage-fo'), t('az', 'ok')),
   );
@@ -304,6 +308,16 @@ describe('what each upstream receives', () => {
       assert.deepEqual(req.body.messages, user('hi'));
     }
     assert.equal(got[1].body.stream, true);
+  });
+
+  test('azure embeddings: /openai/deployments/{model}/embeddings; anthropic serves none → 400', async () => {
+    const e = await client.embeddings.create({ model: 'az-embed', input: ['a', 'b'] });
+    assert.deepEqual(e.data.map((d) => d.embedding), [fakeEmbedding('a'), fakeEmbedding('b')]);
+    const req = fakeZ.lastRequest();
+    assert.equal(req.path, '/openai/deployments/text-embedding-fake/embeddings');
+    assert.equal(new URLSearchParams(req.query).get('api-version'), '2024-10-21');
+    assert.equal(req.headers['api-key'], AZ_KEY);
+    await assert.rejects(client.embeddings.create({ model: 'claude-embed', input: 'a' }), isStatus(400, /embeddings/));
   });
 
   test('openai-kind target still gets Bearer with its own key and nothing else', async () => {
@@ -552,6 +566,20 @@ describe('more tool shapes', () => {
     assert.equal(s.finish, 'tool_calls');
     assertWeatherCalls(s.toolCalls, ['toolu_01', 'toolu_02']);
   });
+
+  const TIME_TOOL = { type: 'function', function: { name: 'get_time', description: 'The time now', parameters: { type: 'object', properties: {} } } };
+  for (const model of ['claude-noargs', 'gem-noargs']) {
+    // Anthropic streams a tool without arguments as one input_json_delta "" (vercel/ai#10747,
+    // BerriAI/litellm#5064); OpenAI clients must still get the JSON text "{}", as unstreamed.
+    test(`${model}: a call without arguments has arguments "{}" (plain and streamed)`, async () => {
+      const r = await client.chat.completions.create({ model, messages: user('Time?'), tools: [TIME_TOOL] });
+      assert.equal(r.choices[0].message.tool_calls[0].function.name, 'get_time');
+      assert.equal(r.choices[0].message.tool_calls[0].function.arguments, '{}');
+      const final = await client.chat.completions.stream({ model, messages: user('Time?'), tools: [TIME_TOOL] }).finalChatCompletion();
+      assert.equal(final.choices[0].message.tool_calls[0].function.name, 'get_time');
+      assert.equal(final.choices[0].message.tool_calls[0].function.arguments, '{}');
+    });
+  }
 
   test('anthropic: assistant text "" + calls, results out of order, parts content, then a user turn', async () => {
     const messages = [

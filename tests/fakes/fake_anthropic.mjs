@@ -44,6 +44,8 @@
 //                               {"city":"Paris"} / {"city":"Tokyo"}, stop_reason tool_use;
 //                               streamed input_json_delta "" + 3 pieces each
 //   tools-text*                 the same after a text block "Let me check."
+//   tools-noargs*               one tool_use toolu_03 get_time with input {}; streamed with a
+//                               single empty input_json_delta "" (nothing to stream)
 //   max-tokens*                 text "Hello from", stop_reason max_tokens
 //   stop-seq*                   text "Hello", stop_reason stop_sequence, stop_sequence = the first
 //                               of the request's stop_sequences (or "END")
@@ -117,7 +119,7 @@ export function behaviourOf(model) {
   }
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
   for (const kind of ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
-    'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools',
+    'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools-noargs', 'tools',
     'max-tokens', 'stop-seq', 'refusal', 'usage-classic']) {
     if (name.startsWith(kind)) return { kind };
   }
@@ -479,6 +481,8 @@ export async function startFakeAnthropic(options = {}) {
       }
       case 'tools':
         return { ...base, stop_reason: 'tool_use', content: ANTHROPIC_TOOL_USES.map(toolUse) };
+      case 'tools-noargs':
+        return { ...base, stop_reason: 'tool_use', content: [toolUse({ id: 'toolu_03', name: 'get_time', input: {} })] };
       case 'tools-text':
         return { ...base, stop_reason: 'tool_use', content: [text(ANTHROPIC_TOOLS_PREFACE), ...ANTHROPIC_TOOL_USES.map(toolUse)] };
       case 'max-tokens':
@@ -623,7 +627,8 @@ export async function startFakeAnthropic(options = {}) {
             out += ev('content_block_start', { index, content_block: { ...block, input: {} } });
             if (index === 0) out += ping;
             const json = JSON.stringify(block.input);
-            for (const piece of ['', json.slice(0, 3), json.slice(3, 9), json.slice(9)]) {
+            const pieces = json === '{}' ? [''] : ['', json.slice(0, 3), json.slice(3, 9), json.slice(9)];
+            for (const piece of pieces) {
               out += ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } });
             }
           }

@@ -43,6 +43,7 @@
 //                               with a thoughtSignature; finishReason STOP. Streamed: one chunk per
 //                               call, the second carrying finishReason.
 //   tools-ids*                  the same with ids "fc_paris" / "fc_tokyo"
+//   tools-noargs*               one functionCall get_time with no args field at all
 //   max-tokens*                 text "Hello from", MAX_TOKENS
 //   safety*                     a candidate with no content, finishReason SAFETY, safetyRatings
 //   blocked*                    no candidates, promptFeedback.blockReason SAFETY
@@ -117,7 +118,7 @@ export function behaviourOf(model) {
   }
   if (name.startsWith('overloaded')) return { kind: 'fail-503' };
   for (const kind of ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
-    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools', 'max-tokens', 'safety', 'blocked']) {
+    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked']) {
     if (name.startsWith(kind)) return { kind };
   }
   return { kind: 'ok' };
@@ -479,6 +480,8 @@ export async function startFakeGemini(options = {}) {
       case 'tools':
       case 'tools-ids':
         return { parts: GEMINI_CALLS.map((c, i) => callPart(c, i, behaviour.kind === 'tools-ids')), finishReason: 'STOP' };
+      case 'tools-noargs':
+        return { parts: [{ functionCall: { name: 'get_time' }, thoughtSignature: GEMINI_THOUGHT_SIGNATURE }], finishReason: 'STOP' };
       case 'max-tokens':
         return { parts: [{ text: 'Hello from' }], finishReason: 'MAX_TOKENS' };
       case 'safety':
