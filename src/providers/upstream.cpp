@@ -42,7 +42,8 @@ Task<bool> relay_sse(ClientResponse& response, const SseDecode& decode, EventSin
     }
     bool failed = false;
     for (const auto& event : events) failed = failed || event.kind == ChatEvent::Kind::kError;
-    if (!co_await emit_all(events, sink) || failed) co_return false;
+    bool emitted = co_await emit_all(events, sink);
+    if (!emitted || failed) co_return false;
     if (!decode_status.ok()) {
       Error error = decode_status.error();
       error.code = ErrorCode::kBadGateway;

@@ -481,7 +481,9 @@ Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr cl
       if (!is_retryable(error) || attempt == model.config.retries) break;
       bool give_up_target = false;
       long wait = backoff_ms(attempt, error, give_up_target);
-      if (give_up_target || !co_await sleep_ms(wait, client_gone)) break;
+      if (give_up_target) break;
+      bool slept = co_await sleep_ms(wait, client_gone);
+      if (!slept) break;
     }
     failures.emplace_back(target, last_error);
   }

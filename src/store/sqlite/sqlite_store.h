@@ -105,6 +105,7 @@ class SqliteStore final : public Store {
   uint64_t accepted_ = 0;  // records ever queued
   uint64_t handled_ = 0;   // of those, written or given up
   bool stop_ = false;
+  bool writer_waiting_ = false;         // the writer sleeps on work_cv_: record() must wake it
 
   std::atomic<int64_t> dropped_{0};
   std::atomic<int64_t> failed_{0};
