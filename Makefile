@@ -1,5 +1,5 @@
 # The README's commands. `make run` and `make test` set up a fresh Debian 12 machine first.
-.PHONY: setup build run test unit e2e bench clean
+.PHONY: setup build run test unit e2e bench fuzz clean
 
 JOBS ?= $(shell nproc)
 
@@ -25,5 +25,10 @@ test: build
 bench: build
 	@bench/run.sh
 
+# libFuzzer targets (clang, ASan+UBSan): replay the corpora and regressions, then fuzz each
+# target FUZZ_SECONDS (default 20).
+fuzz: setup
+	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),20)
+
 clean:
-	rm -rf build build-dev build-asan
+	rm -rf build build-dev build-asan build-fuzz

@@ -30,6 +30,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
+# llama.cpp for the local engine, built once into ~/.cache/keel (minutes the first time; a stamp
+# check afterwards). KEEL_SETUP_LLAMA=0 skips it: keel then builds without the local engine.
+if [ "${KEEL_SETUP_LLAMA:-1}" = "1" ]; then
+  scripts/llama.sh >/dev/null
+fi
+
 # npm packages for the end-to-end tests (the official client SDKs). Reinstall only when the
 # lock file changed since the last install.
 if [ "${KEEL_SETUP_NPM:-1}" = "1" ]; then

@@ -1139,6 +1139,10 @@ bool read_count(const Json& usage, const char* key, int64_t& out, bool* seen = n
 Usage native_usage(int64_t input, int64_t cache_read, bool cache_read_seen, int64_t cache_creation,
                    int64_t output) {
   Usage usage;
+  input = clamp_tokens(input);
+  cache_read = clamp_tokens(cache_read);
+  cache_creation = clamp_tokens(cache_creation);
+  output = clamp_tokens(output);
   usage.prompt_tokens = input + cache_read + cache_creation;
   usage.completion_tokens = output;
   usage.total_tokens = usage.prompt_tokens + output;

@@ -961,8 +961,8 @@ Result<Usage> usage_from_gemini(const Json& wire) {
     return bad_gateway("usageMetadata counts are not numbers");
   }
   Usage usage;
-  usage.prompt_tokens = *prompt + *tool_use;
-  usage.completion_tokens = *candidates + *thoughts;
+  usage.prompt_tokens = clamp_tokens(*prompt) + clamp_tokens(*tool_use);
+  usage.completion_tokens = clamp_tokens(*candidates) + clamp_tokens(*thoughts);
   usage.total_tokens =
       member(wire, "totalTokenCount") ? *total : usage.prompt_tokens + usage.completion_tokens;
   if (member(wire, "cachedContentTokenCount")) usage.cached_tokens = *cached;

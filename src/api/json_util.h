@@ -26,6 +26,11 @@ namespace keel {
 inline constexpr int kMaxJsonDepth = 256;
 // An upstream's own error message is cut to this many bytes before it goes into keel's error.
 inline constexpr size_t kMaxUpstreamMessageBytes = 1000;
+// Token counts from upstreams are clamped to this, so sums of a few of them cannot overflow.
+inline constexpr int64_t kMaxTokenCount = int64_t{1} << 53;
+inline int64_t clamp_tokens(int64_t count) {
+  return count < 0 ? 0 : (count > kMaxTokenCount ? kMaxTokenCount : count);
+}
 
 // ---- parsing -------------------------------------------------------------------------------
 

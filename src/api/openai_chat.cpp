@@ -625,16 +625,18 @@ Json response_format_to_wire(const ResponseFormat& format) {
 // ---- wire -> native (responses) ------------------------------------------------------------
 
 // Reads an integer count, tolerating absence/null (0) and floats; nullopt when the field has
-// the wrong type.
+// the wrong type. Clamped to [0, 2^53]: far above any real count, and low enough that the sums
+// made from counts (total = prompt + completion) cannot overflow.
 std::optional<int64_t> read_count(const Json& object, const char* key) {
   const Json* value = member(object, key);
   if (!value) return 0;
   if (!value->is_number()) return std::nullopt;
   auto v = as_int64(*value);
   if (!v && value->is_number_float() && std::isfinite(value->get<double>())) {
-    return static_cast<int64_t>(std::clamp(value->get<double>(), 0.0, 9.0e18));
+    v = static_cast<int64_t>(std::clamp(value->get<double>(), 0.0, 9.0e18));
   }
-  return v;
+  if (!v) return std::nullopt;
+  return std::clamp<int64_t>(*v, 0, kMaxTokenCount);
 }
 
 Result<Usage> usage_from_wire(const Json& wire) {

@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <arpa/inet.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -385,7 +386,7 @@ class Loader {
     if (const Field* field = top.get("log_content")) config_.log_content = boolean(*field);
     if (const Field* field = top.get("api_keys")) {
       for (const auto& item : list_items(*field)) {
-        std::string key = text(item);
+        std::string key = credential(item);
         // An unset ${VAR} leaves an empty entry, which must not become a valid key.
         if (!key.empty()) config_.api_keys.push_back(std::move(key));
       }
@@ -442,6 +443,18 @@ class Loader {
     std::string value = text(field);
     if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
       fail(field, "contains a line break or NUL");
+    }
+    return value;
+  }
+
+  // A key (api_key, api_keys): a single token. Whitespace means the YAML went wrong — an
+  // unterminated quote folds the rest of the file into the value — or the key was pasted badly.
+  std::string credential(const Field& field) {
+    std::string value = secret(field);
+    for (unsigned char c : value) {
+      if (c <= 0x20 || c == 0x7f) {
+        fail(field, "contains whitespace or a control character (an unterminated quote?)");
+      }
     }
     return value;
   }
@@ -571,7 +584,9 @@ class Loader {
     if (const Field* f = only_for("base_url", !local, "remote kinds")) {
       provider.base_url = base_url(*f);
     }
-    if (const Field* f = only_for("api_key", !local, "remote kinds")) provider.api_key = secret(*f);
+    if (const Field* f = only_for("api_key", !local, "remote kinds")) {
+      provider.api_key = credential(*f);
+    }
     if (const Field* f = only_for("api_version", provider.kind == ProviderKind::kAzure, "azure")) {
       provider.api_version = text(*f);
     }
@@ -624,6 +639,10 @@ class Loader {
       fail(field, "must start with http:// or https://, got " + shown(s));
     }
     if (rest.empty() || rest.front() == '/') fail(field, "missing host in " + shown(s));
+    // Credentials in a URL would end up in logs; keys belong in api_key (nothing echoed).
+    if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos) {
+      fail(field, "must not contain credentials (user:password@); use api_key");
+    }
     for (unsigned char c : url) {
       if (c <= 0x20 || c == 0x7f) fail(field, "contains a space or control character");
     }
@@ -712,6 +731,37 @@ class Loader {
   Config& config_;
 };
 
+// Where each document of a YAML stream has its root node; builds nothing.
+class DocumentRoots final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark&) override { in_document_ = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { root(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { root(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    root(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    root(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    root(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void root(const YAML::Mark& mark) {
+    if (in_document_) marks.push_back(mark);
+    in_document_ = false;
+  }
+  bool in_document_ = false;
+};
+
 Error config_error(const std::string& source, int line, const std::string& path,
                    const std::string& reason) {
   std::string message = source + ":" + std::to_string(line) + ": ";
@@ -724,21 +774,37 @@ Error config_error(const std::string& source, int line, const std::string& path,
 Result<Config> parse_config(const std::string& yaml_text, const std::string& source) {
   Config config;
   config.source = source;
-  std::vector<YAML::Node> documents;
+  const std::string text = protect_refs(yaml_text);
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(protect_refs(yaml_text));
+    // Not YAML::LoadAll: on some malformed input ("," for one) yaml-cpp 0.7 reports an empty
+    // document at the same place forever and LoadAll never returns (yaml-cpp issue #1040,
+    // fixed after 0.8). Count the documents first, stopping when the parser stops advancing.
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    DocumentRoots roots;
+    while (parser.HandleNextDocument(roots)) {
+      const auto& marks = roots.marks;
+      if (marks.size() >= 2 && marks.back().pos == marks[marks.size() - 2].pos) {
+        const int line = marks.back().line;
+        return config_error(source, line >= 0 ? line + 1 : 1, "",
+                            "invalid YAML: unexpected character");
+      }
+    }
+    if (roots.marks.size() > 1) {
+      const int line = roots.marks[1].line;
+      return config_error(source, line >= 0 ? line + 1 : 1, "",
+                          "expected one YAML document, found " +
+                              std::to_string(roots.marks.size()));
+    }
+    if (roots.marks.empty()) return config;  // an empty file: every default
+    document = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return config_error(source, e.mark.line >= 0 ? e.mark.line + 1 : 1, "",
                         "invalid YAML: " + e.msg);
   }
-  if (documents.size() > 1) {
-    const int line = documents[1].Mark().line;
-    return config_error(source, line >= 0 ? line + 1 : 1, "",
-                        "expected one YAML document, found " + std::to_string(documents.size()));
-  }
-  if (documents.empty()) return config;  // an empty file: every default
   try {
-    Loader(config).load(Field{documents[0], "", 1});
+    Loader(config).load(Field{document, "", 1});
   } catch (const LoadError& e) {
     return config_error(source, e.line, e.path, e.reason);
   } catch (const YAML::Exception& e) {

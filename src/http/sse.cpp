@@ -6,16 +6,14 @@ bool SseParser::feed(std::string_view bytes, const Handler& on_event) {
   if (failed_) return false;
   for (char c : bytes) {
     if (!bom_checked_) {
-      // A UTF-8 BOM may open the stream; it is not part of the first field.
-      if (line_.empty() && static_cast<unsigned char>(c) == 0xEF) {
+      // A UTF-8 BOM may open the stream; it is not part of the first field. line_ holds the
+      // BOM's bytes seen so far; any other byte ends the check and is processed as usual, so a
+      // line end after a partial BOM still ends the line.
+      static constexpr std::string_view kBom = "\xEF\xBB\xBF";
+      if (c == kBom[line_.size()]) {
         line_.push_back(c);
-        continue;
-      }
-      if (line_.size() > 0 && line_.size() < 3 &&
-          static_cast<unsigned char>(line_[0]) == 0xEF) {
-        line_.push_back(c);
-        if (line_.size() == 3) {
-          if (line_ == "\xEF\xBB\xBF") line_.clear();
+        if (line_.size() == kBom.size()) {
+          line_.clear();
           bom_checked_ = true;
         }
         continue;

@@ -3,10 +3,17 @@
 namespace keel {
 
 Task<Error> upstream_error_from(ClientResponse& response,
-                                std::string (*message_of)(std::string_view body)) {
+                                std::string (*message_of)(std::string_view body),
+                                const std::string& api_key) {
   int status = response.status();
   auto body = co_await response.read_all(256 * 1024);
   std::string message = body ? message_of(*body) : body.error().message;
+  if (api_key.size() >= 4) {
+    for (size_t at = message.find(api_key); at != std::string::npos;
+         at = message.find(api_key, at)) {
+      message.replace(at, api_key.size(), "[redacted]");
+    }
+  }
   co_return upstream_http_error(status, message, response.header("retry-after"),
                                 response.header("retry-after-ms"));
 }

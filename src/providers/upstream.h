@@ -12,9 +12,12 @@
 namespace keel {
 
 // Reads a non-2xx response's body (bounded) and maps it with upstream_http_error().
-// `message_of` extracts the vendor's message from the body.
+// `message_of` extracts the vendor's message from the body. `api_key` (the provider's own) is
+// scrubbed from the message: vendors echo keys in auth errors, and the message reaches clients
+// and the database.
 Task<Error> upstream_error_from(ClientResponse& response,
-                                std::string (*message_of)(std::string_view body));
+                                std::string (*message_of)(std::string_view body),
+                                const std::string& api_key);
 
 // Decodes one SSE event into native events; sets `done` at the vendor's end marker. A returned
 // error means the stream is garbage.

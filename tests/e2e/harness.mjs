@@ -10,7 +10,7 @@
 // as YAML into a fresh temp folder, with `listen: 127.0.0.1:0` and a SQLite state file there;
 // keel prints `listening on http://127.0.0.1:PORT` on stderr when it is ready.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,6 +194,14 @@ export async function startKeel({ providers = [], models = [], extra = {}, env =
     return stopping;
   };
   keel.alive = () => keel.exitCode === undefined && keel.signal === undefined;
+  // The child's pid (for /proc/<pid>/fd, /proc/<pid>/status), and an abrupt end: sends `signal`
+  // (SIGKILL unless told) and resolves {code, signal} once the process is gone.
+  keel.pid = proc.pid;
+  keel.kill = async (signal = 'SIGKILL') => {
+    if (keel.alive()) proc.kill(signal);
+    await exited;
+    return { code: keel.exitCode, signal: keel.signal };
+  };
   keel.cleanup = () => rmSync(dir, { recursive: true, force: true });
   return keel;
 }
@@ -231,6 +239,20 @@ export async function runKeel(args, { env = {}, input, cwd, timeoutMs = 5000 } =
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
+}
+
+// --- the keel process, seen from /proc (Linux) -----------------------------------------------
+
+// Number of open file descriptors of process `pid` (entries of /proc/<pid>/fd).
+export function fdCount(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+// Resident set size of process `pid` in KiB (VmRSS of /proc/<pid>/status).
+export function rssKiB(pid) {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
 }
 
 export function makeClient(keel, options = {}) {

@@ -36,6 +36,10 @@
 //                               event-stream "data: not-json\n\n"
 //   slow-stream*                one content chunk every 100 ms for 100 chunks; "slow-stream-NxM"
 //                               sends N chunks every M ms. Non-stream: answers after N*M ms.
+//   die-after-K*                streams: the role chunk, then K content chunks ("c0 ", "c1 ", ...,
+//                               a few ms apart), then the socket is destroyed (no finish, no
+//                               [DONE]); K = 0 dies right after the role chunk. Non-stream and
+//                               embeddings: socket destroyed before any answer.
 // Embeddings (POST /v1/embeddings): deterministic 8-dimensional vectors (fakeEmbedding(text));
 // fail-500, fail-400, rate-429, flaky-N, hang, close-before-first and garbage apply there too.
 // GET /v1/models lists a few models.
@@ -43,6 +47,9 @@
 // /embeddings) serves the same behaviours, picked by the deployment; the key goes in `api-key`
 // (401 otherwise); no api-version: 404. Log entries carry `query` and `deployment` (null off
 // that path); fake.origin is the root URL for an Azure provider's base_url.
+//
+// Each entry of fake.requests gets `cancelledAt` (Date.now()) when fake.stats.cancelled counts
+// its response as abandoned.
 //
 // Options: {apiKey} (other bearer keys get 401); {tls: {key, cert}} serves HTTPS instead (PEM
 // strings or Buffers, as node:https takes them): fake.url is then https://127.0.0.1:PORT/v1,
@@ -96,6 +103,7 @@ export function behaviourOf(model) {
   const name = typeof model === 'string' ? model : '';
   let m;
   if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
+  if ((m = /^die-after-(\d+)/.exec(name))) return { kind: 'die-after', chunks: Number(m[1]) };
   if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
     return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
   }
@@ -161,10 +169,12 @@ export async function startFakeOpenAI(options = {}) {
       const url = new URL(req.url, 'http://x');
       const path = url.pathname;
       const azure = AZURE_PATH.exec(path);
-      requests.push({
+      const entry = {
         seq: seq++, at: Date.now(), method: req.method, path, headers: { ...req.headers }, body, raw,
         query: url.search, deployment: azure ? decodeURIComponent(azure[1]) : null,
-      });
+      };
+      requests.push(entry);
+      res.fakeEntry = entry; // watchCancel() stamps entry.cancelledAt
       handle(req, res, path, body, raw).catch((err) => {
         if (!res.headersSent) sendJSON(res, 500, errorBody(`fake crashed: ${err.message}`, 'server_error'));
         else res.destroy();
@@ -189,7 +199,10 @@ export async function startFakeOpenAI(options = {}) {
   function watchCancel(res) {
     const state = { done: false };
     res.on('close', () => {
-      if (!state.done && !res.writableFinished) stats.cancelled++;
+      if (!state.done && !res.writableFinished) {
+        stats.cancelled++;
+        if (res.fakeEntry) res.fakeEntry.cancelledAt = Date.now();
+      }
     });
     return state;
   }
@@ -298,6 +311,10 @@ export async function startFakeOpenAI(options = {}) {
         } else {
           kill(res, null);
         }
+        return true;
+      case 'die-after':
+        if (body.stream === true && req.url.includes('chat')) return false; // chatStream()
+        kill(res, null);
         return true;
       case 'garbage':
         if (body.stream === true && req.url.includes('chat')) {
@@ -448,6 +465,22 @@ export async function startFakeOpenAI(options = {}) {
           later(50, () => kill(res, state));
         });
         return;
+      case 'die-after': {
+        write(chunk(role));
+        let i = 0;
+        const tick = () => {
+          if (res.destroyed) return;
+          if (i >= behaviour.chunks) {
+            later(30, () => kill(res, state)); // let the chunks reach the client first
+            return;
+          }
+          write(chunk({ content: `c${i} ` }));
+          i++;
+          later(3, tick);
+        };
+        tick();
+        return;
+      }
       case 'slow-stream': {
         write(chunk(role));
         let i = 0;

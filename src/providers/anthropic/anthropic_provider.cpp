@@ -57,7 +57,7 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
     co_await sink.on_event(
-        ChatEvent::failure(co_await upstream_error_from(res, anthropic_error_message)));
+        ChatEvent::failure(co_await upstream_error_from(res, anthropic_error_message, config_.api_key)));
     co_return;
   }
   if (res.header("content-type").find("text/event-stream") == std::string::npos) {

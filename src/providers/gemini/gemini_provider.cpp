@@ -64,7 +64,7 @@ Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& u
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
     co_await sink.on_event(
-        ChatEvent::failure(co_await upstream_error_from(res, gemini_error_message)));
+        ChatEvent::failure(co_await upstream_error_from(res, gemini_error_message, config_.api_key)));
     co_return;
   }
   if (res.header("content-type").find("text/event-stream") == std::string::npos) {
@@ -115,7 +115,7 @@ Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
   if (!response) co_return response.error();
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
-    co_return co_await upstream_error_from(res, gemini_error_message);
+    co_return co_await upstream_error_from(res, gemini_error_message, config_.api_key);
   }
   auto text = co_await res.read_all();
   if (!text) co_return text.error();

@@ -85,7 +85,7 @@ Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& u
   }
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
-    co_await sink.on_event(ChatEvent::failure(co_await upstream_error_from(res, upstream_error_message)));
+    co_await sink.on_event(ChatEvent::failure(co_await upstream_error_from(res, upstream_error_message, config_.api_key)));
     co_return;
   }
   // A server that ignores stream:true answers with one JSON body; take it either way.
@@ -129,7 +129,7 @@ Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,
   if (!response) co_return response.error();
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
-    co_return co_await upstream_error_from(res, upstream_error_message);
+    co_return co_await upstream_error_from(res, upstream_error_message, config_.api_key);
   }
   auto body = co_await res.read_all();
   if (!body) co_return body.error();

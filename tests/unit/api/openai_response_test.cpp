@@ -631,5 +631,23 @@ TEST(OpenAIRobustness, RandomAndMutatedInputNeverThrows) {
   }
 }
 
+// Found by reading (fuzz/regressions/openai_response/): prompt + completion overflowed int64
+// when an upstream omits total_tokens and sends huge counts.
+TEST(OpenAIResponseRegression, HugeUsageCountsDoNotOverflow) {
+  auto events = chat_response_from_wire(
+      R"({"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],)"
+      R"("usage":{"prompt_tokens":9223372036854775807,"completion_tokens":1}})");
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  bool saw_usage = false;
+  for (const auto& event : *events) {
+    if (event.kind != ChatEvent::Kind::kUsage) continue;
+    saw_usage = true;
+    EXPECT_GE(event.usage.total_tokens, event.usage.prompt_tokens);
+    EXPECT_GT(event.usage.total_tokens, 0);
+  }
+  EXPECT_TRUE(saw_usage);
+}
+
 }  // namespace
 }  // namespace keel

@@ -725,5 +725,33 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
             "log_content, api_keys, providers, models, router, server)");
 }
 
+// Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
+// (jbeder/yaml-cpp#1040); parsing must end with an error instead.
+TEST(ConfigRegression, CommaDocumentIsAnErrorNotAHang) {
+  auto config = parse_config(",", "fuzz.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("fuzz.yaml"), std::string::npos) << config.error().message;
+}
+
+// Found by the canary-secret e2e suite: an unterminated quote folds the rest of the file into
+// the key, which YAML accepts; a key with whitespace is refused.
+TEST(ConfigRegression, UnterminatedQuoteInAKeyIsAnError) {
+  auto config = parse_config(
+      "providers:\n  - name: up\n    kind: openai\n    api_key: \"sk-abc\nmodels:\n  - name: m\n"
+      "    targets: [{provider: up, model: x}]\n",
+      "keel.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("api_key"), std::string::npos) << config.error().message;
+  EXPECT_EQ(config.error().message.find("sk-abc"), std::string::npos) << "keys are never echoed";
+}
+
+TEST(ConfigRegression, CredentialsInBaseUrlAreAnError) {
+  auto config = parse_config(
+      "providers:\n  - {name: up, kind: openai, base_url: \"http://user:pw@127.0.0.1:9/v1\"}\n",
+      "keel.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("credentials"), std::string::npos) << config.error().message;
+}
+
 }  // namespace
 }  // namespace keel

@@ -251,5 +251,15 @@ TEST(SseFrameTest, CarriageReturnsInDataRoundTrip) {
   }
 }
 
+// Found by sse_fuzz (fuzz/regressions/sse/): a lone 0xEF is not a BOM; the line end after it
+// must still end the line, so the next line is parsed.
+TEST(SseParserRegression, PartialBomDoesNotSwallowLineEnd) {
+  SseParser parser;
+  std::vector<SseEvent> events;
+  parser.feed("\xEF\ndata: x\n\n", [&](const SseEvent& e) { events.push_back(e); });
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].data, "x");
+}
+
 }  // namespace
 }  // namespace keel
