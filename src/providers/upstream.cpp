@@ -18,6 +18,35 @@ Task<Error> upstream_error_from(ClientResponse& response,
                                 response.header("retry-after-ms"));
 }
 
+Task<std::unique_ptr<ClientResponse>> send_chat(ClientRequest request, const VendorWire& wire,
+                                                const std::string& api_key, EventSink& sink,
+                                                CancelPtr cancel) {
+  auto response = co_await http_send(std::move(request), std::move(cancel));
+  if (!response) {
+    co_await sink.on_event(ChatEvent::failure(response.error()));
+    co_return nullptr;
+  }
+  std::unique_ptr<ClientResponse> res = std::move(response.value());
+  if (res->status() < 200 || res->status() >= 300) {
+    Error error = co_await upstream_error_from(*res, wire.error_message, api_key);
+    co_await sink.on_event(ChatEvent::failure(std::move(error)));
+    co_return nullptr;
+  }
+  if (res->header("content-type").find("text/event-stream") != std::string::npos) co_return res;
+  auto body = co_await res->read_all();
+  if (!body) {
+    co_await sink.on_event(ChatEvent::failure(body.error()));
+    co_return nullptr;
+  }
+  auto events = wire.parse_whole(*body);
+  if (!events) {
+    co_await sink.on_event(ChatEvent::failure(events.error()));
+    co_return nullptr;
+  }
+  co_await emit_all(*events, sink);
+  co_return nullptr;
+}
+
 Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink) {
   for (auto& event : events) {
     if (!co_await sink.on_event(std::move(event))) co_return false;

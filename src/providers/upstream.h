@@ -19,6 +19,21 @@ Task<Error> upstream_error_from(ClientResponse& response,
                                 std::string (*message_of)(std::string_view body),
                                 const std::string& api_key);
 
+// How one vendor's answers read: its error body's message, and a whole (non-streamed) answer.
+struct VendorWire {
+  std::string (*error_message)(std::string_view body);
+  Result<std::vector<ChatEvent>> (*parse_whole)(std::string_view body);
+};
+
+// Sends a chat request upstream and handles every answer but an event stream: a failure to
+// connect or a non-2xx becomes an Error event (the vendor's message, `api_key` scrubbed), a
+// whole JSON answer (also from servers that ignore stream:true) becomes its events. Returns
+// the response only when it is an event stream, for the caller to relay with its decoder;
+// nullptr when everything has been emitted already.
+Task<std::unique_ptr<ClientResponse>> send_chat(ClientRequest request, const VendorWire& wire,
+                                                const std::string& api_key, EventSink& sink,
+                                                CancelPtr cancel);
+
 // Decodes one SSE event into native events; sets `done` at the vendor's end marker. A returned
 // error means the stream is garbage.
 using SseDecode = std::function<Status(const SseEvent& event, std::vector<ChatEvent>& out,

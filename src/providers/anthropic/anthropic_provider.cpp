@@ -6,6 +6,10 @@
 namespace keel {
 
 namespace {
+const VendorWire kAnthropicWire{anthropic_error_message, anthropic_response_from_wire};
+}  // namespace
+
+namespace {
 // The API version keel speaks (docs.anthropic.com "Versions"): the only one current.
 constexpr const char* kAnthropicVersion = "2023-06-01";
 }  // namespace
@@ -49,31 +53,11 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
   if (!config_.api_key.empty()) http.headers.emplace_back("x-api-key", config_.api_key);
   for (const auto& [name, value] : config_.headers) http.headers.emplace_back(name, value);
   http.body = wire->dump(-1, ' ', false, Json::error_handler_t::replace);
-  auto response = co_await http_send(std::move(http), cancel);
-  if (!response) {
-    co_await sink.on_event(ChatEvent::failure(response.error()));
-    co_return;
-  }
-  auto& res = *response.value();
-  if (res.status() < 200 || res.status() >= 300) {
-    co_await sink.on_event(
-        ChatEvent::failure(co_await upstream_error_from(res, anthropic_error_message, config_.api_key)));
-    co_return;
-  }
-  if (res.header("content-type").find("text/event-stream") == std::string::npos) {
-    auto body = co_await res.read_all();
-    auto events = body ? anthropic_response_from_wire(*body)
-                       : Result<std::vector<ChatEvent>>(body.error());
-    if (!events) {
-      co_await sink.on_event(ChatEvent::failure(events.error()));
-      co_return;
-    }
-    co_await emit_all(*events, sink);
-    co_return;
-  }
+  auto stream = co_await send_chat(std::move(http), kAnthropicWire, config_.api_key, sink, cancel);
+  if (!stream) co_return;
   AnthropicStreamDecoder decoder;
   co_await relay_sse(
-      res,
+      *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) {
         return decoder.decode(event.event, event.data, out, done);
       },

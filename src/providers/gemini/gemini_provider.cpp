@@ -6,6 +6,10 @@
 
 namespace keel {
 
+namespace {
+const VendorWire kGeminiWire{gemini_error_message, gemini_response_from_wire};
+}  // namespace
+
 Result<std::unique_ptr<Provider>> GeminiProvider::create(const ProviderConfig& config) {
   std::string base =
       config.base_url.empty() ? "https://generativelanguage.googleapis.com" : config.base_url;
@@ -53,35 +57,16 @@ Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& u
     co_await sink.on_event(ChatEvent::failure(wire.error()));
     co_return;
   }
-  auto response = co_await http_send(
-      make_request(upstream_model, request.stream ? "streamGenerateContent" : "generateContent",
-                   wire->dump(-1, ' ', false, Json::error_handler_t::replace), request.stream),
-      cancel);
-  if (!response) {
-    co_await sink.on_event(ChatEvent::failure(response.error()));
-    co_return;
-  }
-  auto& res = *response.value();
-  if (res.status() < 200 || res.status() >= 300) {
-    co_await sink.on_event(
-        ChatEvent::failure(co_await upstream_error_from(res, gemini_error_message, config_.api_key)));
-    co_return;
-  }
-  if (res.header("content-type").find("text/event-stream") == std::string::npos) {
-    auto body = co_await res.read_all();
-    auto events = body ? gemini_response_from_wire(*body)
-                       : Result<std::vector<ChatEvent>>(body.error());
-    if (!events) {
-      co_await sink.on_event(ChatEvent::failure(events.error()));
-      co_return;
-    }
-    co_await emit_all(*events, sink);
-    co_return;
-  }
+  const char* method = request.stream ? "streamGenerateContent" : "generateContent";
+  ClientRequest http = make_request(
+      upstream_model, method, wire->dump(-1, ' ', false, Json::error_handler_t::replace),
+      request.stream);
+  auto stream = co_await send_chat(std::move(http), kGeminiWire, config_.api_key, sink, cancel);
+  if (!stream) co_return;
   // Gemini's stream has no end marker: it ends with the body, after a chunk with finishReason.
   GeminiStreamDecoder decoder;
   bool ok = co_await relay_sse(
-      res,
+      *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool&) {
         return decoder.decode(event.data, out);
       },
@@ -108,10 +93,9 @@ Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
     if (request.dimensions) one["outputDimensionality"] = *request.dimensions;
     body["requests"].push_back(std::move(one));
   }
-  auto response = co_await http_send(
-      make_request(upstream_model, "batchEmbedContents",
-                   body.dump(-1, ' ', false, Json::error_handler_t::replace), false),
-      cancel);
+  ClientRequest http = make_request(upstream_model, "batchEmbedContents",
+                                    body.dump(-1, ' ', false, Json::error_handler_t::replace), false);
+  auto response = co_await http_send(std::move(http), cancel);
   if (!response) co_return response.error();
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {

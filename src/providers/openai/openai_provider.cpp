@@ -8,6 +8,10 @@
 namespace keel {
 
 namespace {
+const VendorWire kOpenAIWire{upstream_error_message, chat_response_from_wire};
+}  // namespace
+
+namespace {
 
 // Percent-encodes a path segment (RFC 3986 unreserved characters stay as they are).
 std::string encode_segment(std::string_view text) {
@@ -75,38 +79,14 @@ ClientRequest OpenAIProvider::make_request(std::string_view path, std::string bo
 Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& upstream_model,
                                 EventSink& sink, CancelPtr cancel) {
   auto wire = chat_request_to_wire(request, upstream_model);
-  auto response = co_await http_send(
-      make_request("/chat/completions", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
-                   request.stream, upstream_model),
-      cancel);
-  if (!response) {
-    co_await sink.on_event(ChatEvent::failure(response.error()));
-    co_return;
-  }
-  auto& res = *response.value();
-  if (res.status() < 200 || res.status() >= 300) {
-    co_await sink.on_event(ChatEvent::failure(co_await upstream_error_from(res, upstream_error_message, config_.api_key)));
-    co_return;
-  }
-  // A server that ignores stream:true answers with one JSON body; take it either way.
-  bool event_stream = res.header("content-type").find("text/event-stream") != std::string::npos;
-  if (!event_stream) {
-    auto body = co_await res.read_all();
-    if (!body) {
-      co_await sink.on_event(ChatEvent::failure(body.error()));
-      co_return;
-    }
-    auto events = chat_response_from_wire(*body);
-    if (!events) {
-      co_await sink.on_event(ChatEvent::failure(events.error()));
-      co_return;
-    }
-    co_await emit_all(*events, sink);
-    co_return;
-  }
+  ClientRequest http = make_request(
+      "/chat/completions", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
+      request.stream, upstream_model);
+  auto stream = co_await send_chat(std::move(http), kOpenAIWire, config_.api_key, sink, cancel);
+  if (!stream) co_return;
   OpenAIStreamDecoder decoder;
   co_await relay_sse(
-      res,
+      *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) -> Status {
         if (event.data == "[DONE]") {
           decoder.finish(out);
@@ -122,10 +102,10 @@ Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,
                                                const std::string& upstream_model,
                                                CancelPtr cancel) {
   auto wire = embed_request_to_wire(request, upstream_model);
-  auto response = co_await http_send(
-      make_request("/embeddings", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
-                   false, upstream_model),
-      cancel);
+  ClientRequest http = make_request(
+      "/embeddings", wire.dump(-1, ' ', false, Json::error_handler_t::replace), false,
+      upstream_model);
+  auto response = co_await http_send(std::move(http), cancel);
   if (!response) co_return response.error();
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
