@@ -72,7 +72,12 @@
 //   slow-stream*                one text delta every 100 ms for 100 deltas; "slow-stream-NxM":
 //                               N deltas every M ms; non-stream: answers after N*M ms
 // Any other path: 404 not_found_error.
-import http from 'node:http';
+import {
+  createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders,
+} from './fake_common.mjs';
+
+export { waitFor } from './fake_common.mjs';
 
 export const ANTHROPIC_TEXT = 'Hello from anthropic';
 export const ANTHROPIC_TEXT_CHUNKS = ['Hello', ' from', ' anthropic'];
@@ -108,22 +113,12 @@ export function anthropicErrorBody(type, message, requestId = null) {
 
 export function behaviourOf(model) {
   const name = typeof model === 'string' ? model : '';
-  let m;
-  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
-  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
-    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
-  }
-  if (name.startsWith('rate-429')) {
-    const ra = /-ra(\d+)/.exec(name);
-    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
-  }
+  const param = parametricBehaviour(name);
+  if (param) return param;
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
-  for (const kind of ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
+  return prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
     'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools-noargs', 'tools',
-    'max-tokens', 'stop-seq', 'refusal', 'usage-classic']) {
-    if (name.startsWith(kind)) return { kind };
-  }
-  return { kind: 'ok' };
+    'max-tokens', 'stop-seq', 'refusal', 'usage-classic']);
 }
 
 function blocksOf(content) {
@@ -300,76 +295,27 @@ export function validateMessagesRequest(body) {
   return null;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function startFakeAnthropic(options = {}) {
   const requiredKey = options.apiKey ?? null;
   const requests = [];
   const stats = { cancelled: 0, hits: {}, connections: 0 };
-  const sockets = new Set();
-  const timers = new Set();
   let seq = 0;
 
-  function later(ms, fn) {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, ms);
-    timers.add(t);
-    return t;
-  }
-
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      if (raw.length > 0) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = null;
-        }
-      }
+  const fake = createFakeServer({
+    stats,
+    onRequest(req, res, raw, body) {
       const url = new URL(req.url, 'http://x');
       requests.push({ seq: seq++, at: Date.now(), method: req.method, path: url.pathname, query: url.search, headers: { ...req.headers }, body, raw });
-      handle(req, res, url.pathname, body).catch((err) => {
-        if (!res.headersSent) sendError(res, 500, 'api_error', `fake crashed: ${err.message}`);
-        else res.destroy();
-      });
-    });
+      return handle(req, res, url.pathname, body);
+    },
+    onCrash(res, err) {
+      sendError(res, 500, 'api_error', `fake crashed: ${err.message}`);
+    },
   });
-  server.keepAliveTimeout = 5000;
-  server.on('connection', (socket) => {
-    stats.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  function watchCancel(res) {
-    const state = { done: false };
-    res.on('close', () => {
-      if (!state.done && !res.writableFinished) stats.cancelled++;
-    });
-    return state;
-  }
-
-  function kill(res, state) {
-    if (state) state.done = true;
-    res.socket?.destroy();
-    res.destroy();
-  }
+  const { later, kill } = fake;
 
   function sendJSON(res, status, obj, headers = {}) {
-    const text = JSON.stringify(obj);
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'request-id': `req_fake_${seq}`,
-      ...headers,
-    });
-    res.end(text);
+    writeJSON(res, status, obj, { 'request-id': `req_fake_${seq}`, ...headers });
   }
 
   function sendError(res, status, type, message, headers = {}) {
@@ -387,7 +333,7 @@ export async function startFakeAnthropic(options = {}) {
     const why = validateMessagesRequest(body);
     if (why) return sendError(res, 400, 'invalid_request_error', why);
     const model = body.model;
-    stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+    countHit(stats, model);
     const behaviour = behaviourOf(model);
     if (await failure(req, res, behaviour, model, body)) return;
     return body.stream === true ? stream(res, body, model, behaviour) : whole(res, body, model, behaviour);
@@ -410,26 +356,19 @@ export async function startFakeAnthropic(options = {}) {
         return true;
       case 'rate-429':
         sendError(res, 429, 'rate_limit_error', `Number of request tokens has exceeded your per-minute rate limit (${model})`,
-          { 'retry-after': String(behaviour.retryAfter) });
+          retryAfterHeaders(behaviour));
         return true;
       case 'flaky':
-        if (stats.hits[model] <= behaviour.failures) {
+        if (flakyFails(stats, model, behaviour)) {
           sendError(res, 529, 'overloaded_error', `Overloaded (flaky ${stats.hits[model]} of ${behaviour.failures})`);
           return true;
         }
         return false;
       case 'hang':
-        watchCancel(res);
+        fake.hang(res);
         return true;
       case 'close-before-first':
-        if (streaming) {
-          const state = watchCancel(res);
-          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-          res.flushHeaders();
-          later(20, () => kill(res, state));
-        } else {
-          kill(res, null);
-        }
+        fake.closeBeforeFirst(res, streaming, 'text/event-stream; charset=utf-8');
         return true;
       case 'stream-overloaded':
       case 'error-after-text':
@@ -439,13 +378,8 @@ export async function startFakeAnthropic(options = {}) {
         }
         return false;
       case 'garbage':
-        if (streaming) {
-          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-          res.end('event: message_start\ndata: not-json\n\n');
-        } else {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end('this is not json{{{');
-        }
+        sendGarbage(res, streaming, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+          'event: message_start\ndata: not-json\n\n');
         return true;
       default:
         return false;
@@ -513,45 +447,22 @@ export async function startFakeAnthropic(options = {}) {
   }
 
   function whole(res, body, model, behaviour) {
-    if (behaviour.kind === 'stall') {
-      watchCancel(res);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.flushHeaders();
-      return;
-    }
+    if (behaviour.kind === 'stall') return fake.stallWhole(res, 'application/json');
     const answer = answerOf(body, behaviour);
     const message = messageOf(model, answer, answer.content, usageFull());
-    if (behaviour.kind === 'close-mid-stream') {
-      const text = JSON.stringify(message);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.write(text.slice(0, Math.floor(text.length / 2)));
-      later(30, () => kill(res, { done: true }));
-      return;
-    }
-    if (behaviour.kind === 'slow-stream') {
-      const state = watchCancel(res);
-      later(behaviour.count * behaviour.intervalMs, () => {
-        state.done = true;
-        if (!res.destroyed) sendJSON(res, 200, message);
-      });
-      return;
-    }
+    if (behaviour.kind === 'close-mid-stream') return fake.halfBodyThenClose(res, message, 'application/json');
+    if (behaviour.kind === 'slow-stream') return fake.answerLater(res, behaviour, () => sendJSON(res, 200, message));
     sendJSON(res, 200, message);
   }
 
   function stream(res, body, model, behaviour) {
-    const state = watchCancel(res);
-    res.writeHead(200, {
+    const { state, write } = fake.openStream(res, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'request-id': `req_fake_${seq}`,
     });
-    res.flushHeaders();
     const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-    const write = (text) => {
-      if (!res.destroyed) res.write(text);
-    };
     const start = ev('message_start', { message: messageOf(model, null, [], usageFull(1)) });
     const ping = ev('ping', {});
     const textStart = (index) => ev('content_block_start', { index, content_block: { type: 'text', text: '', citations: null } });
@@ -578,11 +489,7 @@ export async function startFakeAnthropic(options = {}) {
         write(start + ping);
         return;
       case 'close-mid-stream':
-        write(start + textStart(0) + ping + textDelta(0, 'Hello'));
-        later(20, () => {
-          write(textDelta(0, ' from'));
-          later(50, () => kill(res, state));
-        });
+        fake.closeMidStream(res, state, [start + textStart(0) + ping + textDelta(0, 'Hello')], textDelta(0, ' from'));
         return;
       case 'stream-overloaded':
         state.done = true;
@@ -641,11 +548,7 @@ export async function startFakeAnthropic(options = {}) {
     }
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = server.address().port;
+  const port = await fake.listen();
 
   return {
     port,
@@ -655,38 +558,6 @@ export async function startFakeAnthropic(options = {}) {
     requestsFor(model) {
       return requests.filter((r) => r.body && r.body.model === model);
     },
-    hits(model) {
-      return stats.hits[model] ?? 0;
-    },
-    lastRequest() {
-      return requests[requests.length - 1];
-    },
-    reset() {
-      requests.length = 0;
-      stats.cancelled = 0;
-      stats.hits = {};
-    },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(() => resolve()));
-    },
+    ...commonApi({ requests, stats, fake }),
   };
-}
-
-function splitText(text) {
-  const chars = Array.from(text);
-  const pieces = [];
-  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
-  return pieces.length ? pieces : [''];
-}
-
-export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pred()) return true;
-    await sleep(stepMs);
-  }
-  return pred();
 }

@@ -63,7 +63,12 @@
 //   slow-stream*                one text chunk every 100 ms for 100 chunks; "slow-stream-NxM":
 //                               N chunks every M ms; non-stream: answers after N*M ms
 // Any other path: 404 NOT_FOUND.
-import http from 'node:http';
+import {
+  createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders,
+} from './fake_common.mjs';
+
+export { waitFor } from './fake_common.mjs';
 
 export const GEMINI_TEXT = 'Hello from gemini';
 export const GEMINI_TEXT_CHUNKS = ['Hello', ' from', ' gemini'];
@@ -107,21 +112,11 @@ export function geminiErrorBody(code, message, status = STATUS_NAME[code] ?? 'UN
 
 export function behaviourOf(model) {
   const name = typeof model === 'string' ? model : '';
-  let m;
-  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
-  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
-    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
-  }
-  if (name.startsWith('rate-429')) {
-    const ra = /-ra(\d+)/.exec(name);
-    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
-  }
+  const param = parametricBehaviour(name);
+  if (param) return param;
   if (name.startsWith('overloaded')) return { kind: 'fail-503' };
-  for (const kind of ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
-    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked']) {
-    if (name.startsWith(kind)) return { kind };
-  }
-  return { kind: 'ok' };
+  return prefixBehaviour(name, ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
+    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked']);
 }
 
 function isObject(v) {
@@ -303,38 +298,15 @@ function functionResponsesOf(contents) {
   return out;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function startFakeGemini(options = {}) {
   const requiredKey = options.apiKey ?? null;
   const requests = [];
   const stats = { cancelled: 0, hits: {}, connections: 0 };
-  const sockets = new Set();
-  const timers = new Set();
   let seq = 0;
 
-  function later(ms, fn) {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, ms);
-    timers.add(t);
-    return t;
-  }
-
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      if (raw.length > 0) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = null;
-        }
-      }
+  const fake = createFakeServer({
+    stats,
+    onRequest(req, res, raw, body) {
       const url = new URL(req.url, 'http://x');
       const m = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
       const entry = {
@@ -342,37 +314,16 @@ export async function startFakeGemini(options = {}) {
         model: m ? decodeURIComponent(m[1]) : null, action: m ? m[2] : null, headers: { ...req.headers }, body, raw,
       };
       requests.push(entry);
-      handle(req, res, url, entry).catch((err) => {
-        if (!res.headersSent) sendError(res, 500, `fake crashed: ${err.message}`);
-        else res.destroy();
-      });
-    });
+      return handle(req, res, url, entry);
+    },
+    onCrash(res, err) {
+      sendError(res, 500, `fake crashed: ${err.message}`);
+    },
   });
-  server.keepAliveTimeout = 5000;
-  server.on('connection', (socket) => {
-    stats.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  function watchCancel(res) {
-    const state = { done: false };
-    res.on('close', () => {
-      if (!state.done && !res.writableFinished) stats.cancelled++;
-    });
-    return state;
-  }
-
-  function kill(res, state) {
-    if (state) state.done = true;
-    res.socket?.destroy();
-    res.destroy();
-  }
+  const { later } = fake;
 
   function sendJSON(res, status, obj, headers = {}) {
-    const text = JSON.stringify(obj);
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
-    res.end(text);
+    writeJSON(res, status, obj, headers, 'application/json; charset=UTF-8');
   }
 
   function sendError(res, code, message, headers = {}, status) {
@@ -387,7 +338,7 @@ export async function startFakeGemini(options = {}) {
     const why = validateGenerateContent(entry.body);
     if (why) return sendError(res, 400, why);
     const model = entry.model;
-    stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+    countHit(stats, model);
     const behaviour = behaviourOf(model);
     const streaming = entry.action === 'streamGenerateContent';
     const sse = url.searchParams.get('alt') === 'sse';
@@ -408,26 +359,19 @@ export async function startFakeGemini(options = {}) {
         sendError(res, 400, 'the fake says no (fail-400)');
         return true;
       case 'rate-429':
-        sendError(res, 429, `Resource has been exhausted (e.g. check quota). (${model})`, { 'retry-after': String(behaviour.retryAfter) });
+        sendError(res, 429, `Resource has been exhausted (e.g. check quota). (${model})`, retryAfterHeaders(behaviour));
         return true;
       case 'flaky':
-        if (stats.hits[model] <= behaviour.failures) {
+        if (flakyFails(stats, model, behaviour)) {
           sendError(res, 503, `The model is overloaded (flaky ${stats.hits[model]} of ${behaviour.failures}).`);
           return true;
         }
         return false;
       case 'hang':
-        watchCancel(res);
+        fake.hang(res);
         return true;
       case 'close-before-first':
-        if (streaming) {
-          const state = watchCancel(res);
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-          res.flushHeaders();
-          later(20, () => kill(res, state));
-        } else {
-          kill(res, null);
-        }
+        fake.closeBeforeFirst(res, streaming, 'text/event-stream');
         return true;
       case 'stream-error':
         if (!streaming) {
@@ -436,13 +380,8 @@ export async function startFakeGemini(options = {}) {
         }
         return false;
       case 'garbage':
-        if (streaming) {
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.end('data: not-json\r\n\r\n');
-        } else {
-          res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-          res.end('this is not json{{{');
-        }
+        sendGarbage(res, streaming, { 'content-type': 'text/event-stream' }, 'data: not-json\r\n\r\n',
+          'application/json; charset=UTF-8');
         return true;
       default:
         return false;
@@ -514,28 +453,10 @@ export async function startFakeGemini(options = {}) {
   }
 
   function whole(res, body, model, behaviour) {
-    if (behaviour.kind === 'stall') {
-      watchCancel(res);
-      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-      res.flushHeaders();
-      return;
-    }
+    if (behaviour.kind === 'stall') return fake.stallWhole(res, 'application/json; charset=UTF-8');
     const response = responseOf(model, answerOf(body, behaviour));
-    if (behaviour.kind === 'close-mid-stream') {
-      const text = JSON.stringify(response);
-      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
-      res.write(text.slice(0, Math.floor(text.length / 2)));
-      later(30, () => kill(res, { done: true }));
-      return;
-    }
-    if (behaviour.kind === 'slow-stream') {
-      const state = watchCancel(res);
-      later(behaviour.count * behaviour.intervalMs, () => {
-        state.done = true;
-        if (!res.destroyed) sendJSON(res, 200, response);
-      });
-      return;
-    }
+    if (behaviour.kind === 'close-mid-stream') return fake.halfBodyThenClose(res, response, 'application/json; charset=UTF-8');
+    if (behaviour.kind === 'slow-stream') return fake.answerLater(res, behaviour, () => sendJSON(res, 200, response));
     sendJSON(res, 200, response);
   }
 
@@ -571,27 +492,18 @@ export async function startFakeGemini(options = {}) {
       if (chunks === null) return sendError(res, 400, 'this fake serves timed behaviours with alt=sse only');
       return sendJSON(res, 200, chunks);
     }
-    const state = watchCancel(res);
-    res.writeHead(200, {
+    const { state, write } = fake.openStream(res, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
     });
-    res.flushHeaders();
     const data = (obj) => `data: ${JSON.stringify(obj)}\r\n\r\n`;
-    const write = (text) => {
-      if (!res.destroyed) res.write(text);
-    };
     switch (behaviour.kind) {
       case 'stall':
         write(data(chunkOf([{ text: 'Hello' }], null, 1)));
         return;
       case 'close-mid-stream':
-        write(data(chunkOf([{ text: 'Hello' }], null, 1)));
-        later(20, () => {
-          write(data(chunkOf([{ text: ' from' }], null, 2)));
-          later(50, () => kill(res, state));
-        });
+        fake.closeMidStream(res, state, [data(chunkOf([{ text: 'Hello' }], null, 1))], data(chunkOf([{ text: ' from' }], null, 2)));
         return;
       case 'stream-error':
         write(data(chunkOf([{ text: 'Hello' }], null, 1)));
@@ -623,11 +535,7 @@ export async function startFakeGemini(options = {}) {
     }
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = server.address().port;
+  const port = await fake.listen();
 
   return {
     port,
@@ -637,38 +545,6 @@ export async function startFakeGemini(options = {}) {
     requestsFor(model) {
       return requests.filter((r) => r.model === model);
     },
-    hits(model) {
-      return stats.hits[model] ?? 0;
-    },
-    lastRequest() {
-      return requests[requests.length - 1];
-    },
-    reset() {
-      requests.length = 0;
-      stats.cancelled = 0;
-      stats.hits = {};
-    },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(() => resolve()));
-    },
+    ...commonApi({ requests, stats, fake }),
   };
-}
-
-function splitText(text) {
-  const chars = Array.from(text);
-  const pieces = [];
-  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
-  return pieces.length ? pieces : [''];
-}
-
-export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pred()) return true;
-    await sleep(stepMs);
-  }
-  return pred();
 }

@@ -56,8 +56,12 @@
 // fake.urlFor('localhost') names another host, fake.stats.tlsErrors collects the messages of
 // handshakes that failed on the fake's side (a client that rejected the certificate, say), and
 // fake.stats.servernames the SNI name of each TLS connection (null when the client sent none).
-import http from 'node:http';
-import https from 'node:https';
+import {
+  createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders,
+} from './fake_common.mjs';
+
+export { waitFor } from './fake_common.mjs';
 
 export const FAKE_TEXT = 'Hello from fake';
 export const FAKE_TEXT_CHUNKS = ['Hello', ' from', ' fake'];
@@ -101,21 +105,10 @@ function errorBody(message, type, code = null, param = null) {
 // Which behaviour a model name asks for, and its parameters.
 export function behaviourOf(model) {
   const name = typeof model === 'string' ? model : '';
-  let m;
-  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
-  if ((m = /^die-after-(\d+)/.exec(name))) return { kind: 'die-after', chunks: Number(m[1]) };
-  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
-    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
-  }
-  if (name.startsWith('rate-429')) {
-    const ra = /-ra(\d+)/.exec(name);
-    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
-  }
-  for (const kind of ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall', 'close-before-first',
-    'close-mid-stream', 'garbage', 'echo', 'json', 'tools']) {
-    if (name.startsWith(kind)) return { kind };
-  }
-  return { kind: 'ok' };
+  const m = /^die-after-(\d+)/.exec(name);
+  if (m) return { kind: 'die-after', chunks: Number(m[1]) };
+  return parametricBehaviour(name) ?? prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall',
+    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools']);
 }
 
 function lastUserText(messages) {
@@ -132,40 +125,18 @@ function lastUserText(messages) {
   return '';
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function startFakeOpenAI(options = {}) {
   const requiredKey = options.apiKey ?? null; // when set, other bearer keys get 401
   const requests = [];
   const stats = { cancelled: 0, hits: {}, connections: 0, tlsErrors: [], servernames: [] };
   const tls = options.tls ?? null;
   const scheme = tls ? 'https' : 'http';
-  const sockets = new Set();
-  const timers = new Set();
   let seq = 0;
 
-  function later(ms, fn) {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, ms);
-    timers.add(t);
-    return t;
-  }
-
-  const onRequest = (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      if (raw.length > 0) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = null;
-        }
-      }
+  const fake = createFakeServer({
+    stats,
+    tls,
+    onRequest(req, res, raw, body) {
       const url = new URL(req.url, 'http://x');
       const path = url.pathname;
       const azure = AZURE_PATH.exec(path);
@@ -175,53 +146,16 @@ export async function startFakeOpenAI(options = {}) {
       };
       requests.push(entry);
       res.fakeEntry = entry; // watchCancel() stamps entry.cancelledAt
-      handle(req, res, path, body, raw).catch((err) => {
-        if (!res.headersSent) sendJSON(res, 500, errorBody(`fake crashed: ${err.message}`, 'server_error'));
-        else res.destroy();
-      });
-    });
-  };
-  const server = tls
-    ? https.createServer({ key: tls.key, cert: tls.cert }, onRequest)
-    : http.createServer(onRequest);
-  if (tls) {
-    server.on('tlsClientError', (err) => stats.tlsErrors.push(err.message));
-    server.on('secureConnection', (socket) => stats.servernames.push(socket.servername || null));
-  }
-  server.keepAliveTimeout = 5000;
-  server.on('connection', (socket) => {
-    stats.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+      return handle(req, res, path, body, raw);
+    },
+    onCrash(res, err) {
+      sendJSON(res, 500, errorBody(`fake crashed: ${err.message}`, 'server_error'));
+    },
   });
-
-  // Counts a response the client abandoned before the fake finished it.
-  function watchCancel(res) {
-    const state = { done: false };
-    res.on('close', () => {
-      if (!state.done && !res.writableFinished) {
-        stats.cancelled++;
-        if (res.fakeEntry) res.fakeEntry.cancelledAt = Date.now();
-      }
-    });
-    return state;
-  }
-
-  function kill(res, state) {
-    if (state) state.done = true;
-    res.socket?.destroy();
-    res.destroy();
-  }
+  const { later, kill } = fake;
 
   function sendJSON(res, status, obj, headers = {}) {
-    const text = JSON.stringify(obj);
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'x-request-id': `req_fake_${seq}`,
-      ...headers,
-    });
-    res.end(text);
+    writeJSON(res, status, obj, { 'x-request-id': `req_fake_${seq}`, ...headers });
   }
 
   async function handle(req, res, path, body, raw) {
@@ -242,7 +176,7 @@ export async function startFakeOpenAI(options = {}) {
           `We could not parse the JSON body of your request. (${raw.slice(0, 40)})`, 'invalid_request_error'));
       }
       const model = typeof body.model === 'string' ? body.model : '';
-      stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+      countHit(stats, model);
       const behaviour = behaviourOf(model);
       if (await commonFailure(req, res, behaviour, model, body)) return;
       if (path === '/v1/embeddings') return embeddings(res, body, model);
@@ -270,7 +204,7 @@ export async function startFakeOpenAI(options = {}) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return sendJSON(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error'));
     }
-    stats.hits[deployment] = (stats.hits[deployment] ?? 0) + 1;
+    countHit(stats, deployment);
     const behaviour = behaviourOf(deployment);
     if (await commonFailure(req, res, behaviour, deployment, body)) return;
     if (op === 'embeddings') return embeddings(res, body, deployment);
@@ -291,39 +225,27 @@ export async function startFakeOpenAI(options = {}) {
         return true;
       case 'rate-429':
         sendJSON(res, 429, errorBody(`Rate limit reached for ${model}. Please try again in ${behaviour.retryAfter}s.`,
-          'requests', 'rate_limit_exceeded'), { 'retry-after': String(behaviour.retryAfter) });
+          'requests', 'rate_limit_exceeded'), retryAfterHeaders(behaviour));
         return true;
       case 'flaky':
-        if (stats.hits[model] <= behaviour.failures) {
+        if (flakyFails(stats, model, behaviour)) {
           sendJSON(res, 500, errorBody(`Flaky failure ${stats.hits[model]} of ${behaviour.failures}.`, 'server_error'));
           return true;
         }
         return false;
       case 'hang':
-        watchCancel(res); // never answers; close() or the client ends it
+        fake.hang(res); // never answers; close() or the client ends it
         return true;
       case 'close-before-first':
-        if (body.stream === true && req.url.includes('chat')) {
-          const state = watchCancel(res);
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-          res.flushHeaders();
-          later(20, () => kill(res, state));
-        } else {
-          kill(res, null);
-        }
+        fake.closeBeforeFirst(res, body.stream === true && req.url.includes('chat'), 'text/event-stream');
         return true;
       case 'die-after':
         if (body.stream === true && req.url.includes('chat')) return false; // chatStream()
         kill(res, null);
         return true;
       case 'garbage':
-        if (body.stream === true && req.url.includes('chat')) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-          res.end('data: not-json\n\n');
-        } else {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end('this is not json{{{');
-        }
+        sendGarbage(res, body.stream === true && req.url.includes('chat'),
+          { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }, 'data: not-json\n\n');
         return true;
       default:
         return false;
@@ -359,12 +281,7 @@ export async function startFakeOpenAI(options = {}) {
     const created = Math.floor(Date.now() / 1000);
     if (body.stream === true) return chatStream(res, body, model, behaviour, id, created);
 
-    if (behaviour.kind === 'stall') {
-      watchCancel(res);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.flushHeaders();
-      return;
-    }
+    if (behaviour.kind === 'stall') return fake.stallWhole(res, 'application/json');
     let message;
     let finish = 'stop';
     if (behaviour.kind === 'tools') {
@@ -393,35 +310,19 @@ export async function startFakeOpenAI(options = {}) {
       service_tier: 'default',
       system_fingerprint: 'fp_fake',
     };
-    if (behaviour.kind === 'close-mid-stream') {
-      const text = JSON.stringify(completion);
-      const state = { done: true };
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.write(text.slice(0, Math.floor(text.length / 2)));
-      later(30, () => kill(res, state));
-      return;
-    }
-    if (behaviour.kind === 'slow-stream') {
-      const state = watchCancel(res);
-      later(behaviour.count * behaviour.intervalMs, () => {
-        state.done = true;
-        if (!res.destroyed) sendJSON(res, 200, completion);
-      });
-      return;
-    }
+    if (behaviour.kind === 'close-mid-stream') return fake.halfBodyThenClose(res, completion, 'application/json');
+    if (behaviour.kind === 'slow-stream') return fake.answerLater(res, behaviour, () => sendJSON(res, 200, completion));
     sendJSON(res, 200, completion);
   }
 
   function chatStream(res, body, model, behaviour, id, created) {
     const includeUsage = body.stream_options?.include_usage === true;
-    const state = watchCancel(res);
-    res.writeHead(200, {
+    const { state, write } = fake.openStream(res, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-request-id': `req_fake_${seq}`,
     });
-    res.flushHeaders();
 
     const chunk = (delta, finish = null) => {
       const c = {
@@ -448,9 +349,6 @@ export async function startFakeOpenAI(options = {}) {
       state.done = true;
       res.end(out);
     };
-    const write = (text) => {
-      if (!res.destroyed) res.write(text);
-    };
 
     const role = { role: 'assistant', content: '', refusal: null };
     switch (behaviour.kind) {
@@ -458,12 +356,8 @@ export async function startFakeOpenAI(options = {}) {
         write(chunk(role));
         return; // nothing more, until the client goes away
       case 'close-mid-stream':
-        write(chunk(role));
-        write(chunk({ content: MID_STREAM_CHUNKS[0] }));
-        later(20, () => {
-          write(chunk({ content: MID_STREAM_CHUNKS[1] }));
-          later(50, () => kill(res, state));
-        });
+        fake.closeMidStream(res, state, [chunk(role), chunk({ content: MID_STREAM_CHUNKS[0] })],
+          chunk({ content: MID_STREAM_CHUNKS[1] }));
         return;
       case 'die-after': {
         write(chunk(role));
@@ -517,11 +411,16 @@ export async function startFakeOpenAI(options = {}) {
     }
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+  const port = await fake.listen();
+  const api = commonApi({
+    requests,
+    stats,
+    fake,
+    onReset() {
+      stats.tlsErrors.length = 0;
+      stats.servernames.length = 0;
+    },
   });
-  const port = server.address().port;
 
   return {
     port,
@@ -539,41 +438,6 @@ export async function startFakeOpenAI(options = {}) {
     },
     // The server's root, without /v1: an Azure provider's base_url.
     origin: `${scheme}://127.0.0.1:${port}`,
-    hits(model) {
-      return stats.hits[model] ?? 0;
-    },
-    lastRequest() {
-      return requests[requests.length - 1];
-    },
-    reset() {
-      requests.length = 0;
-      stats.cancelled = 0;
-      stats.hits = {};
-      stats.tlsErrors.length = 0;
-      stats.servernames.length = 0;
-    },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(() => resolve()));
-    },
+    ...api,
   };
-}
-
-function splitText(text) {
-  const chars = Array.from(text); // whole code points: never split a surrogate pair
-  const pieces = [];
-  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
-  return pieces.length ? pieces : [''];
-}
-
-// Waits until pred() is true, polling; false if it is still false after timeoutMs.
-export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pred()) return true;
-    await sleep(stepMs);
-  }
-  return pred();
 }

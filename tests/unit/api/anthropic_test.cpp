@@ -19,41 +19,21 @@
 #include <vector>
 
 #include "api/openai_chat.h"
+#include "golden_util.h"
 
 namespace keel {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kGoldenDir = fs::path(KEEL_SOURCE_DIR) / "tests" / "golden" / "anthropic";
+const fs::path kGoldenDir = golden_util::golden_dir("anthropic");
 const fs::path kSdkDir =
     fs::path(KEEL_SOURCE_DIR) / "tests" / "e2e" / "node_modules" / "@anthropic-ai" / "sdk";
-constexpr const char* kUpstreamModel = "upstream-model";
-constexpr const char* kResponseId = "chatcmpl-keel-test";
 constexpr const char* kMessageId = "msg_keel_test";
-constexpr const char* kPublicModel = "smart";
-constexpr int64_t kCreated = 1700000000;
 
 // ---- files -----------------------------------------------------------------------------------
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-Json read_json(const fs::path& path) { return Json::parse(read_text(path)); }
-
-std::vector<Json> read_jsonl(const fs::path& path) {
-  std::vector<Json> out;
-  std::istringstream in(read_text(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(Json::parse(line));
-  }
-  return out;
-}
+using namespace golden_util;
 
 struct SseEvent {
   std::string name;
@@ -86,56 +66,11 @@ std::vector<SseEvent> sse_events(const std::string& body) {
 }
 
 std::vector<std::string> cases_with(const std::string& kind) {
-  std::vector<std::string> out;
-  const std::string suffix = "." + kind;
-  for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
-    std::string name = entry.path().filename().string();
-    if (name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      out.push_back(name.substr(0, name.size() - suffix.size()));
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return golden_util::cases_with(kGoldenDir, kind);
 }
 
 fs::path golden(const std::string& name, const std::string& kind) {
   return kGoldenDir / (name + "." + kind);
-}
-
-// ---- events in the golden notation (tests/golden/README.md) ---------------------------------
-
-Json event_to_json(const ChatEvent& event) {
-  switch (event.kind) {
-    case ChatEvent::Kind::kStart:
-      return {{"start", {{"id", event.id}, {"model", event.model}}}};
-    case ChatEvent::Kind::kTextDelta:
-      return {{"text", event.text}};
-    case ChatEvent::Kind::kToolCallStart:
-      return {{"tool_call_start",
-               {{"index", event.tool_index}, {"id", event.tool_id}, {"name", event.tool_name}}}};
-    case ChatEvent::Kind::kToolArgsDelta:
-      return {{"tool_args", {{"index", event.tool_index}, {"text", event.text}}}};
-    case ChatEvent::Kind::kFinish:
-      return {{"finish", finish_reason_name(event.finish)}};
-    case ChatEvent::Kind::kUsage: {
-      Json usage = {{"prompt_tokens", event.usage.prompt_tokens},
-                    {"completion_tokens", event.usage.completion_tokens},
-                    {"total_tokens", event.usage.total_tokens}};
-      if (event.usage.cached_tokens) usage["cached_tokens"] = *event.usage.cached_tokens;
-      return {{"usage", usage}};
-    }
-    case ChatEvent::Kind::kError:
-      return {{"error",
-               {{"code", error_code_name(event.error.code)}, {"message", event.error.message}}}};
-  }
-  return nullptr;
-}
-
-Json events_to_json(const std::vector<ChatEvent>& events) {
-  Json out = Json::array();
-  for (const auto& event : events) out.push_back(event_to_json(event));
-  return out;
 }
 
 ErrorCode code_named(const std::string& name) {
@@ -459,9 +394,7 @@ TEST(AnthropicGolden, RequestsToUpstream) {
 // Native events -> what an Anthropic client gets, when the case has those files.
 void check_anthropic_encoding(const std::string& name, const std::vector<ChatEvent>& events) {
   if (fs::exists(golden(name, "messages_response.json"))) {
-    ChatAggregator aggregator;
-    for (const auto& event : events) aggregator.add(event);
-    ChatResponse response = aggregator.response();
+    ChatResponse response = golden_util::aggregate(events);
     response.id = kMessageId;
     Json wire = messages_response_to_wire(response, kPublicModel);
     EXPECT_EQ(wire, read_json(golden(name, "messages_response.json"))) << "got:\n" << wire.dump(2);
@@ -489,13 +422,7 @@ TEST(AnthropicGolden, ResponsesDecodeAndReencode) {
         << "got:\n"
         << events_to_json(*events).dump(1);
 
-    ChatAggregator aggregator;
-    for (const auto& event : *events) aggregator.add(event);
-    ChatResponse response = aggregator.response();
-    response.id = kResponseId;
-    response.model = kPublicModel;
-    response.created = kCreated;
-    Json wire = chat_response_to_wire(response);
+    Json wire = golden_util::aggregate_to_wire(*events, kResponseId, kPublicModel, kCreated);
     EXPECT_EQ(wire, read_json(golden(name, "response.json"))) << "got:\n" << wire.dump(2);
     check_anthropic_encoding(name, *events);
   }

@@ -16,111 +16,27 @@
 #include <vector>
 
 #include "api/openai_chat.h"
+#include "golden_util.h"
 
 namespace keel {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kGoldenDir = fs::path(KEEL_SOURCE_DIR) / "tests" / "golden" / "gemini";
-constexpr const char* kResponseId = "chatcmpl-keel-test";
-constexpr const char* kPublicModel = "smart";
-constexpr int64_t kCreated = 1700000000;
+const fs::path kGoldenDir = golden_util::golden_dir("gemini");
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-Json read_json(const fs::path& path) { return Json::parse(read_text(path)); }
-
-std::vector<Json> read_jsonl(const fs::path& path) {
-  std::vector<Json> out;
-  std::istringstream in(read_text(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(Json::parse(line));
-  }
-  return out;
-}
-
-// The data payloads of an SSE body (Gemini sends one data line per event).
-std::vector<std::string> sse_payloads(const std::string& body) {
-  std::vector<std::string> out;
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind("data:", 0) != 0) continue;
-    std::string data = line.substr(5);
-    if (!data.empty() && data.front() == ' ') data.erase(0, 1);
-    out.push_back(data);
-  }
-  return out;
-}
+using namespace golden_util;
 
 std::vector<std::string> cases_with(const std::string& kind) {
-  std::vector<std::string> out;
-  const std::string suffix = "." + kind;
-  for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
-    std::string name = entry.path().filename().string();
-    if (name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      out.push_back(name.substr(0, name.size() - suffix.size()));
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return golden_util::cases_with(kGoldenDir, kind);
 }
 
 fs::path golden(const std::string& name, const std::string& kind) {
   return kGoldenDir / (name + "." + kind);
 }
 
-// Events in the golden .events.jsonl notation (the same as tests/golden/openai/).
-Json event_to_json(const ChatEvent& event) {
-  switch (event.kind) {
-    case ChatEvent::Kind::kStart:
-      return {{"start", {{"id", event.id}, {"model", event.model}}}};
-    case ChatEvent::Kind::kTextDelta:
-      return {{"text", event.text}};
-    case ChatEvent::Kind::kToolCallStart:
-      return {{"tool_call_start",
-               {{"index", event.tool_index}, {"id", event.tool_id}, {"name", event.tool_name}}}};
-    case ChatEvent::Kind::kToolArgsDelta:
-      return {{"tool_args", {{"index", event.tool_index}, {"text", event.text}}}};
-    case ChatEvent::Kind::kFinish:
-      return {{"finish", finish_reason_name(event.finish)}};
-    case ChatEvent::Kind::kUsage: {
-      Json usage = {{"prompt_tokens", event.usage.prompt_tokens},
-                    {"completion_tokens", event.usage.completion_tokens},
-                    {"total_tokens", event.usage.total_tokens}};
-      if (event.usage.cached_tokens) usage["cached_tokens"] = *event.usage.cached_tokens;
-      return {{"usage", usage}};
-    }
-    case ChatEvent::Kind::kError:
-      return {{"error",
-               {{"code", error_code_name(event.error.code)}, {"message", event.error.message}}}};
-  }
-  return nullptr;
-}
-
-Json events_to_json(const std::vector<ChatEvent>& events) {
-  Json out = Json::array();
-  for (const auto& event : events) out.push_back(event_to_json(event));
-  return out;
-}
-
 Json aggregate_to_wire(const std::vector<ChatEvent>& events) {
-  ChatAggregator aggregator;
-  for (const auto& event : events) aggregator.add(event);
-  ChatResponse response = aggregator.response();
-  response.id = kResponseId;
-  response.model = kPublicModel;
-  response.created = kCreated;
-  return chat_response_to_wire(response);
+  return golden_util::aggregate_to_wire(events, kResponseId, kPublicModel, kCreated);
 }
 
 std::vector<ChatEvent> decode_stream(const std::string& sse) {

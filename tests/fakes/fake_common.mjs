@@ -1,0 +1,264 @@
+// Plumbing shared by the fake upstreams (fake_openai.mjs, fake_anthropic.mjs, fake_gemini.mjs):
+// the HTTP(S) server on 127.0.0.1 port 0, body reading, socket and timer tracking, cancel
+// counting (stats.cancelled), JSON and SSE writing, the failure behaviours every fake has
+// (hang, stall, close-before-first, close-mid-stream, garbage, slow-stream, flaky, rate-429
+// with Retry-After) and the common parts of the object each start function returns.
+import http from 'node:http';
+import https from 'node:https';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Waits until pred() is true, polling; false if it is still false after timeoutMs.
+export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pred()) return true;
+    await sleep(stepMs);
+  }
+  return pred();
+}
+
+// Splits text into pieces of 6 whole code points (never splitting a surrogate pair).
+export function splitText(text) {
+  const chars = Array.from(text);
+  const pieces = [];
+  for (let i = 0; i < chars.length; i += 6) pieces.push(chars.slice(i, i + 6).join(''));
+  return pieces.length ? pieces : [''];
+}
+
+// The behaviours with parameters in the name, shared by every fake: flaky-N, slow-stream[-NxM],
+// rate-429[-raN]. Null when the name asks for none of them.
+export function parametricBehaviour(name) {
+  let m;
+  if ((m = /^flaky-(\d+)/.exec(name))) return { kind: 'flaky', failures: Number(m[1]) };
+  if ((m = /^slow-stream(?:-(\d+)x(\d+))?/.exec(name))) {
+    return { kind: 'slow-stream', count: m[1] ? Number(m[1]) : 100, intervalMs: m[2] ? Number(m[2]) : 100 };
+  }
+  if (name.startsWith('rate-429')) {
+    const ra = /-ra(\d+)/.exec(name);
+    return { kind: 'rate-429', retryAfter: ra ? Number(ra[1]) : 1 };
+  }
+  return null;
+}
+
+// The first of kinds that name starts with, else ok.
+export function prefixBehaviour(name, kinds) {
+  for (const kind of kinds) {
+    if (name.startsWith(kind)) return { kind };
+  }
+  return { kind: 'ok' };
+}
+
+// Counts one request for model in stats.hits.
+export function countHit(stats, model) {
+  stats.hits[model] = (stats.hits[model] ?? 0) + 1;
+}
+
+// True when a flaky-N behaviour should still fail this request.
+export function flakyFails(stats, model, behaviour) {
+  return stats.hits[model] <= behaviour.failures;
+}
+
+export function retryAfterHeaders(behaviour) {
+  return { 'retry-after': String(behaviour.retryAfter) };
+}
+
+// Writes obj as a JSON response with content-type and content-length, then `headers`.
+export function sendJSON(res, status, obj, headers = {}, contentType = 'application/json') {
+  const text = JSON.stringify(obj);
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+// A writer that drops text once the response is destroyed.
+export function writerFor(res) {
+  return (text) => {
+    if (!res.destroyed) res.write(text);
+  };
+}
+
+// garbage*: an unparseable body, as an event stream or as JSON.
+export function sendGarbage(res, streaming, sseHeaders, sseBody, jsonContentType = 'application/json') {
+  if (streaming) {
+    res.writeHead(200, sseHeaders);
+    res.end(sseBody);
+  } else {
+    res.writeHead(200, { 'content-type': jsonContentType });
+    res.end('this is not json{{{');
+  }
+}
+
+// The server, its sockets and timers, and the helpers bound to them.
+//   stats: the fake's stats object (connections and cancelled are counted here; with tls,
+//          tlsErrors and servernames too).
+//   onRequest(req, res, raw, body): called once the body is read; returns a promise.
+//   onCrash(res, err): answers when that promise rejects before the headers went out.
+export function createFakeServer({ stats, tls = null, onRequest, onCrash }) {
+  const sockets = new Set();
+  const timers = new Set();
+
+  const handler = (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = null;
+        }
+      }
+      onRequest(req, res, raw, body).catch((err) => {
+        if (!res.headersSent) onCrash(res, err);
+        else res.destroy();
+      });
+    });
+  };
+  const server = tls
+    ? https.createServer({ key: tls.key, cert: tls.cert }, handler)
+    : http.createServer(handler);
+  if (tls) {
+    server.on('tlsClientError', (err) => stats.tlsErrors.push(err.message));
+    server.on('secureConnection', (socket) => stats.servernames.push(socket.servername || null));
+  }
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  function later(ms, fn) {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+    return t;
+  }
+
+  // Counts a response the client abandoned before the fake finished it (and stamps
+  // res.fakeEntry.cancelledAt, when the fake set res.fakeEntry).
+  function watchCancel(res) {
+    const state = { done: false };
+    res.on('close', () => {
+      if (!state.done && !res.writableFinished) {
+        stats.cancelled++;
+        if (res.fakeEntry) res.fakeEntry.cancelledAt = Date.now();
+      }
+    });
+    return state;
+  }
+
+  function kill(res, state) {
+    if (state) state.done = true;
+    res.socket?.destroy();
+    res.destroy();
+  }
+
+  // hang*: never answers; close() or the client ends it.
+  function hang(res) {
+    watchCancel(res);
+  }
+
+  // close-before-first*: streams get event-stream headers, then the socket is destroyed;
+  // anything else: the socket is destroyed at once.
+  function closeBeforeFirst(res, streaming, sseContentType) {
+    if (streaming) {
+      const state = watchCancel(res);
+      res.writeHead(200, { 'content-type': sseContentType, 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      later(20, () => kill(res, state));
+    } else {
+      kill(res, null);
+    }
+  }
+
+  // stall* (non-stream): headers only, then nothing.
+  function stallWhole(res, contentType) {
+    watchCancel(res);
+    res.writeHead(200, { 'content-type': contentType });
+    res.flushHeaders();
+  }
+
+  // close-mid-stream* (non-stream): half of obj's JSON, then the socket is destroyed.
+  function halfBodyThenClose(res, obj, contentType) {
+    const text = JSON.stringify(obj);
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+    res.write(text.slice(0, Math.floor(text.length / 2)));
+    later(30, () => kill(res, { done: true }));
+  }
+
+  // slow-stream* (non-stream): answers after count * intervalMs.
+  function answerLater(res, behaviour, send) {
+    const state = watchCancel(res);
+    later(behaviour.count * behaviour.intervalMs, () => {
+      state.done = true;
+      if (!res.destroyed) send();
+    });
+  }
+
+  // Starts an event stream: counts it as cancelled if abandoned; returns {state, write}.
+  function openStream(res, headers) {
+    const state = watchCancel(res);
+    res.writeHead(200, headers);
+    res.flushHeaders();
+    return { state, write: writerFor(res) };
+  }
+
+  // close-mid-stream* (streams): the `first` texts, 20 ms later `second`, 50 ms later the socket
+  // is destroyed.
+  function closeMidStream(res, state, first, second) {
+    const write = writerFor(res);
+    for (const text of first) write(text);
+    later(20, () => {
+      write(second);
+      later(50, () => kill(res, state));
+    });
+  }
+
+  async function listen() {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    return server.address().port;
+  }
+
+  async function close() {
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  return {
+    server, later, watchCancel, kill, hang, closeBeforeFirst, stallWhole, halfBodyThenClose, answerLater,
+    openStream, closeMidStream, listen, close,
+  };
+}
+
+// The members every fake's handle shares: hits, lastRequest, reset, close.
+export function commonApi({ requests, stats, fake, onReset = () => {} }) {
+  return {
+    hits(model) {
+      return stats.hits[model] ?? 0;
+    },
+    lastRequest() {
+      return requests[requests.length - 1];
+    },
+    reset() {
+      requests.length = 0;
+      stats.cancelled = 0;
+      stats.hits = {};
+      onReset();
+    },
+    close: fake.close,
+  };
+}

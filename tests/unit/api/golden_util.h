@@ -1,0 +1,131 @@
+// Helpers shared by the golden-file tests of each wire format (openai_golden_test.cpp,
+// anthropic_test.cpp, gemini_test.cpp): reading the recorded files under
+// tests/golden/<vendor>/, listing the cases, splitting SSE bodies and writing native events in
+// the golden .events.jsonl notation (tests/golden/README.md).
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/openai_chat.h"
+
+namespace keel::golden_util {
+
+namespace fs = std::filesystem;
+
+// The fixed values the goldens were recorded with.
+inline constexpr const char* kUpstreamModel = "upstream-model";
+inline constexpr const char* kResponseId = "chatcmpl-keel-test";
+inline constexpr const char* kPublicModel = "smart";
+inline constexpr int64_t kCreated = 1700000000;
+
+// tests/golden/<vendor> in the source tree.
+inline fs::path golden_dir(const std::string& vendor) {
+  return fs::path(KEEL_SOURCE_DIR) / "tests" / "golden" / vendor;
+}
+
+inline std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+inline Json read_json(const fs::path& path) { return Json::parse(read_text(path)); }
+
+inline std::vector<Json> read_jsonl(const fs::path& path) {
+  std::vector<Json> out;
+  std::istringstream in(read_text(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(Json::parse(line));
+  }
+  return out;
+}
+
+// The data payloads of an SSE body that sends one data line per event (OpenAI, Gemini).
+inline std::vector<std::string> sse_payloads(const std::string& body) {
+  std::vector<std::string> out;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("data:", 0) != 0) continue;
+    std::string data = line.substr(5);
+    if (!data.empty() && data.front() == ' ') data.erase(0, 1);
+    out.push_back(data);
+  }
+  return out;
+}
+
+// Cases in `dir` named by the files present: <case>.<kind>, sorted.
+inline std::vector<std::string> cases_with(const fs::path& dir, const std::string& kind) {
+  std::vector<std::string> out;
+  const std::string suffix = "." + kind;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      out.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// An event in the golden .events.jsonl notation.
+inline Json event_to_json(const ChatEvent& event) {
+  switch (event.kind) {
+    case ChatEvent::Kind::kStart:
+      return {{"start", {{"id", event.id}, {"model", event.model}}}};
+    case ChatEvent::Kind::kTextDelta:
+      return {{"text", event.text}};
+    case ChatEvent::Kind::kToolCallStart:
+      return {{"tool_call_start",
+               {{"index", event.tool_index}, {"id", event.tool_id}, {"name", event.tool_name}}}};
+    case ChatEvent::Kind::kToolArgsDelta:
+      return {{"tool_args", {{"index", event.tool_index}, {"text", event.text}}}};
+    case ChatEvent::Kind::kFinish:
+      return {{"finish", finish_reason_name(event.finish)}};
+    case ChatEvent::Kind::kUsage: {
+      Json usage = {{"prompt_tokens", event.usage.prompt_tokens},
+                    {"completion_tokens", event.usage.completion_tokens},
+                    {"total_tokens", event.usage.total_tokens}};
+      if (event.usage.cached_tokens) usage["cached_tokens"] = *event.usage.cached_tokens;
+      return {{"usage", usage}};
+    }
+    case ChatEvent::Kind::kError:
+      return {{"error",
+               {{"code", error_code_name(event.error.code)}, {"message", event.error.message}}}};
+  }
+  return nullptr;
+}
+
+inline Json events_to_json(const std::vector<ChatEvent>& events) {
+  Json out = Json::array();
+  for (const auto& event : events) out.push_back(event_to_json(event));
+  return out;
+}
+
+// The response a ChatAggregator builds from `events`.
+inline ChatResponse aggregate(const std::vector<ChatEvent>& events) {
+  ChatAggregator aggregator;
+  for (const auto& event : events) aggregator.add(event);
+  return aggregator.response();
+}
+
+// The OpenAI chat.completion body for the aggregated `events`, with fixed id, model and created.
+inline Json aggregate_to_wire(const std::vector<ChatEvent>& events, const std::string& id,
+                              const std::string& model, int64_t created) {
+  ChatResponse response = aggregate(events);
+  response.id = id;
+  response.model = model;
+  response.created = created;
+  return chat_response_to_wire(response);
+}
+
+}  // namespace keel::golden_util
