@@ -18,6 +18,15 @@ Task<Error> upstream_error_from(ClientResponse& response,
                                 response.header("retry-after-ms"));
 }
 
+Result<Url> provider_base_url(const ProviderConfig& config, std::string_view default_url) {
+  auto url = Url::parse(config.base_url.empty() ? default_url : config.base_url);
+  if (!url) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "provider '" + config.name + "': base_url: " + url.error().message);
+  }
+  return url;
+}
+
 Task<std::unique_ptr<ClientResponse>> send_chat(ClientRequest request, const VendorWire& wire,
                                                 const std::string& api_key, EventSink& sink,
                                                 CancelPtr cancel) {

@@ -19,6 +19,10 @@ Task<Error> upstream_error_from(ClientResponse& response,
                                 std::string (*message_of)(std::string_view body),
                                 const std::string& api_key);
 
+// The provider's base URL: config.base_url, else the kind's default; a bad URL is an error
+// naming the provider.
+Result<Url> provider_base_url(const ProviderConfig& config, std::string_view default_url);
+
 // How one vendor's answers read: its error body's message, and a whole (non-streamed) answer.
 struct VendorWire {
   std::string (*error_message)(std::string_view body);

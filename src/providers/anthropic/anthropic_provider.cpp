@@ -15,12 +15,8 @@ constexpr const char* kAnthropicVersion = "2023-06-01";
 }  // namespace
 
 Result<std::unique_ptr<Provider>> AnthropicProvider::create(const ProviderConfig& config) {
-  std::string base = config.base_url.empty() ? "https://api.anthropic.com" : config.base_url;
-  auto url = Url::parse(base);
-  if (!url) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "provider '" + config.name + "': base_url: " + url.error().message);
-  }
+  auto url = provider_base_url(config, "https://api.anthropic.com");
+  if (!url) return url.error();
   return std::unique_ptr<Provider>(new AnthropicProvider(config, url->with_path("/v1/messages")));
 }
 

@@ -11,13 +11,8 @@ const VendorWire kGeminiWire{gemini_error_message, gemini_response_from_wire};
 }  // namespace
 
 Result<std::unique_ptr<Provider>> GeminiProvider::create(const ProviderConfig& config) {
-  std::string base =
-      config.base_url.empty() ? "https://generativelanguage.googleapis.com" : config.base_url;
-  auto url = Url::parse(base);
-  if (!url) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "provider '" + config.name + "': base_url: " + url.error().message);
-  }
+  auto url = provider_base_url(config, "https://generativelanguage.googleapis.com");
+  if (!url) return url.error();
   return std::unique_ptr<Provider>(new GeminiProvider(config, *url));
 }
 

@@ -32,12 +32,8 @@ std::string encode_segment(std::string_view text) {
 }  // namespace
 
 Result<std::unique_ptr<Provider>> OpenAIProvider::create(const ProviderConfig& config) {
-  std::string base = config.base_url.empty() ? "https://api.openai.com/v1" : config.base_url;
-  auto url = Url::parse(base);
-  if (!url) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "provider '" + config.name + "': base_url: " + url.error().message);
-  }
+  auto url = provider_base_url(config, "https://api.openai.com/v1");
+  if (!url) return url.error();
   return std::unique_ptr<Provider>(new OpenAIProvider(config, *url));
 }
 

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "http/asio.h"
+#include "../http/test_server.h"
 
 namespace keel {
 namespace {
@@ -195,25 +196,9 @@ class RecordingSink final : public EventSink {
 
 using K = ChatEvent::Kind;
 
-// Runs `task` on `io` until it completes. Not io.run(): work the router leaves behind (an
-// attempt's deadline watcher) must not hold the test up.
-template <typename T>
-T run_until_done(asio::io_context& io, Task<T> task) {
-  std::optional<T> result;
-  std::exception_ptr failure;
-  bool done = false;
-  asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-    failure = e;
-    result = std::move(value);
-    done = true;
-  });
-  io.restart();
-  while (!done && io.run_one() > 0) {
-  }
-  if (failure) std::rethrow_exception(failure);
-  EXPECT_TRUE(done);
-  return std::move(*result);
-}
+// Not io.run(): work the router leaves behind (an attempt's deadline watcher) must not hold
+// the test up.
+using testkit::run_until_done;
 
 // --- the fixture ------------------------------------------------------------------------------
 
