@@ -5,6 +5,9 @@
 #include "core/clock.h"
 #include "providers/anthropic/anthropic_provider.h"
 #include "providers/gemini/gemini_provider.h"
+#ifdef KEEL_HAS_LLAMA
+#include "providers/local/local_provider.h"
+#endif
 #include "providers/openai/openai_provider.h"
 
 namespace keel {
@@ -19,11 +22,16 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
     case ProviderKind::kGemini:
       return GeminiProvider::create(config);
     case ProviderKind::kLocal:
+#ifdef KEEL_HAS_LLAMA
+      return make_local_provider(config);
+#else
       break;
+#endif
   }
   return Error(ErrorCode::kInvalidArgument,
                "provider '" + config.name + "': kind '" + provider_kind_name(config.kind) +
-                   "' is not available in this build yet");
+                   "' is not in this build (llama.cpp was not built: run scripts/llama.sh, "
+                   "then rebuild)");
 }
 
 std::optional<long> parse_retry_after(std::string_view value) {

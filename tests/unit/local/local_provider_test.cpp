@@ -1,0 +1,352 @@
+// The local provider end to end through the Provider interface, on a real trained model
+// (../shared/models/stories260K.gguf; skipped, saying so, when absent): the plain transcript
+// path, continuous batching, the prefix cache, cancellation, stop strings, max_tokens, the
+// grammar for response_format, embeddings, and the bad-input cases of issue 4.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/config.h"
+#include "http/asio.h"
+#include "providers/local/engine.h"
+#include "providers/local/stop_filter.h"
+#include "providers/provider.h"
+#include "../http/test_server.h"
+
+namespace keel {
+namespace {
+
+namespace fs = std::filesystem;
+using testkit::run_until_done;
+
+const fs::path kStories = fs::path(KEEL_SOURCE_DIR) / ".." / "shared" / "models" / "stories260K.gguf";
+// stories260K's greedy continuation (../shared/models/README.md).
+constexpr char kGreedyStart[] = ", there was a little girl named Lily";
+
+class Collect final : public EventSink {
+ public:
+  explicit Collect(int stop_after_text = -1) : stop_after_text_(stop_after_text) {}
+  Task<bool> on_event(ChatEvent event) override {
+    if (event.kind == ChatEvent::Kind::kTextDelta) {
+      text += event.text;
+      ++text_events;
+    }
+    if (event.kind == ChatEvent::Kind::kFinish) finish = event.finish;
+    if (event.kind == ChatEvent::Kind::kUsage) usage = event.usage;
+    if (event.kind == ChatEvent::Kind::kError) error = event.error;
+    events.push_back(std::move(event));
+    co_return stop_after_text_ < 0 || text_events < stop_after_text_;
+  }
+  std::vector<ChatEvent> events;
+  std::string text;
+  int text_events = 0;
+  FinishReason finish = FinishReason::kNone;
+  Usage usage;
+  std::optional<Error> error;
+
+ private:
+  int stop_after_text_;
+};
+
+ChatRequest user_says(const std::string& text, double temperature = 0.0) {
+  ChatRequest request;
+  request.model = "local";
+  Message message;
+  message.role = Role::kUser;
+  ContentPart part;
+  part.text = text;
+  message.content.push_back(std::move(part));
+  request.messages.push_back(std::move(message));
+  request.sampling.temperature = temperature;
+  return request;
+}
+
+ProviderConfig local_config(const std::string& path, int parallel = 4) {
+  ProviderConfig config;
+  config.name = "local";
+  config.kind = ProviderKind::kLocal;
+  config.model_path = path;
+  config.threads = 1;  // see llama_smoke_test.cpp: 2 threads on a loaded 2-core box stall
+  config.parallel = parallel;
+  config.context = 512;
+  return config;
+}
+
+class LocalProviderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!fs::exists(kStories)) return;
+    auto made = make_provider(local_config(kStories.string()));
+    ASSERT_TRUE(made.ok()) << made.error().message;
+    provider_ = std::move(made).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete provider_;
+    provider_ = nullptr;
+  }
+  void SetUp() override {
+    if (!fs::exists(kStories)) GTEST_SKIP() << "needs " << kStories << " (absent)";
+  }
+
+  Collect chat(const ChatRequest& request, CancelPtr cancel = std::make_shared<CancelToken>()) {
+    Collect sink;
+    run_until_done(io_, run(request, sink, cancel));
+    return sink;
+  }
+  static Task<bool> run(const ChatRequest& request, EventSink& sink, CancelPtr cancel) {
+    co_await provider_->chat(request, "default", sink, cancel);
+    co_return true;
+  }
+
+  static Provider* provider_;
+  asio::io_context io_;
+};
+Provider* LocalProviderTest::provider_ = nullptr;
+
+TEST_F(LocalProviderTest, PlainTranscriptContinuesGreedily) {
+  auto request = user_says("Once upon a time");
+  request.sampling.max_tokens = 24;
+  Collect sink = chat(request);
+  ASSERT_FALSE(sink.error) << sink.error->message;
+  EXPECT_EQ(sink.text.rfind(kGreedyStart, 0), 0u) << sink.text;
+  EXPECT_EQ(sink.finish, FinishReason::kLength);
+  EXPECT_EQ(sink.usage.completion_tokens, 24);
+  EXPECT_GT(sink.usage.prompt_tokens, 3);
+  EXPECT_EQ(sink.usage.total_tokens, sink.usage.prompt_tokens + 24);
+  ASSERT_FALSE(sink.events.empty());
+  EXPECT_EQ(sink.events.front().kind, ChatEvent::Kind::kStart);
+  EXPECT_EQ(sink.events.back().kind, ChatEvent::Kind::kUsage);
+}
+
+TEST_F(LocalProviderTest, ConcurrentRequestsDecodeTogetherAndAgree) {
+  auto request = user_says("Once upon a time");
+  request.sampling.max_tokens = 40;
+  std::vector<Collect> sinks(4);
+  auto cancel = std::make_shared<CancelToken>();
+  int done = 0;
+  for (auto& sink : sinks) {
+    asio::co_spawn(io_, run(request, sink, cancel), [&](std::exception_ptr, bool) { ++done; });
+  }
+  while (done < 4 && io_.run_one() > 0) {
+  }
+  ASSERT_EQ(done, 4);
+  for (const auto& sink : sinks) {
+    ASSERT_FALSE(sink.error) << sink.error->message;
+    EXPECT_EQ(sink.text.rfind(kGreedyStart, 0), 0u) << sink.text;
+    EXPECT_EQ(sink.usage.completion_tokens, 40);
+  }
+}
+
+TEST_F(LocalProviderTest, SharedPrefixReusesTheKvCache) {
+  // A long "system prompt" followed by different questions: the second request decodes only
+  // what differs.
+  std::string system;
+  for (int i = 0; i < 20; ++i) system += "The little dog ran to the park and played with a ball. ";
+  auto first = user_says(system + "Tom said");
+  first.sampling.max_tokens = 4;
+  Collect a = chat(first);
+  ASSERT_FALSE(a.error) << a.error->message;
+  auto second = user_says(system + "Lily asked");
+  second.sampling.max_tokens = 4;
+  Collect b = chat(second);
+  ASSERT_FALSE(b.error) << b.error->message;
+  ASSERT_TRUE(b.usage.cached_tokens.has_value());
+  EXPECT_GT(*b.usage.cached_tokens, b.usage.prompt_tokens / 2)
+      << "prompt " << b.usage.prompt_tokens;
+}
+
+TEST_F(LocalProviderTest, StopStringEndsGenerationAndIsNotSent) {
+  auto request = user_says("Once upon a time");
+  request.sampling.stop = {"Lily"};
+  Collect sink = chat(request);
+  ASSERT_FALSE(sink.error) << sink.error->message;
+  EXPECT_EQ(sink.text, ", there was a little girl named ");
+  EXPECT_EQ(sink.finish, FinishReason::kStop);
+}
+
+TEST_F(LocalProviderTest, ConsumerThatLeavesDropsTheSequenceAndTheEngineGoesOn) {
+  auto request = user_says("Once upon a time");
+  request.sampling.max_tokens = 400;
+  Collect leaver(/*stop_after_text=*/2);
+  auto cancel = std::make_shared<CancelToken>();
+  run_until_done(io_, run(request, leaver, cancel));
+  EXPECT_EQ(leaver.text_events, 2);
+  // The engine is free for the next request at once.
+  auto next = user_says("Once upon a time");
+  next.sampling.max_tokens = 8;
+  Collect sink = chat(next);
+  ASSERT_FALSE(sink.error) << sink.error->message;
+  EXPECT_EQ(sink.usage.completion_tokens, 8);
+}
+
+TEST_F(LocalProviderTest, CancelTokenEndsTheRequestPromptly) {
+  auto request = user_says("Once upon a time");
+  request.sampling.max_tokens = 100000;
+  request.sampling.temperature = 1.0;
+  Collect sink;
+  auto cancel = std::make_shared<CancelToken>();
+  asio::steady_timer timer(io_, std::chrono::milliseconds(50));
+  timer.async_wait([&](boost::system::error_code) {
+    cancel->cancel(ErrorCode::kCancelled, "client disconnected");
+  });
+  const auto started = std::chrono::steady_clock::now();
+  run_until_done(io_, run(request, sink, cancel));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  EXPECT_EQ(sink.finish, FinishReason::kNone);
+}
+
+TEST_F(LocalProviderTest, JsonSchemaIsEnforcedByAGrammar) {
+  auto request = user_says("Once upon a time");
+  request.response_format = ResponseFormat{};
+  request.response_format->type = ResponseFormat::Type::kJsonSchema;
+  request.response_format->schema = Json::parse(R"({
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"], "additionalProperties": false})");
+  request.sampling.max_tokens = 64;
+  Collect sink = chat(request);
+  ASSERT_FALSE(sink.error) << sink.error->message;
+  Json parsed = Json::parse(sink.text, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << sink.text;
+  ASSERT_TRUE(parsed.contains("answer")) << sink.text;
+  EXPECT_TRUE(parsed["answer"] == "yes" || parsed["answer"] == "no") << sink.text;
+  EXPECT_EQ(sink.finish, FinishReason::kStop);
+}
+
+TEST_F(LocalProviderTest, PromptLongerThanTheContextIs400WithTokenCounts) {
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += "dog cat ";
+  Collect sink = chat(user_says(text));
+  ASSERT_TRUE(sink.error);
+  EXPECT_EQ(sink.error->code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(sink.error->message.find("512 tokens per sequence"), std::string::npos)
+      << sink.error->message;
+  EXPECT_NE(sink.error->message.find("the prompt is "), std::string::npos);
+}
+
+TEST_F(LocalProviderTest, ImagesAreRefusedByName) {
+  auto request = user_says("look");
+  ContentPart image;
+  image.type = ContentPart::Type::kImage;
+  image.image_url = "https://example.com/a.png";
+  request.messages[0].content.push_back(image);
+  Collect sink = chat(request);
+  ASSERT_TRUE(sink.error);
+  EXPECT_EQ(sink.error->code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(sink.error->message.find("images"), std::string::npos);
+}
+
+TEST_F(LocalProviderTest, EmbeddingsAreNormalisedAndDistinct) {
+  EmbedRequest request;
+  request.inputs = {"the dog ran", "the dog ran", "a ship sailed far away"};
+  auto cancel = std::make_shared<CancelToken>();
+  std::optional<Result<Embeddings>> result;
+  auto task = [&]() -> Task<bool> {
+    result = co_await provider_->embed(request, "default", cancel);
+    co_return true;
+  };
+  run_until_done(io_, task());
+  ASSERT_TRUE(result);
+  ASSERT_TRUE(result->ok()) << result->error().message;
+  const Embeddings& out = result->value();
+  ASSERT_EQ(out.vectors.size(), 3u);
+  double norm = 0;
+  for (float v : out.vectors[0]) norm += double(v) * v;
+  EXPECT_NEAR(norm, 1.0, 1e-3);
+  EXPECT_EQ(out.vectors[0], out.vectors[1]);
+  EXPECT_NE(out.vectors[0], out.vectors[2]);
+  EXPECT_GT(out.usage.prompt_tokens, 6);
+}
+
+// --- bad model files: the provider is made, and its requests get 503 naming the file -------
+
+class BadModelTest : public ::testing::Test {
+ protected:
+  fs::path dir_ = fs::temp_directory_path() / ("keel-bad-model-" + std::to_string(getpid()));
+  void SetUp() override { fs::create_directories(dir_); }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Error chat_error(const fs::path& path) {
+    auto made = make_provider(local_config(path.string()));
+    EXPECT_TRUE(made.ok()) << "a bad model file must not stop keel";
+    if (!made.ok()) return made.error();
+    asio::io_context io;
+    Collect sink;
+    auto cancel = std::make_shared<CancelToken>();
+    auto task = [&]() -> Task<bool> {
+      co_await made.value()->chat(user_says("hi"), "default", sink, cancel);
+      co_return true;
+    };
+    run_until_done(io, task());
+    EXPECT_TRUE(sink.error);
+    return sink.error.value_or(Error());
+  }
+};
+
+TEST_F(BadModelTest, MissingFile) {
+  Error error = chat_error(dir_ / "nope.gguf");
+  EXPECT_EQ(error.code, ErrorCode::kUnavailable);
+  EXPECT_NE(error.message.find("nope.gguf"), std::string::npos) << error.message;
+}
+
+TEST_F(BadModelTest, NotAGguf) {
+  std::ofstream(dir_ / "text.gguf") << "this is not a model";
+  Error error = chat_error(dir_ / "text.gguf");
+  EXPECT_EQ(error.code, ErrorCode::kUnavailable);
+  EXPECT_NE(error.message.find("text.gguf"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("not a GGUF"), std::string::npos) << error.message;
+}
+
+TEST_F(BadModelTest, TruncatedGguf) {
+  if (!fs::exists(kStories)) GTEST_SKIP() << "needs " << kStories << " (absent)";
+  fs::copy_file(kStories, dir_ / "cut.gguf");
+  fs::resize_file(dir_ / "cut.gguf", fs::file_size(kStories) / 2);
+  Error error = chat_error(dir_ / "cut.gguf");
+  EXPECT_EQ(error.code, ErrorCode::kUnavailable);
+  EXPECT_NE(error.message.find("cut.gguf"), std::string::npos) << error.message;
+}
+
+TEST_F(BadModelTest, LargerThanFreeMemoryIsRefused) {
+  // A sparse file bigger than any machine's free memory, with a GGUF magic.
+  const fs::path path = dir_ / "huge.gguf";
+  std::ofstream(path) << "GGUF";
+  fs::resize_file(path, local::available_memory_bytes() + (uint64_t(1) << 30));  // sparse
+  Error error = chat_error(path);
+  EXPECT_EQ(error.code, ErrorCode::kUnavailable);
+  EXPECT_NE(error.message.find("memory"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("huge.gguf"), std::string::npos) << error.message;
+}
+
+// --- the stop filter, without a model -------------------------------------------------------
+
+TEST(StopFilterTest, HoldsBackAPossibleStopAndCutsAtIt) {
+  local::StopFilter filter({"END"});
+  EXPECT_EQ(filter.push("hello E"), "hello ");
+  EXPECT_EQ(filter.push("N"), "");
+  EXPECT_EQ(filter.push("X"), "ENX");
+  EXPECT_EQ(filter.push(" and EN"), " and ");
+  EXPECT_EQ(filter.push("D more"), "");
+  EXPECT_TRUE(filter.stopped());
+  EXPECT_EQ(filter.flush(), "");
+}
+
+TEST(StopFilterTest, HoldsBackAnIncompleteUtf8Sequence) {
+  local::StopFilter filter;
+  const std::string euro = "\xE2\x82\xAC";
+  EXPECT_EQ(filter.push("a" + euro.substr(0, 2)), "a");
+  EXPECT_EQ(filter.push(euro.substr(2)), euro);
+  EXPECT_EQ(filter.push("\xF0\x9F"), "");
+  EXPECT_EQ(filter.flush(), "\xF0\x9F");
+}
+
+}  // namespace
+}  // namespace keel
