@@ -1,5 +1,5 @@
 # The README's commands. `make run` and `make test` set up a fresh Debian 12 machine first.
-.PHONY: setup build run test unit e2e bench fuzz clean
+.PHONY: setup build run test unit e2e bench bench-gateway fuzz clean
 
 JOBS ?= $(shell nproc)
 
@@ -22,8 +22,15 @@ e2e: build
 test: build
 	@scripts/test.sh
 
-bench: build
-	@bench/run.sh
+# Gateway benchmark (bench/README.md): keel vs nginx and Portkey's gateway in front of one mock.
+# BENCH_BUILD_DIR=build-perf benchmarks another build of keel (rebuilt first; it must be
+# configured already); `make bench` is the same target.
+BENCH_BUILD_DIR ?= build
+bench-gateway: $(if $(filter build,$(BENCH_BUILD_DIR)),build,setup)
+	@$(if $(filter build,$(BENCH_BUILD_DIR)),,cmake --build $(BENCH_BUILD_DIR) -j $(JOBS) --target keel &&) \
+	  BENCH_BUILD_DIR=$(BENCH_BUILD_DIR) bench/run.sh
+
+bench: bench-gateway
 
 # libFuzzer targets (clang, ASan+UBSan): replay the corpora and regressions, then fuzz each
 # target FUZZ_SECONDS (default 20).

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# keel gateway benchmark (`make bench`): keel against nginx as a reverse proxy, both in front of
-# the same static mock upstream, driven by wrk. See bench/README.md.
+# keel gateway benchmark (`make bench-gateway`): keel against nginx as a plain reverse proxy and
+# Portkey's gateway (@portkey-ai/gateway from npm), all in front of the same static mock upstream,
+# driven by wrk. See bench/README.md.
 #
-#   BENCH_SECONDS=10   measured seconds per run (12 runs: 2 modes x 2 connection counts x 3 targets)
+#   BENCH_SECONDS=10   measured seconds per run (16 runs: 2 modes x 2 connection counts x 4 targets)
 #   BENCH_WARMUP=1     unmeasured seconds before each run
 #   BENCH_WORKERS=1    nginx worker_processes of both nginx instances = keel server.threads
+#   BENCH_TARGETS="mock proxy keel portkey"   which targets to measure (mock and proxy always run)
 #   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
 #   BENCH_KEEP=0       1: keep the temporary directory (configs, logs, raw wrk output)
-#   KEEL_BIN=build/keel
+#   BENCH_BUILD_DIR=build   where keel was built; KEEL_BIN=$BENCH_BUILD_DIR/keel overrides it
 #
 # Everything listens on 127.0.0.1, on free ports chosen at start; every process started here is
 # stopped on exit.
@@ -19,7 +21,12 @@ BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-1}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
-KEEL_BIN=${KEEL_BIN:-$ROOT/build/keel}
+BENCH_TARGETS=${BENCH_TARGETS:-mock proxy keel portkey}
+BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build}
+[[ $BENCH_BUILD_DIR == /* ]] || BENCH_BUILD_DIR=$ROOT/$BENCH_BUILD_DIR
+KEEL_BIN=${KEEL_BIN:-$BENCH_BUILD_DIR/keel}
+PORTKEY_DIR=$ROOT/bench/portkey
+PORTKEY_VERSION=1.15.2
 RESULTS_FILE=$ROOT/bench/RESULTS.md
 HIGH_CONNS=50
 HIGH_THREADS=2
@@ -32,7 +39,18 @@ for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS; do
 done
 ((BENCH_SECONDS >= 1)) || die "BENCH_SECONDS must be at least 1"
 ((BENCH_WORKERS >= 1)) || die "BENCH_WORKERS must be at least 1"
-[[ -x $KEEL_BIN ]] || die "keel binary not found at $KEEL_BIN (run 'make build' first, or set KEEL_BIN)"
+# The targets in a fixed order; the mock and nginx are the baselines every ratio needs.
+TARGETS=(mock proxy)
+for t in keel portkey; do
+  [[ " $BENCH_TARGETS " == *" $t "* ]] && TARGETS+=("$t")
+done
+for t in $BENCH_TARGETS; do
+  [[ $t =~ ^(mock|proxy|keel|portkey)$ ]] || die "BENCH_TARGETS: unknown target '$t' (mock proxy keel portkey)"
+done
+has_target() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
+if has_target keel; then
+  [[ -x $KEEL_BIN ]] || die "keel binary not found at $KEEL_BIN (run 'make build' first, or set KEEL_BIN)"
+fi
 
 # --- dependencies --------------------------------------------------------------------------------
 missing=()
@@ -59,12 +77,26 @@ if command -v python3 >/dev/null; then PORT_TOOL=python3
 elif command -v node >/dev/null; then PORT_TOOL=node
 else die "need python3 or node to find free ports"; fi
 CLK_TCK=$(getconf CLK_TCK)
+if has_target portkey; then
+  command -v node >/dev/null && command -v npm >/dev/null || die "Portkey's gateway needs node and npm"
+  # Installed from the checked-in package-lock.json into bench/portkey/node_modules (ignored by
+  # git). Its only install script is patch-package, which has no patches to apply in the
+  # published package, so scripts are skipped.
+  installed=$(node -p "try { require('$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json').version } catch { '' }")
+  if [[ $installed != "$PORTKEY_VERSION" ]]; then
+    log "installing @portkey-ai/gateway@$PORTKEY_VERSION into bench/portkey/node_modules"
+    (cd "$PORTKEY_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2) ||
+      die "npm ci in $PORTKEY_DIR failed"
+  fi
+  PORTKEY_MAIN=$PORTKEY_DIR/node_modules/@portkey-ai/gateway/build/start-server.js
+  [[ -f $PORTKEY_MAIN ]] || die "Portkey's gateway is not at $PORTKEY_MAIN"
+fi
 
 # --- temporary directory and cleanup -------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keel-bench.XXXXXX")
 # nginx workers may run as an unprivileged user when we are root: let them traverse.
 chmod 755 "$WORK"
-STARTED=()   # pids of processes we started (nginx masters, keel)
+STARTED=()   # pids of processes we started (nginx masters, keel, Portkey)
 CHILD=""     # the wrk running now
 
 # Runs "$@" in the background and waits for it: a signal then interrupts `wait` at once, whereas
@@ -122,9 +154,9 @@ PY
       })();' "$1"
   fi
 }
-mapfile -t PORTS < <(free_ports 3)
-((${#PORTS[@]} == 3)) || die "could not find free ports"
-MOCK_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} KEEL_PORT=${PORTS[2]}
+mapfile -t PORTS < <(free_ports 4)
+((${#PORTS[@]} == 4)) || die "could not find free ports"
+MOCK_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} KEEL_PORT=${PORTS[2]} PORTKEY_PORT=${PORTS[3]}
 
 # --- /proc helpers -------------------------------------------------------------------------------
 cpu_ticks() {  # pids... -> sum of utime+stime (clock ticks)
@@ -251,8 +283,13 @@ wait_port "$PROXY_PORT" "$NGINX_PID_proxy" "nginx proxy"
 read -r -a PIDS_mock <<<"$(instance_pids "$NGINX_PID_mock" mock)"
 read -r -a PIDS_proxy <<<"$(instance_pids "$NGINX_PID_proxy" proxy)"
 
+declare -A RSS_IDLE RSS_AFTER   # target -> kB; RSS_AFTER[target,mode]
+RSS_IDLE[proxy]=$(rss_kb "${PIDS_proxy[@]}")
+
 # --- keel ----------------------------------------------------------------------------------------
-cat >"$WORK/keel.yaml" <<EOF
+KEEL_PID=""
+if has_target keel; then
+  cat >"$WORK/keel.yaml" <<EOF
 listen: 127.0.0.1:$KEEL_PORT
 state: sqlite:$WORK/keel.db
 server:
@@ -275,21 +312,40 @@ models:
     retries: 0
     targets: [{provider: mock-stream, model: m}]
 EOF
-"$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
-KEEL_PID=$!
-STARTED+=("$KEEL_PID")
-for ((i = 0; i < 100; i++)); do
-  alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel exited during start-up"; }
-  grep -q "listening on http://127.0.0.1:$KEEL_PORT" "$WORK/keel.log" && break
-  sleep 0.1
-done
-grep -q "listening on http://127.0.0.1:$KEEL_PORT" "$WORK/keel.log" ||
-  { tail -n 20 "$WORK/keel.log" >&2; die "keel did not report 'listening on http://127.0.0.1:$KEEL_PORT' within 10 s"; }
-sleep 0.5
-KEEL_RSS_IDLE=$(rss_kb "$KEEL_PID")   # before any request
-PIDS_keel=("$KEEL_PID")
+  "$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
+  KEEL_PID=$!
+  STARTED+=("$KEEL_PID")
+  for ((i = 0; i < 100; i++)); do
+    alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel exited during start-up"; }
+    grep -q "listening on http://127.0.0.1:$KEEL_PORT" "$WORK/keel.log" && break
+    sleep 0.1
+  done
+  grep -q "listening on http://127.0.0.1:$KEEL_PORT" "$WORK/keel.log" ||
+    { tail -n 20 "$WORK/keel.log" >&2; die "keel did not report 'listening on http://127.0.0.1:$KEEL_PORT' within 10 s"; }
+  sleep 0.5
+  RSS_IDLE[keel]=$(rss_kb "$KEEL_PID")   # before any request
+  PIDS_keel=("$KEEL_PID")
+fi
 
-log "mock nginx :$MOCK_PORT (pids ${PIDS_mock[*]}), nginx proxy :$PROXY_PORT (pids ${PIDS_proxy[*]}), keel :$KEEL_PORT (pid $KEEL_PID)"
+# --- Portkey's gateway ---------------------------------------------------------------------------
+# Node's start-server.js, in production mode (no console UI, no log stream), headless. It takes
+# its upstream from request headers (x-portkey-provider, x-portkey-custom-host), set by the wrk
+# script below. loopback.mjs binds it to 127.0.0.1 and refuses any connection off loopback.
+PORTKEY_PID=""
+if has_target portkey; then
+  NODE_ENV=production node --import "$PORTKEY_DIR/loopback.mjs" "$PORTKEY_MAIN" \
+    --port="$PORTKEY_PORT" --headless >"$WORK/portkey.stdout" 2>"$WORK/portkey.log" &
+  PORTKEY_PID=$!
+  STARTED+=("$PORTKEY_PID")
+  wait_port "$PORTKEY_PORT" "$PORTKEY_PID" "Portkey's gateway"
+  sleep 1.5   # it prints a start-up spinner for a second; let it settle before the idle RSS
+  ss -Hltn "sport = :$PORTKEY_PORT" 2>/dev/null | awk '{print $4}' | grep -qv '^127\.0\.0\.1:' &&
+    die "Portkey's gateway listens beyond 127.0.0.1: $(ss -Hltn "sport = :$PORTKEY_PORT" | awk '{print $4}' | paste -sd' ')"
+  RSS_IDLE[portkey]=$(rss_kb "$PORTKEY_PID")
+  PIDS_portkey=("$PORTKEY_PID")
+fi
+
+log "mock nginx :$MOCK_PORT (pids ${PIDS_mock[*]}), nginx proxy :$PROXY_PORT (pids ${PIDS_proxy[*]})${KEEL_PID:+, keel :$KEEL_PORT (pid $KEEL_PID)}${PORTKEY_PID:+, portkey :$PORTKEY_PORT (pid $PORTKEY_PID)}"
 read -r load1 _ </proc/loadavg
 if awk -v l="$load1" 'BEGIN {exit !(l >= 1)}'; then
   log "warning: load average is $load1 before the runs: other work shares this machine, expect noisy numbers"
@@ -297,17 +353,26 @@ fi
 log "nginx worker_processes=$BENCH_WORKERS, keel server.threads=$BENCH_WORKERS; ${BENCH_SECONDS}s per run"
 
 # --- correctness checks before (and after) load --------------------------------------------------
+mock_base() {  # mode -> the mock's OpenAI base URL for that mode
+  if [[ $1 == stream ]]; then echo "http://127.0.0.1:$MOCK_PORT/stream/v1"; else echo "http://127.0.0.1:$MOCK_PORT/v1"; fi
+}
 url_for() {  # target mode -> URL
   local port path
-  case $1 in mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; keel) port=$KEEL_PORT ;; esac
-  if [[ $2 == stream && $1 != keel ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
+  case $1 in mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; keel) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;; esac
+  if [[ $2 == stream && ($1 == mock || $1 == proxy) ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
   echo "http://127.0.0.1:$port$path"
 }
+headers_for() {  # target mode -> "name: value" lines beyond Content-Type
+  if [[ $1 == portkey ]]; then
+    printf '%s\n' "x-portkey-provider: openai" "x-portkey-custom-host: $(mock_base "$2")" "authorization: Bearer bench"
+  fi
+}
 check() {  # target mode
-  local body out status
+  local body out status curl_headers=()
   [[ $2 == plain ]] && body=$REQ_PLAIN || body=$REQ_STREAM
+  while IFS= read -r h; do [[ -n $h ]] && curl_headers+=(-H "$h"); done < <(headers_for "$1" "$2")
   out=$(curl -sS --max-time 5 -o "$WORK/check.body" -w '%{http_code}' -H 'content-type: application/json' \
-    --data "$body" "$(url_for "$1" "$2")") || die "$1 ($2): request failed"
+    "${curl_headers[@]}" --data "$body" "$(url_for "$1" "$2")") || die "$1 ($2): request failed"
   status=$out
   [[ $status == 200 ]] || { cat "$WORK/check.body" >&2; die "$1 ($2): HTTP $status"; }
   if [[ $2 == plain ]]; then
@@ -326,9 +391,14 @@ mock_accepts() {  # connections the mock has accepted so far (including this sta
 # --- wrk -----------------------------------------------------------------------------------------
 for mode in plain stream; do
   [[ $mode == plain ]] && body=$REQ_PLAIN || body=$REQ_STREAM
-  cat >"$WORK/$mode.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+  for target in "${TARGETS[@]}"; do
+    {
+      echo 'wrk.method = "POST"'
+      echo 'wrk.headers["Content-Type"] = "application/json"'
+      headers_for "$target" "$mode" | while IFS= read -r h; do
+        [[ -n $h ]] && printf 'wrk.headers["%s"] = "%s"\n' "${h%%: *}" "${h#*: }"
+      done
+      cat <<EOF
 wrk.body = '$body'
 function done(summary, latency, requests)
   local e = summary.errors
@@ -337,6 +407,8 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.status, e.timeout))
 end
 EOF
+    } >"$WORK/$mode-$target.lua"
+  done
 done
 
 RESULTS=$WORK/results.tsv   # mode conns target rps p50 p99 cpu_us_per_req upstream_conns non2xx sockerr
@@ -349,18 +421,21 @@ measure() {  # mode conns target
   url=$(url_for "$target" "$mode")
   pidvar="PIDS_$target[@]"
   local pids=("${!pidvar}")
+  local script=$WORK/$mode-$target.lua
   if ((BENCH_WARMUP > 0)); then
-    run_child wrk -t"$threads" -c"$conns" -d"${BENCH_WARMUP}s" -s "$WORK/$mode.lua" "$url" >"$WORK/warmup.txt" 2>&1 ||
+    run_child wrk -t"$threads" -c"$conns" -d"${BENCH_WARMUP}s" -s "$script" "$url" >"$WORK/warmup.txt" 2>&1 ||
       { cat "$WORK/warmup.txt" >&2; die "wrk warm-up against $target failed"; }
   fi
   out=$WORK/wrk-$mode-c$conns-$target.txt
   acc0=$(mock_accepts)
   cpu0=$(cpu_ticks "${pids[@]}")
-  run_child wrk -t"$threads" -c"$conns" -d"${BENCH_SECONDS}s" --latency -s "$WORK/$mode.lua" "$url" >"$out" 2>&1 ||
+  run_child wrk -t"$threads" -c"$conns" -d"${BENCH_SECONDS}s" --latency -s "$script" "$url" >"$out" 2>&1 ||
     { cat "$out" >&2; die "wrk against $target failed"; }
   cpu1=$(cpu_ticks "${pids[@]}")
   acc1=$(mock_accepts)
-  alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel died during the run"; }
+  for pid in "${pids[@]}"; do
+    alive "$pid" || { tail -n 20 "$WORK/$target.log" >&2 2>/dev/null; die "$target (pid $pid) died during the run"; }
+  done
   line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no summary in wrk output"; }
   # Also report wrk's own error lines verbatim.
   if grep -qE 'Non-2xx or 3xx responses|Socket errors' "$out"; then
@@ -377,31 +452,44 @@ measure() {  # mode conns target
     sock = v["connect"] + v["read"] + v["write"] + v["timeout"]
     printf "%s\t%s\t%s\t%.0f\t%d\t%d\t%.1f\t%s\t%d\t%d\n", mode, conns, target, rps, v["p50_us"], v["p99_us"], cpu, upstream, v["status"], sock
   }' >>"$RESULTS"
-  tail -n 1 "$RESULTS" | awk -F'\t' '{printf "[bench] %-6s c=%-3s %-5s %8s req/s  p50 %6s us  p99 %6s us  cpu %6s us/req  upstream conns %s  non-2xx %s  socket errors %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' >&2
+  tail -n 1 "$RESULTS" | awk -F'\t' '{printf "[bench] %-6s c=%-3s %-7s %8s req/s  p50 %6s us  p99 %6s us  cpu %6s us/req  upstream conns %s  non-2xx %s  socket errors %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' >&2
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A KEEL_RSS_AFTER
 for mode in plain stream; do
-  for target in mock proxy keel; do check "$target" "$mode"; done
+  for target in "${TARGETS[@]}"; do check "$target" "$mode"; done
   for conns in 1 "$HIGH_CONNS"; do
-    for target in mock proxy keel; do measure "$mode" "$conns" "$target"; done
+    for target in "${TARGETS[@]}"; do measure "$mode" "$conns" "$target"; done
   done
-  for target in mock proxy keel; do check "$target" "$mode"; done   # still correct after load
-  KEEL_RSS_AFTER[$mode]=$(rss_kb "$KEEL_PID")
+  for target in "${TARGETS[@]}"; do check "$target" "$mode"; done   # still correct after load
+  for target in proxy keel portkey; do
+    has_target "$target" || continue
+    pidvar="PIDS_$target[@]"
+    RSS_AFTER[$target,$mode]=$(rss_kb "${!pidvar}")
+  done
 done
-PROXY_RSS=$(rss_kb "${PIDS_proxy[@]}")
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-KEEL_LOG_WARNINGS=$(grep -ciE 'warn|error' "$WORK/keel.log" || true)
-# keel's threads and the CPU each used over the whole benchmark (start-up, checks, warm-ups, runs).
-KEEL_THREADS=$(for stat in /proc/"$KEEL_PID"/task/*/stat; do
-  read -r line <"$stat" || continue
-  tid=${line%% *}
-  read -r -a f <<<"${line##*) }"
-  [[ $tid == "$KEEL_PID" ]] && tid="$tid (main)"
-  printf 'thread %s %.2f s, ' "$tid" "$(awk -v t=$((f[11] + f[12])) -v hz="$CLK_TCK" 'BEGIN {print t / hz}')"
-done)
-KEEL_THREADS=${KEEL_THREADS%, }
+# Each server's threads and the CPU each used over the whole benchmark (start-up, checks,
+# warm-ups, runs).
+thread_cpu() {  # pid -> "name tid (main) 1.23 s, ..."
+  local stat line tid f
+  for stat in /proc/"$1"/task/*/stat; do
+    read -r line <"$stat" || continue
+    tid=${line%% *}
+    read -r -a f <<<"${line##*) }"
+    [[ $tid == "$1" ]] && tid="$tid (main)"
+    printf 'thread %s %.2f s, ' "$tid" "$(awk -v t=$((f[11] + f[12])) -v hz="$CLK_TCK" 'BEGIN {print t / hz}')"
+  done
+}
+KEEL_THREADS="" KEEL_LOG_WARNINGS=0 PORTKEY_THREADS="" PORTKEY_LOG_LINES=0
+if has_target keel; then
+  KEEL_LOG_WARNINGS=$(grep -ciE 'warn|error' "$WORK/keel.log" || true)
+  KEEL_THREADS=$(thread_cpu "$KEEL_PID"); KEEL_THREADS=${KEEL_THREADS%, }
+fi
+if has_target portkey; then
+  PORTKEY_LOG_LINES=$(grep -c . "$WORK/portkey.log" || true)
+  PORTKEY_THREADS=$(thread_cpu "$PORTKEY_PID"); PORTKEY_THREADS=${PORTKEY_THREADS%, }
+fi
 
 # --- report --------------------------------------------------------------------------------------
 CPU_MODEL=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -409,39 +497,61 @@ CPU_MODEL=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 NPROC=$(nproc)
 NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
 WRK_VERSION=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {print $1, $2}')   # wrk -v exits 1
+NODE_VERSION=$(node --version 2>/dev/null || echo none)
 KEEL_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ $KEEL_COMMIT != unknown ]] && ! git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null; then
   KEEL_COMMIT+=" (the tree has uncommitted changes in src/)"
 fi
-KEEL_BUILT=$(date -u -r "$KEEL_BIN" '+%Y-%m-%d %H:%M UTC')
-COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS bench/run.sh"
+KEEL_BUILT=-
+has_target keel && KEEL_BUILT=$(date -u -r "$KEEL_BIN" '+%Y-%m-%d %H:%M UTC')
+KEEL_BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$(dirname "$KEEL_BIN")/CMakeCache.txt" 2>/dev/null || true)
+COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
 
 report() {
-  awk -F'\t' -v idle="$KEEL_RSS_IDLE" -v after_plain="${KEEL_RSS_AFTER[plain]}" \
-      -v after_stream="${KEEL_RSS_AFTER[stream]}" -v proxy_rss="$PROXY_RSS" -v high="$HIGH_CONNS" '
+  local rss_lines="" t
+  for t in proxy keel portkey; do
+    has_target "$t" || continue
+    rss_lines+="$t ${RSS_IDLE[$t]} ${RSS_AFTER[$t,plain]} ${RSS_AFTER[$t,stream]};"
+  done
+  awk -F'\t' -v rss="$rss_lines" -v high="$HIGH_CONNS" -v has_keel="$(has_target keel && echo 1)" '
   function mib(kb) { return sprintf("%.1f MiB", kb / 1024) }
   function verdict(ok) { return ok ? "met" : "**not met**" }
+  function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   BEGIN {
-    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["keel"] = "keel"
-    print "| mode | conns | target | req/s | p50 µs | p99 µs | server CPU µs/req | upstream conns opened | non-2xx | socket errors |"
-    print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["keel"] = "keel"; name["portkey"] = "Portkey"
+    print "| mode | conns | target | req/s | ÷ nginx | p50 µs | p99 µs | added p50 µs | CPU µs/req | ÷ nginx | upstream conns opened | non-2xx | socket errors |"
+    print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   }
-  {
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, name[$3], $4, $5, $6, $7, $8, $9, $10
-    key = $1 SUBSEP $2 SUBSEP $3
-    rps[key] = $4; p50[key] = $5; cpu[key] = $7
-  }
+  { n++; row[n] = $0; key = $1 SUBSEP $2 SUBSEP $3; rps[key] = $4; p50[key] = $5; cpu[key] = $7 }
   END {
+    for (i = 1; i <= n; i++) {
+      split(row[i], f, "\t")
+      nk = f[1] SUBSEP f[2] SUBSEP "proxy"; mk = f[1] SUBSEP f[2] SUBSEP "mock"
+      added = f[3] == "mock" ? "-" : sprintf("%+d", f[5] - p50[mk])
+      r1 = f[3] == "mock" || f[3] == "proxy" ? "" : ratio(f[4], rps[nk])
+      r2 = f[3] == "mock" || f[3] == "proxy" ? "" : ratio(f[7], cpu[nk])
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], name[f[3]], f[4], r1, f[5], f[6], added, f[7], r2, f[8], f[9], f[10]
+    }
     print ""
-    printf "keel RSS (VmRSS): idle %s, after the plain runs %s, after the stream runs %s. nginx proxy (master + workers) after all runs: %s.\n", mib(idle), mib(after_plain), mib(after_stream), mib(proxy_rss)
+    print "| RSS (VmRSS) | idle | after the plain runs | after the stream runs |"
+    print "|---|---:|---:|---:|"
+    m = split(rss, lines, ";")
+    for (i = 1; i <= m; i++) {
+      if (lines[i] == "") continue
+      split(lines[i], mem, " ")
+      label = mem[1] == "proxy" ? "nginx proxy (master + workers)" : name[mem[1]]
+      printf "| %s | %s | %s | %s |\n", label, mib(mem[2]), mib(mem[3]), mib(mem[4])
+      if (mem[1] == "keel") keel_idle = mem[2]
+    }
+    if (has_keel != 1) exit
     print ""
-    print "| goal | plain | stream |"
+    print "| goal (keel vs nginx proxy, same run) | plain | stream |"
     print "|---|---|---|"
-    line1 = "| keel req/s ÷ nginx-proxy req/s at " high " connections ≥ 0.8 |"
-    line2 = "| keel CPU/req ÷ nginx-proxy CPU/req at " high " connections ≤ 2 |"
-    line3 = "| keel added p50 over direct at 1 connection ≤ nginx added p50 + 30 µs |"
-    for (m = 1; m <= 2; m++) {
-      mode = m == 1 ? "plain" : "stream"
+    line1 = "| req/s ratio at " high " connections ≥ 0.8 |"
+    line2 = "| CPU/req ratio at " high " connections ≤ 2 |"
+    line3 = "| added p50 over direct at 1 connection ≤ nginx added p50 + 30 µs |"
+    for (k = 1; k <= 2; k++) {
+      mode = k == 1 ? "plain" : "stream"
       r = rps[mode, high, "keel"] / rps[mode, high, "proxy"]
       c = cpu[mode, high, "proxy"] > 0 ? cpu[mode, high, "keel"] / cpu[mode, high, "proxy"] : 0
       ka = p50[mode, 1, "keel"] - p50[mode, 1, "mock"]
@@ -451,19 +561,25 @@ report() {
       line3 = line3 sprintf(" keel %+d µs vs nginx %+d µs — %s |", ka, na, verdict(ka <= na + 30))
     }
     print line1; print line2; print line3
-    printf "| keel idle RSS ≤ 20 MiB | %s — %s | |\n", mib(idle), verdict(idle <= 20 * 1024)
+    printf "| idle RSS ≤ 20 MiB | %s — %s | |\n", mib(keel_idle), verdict(keel_idle <= 20 * 1024)
   }' "$RESULTS"
 }
 TABLE=$(report)
 
 NOTES="- Machine: $NPROC cores ($CPU_MODEL). wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention; the ratios, measured in the same run, are what to compare.
 - Load average (1, 5, 15 min) at the start of the runs: $LOAD_START; at the end: $LOAD_END (the benchmark itself adds about 2). A start value well above 0 means other work shared the machine and the numbers are noisier than usual.
-- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`. 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run.
-- Server CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel: its process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
+- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run.
+- \"÷ nginx\" = the target's value over the nginx proxy's at the same mode and connections; \"added p50\" = p50 minus the mock's direct p50 at the same mode and connections.
+- CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel and Portkey: the process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
 - Upstream conns opened = connections the mock accepted during the run (nginx stub_status); low means the proxy reuses upstream connections.
 - Streams: the mock answers the stream path with one fixed SSE body (8 events + [DONE]) in one write; nginx proxies it with \`proxy_buffering off\`.
-- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS.
-- keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
+- Portkey: \`@portkey-ai/gateway@$PORTKEY_VERSION\` (bench/portkey/package-lock.json), \`NODE_ENV=production node build/start-server.js --headless\` on Node $NODE_VERSION, bound to 127.0.0.1, configured per request by headers (\`x-portkey-provider: openai\`, \`x-portkey-custom-host: <mock>/v1\`). Its dependency \`@hono/node-server\` is pinned to 1.13.8 (package.json \`overrides\`): with the 1.19 that npm resolves for it today, every streamed answer fails (\"TypeError: immutable\" appending headers to a fetch response). Its stream relay waits 25 ms before the first chunk (its own code), which sets its stream p50."
+if has_target keel; then
+  NOTES+=$'\n'"- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS. keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
+fi
+if has_target portkey; then
+  NOTES+=$'\n'"- Portkey's threads, with the CPU each used over the whole benchmark: $PORTKEY_THREADS. Portkey stderr lines: $PORTKEY_LOG_LINES."
+fi
 if ((${#ERRORS[@]})); then
   NOTES+=$'\n'"- wrk reported errors: $(printf '%s; ' "${ERRORS[@]}")"
 else
@@ -472,7 +588,7 @@ fi
 
 SECTION="## $(date -u '+%Y-%m-%d %H:%M UTC') — $NPROC × $CPU_MODEL
 
-Command: \`$COMMAND\` (\`make bench\` runs \`bench/run.sh\` with the defaults). keel at $KEEL_COMMIT, binary built $KEEL_BUILT; $NGINX_VERSION, $WRK_VERSION.
+Command: \`$COMMAND\` (\`make bench-gateway\` runs \`bench/run.sh\` with the defaults). keel at $KEEL_COMMIT, ${KEEL_BUILD_TYPE:+$KEEL_BUILD_TYPE }binary built $KEEL_BUILT; $NGINX_VERSION, $WRK_VERSION.
 
 $TABLE
 
@@ -485,9 +601,9 @@ if [[ $BENCH_RECORD == 1 ]]; then
     cat >"$RESULTS_FILE" <<'EOF'
 # keel benchmark results
 
-Written by `bench/run.sh` (`make bench`); newest last. Each section is one run: keel and nginx (as a
-reverse proxy) in front of the same static nginx mock upstream, driven by wrk on the same machine.
-See `bench/README.md` for what is measured and how.
+Written by `bench/run.sh` (`make bench-gateway`); newest last. Each section is one run: keel, nginx
+(as a reverse proxy) and Portkey's gateway in front of the same static nginx mock upstream, driven
+by wrk on the same machine. See `bench/README.md` for what is measured and how.
 EOF
   fi
   printf '\n%s' "$SECTION" >>"$RESULTS_FILE"
