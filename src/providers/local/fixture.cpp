@@ -14,8 +14,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -109,14 +109,18 @@ struct Vocab {
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<int32_t> types;
-  std::set<std::string> seen;
+  // Whether the llama fixture may generate the token: whole words, "," and ".", not the other
+  // pieces that exist so that any text tokenizes (prefixes, suffixes, characters).
+  std::vector<bool> emitted;
+  std::map<std::string, int32_t> ids;
 
   // Returns the new token's id, or -1 when the text is already in the vocab.
   int32_t add(const std::string& text, llama_token_type type, float score = 0.0f) {
-    if (!seen.insert(text).second) return -1;
+    if (!ids.emplace(text, static_cast<int32_t>(tokens.size())).second) return -1;
     tokens.push_back(text);
     scores.push_back(score);
     types.push_back(type);
+    emitted.push_back(false);
     return static_cast<int32_t>(tokens.size()) - 1;
   }
   uint32_t size() const { return static_cast<uint32_t>(tokens.size()); }
@@ -143,21 +147,22 @@ Vocab llama_vocab_tokens() {
   }
   // Scores fall with each piece, as SentencePiece's log-probabilities do.
   float score = 0.0f;
-  auto add_with_prefixes = [&](const std::string& piece, size_t first_len) {
+  auto add_with_prefixes = [&](const std::string& piece, size_t first_len, bool emitted) {
     for (size_t len = first_len; len <= piece.size(); ++len) {
       if (v.add(piece.substr(0, len), LLAMA_TOKEN_TYPE_NORMAL, score) >= 0) score -= 1.0f;
     }
+    if (emitted) v.emitted[static_cast<size_t>(v.ids.at(piece))] = true;
   };
   v.add(std::string(kSpace), LLAMA_TOKEN_TYPE_NORMAL, score);
   score -= 1.0f;
-  for (char c = '!'; c <= '~'; ++c) add_with_prefixes(std::string(1, c), 1);
+  for (char c = '!'; c <= '~'; ++c) add_with_prefixes(std::string(1, c), 1, c == ',' || c == '.');
   for (std::string_view word : kWords) {
-    add_with_prefixes(std::string(kSpace) + std::string(word), kSpace.size() + 1);
+    add_with_prefixes(std::string(kSpace) + std::string(word), kSpace.size() + 1, true);
   }
   for (std::string_view capitalized : {"The", "I", "Hello", "Once", "It", "What", "How"}) {
-    add_with_prefixes(std::string(kSpace) + std::string(capitalized), kSpace.size() + 1);
+    add_with_prefixes(std::string(kSpace) + std::string(capitalized), kSpace.size() + 1, true);
   }
-  for (std::string_view suffix : kSuffixes) add_with_prefixes(std::string(suffix), 1);
+  for (std::string_view suffix : kSuffixes) add_with_prefixes(std::string(suffix), 1, false);
   return v;
 }
 
@@ -227,11 +232,11 @@ std::vector<TensorSpec> llama_tensors(const FixtureDims& d, const Vocab& vocab) 
   t.push_back(matrix("token_embd.weight", d.n_embd, d.n_vocab));
   t.push_back(one_dim("output_norm.weight", d.n_embd, Fill::kOnes));
   // An output matrix of its own (not tied to token_embd) so that rows can be zeroed: a zero row
-  // gives logit 0 while word pieces' logits spread both ways, so greedy decoding picks a word.
+  // gives logit 0 while the other tokens' logits spread both ways, so greedy decoding picks a
+  // whole word (or "," or "."), never a control token, a byte or a word's prefix.
   TensorSpec output = matrix("output.weight", d.n_embd, d.n_vocab);
   for (uint32_t id = 0; id < vocab.size(); ++id) {
-    if (vocab.types[id] != LLAMA_TOKEN_TYPE_NORMAL)
-      output.zero_rows.push_back(static_cast<int32_t>(id));
+    if (!vocab.emitted[id]) output.zero_rows.push_back(static_cast<int32_t>(id));
   }
   t.push_back(std::move(output));
   for (int i = 0; i < static_cast<int>(d.n_layer); ++i) {

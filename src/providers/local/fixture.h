@@ -9,9 +9,10 @@
 // no std distributions, no libm). Files are a few hundred KB and take milliseconds to write.
 //
 // - kLlama: arch "llama", SentencePiece vocab with byte fallback (any text tokenizes), ChatML
-//   chat template in tokenizer.chat_template, <|im_end|> as end-of-turn. The output rows of
-//   control, unknown and byte tokens are zero, so greedy decoding never ends a turn on its own
-//   and always yields ASCII word pieces: callers stop it with a token limit.
+//   chat template in tokenizer.chat_template, <|im_end|> as end-of-turn. The output rows of all
+//   tokens but whole words, "," and "." are zero, so greedy decoding never ends a turn on its
+//   own and yields ASCII words (" see city us look"): callers stop it with a token limit.
+//   Sampling at a temperature rarely picks anything else.
 // - kBert: arch "bert", WordPiece vocab (lowercased; unknown words become [UNK]), mean pooling,
 //   for llama_context_params.embeddings = true.
 #pragma once
