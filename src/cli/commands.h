@@ -13,6 +13,7 @@ int config(const std::vector<std::string>& args);
 int models(const std::vector<std::string>& args);
 int chat(const std::vector<std::string>& args);
 int capabilities(const std::vector<std::string>& args);
+int fixture(const std::vector<std::string>& args);  // without llama.cpp: says so, exits 1
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();

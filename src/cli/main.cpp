@@ -28,6 +28,7 @@ void usage() {
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
+      "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
       stderr);
 }
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   if (command == "models") return keel::cli::models(args);
   if (command == "chat") return keel::cli::chat(args);
   if (command == "capabilities") return keel::cli::capabilities(args);
+  if (command == "fixture") return keel::cli::fixture(args);
   if (command == "version" || command == "--version") {
     std::puts("keel 0.1.0");
     return 0;
