@@ -33,8 +33,8 @@ void llama_log(ggml_log_level level, const char* text, void*) {
   }
   if (level >= GGML_LOG_LEVEL_WARN) {
     std::string line = text;
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    if (!line.empty()) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '.')) line.pop_back();
+    if (!line.empty()) {  // (the model loader's progress dots are dropped)
       KEEL_LOG(kDebug) << "llama.cpp: " << line;
     }
   }

@@ -214,6 +214,11 @@ Status LocalProvider::apply_template(const ChatRequest& request, const std::stri
     std::lock_guard lock(templates_mutex_);
     params = common_chat_templates_apply(templates_.get(), inputs);
   }
+  KEEL_LOG(kDebug) << "local chat template: format " << common_chat_format_name(params.format)
+                   << ", grammar " << params.grammar.size() << " bytes"
+                   << (params.grammar_lazy ? " (lazy)" : "") << ", "
+                   << params.grammar_triggers.size() << " triggers, parser "
+                   << params.parser.size() << " bytes";
   out.prompt = std::move(params.prompt);
   out.parse_special = true;
   if (!params.grammar.empty()) {

@@ -6,7 +6,12 @@
 
 #include <unistd.h>
 
+#include <common.h>
+
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -265,6 +270,70 @@ TEST_F(LocalProviderTest, EmbeddingsAreNormalisedAndDistinct) {
   EXPECT_EQ(out.vectors[0], out.vectors[1]);
   EXPECT_NE(out.vectors[0], out.vectors[2]);
   EXPECT_GT(out.usage.prompt_tokens, 6);
+}
+
+// The engine itself: a cancelled job leaves the batch at the next step, and the slot is free.
+TEST(EngineTest, CancelledJobLeavesTheBatchAtOnce) {
+  if (!fs::exists(kStories)) GTEST_SKIP() << "needs " << kStories << " (absent)";
+  local::EngineOptions options;
+  options.model_path = kStories.string();
+  options.threads = 1;
+  options.parallel = 2;
+  options.context = 512;
+  auto engine = local::Engine::load(options);
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  auto& e = *engine.value();
+
+  // A grammar that never lets the story end: only the context limit would stop it.
+  common_params_sampling sampling;
+  sampling.temp = 1.0f;
+  sampling.grammar = {COMMON_GRAMMAR_TYPE_USER, R"(root ::= [a-z ]+)"};
+  auto job = std::make_shared<local::GenerateJob>();
+  job->prompt = common_tokenize(e.vocab(), "Once upon a time", true, false);
+  job->sampler.reset(common_sampler_init(e.model(), sampling));
+  ASSERT_TRUE(job->sampler);
+  std::mutex mutex;
+  std::condition_variable cv;
+  int outputs = 0;
+  bool done = false;
+  job->deliver = [&](local::GenerateOutput out) {
+    std::lock_guard lock(mutex);
+    ++outputs;
+    done = done || out.done;
+    if (outputs == 3) job->cancel();  // on the inference thread: effective at the next step
+    cv.notify_all();
+  };
+  e.submit(job);
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return outputs >= 3; }));
+  }
+  const auto decodes = e.stats().decode_calls;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(outputs, 3) << "a cancelled job must get nothing more";
+    EXPECT_FALSE(done);
+  }
+  EXPECT_LE(e.stats().decode_calls, decodes + 1) << "the engine kept decoding a dropped job";
+
+  // Both slots are free: two new jobs run together.
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 2; ++i) {
+    auto next = std::make_shared<local::GenerateJob>();
+    next->prompt = job->prompt;
+    common_params_sampling greedy;
+    greedy.temp = 0;
+    next->sampler.reset(common_sampler_init(e.model(), greedy));
+    next->max_tokens = 16;
+    next->deliver = [&](local::GenerateOutput out) {
+      if (out.done) ++finished;
+    };
+    e.submit(next);
+  }
+  for (int i = 0; i < 1000 && finished < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(finished.load(), 2);
+  EXPECT_EQ(e.stats().max_batch_sequences, 2u);
 }
 
 // --- bad model files: the provider is made, and its requests get 503 naming the file -------
