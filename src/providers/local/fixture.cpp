@@ -78,11 +78,40 @@ constexpr std::string_view kSuffixes[] = {
 // SentencePiece's and llama.cpp's word-start mark (U+2581).
 constexpr std::string_view kSpace = "\xe2\x96\x81";
 
+// ChatML turns, plus tools in the style of tool-calling instruct models: the tools listed as
+// JSON in the system turn, a call written as <tool_call>{"name": ..., "arguments": ...}</tool_call>
+// and a result sent back as <tool_response>. llama.cpp's chat code learns the call format from
+// the template itself, so this fixture exercises the same tool-call path a real model does.
 constexpr const char* kChatMlTemplate =
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\\n' }}"
+    "{%- if messages[0].role == 'system' %}{{- messages[0].content + '\\n\\n' }}{%- endif %}"
+    "{{- 'Tools you may call, one JSON signature per line:\\n' }}"
+    "{%- for tool in tools %}{{- tool | tojson }}{{- '\\n' }}{%- endfor %}"
+    "{{- 'To call one, answer <tool_call>{\"name\": NAME, \"arguments\": ARGS}</tool_call>.' }}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif messages[0].role == 'system' %}"
+    "{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'system' and loop.first %}"
+    "{%- elif message.role == 'assistant' and message.tool_calls %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{%- if message.content %}{{- message.content }}{%- endif %}"
+    "{%- for call in message.tool_calls %}"
+    "{{- '<tool_call>{\"name\": \"' + call.function.name + '\", \"arguments\": ' }}"
+    "{%- if call.function.arguments is string %}{{- call.function.arguments }}"
+    "{%- else %}{{- call.function.arguments | tojson }}{%- endif %}"
+    "{{- '}</tool_call>' }}"
+    "{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif message.role == 'tool' %}"
+    "{{- '<|im_start|>user\\n<tool_response>' + message.content + '</tool_response><|im_end|>\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
 // splitmix64 (Steele, Lea, Flood 2014): fixed output on every platform, unlike std
 // distributions.
@@ -373,6 +402,10 @@ void set_llama_keys(gguf_context* gguf, const FixtureDims& d, const Vocab& vocab
   gguf_set_val_u32(gguf, "tokenizer.ggml.eot_token_id", kLlamaImEnd);
   gguf_set_val_bool(gguf, "tokenizer.ggml.add_bos_token", true);
   gguf_set_val_bool(gguf, "tokenizer.ggml.add_eos_token", false);
+  // No "▁" before the first word of a text: the chat code feeds the grammar the tokens of the
+  // assistant's opening ("<|im_start|>assistant\n") and expects exactly that text back, as it
+  // gets from the BPE vocabularies of chat models.
+  gguf_set_val_bool(gguf, "tokenizer.ggml.add_space_prefix", false);
   gguf_set_val_str(gguf, "tokenizer.chat_template", kChatMlTemplate);
 }
 

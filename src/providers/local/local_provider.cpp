@@ -1,10 +1,9 @@
 #include "providers/local/local_provider.h"
 
-#include <chat.h>
 #include <common.h>
-#include <json-schema-to-grammar.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -12,13 +11,17 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "providers/local/chat_format.h"
 #include "providers/local/engine.h"
 #include "providers/provider.h"
 
 namespace keel {
 namespace {
 
+using local::bad_request;
 using local::EmbedJob;
+using local::OutputParser;
+using local::Prepared;
 using local::Engine;
 using local::GenerateJob;
 using local::GenerateOutput;
@@ -73,29 +76,6 @@ class CancelLink {
 };
 
 // What a ChatRequest becomes before it reaches the engine.
-struct Prepared {
-  std::string prompt;
-  bool parse_special = false;         // template output may hold special tokens; user text not
-  common_params_sampling sampling;
-  std::vector<std::string> stops;
-  std::vector<std::string> preserved;
-  bool parse_output = false;          // run llama.cpp's chat parser over the generated text
-  common_chat_parser_params parser;
-  int max_tokens = -1;
-};
-
-double number_or(const Json& object, const char* key, double fallback) {
-  if (!object.is_object()) return fallback;
-  auto it = object.find(key);
-  return (it != object.end() && it->is_number()) ? it->get<double>() : fallback;
-}
-
-Error bad_request(std::string message, std::string param = {}) {
-  Error error(ErrorCode::kInvalidArgument, std::move(message));
-  error.param = std::move(param);
-  return error;
-}
-
 class LocalProvider final : public Provider {
  public:
   LocalProvider(ProviderConfig config, Result<std::unique_ptr<Engine>> engine)
@@ -109,16 +89,14 @@ class LocalProvider final : public Provider {
     engine_ = std::move(engine).value();
     model_name_ = std::filesystem::path(config_.model_path).stem().string();
     if (engine_->parallel() > 0 && engine_->context_per_sequence() > 0) can_generate_ = true;
-    if (llama_model_chat_template(engine_->model(), nullptr) != nullptr) {
-      try {
-        templates_ = common_chat_templates_init(engine_->model(), "");
-      } catch (const std::exception& e) {
-        KEEL_LOG(kWarn) << "provider '" << config_.name << "': the model's chat template does "
-                        << "not parse (" << e.what() << "); using a plain transcript";
-      }
+    const llama_vocab* vocab = engine_->vocab();
+    for (llama_token token = 0; token < llama_vocab_n_tokens(vocab); ++token) {
+      if (llama_vocab_is_eog(vocab, token)) end_tokens_.push_back(token);
     }
+    format_ = std::make_unique<local::ChatFormat>(engine_->model(), config_.name, model_name_);
     KEEL_LOG(kInfo) << "provider '" << config_.name << "': loaded " << config_.model_path << " ("
-                    << (templates_ ? "chat template" : "no chat template: plain transcript")
+                    << (format_->has_template() ? "chat template"
+                                                : "no chat template: plain transcript")
                     << ", " << engine_->parallel() << " sequences of "
                     << engine_->context_per_sequence() << " tokens)";
   }
@@ -144,9 +122,6 @@ class LocalProvider final : public Provider {
     }
     return Status();
   }
-  Result<Prepared> prepare(const ChatRequest& request) const;
-  Status apply_template(const ChatRequest& request, const std::string& schema,
-                        Prepared& out) const;
   Result<std::shared_ptr<GenerateJob>> make_job(const ChatRequest& request, Prepared& prepared,
                                                 int& prompt_tokens) const;
 
@@ -155,142 +130,9 @@ class LocalProvider final : public Provider {
   std::optional<Error> load_error_;
   std::string model_name_;
   bool can_generate_ = false;
-  common_chat_templates_ptr templates_;
-  mutable std::mutex templates_mutex_;  // io threads share the template (jinja state)
+  std::vector<llama_token> end_tokens_;  // end-of-generation tokens, for ignore_eos
+  std::unique_ptr<local::ChatFormat> format_;
 };
-
-std::string schema_for(const ChatRequest& request) {
-  if (!request.response_format) return {};
-  switch (request.response_format->type) {
-    case ResponseFormat::Type::kJsonObject:
-      return R"({"type":"object"})";
-    case ResponseFormat::Type::kJsonSchema:
-      return request.response_format->schema.is_object() ? request.response_format->schema.dump()
-                                                         : std::string(R"({"type":"object"})");
-    case ResponseFormat::Type::kText:
-      break;
-  }
-  return {};
-}
-
-Status LocalProvider::apply_template(const ChatRequest& request, const std::string& schema,
-                                     Prepared& out) const {
-  common_chat_templates_inputs inputs;
-  for (const auto& message : request.messages) {
-    common_chat_msg msg;
-    msg.role = message.role == Role::kDeveloper ? "system" : role_name(message.role);
-    msg.content = message.text();
-    for (const auto& call : message.tool_calls) {
-      msg.tool_calls.push_back({call.name, call.arguments, call.id});
-    }
-    msg.tool_call_id = message.tool_call_id;
-    if (message.role == Role::kTool) msg.tool_name = message.name;
-    inputs.messages.push_back(std::move(msg));
-  }
-  const bool named = request.tool_choice.mode == ToolChoice::Mode::kNamed;
-  for (const auto& tool : request.tools) {
-    if (named && tool.name != request.tool_choice.name) continue;
-    inputs.tools.push_back({tool.name, tool.description, tool.parameters.dump()});
-  }
-  if (named && inputs.tools.empty()) {
-    return bad_request("tool_choice names '" + request.tool_choice.name +
-                           "', which is not among the tools",
-                       "tool_choice");
-  }
-  switch (request.tool_choice.mode) {
-    case ToolChoice::Mode::kNone: inputs.tool_choice = COMMON_CHAT_TOOL_CHOICE_NONE; break;
-    case ToolChoice::Mode::kRequired:
-    case ToolChoice::Mode::kNamed: inputs.tool_choice = COMMON_CHAT_TOOL_CHOICE_REQUIRED; break;
-    default: inputs.tool_choice = COMMON_CHAT_TOOL_CHOICE_AUTO; break;
-  }
-  inputs.parallel_tool_calls = request.parallel_tool_calls.value_or(true);
-  inputs.json_schema = schema;
-  inputs.reasoning_format = COMMON_REASONING_FORMAT_NONE;  // native types have no reasoning
-  inputs.add_generation_prompt = true;
-  inputs.use_jinja = true;
-
-  common_chat_params params;
-  {
-    std::lock_guard lock(templates_mutex_);
-    params = common_chat_templates_apply(templates_.get(), inputs);
-  }
-  KEEL_LOG(kDebug) << "local chat template: format " << common_chat_format_name(params.format)
-                   << ", grammar " << params.grammar.size() << " bytes"
-                   << (params.grammar_lazy ? " (lazy)" : "") << ", "
-                   << params.grammar_triggers.size() << " triggers, parser "
-                   << params.parser.size() << " bytes";
-  out.prompt = std::move(params.prompt);
-  out.parse_special = true;
-  if (!params.grammar.empty()) {
-    const bool tools = !inputs.tools.empty() && inputs.tool_choice != COMMON_CHAT_TOOL_CHOICE_NONE;
-    out.sampling.grammar = {tools ? COMMON_GRAMMAR_TYPE_TOOL_CALLS : COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT,
-                            std::move(params.grammar)};
-  }
-  out.sampling.grammar_lazy = params.grammar_lazy;
-  out.sampling.generation_prompt = params.generation_prompt;
-  out.preserved = params.preserved_tokens;
-  for (const auto& trigger : params.grammar_triggers) out.sampling.grammar_triggers.push_back(trigger);
-  for (auto& stop : params.additional_stops) out.stops.push_back(std::move(stop));
-  out.parse_output = true;
-  out.parser = common_chat_parser_params(params);
-  out.parser.reasoning_format = COMMON_REASONING_FORMAT_NONE;
-  if (!params.parser.empty()) out.parser.parser.load(params.parser);
-  return Status();
-}
-
-Result<Prepared> LocalProvider::prepare(const ChatRequest& request) const {
-  Prepared out;
-  for (const auto& message : request.messages) {
-    for (const auto& part : message.content) {
-      if (part.type == ContentPart::Type::kImage) {
-        return bad_request("provider '" + config_.name + "' (kind local) does not accept images",
-                           "messages");
-      }
-    }
-  }
-  const std::string schema = schema_for(request);
-  try {
-    if (templates_) {
-      if (auto status = apply_template(request, schema, out); !status.ok()) return status.error();
-    } else {
-      // No chat template: a plain transcript, which is what a base model continues best.
-      if (!request.tools.empty() && request.tool_choice.mode != ToolChoice::Mode::kNone) {
-        return bad_request("model '" + model_name_ + "' of provider '" + config_.name +
-                               "' has no chat template, so it cannot call tools",
-                           "tools");
-      }
-      for (const auto& message : request.messages) {
-        const std::string text = message.text();
-        if (text.empty()) continue;
-        if (!out.prompt.empty()) out.prompt += "\n";
-        out.prompt += text;
-      }
-    }
-    if (!schema.empty() && out.sampling.grammar.empty()) {
-      out.sampling.grammar = {COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT,
-                              json_schema_to_grammar(common_json::parse(schema))};
-    }
-  } catch (const std::exception& e) {
-    return bad_request(std::string("local model cannot serve this request: ") + e.what());
-  }
-
-  const Sampling& s = request.sampling;
-  auto& sp = out.sampling;
-  // llama-server's defaults where the request says nothing.
-  sp.temp = static_cast<float>(s.temperature.value_or(0.8));
-  sp.top_p = static_cast<float>(s.top_p.value_or(0.95));
-  sp.top_k = static_cast<int32_t>(number_or(request.passthrough, "top_k", 40));
-  sp.min_p = static_cast<float>(number_or(request.passthrough, "min_p", 0.05));
-  sp.penalty_present = static_cast<float>(s.presence_penalty.value_or(0.0));
-  sp.penalty_freq = static_cast<float>(s.frequency_penalty.value_or(0.0));
-  sp.penalty_repeat =
-      static_cast<float>(number_or(request.passthrough, "repeat_penalty", 1.0));
-  if (s.seed) sp.seed = static_cast<uint32_t>(*s.seed);
-  sp.no_perf = true;
-  for (const auto& stop : s.stop) out.stops.push_back(stop);
-  if (s.max_tokens) out.max_tokens = static_cast<int>(std::clamp<int64_t>(*s.max_tokens, 0, 1 << 30));
-  return out;
-}
 
 Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(const ChatRequest& request,
                                                              Prepared& prepared,
@@ -327,6 +169,11 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(const ChatRequest& 
       trigger.token = ids[0];
     }
   }
+  if (prepared.sampling.ignore_eos) {
+    for (llama_token token : end_tokens_) {
+      prepared.sampling.logit_bias.push_back({token, -INFINITY});
+    }
+  }
   if (prepared.sampling.grammar_lazy && prepared.sampling.grammar_triggers.empty()) {
     prepared.sampling.grammar_lazy = false;
   }
@@ -348,65 +195,6 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(const ChatRequest& 
 // Turns the generated text into native events. With a chat template, llama.cpp's chat parser
 // splits it into content and tool calls; it is re-run over the whole text as it grows (as
 // llama-server does), and only what extends what was already sent is sent.
-class OutputParser {
- public:
-  OutputParser(bool parse, common_chat_parser_params params)
-      : parse_(parse), params_(std::move(params)) {}
-
-  std::vector<ChatEvent> feed(const std::string& text, bool final) {
-    std::vector<ChatEvent> events;
-    if (!parse_) {
-      if (!text.empty()) events.push_back(ChatEvent::text_delta(text));
-      return events;
-    }
-    raw_ += text;
-    common_chat_msg msg;
-    try {
-      msg = common_chat_parse(raw_, !final, params_);
-    } catch (const std::exception&) {
-      if (!final) return events;  // a partial parse that fails waits for more text
-      msg = common_chat_msg();
-      msg.content = raw_;         // the model broke its own format: give the text back
-    }
-    if (msg.content.size() > content_sent_ &&
-        msg.content.compare(0, content_sent_, sent_content_) == 0) {
-      std::string delta = msg.content.substr(content_sent_);
-      sent_content_ += delta;
-      content_sent_ = sent_content_.size();
-      events.push_back(ChatEvent::text_delta(std::move(delta)));
-    }
-    for (size_t i = 0; i < msg.tool_calls.size(); ++i) {
-      const auto& call = msg.tool_calls[i];
-      // A call is announced once its name is whole: when its arguments have begun, or at the end.
-      if (i >= calls_.size()) {
-        if (call.name.empty() || (call.arguments.empty() && !final)) break;
-        calls_.push_back({call.id.empty() ? new_id("call_") : call.id, 0});
-        events.push_back(ChatEvent::tool_call_start(static_cast<int>(i), calls_[i].id, call.name));
-      }
-      auto& sent = calls_[i];
-      if (call.arguments.size() > sent.args_sent) {
-        events.push_back(ChatEvent::tool_args_delta(static_cast<int>(i),
-                                                    call.arguments.substr(sent.args_sent)));
-        sent.args_sent = call.arguments.size();
-      }
-    }
-    return events;
-  }
-  bool has_tool_calls() const { return !calls_.empty(); }
-
- private:
-  struct SentCall {
-    std::string id;
-    size_t args_sent = 0;
-  };
-  bool parse_;
-  common_chat_parser_params params_;
-  std::string raw_;
-  std::string sent_content_;
-  size_t content_sent_ = 0;
-  std::vector<SentCall> calls_;
-};
-
 Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& upstream_model,
                                EventSink& sink, CancelPtr cancel) {
   if (auto status = available(); !status.ok()) {
@@ -419,7 +207,7 @@ Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& up
     co_await sink.on_event(ChatEvent::failure(error));
     co_return;
   }
-  auto prepared = prepare(request);
+  auto prepared = format_->prepare(request);
   if (!prepared.ok()) {
     co_await sink.on_event(ChatEvent::failure(prepared.error()));
     co_return;
