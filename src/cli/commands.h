@@ -14,6 +14,7 @@ int models(const std::vector<std::string>& args);
 int chat(const std::vector<std::string>& args);
 int capabilities(const std::vector<std::string>& args);
 int fixture(const std::vector<std::string>& args);  // without llama.cpp: says so, exits 1
+int pull(const std::vector<std::string>& args);
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();
@@ -23,6 +24,9 @@ std::string capability_matrix();
 Result<Config> load_config(const std::vector<std::string>& args);
 // The built-in default config as YAML, from the environment.
 std::string default_config_yaml();
+
+// "1.1 MiB", "512 B": sizes for people.
+std::string human_bytes(double bytes);
 
 // Value of `--name VALUE` in args, or "".
 std::string flag(const std::vector<std::string>& args, const std::string& name);

@@ -1,9 +1,14 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "http/download.h"
+#ifdef KEEL_HAS_LLAMA
+#include "providers/local/model_info.h"
+#endif
 
 namespace keel::cli {
 
@@ -118,16 +123,57 @@ int config(const std::vector<std::string>& args) {
   return 0;
 }
 
+namespace {
+
+// The second half of `keel models`: the model files in the models folder, with what their
+// GGUF headers say. A file that cannot be read is listed with the reason, never skipped.
+void print_local_models(const std::filesystem::path& dir) {
+#ifdef KEEL_HAS_LLAMA
+  // No model is loaded in this process: ggml's reasons can go into each file's error line.
+  auto files = local::list_model_files(dir, /*capture_ggml_log=*/true);
+  if (!files) {
+    std::printf("\nlocal model files in %s: %s\n", dir.c_str(), files.error().message.c_str());
+    return;
+  }
+  std::printf("\nlocal model files in %s:\n", dir.c_str());
+  if (files->empty()) {
+    std::printf("  none (keel pull SOURCE downloads one)\n");
+    return;
+  }
+  size_t width = 0;
+  for (const auto& file : *files) width = std::max(width, file.path.filename().string().size());
+  for (const auto& file : *files) {
+    std::string name = file.path.filename().string();
+    std::string size = human_bytes(static_cast<double>(file.file_size));
+    std::printf("  %-*s  %10s  ", static_cast<int>(width), name.c_str(), size.c_str());
+    if (!file.info) {
+      // The message names the path already; keep only the reason.
+      std::string reason = file.info.error().message;
+      std::string prefix = file.path.string() + ": ";
+      if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
+      std::printf("error: %s\n", reason.c_str());
+      continue;
+    }
+    const auto& info = *file.info;
+    std::string params = local::format_parameter_count(info.parameters) + " params";
+    if (!info.size_label.empty()) params += " (" + info.size_label + ")";
+    std::printf("%-10s  %-18s  %s\n", info.architecture.c_str(), params.c_str(),
+                info.quantization.c_str());
+  }
+#else
+  std::printf("\nlocal model files in %s: not listed (local engine not built)\n", dir.c_str());
+#endif
+}
+
+}  // namespace
+
 int models(const std::vector<std::string>& args) {
   auto loaded = load_config(args);
   if (!loaded) {
     std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
     return 1;
   }
-  if (loaded->models.empty()) {
-    std::printf("no models configured (%s)\n", loaded->source.c_str());
-    return 0;
-  }
+  if (loaded->models.empty()) std::printf("no models configured (%s)\n", loaded->source.c_str());
   for (const auto& model : loaded->models) {
     std::printf("%s  (%s)\n", model.name.c_str(), strategy_name(model.strategy));
     for (const auto& target : model.targets) {
@@ -136,6 +182,8 @@ int models(const std::vector<std::string>& args) {
                   provider ? provider_kind_name(provider->kind) : "?");
     }
   }
+  std::string dir = flag(args, "--models-dir");
+  print_local_models(dir.empty() ? default_models_dir() : std::filesystem::path(dir));
   return 0;
 }
 

@@ -2,7 +2,8 @@
 //
 //   keel serve [--config FILE] [--listen HOST:PORT]
 //   keel config check FILE
-//   keel models [--config FILE]
+//   keel models [--config FILE] [--models-dir DIR]
+//   keel pull SOURCE [--sha256 HEX] [--models-dir DIR] [--force]
 //   keel chat MODEL [--url URL]
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +24,14 @@ void usage() {
       "  serve [--config FILE] [--listen HOST:PORT]\n"
       "        serve the OpenAI-compatible API (default config: ./keel.yaml, else built in)\n"
       "  config check FILE      validate a config file\n"
-      "  models [--config FILE] list the public model names and their targets\n"
+      "  models [--config FILE] [--models-dir DIR]\n"
+      "                         list the public model names and their targets, and the\n"
+      "                         local model files (.gguf) in the models folder\n"
+      "  pull SOURCE [--sha256 HEX] [--models-dir DIR] [--force]\n"
+      "                         download a model file into the models folder (resumes, checks\n"
+      "                         sha256); SOURCE: an http(s) URL or hf:OWNER/REPO/FILE\n"
+      "                         (models folder default $KEEL_MODELS_DIR, else\n"
+      "                          $XDG_CACHE_HOME/keel/models or ~/.cache/keel/models)\n"
       "  chat MODEL [--url URL] chat in the terminal with a running keel\n"
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
@@ -55,6 +63,7 @@ int main(int argc, char** argv) {
   if (command == "chat") return keel::cli::chat(args);
   if (command == "capabilities") return keel::cli::capabilities(args);
   if (command == "fixture") return keel::cli::fixture(args);
+  if (command == "pull") return keel::cli::pull(args);
   if (command == "version" || command == "--version") {
     std::puts("keel 0.1.0");
     return 0;
