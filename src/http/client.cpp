@@ -44,6 +44,7 @@ class Connection {
   std::unique_ptr<tcp::resolver> resolver;
   beast::flat_buffer buffer;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  std::unique_ptr<char[]> body_scratch;   // ClientResponse::read_some's body buffer
 
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
@@ -133,6 +134,9 @@ Task<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::str
   auto executor = co_await asio::this_coro::executor;
   auto conn = std::make_unique<Connection>();
   conn->key = key;
+  // Beast reads as much as the buffer can take, and an empty flat_buffer grows from 512
+  // bytes: without this an upstream answer arrived in 512-byte reads, a syscall each.
+  conn->buffer.reserve(kReadChunk);
   conn->resolver = std::make_unique<tcp::resolver>(executor);
   if (url.tls) {
     conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, tls_context());
@@ -330,18 +334,22 @@ bool ClientResponse::done() const { return conn_->parser->is_done(); }
 
 Task<Result<std::string>> ClientResponse::read_some() {
   auto& parser = *conn_->parser;
+  // The body lands in the connection's own scratch buffer and only the bytes that came are
+  // copied out: a fresh 16 KiB string per read was allocated and zero-filled for a few hundred
+  // bytes. Per connection, not per thread: several reads may be pending on one io thread.
+  if (!conn_->body_scratch) conn_->body_scratch.reset(new char[kReadChunk]);
+  char* scratch = conn_->body_scratch.get();
   std::string out;
   while (out.empty() && !parser.is_done()) {
     if (cancel_ && cancel_->cancelled()) co_return cancel_->reason();
-    out.resize(kReadChunk);
-    parser.get().body().data = out.data();
-    parser.get().body().size = out.size();
+    parser.get().body().data = scratch;
+    parser.get().body().size = kReadChunk;
     beast::error_code ec;
     co_await conn_->with_stream([&](auto& stream) -> Task<void> {
       co_await bhttp::async_read_some(stream, conn_->buffer, parser,
                                       asio::redirect_error(asio::use_awaitable, ec));
     });
-    out.resize(kReadChunk - parser.get().body().size);
+    out.assign(scratch, kReadChunk - parser.get().body().size);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_error(ec, cancel_, "reading the upstream response");
   }

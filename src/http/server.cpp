@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -46,6 +47,22 @@ class Session : public std::enable_shared_from_this<Session> {
   bool chunked_started_ = false;
   CancelPtr client_gone_;
 
+  // Streamed responses are corked: ResponseWriter appends wire bytes (header, chunks) to
+  // pending_ and a flusher coroutine, spawned on the first append, writes everything that
+  // gathered once the handler yields (e.g. to read its upstream), in one write. Several SSE
+  // events decoded from one upstream read thus leave in one syscall, in order.
+  std::string pending_;
+  bool flushing_ = false;       // a flusher is scheduled or writing
+  bool write_failed_ = false;   // a write of pending_ failed: the client is gone
+  void queue(std::string_view bytes) {
+    pending_.append(bytes);
+    if (flushing_) return;
+    flushing_ = true;
+    asio::co_spawn(stream_.get_executor(), flusher(shared_from_this()), asio::detached);
+  }
+  // Waits for a scheduled flusher, then writes what is left; false when writing failed.
+  Task<bool> flush();
+
  private:
   Task<void> serve(std::shared_ptr<Session> self);
   struct Watch {
@@ -61,13 +78,50 @@ class Session : public std::enable_shared_from_this<Session> {
                                      std::shared_ptr<Watch> watch);
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
+  static Task<void> flusher(std::shared_ptr<Session> self);
+  Task<void> write_pending();
 
   Server& server_;
   Server::Worker& worker_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   bool busy_ = false;
+  std::string writing_;   // the bytes of pending_ being written now
+  // Signalled (cancelled) when a flusher ends; flush() waits on it.
+  asio::steady_timer flushed_{stream_.get_executor()};
 };
+
+Task<void> Session::write_pending() {
+  beast::error_code ec;
+  while (!pending_.empty() && !write_failed_) {
+    writing_.swap(pending_);
+    pending_.clear();
+    co_await asio::async_write(stream_.socket(), asio::buffer(writing_),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    writing_.clear();
+    if (ec) {
+      write_failed_ = true;
+      keep_alive_ = false;
+    }
+  }
+  if (write_failed_) pending_.clear();
+}
+
+Task<void> Session::flusher(std::shared_ptr<Session> self) {
+  co_await self->write_pending();
+  self->flushing_ = false;
+  self->flushed_.cancel();
+}
+
+Task<bool> Session::flush() {
+  while (flushing_) {
+    beast::error_code ec;
+    flushed_.expires_at(asio::steady_timer::time_point::max());
+    co_await flushed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_await write_pending();
+  co_return !write_failed_;
+}
 
 std::string_view Request::path() const {
   std::string_view target(message.target().data(), message.target().size());
@@ -219,6 +273,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     keep_alive_ = request.message.keep_alive();
     head_ = request.message.method() == bhttp::verb::head;
     chunked_started_ = false;
+    write_failed_ = false;
     client_gone_ = std::make_shared<CancelToken>();
     auto watch = std::make_shared<Watch>(stream_.get_executor());
     asio::co_spawn(stream_.get_executor(), watch_disconnect(self, client_gone_, watch),
@@ -234,6 +289,9 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       threw = true;
     }
     --server_.in_flight_;
+    // Whatever a streamed response corked goes out before the watcher is stopped (which
+    // cancels every operation on the socket).
+    if (flushing_ || !pending_.empty()) co_await flush();
     watch->stop = true;
     if (watch->running) {
       beast::error_code cancel_ec;
@@ -290,40 +348,57 @@ Task<bool> ResponseWriter::begin_stream(
   for (const auto& [name, value] : headers) res.set(name, value);
   res.keep_alive(session_.keep_alive_ && !close_after_);
   res.chunked(true);
+  // The header is corked with the first events: it leaves in the same write as they do.
   bhttp::response_serializer<bhttp::empty_body> serializer{res};
   beast::error_code ec;
-  co_await bhttp::async_write_header(session_.stream(), serializer,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
+  std::string head;
+  serializer.split(true);
+  while (!serializer.is_header_done() && !ec) {
+    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
+      size_t n = 0;
+      for (auto buffer : beast::buffers_range_ref(buffers)) {
+        head.append(static_cast<const char*>(buffer.data()), buffer.size());
+        n += buffer.size();
+      }
+      serializer.consume(n);
+    });
+  }
+  if (ec || session_.client_gone_->cancelled()) {
     failed_ = true;
     session_.keep_alive_ = false;
     co_return false;
   }
+  session_.queue(head);
   session_.chunked_started_ = true;
   co_return true;
 }
 
 Task<bool> ResponseWriter::write(std::string_view data) {
-  if (failed_) co_return false;
-  if (data.empty()) co_return true;
-  beast::error_code ec;
-  co_await asio::async_write(session_.stream(),
-                             bhttp::make_chunk(asio::const_buffer(data.data(), data.size())),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
+  if (failed_ || session_.write_failed_ || session_.client_gone_->cancelled()) {
     failed_ = true;
     session_.keep_alive_ = false;
     co_return false;
   }
-  co_return true;
+  if (data.empty()) co_return true;
+  // One HTTP/1.1 chunk (RFC 9112 7.1): size in hex, CRLF, data, CRLF.
+  char size[20];
+  int size_len = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  session_.queue(std::string_view(size, static_cast<size_t>(size_len)));
+  session_.queue(data);
+  session_.queue("\r\n");
+  // Backpressure: past this much corked, wait for the socket before producing more.
+  constexpr size_t kCorkLimit = 64 * 1024;
+  if (session_.pending_.size() < kCorkLimit) co_return true;
+  // Not inside the condition: g++ 12 mishandles co_await in && / || operands (docs/dev.md).
+  bool flushed = co_await session_.flush();
+  if (!flushed) failed_ = true;
+  co_return flushed;
 }
 
 Task<void> ResponseWriter::end() {
   if (failed_ || !session_.chunked_started_) co_return;
-  beast::error_code ec;
-  co_await asio::async_write(session_.stream(), bhttp::make_chunk_last(),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) session_.keep_alive_ = false;
+  session_.queue("0\r\n\r\n");
+  co_await session_.flush();
   session_.chunked_started_ = false;
 }
 
