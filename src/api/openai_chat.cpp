@@ -1353,6 +1353,81 @@ Json chat_response_to_wire(const ChatResponse& resp) {
           {"usage", usage_to_wire(resp.usage)}};
 }
 
+namespace {
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. The same set that
+// nlohmann's serializer accepts as-is (anything else it repairs under error_handler replace).
+bool valid_utf8(std::string_view text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF;   // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + length > n) return false;
+    auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < low || second > high) return false;
+    for (size_t k = 2; k < length; ++k) {
+      auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xBF) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// Appends `text` as a JSON string the way Json::dump writes it (ensure_ascii off): the short
+// escapes, \u00XX (lower-case hex) for other control characters, everything else as it is.
+// Only for valid UTF-8 (see valid_utf8).
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+std::string dump_chunk(const Json& chunk) {
+  return chunk.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace
+
 OpenAIStreamEncoder::OpenAIStreamEncoder(std::string id, std::string model, int64_t created,
                                          bool include_usage)
     : id_(std::move(id)),
@@ -1435,6 +1510,64 @@ void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out)
       break;
     case ChatEvent::Kind::kError:
       break;
+  }
+}
+
+std::string OpenAIStreamEncoder::text_chunk(std::string_view delta, const char* finish_reason) {
+  // Keys in the order Json::dump writes them (sorted): choices, created, id, model, object,
+  // usage; in a choice: delta, finish_reason, index, logprobs.
+  std::string chunk;
+  chunk.reserve(delta.size() + tail_.size() + 80);
+  chunk += R"({"choices":[{"delta":)";
+  chunk += delta;
+  chunk += R"(,"finish_reason":)";
+  if (finish_reason) {
+    append_json_string(chunk, finish_reason);
+  } else {
+    chunk += "null";
+  }
+  chunk += R"(,"index":0,"logprobs":null}])";
+  chunk += tail_;
+  return chunk;
+}
+
+void OpenAIStreamEncoder::encode_text(const ChatEvent& event, std::vector<std::string>& out) {
+  if (!tail_ready_) {
+    tail_ready_ = true;
+    text_ok_ = valid_utf8(id_) && valid_utf8(model_);
+    if (text_ok_) {
+      tail_ = R"(,"created":)" + std::to_string(created_) + R"(,"id":)";
+      append_json_string(tail_, id_);
+      tail_ += R"(,"model":)";
+      append_json_string(tail_, model_);
+      tail_ += R"(,"object":"chat.completion.chunk")";
+      if (include_usage_) tail_ += R"(,"usage":null)";
+      tail_ += '}';
+    }
+  }
+  bool direct = text_ok_ && (event.kind == ChatEvent::Kind::kStart ||
+                             event.kind == ChatEvent::Kind::kFinish ||
+                             (event.kind == ChatEvent::Kind::kTextDelta && valid_utf8(event.text)));
+  if (!direct) {
+    std::vector<Json> chunks;
+    encode(event, chunks);
+    for (const auto& chunk : chunks) out.push_back(dump_chunk(chunk));
+    return;
+  }
+  if (event.kind == ChatEvent::Kind::kTextDelta && event.text.empty()) return;
+  if (!role_sent_) {
+    role_sent_ = true;
+    out.push_back(text_chunk(R"({"content":"","refusal":null,"role":"assistant"})", nullptr));
+  }
+  if (event.kind == ChatEvent::Kind::kTextDelta) {
+    std::string delta = R"({"content":)";
+    append_json_string(delta, event.text);
+    delta += '}';
+    out.push_back(text_chunk(delta, nullptr));
+  } else if (event.kind == ChatEvent::Kind::kFinish) {
+    FinishReason finish = event.finish;
+    if (finish == FinishReason::kNone || finish == FinishReason::kError) finish = FinishReason::kStop;
+    out.push_back(text_chunk("{}", finish_reason_name(finish)));
   }
 }
 

@@ -71,9 +71,17 @@ class OpenAIStreamEncoder {
   // Appends zero or more chunks for `event`. Error events produce nothing here (the front door
   // writes the error event itself).
   void encode(const ChatEvent& event, std::vector<Json>& out);
+  // The same chunks as JSON text: exactly what encode() then Json::dump (compact, invalid UTF-8
+  // replaced) gives, but the hot events (start, text, finish) are written directly, without
+  // building Json trees. Use one encoder with one of the two methods.
+  void encode_text(const ChatEvent& event, std::vector<std::string>& out);
 
  private:
   Json base_chunk() const;
+  std::string text_chunk(std::string_view delta, const char* finish_reason);
+  std::string tail_;            // encode_text: the chunk's fields after "choices", escaped once
+  bool tail_ready_ = false;
+  bool text_ok_ = false;        // id and model are valid UTF-8: the direct path may be used
   std::string id_;
   std::string model_;
   int64_t created_;

@@ -72,16 +72,16 @@ class OpenAISseSink final : public StreamSink {
   std::string frames_for(const ChatEvent& event) override {
     if (event.kind == ChatEvent::Kind::kError) return sse_frame(dump(error_to_wire(event.error)));
     chunks_.clear();
-    encoder_.encode(event, chunks_);
+    encoder_.encode_text(event, chunks_);   // the bytes dump() gives, without Json trees
     std::string frames;
-    for (const auto& chunk : chunks_) frames += sse_frame(dump(chunk));
+    for (const auto& chunk : chunks_) frames += sse_frame(chunk);
     return frames;
   }
   std::string closing_frames() override { return "data: [DONE]\n\n"; }
 
  private:
   OpenAIStreamEncoder encoder_;
-  std::vector<Json> chunks_;
+  std::vector<std::string> chunks_;
 };
 
 // Anthropic Messages stream events (message_start ... message_stop, or an error event).

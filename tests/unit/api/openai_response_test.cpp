@@ -649,5 +649,55 @@ TEST(OpenAIResponseRegression, HugeUsageCountsDoNotOverflow) {
   EXPECT_TRUE(saw_usage);
 }
 
+// encode_text writes the hot chunks directly; it must give exactly the bytes of dump(encode()).
+TEST(OpenAIStreamEncoder, EncodeTextIsDumpOfEncode) {
+  const std::vector<std::string> texts = {
+      "Hello", " world.", "quote \" backslash \\ slash /", "tab\tnewline\ncr\rbell\x07 del\x7f",
+      "\x01\x1f\b\f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "bad \xff utf8", "cut \xe2\x82",
+      "overlong \xc0\xaf", "surrogate \xed\xa0\x80", ""};
+  for (bool include_usage : {false, true}) {
+    for (const std::string& model : {std::string("smart"), std::string("m\xc3\xa9\"x"),
+                                     std::string("bad\xfe")}) {
+      OpenAIStreamEncoder json_encoder("chatcmpl-1", model, 1700000000, include_usage);
+      OpenAIStreamEncoder text_encoder("chatcmpl-1", model, 1700000000, include_usage);
+      std::vector<ChatEvent> events = {ChatEvent::start("up", "m")};
+      for (const auto& text : texts) events.push_back(ChatEvent::text_delta(text));
+      events.push_back(ChatEvent::tool_call_start(0, "call_1", "get\nweather"));
+      events.push_back(ChatEvent::tool_args_delta(0, "{\"city\":\"Paris\"}"));
+      events.push_back(ChatEvent::finished(FinishReason::kToolCalls));
+      events.push_back(ChatEvent::finished(FinishReason::kNone));
+      Usage usage;
+      usage.prompt_tokens = 8;
+      usage.completion_tokens = 6;
+      usage.total_tokens = 14;
+      usage.cached_tokens = 2;
+      events.push_back(ChatEvent::usage_event(usage));
+      for (const auto& event : events) {
+        std::vector<Json> chunks;
+        json_encoder.encode(event, chunks);
+        std::vector<std::string> expected;
+        for (const auto& chunk : chunks)
+          expected.push_back(chunk.dump(-1, ' ', false, Json::error_handler_t::replace));
+        std::vector<std::string> got;
+        text_encoder.encode_text(event, got);
+        EXPECT_EQ(got, expected) << "event kind " << static_cast<int>(event.kind) << " text '"
+                                 << event.text << "'";
+      }
+    }
+  }
+}
+
+// A stream whose first event is text (no Start) still gets the role chunk first.
+TEST(OpenAIStreamEncoder, EncodeTextSendsRoleBeforeFirstText) {
+  OpenAIStreamEncoder encoder("chatcmpl-1", "smart", 1, false);
+  std::vector<std::string> out;
+  encoder.encode_text(ChatEvent::text_delta("Hi"), out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0],
+            R"({"choices":[{"delta":{"content":"","refusal":null,"role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"chatcmpl-1","model":"smart","object":"chat.completion.chunk"})");
+  EXPECT_EQ(out[1],
+            R"({"choices":[{"delta":{"content":"Hi"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"chatcmpl-1","model":"smart","object":"chat.completion.chunk"})");
+}
+
 }  // namespace
 }  // namespace keel
