@@ -325,12 +325,35 @@ size_t SqliteStore::write_batch(const std::vector<RequestRecord>& batch) {
   std::unique_lock<std::mutex> shared_connection;
   if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
   sqlite3* db = write_db_.get();
-
-  if (int rc = run(begin_.get()); rc != SQLITE_DONE) {
+  auto begin = [&] {
+    if (run(begin_.get()) == SQLITE_DONE) return true;
     KEEL_LOG(kError) << "store: cannot begin a transaction, " << batch.size()
                      << " records lost: " << errmsg(db);
-    return batch.size();
+    return false;
+  };
+  auto commit = [&] {
+    if (run(commit_.get()) == SQLITE_DONE) return true;
+    KEEL_LOG(kError) << "store: commit failed, " << batch.size() << " records lost: " << errmsg(db);
+    if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+    return false;
+  };
+
+  if (!begin()) return batch.size();
+  // Fast path: every record straight into the transaction. Almost always all of them go in;
+  // if one fails (a duplicate id), the whole transaction is rolled back and written again
+  // below with a savepoint per record, which skips just the failing ones.
+  bool all_written = true;
+  for (const auto& record : batch) {
+    if (!insert_record(record)) {
+      all_written = false;
+      break;
+    }
   }
+  if (all_written) {
+    return commit() ? 0 : batch.size();
+  }
+  if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+  if (!begin()) return batch.size();
   size_t skipped = 0;
   for (const auto& record : batch) {
     switch (write_record(record)) {
@@ -347,12 +370,7 @@ size_t SqliteStore::write_batch(const std::vector<RequestRecord>& batch) {
         return batch.size();
     }
   }
-  if (int rc = run(commit_.get()); rc != SQLITE_DONE) {
-    KEEL_LOG(kError) << "store: commit failed, " << batch.size() << " records lost: " << errmsg(db);
-    if (!sqlite3_get_autocommit(db)) run(rollback_.get());
-    return batch.size();
-  }
-  return skipped;
+  return commit() ? skipped : batch.size();
 }
 
 SqliteStore::WriteOutcome SqliteStore::write_record(const RequestRecord& record) {
@@ -360,7 +378,17 @@ SqliteStore::WriteOutcome SqliteStore::write_record(const RequestRecord& record)
   // A savepoint per record: a record that fails (a duplicate id) leaves neither its request row
   // nor any of its attempts, and the rest of the batch still commits.
   if (run(savepoint_.get()) != SQLITE_DONE) return WriteOutcome::kBatchLost;
+  bool ok = insert_record(record);
+  if (ok && run(release_.get()) == SQLITE_DONE) return WriteOutcome::kWritten;
+  std::string message = errmsg(db);
+  if (sqlite3_get_autocommit(db)) return WriteOutcome::kBatchLost;
+  run(rollback_to_.get());
+  run(release_.get());
+  KEEL_LOG(kError) << "store: request record '" << record.id << "' not written: " << message;
+  return WriteOutcome::kSkipped;
+}
 
+bool SqliteStore::insert_record(const RequestRecord& record) {
   sqlite3_stmt* request = insert_request_.get();
   bind_text(request, 1, record.id);
   sqlite3_bind_int64(request, 2, record.started_ms);
@@ -397,14 +425,7 @@ SqliteStore::WriteOutcome SqliteStore::write_record(const RequestRecord& record)
     sqlite3_bind_int64(attempt, 12, a.completion_tokens);
     ok = run(attempt) == SQLITE_DONE;
   }
-
-  if (ok && run(release_.get()) == SQLITE_DONE) return WriteOutcome::kWritten;
-  std::string message = errmsg(db);
-  if (sqlite3_get_autocommit(db)) return WriteOutcome::kBatchLost;
-  run(rollback_to_.get());
-  run(release_.get());
-  KEEL_LOG(kError) << "store: request record '" << record.id << "' not written: " << message;
-  return WriteOutcome::kSkipped;
+  return ok;
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {

@@ -77,7 +77,8 @@ class SqliteStore final : public Store {
   void writer_loop();
   // Returns how many records of `batch` were lost.
   size_t write_batch(const std::vector<RequestRecord>& batch);
-  WriteOutcome write_record(const RequestRecord& record);
+  WriteOutcome write_record(const RequestRecord& record);   // in a savepoint of its own
+  bool insert_record(const RequestRecord& record);           // its rows; false on an error
 
   // Connections are declared before statements so that statements are finalised first.
   Db write_db_;
