@@ -1,8 +1,8 @@
 // Upstream bytes from an OpenAI-compatible server: a whole chat.completion body, an embeddings
 // body, an error body, and a stream of chat.completion.chunk payloads (the input split into
 // lines, one SSE data payload per line, as relay_sse hands them to OpenAIStreamDecoder).
-// Events then go where the server sends them: the stream encoder (client chunks) and the
-// aggregator (a non-streamed answer), all dumped as the server dumps them.
+// Events then go where the server sends them: both front doors' stream encoders and the
+// aggregator (a non-streamed answer), all dumped as the server dumps them (fuzz_events.h).
 //
 // Invariants beyond "no crash, no UB, no leak":
 //  - upstream garbage is a 502, never another status;
@@ -18,45 +18,20 @@
 
 #include "api/openai_chat.h"
 #include "fuzz_check.h"
+#include "fuzz_events.h"
 
 namespace {
 
 constexpr size_t kMaxChunks = 512;
 
+using fuzz_events::check_stream_order;
+
 void check_upstream_error(const keel::Error& error) {
-  FUZZ_CHECK(error.code == keel::ErrorCode::kBadGateway, "upstream garbage is not a 502");
-  dump_checked(keel::error_to_wire(error));
+  fuzz_events::check_upstream_error(error, fuzz_events::UpstreamCodes::kBadGatewayOnly);
 }
 
-// What the server does with events: OpenAI chunks for a streaming client, one aggregated
-// response for the others.
 void deliver(const std::vector<keel::ChatEvent>& events) {
-  keel::OpenAIStreamEncoder encoder("chatcmpl-fuzz", "fuzz-model", 1700000000, true);
-  keel::ChatAggregator aggregator;
-  std::vector<keel::Json> chunks;
-  for (const auto& event : events) {
-    FUZZ_CHECK(event.tool_index >= 0 && event.tool_index <= 1023, "tool index out of range");
-    encoder.encode(event, chunks);
-    aggregator.add(event);
-    if (event.kind == keel::ChatEvent::Kind::kError) check_upstream_error(event.error);
-  }
-  for (const auto& chunk : chunks) dump_checked(chunk);
-  dump_checked(keel::chat_response_to_wire(aggregator.response()));
-}
-
-void check_stream_order(const std::vector<keel::ChatEvent>& events) {
-  int finishes = 0;
-  for (size_t i = 0; i < events.size(); ++i) {
-    const auto kind = events[i].kind;
-    if (i == 0) {
-      FUZZ_CHECK(kind == keel::ChatEvent::Kind::kStart || kind == keel::ChatEvent::Kind::kError,
-                 "a stream's first event is neither Start nor Error");
-    } else {
-      FUZZ_CHECK(kind != keel::ChatEvent::Kind::kStart, "Start after the first event");
-    }
-    if (kind == keel::ChatEvent::Kind::kFinish) ++finishes;
-  }
-  FUZZ_CHECK(finishes <= 1, "more than one Finish in a stream");
+  fuzz_events::deliver(events, fuzz_events::UpstreamCodes::kBadGatewayOnly);
 }
 
 void fuzz_whole_bodies(std::string_view input) {
@@ -78,11 +53,7 @@ void fuzz_whole_bodies(std::string_view input) {
     check_upstream_error(embeddings.error());
   }
 
-  std::string message = keel::upstream_error_message(input);
-  FUZZ_CHECK(!message.empty(), "empty upstream error message");
-  // 1000 bytes of message + "..." at most (openai_chat.cpp: kMaxUpstreamMessageBytes).
-  FUZZ_CHECK(message.size() <= 1003, "upstream error message is not bounded");
-  dump_checked(keel::Json(message));
+  fuzz_events::check_upstream_message(keel::upstream_error_message(input));
 }
 
 void fuzz_stream(std::string_view input) {

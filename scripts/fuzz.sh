@@ -3,8 +3,9 @@
 # corpus and saved regressions, then fuzzes each target for SECONDS (default 20).
 #
 #   scripts/fuzz.sh            # replay, then 20 s per target
-#   scripts/fuzz.sh 0          # replay only (what CI runs)
+#   scripts/fuzz.sh 0          # replay only (make test replays, then fuzzes 5 s per target)
 #   FUZZ_TARGETS="sse_fuzz" scripts/fuzz.sh 300
+#   FUZZ_STEPS="replay fuzz" scripts/fuzz.sh 5   # some of: build replay fuzz (default: all three)
 #
 # Exits non-zero when any input crashes, leaks, trips UBSan, times out or breaks a target's
 # FUZZ_CHECK. Fuzzing writes new inputs into a scratch copy of the corpus, never into
@@ -16,7 +17,16 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-20}"
 BUILD_DIR=build-fuzz
 JOBS="${JOBS:-$(nproc)}"
+STEPS=" ${FUZZ_STEPS:-build replay fuzz} "
 
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  read -r -a targets <<<"$FUZZ_TARGETS"
+else
+  targets=()
+  for src in fuzz/*_fuzz.cpp; do targets+=("$(basename "$src" .cpp)"); done
+fi
+
+if [[ "$STEPS" == *" build "* ]]; then
 # --- toolchain: clang and its libFuzzer/sanitizer runtimes -------------------------------------
 missing=()
 for pkg in clang libclang-rt-14-dev cmake ninja-build; do
@@ -38,19 +48,15 @@ fi
 # coroutines ("Cannot represent a difference across sections" in src/http, src/server).
 # BOOST_ASIO_HAS_CO_AWAIT: Boost 1.74 enables co_await on clang only with libc++'s
 # <experimental/coroutine>; with libstdc++ (Debian's default) it must be told.
+# KEEL_LOCAL=OFF: no fuzz target reaches the local engine (-U: see scripts/sanitize.sh).
 SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-omit-frame-pointer"
-CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_FUZZ=ON -DKEEL_TESTS=OFF \
+CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja $(scripts/ccache.sh) \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_FUZZ=ON -DKEEL_TESTS=OFF -U_KEEL_LOCAL_AUTO -DKEEL_LOCAL=OFF \
   -DCMAKE_CXX_FLAGS="$SAN_FLAGS -DBOOST_ASIO_HAS_CO_AWAIT=1" >/dev/null || exit 1
 
-if [ -n "${FUZZ_TARGETS:-}" ]; then
-  read -r -a targets <<<"$FUZZ_TARGETS"
-else
-  targets=()
-  for src in fuzz/*_fuzz.cpp; do targets+=("$(basename "$src" .cpp)"); done
-fi
 echo "fuzz: building ${targets[*]}"
 cmake --build "$BUILD_DIR" -j "$JOBS" --target "${targets[@]}" || exit 1
+fi
 
 # UB is a finding, not a warning: stop at the first report so libFuzzer saves the input.
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
@@ -80,7 +86,7 @@ for target in "${targets[@]}"; do
     [ -d "$dir" ] && while IFS= read -r -d '' f; do inputs+=("$f"); done \
       < <(find "$dir" -type f -print0 | sort -z)
   done
-  if [ ${#inputs[@]} -gt 0 ]; then
+  if [[ "$STEPS" == *" replay "* ]] && [ ${#inputs[@]} -gt 0 ]; then
     if printf '%s\0' "${inputs[@]}" | timeout -k 10 300 xargs -0 "$bin" "${limits[@]}" \
       >"$BUILD_DIR/logs/$name.replay.log" 2>&1; then
       echo "fuzz: $name: replayed ${#inputs[@]} inputs, all pass"
@@ -92,7 +98,7 @@ for target in "${targets[@]}"; do
     fi
   fi
 
-  [ "$SECONDS_PER_TARGET" -gt 0 ] || continue
+  [[ "$STEPS" == *" fuzz "* ]] && [ "$SECONDS_PER_TARGET" -gt 0 ] || continue
   work="$scratch/$name"
   artifacts="$BUILD_DIR/artifacts/$name/"
   mkdir -p "$work" "$artifacts"
