@@ -19,11 +19,21 @@ int pull(const std::vector<std::string>& args);
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();
 
-// --config FILE, else ./keel.yaml, else the built-in default (hosted vendors whose keys are in
-// the environment).
-Result<Config> load_config(const std::vector<std::string>& args);
-// The built-in default config as YAML, from the environment.
-std::string default_config_yaml();
+// --config FILE, else ./keel.yaml, else the built-in default: hosted vendors whose keys are in
+// the environment, and the local engine (see default_local_model) when `serving`.
+Result<Config> load_config(const std::vector<std::string>& args, bool serving = false);
+// The built-in default config as YAML, from the environment; `local_model` (a GGUF path, may be
+// empty) adds provider and model "local", also the last target of "default".
+std::string default_config_yaml(const std::string& local_model = "");
+
+// The small instruct model the embedded default pulls when no vendor key is set (about 400 MB;
+// Qwen's own GGUF build, Apache-2.0).
+inline constexpr const char* kDefaultModelSource =
+    "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf";
+// The local model for the built-in config: $KEEL_MODEL (a path, or a pull source pulled first);
+// else, when no vendor is present, kDefaultModelSource pulled into the models folder, or where
+// that fails a generated fixture model (with a loud warning). "" when there is none.
+std::string default_local_model(bool vendors_present);
 
 // "1.1 MiB", "512 B": sizes for people.
 std::string human_bytes(double bytes);

@@ -38,9 +38,17 @@ std::vector<std::string> split_names(const std::string& listed, const std::strin
 
 }  // namespace
 
-std::string default_config_yaml() {
+bool any_vendor_key() {
+  return !env("OPENAI_API_KEY").empty() || !env("OPENAI_BASE_URL").empty() ||
+         !env("ANTHROPIC_API_KEY").empty() || !env("GEMINI_API_KEY").empty() ||
+         (!env("AZURE_OPENAI_API_KEY").empty() && !env("AZURE_OPENAI_ENDPOINT").empty() &&
+          !env("KEEL_AZURE_MODELS").empty());
+}
+
+std::string default_config_yaml(const std::string& local_model) {
   // Every hosted vendor whose key is in the environment. Each serves its own model names, and
-  // "default" fails over across the first model of every vendor present, in this order.
+  // "default" fails over across the first model of every vendor present, in this order, then the
+  // local model when there is one.
   struct Vendor {
     const char* provider;
     const char* kind;
@@ -86,6 +94,16 @@ std::string default_config_yaml() {
       }
     }
   }
+  if (!local_model.empty()) {
+    std::string quoted;
+    for (char c : local_model) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    providers << "  - {name: local, kind: local, model: \"" << quoted << "\"}\n";
+    models << "  - {name: local, targets: [{provider: local, model: default}]}\n";
+    defaults.push_back("{provider: local, model: default}");
+  }
   std::ostringstream yaml;
   yaml << "listen: 127.0.0.1:8080\nstate: sqlite:keel.db\n";
   if (defaults.empty()) return yaml.str() + "providers: []\nmodels: []\n";
@@ -96,11 +114,22 @@ std::string default_config_yaml() {
   return yaml.str();
 }
 
-Result<Config> load_config(const std::vector<std::string>& args) {
+Result<Config> load_config(const std::vector<std::string>& args, bool serving) {
   std::string path = flag(args, "--config");
   if (!path.empty()) return load_config_file(path);
   if (std::filesystem::exists("keel.yaml")) return load_config_file("keel.yaml");
-  auto config = parse_config(default_config_yaml(), "<built-in>");
+  // Only a server fetches or makes the local model; `keel models` just lists what is set.
+  std::string local_model;
+  if (serving) {
+    local_model = default_local_model(any_vendor_key());
+  } else if (const char* model = std::getenv("KEEL_MODEL"); model && *model) {
+    local_model = model;
+  } else if (!any_vendor_key()) {
+#ifdef KEEL_HAS_LLAMA
+    local_model = kDefaultModelSource;  // what `keel serve` would pull (or stand in for)
+#endif
+  }
+  auto config = parse_config(default_config_yaml(local_model), "<built-in>");
   return config;
 }
 

@@ -26,7 +26,7 @@ void explain_empty(const Config& config) {
 }  // namespace
 
 int serve(const std::vector<std::string>& args) {
-  auto loaded = load_config(args);
+  auto loaded = load_config(args, /*serving=*/true);
   if (!loaded) {
     std::fprintf(stderr, "keel: %s\n", loaded.error().message.c_str());
     return 1;

@@ -12,6 +12,11 @@
 
 namespace keel {
 
+Capabilities local_capabilities() {
+  return Capabilities{.streaming = true, .tools = true, .parallel_tools = true,
+                      .images = false, .json_schema = true, .embeddings = true};
+}
+
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   switch (config.kind) {
     case ProviderKind::kOpenAI:

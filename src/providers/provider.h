@@ -49,6 +49,11 @@ class Provider {
                                          const std::string& upstream_model, CancelPtr cancel) = 0;
 };
 
+// What kind `local` can do. It is the same whether or not this binary has the local engine, so
+// `keel capabilities` (and the README matrix) do not depend on the build; tools need a model
+// whose chat template supports them.
+Capabilities local_capabilities();
+
 // Builds the provider a config entry describes. Kinds not built into this binary give
 // kInvalidArgument naming the kind.
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config);

@@ -2,24 +2,87 @@
 // is in the environment, and "default" failing over across them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { startFakeOpenAI, FAKE_TEXT } from '../fakes/fake_openai.mjs';
 import { runKeel, KEEL_BIN } from './harness.mjs';
 
+const STORIES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/models/stories260K.gguf');
 const NO_KEYS = {
   OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, ANTHROPIC_API_KEY: undefined,
   GEMINI_API_KEY: undefined, AZURE_OPENAI_API_KEY: undefined, AZURE_OPENAI_ENDPOINT: undefined,
   KEEL_OPENAI_MODELS: undefined, KEEL_AZURE_MODELS: undefined,
 };
 
-test('no keys: no models, said plainly', async () => {
-  const out = await runKeel(['models'], { env: NO_KEYS });
+// Whether this keel has the local engine (sanitizer builds leave llama.cpp out).
+const LOCAL = spawnSync(KEEL_BIN, ['fixture', '--help']).stderr?.toString().includes('not built') ? false : true;
+
+test('no keys: the local engine is the default', async () => {
+  const out = await runKeel(['models'], { env: { ...NO_KEYS, KEEL_MODEL: undefined } });
   assert.equal(out.code, 0);
-  assert.match(out.stdout, /no models configured \(<built-in>\)/);
+  if (LOCAL) {
+    assert.match(out.stdout, /^default {2}\(failover\)\n {4}-> local\/default {2}\[local\]/);
+  } else {
+    assert.match(out.stdout, /no models configured \(<built-in>\)/);
+  }
+});
+
+// Starts `keel serve` on the built-in config with `env`; resolves {port, stderr, stop}.
+async function serveBuiltIn(env) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keel-defaults-'));
+  const proc = spawn(KEEL_BIN, ['serve', '--listen', '127.0.0.1:0'], {
+    cwd: dir,
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in NO_KEYS))), ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 20000);
+    proc.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    proc.once('exit', (code) => reject(new Error(`keel exited (${code}): ${stderr}`)));
+  });
+  const stop = async () => {
+    proc.kill('SIGTERM');
+    await new Promise((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', resolve)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { port, stderr: () => stderr, stop, dir };
+}
+
+test('no keys and no network: a generated fixture model, said loudly', { skip: !LOCAL && 'no local engine in this keel' }, async () => {
+  const models = mkdtempSync(path.join(tmpdir(), 'keel-models-'));
+  // Port 1 on loopback refuses at once: a machine without network, as far as the pull can tell.
+  const keel = await serveBuiltIn({ KEEL_MODELS_DIR: models, KEEL_HF_ENDPOINT: 'http://127.0.0.1:1', KEEL_MODEL: '' });
+  try {
+    assert.match(keel.stderr(), /could not download hf:Qwen\/Qwen2\.5-0\.5B-Instruct-GGUF/);
+    assert.match(keel.stderr(), /NOT MEANINGFUL/);
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${keel.port}/v1`, apiKey: 'x', maxRetries: 0 });
+    const r = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+    assert.equal(r.usage.completion_tokens, 4);
+    assert.ok(existsSync(path.join(models, 'keel-fixture-llama.gguf')));
+    assert.ok(!existsSync(path.join(models, 'qwen2.5-0.5b-instruct-q4_k_m.gguf.part')), 'a failed pull leaves nothing');
+  } finally {
+    await keel.stop();
+    rmSync(models, { recursive: true, force: true });
+  }
+});
+
+test('KEEL_MODEL: the built-in default serves that file', { skip: (!LOCAL && 'no local engine in this keel') || (!existsSync(STORIES) && `needs ${STORIES}`) }, async () => {
+  const keel = await serveBuiltIn({ KEEL_MODEL: STORIES, KEEL_MODELS_DIR: path.join(tmpdir(), 'keel-unused-models') });
+  try {
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${keel.port}/v1`, apiKey: 'x', maxRetries: 0 });
+    const r = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 12, temperature: 0 });
+    assert.ok(r.choices[0].message.content.startsWith(', there was a little girl named Lily'), r.choices[0].message.content);
+  } finally {
+    await keel.stop();
+  }
 });
 
 test('keys in the environment: each vendor and a failover "default"', async () => {

@@ -103,10 +103,7 @@ class LocalProvider final : public Provider {
 
   const std::string& name() const override { return config_.name; }
   ProviderKind kind() const override { return ProviderKind::kLocal; }
-  Capabilities capabilities() const override {
-    return Capabilities{.streaming = true, .tools = true, .parallel_tools = true,
-                        .images = false, .json_schema = true, .embeddings = true};
-  }
+  Capabilities capabilities() const override { return local_capabilities(); }
 
   Task<void> chat(const ChatRequest& request, const std::string& upstream_model, EventSink& sink,
                   CancelPtr cancel) override;
