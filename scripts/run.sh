@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: starts keel on its embedded default — ./keel.yaml when present, else the built-in
-# config, which serves the hosted vendors whose keys are in the environment.
+# config: the hosted vendors whose keys are in the environment, or with none the local engine
+# (KEEL_MODEL, else a small instruct model pulled once, else a generated fixture; README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 args=(serve)
