@@ -541,8 +541,14 @@ Task<Result<DownloadResult>> download_file(DownloadRequest request, CancelPtr ca
       }
       step = Step::kRestart;
     } else if (status < 200 || status > 299) {
-      auto body = co_await response->read_all(4096);
-      std::string excerpt = body ? printable_excerpt(*body) : std::string();
+      // Enough of the body for an excerpt; an error page may be large, or never end.
+      std::string body;
+      while (body.size() <= kErrorExcerpt) {
+        auto chunk = co_await response->read_some();
+        if (!chunk || chunk->empty()) break;
+        body += *chunk;
+      }
+      std::string excerpt = printable_excerpt(body);
       Error error(code_for_status(status), "HTTP " + std::to_string(status) + " from " +
                                                url.host + url.target.substr(0, url.target.find('?')) +
                                                (excerpt.empty() ? "" : ": " + excerpt));

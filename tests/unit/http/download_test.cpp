@@ -448,6 +448,19 @@ TEST_F(DownloadTest, ErrorStatusesNameTheStatusAndLeaveNothing) {
   EXPECT_FALSE(fs::exists(part()));
 }
 
+TEST_F(DownloadTest, ALargeErrorPageStillGivesAnExcerpt) {
+  TestServer server([&](Request& req, ResponseWriter& res) -> Task<void> {
+    co_await res.send(403, "text/html", "<html>Access denied" + std::string(100000, ' ') + "</html>");
+  });
+  auto done = run(request_for(server.url("/model.bin")));
+  ASSERT_FALSE(done.ok());
+  EXPECT_EQ(done.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(done.error().message.find("HTTP 403"), std::string::npos) << done.error().message;
+  EXPECT_NE(done.error().message.find("<html>Access denied"), std::string::npos)
+      << done.error().message;
+  EXPECT_LT(done.error().message.size(), 400u);
+}
+
 TEST_F(DownloadTest, AnErrorOnResumeKeepsTheEarlierPart) {
   TestServer server([&](Request& req, ResponseWriter& res) -> Task<void> {
     co_await res.send(503, "text/plain", "busy");
