@@ -1,5 +1,5 @@
 # The README's commands. `make run` and `make test` set up a fresh Debian 12 machine first.
-.PHONY: setup build run test unit e2e bench bench-gateway fuzz clean
+.PHONY: setup build run test unit e2e bench bench-gateway bench-local fuzz clean
 
 JOBS ?= $(shell nproc)
 
@@ -31,6 +31,11 @@ bench-gateway: $(if $(filter build,$(BENCH_BUILD_DIR)),build,setup)
 	  BENCH_BUILD_DIR=$(BENCH_BUILD_DIR) bench/run.sh
 
 bench: bench-gateway
+
+# Local engine benchmark (bench/README.md): keel's llama.cpp engine vs llama-server, same model
+# (../shared/models/stories260K.gguf) and threads; appends to bench/RESULTS.md.
+bench-local: build
+	@KEEL_BIN=$(CURDIR)/build/keel node bench/local.mjs
 
 # libFuzzer targets (clang, ASan+UBSan): replay the corpora and regressions, then fuzz each
 # target FUZZ_SECONDS (default 20).
