@@ -4,16 +4,37 @@
 
 namespace keel {
 
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator;
+}
+
+}  // namespace
+
 std::string new_id(std::string_view prefix) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string id(prefix);
   for (int half = 0; half < 2; ++half) {
-    uint64_t bits = rng();
+    uint64_t bits = rng()();
     for (int i = 0; i < 12; ++i) {
       id.push_back(kHex[bits & 0xf]);
       bits >>= 4;
     }
+  }
+  return id;
+}
+
+std::string new_time_ordered_id(std::string_view prefix, int64_t unix_ms) {
+  std::string id(prefix);
+  const uint64_t time = static_cast<uint64_t>(unix_ms);
+  for (int shift = 44; shift >= 0; shift -= 4) id.push_back(kHex[(time >> shift) & 0xf]);
+  uint64_t bits = rng()();
+  for (int i = 0; i < 12; ++i) {
+    id.push_back(kHex[bits & 0xf]);
+    bits >>= 4;
   }
   return id;
 }

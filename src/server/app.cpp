@@ -238,8 +238,10 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
 
   auto start = steady_clock::now();
   RequestRecord record;
-  record.id = new_id("req_");
   record.started_ms = unix_millis();
+  // Time-ordered: the request log's keys (requests.id, attempts.request_id) then append to their
+  // indexes; random ones cost a random index page per insert once the log is large.
+  record.id = new_time_ordered_id("req_", record.started_ms);
   record.endpoint = std::string(path);
   // Overload: past the configured number of in-flight requests, refuse at once.
   struct InFlight {
