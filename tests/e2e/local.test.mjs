@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  startKeel, makeClient, runKeel, postJSON, errorOf, sqliteJson, sleep, waitFor, KEEL_BIN,
+  startKeel, makeClient, makeAnthropicClient, runKeel, postJSON, errorOf, sqliteJson, sleep, waitFor, KEEL_BIN,
 } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,6 +85,15 @@ describe('local engine', { skip: LOCAL_SKIP }, () => {
     assert.equal(res.usage.completion_tokens, 24);
     assert.equal(res.usage.total_tokens, res.usage.prompt_tokens + 24);
     assert.ok(res.usage.prompt_tokens > 3);
+  });
+
+  test('the Anthropic front door serves the local model too', { skip: NO_STORIES }, async () => {
+    const anthropic = makeAnthropicClient(keel, { maxRetries: 0 });
+    const msg = await anthropic.messages.create({ model: 'stories', max_tokens: 16, temperature: 0, messages: user('Once upon a time') });
+    assert.equal(msg.content[0].type, 'text');
+    assert.ok(msg.content[0].text.startsWith(GREEDY_START), msg.content[0].text);
+    assert.equal(msg.stop_reason, 'max_tokens');
+    assert.equal(msg.usage.output_tokens, 16);
   });
 
   test('streaming gives the same text token by token, then usage', { skip: NO_STORIES }, async () => {
