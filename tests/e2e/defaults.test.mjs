@@ -14,7 +14,7 @@ const STORIES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '.
 const NO_KEYS = {
   OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, ANTHROPIC_API_KEY: undefined,
   GEMINI_API_KEY: undefined, AZURE_OPENAI_API_KEY: undefined, AZURE_OPENAI_ENDPOINT: undefined,
-  KEEL_OPENAI_MODELS: undefined, KEEL_AZURE_MODELS: undefined,
+  KEEL_OPENAI_MODELS: undefined, KEEL_AZURE_MODELS: undefined, KEEL_MODEL: undefined,
 };
 
 // Whether this keel has the local engine (sanitizer builds leave llama.cpp out).
@@ -97,32 +97,15 @@ test('keys in the environment: each vendor and a failover "default"', async () =
 
 test('serve with OPENAI_BASE_URL: an OpenAI-compatible server answers "default"', async () => {
   const fake = await startFakeOpenAI();
-  const dir = mkdtempSync(path.join(tmpdir(), 'keel-defaults-'));
-  const proc = spawn(KEEL_BIN, ['serve', '--listen', '127.0.0.1:0'], {
-    cwd: dir,
-    env: { ...process.env, ...Object.fromEntries(Object.entries(NO_KEYS).filter(([, v]) => v !== undefined)),
-      OPENAI_API_KEY: '', OPENAI_BASE_URL: fake.url, KEEL_OPENAI_MODELS: 'ok,echo' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const keel = await serveBuiltIn({ OPENAI_API_KEY: '', OPENAI_BASE_URL: fake.url, KEEL_OPENAI_MODELS: 'ok,echo' });
   try {
-    let stderr = '';
-    const port = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 10000);
-      proc.stderr.on('data', (d) => {
-        stderr += d;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
-        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-      });
-    });
-    const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'x', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${keel.port}/v1`, apiKey: 'x', maxRetries: 0 });
     const models = await client.models.list();
     assert.deepEqual(models.data.map((m) => m.id).sort(), ['default', 'echo', 'ok']);
     const r = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(r.choices[0].message.content, FAKE_TEXT);
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((resolve) => proc.once('exit', resolve));
+    await keel.stop();
     await fake.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -13,21 +13,17 @@
 #include <vector>
 
 #include "providers/local/fixture.h"
+#include "llama_test_util.h"
 
 namespace keel::local {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct ModelDeleter {
-  void operator()(llama_model* model) const { llama_model_free(model); }
-};
-
 class ChatFormatTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-    llama_backend_init();
+    testing_llama::init_quiet_backend();
     dir_ = fs::temp_directory_path() / ("keel-chat-format-" + std::to_string(getpid()));
     fs::create_directories(dir_);
     const fs::path path = dir_ / "fixture.gguf";

@@ -5,6 +5,8 @@
 #include "providers/local/fixture.h"
 
 #include <gtest/gtest.h>
+
+#include "llama_test_util.h"
 #include <llama.h>
 #include <unistd.h>
 
@@ -23,21 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ModelDeleter {
-  void operator()(llama_model* m) const { llama_model_free(m); }
-};
-struct ContextDeleter {
-  void operator()(llama_context* c) const { llama_free(c); }
-};
-struct SamplerDeleter {
-  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
-};
-using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
-using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
-using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+using testing_llama::ContextPtr;
+using testing_llama::ModelPtr;
+using testing_llama::SamplerPtr;
 
-// One thread: see llama_smoke_test.cpp (2 threads on a loaded 2-core machine are ~100x slower).
-constexpr int kThreads = 1;
+constexpr int kThreads = testing_llama::kTestThreads;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -47,12 +39,7 @@ std::string ReadFile(const fs::path& path) {
 class FixtureTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    llama_log_set(
-        [](ggml_log_level level, const char* text, void*) {
-          if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
-        },
-        nullptr);
-    llama_backend_init();
+    testing_llama::init_quiet_backend();
   }
   static void TearDownTestSuite() { llama_backend_free(); }
 

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "llama_test_util.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,35 +33,16 @@ namespace fs = std::filesystem;
 const fs::path kModelsDir = fs::path(KEEL_SOURCE_DIR) / ".." / "shared" / "models";
 const fs::path kStories = kModelsDir / "stories260K.gguf";
 
-struct ModelDeleter {
-  void operator()(llama_model* m) const { llama_model_free(m); }
-};
-struct ContextDeleter {
-  void operator()(llama_context* c) const { llama_free(c); }
-};
-struct SamplerDeleter {
-  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
-};
-using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
-using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
-using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+using testing_llama::ContextPtr;
+using testing_llama::ModelPtr;
+using testing_llama::SamplerPtr;
 
-// llama.cpp's context default is 4 threads; on a 2-core machine that is ~15x slower. The test
-// uses one: ctest runs other tests beside it, and a thread that is descheduled stalls every
-// step of a multi-threaded decode (measured: 100 tokens in 4-41 s with 2 threads on a loaded
-// 2-core machine, 50 ms with 1).
-int TestThreads() { return 1; }
+int TestThreads() { return testing_llama::kTestThreads; }
 
 class LlamaSmokeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // Keep the test output readable: only llama.cpp's errors reach stderr.
-    llama_log_set(
-        [](ggml_log_level level, const char* text, void*) {
-          if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
-        },
-        nullptr);
-    llama_backend_init();
+    testing_llama::init_quiet_backend();
   }
   static void TearDownTestSuite() { llama_backend_free(); }
 
