@@ -75,7 +75,6 @@ class CancelLink {
   size_t handle_ = 0;
 };
 
-// What a ChatRequest becomes before it reaches the engine.
 class LocalProvider final : public Provider {
  public:
   LocalProvider(ProviderConfig config, Result<std::unique_ptr<Engine>> engine)
@@ -119,8 +118,8 @@ class LocalProvider final : public Provider {
     }
     return Status();
   }
-  Result<std::shared_ptr<GenerateJob>> make_job(const ChatRequest& request, Prepared& prepared,
-                                                int& prompt_tokens) const;
+  // Tokenizes the prompt (checking it fits the context) and builds the job's sampler.
+  Result<std::shared_ptr<GenerateJob>> make_job(Prepared& prepared, int& prompt_tokens) const;
 
   ProviderConfig config_;
   std::unique_ptr<Engine> engine_;
@@ -131,8 +130,7 @@ class LocalProvider final : public Provider {
   std::unique_ptr<local::ChatFormat> format_;
 };
 
-Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(const ChatRequest& request,
-                                                             Prepared& prepared,
+Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(Prepared& prepared,
                                                              int& prompt_tokens) const {
   const llama_vocab* vocab = engine_->vocab();
   auto job = std::make_shared<GenerateJob>();
@@ -185,13 +183,13 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(const ChatRequest& 
   }
   job->stop = prepared.stops;
   job->max_tokens = prepared.max_tokens;
-  (void)request;
   return job;
 }
 
 // Turns the generated text into native events. With a chat template, llama.cpp's chat parser
 // splits it into content and tool calls; it is re-run over the whole text as it grows (as
 // llama-server does), and only what extends what was already sent is sent.
+// A local provider serves one model file: the target's model name (`upstream_model`) is not used.
 Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& upstream_model,
                                EventSink& sink, CancelPtr cancel) {
   if (auto status = available(); !status.ok()) {
@@ -210,7 +208,7 @@ Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& up
     co_return;
   }
   int prompt_tokens = 0;
-  auto made = make_job(request, prepared.value(), prompt_tokens);
+  auto made = make_job(prepared.value(), prompt_tokens);
   if (!made.ok()) {
     co_await sink.on_event(ChatEvent::failure(made.error()));
     co_return;
@@ -264,7 +262,6 @@ Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& up
     co_await sink.on_event(ChatEvent::usage_event(usage));
     co_return;
   }
-  (void)upstream_model;
 }
 
 Task<Result<Embeddings>> LocalProvider::embed(const EmbedRequest& request,
@@ -302,7 +299,6 @@ Task<Result<Embeddings>> LocalProvider::embed(const EmbedRequest& request,
   out.usage.prompt_tokens = tokens;
   out.usage.total_tokens = tokens;
   out.usage.present = true;
-  (void)upstream_model;
   co_return out;
 }
 
