@@ -6,8 +6,9 @@ JOBS ?= $(shell nproc)
 setup:
 	@scripts/setup.sh
 
+# Through ccache when present (scripts/ccache.sh), as every keel build.
 build: setup
-	@cmake --preset release >/dev/null
+	@cmake --preset release $$(scripts/ccache.sh) >/dev/null
 	@cmake --build build -j $(JOBS)
 
 run: build
@@ -19,6 +20,8 @@ unit: build
 e2e: build
 	cd tests/e2e && KEEL_BIN=$(CURDIR)/build/keel node --test --test-concurrency=1 *.test.mjs
 
+# Every stage (scripts/test.sh): unit, e2e, fuzz, ASan+UBSan and TSan builds with their tests.
+# KEEL_TEST_QUICK=1: unit and e2e only. KEEL_TEST_FUZZ_SECONDS: fuzzing per target (default 5).
 test: build
 	@scripts/test.sh
 
@@ -43,4 +46,4 @@ fuzz: setup
 	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),20)
 
 clean:
-	rm -rf build build-dev build-asan build-fuzz
+	rm -rf build build-dev build-asan build-tsan build-fuzz

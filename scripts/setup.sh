@@ -10,6 +10,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
+  ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
 )
 
 missing=()
