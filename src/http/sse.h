@@ -41,5 +41,7 @@ class SseParser {
 };
 
 std::string sse_frame(std::string_view data, std::string_view event = {});
+// The same frame appended to `out` (no temporary string per frame).
+void append_sse_frame(std::string& out, std::string_view data, std::string_view event = {});
 
 }  // namespace keel
