@@ -9,7 +9,9 @@
 //  - upstream_error_message is non-empty, bounded, and valid UTF-8;
 //  - a stream's events, up to the first Error (where the router stops), start with Start and
 //    carry at most one Finish; tool indices stay small;
-//  - everything keel serialises is valid UTF-8 (dump_checked).
+//  - everything keel serialises is valid UTF-8 (dump_checked);
+//  - the fast paths (bodies and chunks of the usual shape read without a Json tree) give the
+//    same events and errors as the full parse.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -34,8 +36,35 @@ void deliver(const std::vector<keel::ChatEvent>& events) {
   fuzz_events::deliver(events, fuzz_events::UpstreamCodes::kBadGatewayOnly);
 }
 
+bool same_event(const keel::ChatEvent& a, const keel::ChatEvent& b) {
+  return a.kind == b.kind && a.text == b.text && a.tool_index == b.tool_index &&
+         a.tool_id == b.tool_id && a.tool_name == b.tool_name && a.finish == b.finish &&
+         a.usage.prompt_tokens == b.usage.prompt_tokens &&
+         a.usage.completion_tokens == b.usage.completion_tokens &&
+         a.usage.total_tokens == b.usage.total_tokens &&
+         a.usage.cached_tokens == b.usage.cached_tokens && a.usage.present == b.usage.present &&
+         a.error.code == b.error.code && a.error.message == b.error.message && a.id == b.id &&
+         a.model == b.model;
+}
+
+bool same_events(const std::vector<keel::ChatEvent>& a, const std::vector<keel::ChatEvent>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!same_event(a[i], b[i])) return false;
+  }
+  return true;
+}
+
 void fuzz_whole_bodies(std::string_view input) {
   auto events = keel::chat_response_from_wire(input);
+  auto parsed = keel::chat_response_from_wire_parsed(input);
+  FUZZ_CHECK(events.ok() == parsed.ok(), "fast and full body paths disagree on success");
+  if (events.ok()) {
+    FUZZ_CHECK(same_events(*events, *parsed), "fast and full body paths give other events");
+  } else {
+    FUZZ_CHECK(events.error().message == parsed.error().message,
+               "fast and full body paths give other errors");
+  }
   if (events) {
     FUZZ_CHECK(!events->empty() && events->front().kind == keel::ChatEvent::Kind::kStart,
                "a chat completion's events do not open with Start");
@@ -58,7 +87,9 @@ void fuzz_whole_bodies(std::string_view input) {
 
 void fuzz_stream(std::string_view input) {
   keel::OpenAIStreamDecoder decoder;
+  keel::OpenAIStreamDecoder full_decoder(/*fast_path=*/false);
   std::vector<keel::ChatEvent> events;
+  std::vector<keel::ChatEvent> full_events;
   size_t chunks = 0;
   bool done = false;
   size_t start = 0;
@@ -76,7 +107,12 @@ void fuzz_stream(std::string_view input) {
       break;
     }
     auto status = decoder.decode(line, events);
+    auto full_status = full_decoder.decode(line, full_events);
+    FUZZ_CHECK(status.ok() == full_status.ok(), "fast and full chunk paths disagree on success");
+    FUZZ_CHECK(same_events(events, full_events), "fast and full chunk paths give other events");
     if (!status.ok()) {
+      FUZZ_CHECK(status.error().message == full_status.error().message,
+                 "fast and full chunk paths give other errors");
       check_upstream_error(status.error());
       break;  // relay_sse stops at the first bad chunk
     }

@@ -20,6 +20,8 @@
 //    `passthrough` unchanged.
 #include "api/openai_chat.h"
 
+#include "api/json_scan.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -710,6 +712,164 @@ std::optional<std::string> content_text(const Json& content) {
   return text;
 }
 
+
+// ---- fast paths for the common shapes --------------------------------------------------------
+// chat.completion bodies and chunks of the usual shape (text, finish_reason, usage; no tool
+// calls, no errors, no content parts, no floats) are read with JsonScanner, without a Json
+// tree. Anything else, or any doubt, returns nullopt and the caller takes the full path, so
+// these are only ever faster, never different: tests and openai_response_fuzz compare the two.
+
+// A count in usage: an integer (clamped as read_count does) or null (absent).
+bool scan_count(JsonScanner& scan, std::optional<int64_t>& out) {
+  if (scan.null()) {
+    out.reset();
+    return true;
+  }
+  int64_t value;
+  if (!scan.integer(value)) return false;
+  out = clamp_tokens(value);
+  return true;
+}
+
+// usage_from_wire for a usage object of integers.
+bool scan_usage(JsonScanner& scan, Usage& usage) {
+  std::optional<int64_t> prompt, completion, total, cached;
+  bool seen_prompt = false, seen_completion = false, seen_total = false, seen_details = false;
+  auto once = [](bool& seen) { return !std::exchange(seen, true); };
+  bool ok = scan.object([&](std::string_view key) {
+    if (key == "prompt_tokens") return once(seen_prompt) && scan_count(scan, prompt);
+    if (key == "completion_tokens") return once(seen_completion) && scan_count(scan, completion);
+    if (key == "total_tokens") return once(seen_total) && scan_count(scan, total);
+    if (key == "prompt_tokens_details") {
+      if (!once(seen_details)) return false;
+      if (scan.null()) return true;
+      bool seen_cached = false;
+      return scan.object([&](std::string_view detail) {
+        if (detail == "cached_tokens") return once(seen_cached) && scan_count(scan, cached);
+        return scan.skip();
+      });
+    }
+    return scan.skip();
+  });
+  if (!ok) return false;
+  usage.prompt_tokens = prompt.value_or(0);
+  usage.completion_tokens = completion.value_or(0);
+  usage.total_tokens = total ? *total : usage.prompt_tokens + usage.completion_tokens;
+  usage.cached_tokens = cached;
+  usage.present = true;
+  return true;
+}
+
+// A string member read by optional_string: the string, or "" for any other value.
+bool scan_optional_string(JsonScanner& scan, std::string& out) {
+  if (scan.peek() == '"') return scan.string(out);
+  out.clear();
+  return scan.skip();
+}
+
+// A message or delta object: `content` a string or null, `tool_calls` absent or null.
+bool scan_message(JsonScanner& scan, std::string& text) {
+  bool seen_content = false, seen_tools = false;
+  return scan.object([&](std::string_view key) {
+    if (key == "content") {
+      if (std::exchange(seen_content, true)) return false;
+      if (scan.null()) {
+        text.clear();
+        return true;
+      }
+      return scan.string(text);
+    }
+    if (key == "tool_calls") return !std::exchange(seen_tools, true) && scan.null();
+    return scan.skip();
+  });
+}
+
+struct ScannedChoice {
+  std::optional<int64_t> index;
+  bool has_message = false;   // message (whole body) or delta (chunk), not null
+  std::string text;
+  std::optional<std::string> finish_reason;   // when a string
+};
+
+bool scan_choice(JsonScanner& scan, const char* message_key, ScannedChoice& choice) {
+  bool seen_index = false, seen_message = false, seen_finish = false;
+  return scan.object([&](std::string_view key) {
+    if (key == "index") {
+      if (std::exchange(seen_index, true)) return false;
+      if (scan.null()) return true;
+      int64_t index;
+      if (!scan.integer(index)) return false;
+      choice.index = index;
+      return true;
+    }
+    if (key == message_key) {
+      if (std::exchange(seen_message, true)) return false;
+      if (scan.null()) return true;
+      choice.has_message = true;
+      return scan_message(scan, choice.text);
+    }
+    if (key == "finish_reason") {
+      if (std::exchange(seen_finish, true)) return false;
+      if (scan.peek() != '"') return scan.skip();
+      std::string reason;
+      if (!scan.string(reason)) return false;
+      choice.finish_reason = std::move(reason);
+      return true;
+    }
+    return scan.skip();
+  });
+}
+
+struct ScannedBody {
+  std::string id, model;
+  bool has_choices = false;   // `choices` is an array
+  std::vector<ScannedChoice> choices;
+  std::optional<Usage> usage;
+};
+
+// The top level of a chat.completion or chunk. Every choice is read (and must have the usual
+// shape); `choices` absent or null sends the caller to the full path (errors live there).
+bool scan_body(std::string_view text, const char* message_key, ScannedBody& body) {
+  JsonScanner scan(text);
+  bool seen_id = false, seen_model = false, seen_usage = false;
+  bool ok = scan.object([&](std::string_view key) {
+    if (key == "choices") {
+      if (std::exchange(body.has_choices, true)) return false;
+      return scan.array([&] {
+        return scan_choice(scan, message_key, body.choices.emplace_back());
+      });
+    }
+    if (key == "id") return !std::exchange(seen_id, true) && scan_optional_string(scan, body.id);
+    if (key == "model") {
+      return !std::exchange(seen_model, true) && scan_optional_string(scan, body.model);
+    }
+    if (key == "usage") {
+      if (std::exchange(seen_usage, true)) return false;
+      if (scan.null()) return true;
+      return scan_usage(scan, body.usage.emplace());
+    }
+    return scan.skip();
+  });
+  return ok && scan.end() && body.has_choices;
+}
+
+// chat_events_from_body, for a body of the usual shape.
+std::optional<std::vector<ChatEvent>> scan_chat_response(std::string_view text) {
+  ScannedBody body;
+  if (!scan_body(text, "message", body) || body.choices.empty()) return std::nullopt;
+  ScannedChoice& choice = body.choices.front();
+  if (!choice.has_message) return std::nullopt;
+  std::vector<ChatEvent> events;
+  events.push_back(ChatEvent::start(std::move(body.id), std::move(body.model)));
+  if (!choice.text.empty()) events.push_back(ChatEvent::text_delta(std::move(choice.text)));
+  FinishReason finish = FinishReason::kNone;
+  if (choice.finish_reason) finish = parse_finish_reason(*choice.finish_reason);
+  if (finish == FinishReason::kNone) finish = FinishReason::kStop;
+  events.push_back(ChatEvent::finished(finish));
+  if (body.usage) events.push_back(ChatEvent::usage_event(*body.usage));
+  return events;
+}
+
 Result<std::vector<ChatEvent>> chat_events_from_body(const Json& body) {
   const std::string prefix = "upstream returned an invalid chat completion: ";
   if (!body.is_object()) return bad_gateway(prefix + "body is " + describe(body));
@@ -1082,6 +1242,15 @@ Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_
 
 Result<std::vector<ChatEvent>> chat_response_from_wire(std::string_view body) {
   try {
+    if (auto events = scan_chat_response(body)) return std::move(*events);
+  } catch (const std::exception&) {
+    // fall through to the full path, which reports
+  }
+  return chat_response_from_wire_parsed(body);
+}
+
+Result<std::vector<ChatEvent>> chat_response_from_wire_parsed(std::string_view body) {
+  try {
     auto json = parse_json(body, ErrorCode::kBadGateway, "upstream response");
     if (!json) {
       return bad_gateway("upstream returned an invalid chat completion: " + json.error().message);
@@ -1092,7 +1261,48 @@ Result<std::vector<ChatEvent>> chat_response_from_wire(std::string_view body) {
   }
 }
 
+bool OpenAIStreamDecoder::decode_scanned(std::string_view data, std::vector<ChatEvent>& out) {
+  ScannedBody chunk;
+  if (!scan_body(data, "delta", chunk)) return false;
+  // The choice decode() picks: the first whose index is absent or 0.
+  ScannedChoice* choice = nullptr;
+  for (auto& candidate : chunk.choices) {
+    if (!candidate.index || *candidate.index == 0) {
+      choice = &candidate;
+      break;
+    }
+  }
+  if (!started_) {
+    started_ = true;
+    out.push_back(ChatEvent::start(std::move(chunk.id), std::move(chunk.model)));
+  }
+  if (choice && !choice->text.empty()) {
+    out.push_back(ChatEvent::text_delta(std::move(choice->text)));
+  }
+  bool finish_in_chunk = false;
+  if (choice && choice->finish_reason) {
+    finish_in_chunk = true;
+    if (!finished_) {
+      finished_ = true;
+      FinishReason finish = parse_finish_reason(*choice->finish_reason);
+      if (finish == FinishReason::kNone) finish = FinishReason::kStop;
+      out.push_back(ChatEvent::finished(finish));
+    }
+  }
+  if (chunk.usage && (finish_in_chunk || finished_ || !choice)) {
+    out.push_back(ChatEvent::usage_event(*chunk.usage));
+  }
+  return true;
+}
+
 Status OpenAIStreamDecoder::decode(std::string_view data, std::vector<ChatEvent>& out) {
+  if (fast_path_) {
+    try {
+      if (decode_scanned(data, out)) return Status::Ok();
+    } catch (const std::exception& e) {
+      return bad_gateway(std::string("upstream sent an invalid stream chunk: ") + e.what());
+    }
+  }
   try {
     const std::string prefix = "upstream sent an invalid stream chunk: ";
     auto parsed = parse_json(data, ErrorCode::kBadGateway, "chunk");
@@ -1427,6 +1637,41 @@ std::string dump_chunk(const Json& chunk) {
 }
 
 }  // namespace
+
+std::string chat_response_to_wire_text(const ChatResponse& resp) {
+  const Message& message = resp.message;
+  std::string text = message.text();
+  if (!message.tool_calls.empty() || !valid_utf8(text) || !valid_utf8(resp.id) ||
+      !valid_utf8(resp.model)) {
+    return dump_chunk(chat_response_to_wire(resp));
+  }
+  FinishReason finish = resp.finish;
+  if (finish == FinishReason::kNone || finish == FinishReason::kError) finish = FinishReason::kStop;
+  // Json objects dump their keys sorted; this is that order.
+  std::string out = R"({"choices":[{"finish_reason":)";
+  append_json_string(out, finish_reason_name(finish));
+  out += R"(,"index":0,"logprobs":null,"message":{"content":)";
+  append_json_string(out, text);
+  out += R"(,"refusal":null,"role":"assistant"}}],"created":)";
+  out += std::to_string(resp.created);
+  out += R"(,"id":)";
+  append_json_string(out, resp.id);
+  out += R"(,"model":)";
+  append_json_string(out, resp.model);
+  out += R"(,"object":"chat.completion","usage":{"completion_tokens":)";
+  out += std::to_string(resp.usage.completion_tokens);
+  out += R"(,"prompt_tokens":)";
+  out += std::to_string(resp.usage.prompt_tokens);
+  if (resp.usage.cached_tokens) {
+    out += R"(,"prompt_tokens_details":{"cached_tokens":)";
+    out += std::to_string(*resp.usage.cached_tokens);
+    out += '}';
+  }
+  out += R"(,"total_tokens":)";
+  out += std::to_string(resp.usage.total_tokens);
+  out += "}}";
+  return out;
+}
 
 OpenAIStreamEncoder::OpenAIStreamEncoder(std::string id, std::string model, int64_t created,
                                          bool include_usage)

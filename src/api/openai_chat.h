@@ -35,18 +35,28 @@ Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_
 // A whole chat.completion body -> events (Start, content, Finish, Usage). Garbage (not the
 // documented shape) -> kBadGateway.
 Result<std::vector<ChatEvent>> chat_response_from_wire(std::string_view body);
+// The same, always through a full Json parse. chat_response_from_wire reads bodies of the usual
+// shape without one and gives the same result; tests and the fuzz target compare the two.
+Result<std::vector<ChatEvent>> chat_response_from_wire_parsed(std::string_view body);
 
 // Streaming chat.completion.chunk objects -> events. Keeps state across chunks (tool-call
 // indices seen, whether Start was emitted). An `error` object inside a chunk becomes an Error
 // event.
 class OpenAIStreamDecoder {
  public:
+  // fast_path: chunks of the usual shape are read without a Json tree, with the same result;
+  // false forces the full parse (for tests and the fuzz target, which compare the two).
+  explicit OpenAIStreamDecoder(bool fast_path = true) : fast_path_(fast_path) {}
   // `data` is one SSE data payload (not "[DONE]"). Appends events to `out`.
   Status decode(std::string_view data, std::vector<ChatEvent>& out);
   // Called at [DONE]: emits a Finish if none came.
   void finish(std::vector<ChatEvent>& out);
 
  private:
+  // The fast path: false (nothing emitted, no state changed) when the chunk needs the full one.
+  bool decode_scanned(std::string_view data, std::vector<ChatEvent>& out);
+
+  bool fast_path_ = true;
   bool started_ = false;
   bool finished_ = false;
   std::vector<bool> tool_started_;
@@ -60,6 +70,9 @@ std::string upstream_error_message(std::string_view body);
 
 // --- toward the client --------------------------------------------------------------------
 Json chat_response_to_wire(const ChatResponse& resp);
+// Its JSON text: exactly what Json::dump (compact, invalid UTF-8 replaced) gives for it, written
+// directly, without a Json tree, for answers without tool calls.
+std::string chat_response_to_wire_text(const ChatResponse& resp);
 
 // Native events -> chat.completion.chunk objects, in OpenAI's streaming order: the first
 // chunk carries role "assistant"; tool calls carry id/name/type first then argument deltas;

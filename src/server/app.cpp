@@ -74,7 +74,7 @@ class OpenAISseSink final : public StreamSink {
     chunks_.clear();
     encoder_.encode_text(event, chunks_);   // the bytes dump() gives, without Json trees
     std::string frames;
-    for (const auto& chunk : chunks_) frames += sse_frame(chunk);
+    for (const auto& chunk : chunks_) append_sse_frame(frames, chunk);
     return frames;
   }
   std::string closing_frames() override { return "data: [DONE]\n\n"; }
@@ -106,7 +106,7 @@ class AnthropicSseSink final : public StreamSink {
  private:
   std::string render() const {
     std::string frames;
-    for (const auto& event : events_) frames += sse_frame(dump(event.data), event.name);
+    for (const auto& event : events_) append_sse_frame(frames, dump(event.data), event.name);
     return frames;
   }
   AnthropicStreamEncoder encoder_;
@@ -315,11 +315,15 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       whole.id = response_id;
       whole.model = chat.model;
       whole.created = unix_seconds();
-      Json body = anthropic ? messages_response_to_wire(whole, chat.model)
-                            : chat_response_to_wire(whole);
+      std::string body;
+      if (anthropic) {
+        body = dump(messages_response_to_wire(whole, chat.model));
+      } else {
+        body = chat_response_to_wire_text(whole);   // dump(chat_response_to_wire(whole))
+      }
       if (transcript) *transcript = sink.aggregator();
       Headers headers{{"x-request-id", record.id}};
-      co_await response.send(200, kJson, dump(body), headers);
+      co_await response.send(200, kJson, std::move(body), headers);
     }
   }
   record.attempts = std::move(outcome.attempts);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -63,6 +64,29 @@ inline std::vector<std::string> sse_payloads(const std::string& body) {
 }
 
 // Cases in `dir` named by the files present: <case>.<kind>, sorted.
+// `seed` with 1..max_edits random edits: a byte replaced by one of `specials`, up to
+// `max_erase` bytes erased, or one of `specials` inserted (for robustness tests).
+inline std::string mutate(const std::string& seed, std::mt19937& rng, std::string_view specials,
+                          int max_edits, size_t max_erase) {
+  std::string input = seed;
+  int edits = 1 + static_cast<int>(rng() % static_cast<unsigned>(max_edits));
+  for (int e = 0; e < edits && !input.empty(); ++e) {
+    size_t at = rng() % input.size();
+    switch (rng() % 3) {
+      case 0:
+        input[at] = specials[rng() % specials.size()];
+        break;
+      case 1:
+        input.erase(at, 1 + rng() % max_erase);
+        break;
+      default:
+        input.insert(at, 1, specials[rng() % specials.size()]);
+        break;
+    }
+  }
+  return input;
+}
+
 inline std::vector<std::string> cases_with(const fs::path& dir, const std::string& kind) {
   std::vector<std::string> out;
   const std::string suffix = "." + kind;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/openai_chat.h"
+#include "golden_util.h"
 
 namespace keel {
 namespace {
@@ -594,22 +595,7 @@ TEST(OpenAIRobustness, RandomAndMutatedInputNeverThrows) {
   const char specials[] = "{}[]\",:0123456789-+.eE\\ntrufalsn\xff\xc3";
   for (const auto& seed : seeds) {
     for (int round = 0; round < 3000; ++round) {
-      std::string input = seed;
-      int edits = 1 + static_cast<int>(rng() % 4);
-      for (int e = 0; e < edits && !input.empty(); ++e) {
-        size_t at = rng() % input.size();
-        switch (rng() % 3) {
-          case 0:
-            input[at] = specials[rng() % (sizeof specials - 1)];
-            break;
-          case 1:
-            input.erase(at, 1 + rng() % 8);
-            break;
-          default:
-            input.insert(at, 1, specials[rng() % (sizeof specials - 1)]);
-            break;
-        }
-      }
+      std::string input = golden_util::mutate(seed, rng, {specials, sizeof specials - 1}, 4, 8);
       EXPECT_NO_THROW({
         auto req = parse_chat_request(input);
         if (req.ok()) (void)chat_request_to_wire(*req, "up").dump();

@@ -1,0 +1,113 @@
+// A forward-only reader for JSON of a known, common shape: read the members you want, skip the
+// rest, without building a Json tree. It is a fast path, never the only one: any doubt (a syntax
+// error, a float, a long integer, deep nesting) makes it fail, and its caller then parses the
+// same text with parse_json(), which gives the verdict and the error message.
+//
+//   JsonScanner scan(text);
+//   std::string id;
+//   bool ok = scan.object([&](std::string_view key) {
+//     if (key == "id") return scan.string(id);
+//     return scan.skip();
+//   }) && scan.end();
+//   if (!ok) { /* parse_json(text, ...) and read it the full way */ }
+//
+// Contract: when every call returns true and end() does, the values read are exactly what
+// nlohmann::json::parse gives for the same text: strings unescaped and checked as its lexer
+// does (UTF-8 well-formed per RFC 3629, no raw control characters, surrogate pairs), integers
+// as int64. Duplicate keys are the caller's to refuse (nlohmann keeps the last one).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace keel {
+
+class JsonScanner {
+ public:
+  explicit JsonScanner(std::string_view text) : at_(text.data()), end_(text.data() + text.size()) {}
+
+  // True when the next value is null; consumes it then.
+  bool null() {
+    ws();
+    if (end_ - at_ >= 4 && std::string_view(at_, 4) == "null") {
+      at_ += 4;
+      return true;
+    }
+    return false;
+  }
+  // The next value's first byte ('{', '[', '"', 'n', ...), or 0 at the end.
+  char peek() {
+    ws();
+    return at_ < end_ ? *at_ : '\0';
+  }
+  // An object; `on_member(key)` must read or skip the member's value and return true.
+  template <typename OnMember>
+  bool object(OnMember&& on_member) {
+    if (!open('{')) return false;
+    if (close('}')) return leave();
+    std::string key;
+    do {
+      if (!string(key) || !colon() || !on_member(std::string_view(key))) return false;
+    } while (comma());
+    return close('}') && leave();
+  }
+  // An array; `on_element()` must read or skip one element and return true.
+  template <typename OnElement>
+  bool array(OnElement&& on_element) {
+    if (!open('[')) return false;
+    if (close(']')) return leave();
+    do {
+      if (!on_element()) return false;
+    } while (comma());
+    return close(']') && leave();
+  }
+  bool string(std::string& out);
+  // An integer of at most 18 digits (no fraction, no exponent).
+  bool integer(int64_t& out);
+  // Any value, checked as the parser would check it.
+  bool skip();
+  // Only whitespace is left.
+  bool end() {
+    ws();
+    return at_ == end_;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;   // deeper input goes to the full parser
+  void ws() {
+    while (at_ < end_ && (*at_ == ' ' || *at_ == '\n' || *at_ == '\r' || *at_ == '\t')) ++at_;
+  }
+  bool open(char c) {
+    ws();
+    if (at_ == end_ || *at_ != c || depth_ >= kMaxDepth) return false;
+    ++at_;
+    ++depth_;
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  bool close(char c) {
+    ws();
+    if (at_ < end_ && *at_ == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  bool comma() { return close(','); }
+  bool colon() { return close(':'); }
+  bool literal(std::string_view word);
+  bool number();
+  bool utf8_sequence(std::string& out);
+  bool unicode_escape(std::string& out);
+  bool hex4(uint32_t& out);
+
+  const char* at_;
+  const char* end_;
+  int depth_ = 0;
+};
+
+}  // namespace keel

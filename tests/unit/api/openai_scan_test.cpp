@@ -1,0 +1,268 @@
+// The fast paths for OpenAI bodies and chunks (JsonScanner, no Json tree) against the full
+// parse: on golden, odd and mutated inputs both must give the same events and errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/json_scan.h"
+#include "api/json_util.h"
+#include "api/openai_chat.h"
+#include "golden_util.h"
+
+namespace keel {
+namespace {
+
+// Every field of an event, so that a difference anywhere shows.
+std::string describe(const ChatEvent& e) {
+  std::ostringstream out;
+  out << static_cast<int>(e.kind) << '|' << e.text << '|' << e.tool_index << '|' << e.tool_id
+      << '|' << e.tool_name << '|' << static_cast<int>(e.finish) << '|' << e.usage.prompt_tokens
+      << ',' << e.usage.completion_tokens << ',' << e.usage.total_tokens << ','
+      << (e.usage.cached_tokens ? std::to_string(*e.usage.cached_tokens) : "-") << ','
+      << e.usage.present << '|' << static_cast<int>(e.error.code) << ':' << e.error.message << '|'
+      << e.id << '|' << e.model;
+  return out.str();
+}
+
+std::string describe(const std::vector<ChatEvent>& events) {
+  std::string out;
+  for (const auto& e : events) out += describe(e) + "\n";
+  return out;
+}
+
+// A stream of chunks through a fast and a full decoder: the same events and statuses.
+void expect_same_stream(const std::vector<std::string>& chunks) {
+  OpenAIStreamDecoder fast;
+  OpenAIStreamDecoder full(/*fast_path=*/false);
+  std::vector<ChatEvent> fast_events, full_events;
+  for (const auto& chunk : chunks) {
+    Status fast_status = fast.decode(chunk, fast_events);
+    Status full_status = full.decode(chunk, full_events);
+    ASSERT_EQ(fast_status.ok(), full_status.ok()) << chunk;
+    if (!fast_status.ok()) {
+      EXPECT_EQ(fast_status.error().message, full_status.error().message) << chunk;
+      EXPECT_EQ(fast_status.error().code, full_status.error().code) << chunk;
+    }
+    ASSERT_EQ(describe(fast_events), describe(full_events)) << chunk;
+  }
+  fast.finish(fast_events);
+  full.finish(full_events);
+  EXPECT_EQ(describe(fast_events), describe(full_events));
+}
+
+void expect_same_body(const std::string& body) {
+  auto fast = chat_response_from_wire(body);
+  auto full = chat_response_from_wire_parsed(body);
+  ASSERT_EQ(fast.ok(), full.ok()) << body;
+  if (!fast.ok()) {
+    EXPECT_EQ(fast.error().message, full.error().message) << body;
+    return;
+  }
+  EXPECT_EQ(describe(*fast), describe(*full)) << body;
+}
+
+const std::filesystem::path kGolden = golden_util::golden_dir("openai");
+
+// Odd but valid (or nearly valid) chunks: each takes the fast path or falls back, never differs.
+const char* const kOddChunks[] = {
+    R"({"id":"a","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})",
+    R"({"choices":[{"delta":{"content":"no index"}}]})",
+    R"({"choices":[{"index":null,"delta":{"content":"null index"}}]})",
+    R"({"choices":[{"index":1,"delta":{"content":"second"}},{"index":0,"delta":{"content":"first"}}]})",
+    R"({"choices":[{"index":"0","delta":{"content":"string index"}}]})",
+    R"({"choices":[{"index":0.0,"delta":{"content":"float index"}}]})",
+    R"({"choices":[{"index":-0,"delta":{"content":"minus zero"}}]})",
+    R"({"choices":[{"index":0,"delta":null,"finish_reason":"length"}]})",
+    R"({"choices":[{"index":0,"delta":{},"finish_reason":"weird"}]})",
+    R"({"choices":[{"index":0,"delta":{},"finish_reason":7}]})",
+    R"({"choices":[{"index":0,"delta":{"content":null,"tool_calls":null}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":[{"type":"text","text":"parts"}]}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":5}}]})",
+    R"({"choices":[{"index":0,"delta":"text"}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"dup"}}],"choices":[]})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}})",
+    R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":1}}})",
+    R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":null,"total_tokens":null,"prompt_tokens_details":null}})",
+    R"({"choices":[],"usage":{"prompt_tokens":-3,"completion_tokens":99999999999999999}})",
+    R"({"choices":[],"usage":{"prompt_tokens":1.5}})",
+    R"({"choices":[],"usage":{"prompt_tokens":"1"}})",
+    R"({"choices":[],"usage":{"prompt_tokens_details":{"cached_tokens":"x"}}})",
+    R"({"choices":[],"usage":{"prompt_tokens_details":7}})",
+    R"({"choices":[],"usage":7})",
+    R"({"choices":[],"usage":null})",
+    R"({"choices":[{"index":0,"delta":{"content":"running"}}],"usage":{"prompt_tokens":1}})",
+    R"({"choices":null,"error":{"message":"boom"}})",
+    R"({"error":{"message":"boom"}})",
+    R"({"object":"error","message":"vllm boom"})",
+    R"({"choices":"x"})",
+    R"({"choices":[1]})",
+    R"([])",
+    R"("just a string")",
+    R"({"choices":[{"index":0,"delta":{"content":"esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 \u0000"}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"lone \ud83d"}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"lone \ude00"}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"bad \x"}}]})",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"utf8 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}]}",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bad utf8 \xc3\x28\"}}]}",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"overlong \xc0\xaf\"}}]}",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"surrogate \xed\xa0\x80\"}}]}",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"raw\ttab\"}}]}",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"nul\0in\"}}]}",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],"created":1e400})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],"created":01})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],"created":-})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],"extra":[1,{"a":[true,false,null]}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],"extra":nul})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],"extra":[1,]})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}],})",
+    R"({"choices":[{"index":0,"delta":{"content":"x"}}]} trailing)",
+    " \t\r\n{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ws\"}}]} \n",
+    "\xef\xbb\xbf{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bom\"}}]}",
+    R"({"id":7,"model":null,"choices":[{"index":0,"delta":{"content":"odd id"}}]})",
+    R"({"id":"a","id":"b","choices":[{"index":0,"delta":{"content":"dup id"}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"x","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]})",
+    "",
+    "{",
+};
+
+TEST(JsonScanner, StringsMatchNlohmann) {
+  const std::string cases[] = {
+      R"("plain")", R"("")", R"("esc \" \\ \/ \b \f \n \r \t")", R"("\u0041\u00e9\u20ac")",
+      R"("\ud83d\ude00")", R"("\uD83D\uDE00")", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+  };
+  for (const auto& text : cases) {
+    JsonScanner scan(text);
+    std::string value;
+    ASSERT_TRUE(scan.string(value) && scan.end()) << text;
+    EXPECT_EQ(value, Json::parse(text).get<std::string>()) << text;
+  }
+}
+
+TEST(JsonScanner, RefusesWhatTheParserRefusesAndLeavesFloatsToIt) {
+  const std::string refused[] = {
+      R"("\ud83d")", R"("\ude00")", R"("\x")", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+      "\"\xf4\x90\x80\x80\"", "\"a\tb\"", R"("unterminated)", "01", "-", "1.5", "1e3",
+      "1234567890123456789", "[1,]", "{\"a\":1,}", "nul", "tru", "{\"a\" 1}",
+  };
+  for (const auto& text : refused) {
+    JsonScanner scan(text);
+    EXPECT_FALSE(scan.skip() && scan.end()) << text;
+  }
+  JsonScanner nested(std::string(100, '[') + std::string(100, ']'));
+  EXPECT_FALSE(nested.skip());   // deeper than the scanner goes: the full parser decides
+  JsonScanner ok(R"({"a":[1,-2,true,false,null,{"b":"c"}],"d":{}})");
+  EXPECT_TRUE(ok.skip() && ok.end());
+}
+
+TEST(OpenAIFastPath, GoldenStreamsGiveTheSameEvents) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kGolden)) {
+    if (entry.path().extension() != ".sse") continue;
+    ++files;
+    SCOPED_TRACE(entry.path().filename().string());
+    expect_same_stream(golden_util::sse_payloads(golden_util::read_text(entry.path())));
+  }
+  EXPECT_GE(files, 4);
+}
+
+TEST(OpenAIFastPath, GoldenBodiesGiveTheSameEvents) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kGolden)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find("upstream_response.json") == std::string::npos) continue;
+    ++files;
+    SCOPED_TRACE(name);
+    expect_same_body(golden_util::read_text(entry.path()));
+  }
+  EXPECT_GE(files, 4);
+}
+
+TEST(OpenAIFastPath, OddChunksGiveTheSameEvents) {
+  for (const char* chunk : kOddChunks) {
+    std::string text(chunk);
+    expect_same_stream({text});
+    // After a start, and after a finish: the decoder's state must evolve the same way.
+    expect_same_stream({R"({"choices":[{"index":0,"delta":{"content":"a"}}]})", text});
+    expect_same_stream(
+        {R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})", text, text});
+  }
+  // The bodies: each chunk with "delta" renamed to "message" is a chat.completion.
+  for (const char* chunk : kOddChunks) {
+    std::string body(chunk);
+    for (size_t at = body.find("\"delta\""); at != std::string::npos;
+         at = body.find("\"delta\"", at)) {
+      body.replace(at, 7, "\"message\"");
+    }
+    expect_same_body(body);
+  }
+}
+
+TEST(OpenAIFastPath, MutatedChunksGiveTheSameEvents) {
+  const std::string seeds[] = {
+      R"({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"h\u00e9llo \"x\""},"logprobs":null,"finish_reason":null}]})",
+      R"({"id":"c","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":2}}})",
+      R"({"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello","refusal":null},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}})",
+  };
+  std::mt19937 rng(4242);
+  const char specials[] = "{}[]\",:0123456789-+.eE\\ntrufalsnu\xff\xc3\xa9 ";
+  for (const auto& seed : seeds) {
+    for (int round = 0; round < 4000; ++round) {
+      std::string input = golden_util::mutate(seed, rng, {specials, sizeof specials - 1}, 3, 6);
+      expect_same_stream({input});
+      expect_same_body(input);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(OpenAIResponseToWireText, IsTheDumpOfTheJson) {
+  const std::string texts[] = {"", "Hello", "quote \" backslash \\ slash /", "ctl \b\f\n\r\t\x01\x1f\x7f",
+                               "utf8 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "bad \xc3\x28 utf8",
+                               "overlong \xc0\xaf"};
+  const FinishReason finishes[] = {FinishReason::kNone, FinishReason::kStop, FinishReason::kLength,
+                                   FinishReason::kToolCalls, FinishReason::kContentFilter,
+                                   FinishReason::kError};
+  int checked = 0;
+  for (const auto& text : texts) {
+    for (FinishReason finish : finishes) {
+      for (int variant = 0; variant < 4; ++variant) {
+        ChatResponse resp;
+        resp.id = variant == 3 ? "chatcmpl-\xff" : "chatcmpl-abc";
+        resp.model = variant == 2 ? "m\"odel\n" : "gpt-4o";
+        resp.created = variant == 1 ? -5 : 1764167000;
+        if (!text.empty() || variant != 0) set_string_content(resp.message, text);
+        resp.finish = finish;
+        resp.usage.prompt_tokens = 8 + variant;
+        resp.usage.completion_tokens = 6;
+        resp.usage.total_tokens = 14 + variant;
+        if (variant % 2 == 1) resp.usage.cached_tokens = variant;
+        if (variant == 2 && finish == FinishReason::kToolCalls) {
+          ToolCall call;
+          call.id = "call_1";
+          call.name = "f";
+          call.arguments = R"({"a":1})";
+          resp.message.tool_calls.push_back(call);
+        }
+        EXPECT_EQ(chat_response_to_wire_text(resp),
+                  chat_response_to_wire(resp).dump(-1, ' ', false, Json::error_handler_t::replace))
+            << text;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+}  // namespace
+}  // namespace keel
