@@ -1,10 +1,86 @@
 #!/usr/bin/env bash
-# Every test: unit (ctest) then end to end (node's test runner, the official SDKs against the
-# real build/keel). Prints one closing line "N passed, N failed".
+# Every test, in stages (`make test` builds build/ first):
+#   unit, e2e            ctest -L unit in build/; the official SDKs against build/keel (node --test)
+#   fuzz build/replay/fuzz   scripts/fuzz.sh: every libFuzzer target replays its corpus and
+#                        regressions, then fuzzes for KEEL_TEST_FUZZ_SECONDS (default 5) each
+#   asan build/unit/e2e  scripts/sanitize.sh asan: ASan+UBSan build; unit tests and the e2e suite
+#   tsan build/unit/e2e  scripts/sanitize.sh tsan: TSan build; router, HTTP/SSE and streaming tests
+# Ends with one line per stage (pass/FAIL/skipped, minutes) and exits non-zero when any failed.
+# KEEL_TEST_QUICK=1 runs unit and e2e only, for quick iteration; CI runs everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${KEEL_TEST_FUZZ_SECONDS:-5}"
+QUICK="${KEEL_TEST_QUICK:-0}"
+export JOBS="${KEEL_TEST_JOBS:-$(nproc)}"   # build jobs for the fuzz and sanitizer builds
+
+names=()
+results=()
+times=()
 failed=0
-(cd build && ctest -L unit --output-on-failure -j "$(nproc)") || failed=1
-(cd tests/e2e && KEEL_BIN="$PWD/../../build/keel" node --test --test-concurrency=1 ./*.test.mjs) || failed=1
+
+fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# stage NAME COMMAND...: runs it, records pass/FAIL and its wall time.
+stage() {
+  local name="$1"
+  shift
+  echo
+  echo "==== make test: $name"
+  local start=$SECONDS rc=0
+  "$@" || rc=$?
+  names+=("$name")
+  times+=("$(fmt_time $((SECONDS - start)))")
+  if [ $rc -eq 0 ]; then
+    results+=("pass")
+  else
+    results+=("FAIL")
+    failed=1
+  fi
+  return $rc
+}
+
+skip() {
+  names+=("$1")
+  results+=("skipped ($2)")
+  times+=("")
+}
+
+unit() { (cd build && ctest -L unit --output-on-failure -j "$JOBS"); }
+e2e() { (cd tests/e2e && KEEL_BIN="$PWD/../../build/keel" node --test --test-concurrency=1 ./*.test.mjs); }
+
+stage "unit" unit
+stage "e2e" e2e
+
+if [ "$QUICK" = "1" ]; then
+  skip "fuzz" "KEEL_TEST_QUICK=1"
+  skip "asan" "KEEL_TEST_QUICK=1"
+  skip "tsan" "KEEL_TEST_QUICK=1"
+else
+  if stage "fuzz build" env FUZZ_STEPS=build scripts/fuzz.sh; then
+    stage "fuzz replay" env FUZZ_STEPS=replay scripts/fuzz.sh 0
+    stage "fuzz ${FUZZ_SECONDS}s/target" env FUZZ_STEPS=fuzz scripts/fuzz.sh "$FUZZ_SECONDS"
+  else
+    skip "fuzz replay" "build failed"
+    skip "fuzz" "build failed"
+  fi
+  for kind in asan tsan; do
+    if stage "$kind build" scripts/sanitize.sh "$kind" build; then
+      stage "$kind unit" scripts/sanitize.sh "$kind" unit
+      stage "$kind e2e" scripts/sanitize.sh "$kind" e2e
+    else
+      skip "$kind unit" "build failed"
+      skip "$kind e2e" "build failed"
+    fi
+  done
+fi
+
+echo
+echo "==== make test: summary"
+for i in "${!names[@]}"; do
+  printf '  %-20s %-28s %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
+  case "${results[$i]}" in skipped\ \(build*) failed=1 ;; esac
+done
+echo "  total                $(fmt_time $SECONDS) (after make build)"
 if [ $failed -ne 0 ]; then echo "make test: FAILED"; exit 1; fi
-echo "make test: all suites passed"
+echo "make test: all stages passed"

@@ -25,6 +25,14 @@ export const UPSTREAM_KEY_2 = 'sk-upstream-two';
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// KEEL_E2E_STDERR_DIR (set by scripts/sanitize.sh): each keel's whole stderr is also written
+// there once the process has closed it, so that sanitizer reports that no test looks at are still
+// found (UBSan beside ASan reports on stderr only).
+function keepStderr(proc, text) {
+  const dir = process.env.KEEL_E2E_STDERR_DIR;
+  if (dir) writeFileSync(path.join(dir, `keel.${proc.pid}`), text);
+}
+
 // --- YAML ----------------------------------------------------------------------------------
 // Block-style YAML; every string double-quoted (JSON escapes are valid YAML escapes).
 function yamlScalar(v) {
@@ -94,7 +102,9 @@ export function keelConfig({ providers = [], models = [], extra = {}, dir }) {
     providers,
     models,
     router: { backoff_base_ms: 10, backoff_max_ms: 50, retry_after_cap_ms: 2000, breaker_failures: 5, breaker_cooldown_ms: 30000 },
-    server: { max_body_bytes: 8388608, shutdown_grace_ms: 2000 },
+    // KEEL_E2E_SERVER_THREADS: io threads (default keel's 1); the TSan run uses 2, so that
+    // requests on different threads share the router, metrics and store (scripts/sanitize.sh).
+    server: { max_body_bytes: 8388608, shutdown_grace_ms: 2000, threads: Number(process.env.KEEL_E2E_SERVER_THREADS) || undefined },
     ...extra,
   };
 }
@@ -168,6 +178,7 @@ export async function startKeel({ providers = [], models = [], extra = {}, env =
     proc.stdout.on('data', (d) => {
       keel.stdout += d.toString();
     });
+    proc.on('close', () => keepStderr(proc, keel.stderr));
     proc.on('error', (err) => finish(err));
     exited.then(({ code, signal }) =>
       finish(new Error(`keel exited before listening (code ${code}, signal ${signal})\nconfig:\n${configText}\nstderr:\n${keel.stderr}`)));
@@ -236,6 +247,7 @@ export async function runKeel(args, { env = {}, input, cwd, timeoutMs = 5000 } =
     });
     proc.on('close', (code, signal) => {
       clearTimeout(timer);
+      keepStderr(proc, stderr);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
