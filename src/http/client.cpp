@@ -345,10 +345,21 @@ Task<Result<std::string>> ClientResponse::read_some() {
     parser.get().body().data = scratch;
     parser.get().body().size = kReadChunk;
     beast::error_code ec;
-    co_await conn_->with_stream([&](auto& stream) -> Task<void> {
-      co_await bhttp::async_read_some(stream, conn_->buffer, parser,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-    });
+    // Bytes already buffered (usually the whole body came with the header): parse them as
+    // async_read_some would first, without its posted completion; read only when they are not
+    // enough.
+    bool parsed = false;
+    if (conn_->buffer.size() > 0) {
+      conn_->buffer.consume(parser.put(conn_->buffer.data(), ec));
+      parsed = ec != bhttp::error::need_more;
+      if (!parsed) ec = {};
+    }
+    if (!parsed) {
+      co_await conn_->with_stream([&](auto& stream) -> Task<void> {
+        co_await bhttp::async_read_some(stream, conn_->buffer, parser,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      });
+    }
     out.assign(scratch, kReadChunk - parser.get().body().size);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_error(ec, cancel_, "reading the upstream response");

@@ -86,6 +86,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   bool busy_ = false;
+  bool remote_known_ = false;
+  std::string remote_;    // the peer's address, read once
   std::string writing_;   // the bytes of pending_ being written now
   // Signalled (cancelled) when a flusher ends; flush() waits on it.
   asio::steady_timer flushed_{stream_.get_executor()};
@@ -207,6 +209,30 @@ Task<void> Session::send_error_and_linger(int status, std::string_view message,
   }
 }
 
+namespace {
+
+// What Beast's read operations do with bytes already buffered, before they read: feed them to
+// the parser. True when the header (header_only) or the whole message is parsed, or put()
+// failed (`ec` says how); false when more bytes are needed, with `ec` clear. Parsing here
+// saves the read operation's posted completion (an event-loop round) and its timer.
+bool parse_buffered(bhttp::request_parser<bhttp::string_body>& parser, beast::flat_buffer& buffer,
+                    beast::error_code& ec, bool header_only) {
+  ec = {};
+  for (;;) {
+    if (header_only ? parser.is_header_done() : parser.is_done()) return true;
+    if (buffer.size() == 0) return false;
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec) return true;
+  }
+}
+
+}  // namespace
+
 Task<void> Session::serve(std::shared_ptr<Session> self) {
   const auto& opt = server_.options_;
   beast::error_code ec;
@@ -224,8 +250,12 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(opt.max_body_bytes);
     parser.header_limit(64 * 1024);
-    stream_.expires_after(std::chrono::milliseconds(opt.header_timeout_ms));
-    co_await bhttp::async_read_header(stream_, buffer_, parser, redirect);
+    // Usually the whole request came with the first read: parse it from the buffer, and only
+    // wait (with the header timeout) when more bytes are needed.
+    if (!parse_buffered(parser, buffer_, ec, /*header_only=*/true)) {
+      stream_.expires_after(std::chrono::milliseconds(opt.header_timeout_ms));
+      co_await bhttp::async_read_header(stream_, buffer_, parser, redirect);
+    }
     std::string target(parser.get().target());
     if (ec == bhttp::error::body_limit) {
       co_await send_error_and_linger(413, "request body is larger than the server's limit",
@@ -255,8 +285,10 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       co_await bhttp::async_write(stream_, cont, redirect);
       if (ec) break;
     }
-    stream_.expires_after(std::chrono::milliseconds(opt.body_timeout_ms));
-    co_await bhttp::async_read(stream_, buffer_, parser, redirect);
+    if (!parse_buffered(parser, buffer_, ec, /*header_only=*/false)) {
+      stream_.expires_after(std::chrono::milliseconds(opt.body_timeout_ms));
+      co_await bhttp::async_read(stream_, buffer_, parser, redirect);
+    }
     if (ec == bhttp::error::body_limit) {
       co_await send_error_and_linger(413, "request body is larger than the server's limit",
                                      target);
@@ -267,9 +299,13 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
 
     Request request;
     request.message = parser.release();
-    beast::error_code addr_ec;
-    auto endpoint = stream_.socket().remote_endpoint(addr_ec);
-    if (!addr_ec) request.remote = endpoint.address().to_string();
+    if (!remote_known_) {   // a connection's peer does not change: one getpeername per connection
+      beast::error_code addr_ec;
+      auto endpoint = stream_.socket().remote_endpoint(addr_ec);
+      if (!addr_ec) remote_ = endpoint.address().to_string();
+      remote_known_ = !addr_ec;
+    }
+    request.remote = remote_;
     keep_alive_ = request.message.keep_alive();
     head_ = request.message.method() == bhttp::verb::head;
     chunked_started_ = false;
