@@ -126,11 +126,33 @@ bool JsonScanner::utf8_sequence(std::string& out) {
   return true;
 }
 
-bool JsonScanner::string(std::string& out) {
-  out.clear();
+bool JsonScanner::key_view(std::string_view& key, std::string& scratch) {
+  ws();
+  if (at_ == end_ || *at_ != '"') return false;
+  const char* start = at_ + 1;
+  const char* p = start;
+  while (p < end_) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c >= 0x80 || c == '\\') break;
+    if (c == '"') {
+      key = std::string_view(start, static_cast<size_t>(p - start));
+      at_ = p + 1;
+      return true;
+    }
+    ++p;
+  }
+  scratch.clear();
+  if (!scan_string(&scratch)) return false;
+  key = scratch;
+  return true;
+}
+
+bool JsonScanner::scan_string(std::string* out) {
   ws();
   if (at_ == end_ || *at_ != '"') return false;
   ++at_;
+  std::string ignored;   // what escapes and UTF-8 sequences write when only checking
+  std::string& sink = out ? *out : ignored;
   for (;;) {
     const char* run = at_;
     while (at_ < end_) {
@@ -138,7 +160,7 @@ bool JsonScanner::string(std::string& out) {
       if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
       ++at_;
     }
-    out.append(run, static_cast<size_t>(at_ - run));
+    if (out) out->append(run, static_cast<size_t>(at_ - run));
     if (at_ == end_) return false;
     const auto c = static_cast<unsigned char>(*at_);
     if (c == '"') {
@@ -147,7 +169,8 @@ bool JsonScanner::string(std::string& out) {
     }
     if (c < 0x20) return false;   // raw control characters are not allowed in strings
     if (c >= 0x80) {
-      if (!utf8_sequence(out)) return false;
+      if (!utf8_sequence(sink)) return false;
+      if (!out) ignored.clear();
       continue;
     }
     // A backslash escape.
@@ -155,20 +178,21 @@ bool JsonScanner::string(std::string& out) {
     const char e = at_[1];
     at_ += 2;
     switch (e) {
-      case '"': out.push_back('"'); break;
-      case '\\': out.push_back('\\'); break;
-      case '/': out.push_back('/'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
+      case '"': sink.push_back('"'); break;
+      case '\\': sink.push_back('\\'); break;
+      case '/': sink.push_back('/'); break;
+      case 'b': sink.push_back('\b'); break;
+      case 'f': sink.push_back('\f'); break;
+      case 'n': sink.push_back('\n'); break;
+      case 'r': sink.push_back('\r'); break;
+      case 't': sink.push_back('\t'); break;
       case 'u':
-        if (!unicode_escape(out)) return false;
+        if (!unicode_escape(sink)) return false;
         break;
       default:
         return false;
     }
+    if (!out) ignored.clear();
   }
 }
 
@@ -178,10 +202,8 @@ bool JsonScanner::skip() {
       return object([this](std::string_view) { return skip(); });
     case '[':
       return array([this] { return skip(); });
-    case '"': {
-      std::string ignored;
-      return string(ignored);
-    }
+    case '"':
+      return scan_string(nullptr);
     case 't':
       return literal("true");
     case 'f':

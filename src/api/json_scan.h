@@ -46,9 +46,10 @@ class JsonScanner {
   bool object(OnMember&& on_member) {
     if (!open('{')) return false;
     if (close('}')) return leave();
-    std::string key;
+    std::string scratch;   // only for keys with escapes or non-ASCII bytes
     do {
-      if (!string(key) || !colon() || !on_member(std::string_view(key))) return false;
+      std::string_view key;
+      if (!key_view(key, scratch) || !colon() || !on_member(key)) return false;
     } while (comma());
     return close('}') && leave();
   }
@@ -62,7 +63,10 @@ class JsonScanner {
     } while (comma());
     return close(']') && leave();
   }
-  bool string(std::string& out);
+  bool string(std::string& out) {
+    out.clear();
+    return scan_string(&out);
+  }
   // An integer of at most 18 digits (no fraction, no exponent).
   bool integer(int64_t& out);
   // Any value, checked as the parser would check it.
@@ -99,6 +103,11 @@ class JsonScanner {
   }
   bool comma() { return close(','); }
   bool colon() { return close(':'); }
+  // A string appended to *out, or only checked when out is null.
+  bool scan_string(std::string* out);
+  // A key: a view into the text when it is plain ASCII without escapes, else unescaped into
+  // `scratch` (and a view of that).
+  bool key_view(std::string_view& key, std::string& scratch);
   bool literal(std::string_view word);
   bool number();
   bool utf8_sequence(std::string& out);

@@ -123,6 +123,8 @@ const char* const kOddChunks[] = {
     R"({"choices":[{"index":0,"delta":{"content":"x"}}]} trailing)",
     " \t\r\n{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ws\"}}]} \n",
     "\xef\xbb\xbf{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bom\"}}]}",
+    R"({"ch\u006fices":[{"index":0,"delta":{"\u0063ontent":"escaped keys"}}]})",
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\",\"r\xc3\xb4le\":1}}]}",
     R"({"id":7,"model":null,"choices":[{"index":0,"delta":{"content":"odd id"}}]})",
     R"({"id":"a","id":"b","choices":[{"index":0,"delta":{"content":"dup id"}}]})",
     R"({"choices":[{"index":0,"delta":{"content":"x","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]})",
