@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <limits>
 #include <optional>
@@ -208,8 +209,16 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
   auto redirect = asio::redirect_error(asio::use_awaitable, ec);
   if (request.read_timeout_ms > 0)
     conn.lowest().expires_after(std::chrono::milliseconds(request.read_timeout_ms));
+  // What bhttp::async_write would send, in one plain write (serialize_header, http/asio.h).
+  std::string head;
+  {
+    bhttp::request_serializer<bhttp::string_body> serializer{msg};
+    serialize_header(serializer, head, ec);
+  }
+  if (ec) co_return ExchangeResult{ec, false};
+  std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(msg.body())};
   co_await conn.with_stream([&](auto& stream) -> Task<void> {
-    co_await bhttp::async_write(stream, msg, redirect);
+    co_await asio::async_write(stream, wire, redirect);
   });
   if (ec) co_return ExchangeResult{ec, false};
   conn.parser.emplace();

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -358,14 +359,16 @@ Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::
   res.keep_alive(keep);
   res.body() = std::move(body);
   res.prepare_payload();
+  // What bhttp::async_write would send, in one plain write (serialize_header, http/asio.h).
   beast::error_code ec;
-  if (session_.head_) {
-    bhttp::response_serializer<bhttp::string_body> serializer{res};
-    co_await bhttp::async_write_header(session_.stream(), serializer,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-  } else {
-    co_await bhttp::async_write(session_.stream(), res,
-                                asio::redirect_error(asio::use_awaitable, ec));
+  std::string head;
+  bhttp::response_serializer<bhttp::string_body> serializer{res};
+  serialize_header(serializer, head, ec);
+  if (!ec) {
+    std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
+    if (!session_.head_) wire[1] = asio::buffer(res.body());
+    co_await asio::async_write(session_.stream(), wire,
+                               asio::redirect_error(asio::use_awaitable, ec));
   }
   if (ec) {
     failed_ = true;
@@ -388,17 +391,7 @@ Task<bool> ResponseWriter::begin_stream(
   bhttp::response_serializer<bhttp::empty_body> serializer{res};
   beast::error_code ec;
   std::string head;
-  serializer.split(true);
-  while (!serializer.is_header_done() && !ec) {
-    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
-      size_t n = 0;
-      for (auto buffer : beast::buffers_range_ref(buffers)) {
-        head.append(static_cast<const char*>(buffer.data()), buffer.size());
-        n += buffer.size();
-      }
-      serializer.consume(n);
-    });
-  }
+  serialize_header(serializer, head, ec);
   if (ec || session_.client_gone_->cancelled()) {
     failed_ = true;
     session_.keep_alive_ = false;
