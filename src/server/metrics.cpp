@@ -1,6 +1,7 @@
 #include "server/metrics.h"
 
 #include <cstdio>
+#include <string_view>
 
 namespace keel {
 
@@ -9,19 +10,25 @@ namespace {
 // Latency buckets in seconds, from a cache hit to a long generation.
 constexpr double kBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
-std::string escape(const std::string& value) {
-  std::string out;
+// Appends name="value" (value escaped as the exposition format wants), after a comma when `out`
+// already holds labels.
+void append_label(std::string& out, const char* name, std::string_view value) {
+  if (!out.empty()) out += ',';
+  out += name;
+  out += "=\"";
   for (char c : value) {
     if (c == '\\') out += "\\\\";
     else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
     else out += c;
   }
-  return out;
+  out += '"';
 }
 
 std::string label(const char* name, const std::string& value) {
-  return std::string(name) + "=\"" + escape(value) + "\"";
+  std::string out;
+  append_label(out, name, value);
+  return out;
 }
 
 std::string number(double value) {
@@ -38,11 +45,27 @@ void render_counter(std::string& out, const char* name, const char* help,
   }
 }
 
+// Label sets are built into a per-thread scratch string and looked up with it: a new key is
+// copied into its map once, and a known one costs no allocation (was a handful of temporary
+// strings per request). The text is what label() + "," + label() ... gives.
+std::string& scratch() {
+  thread_local std::string text;
+  text.clear();
+  return text;
+}
+
+template <class Value>
+Value& entry(std::map<std::string, Value>& family, const std::string& labels) {
+  auto it = family.find(labels);
+  if (it == family.end()) it = family.emplace(labels, Value{}).first;
+  return it->second;
+}
+
 }  // namespace
 
 void Metrics::observe(std::map<std::string, Histogram>& family, const std::string& labels,
                       double value) {
-  auto& h = family[labels];
+  auto& h = entry(family, labels);
   if (h.counts.empty()) h.counts.assign(std::size(kBuckets), 0);
   for (size_t i = 0; i < std::size(kBuckets); ++i) {
     if (value <= kBuckets[i]) {
@@ -56,36 +79,56 @@ void Metrics::observe(std::map<std::string, Histogram>& family, const std::strin
 
 void Metrics::on_request(const std::string& endpoint, const std::string& model, int status,
                          double seconds) {
-  std::string labels = label("endpoint", endpoint) + "," + label("model", model) + "," +
-                       label("status", std::to_string(status));
+  std::string& labels = scratch();
+  append_label(labels, "endpoint", endpoint);
+  const size_t endpoint_only = labels.size();
+  append_label(labels, "model", model);
+  char status_text[16];
+  std::snprintf(status_text, sizeof status_text, "%d", status);
+  append_label(labels, "status", status_text);
   std::lock_guard lock(mutex_);
-  requests_[labels] += 1;
-  observe(duration_, label("endpoint", endpoint), seconds);
+  entry(requests_, labels) += 1;
+  labels.resize(endpoint_only);
+  observe(duration_, labels, seconds);
 }
 
 void Metrics::on_error(const std::string& error_class) {
+  std::string& labels = scratch();
+  append_label(labels, "class", error_class);
   std::lock_guard lock(mutex_);
-  errors_[label("class", error_class)] += 1;
+  entry(errors_, labels) += 1;
 }
 
 void Metrics::on_ttft(const std::string& model, double seconds) {
+  std::string& labels = scratch();
+  append_label(labels, "model", model);
   std::lock_guard lock(mutex_);
-  observe(ttft_, label("model", model), seconds);
+  observe(ttft_, labels, seconds);
 }
 
 void Metrics::on_tokens(const std::string& model, int64_t prompt, int64_t completion) {
+  std::string& labels = scratch();
+  append_label(labels, "model", model);
+  const size_t model_only = labels.size();
   std::lock_guard lock(mutex_);
-  if (prompt > 0) tokens_[label("model", model) + "," + label("type", "prompt")] += prompt;
-  if (completion > 0)
-    tokens_[label("model", model) + "," + label("type", "completion")] += completion;
+  if (prompt > 0) {
+    append_label(labels, "type", "prompt");
+    entry(tokens_, labels) += prompt;
+    labels.resize(model_only);
+  }
+  if (completion > 0) {
+    append_label(labels, "type", "completion");
+    entry(tokens_, labels) += completion;
+  }
 }
 
 void Metrics::on_attempt(const AttemptRecord& attempt) {
-  std::string labels = label("provider", attempt.provider) + "," +
-                       label("model", attempt.target_model) + "," +
-                       label("outcome", attempt.error_class.empty() ? "ok" : "error");
+  std::string& labels = scratch();
+  append_label(labels, "provider", attempt.provider);
+  append_label(labels, "model", attempt.target_model);
+  append_label(labels, "outcome", attempt.error_class.empty() ? "ok" : "error");
   std::lock_guard lock(mutex_);
-  attempts_[labels] += 1;
+  entry(attempts_, labels) += 1;
 }
 
 std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_flight) const {
