@@ -30,9 +30,10 @@ bool JsonScanner::integer(int64_t& out) {
   const char* digits = at_;
   int64_t value = 0;
   while (at_ < end_ && *at_ >= '0' && *at_ <= '9') {
+    // A 19th digit may not fit in int64 (checked before it is added): the full parser decides.
+    if (at_ - digits == 18) return false;
     value = value * 10 + (*at_ - '0');
     ++at_;
-    if (at_ - digits > 18) return false;   // may not fit: the full parser decides
   }
   if (at_ == digits) return false;
   if (*digits == '0' && at_ - digits > 1) return false;   // a leading zero is a syntax error
