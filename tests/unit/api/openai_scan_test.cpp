@@ -155,7 +155,8 @@ TEST(JsonScanner, RefusesWhatTheParserRefusesAndLeavesFloatsToIt) {
     JsonScanner scan(text);
     EXPECT_FALSE(scan.skip() && scan.end()) << text;
   }
-  JsonScanner nested(std::string(100, '[') + std::string(100, ']'));
+  const std::string deep = std::string(100, '[') + std::string(100, ']');
+  JsonScanner nested(deep);   // the scanner holds a view: the text must outlive it
   EXPECT_FALSE(nested.skip());   // deeper than the scanner goes: the full parser decides
   JsonScanner ok(R"({"a":[1,-2,true,false,null,{"b":"c"}],"d":{}})");
   EXPECT_TRUE(ok.skip() && ok.end());
