@@ -44,4 +44,19 @@ class CancelToken : public std::enable_shared_from_this<CancelToken> {
 
 using CancelPtr = std::shared_ptr<CancelToken>;
 
+// A callback registered on a token for as long as this object lives (on_cancel + remove).
+class CancelRegistration {
+ public:
+  CancelRegistration(CancelPtr token, CancelToken::Callback callback) : token_(std::move(token)) {
+    handle_ = token_->on_cancel(std::move(callback));
+  }
+  ~CancelRegistration() { token_->remove(handle_); }
+  CancelRegistration(const CancelRegistration&) = delete;
+  CancelRegistration& operator=(const CancelRegistration&) = delete;
+
+ private:
+  CancelPtr token_;
+  size_t handle_ = 0;
+};
+
 }  // namespace keel

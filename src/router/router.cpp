@@ -266,10 +266,9 @@ Task<bool> Router::sleep_ms(long ms, const CancelPtr& cancel) {
   if (ms <= 0) co_return !cancel->cancelled();
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor, milliseconds(ms));
-  size_t handle = cancel->on_cancel([&timer] { timer.cancel(); });
+  const CancelRegistration wake(cancel, [&timer] { timer.cancel(); });
   beast::error_code ec;
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  cancel->remove(handle);
   co_return !cancel->cancelled();
 }
 

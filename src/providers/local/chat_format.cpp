@@ -100,7 +100,6 @@ Status ChatFormat::apply_template(const ChatRequest& request, const std::string&
                    << params.grammar_triggers.size() << " triggers, parser "
                    << params.parser.size() << " bytes";
   out.prompt = std::move(params.prompt);
-  out.parse_special = true;
   if (!params.grammar.empty()) {
     const bool tools = !inputs.tools.empty() && inputs.tool_choice != COMMON_CHAT_TOOL_CHOICE_NONE;
     out.sampling.grammar = {tools ? COMMON_GRAMMAR_TYPE_TOOL_CALLS : COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT,
@@ -192,11 +191,9 @@ std::vector<ChatEvent> OutputParser::feed(const std::string& text, bool final) {
     msg = common_chat_msg();
     msg.content = raw_;         // the model broke its own format: give the text back
   }
-  if (msg.content.size() > content_sent_ &&
-      msg.content.compare(0, content_sent_, sent_content_) == 0) {
-    std::string delta = msg.content.substr(content_sent_);
+  if (msg.content.size() > sent_content_.size() && msg.content.starts_with(sent_content_)) {
+    std::string delta = msg.content.substr(sent_content_.size());
     sent_content_ += delta;
-    content_sent_ = sent_content_.size();
     events.push_back(ChatEvent::text_delta(std::move(delta)));
   }
   for (size_t i = 0; i < msg.tool_calls.size(); ++i) {

@@ -28,11 +28,12 @@ namespace keel::local {
 // What a ChatRequest becomes before it reaches the engine.
 struct Prepared {
   std::string prompt;
-  bool parse_special = false;         // template output may hold special tokens; user text not
   common_params_sampling sampling;
   std::vector<std::string> stops;
   std::vector<std::string> preserved;
-  bool parse_output = false;          // run llama.cpp's chat parser over the generated text
+  // The prompt came from the model's chat template: it is tokenized with its special tokens
+  // (user text in a plain transcript is not), and the output goes through llama.cpp's parser.
+  bool parse_output = false;
   common_chat_parser_params parser;
   int max_tokens = -1;
 };
@@ -76,7 +77,6 @@ class OutputParser {
   common_chat_parser_params params_;
   std::string raw_;
   std::string sent_content_;
-  size_t content_sent_ = 0;
   std::vector<SentCall> calls_;
 };
 

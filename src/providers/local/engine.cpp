@@ -159,7 +159,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   // context; chat requests for it are refused by the provider.
   const auto arch = meta_string(engine->model_, "general.architecture").value_or("");
   const auto pooling = meta_string(engine->model_, arch + ".pooling_type");
-  const bool embedding_only = pooling.has_value() && *pooling != "0";
+  engine->own_pooling_ = pooling.has_value() && *pooling != "0";
+  const bool embedding_only = engine->own_pooling_;
 
   if (!embedding_only) {
     t_last_llama_error.clear();
@@ -443,9 +444,6 @@ void Engine::finish(Slot& slot, FinishReason reason, std::optional<Error> error)
 void Engine::run_embeddings(EmbedJob& job) {
   if (!embed_ctx_) {
     t_last_llama_error.clear();
-    // The model's own pooling when its GGUF names one, else the mean over tokens.
-    const auto arch = meta_string(model_, "general.architecture").value_or("");
-    const auto pooling = meta_string(model_, arch + ".pooling_type");
     llama_context_params params = llama_context_default_params();
     const int n_ctx = std::min(llama_model_n_ctx_train(model_), 4096);
     params.n_ctx = static_cast<uint32_t>(std::max(n_ctx, 64));
@@ -456,8 +454,8 @@ void Engine::run_embeddings(EmbedJob& job) {
     params.n_threads_batch = options_.threads;
     params.embeddings = true;
     params.no_perf = true;
-    params.pooling_type = (pooling && *pooling != "0") ? LLAMA_POOLING_TYPE_UNSPECIFIED
-                                                       : LLAMA_POOLING_TYPE_MEAN;
+    // The model's own pooling when its GGUF names one, else the mean over tokens.
+    params.pooling_type = own_pooling_ ? LLAMA_POOLING_TYPE_UNSPECIFIED : LLAMA_POOLING_TYPE_MEAN;
     embed_ctx_ = llama_init_from_model(model_, params);
     if (!embed_ctx_) {
       job.deliver(Error(ErrorCode::kInternal,

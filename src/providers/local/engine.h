@@ -126,6 +126,7 @@ class Engine {
   const llama_vocab* vocab_ = nullptr;
   llama_context* ctx_ = nullptr;
   llama_context* embed_ctx_ = nullptr;  // made on first use, on the inference thread
+  bool own_pooling_ = false;  // the GGUF names a pooling type: an embedding-only model
   llama_batch batch_{};
   int n_ctx_seq_ = 0;
   int parallel_ = 1;

@@ -60,21 +60,6 @@ class Mailbox : public std::enable_shared_from_this<Mailbox<T>> {
   std::deque<T> items_;
 };
 
-// Cancels an engine job when the request's token fires, for as long as it lives.
-class CancelLink {
- public:
-  CancelLink(CancelPtr cancel, std::function<void()> on_cancel) : cancel_(std::move(cancel)) {
-    handle_ = cancel_->on_cancel(std::move(on_cancel));
-  }
-  ~CancelLink() { cancel_->remove(handle_); }
-  CancelLink(const CancelLink&) = delete;
-  CancelLink& operator=(const CancelLink&) = delete;
-
- private:
-  CancelPtr cancel_;
-  size_t handle_ = 0;
-};
-
 class LocalProvider final : public Provider {
  public:
   LocalProvider(ProviderConfig config, Result<std::unique_ptr<Engine>> engine)
@@ -135,7 +120,7 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(Prepared& prepared,
   const llama_vocab* vocab = engine_->vocab();
   auto job = std::make_shared<GenerateJob>();
   job->prompt = common_tokenize(vocab, prepared.prompt, /*add_special=*/true,
-                                prepared.parse_special);
+                                /*parse_special=*/prepared.parse_output);
   prompt_tokens = static_cast<int>(job->prompt.size());
   const int context = engine_->context_per_sequence();
   if (job->prompt.empty()) return bad_request("the prompt is empty", "messages");
@@ -218,7 +203,7 @@ Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& up
   auto mailbox = std::make_shared<Mailbox<GenerateOutput>>(executor);
   job->deliver = [mailbox](GenerateOutput out) { mailbox->post(std::move(out)); };
   Engine* engine = engine_.get();
-  const CancelLink link(cancel, [job, engine, mailbox] {
+  const CancelRegistration link(cancel, [job, engine, mailbox] {
     job->cancel();
     engine->wake();
     mailbox->interrupt();
@@ -285,7 +270,7 @@ Task<Result<Embeddings>> LocalProvider::embed(const EmbedRequest& request,
   auto executor = co_await asio::this_coro::executor;
   auto mailbox = std::make_shared<Mailbox<Vectors>>(executor);
   job->deliver = [mailbox](Vectors result) { mailbox->post(std::move(result)); };
-  const CancelLink link(cancel, [mailbox] { mailbox->interrupt(); });
+  const CancelRegistration link(cancel, [mailbox] { mailbox->interrupt(); });
   engine_->submit(job);
   std::optional<Vectors> result;
   while (!result) {
