@@ -8,6 +8,7 @@ APT_PACKAGES=(
   g++ cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev libssl-dev openssl ca-certificates
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3
+  libtcmalloc-minimal4   # keel's allocator (CMakeLists.txt, KEEL_TCMALLOC)
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
