@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -10,6 +11,7 @@
 
 #include "core/log.h"
 #include "http/client.h"
+#include "http/deadline.h"
 
 namespace keel {
 
@@ -43,6 +45,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream& stream() { return stream_; }
+  // Closes the connection `ms` from now unless re-armed or cancelled first: the idle, header
+  // and body timeouts (a Deadline, not a timer per read: http/deadline.h).
+  void expire_in(int ms) {
+    timeout_.arm(worker_.context, std::chrono::steady_clock::now() + std::chrono::milliseconds(ms),
+                 [](void* self) {
+                   auto* session = static_cast<Session*>(self);
+                   session->timed_out_ = true;
+                   session->close();
+                 },
+                 this);
+  }
   bool keep_alive_ = true;
   bool head_ = false;   // a HEAD request: the response gets headers only
   bool chunked_started_ = false;
@@ -66,17 +79,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   Task<void> serve(std::shared_ptr<Session> self);
-  struct Watch {
-    explicit Watch(asio::any_io_executor executor) : finished(executor) {
-      finished.expires_at(asio::steady_timer::time_point::max());
-    }
-    bool stop = false;
-    bool running = true;
-    asio::steady_timer finished;   // cancelled when the watcher ends
-  };
   static constexpr size_t kMaxPipelinedBytes = 1 << 20;
-  static Task<void> watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
-                                     std::shared_ptr<Watch> watch);
+  static void watch_disconnect(std::shared_ptr<Session> self, uint64_t generation);
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
   static Task<void> flusher(std::shared_ptr<Session> self);
@@ -87,6 +91,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   bool busy_ = false;
+  uint64_t watch_generation_ = 0;   // of the request being handled (watch_disconnect)
+  bool timed_out_ = false;   // timeout_ fired and closed the connection
+  Deadline timeout_;
   bool remote_known_ = false;
   std::string remote_;    // the peer's address, read once
   std::string writing_;   // the bytes of pending_ being written now
@@ -162,27 +169,35 @@ std::string error_json(std::string_view message, std::string_view type) {
 
 }  // namespace
 
-Task<void> Session::watch_disconnect(std::shared_ptr<Session> self, CancelPtr token,
-                                     std::shared_ptr<Watch> watch) {
-  // While a handler runs, this coroutine owns reading the socket: bytes a client pipelines go
-  // into the session's buffer for the next request, and end-of-stream or an error means the
-  // client has gone, which cancels the request's work at once. serve() stops it (socket
-  // cancel) before it reads again itself.
-  beast::error_code ec;
+void Session::watch_disconnect(std::shared_ptr<Session> self, uint64_t generation) {
+  // While a handler runs, this owns reading the socket: bytes a client pipelines go into the
+  // session's buffer for the next request, and end-of-stream or an error means the client has
+  // gone, which cancels the request's work at once. A readiness wait, not a read: nothing points
+  // into the buffer while it is pending, so serve() need not cancel it or wait for it when the
+  // request ends. It bumps watch_generation_ instead, and the stale wait completes harmlessly
+  // when the next request's bytes arrive (or the connection closes). It also saves the event
+  // loop rounds that cancelling a pending read costs.
   auto& socket = self->stream_.socket();
-  while (!watch->stop) {
-    if (self->buffer_.size() > kMaxPipelinedBytes) break;   // enough queued; stop reading
-    size_t n = co_await socket.async_read_some(self->buffer_.prepare(16 * 1024),
-                                               asio::redirect_error(asio::use_awaitable, ec));
-    self->buffer_.commit(n);
-    if (watch->stop) break;
-    if (ec) {
-      token->cancel(ErrorCode::kCancelled, "client disconnected");
-      break;
+  socket.async_wait(tcp::socket::wait_read, [self = std::move(self), generation](
+                                                const beast::error_code& ec) mutable {
+    Session& session = *self;
+    if (ec || generation != session.watch_generation_) return;
+    for (;;) {
+      if (session.buffer_.size() > kMaxPipelinedBytes) return;   // enough queued; stop reading
+      auto space = session.buffer_.prepare(16 * 1024);
+      ssize_t n = ::recv(session.stream_.socket().native_handle(), space.data(), space.size(),
+                         MSG_DONTWAIT);
+      if (n > 0) {
+        session.buffer_.commit(static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;   // drained: wait again
+      session.client_gone_->cancel(ErrorCode::kCancelled, "client disconnected");
+      return;
     }
-  }
-  watch->running = false;
-  watch->finished.cancel();
+    watch_disconnect(std::move(self), generation);
+  });
 }
 
 Task<void> Session::send_error_and_linger(int status, std::string_view message,
@@ -242,7 +257,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     busy_ = false;
     if (buffer_.size() == 0) {
       // Idle keep-alive: wait for the first byte of the next request.
-      stream_.expires_after(std::chrono::milliseconds(opt.idle_timeout_ms));
+      expire_in(opt.idle_timeout_ms);
       size_t n = co_await stream_.async_read_some(buffer_.prepare(8192), redirect);
       if (ec) break;
       buffer_.commit(n);
@@ -254,7 +269,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     // Usually the whole request came with the first read: parse it from the buffer, and only
     // wait (with the header timeout) when more bytes are needed.
     if (!parse_buffered(parser, buffer_, ec, /*header_only=*/true)) {
-      stream_.expires_after(std::chrono::milliseconds(opt.header_timeout_ms));
+      expire_in(opt.header_timeout_ms);
       co_await bhttp::async_read_header(stream_, buffer_, parser, redirect);
     }
     std::string target(parser.get().target());
@@ -263,7 +278,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
                                      target);
       break;
     }
-    if (ec == beast::error::timeout) break;
+    if (timed_out_) break;
     if (ec) {
       KEEL_LOG(kDebug) << "bad request header: " << ec.message();
       if (ec != bhttp::error::end_of_stream && ec != asio::error::eof)
@@ -287,7 +302,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       if (ec) break;
     }
     if (!parse_buffered(parser, buffer_, ec, /*header_only=*/false)) {
-      stream_.expires_after(std::chrono::milliseconds(opt.body_timeout_ms));
+      expire_in(opt.body_timeout_ms);
       co_await bhttp::async_read(stream_, buffer_, parser, redirect);
     }
     if (ec == bhttp::error::body_limit) {
@@ -295,8 +310,8 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
                                      target);
       break;
     }
-    if (ec) break;
-    stream_.expires_never();
+    if (ec || timed_out_) break;
+    timeout_.cancel();
 
     Request request;
     request.message = parser.release();
@@ -312,9 +327,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     chunked_started_ = false;
     write_failed_ = false;
     client_gone_ = std::make_shared<CancelToken>();
-    auto watch = std::make_shared<Watch>(stream_.get_executor());
-    asio::co_spawn(stream_.get_executor(), watch_disconnect(self, client_gone_, watch),
-                   asio::detached);
+    watch_disconnect(self, ++watch_generation_);
 
     ResponseWriter writer(*this);
     ++server_.in_flight_;
@@ -326,16 +339,9 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       threw = true;
     }
     --server_.in_flight_;
-    // Whatever a streamed response corked goes out before the watcher is stopped (which
-    // cancels every operation on the socket).
+    // Whatever a streamed response corked goes out before the next request is read.
     if (flushing_ || !pending_.empty()) co_await flush();
-    watch->stop = true;
-    if (watch->running) {
-      beast::error_code cancel_ec;
-      stream_.socket().cancel(cancel_ec);
-      co_await watch->finished.async_wait(redirect);
-      ec = {};
-    }
+    ++watch_generation_;   // the watcher's pending wait, if any, is stale from here on
     if (threw) keep_alive_ = false;
     if (!writer.started()) {
       co_await writer.send(500, "application/json", error_json("internal error", "api_error"));

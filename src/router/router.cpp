@@ -5,6 +5,7 @@
 
 #include "api/openai_chat.h"
 #include "core/log.h"
+#include "http/deadline.h"
 
 namespace keel {
 
@@ -18,55 +19,45 @@ int64_t elapsed_ms(steady_clock::time_point since) {
   return duration_cast<milliseconds>(steady_clock::now() - since).count();
 }
 
-// Cancels an attempt when its first-token or total deadline passes. Re-armed once the first
-// content arrives; disarmed when destroyed.
+// Cancels an attempt when its first-token or total deadline passes. Moved to the total deadline
+// once the first content arrives; disarmed when destroyed. A Deadline, not a timer of its own:
+// arming, moving and disarming one costs no syscall and no event-loop round (http/deadline.h).
 class AttemptTimer {
  public:
-  AttemptTimer(asio::any_io_executor executor, CancelPtr cancel, int first_token_ms, int total_ms)
-      : timer_(std::make_shared<asio::steady_timer>(executor)),
-        state_(std::make_shared<State>()),
+  AttemptTimer(const asio::any_io_executor& executor, CancelPtr cancel, int first_token_ms,
+               int total_ms)
+      : cancel_(std::move(cancel)),
+        first_token_ms_(first_token_ms),
+        total_ms_(total_ms),
         total_deadline_(steady_clock::now() + milliseconds(total_ms)) {
-    state_->first_token_ms = first_token_ms;
-    state_->total_ms = total_ms;
     auto first_deadline = steady_clock::now() + milliseconds(first_token_ms);
-    timer_->expires_at(std::min(first_deadline, total_deadline_));
-    asio::co_spawn(executor, watch(timer_, state_, std::move(cancel)), asio::detached);
+    deadline_.arm(executor, std::min(first_deadline, total_deadline_), &AttemptTimer::expired,
+                  this);
   }
-  ~AttemptTimer() {
-    state_->done = true;
-    timer_->cancel();
-  }
+  AttemptTimer(const AttemptTimer&) = delete;
+  AttemptTimer& operator=(const AttemptTimer&) = delete;
+
   void on_first_content() {
-    state_->committed = true;
-    timer_->expires_at(total_deadline_);   // cancels the pending wait; watch() waits again
+    committed_ = true;
+    deadline_.move_to(total_deadline_);   // no-op if it has fired already
   }
 
  private:
-  struct State {
-    bool done = false;
-    bool committed = false;
-    int first_token_ms = 0;
-    int total_ms = 0;
-  };
-  static Task<void> watch(std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<State> state,
-                          CancelPtr cancel) {
-    // co_spawn starts this later (it posts): the attempt may be over by then.
-    while (!state->done) {
-      beast::error_code ec;
-      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (state->done) co_return;
-      if (ec == asio::error::operation_aborted) continue;   // re-armed
-      bool total = state->committed || state->total_ms <= state->first_token_ms;
-      cancel->cancel(ErrorCode::kDeadlineExceeded,
-                     total ? "no complete answer within " + std::to_string(state->total_ms) + " ms"
-                           : "no first token within " + std::to_string(state->first_token_ms) +
-                                 " ms");
-      co_return;
-    }
+  static void expired(void* arg) {
+    auto* self = static_cast<AttemptTimer*>(arg);
+    bool total = self->committed_ || self->total_ms_ <= self->first_token_ms_;
+    self->cancel_->cancel(
+        ErrorCode::kDeadlineExceeded,
+        total ? "no complete answer within " + std::to_string(self->total_ms_) + " ms"
+              : "no first token within " + std::to_string(self->first_token_ms_) + " ms");
   }
-  std::shared_ptr<asio::steady_timer> timer_;
-  std::shared_ptr<State> state_;
+
+  CancelPtr cancel_;
+  int first_token_ms_;
+  int total_ms_;
+  bool committed_ = false;
   steady_clock::time_point total_deadline_;
+  Deadline deadline_;
 };
 
 // Holds an attempt's events back until its first content (or its Finish), then passes them
