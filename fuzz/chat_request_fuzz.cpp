@@ -25,12 +25,22 @@ void check_error_body(const keel::Error& error) {
 
 void fuzz_chat(std::string_view input) {
   auto request = keel::parse_chat_request(input);
+  // The fast path (usual shapes, no Json tree) and the full parse agree on everything.
+  auto full = keel::parse_chat_request_parsed(input);
+  FUZZ_CHECK(request.ok() == full.ok(), "fast and full request parses disagree on validity");
   if (!request) {
+    FUZZ_CHECK(request.error().message == full.error().message,
+               "fast and full request parses give different errors");
     check_error_body(request.error());
     return;
   }
   keel::Json wire = keel::chat_request_to_wire(*request, "upstream-model");
   std::string body = dump_checked(wire);
+  FUZZ_CHECK(keel::chat_request_to_wire_text(*request, "upstream-model") == body,
+             "chat_request_to_wire_text differs from the dump of chat_request_to_wire");
+  FUZZ_CHECK(dump_checked(keel::chat_request_to_wire(*full, "upstream-model")) == body &&
+                 request->stream == full->stream && request->include_usage == full->include_usage,
+             "fast and full request parses give different requests");
   FUZZ_CHECK(wire.is_object() && wire["model"] == "upstream-model", "wire body lost its model");
   FUZZ_CHECK(wire["messages"].is_array() && wire["messages"].size() == request->messages.size(),
              "wire body lost messages");

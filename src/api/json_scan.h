@@ -67,6 +67,16 @@ class JsonScanner {
     out.clear();
     return scan_string(&out);
   }
+  bool boolean(bool& out) {
+    ws();
+    if (literal("true")) {
+      out = true;
+      return true;
+    }
+    if (!literal("false")) return false;
+    out = false;
+    return true;
+  }
   // An integer of at most 18 digits (no fraction, no exponent).
   bool integer(int64_t& out);
   // Any value, checked as the parser would check it.

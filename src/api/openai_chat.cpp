@@ -1074,7 +1074,80 @@ std::string sanitized_excerpt(std::string_view text, size_t limit) {
 
 // ==== client requests ========================================================================
 
+namespace {
+
+// One message of the usual shape: role system, developer, user or assistant; content a string;
+// an optional name. Anything else (a tool turn, content parts, tool calls, a null) is the full
+// path's, which also gives every error.
+bool scan_message(JsonScanner& scan, Message& out) {
+  bool seen_role = false, seen_content = false, seen_name = false;
+  std::string role, content;
+  bool ok = scan.object([&](std::string_view key) {
+    if (key == "role") return !std::exchange(seen_role, true) && scan.string(role);
+    if (key == "content") return !std::exchange(seen_content, true) && scan.string(content);
+    if (key == "name") return !std::exchange(seen_name, true) && scan.string(out.name);
+    return false;
+  });
+  if (!ok || !seen_role || !seen_content) return false;
+  auto parsed = parse_role(role);
+  if (!parsed || *parsed == Role::kTool) return false;
+  out.role = *parsed;
+  set_string_content(out, std::move(content));
+  return true;
+}
+
+// parse_chat_request for a body of the usual shape, without a Json tree: model, messages (as
+// scan_message), stream, stream_options.include_usage, max_tokens, max_completion_tokens, user.
+// Any other member, a duplicate key, or anything parse_chat_object would refuse or normalise:
+// nullopt, and the full path reads it.
+}  // namespace
+
+std::optional<ChatRequest> scan_chat_request(std::string_view text) {
+  JsonScanner scan(text);
+  ChatRequest req;
+  bool seen_model = false, seen_messages = false, seen_stream = false, seen_options = false,
+       seen_user = false;
+  std::optional<int64_t> max_tokens, max_completion_tokens;
+  auto positive = [&](std::optional<int64_t>& out) {
+    return !out && scan.integer(out.emplace()) && *out > 0;
+  };
+  bool ok = scan.object([&](std::string_view key) {
+    if (key == "model") return !std::exchange(seen_model, true) && scan.string(req.model);
+    if (key == "messages") {
+      if (std::exchange(seen_messages, true)) return false;
+      return scan.array([&] { return scan_message(scan, req.messages.emplace_back()); });
+    }
+    if (key == "stream") return !std::exchange(seen_stream, true) && scan.boolean(req.stream);
+    if (key == "stream_options") {
+      if (std::exchange(seen_options, true)) return false;
+      bool seen_include = false;
+      return scan.object([&](std::string_view option) {
+        return option == "include_usage" && !std::exchange(seen_include, true) &&
+               scan.boolean(req.include_usage);
+      });
+    }
+    if (key == "max_tokens") return positive(max_tokens);
+    if (key == "max_completion_tokens") return positive(max_completion_tokens);
+    if (key == "user") return !std::exchange(seen_user, true) && scan.string(req.user);
+    return false;
+  });
+  if (!ok || !scan.end() || req.model.empty() || req.messages.empty()) return std::nullopt;
+  // As parse_chat_object: the smaller limit wins; the client's spelling is remembered.
+  if (max_tokens && max_completion_tokens) {
+    req.sampling.max_tokens = std::min(*max_tokens, *max_completion_tokens);
+  } else {
+    req.sampling.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
+  }
+  if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
+  return req;
+}
+
 Result<ChatRequest> parse_chat_request(std::string_view body) {
+  if (auto scanned = scan_chat_request(body)) return std::move(*scanned);
+  return parse_chat_request_parsed(body);
+}
+
+Result<ChatRequest> parse_chat_request_parsed(std::string_view body) {
   try {
     auto json = parse_json(body, ErrorCode::kInvalidArgument, "request body");
     if (!json) return json.error();
@@ -1637,6 +1710,78 @@ std::string dump_chunk(const Json& chunk) {
 }
 
 }  // namespace
+
+std::string chat_request_to_wire_text(const ChatRequest& req, const std::string& upstream_model) {
+  // The shape scan_chat_request reads (and the like from the full path): string messages
+  // without tool turns, no tools, no floats, nothing passed through but the max_completion_tokens
+  // spelling. Anything else: the Json tree, dumped.
+  auto tree = [&] {
+    return chat_request_to_wire(req, upstream_model)
+        .dump(-1, ' ', false, Json::error_handler_t::replace);
+  };
+  const Sampling& sampling = req.sampling;
+  const bool completion_spelling =
+      req.passthrough.is_object() && req.passthrough.contains("max_completion_tokens");
+  if (!req.tools.empty() || req.tool_choice.mode != ToolChoice::Mode::kUnset ||
+      req.parallel_tool_calls || sampling.temperature || sampling.top_p || sampling.seed ||
+      sampling.presence_penalty || sampling.frequency_penalty || req.response_format ||
+      !req.passthrough.is_object() || req.passthrough.size() > (completion_spelling ? 1u : 0u) ||
+      !valid_utf8(upstream_model) || !valid_utf8(req.user)) {
+    return tree();
+  }
+  for (const auto& stop : sampling.stop) {
+    if (!valid_utf8(stop)) return tree();
+  }
+  for (const auto& message : req.messages) {
+    if (message.role == Role::kTool || !message.tool_calls.empty() ||
+        !message.content_is_string || message.content.size() != 1 ||
+        message.content.front().type != ContentPart::Type::kText ||
+        !valid_utf8(message.content.front().text) || !valid_utf8(message.name)) {
+      return tree();
+    }
+  }
+  // Json::dump's order: an object's keys sorted (nlohmann's object is a std::map).
+  std::string out = "{";
+  if (sampling.max_tokens) {
+    out += completion_spelling ? "\"max_completion_tokens\":" : "\"max_tokens\":";
+    out += std::to_string(*sampling.max_tokens);
+    out += ',';
+  }
+  out += "\"messages\":[";
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    const Message& message = req.messages[i];
+    if (i > 0) out += ',';
+    out += "{\"content\":";
+    append_json_string(out, message.content.front().text);
+    if (!message.name.empty()) {
+      out += ",\"name\":";
+      append_json_string(out, message.name);
+    }
+    out += ",\"role\":";
+    append_json_string(out, role_name(message.role));
+    out += '}';
+  }
+  out += "],\"model\":";
+  append_json_string(out, upstream_model);
+  if (sampling.stop.size() == 1) {
+    out += ",\"stop\":";
+    append_json_string(out, sampling.stop.front());
+  } else if (!sampling.stop.empty()) {
+    out += ",\"stop\":[";
+    for (size_t i = 0; i < sampling.stop.size(); ++i) {
+      if (i > 0) out += ',';
+      append_json_string(out, sampling.stop[i]);
+    }
+    out += ']';
+  }
+  if (req.stream) out += ",\"stream\":true,\"stream_options\":{\"include_usage\":true}";
+  if (!req.user.empty()) {
+    out += ",\"user\":";
+    append_json_string(out, req.user);
+  }
+  out += '}';
+  return out;
+}
 
 std::string chat_response_to_wire_text(const ChatResponse& resp) {
   const Message& message = resp.message;

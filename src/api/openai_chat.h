@@ -22,6 +22,12 @@ namespace keel {
 // --- client requests ----------------------------------------------------------------------
 // Validates types and required fields; errors are kInvalidArgument with `param` set.
 Result<ChatRequest> parse_chat_request(std::string_view body);
+// The same, always through a full Json parse. parse_chat_request reads bodies of the usual shape
+// (string messages, no sampling floats, no tools) without one and gives the same result; tests
+// and the fuzz target compare the two.
+Result<ChatRequest> parse_chat_request_parsed(std::string_view body);
+// parse_chat_request's fast path alone: nullopt when the body needs the full parse.
+std::optional<ChatRequest> scan_chat_request(std::string_view body);
 Result<EmbedRequest> parse_embed_request(std::string_view body);
 
 // --- toward an OpenAI-compatible upstream -------------------------------------------------
@@ -29,6 +35,9 @@ Result<EmbedRequest> parse_embed_request(std::string_view body);
 // req.stream; when streaming, stream_options.include_usage is always requested so keel can
 // count tokens.
 Json chat_request_to_wire(const ChatRequest& req, const std::string& upstream_model);
+// Its JSON text: exactly what Json::dump (compact, invalid UTF-8 replaced) gives for it; written
+// directly, without a Json tree, for requests of the usual shape (see scan_chat_request).
+std::string chat_request_to_wire_text(const ChatRequest& req, const std::string& upstream_model);
 Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_model);
 
 // --- from an OpenAI-compatible upstream ---------------------------------------------------

@@ -18,21 +18,4 @@ using tcp = boost::asio::ip::tcp;
 template <typename T>
 using Task = boost::asio::awaitable<T>;
 
-// Appends the header bytes Beast's serializer writes for its message to `out`. With a string
-// body after prepare_payload(), header + body are exactly what bhttp::async_write sends; one
-// plain asio::async_write of both costs less than Beast's composed write.
-template <class Serializer>
-void serialize_header(Serializer& serializer, std::string& out, beast::error_code& ec) {
-  serializer.split(true);
-  while (!serializer.is_header_done() && !ec) {
-    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
-      size_t n = 0;
-      for (auto buffer : beast::buffers_range_ref(buffers)) {
-        out.append(static_cast<const char*>(buffer.data()), buffer.size());
-        n += buffer.size();
-      }
-      serializer.consume(n);
-    });
-  }
-}
 }  // namespace keel

@@ -187,36 +187,75 @@ struct ExchangeResult {
   bool sent = false;   // the whole request went out
 };
 
+bool has_line_break(std::string_view text) {
+  return text.find_first_of("\r\n") != std::string_view::npos;
+}
+
+// The request's header block, written directly (RFC 9112 sections 3 and 5): request line, Host,
+// User-Agent, the request's fields, Content-Length. False when a field (from configuration:
+// provider headers) holds a line break, which would end the header early.
+bool request_head(const ClientRequest& request, std::string& out) {
+  const Url& url = request.url;
+  if (has_line_break(request.method) || has_line_break(url.target)) return false;
+  const auto& headers = request.headers;
+  // A field given twice is sent once, with its last value (as a field set replaces); a Host or
+  // User-Agent given replaces keel's; Content-Length is always keel's own.
+  auto superseded = [&](size_t i) {
+    for (size_t j = i + 1; j < headers.size(); ++j) {
+      if (beast::iequals(headers[i].first, headers[j].first)) return true;
+    }
+    return beast::iequals(headers[i].first, "content-length");
+  };
+  auto given = [&](std::string_view name) {
+    for (const auto& header : headers) {
+      if (beast::iequals(header.first, beast::string_view(name.data(), name.size()))) return true;
+    }
+    return false;
+  };
+  out.reserve(256 + headers.size() * 48);
+  out += request.method;
+  out += ' ';
+  out += url.target;
+  out += " HTTP/1.1\r\n";
+  if (!given("host")) {
+    // An IPv6 literal goes back in brackets (RFC 3986 3.2.2); the port only when not the default.
+    out += "Host: ";
+    bool ipv6 = url.host.find(':') != std::string::npos;
+    if (ipv6) out += '[';
+    out += url.host;
+    if (ipv6) out += ']';
+    if (url.port != (url.tls ? 443 : 80)) {
+      out += ':';
+      out += std::to_string(url.port);
+    }
+    out += "\r\n";
+  }
+  if (!given("user-agent")) out += "User-Agent: keel/0.1\r\n";
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const auto& [name, value] = headers[i];
+    if (has_line_break(name) || has_line_break(value)) return false;
+    if (superseded(i)) continue;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  out += std::to_string(request.body.size());
+  out += "\r\n\r\n";
+  return true;
+}
+
 // Writes the request and reads the response header on `conn`.
 Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
-  bhttp::request<bhttp::string_body> msg;
-  msg.method_string(request.method);
-  msg.target(request.url.target);
-  msg.version(11);
-  bool default_port = request.url.port == (request.url.tls ? 443 : 80);
-  // An IPv6 literal goes back in brackets (RFC 3986 3.2.2).
-  std::string host = request.url.host.find(':') == std::string::npos
-                         ? request.url.host
-                         : "[" + request.url.host + "]";
-  msg.set(bhttp::field::host, default_port ? host : host + ":" + std::to_string(request.url.port));
-  msg.set(bhttp::field::user_agent, "keel/0.1");
-  for (const auto& [name, value] : request.headers) msg.set(name, value);
-  msg.body() = request.body;
-  msg.keep_alive(true);
-  msg.prepare_payload();
-
   beast::error_code ec;
   auto redirect = asio::redirect_error(asio::use_awaitable, ec);
+  std::string head;
+  if (!request_head(request, head)) co_return ExchangeResult{bhttp::error::bad_field, false};
   if (request.read_timeout_ms > 0)
     conn.lowest().expires_after(std::chrono::milliseconds(request.read_timeout_ms));
-  // What bhttp::async_write would send, in one plain write (serialize_header, http/asio.h).
-  std::string head;
-  {
-    bhttp::request_serializer<bhttp::string_body> serializer{msg};
-    serialize_header(serializer, head, ec);
-  }
-  if (ec) co_return ExchangeResult{ec, false};
-  std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(msg.body())};
+  // Header and body in one plain write.
+  std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(request.body)};
   co_await conn.with_stream([&](auto& stream) -> Task<void> {
     co_await asio::async_write(stream, wire, redirect);
   });

@@ -355,26 +355,65 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
 
 const CancelPtr& ResponseWriter::client_gone() const { return session_.client_gone_; }
 
+namespace {
+
+bool has_line_break(std::string_view text) {
+  return text.find_first_of("\r\n") != std::string_view::npos;
+}
+
+// A response's header block, written directly (RFC 9112 sections 4 and 5): the status line,
+// Content-Type, extra fields, "Connection: close" when the connection ends after it, then
+// Content-Length (content_length set) or chunked framing. False when a field holds a line break
+// (which would end the header early).
+bool response_head(std::string& out, int status, std::string_view content_type,
+                   const std::vector<std::pair<std::string, std::string>>& headers,
+                   bool keep_alive, const size_t* content_length) {
+  beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.reserve(160);
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\nContent-Type: ";
+  out += content_type;
+  out += "\r\n";
+  if (has_line_break(content_type)) return false;
+  for (const auto& [name, value] : headers) {
+    if (has_line_break(name) || has_line_break(value)) return false;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!keep_alive) out += "Connection: close\r\n";
+  if (content_length) {
+    out += "Content-Length: ";
+    out += std::to_string(*content_length);
+    out += "\r\n\r\n";
+  } else {
+    out += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+  }
+  return true;
+}
+
+}  // namespace
+
 Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::string body,
                                 const std::vector<std::pair<std::string, std::string>>& headers) {
   started_ = true;
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
-  for (const auto& [name, value] : headers) res.set(name, value);
   bool keep = session_.keep_alive_ && !close_after_;
-  res.keep_alive(keep);
-  res.body() = std::move(body);
-  res.prepare_payload();
-  // What bhttp::async_write would send, in one plain write (serialize_header, http/asio.h).
-  beast::error_code ec;
   std::string head;
-  bhttp::response_serializer<bhttp::string_body> serializer{res};
-  serialize_header(serializer, head, ec);
-  if (!ec) {
+  size_t length = body.size();
+  beast::error_code ec = bhttp::error::bad_field;
+  if (response_head(head, status, content_type, headers, keep, &length)) {
+    // Header and body in one plain write; a HEAD request gets the header only.
     std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
-    if (!session_.head_) wire[1] = asio::buffer(res.body());
+    if (!session_.head_) wire[1] = asio::buffer(body);
+    ec = {};
     co_await asio::async_write(session_.stream(), wire,
                                asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    KEEL_LOG(kError) << "response header with a line break not sent";
   }
   if (ec) {
     failed_ = true;
@@ -387,18 +426,11 @@ Task<bool> ResponseWriter::begin_stream(
     int status, std::string_view content_type,
     const std::vector<std::pair<std::string, std::string>>& headers) {
   started_ = true;
-  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
-  res.set(bhttp::field::cache_control, "no-cache");
-  for (const auto& [name, value] : headers) res.set(name, value);
-  res.keep_alive(session_.keep_alive_ && !close_after_);
-  res.chunked(true);
   // The header is corked with the first events: it leaves in the same write as they do.
-  bhttp::response_serializer<bhttp::empty_body> serializer{res};
-  beast::error_code ec;
   std::string head;
-  serialize_header(serializer, head, ec);
-  if (ec || session_.client_gone_->cancelled()) {
+  bool ok = response_head(head, status, content_type, headers,
+                          session_.keep_alive_ && !close_after_, nullptr);
+  if (!ok || session_.client_gone_->cancelled()) {
     failed_ = true;
     session_.keep_alive_ = false;
     co_return false;

@@ -74,10 +74,9 @@ ClientRequest OpenAIProvider::make_request(std::string_view path, std::string bo
 
 Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& upstream_model,
                                 EventSink& sink, CancelPtr cancel) {
-  auto wire = chat_request_to_wire(request, upstream_model);
-  ClientRequest http = make_request(
-      "/chat/completions", wire.dump(-1, ' ', false, Json::error_handler_t::replace),
-      request.stream, upstream_model);
+  ClientRequest http = make_request("/chat/completions",
+                                    chat_request_to_wire_text(request, upstream_model),
+                                    request.stream, upstream_model);
   auto stream = co_await send_chat(std::move(http), kOpenAIWire, config_.api_key, sink, cancel);
   if (!stream) co_return;
   OpenAIStreamDecoder decoder;

@@ -269,3 +269,120 @@ TEST(OpenAIResponseToWireText, IsTheDumpOfTheJson) {
 
 }  // namespace
 }  // namespace keel
+
+// ---- client requests: parse_chat_request's fast path against parse_chat_request_parsed ------
+
+namespace keel {
+namespace {
+
+// Everything a parsed request carries, so that a difference anywhere shows.
+std::string describe(const Result<ChatRequest>& request) {
+  if (!request.ok()) {
+    return "error " + std::to_string(static_cast<int>(request.error().code)) + " " +
+           request.error().param + ": " + request.error().message;
+  }
+  const ChatRequest& r = *request;
+  std::ostringstream out;
+  out << r.model << '|' << r.stream << r.include_usage << '|' << r.user << '|'
+      << r.passthrough.dump() << '|' << chat_request_to_wire(r, "upstream").dump();
+  for (const auto& m : r.messages) {
+    out << '|' << static_cast<int>(m.role) << ':' << m.name << ':' << m.content_is_string << ':'
+        << m.content.size() << ':' << m.text();
+  }
+  return out.str();
+}
+
+void expect_same_request(const std::string& body) {
+  auto request = parse_chat_request(body);
+  EXPECT_EQ(describe(request), describe(parse_chat_request_parsed(body))) << body;
+  if (request.ok()) {
+    for (const char* model : {"upstream", "caf\xc3\xa9 \"m\"", "bad \xff"}) {
+      EXPECT_EQ(chat_request_to_wire_text(*request, model),
+                chat_request_to_wire(*request, model).dump(-1, ' ', false,
+                                                           Json::error_handler_t::replace))
+          << body;
+    }
+  }
+}
+
+TEST(OpenAIRequestFastPath, GoldenRequestsGiveTheSameRequest) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kGolden)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".request.json") == std::string::npos) continue;
+    ++files;
+    SCOPED_TRACE(name);
+    expect_same_request(golden_util::read_text(entry.path()));
+  }
+  EXPECT_GE(files, 5);
+}
+
+// Bodies the fast path reads, bodies it must hand over, and bodies the full path refuses.
+TEST(OpenAIRequestFastPath, OddRequestsGiveTheSameRequest) {
+  const char* bodies[] = {
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+      R"( { "messages" : [ {"content":"hi","role":"user","name":"ann"} ] , "model":"m" } )",
+      R"({"model":"m","messages":[{"role":"system","content":""},{"role":"developer","content":"d"},{"role":"user","content":"h\u00e9llo \"x\"\n"},{"role":"assistant","content":"a"}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"max_completion_tokens":3,"user":"u"})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":false,"stream_options":{},"max_completion_tokens":7})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"max_completion_tokens":9})",
+      // handed over: each needs the full path (or is refused there)
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.5})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":1})",
+      R"({"model":"m","messages":[{"role":"tool","content":"1","tool_call_id":"a"}]})",
+      R"({"model":"m","messages":[{"role":"tool","content":"1"}]})",
+      R"({"model":"m","messages":[{"role":"function","content":"1"}]})",
+      R"({"model":"m","messages":[{"role":"robot","content":"1"}]})",
+      R"({"model":"m","messages":[{"role":"user"}]})",
+      R"({"model":"m","messages":[{"role":"assistant","content":null}]})",
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"a","content":"b"}]})",
+      R"({"model":"m","model":"n","messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"","messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"m","messages":[]})",
+      R"({"model":"m"})",
+      R"({"messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":0})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":-3})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1e3})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":12345678901234567890})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":1}})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"other":true}})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"user":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"n":1,"extra":{"a":[1]}})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi","name":null}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}]} x)",
+      R"({"model":"m","messages":[{"role":"user","content":"\ud800"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"bad \xc3\x28"}]})",
+      R"([{"model":"m"}])",
+      R"({"model":7,"messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stop":["a","\u0001"],"max_tokens":3})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stop":"x","stream":true})",
+  };
+  for (const char* body : bodies) expect_same_request(body);
+  // The first five are of the usual shape: the fast path reads them itself.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(scan_chat_request(bodies[i]).has_value()) << bodies[i];
+  for (int i = 5; i < static_cast<int>(std::size(bodies)); ++i) {
+    EXPECT_FALSE(scan_chat_request(bodies[i]).has_value()) << bodies[i];
+  }
+}
+
+TEST(OpenAIRequestFastPath, MutatedRequestsGiveTheSameRequest) {
+  const std::string seeds[] = {
+      R"({"model":"bench","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"h\u00e9llo \"x\"","name":"ann"}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":64,"user":"u1"})",
+      R"({"model":"m","messages":[{"role":"assistant","content":"a"},{"role":"user","content":"b"}],"max_completion_tokens":12,"stream":false})",
+  };
+  for (const auto& seed : seeds) EXPECT_TRUE(scan_chat_request(seed).has_value()) << seed;
+  std::mt19937 rng(777);
+  const char specials[] = "{}[]\",:0123456789-+.eE\\ntrufalsnu\xff\xc3\xa9 ";
+  for (const auto& seed : seeds) {
+    for (int round = 0; round < 6000; ++round) {
+      expect_same_request(golden_util::mutate(seed, rng, {specials, sizeof specials - 1}, 3, 6));
+      if (HasFailure()) return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keel
