@@ -1,6 +1,7 @@
 // The one place that pulls in Boost.Asio/Beast, with the workarounds Boost 1.74 needs.
 #pragma once
 
+#include <array>
 #include <string>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 
@@ -17,5 +18,33 @@ namespace bhttp = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 template <typename T>
 using Task = boost::asio::awaitable<T>;
+
+// Writes every byte of `buffers` to a plain TCP socket. First one sendmsg(2) right away: the
+// kernel usually takes it all, and then no asynchronous operation is started at all (an
+// async_write that completes at once still posts its completion: a round of the event loop
+// and a suspension of the calling coroutine). What the kernel did not take goes through
+// async_write. `ec` is set on failure.
+template <size_t N>
+Task<void> write_all(tcp::socket& socket, std::array<asio::const_buffer, N> buffers,
+                     beast::error_code& ec);
+Task<void> write_all(tcp::socket& socket, asio::const_buffer buffer, beast::error_code& ec);
+// The synchronous part: sends what the socket takes now without blocking; returns the count,
+// or sets `ec` on an error other than "would block".
+size_t send_now(tcp::socket& socket, const asio::const_buffer* buffers, size_t count,
+                beast::error_code& ec);
+
+template <size_t N>
+Task<void> write_all(tcp::socket& socket, std::array<asio::const_buffer, N> buffers,
+                     beast::error_code& ec) {
+  size_t sent = send_now(socket, buffers.data(), N, ec);
+  if (ec) co_return;
+  for (auto& buffer : buffers) {
+    size_t part = std::min(sent, buffer.size());
+    buffer += part;
+    sent -= part;
+  }
+  if (asio::buffer_size(buffers) == 0) co_return;
+  co_await asio::async_write(socket, buffers, asio::redirect_error(asio::use_awaitable, ec));
+}
 
 }  // namespace keel

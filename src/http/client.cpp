@@ -17,6 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kPoolIdleLimit = 30s;     // upstreams close idle keep-alive connections too
+constexpr auto kPeekAfter = 1s;          // see pool_take
 constexpr size_t kPoolPerHostLimit = 64;
 constexpr size_t kReadChunk = 16 * 1024;
 
@@ -39,6 +40,7 @@ class Connection {
  public:
   std::string key;
   bool reused = false;
+  bool peeked = false;   // reused after alive() said the server had not closed it
   std::chrono::steady_clock::time_point idle_since;
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
@@ -91,8 +93,14 @@ std::unique_ptr<Connection> pool_take(const std::string& key) {
   while (!list.empty()) {
     auto conn = std::move(list.back());
     list.pop_back();
-    if (now - conn->idle_since < kPoolIdleLimit && conn->alive()) {
+    auto idle = now - conn->idle_since;
+    // A connection back in the pool for less than kPeekAfter is taken as it is: servers close
+    // idle keep-alive connections after seconds (nginx 75 s, Node.js 5 s), and one that closes
+    // after a response says so (Connection: close; never pooled). Older ones are checked with
+    // a peek (a syscall), as under light load.
+    if (idle < kPoolIdleLimit && (idle < kPeekAfter || conn->alive())) {
       conn->reused = true;
+      conn->peeked = idle >= kPeekAfter;
       return conn;
     }
   }
@@ -256,9 +264,11 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
     conn.lowest().expires_after(std::chrono::milliseconds(request.read_timeout_ms));
   // Header and body in one plain write.
   std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(request.body)};
-  co_await conn.with_stream([&](auto& stream) -> Task<void> {
-    co_await asio::async_write(stream, wire, redirect);
-  });
+  if (conn.tls) {
+    co_await asio::async_write(*conn.tls, wire, redirect);
+  } else {
+    co_await write_all(conn.plain->socket(), wire, ec);
+  }
   if (ec) co_return ExchangeResult{ec, false};
   conn.parser.emplace();
   // Streamed: the reader applies its own limit (read_all). boost::none does not lift the
@@ -349,7 +359,12 @@ Task<Result<std::unique_ptr<ClientResponse>>> http_send(ClientRequest request, C
       co_return response;
     }
     if (cancel) cancel->remove(handle);
-    bool retry = conn->reused && !sent && stale_connection_error(ec) &&
+    // Also when the request went out on a connection reused without a peek, and the server
+    // closed it without a byte of answer: it had closed it before reading the request.
+    bool closed_unread = sent && conn->reused && !conn->peeked &&
+                         (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                          ec == asio::error::connection_reset);
+    bool retry = conn->reused && (!sent || closed_unread) && stale_connection_error(ec) &&
                  !(cancel && cancel->cancelled());
     if (!retry) co_return io_error(ec, cancel, "request to " + where + " failed");
   }

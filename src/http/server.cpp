@@ -80,6 +80,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   Task<void> serve(std::shared_ptr<Session> self);
   static constexpr size_t kMaxPipelinedBytes = 1 << 20;
+  static constexpr std::chrono::milliseconds kWatchDelay{10};
   static void watch_disconnect(std::shared_ptr<Session> self, uint64_t generation);
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
@@ -94,6 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t watch_generation_ = 0;   // of the request being handled (watch_disconnect)
   bool timed_out_ = false;   // timeout_ fired and closed the connection
   Deadline timeout_;
+  Deadline watch_start_;   // starts watch_disconnect once a handler has run kWatchDelay
   bool remote_known_ = false;
   std::string remote_;    // the peer's address, read once
   std::string writing_;   // the bytes of pending_ being written now
@@ -106,8 +108,7 @@ Task<void> Session::write_pending() {
   while (!pending_.empty() && !write_failed_) {
     writing_.swap(pending_);
     pending_.clear();
-    co_await asio::async_write(stream_.socket(), asio::buffer(writing_),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    co_await write_all(stream_.socket(), asio::buffer(writing_), ec);
     writing_.clear();
     if (ec) {
       write_failed_ = true;
@@ -327,7 +328,16 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     chunked_started_ = false;
     write_failed_ = false;
     client_gone_ = std::make_shared<CancelToken>();
-    watch_disconnect(self, ++watch_generation_);
+    // The watcher starts only when the handler is still running kWatchDelay from now: most
+    // answers are done sooner, and then the readiness wait (an epoll_ctl(2) each) never
+    // happens. A client that leaves is noticed that much later at most.
+    ++watch_generation_;
+    watch_start_.arm(worker_.context, std::chrono::steady_clock::now() + kWatchDelay,
+                     [](void* arg) {
+                       auto* session = static_cast<Session*>(arg);
+                       watch_disconnect(session->shared_from_this(), session->watch_generation_);
+                     },
+                     this);
 
     ResponseWriter writer(*this);
     ++server_.in_flight_;
@@ -341,6 +351,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     --server_.in_flight_;
     // Whatever a streamed response corked goes out before the next request is read.
     if (flushing_ || !pending_.empty()) co_await flush();
+    watch_start_.cancel();
     ++watch_generation_;   // the watcher's pending wait, if any, is stale from here on
     if (threw) keep_alive_ = false;
     if (!writer.started()) {
@@ -409,9 +420,7 @@ Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::
     // Header and body in one plain write; a HEAD request gets the header only.
     std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
     if (!session_.head_) wire[1] = asio::buffer(body);
-    ec = {};
-    co_await asio::async_write(session_.stream(), wire,
-                               asio::redirect_error(asio::use_awaitable, ec));
+    co_await write_all(session_.stream().socket(), wire, ec);
   } else {
     KEEL_LOG(kError) << "response header with a line break not sent";
   }

@@ -269,6 +269,56 @@ TEST_F(HttpTest, KeepAliveConnectionIsPooledAndReused) {
   EXPECT_EQ(http_pool_idle_count(), 0u);
 }
 
+// A server that answers one request per connection and then closes it without saying so (no
+// "Connection: close"), as one whose keep-alive timeout just ran out would: the pooled
+// connection is reused at once (no peek within a second of its last use), the request meets a
+// closed connection, and http_send retries it once on a fresh one.
+TEST_F(HttpTest, PooledConnectionClosedByTheServerIsRetriedOnAFreshOne) {
+  asio::io_context server_io;
+  tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  std::atomic<int> accepted{0};
+  std::thread server([&] {
+    for (int i = 0; i < 3; ++i) {
+      beast::error_code ec;
+      tcp::socket socket(server_io);
+      acceptor.accept(socket, ec);
+      if (ec) return;
+      ++accepted;
+      beast::flat_buffer buffer;
+      bhttp::request<bhttp::string_body> request;
+      bhttp::read(socket, buffer, request, ec);
+      if (ec) continue;
+      std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      asio::write(socket, asio::buffer(answer), ec);
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
+    }
+  });
+  auto request = [&] {
+    ClientRequest r;
+    r.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/x");
+    return r;
+  };
+  auto first = send(request());
+  ASSERT_TRUE(first.ok) << first.error.message;
+  EXPECT_EQ(first.body, "ok");
+  EXPECT_EQ(http_pool_idle_count(), 1u);   // pooled: the server did not say it would close
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));   // its FIN has arrived
+  auto second = send(request());
+  ASSERT_TRUE(second.ok) << second.error.message;
+  EXPECT_EQ(second.body, "ok");
+  EXPECT_EQ(accepted.load(), 2);
+  http_pool_clear();
+  // The server thread waits for a third connection: give it one, empty, and it ends.
+  beast::error_code ec;
+  {
+    tcp::socket poke(io_);
+    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  }
+  server.join();
+}
+
 TEST_F(HttpTest, UnreadResponseIsNotPooled) {
   TestServer server([](Request&, ResponseWriter& res) -> Task<void> {
     co_await res.send(200, "text/plain", std::string(100000, 'x'));
