@@ -860,6 +860,7 @@ std::optional<std::vector<ChatEvent>> scan_chat_response(std::string_view text) 
   ScannedChoice& choice = body.choices.front();
   if (!choice.has_message) return std::nullopt;
   std::vector<ChatEvent> events;
+  events.reserve(4);
   events.push_back(ChatEvent::start(std::move(body.id), std::move(body.model)));
   if (!choice.text.empty()) events.push_back(ChatEvent::text_delta(std::move(choice.text)));
   FinishReason finish = FinishReason::kNone;
@@ -1681,8 +1682,13 @@ bool valid_utf8(std::string_view text) {
 // Only for valid UTF-8 (see valid_utf8).
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
+  // Runs of bytes that stay as they are go in one append each.
+  size_t run = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -1692,16 +1698,13 @@ void append_json_string(std::string& out, std::string_view text) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;
-        }
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out += '"';
 }
 

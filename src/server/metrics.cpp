@@ -16,11 +16,15 @@ void append_label(std::string& out, const char* name, std::string_view value) {
   if (!out.empty()) out += ',';
   out += name;
   out += "=\"";
-  for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+  // Runs of plain bytes in one append; the three the format escapes one by one.
+  for (size_t at = 0; at < value.size();) {
+    size_t plain = value.find_first_of("\\\"\n", at);
+    if (plain == std::string_view::npos) plain = value.size();
+    out.append(value.data() + at, plain - at);
+    if (plain == value.size()) break;
+    char c = value[plain];
+    out += c == '\n' ? "\\n" : c == '"' ? "\\\"" : "\\\\";
+    at = plain + 1;
   }
   out += '"';
 }

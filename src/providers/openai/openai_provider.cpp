@@ -37,6 +37,12 @@ Result<std::unique_ptr<Provider>> OpenAIProvider::create(const ProviderConfig& c
   return std::unique_ptr<Provider>(new OpenAIProvider(config, *url));
 }
 
+OpenAIProvider::OpenAIProvider(ProviderConfig config, Url base)
+    : config_(std::move(config)), base_(std::move(base)) {
+  chat_url_ = base_.with_path("/chat/completions");
+  if (!config_.api_key.empty()) bearer_ = "Bearer " + config_.api_key;
+}
+
 Capabilities OpenAIProvider::capabilities() const {
   return Capabilities{.streaming = true,
                       .tools = true,
@@ -50,6 +56,7 @@ ClientRequest OpenAIProvider::make_request(std::string_view path, std::string bo
                                            const std::string& upstream_model) const {
   ClientRequest request;
   request.method = "POST";
+  request.headers.reserve(3 + config_.headers.size());
   request.connect_timeout_ms = config_.connect_timeout_ms;
   request.headers.emplace_back("content-type", "application/json");
   request.headers.emplace_back("accept", stream ? "text/event-stream" : "application/json");
@@ -62,10 +69,8 @@ ClientRequest OpenAIProvider::make_request(std::string_view path, std::string bo
     request.url.target += "?api-version=" + encode_segment(config_.api_version);
     if (!config_.api_key.empty()) request.headers.emplace_back("api-key", config_.api_key);
   } else {
-    request.url = base_.with_path(path);
-    if (!config_.api_key.empty()) {
-      request.headers.emplace_back("authorization", "Bearer " + config_.api_key);
-    }
+    request.url = path == "/chat/completions" ? chat_url_ : base_.with_path(path);
+    if (!bearer_.empty()) request.headers.emplace_back("authorization", bearer_);
   }
   for (const auto& [name, value] : config_.headers) request.headers.emplace_back(name, value);
   request.body = std::move(body);

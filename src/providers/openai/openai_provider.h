@@ -22,12 +22,16 @@ class OpenAIProvider final : public Provider {
                                  CancelPtr cancel) override;
 
  private:
-  OpenAIProvider(ProviderConfig config, Url base) : config_(std::move(config)), base_(base) {}
+  OpenAIProvider(ProviderConfig config, Url base);
   ClientRequest make_request(std::string_view path, std::string body, bool stream,
                              const std::string& upstream_model) const;
 
   ProviderConfig config_;
   Url base_;
+  // Built once (the request path builds them for every request otherwise): the chat URL and
+  // the authorization header's value, for kind openai.
+  Url chat_url_;
+  std::string bearer_;
 };
 
 }  // namespace keel

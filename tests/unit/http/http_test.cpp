@@ -271,9 +271,9 @@ TEST_F(HttpTest, KeepAliveConnectionIsPooledAndReused) {
 
 // A server that answers one request per connection and then closes it without saying so (no
 // "Connection: close"), as one whose keep-alive timeout just ran out would: the pooled
-// connection is reused at once (no peek within a second of its last use), the request meets a
-// closed connection, and http_send retries it once on a fresh one.
-TEST_F(HttpTest, PooledConnectionClosedByTheServerIsRetriedOnAFreshOne) {
+// connection's peek sees the close, and the next request goes out on a fresh connection (it
+// must not be sent on the closed one: whether a request sent there was read is unknowable).
+TEST_F(HttpTest, PooledConnectionClosedByTheServerIsNotReused) {
   asio::io_context server_io;
   tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const uint16_t port = acceptor.local_endpoint().port();
