@@ -35,6 +35,15 @@ class EventSink {
   virtual ~EventSink() = default;
   // Returns false when the consumer is gone: stop producing.
   virtual Task<bool> on_event(ChatEvent event) = 0;
+  // Several events in order (what one upstream read decoded), moved from; stops at the first
+  // refusal. Sinks that can take them at once override it: each on_event is a coroutine
+  // (a frame, a suspension) per event per layer.
+  virtual Task<bool> on_events(std::vector<ChatEvent>& events) {
+    for (auto& event : events) {
+      if (!co_await on_event(std::move(event))) co_return false;
+    }
+    co_return true;
+  }
 };
 
 class Provider {

@@ -57,11 +57,10 @@ Task<std::unique_ptr<ClientResponse>> send_chat(ClientRequest request, const Ven
 }
 
 Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink) {
-  for (auto& event : events) {
-    if (!co_await sink.on_event(std::move(event))) co_return false;
-  }
+  if (events.empty()) co_return true;
+  bool accepted = co_await sink.on_events(events);
   events.clear();
-  co_return true;
+  co_return accepted;
 }
 
 Task<bool> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink) {

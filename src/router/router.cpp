@@ -68,27 +68,42 @@ class AttemptSink final : public EventSink {
       : client_(client), on_commit_(std::move(on_commit)) {}
 
   Task<bool> on_event(ChatEvent event) override {
-    if (event.kind == ChatEvent::Kind::kError) {
-      error_ = std::move(event.error);
-      failed_ = true;
-      co_return false;
-    }
-    if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
-    if (event.kind == ChatEvent::Kind::kFinish) finished_ = true;
-    if (!committed_) {
-      if (!event.is_content() && event.kind != ChatEvent::Kind::kFinish) {
-        held_.push_back(std::move(event));
-        co_return true;
+    std::vector<ChatEvent> one;
+    one.push_back(std::move(event));
+    co_return co_await on_events(one);
+  }
+  // What may go to the client goes in one batch: held events once committed, then the rest up
+  // to an Error (which is kept for the router and ends the attempt).
+  Task<bool> on_events(std::vector<ChatEvent>& events) override {
+    std::vector<ChatEvent>& out = forward_;
+    out.clear();
+    bool failed_now = false;
+    for (auto& event : events) {
+      if (event.kind == ChatEvent::Kind::kError) {
+        error_ = std::move(event.error);
+        failed_ = failed_now = true;
+        break;
       }
-      committed_ = true;
-      on_commit_();
-      for (auto& held : held_) {
-        if (!co_await client_.on_event(std::move(held))) co_return client_refused();
+      if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
+      if (event.kind == ChatEvent::Kind::kFinish) finished_ = true;
+      if (!committed_) {
+        if (!event.is_content() && event.kind != ChatEvent::Kind::kFinish) {
+          held_.push_back(std::move(event));
+          continue;
+        }
+        committed_ = true;
+        on_commit_();
+        for (auto& held : held_) out.push_back(std::move(held));
+        held_.clear();
       }
-      held_.clear();
+      out.push_back(std::move(event));
     }
-    if (!co_await client_.on_event(std::move(event))) co_return client_refused();
-    co_return true;
+    if (!out.empty()) {
+      bool accepted = co_await client_.on_events(out);
+      out.clear();
+      if (!accepted) co_return client_refused();
+    }
+    co_return !failed_now;
   }
 
   bool committed() const { return committed_; }
@@ -106,6 +121,7 @@ class AttemptSink final : public EventSink {
   EventSink& client_;
   std::function<void()> on_commit_;
   std::vector<ChatEvent> held_;
+  std::vector<ChatEvent> forward_;   // on_events' batch for the client, kept for its capacity
   bool committed_ = false;
   bool failed_ = false;
   bool finished_ = false;

@@ -37,12 +37,22 @@ class StreamSink : public EventSink {
       : writer_(writer), request_id_(std::move(request_id)), transcript_(transcript) {}
 
   Task<bool> on_event(ChatEvent event) override {
-    if (transcript_) transcript_->add(event);
+    std::vector<ChatEvent> one;
+    one.push_back(std::move(event));
+    co_return co_await on_events(one);
+  }
+  // Every event's frames in one write (one HTTP chunk).
+  Task<bool> on_events(std::vector<ChatEvent>& events) override {
     if (!writer_.started()) {
       Headers headers{{"x-request-id", request_id_}};
       if (!co_await writer_.begin_stream(200, "text/event-stream", headers)) co_return false;
     }
-    co_return co_await writer_.write(frames_for(event));
+    frames_.clear();
+    for (const auto& event : events) {
+      if (transcript_) transcript_->add(event);
+      frames_ += frames_for(event);
+    }
+    co_return co_await writer_.write(frames_);
   }
   // The stream ended well: the format's closing frames, then the end of the response.
   Task<void> done() {
@@ -58,6 +68,7 @@ class StreamSink : public EventSink {
   ResponseWriter& writer_;
   std::string request_id_;
   ChatAggregator* transcript_;
+  std::string frames_;   // on_events' bytes, kept for its capacity
 };
 
 // OpenAI chat.completion.chunk frames; a terminal error is an error object and never [DONE].
@@ -117,6 +128,10 @@ class AggregatingSink final : public EventSink {
  public:
   Task<bool> on_event(ChatEvent event) override {
     aggregator_.add(event);
+    co_return true;
+  }
+  Task<bool> on_events(std::vector<ChatEvent>& events) override {
+    for (const auto& event : events) aggregator_.add(event);
     co_return true;
   }
   ChatAggregator& aggregator() { return aggregator_; }
