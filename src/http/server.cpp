@@ -61,17 +61,20 @@ class Session : public std::enable_shared_from_this<Session> {
   bool chunked_started_ = false;
   CancelPtr client_gone_;
 
-  // Streamed responses: ResponseWriter appends wire bytes to pending_ (the header waits there
-  // for the first events) and flushes after each write. The events one upstream read decoded
-  // arrive in one write (EventSink::on_events), so they leave in one syscall; write_all sends
-  // at once when the socket takes it all, and a slow client's full socket holds the handler
-  // back (backpressure) until it drains.
+  // Streamed responses are corked: ResponseWriter appends wire bytes (header, chunks) to
+  // pending_ and a flusher coroutine, spawned on the first append, writes everything that
+  // gathered once the handler yields (e.g. to read its upstream), in one write. Several SSE
+  // events decoded from one upstream read thus leave in one syscall, in order.
   std::string pending_;
-  bool flushing_ = false;       // write_pending is running (suspended on a full socket)
+  bool flushing_ = false;       // a flusher is scheduled or writing
   bool write_failed_ = false;   // a write of pending_ failed: the client is gone
-  void queue(std::string_view bytes) { pending_.append(bytes); }
-  // Writes what is queued; false when writing failed. Called again while a flush is suspended,
-  // it returns at once: the running one writes what was appended before it ends.
+  void queue(std::string_view bytes) {
+    pending_.append(bytes);
+    if (flushing_) return;
+    flushing_ = true;
+    asio::co_spawn(stream_.get_executor(), flusher(shared_from_this()), asio::detached);
+  }
+  // Waits for a scheduled flusher, then writes what is left; false when writing failed.
   Task<bool> flush();
 
  private:
@@ -81,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static void watch_disconnect(std::shared_ptr<Session> self, uint64_t generation);
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
+  static Task<void> flusher(std::shared_ptr<Session> self);
   Task<void> write_pending();
 
   Server& server_;
@@ -95,6 +99,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool remote_known_ = false;
   std::string remote_;    // the peer's address, read once
   std::string writing_;   // the bytes of pending_ being written now
+  // Signalled (cancelled) when a flusher ends; flush() waits on it.
+  asio::steady_timer flushed_{stream_.get_executor()};
 };
 
 Task<void> Session::write_pending() {
@@ -112,11 +118,19 @@ Task<void> Session::write_pending() {
   if (write_failed_) pending_.clear();
 }
 
+Task<void> Session::flusher(std::shared_ptr<Session> self) {
+  co_await self->write_pending();
+  self->flushing_ = false;
+  self->flushed_.cancel();
+}
+
 Task<bool> Session::flush() {
-  if (flushing_) co_return !write_failed_;
-  flushing_ = true;
+  while (flushing_) {
+    beast::error_code ec;
+    flushed_.expires_at(asio::steady_timer::time_point::max());
+    co_await flushed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
   co_await write_pending();
-  flushing_ = false;
   co_return !write_failed_;
 }
 
@@ -448,6 +462,10 @@ Task<bool> ResponseWriter::write(std::string_view data) {
   session_.queue(std::string_view(size, static_cast<size_t>(size_len)));
   session_.queue(data);
   session_.queue("\r\n");
+  // Backpressure: past this much corked, wait for the socket before producing more.
+  constexpr size_t kCorkLimit = 64 * 1024;
+  if (session_.pending_.size() < kCorkLimit) co_return true;
+  // Not inside the condition: g++ 12 mishandles co_await in && / || operands (docs/dev.md).
   bool flushed = co_await session_.flush();
   if (!flushed) failed_ = true;
   co_return flushed;
