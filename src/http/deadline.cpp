@@ -64,9 +64,12 @@ void DeadlineService::unlink(Deadline& deadline) {
   if (deadline.next_) deadline.next_->prev_ = deadline.prev_;
   deadline.prev_ = deadline.next_ = nullptr;
   deadline.service_ = nullptr;
-  if (--count_ == 0 && waiting_) {
+  if (--count_ == 0 && waiting_ && timer_.expiry() > Deadline::Clock::now() + kLinger) {
     // Nothing left to wait for: a pending wait would keep io_context::run() from returning
-    // (and hold the thread's timer) until it expired. Cancelling posts, but costs no syscall.
+    // (and hold the thread's timer) until it expired. A near one is left to expire instead:
+    // under steady traffic the list empties and fills again with every request, and each
+    // cancel (a posted completion) and re-arm (a timerfd_settime) would cost more than the one
+    // idle expiry.
     waiting_ = false;
     ++generation_;
     timer_.cancel();

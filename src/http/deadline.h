@@ -11,8 +11,8 @@
 // timers (idle connection, attempt deadline, its re-arm on the first token). Here arming,
 // moving and cancelling are a few pointer writes; the one timer is re-armed only when a new
 // deadline is earlier than everything else pending, and fires at the earliest deadline, which
-// keep-alive traffic keeps pushing out. When the last deadline goes, the wait is cancelled, so
-// that an io_context with nothing else to do returns from run().
+// keep-alive traffic keeps pushing out. When the last deadline goes, the wait is cancelled unless
+// it ends within kLinger, so that an io_context with nothing else to do returns from run() soon.
 //
 // A deadline fires at most once per arm(), on the io_context's thread, within kSlack after its
 // time; its callback may arm, cancel or destroy any deadline, itself included. Not thread-safe:
@@ -65,6 +65,9 @@ class DeadlineService : public asio::execution_context::service {
   // Deadlines this close together share a timer expiry: a new deadline re-arms the timer only
   // when it is earlier than the timer's expiry by more than this.
   static constexpr std::chrono::milliseconds kSlack{5};
+  // When the last deadline goes, a pending wait that ends later than this from now is
+  // cancelled (so that an idle io_context's run() returns); a nearer one is left to expire.
+  static constexpr std::chrono::milliseconds kLinger{100};
 
   explicit DeadlineService(asio::io_context& context);
   size_t pending() const { return count_; }

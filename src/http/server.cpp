@@ -66,7 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // gathered once the handler yields (e.g. to read its upstream), in one write. Several SSE
   // events decoded from one upstream read thus leave in one syscall, in order.
   std::string pending_;
-  bool flushing_ = false;       // a flusher is scheduled or writing
+  bool flushing_ = false;       // a flusher is scheduled (or writing)
   bool write_failed_ = false;   // a write of pending_ failed: the client is gone
   void queue(std::string_view bytes) {
     pending_.append(bytes);
@@ -99,11 +99,16 @@ class Session : public std::enable_shared_from_this<Session> {
   bool remote_known_ = false;
   std::string remote_;    // the peer's address, read once
   std::string writing_;   // the bytes of pending_ being written now
-  // Signalled (cancelled) when a flusher ends; flush() waits on it.
+  bool writing_now_ = false;   // write_pending is running
+  // Signalled (cancelled) when write_pending ends; flush() waits on it.
   asio::steady_timer flushed_{stream_.get_executor()};
 };
 
 Task<void> Session::write_pending() {
+  // One writer at a time; one that is running (suspended on a full socket) writes whatever is
+  // appended before it ends.
+  if (writing_now_) co_return;
+  writing_now_ = true;
   beast::error_code ec;
   while (!pending_.empty() && !write_failed_) {
     writing_.swap(pending_);
@@ -116,16 +121,19 @@ Task<void> Session::write_pending() {
     }
   }
   if (write_failed_) pending_.clear();
+  writing_now_ = false;
+  flushed_.cancel();   // wakes a flush() waiting for this write
 }
 
 Task<void> Session::flusher(std::shared_ptr<Session> self) {
-  co_await self->write_pending();
+  co_await self->write_pending();   // nothing left when a flush() came first
   self->flushing_ = false;
-  self->flushed_.cancel();
 }
 
 Task<bool> Session::flush() {
-  while (flushing_) {
+  // Only a write in progress is waited for; a scheduled flusher that has not started yet is
+  // not: this writes now, and the flusher finds nothing left when it runs.
+  while (writing_now_) {
     beast::error_code ec;
     flushed_.expires_at(asio::steady_timer::time_point::max());
     co_await flushed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
