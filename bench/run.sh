@@ -6,6 +6,9 @@
 #   BENCH_SECONDS=10   measured seconds per run (16 runs: 2 modes x 2 connection counts x 4 targets)
 #   BENCH_WARMUP=1     unmeasured seconds before each run
 #   BENCH_WORKERS=1    nginx worker_processes of both nginx instances = keel server.threads
+#   BENCH_ROUNDS=1     rounds per mode and connection count, the targets interleaved in each;
+#                      every value reported is the median over the rounds (runs on a shared VM
+#                      move by 10-15 %; 3 or 5 rounds make the ratios steadier)
 #   BENCH_TARGETS="mock proxy keel portkey"   which targets to measure (mock and proxy always run)
 #   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
 #   BENCH_KEEP=0       1: keep the temporary directory (configs, logs, raw wrk output)
@@ -18,6 +21,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-1}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
@@ -34,11 +38,12 @@ HIGH_THREADS=2
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS; do
+for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS BENCH_ROUNDS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((BENCH_SECONDS >= 1)) || die "BENCH_SECONDS must be at least 1"
 ((BENCH_WORKERS >= 1)) || die "BENCH_WORKERS must be at least 1"
+((BENCH_ROUNDS >= 1)) || die "BENCH_ROUNDS must be at least 1"
 # The targets in a fixed order; the mock and nginx are the baselines every ratio needs.
 TARGETS=(mock proxy)
 for t in keel portkey; do
@@ -412,7 +417,9 @@ EOF
 done
 
 RESULTS=$WORK/results.tsv   # mode conns target rps p50 p99 cpu_us_per_req upstream_conns non2xx sockerr
+RUNS=$WORK/runs.tsv         # the same, one line per run (BENCH_ROUNDS lines per mode, conns, target)
 : >"$RESULTS"
+: >"$RUNS"
 ERRORS=()
 
 measure() {  # mode conns target
@@ -451,15 +458,18 @@ measure() {  # mode conns target
     cpu = v["requests"] > 0 ? ticks * 1e6 / hz / v["requests"] : 0
     sock = v["connect"] + v["read"] + v["write"] + v["timeout"]
     printf "%s\t%s\t%s\t%.0f\t%d\t%d\t%.1f\t%s\t%d\t%d\n", mode, conns, target, rps, v["p50_us"], v["p99_us"], cpu, upstream, v["status"], sock
-  }' >>"$RESULTS"
-  tail -n 1 "$RESULTS" | awk -F'\t' '{printf "[bench] %-6s c=%-3s %-7s %8s req/s  p50 %6s us  p99 %6s us  cpu %6s us/req  upstream conns %s  non-2xx %s  socket errors %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' >&2
+  }' >>"$RUNS"
+  tail -n 1 "$RUNS" | awk -F'\t' '{printf "[bench] %-6s c=%-3s %-7s %8s req/s  p50 %6s us  p99 %6s us  cpu %6s us/req  upstream conns %s  non-2xx %s  socket errors %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' >&2
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for mode in plain stream; do
   for target in "${TARGETS[@]}"; do check "$target" "$mode"; done
   for conns in 1 "$HIGH_CONNS"; do
-    for target in "${TARGETS[@]}"; do measure "$mode" "$conns" "$target"; done
+    for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+      ((BENCH_ROUNDS > 1)) && log "$mode c=$conns: round $round of $BENCH_ROUNDS"
+      for target in "${TARGETS[@]}"; do measure "$mode" "$conns" "$target"; done
+    done
   done
   for target in "${TARGETS[@]}"; do check "$target" "$mode"; done   # still correct after load
   for target in proxy keel portkey; do
@@ -469,6 +479,29 @@ for mode in plain stream; do
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+# One line per mode, conns and target, in the order measured: the median of each value over the
+# rounds (the upper median for an even count), the largest error counts, the upstream
+# connections summed.
+awk -F'\t' '
+  function median(list,    n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return a[int(n / 2) + 1]
+  }
+  {
+    key = $1 SUBSEP $2 SUBSEP $3
+    if (!(key in seen)) { seen[key] = 1; order[++count] = key; head[key] = $1 "\t" $2 "\t" $3 }
+    for (c = 4; c <= 7; c++) vals[key, c] = vals[key, c] " " $c
+    up[key] = $8 == "-" ? "-" : up[key] + $8
+    if ($9 > non2xx[key]) non2xx[key] = $9
+    if ($10 > sock[key]) sock[key] = $10
+  }
+  END {
+    for (i = 1; i <= count; i++) {
+      key = order[i]
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", head[key], median(vals[key, 4]), median(vals[key, 5]), median(vals[key, 6]), median(vals[key, 7]), up[key], non2xx[key], sock[key]
+    }
+  }' "$RUNS" >"$RESULTS"
 # Each server's threads and the CPU each used over the whole benchmark (start-up, checks,
 # warm-ups, runs).
 thread_cpu() {  # pid -> "name tid (main) 1.23 s, ..."
@@ -505,7 +538,7 @@ fi
 KEEL_BUILT=-
 has_target keel && KEEL_BUILT=$(date -u -r "$KEEL_BIN" '+%Y-%m-%d %H:%M UTC')
 KEEL_BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$(dirname "$KEEL_BIN")/CMakeCache.txt" 2>/dev/null || true)
-COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
+COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
 
 report() {
   local rss_lines="" t
@@ -568,7 +601,7 @@ TABLE=$(report)
 
 NOTES="- Machine: $NPROC cores ($CPU_MODEL). wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention; the ratios, measured in the same run, are what to compare.
 - Load average (1, 5, 15 min) at the start of the runs: $LOAD_START; at the end: $LOAD_END (the benchmark itself adds about 2). A start value well above 0 means other work shared the machine and the numbers are noisier than usual.
-- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run.
+- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run$( ((BENCH_ROUNDS > 1)) && printf '; %s rounds per mode and connection count, the targets interleaved, each value the median of its %s runs' "$BENCH_ROUNDS" "$BENCH_ROUNDS").
 - \"÷ nginx\" = the target's value over the nginx proxy's at the same mode and connections; \"added p50\" = p50 minus the mock's direct p50 at the same mode and connections.
 - CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel and Portkey: the process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
 - Upstream conns opened = connections the mock accepted during the run (nginx stub_status); low means the proxy reuses upstream connections.
