@@ -599,9 +599,13 @@ report() {
 }
 TABLE=$(report)
 
+ROUNDS_NOTE=""
+if ((BENCH_ROUNDS > 1)); then
+  ROUNDS_NOTE="; $BENCH_ROUNDS rounds per mode and connection count, the targets interleaved, each value the median of its $BENCH_ROUNDS runs"
+fi
 NOTES="- Machine: $NPROC cores ($CPU_MODEL). wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention; the ratios, measured in the same run, are what to compare.
 - Load average (1, 5, 15 min) at the start of the runs: $LOAD_START; at the end: $LOAD_END (the benchmark itself adds about 2). A start value well above 0 means other work shared the machine and the numbers are noisier than usual.
-- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run$( ((BENCH_ROUNDS > 1)) && printf '; %s rounds per mode and connection count, the targets interleaved, each value the median of its %s runs' "$BENCH_ROUNDS" "$BENCH_ROUNDS").
+- nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run${ROUNDS_NOTE}.
 - \"÷ nginx\" = the target's value over the nginx proxy's at the same mode and connections; \"added p50\" = p50 minus the mock's direct p50 at the same mode and connections.
 - CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel and Portkey: the process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
 - Upstream conns opened = connections the mock accepted during the run (nginx stub_status); low means the proxy reuses upstream connections.
