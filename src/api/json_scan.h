@@ -30,11 +30,7 @@ class JsonScanner {
   // True when the next value is null; consumes it then.
   bool null() {
     ws();
-    if (end_ - at_ >= 4 && std::string_view(at_, 4) == "null") {
-      at_ += 4;
-      return true;
-    }
-    return false;
+    return literal("null");
   }
   // The next value's first byte ('{', '[', '"', 'n', ...), or 0 at the end.
   char peek() {

@@ -444,6 +444,18 @@ Status parse_stop(const Json& wire, std::vector<std::string>& out) {
   return Status::Ok();
 }
 
+// max_tokens and max_completion_tokens as given: the smaller limit wins, and the client's
+// spelling is remembered (see the note at the top of this file).
+void set_max_tokens(ChatRequest& req, std::optional<int64_t> max_tokens,
+                    std::optional<int64_t> max_completion_tokens) {
+  if (max_tokens && max_completion_tokens) {
+    req.sampling.max_tokens = std::min(*max_tokens, *max_completion_tokens);
+  } else {
+    req.sampling.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
+  }
+  if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
+}
+
 Status parse_chat_object(const Json& body, ChatRequest& req) {
   if (!body.is_object()) {
     return invalid("", std::string("request body must be a JSON object, got ") + describe(body));
@@ -494,13 +506,7 @@ Status parse_chat_object(const Json& body, ChatRequest& req) {
       !st.ok()) {
     return st;
   }
-  if (max_tokens && max_completion_tokens) {
-    sampling.max_tokens = std::min(*max_tokens, *max_completion_tokens);
-  } else {
-    sampling.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
-  }
-  // Remembers the client's spelling (see the note at the top of this file).
-  if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
+  set_max_tokens(req, max_tokens, max_completion_tokens);
 
   if (const Json* stop = member(body, "stop")) {
     if (auto st = parse_stop(*stop, sampling.stop); !st.ok()) return st;
@@ -711,7 +717,6 @@ std::optional<std::string> content_text(const Json& content) {
   }
   return text;
 }
-
 
 // ---- fast paths for the common shapes --------------------------------------------------------
 // chat.completion bodies and chunks of the usual shape (text, finish_reason, usage; no tool
@@ -1096,13 +1101,12 @@ bool scan_message(JsonScanner& scan, Message& out) {
   set_string_content(out, std::move(content));
   return true;
 }
+}  // namespace
 
 // parse_chat_request for a body of the usual shape, without a Json tree: model, messages (as
 // scan_message), stream, stream_options.include_usage, max_tokens, max_completion_tokens, user.
 // Any other member, a duplicate key, or anything parse_chat_object would refuse or normalise:
 // nullopt, and the full path reads it.
-}  // namespace
-
 std::optional<ChatRequest> scan_chat_request(std::string_view text) {
   JsonScanner scan(text);
   ChatRequest req;
@@ -1133,13 +1137,7 @@ std::optional<ChatRequest> scan_chat_request(std::string_view text) {
     return false;
   });
   if (!ok || !scan.end() || req.model.empty() || req.messages.empty()) return std::nullopt;
-  // As parse_chat_object: the smaller limit wins; the client's spelling is remembered.
-  if (max_tokens && max_completion_tokens) {
-    req.sampling.max_tokens = std::min(*max_tokens, *max_completion_tokens);
-  } else {
-    req.sampling.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
-  }
-  if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
+  set_max_tokens(req, max_tokens, max_completion_tokens);
   return req;
 }
 
@@ -1718,10 +1716,7 @@ std::string chat_request_to_wire_text(const ChatRequest& req, const std::string&
   // The shape scan_chat_request reads (and the like from the full path): string messages
   // without tool turns, no tools, no floats, nothing passed through but the max_completion_tokens
   // spelling. Anything else: the Json tree, dumped.
-  auto tree = [&] {
-    return chat_request_to_wire(req, upstream_model)
-        .dump(-1, ' ', false, Json::error_handler_t::replace);
-  };
+  auto tree = [&] { return dump_chunk(chat_request_to_wire(req, upstream_model)); };
   const Sampling& sampling = req.sampling;
   const bool completion_spelling =
       req.passthrough.is_object() && req.passthrough.contains("max_completion_tokens");

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <string>
+#include <string_view>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio.hpp>
@@ -18,6 +19,12 @@ namespace bhttp = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 template <typename T>
 using Task = boost::asio::awaitable<T>;
+
+// True when `text` holds a CR or LF: in an HTTP field or start line it would end the line early
+// (header injection); the header writers refuse such values.
+inline bool has_line_break(std::string_view text) {
+  return text.find_first_of("\r\n") != std::string_view::npos;
+}
 
 // Writes every byte of `buffers` to a plain TCP socket. First one sendmsg(2) right away: the
 // kernel usually takes it all, and then no asynchronous operation is started at all (an

@@ -200,10 +200,6 @@ struct ExchangeResult {
   bool sent = false;   // the whole request went out
 };
 
-bool has_line_break(std::string_view text) {
-  return text.find_first_of("\r\n") != std::string_view::npos;
-}
-
 // The request's header block, written directly (RFC 9112 sections 3 and 5): request line, Host,
 // User-Agent, the request's fields, Content-Length. False when a field (from configuration:
 // provider headers) holds a line break, which would end the header early.

@@ -376,10 +376,6 @@ const CancelPtr& ResponseWriter::client_gone() const { return session_.client_go
 
 namespace {
 
-bool has_line_break(std::string_view text) {
-  return text.find_first_of("\r\n") != std::string_view::npos;
-}
-
 // A response's header block, written directly (RFC 9112 sections 4 and 5): the status line,
 // Content-Type, extra fields, "Connection: close" when the connection ends after it, then
 // Content-Length (content_length set) or chunked framing. False when a field holds a line break
@@ -393,10 +389,10 @@ bool response_head(std::string& out, int status, std::string_view content_type,
   out += std::to_string(status);
   out += ' ';
   out.append(reason.data(), reason.size());
+  if (has_line_break(content_type)) return false;
   out += "\r\nContent-Type: ";
   out += content_type;
   out += "\r\n";
-  if (has_line_break(content_type)) return false;
   for (const auto& [name, value] : headers) {
     if (has_line_break(name) || has_line_break(value)) return false;
     out += name;

@@ -46,6 +46,17 @@ class EventSink {
   }
 };
 
+// A sink that works in batches: on_event is a batch of one.
+class BatchEventSink : public EventSink {
+ public:
+  Task<bool> on_event(ChatEvent event) final {
+    std::vector<ChatEvent> one;
+    one.push_back(std::move(event));
+    co_return co_await on_events(one);
+  }
+  Task<bool> on_events(std::vector<ChatEvent>& events) override = 0;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;

@@ -62,16 +62,11 @@ class AttemptTimer {
 
 // Holds an attempt's events back until its first content (or its Finish), then passes them
 // to the client. An Error event is kept for the router, never passed on.
-class AttemptSink final : public EventSink {
+class AttemptSink final : public BatchEventSink {
  public:
   AttemptSink(EventSink& client, std::function<void()> on_commit)
       : client_(client), on_commit_(std::move(on_commit)) {}
 
-  Task<bool> on_event(ChatEvent event) override {
-    std::vector<ChatEvent> one;
-    one.push_back(std::move(event));
-    co_return co_await on_events(one);
-  }
   // What may go to the client goes in one batch: held events once committed, then the rest up
   // to an Error (which is kept for the router and ends the attempt).
   Task<bool> on_events(std::vector<ChatEvent>& events) override {

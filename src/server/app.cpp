@@ -31,16 +31,11 @@ bool is_json_content_type(const std::string& value) {
 
 // The client's side of a streamed chat. Headers go out with the first event the router lets
 // through; each front door writes events in its own format.
-class StreamSink : public EventSink {
+class StreamSink : public BatchEventSink {
  public:
   StreamSink(ResponseWriter& writer, std::string request_id, ChatAggregator* transcript)
       : writer_(writer), request_id_(std::move(request_id)), transcript_(transcript) {}
 
-  Task<bool> on_event(ChatEvent event) override {
-    std::vector<ChatEvent> one;
-    one.push_back(std::move(event));
-    co_return co_await on_events(one);
-  }
   // Every event's frames in one write (one HTTP chunk).
   Task<bool> on_events(std::vector<ChatEvent>& events) override {
     if (!writer_.started()) {
