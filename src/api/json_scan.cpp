@@ -1,10 +1,40 @@
 #include "api/json_scan.h"
 
+#include <cstring>
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "plain_run_end reads words low byte first");
+
 namespace keel {
 
 namespace {
 
 bool in(unsigned char c, unsigned char low, unsigned char high) { return c >= low && c <= high; }
+
+// The first byte in [p, end) that ends a plain run of a JSON string: '"', a backslash, a control
+// character (< 0x20) or a non-ASCII byte (>= 0x80, read by utf8_sequence); `end` when none.
+// Eight bytes at a time (the classic "has a zero byte" / "has a byte less than n" bit tricks on
+// a 64-bit word), then the last few byte by byte.
+const char* plain_run_end(const char* p, const char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    const uint64_t quote = x ^ (kOnes * '"');
+    const uint64_t backslash = x ^ (kOnes * '\\');
+    const uint64_t special = ((x - kOnes * 0x20) & ~x) | x | ((quote - kOnes) & ~quote) |
+                             ((backslash - kOnes) & ~backslash);
+    // The lowest flagged byte is a true hit (a borrow only flags bytes above one); the bytes
+    // are in memory order, low byte first, on the little-endian machines this runs on.
+    if (const uint64_t hits = special & kHigh) return p + (__builtin_ctzll(hits) >> 3);
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+  }
+  return p;
+}
 
 }  // namespace
 
@@ -131,16 +161,11 @@ bool JsonScanner::key_view(std::string_view& key, std::string& scratch) {
   ws();
   if (at_ == end_ || *at_ != '"') return false;
   const char* start = at_ + 1;
-  const char* p = start;
-  while (p < end_) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c < 0x20 || c >= 0x80 || c == '\\') break;
-    if (c == '"') {
-      key = std::string_view(start, static_cast<size_t>(p - start));
-      at_ = p + 1;
-      return true;
-    }
-    ++p;
+  const char* p = plain_run_end(start, end_);
+  if (p < end_ && *p == '"') {
+    key = std::string_view(start, static_cast<size_t>(p - start));
+    at_ = p + 1;
+    return true;
   }
   scratch.clear();
   if (!scan_string(&scratch)) return false;
@@ -156,11 +181,7 @@ bool JsonScanner::scan_string(std::string* out) {
   std::string& sink = out ? *out : ignored;
   for (;;) {
     const char* run = at_;
-    while (at_ < end_) {
-      const auto c = static_cast<unsigned char>(*at_);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-      ++at_;
-    }
+    at_ = plain_run_end(at_, end_);
     if (out) out->append(run, static_cast<size_t>(at_ - run));
     if (at_ == end_) return false;
     const auto c = static_cast<unsigned char>(*at_);

@@ -22,8 +22,12 @@ using Task = boost::asio::awaitable<T>;
 
 // True when `text` holds a CR or LF: in an HTTP field or start line it would end the line early
 // (header injection); the header writers refuse such values.
+// (A plain loop: find_first_of with a two-byte set costs a memchr per byte of `text`.)
 inline bool has_line_break(std::string_view text) {
-  return text.find_first_of("\r\n") != std::string_view::npos;
+  for (char c : text) {
+    if (c == '\r' || c == '\n') return true;
+  }
+  return false;
 }
 
 // Writes every byte of `buffers` to a plain TCP socket. First one sendmsg(2) right away: the

@@ -1,10 +1,34 @@
 #include "http/sse.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace keel {
+
+namespace {
+
+// The first CR or LF in [from, size) of `bytes`, or size. `next_cr` caches where the next CR
+// is (size: none left; kUnknown: not searched yet), so a buffer of many LF-ended lines is
+// searched for CRs once, not once per line.
+constexpr size_t kUnknown = static_cast<size_t>(-1);
+
+size_t line_end(std::string_view bytes, size_t from, size_t& next_cr) {
+  if (from >= bytes.size()) return bytes.size();   // (and no memchr of a null pointer)
+  if (next_cr == kUnknown || next_cr < from) {
+    const void* cr = std::memchr(bytes.data() + from, '\r', bytes.size() - from);
+    next_cr = cr ? static_cast<size_t>(static_cast<const char*>(cr) - bytes.data()) : bytes.size();
+  }
+  const size_t limit = next_cr;   // an LF counts only before the next CR
+  const void* lf = std::memchr(bytes.data() + from, '\n', limit - from);
+  return lf ? static_cast<size_t>(static_cast<const char*>(lf) - bytes.data()) : limit;
+}
+
+}  // namespace
 
 bool SseParser::feed(std::string_view bytes, const Handler& on_event) {
   if (failed_) return false;
   size_t at = 0;
+  size_t next_cr = kUnknown;   // line_end's cache
   while (at < bytes.size()) {
     const char c = bytes[at];
     if (!bom_checked_) {
@@ -28,22 +52,31 @@ bool SseParser::feed(std::string_view bytes, const Handler& on_event) {
       ++at;
       continue;
     }
-    last_was_cr_ = (c == '\r');
-    if (c == '\r' || c == '\n') {
-      process_line(line_, on_event);
-      line_.clear();
-      ++at;
-      continue;
+    last_was_cr_ = false;
+    const size_t end = line_end(bytes, at, next_cr);
+    const std::string_view run = bytes.substr(at, end - at);
+    if (end == bytes.size()) {   // the line goes on in the next bytes
+      line_.append(run);
+      if (line_.size() > max_line_bytes_) {
+        failed_ = true;
+        return false;
+      }
+      break;
     }
-    // The rest of the line up to its end (or the end of these bytes) in one append.
-    size_t end = at + 1;
-    while (end < bytes.size() && bytes[end] != '\r' && bytes[end] != '\n') ++end;
-    line_.append(bytes.data() + at, end - at);
-    if (line_.size() > max_line_bytes_) {
+    // A whole line: read in place when nothing of it was held from earlier bytes.
+    std::string_view line = run;
+    if (!line_.empty()) {
+      line_.append(run);
+      line = line_;
+    }
+    if (line.size() > max_line_bytes_) {
       failed_ = true;
       return false;
     }
-    at = end;
+    process_line(line, on_event);
+    line_.clear();
+    last_was_cr_ = bytes[end] == '\r';
+    at = end + 1;
   }
   return true;
 }
@@ -76,17 +109,20 @@ void SseParser::process_line(std::string_view line, const Handler& on_event) {
 }
 
 void append_sse_frame(std::string& out, std::string_view data, std::string_view event) {
-  out.reserve(out.size() + data.size() + event.size() + 16);
+  // Room for this frame, growing geometrically: `out` often gathers many frames.
+  const size_t needed = out.size() + data.size() + event.size() + 16;
+  if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
   if (!event.empty()) {
     out += "event: ";
     out += event;
     out += '\n';
   }
   // Each line of data gets its own data: field; CR, LF and CRLF all end a line for the reader.
+  // (JSON data has no raw line ends: one memchr each for CR and LF, finding none.)
   size_t start = 0;
+  size_t next_cr = kUnknown;
   while (true) {
-    size_t nl = start;
-    while (nl < data.size() && data[nl] != '\r' && data[nl] != '\n') ++nl;
+    const size_t nl = line_end(data, start, next_cr);
     out += "data: ";
     out.append(data.data() + start, nl - start);
     out += '\n';

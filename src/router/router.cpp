@@ -70,6 +70,29 @@ class AttemptSink final : public BatchEventSink {
   // What may go to the client goes in one batch: held events once committed, then the rest up
   // to an Error (which is kept for the router and ends the attempt).
   Task<bool> on_events(std::vector<ChatEvent>& events) override {
+    // The usual batch: nothing held from before, no Error, and either committed already or
+    // holding a commit point (content or Finish). Then every event goes to the client as it
+    // is, in this very vector (no event moved).
+    if (held_.empty()) {
+      bool error = false, commit_point = false;
+      for (const auto& event : events) {
+        error = error || event.kind == ChatEvent::Kind::kError;
+        commit_point = commit_point || event.is_content() || event.kind == ChatEvent::Kind::kFinish;
+      }
+      if (!error && (committed_ || commit_point)) {
+        for (const auto& event : events) {
+          if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
+          if (event.kind == ChatEvent::Kind::kFinish) finished_ = true;
+        }
+        if (!committed_) {
+          committed_ = true;
+          on_commit_();
+        }
+        if (events.empty()) co_return true;
+        const bool accepted = co_await client_.on_events(events);
+        co_return accepted || client_refused();
+      }
+    }
     std::vector<ChatEvent>& out = forward_;
     out.clear();
     bool failed_now = false;

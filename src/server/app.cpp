@@ -187,12 +187,7 @@ Task<void> App::send_error(ResponseWriter& response, const Error& error, Request
 void App::finish(RequestRecord& record, steady_clock::time_point start) {
   record.latency_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - start).count();
-  metrics_.on_request(record.endpoint, record.model, record.status,
-                      static_cast<double>(record.latency_ms) / 1000.0);
-  if (!record.error_class.empty()) metrics_.on_error(record.error_class);
-  if (record.ttft_ms >= 0) metrics_.on_ttft(record.model, static_cast<double>(record.ttft_ms) / 1000.0);
-  metrics_.on_tokens(record.model, record.prompt_tokens, record.completion_tokens);
-  for (const auto& attempt : record.attempts) metrics_.on_attempt(attempt);
+  metrics_.on_record(record);
   store_->record(std::move(record));
 }
 

@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <charconv>
 #include <cstdio>
 #include <string_view>
 
@@ -16,16 +17,17 @@ void append_label(std::string& out, const char* name, std::string_view value) {
   if (!out.empty()) out += ',';
   out += name;
   out += "=\"";
-  // Runs of plain bytes in one append; the three the format escapes one by one.
-  for (size_t at = 0; at < value.size();) {
-    size_t plain = value.find_first_of("\\\"\n", at);
-    if (plain == std::string_view::npos) plain = value.size();
-    out.append(value.data() + at, plain - at);
-    if (plain == value.size()) break;
-    char c = value[plain];
+  // Runs of plain bytes in one append; the three the format escapes one by one. (A plain loop:
+  // find_first_of with a set costs a memchr per byte.)
+  size_t run = 0;
+  for (size_t at = 0; at < value.size(); ++at) {
+    const char c = value[at];
+    if (c != '\\' && c != '"' && c != '\n') continue;
+    out.append(value.data() + run, at - run);
     out += c == '\n' ? "\\n" : c == '"' ? "\\\"" : "\\\\";
-    at = plain + 1;
+    run = at + 1;
   }
+  out.append(value.data() + run, value.size() - run);
   out += '"';
 }
 
@@ -49,15 +51,6 @@ void render_counter(std::string& out, const char* name, const char* help,
   }
 }
 
-// Label sets are built into a per-thread scratch string and looked up with it: a new key is
-// copied into its map once, and a known one costs no allocation (was a handful of temporary
-// strings per request). The text is what label() + "," + label() ... gives.
-std::string& scratch() {
-  thread_local std::string text;
-  text.clear();
-  return text;
-}
-
 template <class Value>
 Value& entry(std::map<std::string, Value>& family, const std::string& labels) {
   auto it = family.find(labels);
@@ -67,9 +60,7 @@ Value& entry(std::map<std::string, Value>& family, const std::string& labels) {
 
 }  // namespace
 
-void Metrics::observe(std::map<std::string, Histogram>& family, const std::string& labels,
-                      double value) {
-  auto& h = entry(family, labels);
+void Metrics::observe(Histogram& h, double value) {
   if (h.counts.empty()) h.counts.assign(std::size(kBuckets), 0);
   for (size_t i = 0; i < std::size(kBuckets); ++i) {
     if (value <= kBuckets[i]) {
@@ -81,58 +72,69 @@ void Metrics::observe(std::map<std::string, Histogram>& family, const std::strin
   h.count += 1;
 }
 
-void Metrics::on_request(const std::string& endpoint, const std::string& model, int status,
-                         double seconds) {
-  std::string& labels = scratch();
-  append_label(labels, "endpoint", endpoint);
-  const size_t endpoint_only = labels.size();
-  append_label(labels, "model", model);
-  char status_text[16];
-  std::snprintf(status_text, sizeof status_text, "%d", status);
-  append_label(labels, "status", status_text);
-  std::lock_guard lock(mutex_);
-  entry(requests_, labels) += 1;
-  labels.resize(endpoint_only);
-  observe(duration_, labels, seconds);
+template <class Value>
+template <class Labels>
+Value& Metrics::Memo<Value>::find(std::map<std::string, Value>& family, std::string_view a,
+                                  std::string_view b, std::string_view c, const Labels& labels) {
+  if (value && a == key[0] && b == key[1] && c == key[2]) return *value;
+  std::string text;
+  labels(text);
+  value = &entry(family, text);   // map nodes stay put: the pointer lives as long as the map
+  key[0] = a;
+  key[1] = b;
+  key[2] = c;
+  return *value;
 }
 
-void Metrics::on_error(const std::string& error_class) {
-  std::string& labels = scratch();
-  append_label(labels, "class", error_class);
-  std::lock_guard lock(mutex_);
-  entry(errors_, labels) += 1;
-}
+void Metrics::on_record(const RequestRecord& record) {
+  // One lock for every family. Most requests repeat the label values of the one before (the
+  // same endpoint, model, status, provider): each family remembers its last values and map
+  // entry, and builds the label text and looks it up only when they change.
+  char status_buf[16];
+  const auto status_end = std::to_chars(status_buf, status_buf + sizeof status_buf, record.status).ptr;
+  const std::string_view status(status_buf, static_cast<size_t>(status_end - status_buf));
+  const std::string& endpoint = record.endpoint;
+  const std::string& model = record.model;
 
-void Metrics::on_ttft(const std::string& model, double seconds) {
-  std::string& labels = scratch();
-  append_label(labels, "model", model);
   std::lock_guard lock(mutex_);
-  observe(ttft_, labels, seconds);
-}
-
-void Metrics::on_tokens(const std::string& model, int64_t prompt, int64_t completion) {
-  std::string& labels = scratch();
-  append_label(labels, "model", model);
-  const size_t model_only = labels.size();
-  std::lock_guard lock(mutex_);
-  if (prompt > 0) {
-    append_label(labels, "type", "prompt");
-    entry(tokens_, labels) += prompt;
-    labels.resize(model_only);
+  requests_memo_.find(requests_, endpoint, model, status, [&](std::string& labels) {
+    append_label(labels, "endpoint", endpoint);
+    append_label(labels, "model", model);
+    append_label(labels, "status", status);
+  }) += 1;
+  observe(duration_memo_.find(duration_, endpoint, {}, {},
+                              [&](std::string& labels) {
+                                append_label(labels, "endpoint", endpoint);
+                              }),
+          static_cast<double>(record.latency_ms) / 1000.0);
+  if (!record.error_class.empty()) {
+    std::string labels;
+    append_label(labels, "class", record.error_class);
+    entry(errors_, labels) += 1;
   }
-  if (completion > 0) {
-    append_label(labels, "type", "completion");
-    entry(tokens_, labels) += completion;
+  if (record.ttft_ms >= 0) {
+    observe(ttft_memo_.find(ttft_, model, {}, {},
+                            [&](std::string& labels) { append_label(labels, "model", model); }),
+            static_cast<double>(record.ttft_ms) / 1000.0);
   }
-}
-
-void Metrics::on_attempt(const AttemptRecord& attempt) {
-  std::string& labels = scratch();
-  append_label(labels, "provider", attempt.provider);
-  append_label(labels, "model", attempt.target_model);
-  append_label(labels, "outcome", attempt.error_class.empty() ? "ok" : "error");
-  std::lock_guard lock(mutex_);
-  entry(attempts_, labels) += 1;
+  auto add_tokens = [&](Memo<double>& memo, const char* type, int64_t count) {
+    if (count <= 0) return;
+    memo.find(tokens_, model, {}, {}, [&](std::string& labels) {
+      append_label(labels, "model", model);
+      append_label(labels, "type", type);
+    }) += static_cast<double>(count);
+  };
+  add_tokens(prompt_tokens_memo_, "prompt", record.prompt_tokens);
+  add_tokens(completion_tokens_memo_, "completion", record.completion_tokens);
+  for (const auto& attempt : record.attempts) {
+    const std::string_view outcome = attempt.error_class.empty() ? "ok" : "error";
+    attempts_memo_.find(attempts_, attempt.provider, attempt.target_model, outcome,
+                        [&](std::string& labels) {
+                          append_label(labels, "provider", attempt.provider);
+                          append_label(labels, "model", attempt.target_model);
+                          append_label(labels, "outcome", outcome);
+                        }) += 1;
+  }
 }
 
 std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_flight) const {

@@ -1,26 +1,25 @@
 // Prometheus metrics (text exposition format 0.0.4), safe from every io thread.
 //
-//   metrics.on_request("/v1/chat/completions", "smart", 200, 0.412);
+//   metrics.on_record(record);   // a finished request (store/store.h)
 //   std::string page = metrics.render(router.status(), server.in_flight());
 #pragma once
 
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "router/router.h"
+#include "store/store.h"
 
 namespace keel {
 
 class Metrics {
  public:
-  void on_request(const std::string& endpoint, const std::string& model, int status,
-                  double seconds);
-  void on_error(const std::string& error_class);
-  void on_ttft(const std::string& model, double seconds);
-  void on_tokens(const std::string& model, int64_t prompt, int64_t completion);
-  void on_attempt(const AttemptRecord& attempt);
+  // Counts a finished client request: its status, latency, time to first token, tokens, error
+  // class and upstream attempts.
+  void on_record(const RequestRecord& record);
   std::string render(const std::vector<TargetStatus>& targets, size_t in_flight) const;
 
  private:
@@ -29,7 +28,17 @@ class Metrics {
     double sum = 0;
     uint64_t count = 0;
   };
-  void observe(std::map<std::string, Histogram>& family, const std::string& labels, double value);
+  // The last label values (up to three) a family was updated with, and their map entry.
+  template <class Value>
+  struct Memo {
+    std::string key[3];
+    Value* value = nullptr;
+    // The entry for (a, b, c); `labels` writes their label text when they are not the last ones.
+    template <class Labels>
+    Value& find(std::map<std::string, Value>& family, std::string_view a, std::string_view b,
+                std::string_view c, const Labels& labels);
+  };
+  static void observe(Histogram& histogram, double value);
 
   mutable std::mutex mutex_;
   std::map<std::string, double> requests_;     // labels -> count
@@ -38,6 +47,8 @@ class Metrics {
   std::map<std::string, double> attempts_;
   std::map<std::string, Histogram> duration_;
   std::map<std::string, Histogram> ttft_;
+  Memo<double> requests_memo_, prompt_tokens_memo_, completion_tokens_memo_, attempts_memo_;
+  Memo<Histogram> duration_memo_, ttft_memo_;
 };
 
 }  // namespace keel

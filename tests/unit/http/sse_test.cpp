@@ -189,6 +189,17 @@ TEST(SseParserTest, ByteAtATimeGivesTheSameEvents) {
   }
 }
 
+// LF-ended lines before a CR-ended one in the same bytes, and the other way round: every line
+// end is found whatever lies further on in the buffer.
+TEST(SseParserTest, LineEndsOfBothKindsInOneBuffer) {
+  const std::string stream =
+      "data: a\ndata: b\n\ndata: c\r\rdata: d\r\n\r\ndata: e\n\ndata: f\rdata: g\n\r";
+  auto whole = parse(stream);
+  ASSERT_EQ(whole.size(), 5u);
+  EXPECT_EQ(datas(whole), (std::vector<std::string>{"a\nb", "c", "d", "e", "f\ng"}));
+  EXPECT_TRUE(same(parse_bytewise(stream), whole));
+}
+
 TEST(SseParserTest, LineOverLimitFailsForGood) {
   SseParser parser;
   parser.set_max_line_bytes(16);

@@ -15,23 +15,39 @@ void expect_line(const std::string& page, const std::string& line) {
   EXPECT_NE(page.find(needle), std::string::npos) << line << "\nin:\n" << page;
 }
 
+RequestRecord record(const std::string& model, int status, int64_t latency_ms) {
+  RequestRecord r;
+  r.endpoint = "/v1/chat/completions";
+  r.model = model;
+  r.status = status;
+  r.latency_ms = latency_ms;
+  return r;
+}
+
+AttemptRecord attempt(const std::string& provider, const std::string& model,
+                      const std::string& error_class = "") {
+  AttemptRecord a;
+  a.provider = provider;
+  a.target_model = model;
+  a.error_class = error_class;
+  return a;
+}
+
 TEST(Metrics, LabelSetsAndCounts) {
   Metrics metrics;
-  metrics.on_request("/v1/chat/completions", "smart", 200, 0.02);
-  metrics.on_request("/v1/chat/completions", "smart", 200, 0.3);
-  metrics.on_request("/v1/chat/completions", "we\"ird\\mo\ndel", 502, 0.001);
-  metrics.on_error("upstream_error");
-  metrics.on_ttft("smart", 0.004);
-  metrics.on_tokens("smart", 8, 6);
-  metrics.on_tokens("smart", 0, 3);
-  AttemptRecord ok;
-  ok.provider = "up-a";
-  ok.target_model = "m";
-  metrics.on_attempt(ok);
-  AttemptRecord failed = ok;
-  failed.error_class = "upstream_error";
-  metrics.on_attempt(failed);
-  metrics.on_attempt(failed);
+  auto first = record("smart", 200, 20);
+  first.ttft_ms = 4;
+  first.prompt_tokens = 8;
+  first.completion_tokens = 6;
+  first.attempts = {attempt("up-a", "m")};
+  metrics.on_record(first);
+  auto second = record("smart", 200, 300);
+  second.completion_tokens = 3;
+  second.attempts = {attempt("up-a", "m", "upstream_error"), attempt("up-a", "m", "upstream_error")};
+  metrics.on_record(second);
+  auto odd = record("we\"ird\\mo\ndel", 502, 1);
+  odd.error_class = "upstream_error";
+  metrics.on_record(odd);
 
   const std::string page = metrics.render({}, 0);
   expect_line(page,
@@ -45,6 +61,41 @@ TEST(Metrics, LabelSetsAndCounts) {
   expect_line(page, R"(keel_upstream_attempts_total{provider="up-a",model="m",outcome="error"} 2)");
   expect_line(page, R"(keel_request_duration_seconds_count{endpoint="/v1/chat/completions"} 3)");
   expect_line(page, R"(keel_time_to_first_token_seconds_count{model="smart"} 1)");
+  // The odd model appears in keel_requests_total only (it had no tokens, ttft or attempts).
+  EXPECT_EQ(page.find("model=\"we"), page.rfind("model=\"we"));
+}
+
+// Each family remembers its last label values; alternating and changing values must still land
+// every count on its own series.
+TEST(Metrics, AlternatingLabelValuesKeepTheirOwnSeries) {
+  Metrics metrics;
+  for (int i = 0; i < 6; ++i) {
+    auto r = record(i % 2 ? "b" : "a", i < 4 ? 200 : 429, 10);
+    r.ttft_ms = i % 3 == 0 ? 1 : -1;
+    r.prompt_tokens = i % 2 ? 0 : 5;
+    r.completion_tokens = 1;
+    r.attempts = {attempt(i % 2 ? "p2" : "p1", r.model, i == 5 ? "rate_limited" : "")};
+    if (i == 2) r.endpoint = "/v1/messages";
+    metrics.on_record(r);
+  }
+  const std::string page = metrics.render({}, 0);
+  // a: i = 0, 2 (/v1/messages), 4 (429); b: i = 1, 3, 5 (429)
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="a",status="200"} 1)");
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/messages",model="a",status="200"} 1)");
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="a",status="429"} 1)");
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="b",status="200"} 2)");
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="b",status="429"} 1)");
+  expect_line(page, R"(keel_request_duration_seconds_count{endpoint="/v1/chat/completions"} 5)");
+  expect_line(page, R"(keel_request_duration_seconds_count{endpoint="/v1/messages"} 1)");
+  expect_line(page, R"(keel_time_to_first_token_seconds_count{model="a"} 1)");   // i = 0
+  expect_line(page, R"(keel_time_to_first_token_seconds_count{model="b"} 1)");   // i = 3
+  expect_line(page, R"(keel_tokens_total{model="a",type="prompt"} 15)");
+  expect_line(page, R"(keel_tokens_total{model="a",type="completion"} 3)");
+  expect_line(page, R"(keel_tokens_total{model="b",type="completion"} 3)");
+  EXPECT_EQ(page.find(R"(model="b",type="prompt")"), std::string::npos);
+  expect_line(page, R"(keel_upstream_attempts_total{provider="p1",model="a",outcome="ok"} 3)");
+  expect_line(page, R"(keel_upstream_attempts_total{provider="p2",model="b",outcome="ok"} 2)");
+  expect_line(page, R"(keel_upstream_attempts_total{provider="p2",model="b",outcome="error"} 1)");
 }
 
 }  // namespace
