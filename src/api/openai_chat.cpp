@@ -1901,11 +1901,12 @@ void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out)
   }
 }
 
-std::string OpenAIStreamEncoder::text_chunk(std::string_view delta, const char* finish_reason) {
+std::string_view OpenAIStreamEncoder::text_chunk(std::string_view delta,
+                                                 const char* finish_reason) {
   // Keys in the order Json::dump writes them (sorted): choices, created, id, model, object,
   // usage; in a choice: delta, finish_reason, index, logprobs.
-  std::string chunk;
-  chunk.reserve(delta.size() + tail_.size() + 80);
+  std::string& chunk = chunk_;
+  chunk.clear();
   chunk += R"({"choices":[{"delta":)";
   chunk += delta;
   chunk += R"(,"finish_reason":)";
@@ -1920,6 +1921,11 @@ std::string OpenAIStreamEncoder::text_chunk(std::string_view delta, const char* 
 }
 
 void OpenAIStreamEncoder::encode_text(const ChatEvent& event, std::vector<std::string>& out) {
+  encode_text(event, [&out](std::string_view chunk) { out.emplace_back(chunk); });
+}
+
+void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
+                                      const std::function<void(std::string_view)>& emit) {
   if (!tail_ready_) {
     tail_ready_ = true;
     text_ok_ = valid_utf8(id_) && valid_utf8(model_);
@@ -1939,23 +1945,23 @@ void OpenAIStreamEncoder::encode_text(const ChatEvent& event, std::vector<std::s
   if (!direct) {
     std::vector<Json> chunks;
     encode(event, chunks);
-    for (const auto& chunk : chunks) out.push_back(dump_chunk(chunk));
+    for (const auto& chunk : chunks) emit(dump_chunk(chunk));
     return;
   }
   if (event.kind == ChatEvent::Kind::kTextDelta && event.text.empty()) return;
   if (!role_sent_) {
     role_sent_ = true;
-    out.push_back(text_chunk(R"({"content":"","refusal":null,"role":"assistant"})", nullptr));
+    emit(text_chunk(R"({"content":"","refusal":null,"role":"assistant"})", nullptr));
   }
   if (event.kind == ChatEvent::Kind::kTextDelta) {
-    std::string delta = R"({"content":)";
-    append_json_string(delta, event.text);
-    delta += '}';
-    out.push_back(text_chunk(delta, nullptr));
+    delta_ = R"({"content":)";
+    append_json_string(delta_, event.text);
+    delta_ += '}';
+    emit(text_chunk(delta_, nullptr));
   } else if (event.kind == ChatEvent::Kind::kFinish) {
     FinishReason finish = event.finish;
     if (finish == FinishReason::kNone || finish == FinishReason::kError) finish = FinishReason::kStop;
-    out.push_back(text_chunk("{}", finish_reason_name(finish)));
+    emit(text_chunk("{}", finish_reason_name(finish)));
   }
 }
 

@@ -11,6 +11,7 @@
 //   OpenAIStreamEncoder enc(id, model, created, include_usage); enc.encode(event) -> chunk json
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,10 +98,16 @@ class OpenAIStreamEncoder {
   // replaced) gives, but the hot events (start, text, finish) are written directly, without
   // building Json trees. Use one encoder with one of the two methods.
   void encode_text(const ChatEvent& event, std::vector<std::string>& out);
+  // The same chunks, each handed to `emit` (the view is valid until it returns): no string per
+  // chunk on the direct path.
+  void encode_text(const ChatEvent& event, const std::function<void(std::string_view)>& emit);
 
  private:
   Json base_chunk() const;
-  std::string text_chunk(std::string_view delta, const char* finish_reason);
+  // One chunk's text, built in chunk_.
+  std::string_view text_chunk(std::string_view delta, const char* finish_reason);
+  std::string chunk_;           // text_chunk's scratch, kept for its capacity
+  std::string delta_;           // encode_text's scratch for a text delta
   std::string tail_;            // encode_text: the chunk's fields after "choices", escaped once
   bool tail_ready_ = false;
   bool text_ok_ = false;        // id and model are valid UTF-8: the direct path may be used

@@ -45,7 +45,7 @@ class StreamSink : public BatchEventSink {
     frames_.clear();
     for (const auto& event : events) {
       if (transcript_) transcript_->add(event);
-      frames_ += frames_for(event);
+      append_frames(event, frames_);
     }
     co_return co_await writer_.write(frames_);
   }
@@ -56,7 +56,8 @@ class StreamSink : public BatchEventSink {
   }
 
  protected:
-  virtual std::string frames_for(const ChatEvent& event) = 0;
+  // Appends the event's frames to `out`.
+  virtual void append_frames(const ChatEvent& event, std::string& out) = 0;
   virtual std::string closing_frames() = 0;
 
  private:
@@ -75,19 +76,18 @@ class OpenAISseSink final : public StreamSink {
         encoder_(std::move(id), request.model, unix_seconds(), request.include_usage) {}
 
  protected:
-  std::string frames_for(const ChatEvent& event) override {
-    if (event.kind == ChatEvent::Kind::kError) return sse_frame(dump(error_to_wire(event.error)));
-    chunks_.clear();
-    encoder_.encode_text(event, chunks_);   // the bytes dump() gives, without Json trees
-    std::string frames;
-    for (const auto& chunk : chunks_) append_sse_frame(frames, chunk);
-    return frames;
+  void append_frames(const ChatEvent& event, std::string& out) override {
+    if (event.kind == ChatEvent::Kind::kError) {
+      append_sse_frame(out, dump(error_to_wire(event.error)));
+      return;
+    }
+    // The bytes dump() gives, without Json trees, each chunk framed straight into `out`.
+    encoder_.encode_text(event, [&out](std::string_view chunk) { append_sse_frame(out, chunk); });
   }
   std::string closing_frames() override { return "data: [DONE]\n\n"; }
 
  private:
   OpenAIStreamEncoder encoder_;
-  std::vector<std::string> chunks_;
 };
 
 // Anthropic Messages stream events (message_start ... message_stop, or an error event).
@@ -98,22 +98,22 @@ class AnthropicSseSink final : public StreamSink {
       : StreamSink(writer, std::move(request_id), transcript), encoder_(std::move(id), request.model) {}
 
  protected:
-  std::string frames_for(const ChatEvent& event) override {
+  void append_frames(const ChatEvent& event, std::string& out) override {
     events_.clear();
     encoder_.encode(event, events_);
-    return render();
+    render(out);
   }
   std::string closing_frames() override {
     events_.clear();
     encoder_.finish(events_);
-    return render();
+    std::string frames;
+    render(frames);
+    return frames;
   }
 
  private:
-  std::string render() const {
-    std::string frames;
-    for (const auto& event : events_) append_sse_frame(frames, dump(event.data), event.name);
-    return frames;
+  void render(std::string& out) const {
+    for (const auto& event : events_) append_sse_frame(out, dump(event.data), event.name);
   }
   AnthropicStreamEncoder encoder_;
   std::vector<AnthropicSseEvent> events_;
