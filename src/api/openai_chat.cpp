@@ -834,12 +834,20 @@ struct ScannedBody {
 
 // The top level of a chat.completion or chunk. Every choice is read (and must have the usual
 // shape); `choices` absent or null sends the caller to the full path (errors live there).
-bool scan_body(std::string_view text, const char* message_key, ScannedBody& body) {
+// `choices_at`, when given, gets the offset of the "choices" key in `text` when no usage member
+// came before it (else stays npos).
+bool scan_body(std::string_view text, const char* message_key, ScannedBody& body,
+               size_t* choices_at = nullptr) {
   JsonScanner scan(text);
   bool seen_id = false, seen_model = false, seen_usage = false;
   bool ok = scan.object([&](std::string_view key) {
     if (key == "choices") {
       if (std::exchange(body.has_choices, true)) return false;
+      // The key's view points into `text` unless it had escapes (then it is in a scratch).
+      if (choices_at && !seen_usage && key.data() > text.data() &&
+          key.data() <= text.data() + text.size()) {
+        *choices_at = static_cast<size_t>(key.data() - 1 - text.data());
+      }
       return scan.array([&] {
         return scan_choice(scan, message_key, body.choices.emplace_back());
       });
@@ -1335,7 +1343,20 @@ Result<std::vector<ChatEvent>> chat_response_from_wire_parsed(std::string_view b
 
 bool OpenAIStreamDecoder::decode_scanned(std::string_view data, std::vector<ChatEvent>& out) {
   ScannedBody chunk;
-  if (!scan_body(data, "delta", chunk)) return false;
+  // After the first chunk only choices and usage matter (Start is out), and the members before
+  // "choices" were read once: when a chunk repeats them byte for byte, read "{" + the rest. The
+  // verdict is the same: the prefix was whole members of a valid object, and a key the rest
+  // repeats (an id) is one whose value no later chunk uses.
+  std::string_view text = data;
+  if (started_ && prefix_.size() > 1 && data.size() > prefix_.size() &&
+      data.compare(0, prefix_.size(), prefix_) == 0) {
+    rest_.assign(1, '{');
+    rest_.append(data.substr(prefix_.size()));
+    text = rest_;
+  }
+  size_t choices_at = std::string_view::npos;
+  if (!scan_body(text, "delta", chunk, started_ ? nullptr : &choices_at)) return false;
+  if (!started_ && choices_at != std::string_view::npos) prefix_.assign(data.substr(0, choices_at));
   // The choice decode() picks: the first whose index is absent or 0.
   ScannedChoice* choice = nullptr;
   for (auto& candidate : chunk.choices) {

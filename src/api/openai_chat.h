@@ -70,6 +70,11 @@ class OpenAIStreamDecoder {
   bool started_ = false;
   bool finished_ = false;
   std::vector<bool> tool_started_;
+  // The fast path's bytes of the first chunk before its "choices" member (id, object, created,
+  // model, ...): later chunks of a stream repeat them byte for byte, and then only the rest is
+  // read (as "{" + rest, built in rest_).
+  std::string prefix_;
+  std::string rest_;
 };
 
 Result<Embeddings> embeddings_from_wire(std::string_view body);

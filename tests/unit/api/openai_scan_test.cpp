@@ -220,6 +220,41 @@ TEST(OpenAIFastPath, MutatedChunksGiveTheSameEvents) {
   }
 }
 
+// Later chunks that repeat the first chunk's members before "choices" byte for byte are read
+// from "choices" on; with the rest odd, mutated, or repeating a key of the prefix, the events
+// and errors must still be those of the full parse.
+TEST(OpenAIFastPath, ChunksRepeatingTheFirstOnesPrefixGiveTheSameEvents) {
+  const std::string prefix =
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",)";
+  const std::string first = prefix + R"("choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})";
+  const std::string rests[] = {
+      R"("choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]})",
+      R"("choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})",
+      R"("id":"other","model":"n","choices":[{"index":0,"delta":{"content":"repeats id"}}]})",
+      R"("choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})",
+      R"("error":{"message":"boom"}})",
+      R"("choices":[{"index":0,"delta":{"content":"a"}}],"choices":[]})",
+      R"("choices":[{"index":0,"delta":{"content":"unterminated"}}])",
+      R"("choices":[{"index":0,"delta":{"content":"trailing"}}]} x)",
+  };
+  for (const auto& rest : rests) {
+    expect_same_stream({first, prefix + rest});
+    expect_same_stream({first, prefix + rest, prefix + rests[0]});
+  }
+  // The prefix is taken only when no usage member comes before "choices".
+  const std::string usage_first = R"({"id":"u","usage":null,)";
+  expect_same_stream({usage_first + rests[0], usage_first + rests[1]});
+  std::mt19937 rng(777);
+  const char specials[] = "{}[]\",:0123456789-+.eE\\ntrufalsnu\xff\xc3\xa9 ";
+  for (const auto& rest : rests) {
+    for (int round = 0; round < 1500; ++round) {
+      std::string mutated = golden_util::mutate(rest, rng, {specials, sizeof specials - 1}, 3, 6);
+      expect_same_stream({first, prefix + mutated, prefix + rests[0]});
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace keel
 
