@@ -1370,7 +1370,10 @@ bool OpenAIStreamDecoder::decode_scanned(std::string_view data, std::vector<Chat
     out.push_back(ChatEvent::start(std::move(chunk.id), std::move(chunk.model)));
   }
   if (choice && !choice->text.empty()) {
-    out.push_back(ChatEvent::text_delta(std::move(choice->text)));
+    // ChatEvent::text_delta, built in place (the hot event: no temporary to move and destroy).
+    ChatEvent& delta = out.emplace_back();
+    delta.kind = ChatEvent::Kind::kTextDelta;
+    delta.text = std::move(choice->text);
   }
   bool finish_in_chunk = false;
   if (choice && choice->finish_reason) {

@@ -66,6 +66,7 @@ Task<bool> emit_all(std::vector<ChatEvent>& events, EventSink& sink) {
 Task<bool> relay_sse(ClientResponse& response, const SseDecode& decode, EventSink& sink) {
   SseParser parser;
   std::vector<ChatEvent> events;
+  events.reserve(16);   // one read often holds a whole short answer: no regrowth while decoding
   Status decode_status;
   bool done = false;
   bool ended = false;   // a Finish or an Error went out

@@ -34,7 +34,9 @@ bool is_json_content_type(const std::string& value) {
 class StreamSink : public BatchEventSink {
  public:
   StreamSink(ResponseWriter& writer, std::string request_id, ChatAggregator* transcript)
-      : writer_(writer), request_id_(std::move(request_id)), transcript_(transcript) {}
+      : writer_(writer), request_id_(std::move(request_id)), transcript_(transcript) {
+    frames_.reserve(4096);   // a short answer's frames without regrowth
+  }
 
   // Every event's frames in one write (one HTTP chunk).
   Task<bool> on_events(std::vector<ChatEvent>& events) override {

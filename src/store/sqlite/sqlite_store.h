@@ -79,6 +79,8 @@ class SqliteStore final : public Store {
   size_t write_batch(const std::vector<RequestRecord>& batch);
   WriteOutcome write_record(const RequestRecord& record);   // in a savepoint of its own
   bool insert_record(const RequestRecord& record);           // its rows; false on an error
+  // Every record's rows, several rows per INSERT; false on an error (nothing says which).
+  bool insert_records(const std::vector<RequestRecord>& batch);
 
   // Connections are declared before statements so that statements are finalised first.
   Db write_db_;
@@ -94,6 +96,10 @@ class SqliteStore final : public Store {
   Stmt rollback_to_;
   Stmt insert_request_;
   Stmt insert_attempt_;
+  Stmt insert_requests_;   // kRowsPerInsert rows each
+  Stmt insert_attempts_;
+  // insert_records' list of (record, attempt index), kept for its capacity
+  std::vector<std::pair<const RequestRecord*, size_t>> attempt_rows_;
 
   std::mutex read_mutex_;  // guards the read connection and the statements below
   Stmt select_requests_;

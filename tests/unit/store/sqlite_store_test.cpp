@@ -367,6 +367,47 @@ TEST_F(SqliteStoreTest, DuplicateIdIsSkippedWithoutLosingItsBatch) {
   EXPECT_EQ(raw.text("SELECT started_ms FROM requests WHERE id = 'dup'"), "1");
 }
 
+// Records queued together are written many rows per INSERT (16 at a time, then one by one):
+// batches of a few full groups plus a remainder, with 0 to 3 attempts each, must round-trip
+// exactly and keep their queue order among equal start times.
+TEST_F(SqliteStoreTest, BigBatchesRoundTripInOrder) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  std::vector<RequestRecord> want;
+  int attempts = 0;
+  for (int i = 0; i < 53; ++i) {
+    RequestRecord r = make_record("big-" + std::to_string(i), 1000 + i / 2, i % 4);
+    attempts += i % 4;
+    if (i % 5 == 0) r.content = "{\"i\":" + std::to_string(i) + "}";
+    if (i % 7 == 0) r.error_class = "unavailable";
+    store->record(r);
+    want.push_back(r);
+  }
+  store->flush();
+  auto got = store->recent(100);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_EQ(got->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) expect_same((*got)[i], want[want.size() - 1 - i]);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.count("attempts"), attempts);
+}
+
+// A duplicate id in the middle of a big batch: the batch is written again record by record,
+// and only the duplicate is skipped.
+TEST_F(SqliteStoreTest, DuplicateInABigBatchSkipsOnlyItself) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 40; ++i) {
+    store->record(make_record(i == 20 ? "big-5" : "big-" + std::to_string(i), i, 2));
+  }
+  store->flush();
+  EXPECT_EQ(store->failed_count(), 1);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.count("requests"), 39);
+  EXPECT_EQ(raw.count("attempts"), 78);
+  EXPECT_EQ(raw.text("SELECT started_ms FROM requests WHERE id = 'big-5'"), "5");
+}
+
 TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
   auto store = open(SqliteStoreOptions{.queue_capacity = 2, .max_batch = 100});
   ASSERT_TRUE(store);
