@@ -2,7 +2,8 @@
 
 #include <cstring>
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "plain_run_end reads words low byte first");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "plain_run_end reads words low byte first");
 
 namespace keel {
 

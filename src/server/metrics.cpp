@@ -91,7 +91,8 @@ void Metrics::on_record(const RequestRecord& record) {
   // same endpoint, model, status, provider): each family remembers its last values and map
   // entry, and builds the label text and looks it up only when they change.
   char status_buf[16];
-  const auto status_end = std::to_chars(status_buf, status_buf + sizeof status_buf, record.status).ptr;
+  const char* status_end =
+      std::to_chars(status_buf, status_buf + sizeof status_buf, record.status).ptr;
   const std::string_view status(status_buf, static_cast<size_t>(status_end - status_buf));
   const std::string& endpoint = record.endpoint;
   const std::string& model = record.model;

@@ -499,7 +499,9 @@ bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
   }
   attempt_rows_.clear();
   for (const auto& record : batch) {
-    for (size_t seq = 0; seq < record.attempts.size(); ++seq) attempt_rows_.emplace_back(&record, seq);
+    for (size_t seq = 0; seq < record.attempts.size(); ++seq) {
+      attempt_rows_.emplace_back(&record, seq);
+    }
   }
   return insert_rows(insert_attempts_.get(), insert_attempt_.get(), attempt_rows_.size(),
                      [this](sqlite3_stmt* stmt, int at, size_t i) {
