@@ -158,10 +158,10 @@ std::string_view Request::path() const {
   return target.substr(0, target.find('?'));
 }
 
-std::string Request::header(std::string_view name) const {
+std::string_view Request::header(std::string_view name) const {
   auto it = message.find(beast::string_view(name.data(), name.size()));
   if (it == message.end()) return {};
-  return std::string(it->value());
+  return std::string_view(it->value().data(), it->value().size());
 }
 
 namespace {

@@ -43,7 +43,7 @@ struct Request {
   bhttp::request<bhttp::string_body> message;
   std::string remote;    // peer address
   std::string_view path() const;           // target without the query
-  std::string header(std::string_view name) const;
+  std::string_view header(std::string_view name) const;   // "" when absent; lives with message
 };
 
 class Session;

@@ -22,11 +22,11 @@ std::string dump(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-bool is_json_content_type(const std::string& value) {
+bool is_json_content_type(std::string_view value) {
   // "application/json", optionally with parameters ("; charset=utf-8"), any case.
-  std::string media = value.substr(0, value.find(';'));
-  while (!media.empty() && media.back() == ' ') media.pop_back();
-  return beast::iequals(media, "application/json");
+  std::string_view media = value.substr(0, value.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  return beast::iequals(beast::string_view(media.data(), media.size()), "application/json");
 }
 
 // The client's side of a streamed chat. Headers go out with the first event the router lets
@@ -152,9 +152,9 @@ std::string App::server_error_body(int status, std::string_view message,
 
 bool App::authorized(const Request& request) const {
   if (config_.api_keys.empty()) return true;
-  std::string given = request.header("authorization");
-  if (given.size() > 7 && beast::iequals(given.substr(0, 7), "bearer ")) {
-    given = given.substr(7);
+  std::string_view given = request.header("authorization");
+  if (given.size() > 7 && beast::iequals(beast::string_view(given.data(), 7), "bearer ")) {
+    given.remove_prefix(7);
   } else {
     given = request.header("x-api-key");   // the Anthropic SDKs' header
   }

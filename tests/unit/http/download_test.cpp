@@ -196,8 +196,8 @@ struct Seen {
   void record(Request& req) {
     std::lock_guard lock(mutex);
     paths.emplace_back(req.path());
-    ranges.push_back(req.header("range"));
-    authorizations.push_back(req.header("authorization"));
+    ranges.emplace_back(req.header("range"));
+    authorizations.emplace_back(req.header("authorization"));
   }
   std::vector<std::string> get(std::vector<std::string> Seen::*which) {
     std::lock_guard lock(mutex);
@@ -208,7 +208,7 @@ struct Seen {
 // Answers GET with `content`, honouring "Range: bytes=N-" when `ranges` is set.
 Task<void> serve_content(const std::string& content, bool ranges, Request& req,
                          ResponseWriter& res) {
-  std::string range = req.header("range");
+  std::string range(req.header("range"));
   if (ranges && range.starts_with("bytes=") && range.ends_with("-")) {
     size_t start = std::stoull(range.substr(6, range.size() - 7));
     std::string total = std::to_string(content.size());

@@ -194,8 +194,8 @@ class HttpTest : public ::testing::Test {
 Handler echo_handler() {
   return [](Request& req, ResponseWriter& res) -> Task<void> {
     std::string out = std::string(req.message.method_string()) + " " +
-                      std::string(req.message.target()) + " " + req.header("x-test") + " " +
-                      req.message.body();
+                      std::string(req.message.target()) + " " +
+                      std::string(req.header("x-test")) + " " + req.message.body();
     // A named vector: g++ 12 rejects a braced list as a coroutine call's argument.
     std::vector<std::pair<std::string, std::string>> headers{{"x-reply", "yes"}};
     co_await res.send(200, "text/plain", out, headers);
