@@ -1944,10 +1944,6 @@ std::string_view OpenAIStreamEncoder::text_chunk(std::string_view delta,
   return chunk;
 }
 
-void OpenAIStreamEncoder::encode_text(const ChatEvent& event, std::vector<std::string>& out) {
-  encode_text(event, [&out](std::string_view chunk) { out.emplace_back(chunk); });
-}
-
 void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
                                       const std::function<void(std::string_view)>& emit) {
   if (!tail_ready_) {

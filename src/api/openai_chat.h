@@ -99,12 +99,10 @@ class OpenAIStreamEncoder {
   // Appends zero or more chunks for `event`. Error events produce nothing here (the front door
   // writes the error event itself).
   void encode(const ChatEvent& event, std::vector<Json>& out);
-  // The same chunks as JSON text: exactly what encode() then Json::dump (compact, invalid UTF-8
-  // replaced) gives, but the hot events (start, text, finish) are written directly, without
-  // building Json trees. Use one encoder with one of the two methods.
-  void encode_text(const ChatEvent& event, std::vector<std::string>& out);
-  // The same chunks, each handed to `emit` (the view is valid until it returns): no string per
-  // chunk on the direct path.
+  // The same chunks as JSON text, each handed to `emit` (the view is valid until it returns):
+  // exactly what encode() then Json::dump (compact, invalid UTF-8 replaced) gives, but the hot
+  // events (start, text, finish) are written directly, without building Json trees or a string
+  // per chunk. Use one encoder with one of the two methods.
   void encode_text(const ChatEvent& event, const std::function<void(std::string_view)>& emit);
 
  private:

@@ -1,6 +1,7 @@
 #include "router/router.h"
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 
 #include "api/openai_chat.h"
@@ -67,58 +68,38 @@ class AttemptSink final : public BatchEventSink {
   AttemptSink(EventSink& client, std::function<void()> on_commit)
       : client_(client), on_commit_(std::move(on_commit)) {}
 
-  // What may go to the client goes in one batch: held events once committed, then the rest up
-  // to an Error (which is kept for the router and ends the attempt).
+  // What may go to the client goes in one batch, in this very vector: held events once
+  // committed, then the rest up to an Error (which is kept for the router and ends the attempt).
   Task<bool> on_events(std::vector<ChatEvent>& events) override {
-    // The usual batch: nothing held from before, no Error, and either committed already or
-    // holding a commit point (content or Finish). Then every event goes to the client as it
-    // is, in this very vector (no event moved).
-    if (held_.empty()) {
-      bool error = false, commit_point = false;
-      for (const auto& event : events) {
-        error = error || event.kind == ChatEvent::Kind::kError;
-        commit_point = commit_point || event.is_content() || event.kind == ChatEvent::Kind::kFinish;
-      }
-      if (!error && (committed_ || commit_point)) {
-        for (const auto& event : events) {
-          if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
-          if (event.kind == ChatEvent::Kind::kFinish) finished_ = true;
-        }
-        if (!committed_) {
-          committed_ = true;
-          on_commit_();
-        }
-        if (events.empty()) co_return true;
-        const bool accepted = co_await client_.on_events(events);
-        co_return accepted || client_refused();
-      }
+    auto error = std::find_if(events.begin(), events.end(), [](const ChatEvent& event) {
+      return event.kind == ChatEvent::Kind::kError;
+    });
+    const bool failed_now = error != events.end();
+    if (failed_now) {
+      error_ = std::move(error->error);
+      failed_ = true;
+      events.erase(error, events.end());
     }
-    std::vector<ChatEvent>& out = forward_;
-    out.clear();
-    bool failed_now = false;
-    for (auto& event : events) {
-      if (event.kind == ChatEvent::Kind::kError) {
-        error_ = std::move(event.error);
-        failed_ = failed_now = true;
-        break;
-      }
+    bool commit_point = false;   // content or a Finish: this attempt's answer has begun
+    for (const auto& event : events) {
       if (event.kind == ChatEvent::Kind::kUsage) usage_ = event.usage;
       if (event.kind == ChatEvent::Kind::kFinish) finished_ = true;
-      if (!committed_) {
-        if (!event.is_content() && event.kind != ChatEvent::Kind::kFinish) {
-          held_.push_back(std::move(event));
-          continue;
-        }
-        committed_ = true;
-        on_commit_();
-        for (auto& held : held_) out.push_back(std::move(held));
-        held_.clear();
-      }
-      out.push_back(std::move(event));
+      commit_point = commit_point || event.is_content() || event.kind == ChatEvent::Kind::kFinish;
     }
-    if (!out.empty()) {
-      bool accepted = co_await client_.on_events(out);
-      out.clear();
+    if (!committed_) {
+      if (!commit_point) {   // nothing the client may see yet: another attempt may still answer
+        held_.insert(held_.end(), std::make_move_iterator(events.begin()),
+                     std::make_move_iterator(events.end()));
+        co_return !failed_now;
+      }
+      committed_ = true;
+      on_commit_();
+      events.insert(events.begin(), std::make_move_iterator(held_.begin()),
+                    std::make_move_iterator(held_.end()));
+      held_.clear();
+    }
+    if (!events.empty()) {
+      const bool accepted = co_await client_.on_events(events);
       if (!accepted) co_return client_refused();
     }
     co_return !failed_now;
@@ -139,7 +120,6 @@ class AttemptSink final : public BatchEventSink {
   EventSink& client_;
   std::function<void()> on_commit_;
   std::vector<ChatEvent> held_;
-  std::vector<ChatEvent> forward_;   // on_events' batch for the client, kept for its capacity
   bool committed_ = false;
   bool failed_ = false;
   bool finished_ = false;

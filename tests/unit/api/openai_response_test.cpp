@@ -635,6 +635,13 @@ TEST(OpenAIResponseRegression, HugeUsageCountsDoNotOverflow) {
   EXPECT_TRUE(saw_usage);
 }
 
+// encode_text's chunks, collected (each view is valid only during its callback).
+std::vector<std::string> text_chunks(OpenAIStreamEncoder& encoder, const ChatEvent& event) {
+  std::vector<std::string> chunks;
+  encoder.encode_text(event, [&chunks](std::string_view chunk) { chunks.emplace_back(chunk); });
+  return chunks;
+}
+
 // encode_text writes the hot chunks directly; it must give exactly the bytes of dump(encode()).
 TEST(OpenAIStreamEncoder, EncodeTextIsDumpOfEncode) {
   const std::vector<std::string> texts = {
@@ -664,8 +671,7 @@ TEST(OpenAIStreamEncoder, EncodeTextIsDumpOfEncode) {
         std::vector<std::string> expected;
         for (const auto& chunk : chunks)
           expected.push_back(chunk.dump(-1, ' ', false, Json::error_handler_t::replace));
-        std::vector<std::string> got;
-        text_encoder.encode_text(event, got);
+        std::vector<std::string> got = text_chunks(text_encoder, event);
         EXPECT_EQ(got, expected) << "event kind " << static_cast<int>(event.kind) << " text '"
                                  << event.text << "'";
       }
@@ -676,8 +682,7 @@ TEST(OpenAIStreamEncoder, EncodeTextIsDumpOfEncode) {
 // A stream whose first event is text (no Start) still gets the role chunk first.
 TEST(OpenAIStreamEncoder, EncodeTextSendsRoleBeforeFirstText) {
   OpenAIStreamEncoder encoder("chatcmpl-1", "smart", 1, false);
-  std::vector<std::string> out;
-  encoder.encode_text(ChatEvent::text_delta("Hi"), out);
+  std::vector<std::string> out = text_chunks(encoder, ChatEvent::text_delta("Hi"));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0],
             R"({"choices":[{"delta":{"content":"","refusal":null,"role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"chatcmpl-1","model":"smart","object":"chat.completion.chunk"})");
