@@ -35,6 +35,11 @@ size_t send_now(tcp::socket& socket, const asio::const_buffer* buffers, size_t c
   }
 }
 
+int& handlers_in_progress() {
+  thread_local int count = 0;
+  return count;
+}
+
 Task<void> write_all(tcp::socket& socket, asio::const_buffer buffer, beast::error_code& ec) {
   co_await write_all(socket, std::array<asio::const_buffer, 1>{buffer}, ec);
 }

@@ -272,6 +272,8 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
   }
   if (ec) co_return ExchangeResult{ec, false};
   conn.parser.emplace();
+  // More than this request's own handler in progress: yield first (see after_queued_work).
+  if (handlers_in_progress() > 1) co_await after_queued_work();
   // Streamed: the reader applies its own limit (read_all). boost::none does not lift the
   // default 8 MB limit on every Beast version, so give the largest value explicitly.
   conn.parser->body_limit(std::numeric_limits<std::uint64_t>::max());

@@ -267,6 +267,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     if (buffer_.size() == 0) {
       // Idle keep-alive: wait for the first byte of the next request.
       expire_in(opt.idle_timeout_ms);
+      if (handlers_in_progress() > 0) co_await after_queued_work();
       size_t n = co_await stream_.async_read_some(buffer_.prepare(8192), redirect);
       if (ec) break;
       buffer_.commit(n);
@@ -349,6 +350,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
 
     ResponseWriter writer(*this);
     ++server_.in_flight_;
+    ++handlers_in_progress();
     bool threw = false;
     try {
       co_await server_.handler_(request, writer);
@@ -356,6 +358,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       KEEL_LOG(kError) << "handler threw: " << e.what();
       threw = true;
     }
+    --handlers_in_progress();
     --server_.in_flight_;
     // Whatever a streamed response corked goes out before the next request is read.
     if (flushing_ || !pending_.empty()) co_await flush();

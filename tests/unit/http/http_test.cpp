@@ -422,6 +422,56 @@ TEST_F(HttpTest, HandlerThatSendsNothingGives500) {
   EXPECT_EQ(reply.status, 500);
 }
 
+// The server counts the handlers running on its io thread (after_queued_work yields before a
+// read only when others are in progress): one while a handler runs alone, two while a second
+// overlaps it, and back to none after each, a handler that throws included.
+TEST_F(HttpTest, HandlersInProgressCountsRunningHandlers) {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, int>> seen;   // path, count inside its handler
+  std::atomic<bool> slow_entered{false}, fast_done{false};
+  auto note = [&](std::string_view path) {
+    std::lock_guard lock(mutex);
+    seen.emplace_back(std::string(path), handlers_in_progress());
+  };
+  TestServer server([&](Request& req, ResponseWriter& res) -> Task<void> {
+    std::string path(req.message.target());
+    note(path);
+    if (path == "/slow") {
+      slow_entered = true;
+      co_await wait_for(fast_done);   // the second request runs its handler meanwhile
+    } else if (path == "/throw") {
+      throw std::runtime_error("handler bug");
+    }
+    if (path == "/fast") fast_done = true;
+    co_await res.send(200, "text/plain", "ok");
+  });
+  ASSERT_TRUE(send(get(server, "/alone")).ok);
+  EXPECT_EQ(send(get(server, "/throw")).status, 500);
+  int slow_status = 0;
+  asio::co_spawn(
+      io_,
+      [&]() -> Task<void> {
+        auto reply = co_await send_task(get(server, "/slow"), std::make_shared<CancelToken>(), "",
+                                        1 << 20);
+        slow_status = reply.status;
+      },
+      asio::detached);
+  auto fast = run_until_done(io_, [&]() -> Task<Reply> {
+    co_await wait_for(slow_entered);
+    co_return co_await send_task(get(server, "/fast"), std::make_shared<CancelToken>(), "",
+                                 1 << 20);
+  }());
+  EXPECT_EQ(fast.status, 200);
+  io_.restart();
+  io_.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(slow_status, 200);
+  ASSERT_TRUE(send(get(server, "/after")).ok);
+  std::lock_guard lock(mutex);
+  std::vector<std::pair<std::string, int>> expected{
+      {"/alone", 1}, {"/throw", 1}, {"/slow", 1}, {"/fast", 2}, {"/after", 1}};
+  EXPECT_EQ(seen, expected);
+}
+
 TEST_F(HttpTest, MalformedRequestGets400) {
   TestServer server(echo_handler());
   tcp::socket socket(io_);
