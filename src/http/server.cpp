@@ -28,7 +28,7 @@ struct Server::Worker {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Server& server, Server::Worker& worker, tcp::socket socket)
-      : server_(server), worker_(worker), stream_(std::move(socket)) {
+      : server_(server), worker_(worker), socket_(std::move(socket)) {
     worker_.sessions.insert(this);
   }
   ~Session() { worker_.sessions.erase(this); }
@@ -40,11 +40,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream& stream() { return stream_; }
+  tcp::socket& socket() { return socket_; }
   // Closes the connection `ms` from now unless re-armed or cancelled first: the idle, header
   // and body timeouts (a Deadline, not a timer per read: http/deadline.h).
   void expire_in(int ms) {
@@ -72,7 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
     pending_.append(bytes);
     if (flushing_) return;
     flushing_ = true;
-    asio::co_spawn(stream_.get_executor(), flusher(shared_from_this()), asio::detached);
+    asio::co_spawn(socket_.get_executor(), flusher(shared_from_this()), asio::detached);
   }
   // Waits for a scheduled flusher, then writes what is left; false when writing failed.
   Task<bool> flush();
@@ -89,7 +89,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Server& server_;
   Server::Worker& worker_;
-  beast::tcp_stream stream_;
+  // A plain socket, not beast::tcp_stream: timeouts are Deadlines (expire_in), and the stream's
+  // per-operation layer (its timer checks, shared state, executor copies) cost every read.
+  tcp::socket socket_;
   beast::flat_buffer buffer_;
   bool busy_ = false;
   uint64_t watch_generation_ = 0;   // of the request being handled (watch_disconnect)
@@ -101,7 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string writing_;   // the bytes of pending_ being written now
   bool writing_now_ = false;   // write_pending is running
   // Signalled (cancelled) when write_pending ends; flush() waits on it.
-  asio::steady_timer flushed_{stream_.get_executor()};
+  asio::steady_timer flushed_{socket_.get_executor()};
 };
 
 Task<void> Session::write_pending() {
@@ -113,7 +115,7 @@ Task<void> Session::write_pending() {
   while (!pending_.empty() && !write_failed_) {
     writing_.swap(pending_);
     pending_.clear();
-    co_await write_all(stream_.socket(), asio::buffer(writing_), ec);
+    co_await write_all(socket_, asio::buffer(writing_), ec);
     writing_.clear();
     if (ec) {
       write_failed_ = true;
@@ -186,7 +188,7 @@ void Session::watch_disconnect(std::shared_ptr<Session> self, uint64_t generatio
   // request ends. It bumps watch_generation_ instead, and the stale wait completes harmlessly
   // when the next request's bytes arrive (or the connection closes). It also saves the event
   // loop rounds that cancelling a pending read costs.
-  auto& socket = self->stream_.socket();
+  auto& socket = self->socket_;
   socket.async_wait(tcp::socket::wait_read, [self = std::move(self), generation](
                                                 const beast::error_code& ec) mutable {
     Session& session = *self;
@@ -194,7 +196,7 @@ void Session::watch_disconnect(std::shared_ptr<Session> self, uint64_t generatio
     for (;;) {
       if (session.buffer_.size() > kMaxPipelinedBytes) return;   // enough queued; stop reading
       auto space = session.buffer_.prepare(16 * 1024);
-      ssize_t n = ::recv(session.stream_.socket().native_handle(), space.data(), space.size(),
+      ssize_t n = ::recv(session.socket_.native_handle(), space.data(), space.size(),
                          MSG_DONTWAIT);
       if (n > 0) {
         session.buffer_.commit(static_cast<size_t>(n));
@@ -221,15 +223,15 @@ Task<void> Session::send_error_and_linger(int status, std::string_view message,
                          : error_json(message, "invalid_request_error");
   res.prepare_payload();
   beast::error_code ec;
-  stream_.expires_after(5s);
-  co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+  expire_in(5000);
+  co_await bhttp::async_write(socket_, res, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(2s);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  expire_in(2000);
   char sink[16384];
   size_t drained = 0;
   while (!ec && drained < (64u << 20)) {
-    drained += co_await stream_.async_read_some(asio::buffer(sink),
+    drained += co_await socket_.async_read_some(asio::buffer(sink),
                                                 asio::redirect_error(asio::use_awaitable, ec));
   }
 }
@@ -268,7 +270,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       // Idle keep-alive: wait for the first byte of the next request.
       expire_in(opt.idle_timeout_ms);
       if (handlers_in_progress() > 0) co_await after_queued_work();
-      size_t n = co_await stream_.async_read_some(buffer_.prepare(8192), redirect);
+      size_t n = co_await socket_.async_read_some(buffer_.prepare(8192), redirect);
       if (ec) break;
       buffer_.commit(n);
     }
@@ -280,7 +282,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     // wait (with the header timeout) when more bytes are needed.
     if (!parse_buffered(parser, buffer_, ec, /*header_only=*/true)) {
       expire_in(opt.header_timeout_ms);
-      co_await bhttp::async_read_header(stream_, buffer_, parser, redirect);
+      co_await bhttp::async_read_header(socket_, buffer_, parser, redirect);
     }
     std::string target(parser.get().target());
     if (ec == bhttp::error::body_limit) {
@@ -308,12 +310,12 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     }
     if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-      co_await bhttp::async_write(stream_, cont, redirect);
+      co_await bhttp::async_write(socket_, cont, redirect);
       if (ec) break;
     }
     if (!parse_buffered(parser, buffer_, ec, /*header_only=*/false)) {
       expire_in(opt.body_timeout_ms);
-      co_await bhttp::async_read(stream_, buffer_, parser, redirect);
+      co_await bhttp::async_read(socket_, buffer_, parser, redirect);
     }
     if (ec == bhttp::error::body_limit) {
       co_await send_error_and_linger(413, "request body is larger than the server's limit",
@@ -327,7 +329,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     request.message = parser.release();
     if (!remote_known_) {   // a connection's peer does not change: one getpeername per connection
       beast::error_code addr_ec;
-      auto endpoint = stream_.socket().remote_endpoint(addr_ec);
+      auto endpoint = socket_.remote_endpoint(addr_ec);
       if (!addr_ec) remote_ = endpoint.address().to_string();
       remote_known_ = !addr_ec;
     }
@@ -427,7 +429,7 @@ Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::
     // Header and body in one plain write; a HEAD request gets the header only.
     std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
     if (!session_.head_) wire[1] = asio::buffer(body);
-    co_await write_all(session_.stream().socket(), wire, ec);
+    co_await write_all(session_.socket(), wire, ec);
   } else {
     KEEL_LOG(kError) << "response header with a line break not sent";
   }
