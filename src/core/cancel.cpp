@@ -19,6 +19,9 @@ size_t CancelToken::on_cancel(Callback callback) {
     callback();
     return static_cast<size_t>(-1);
   }
+  // A proxied request registers about three (the connection, the client, a child token): room
+  // for four at once instead of growing the vector three times.
+  if (callbacks_.empty()) callbacks_.reserve(4);
   callbacks_.push_back(std::move(callback));
   return callbacks_.size() - 1;
 }

@@ -3,10 +3,20 @@
 namespace keel {
 
 asio::execution_context::id DeadlineService::id;
+std::atomic<uint64_t> DeadlineService::shutdowns_{0};
 
 void Deadline::arm(asio::io_context& context, Clock::time_point when, Callback callback,
                    void* arg) {
-  DeadlineService& service = asio::use_service<DeadlineService>(context);
+  // use_service locks the context's service registry and searches it: done once per context,
+  // and again after any service shut down (its context may be gone, and another made at the
+  // same address).
+  const uint64_t epoch = DeadlineService::shutdowns_.load(std::memory_order_acquire);
+  if (home_context_ != &context || home_epoch_ != epoch) {
+    home_ = &asio::use_service<DeadlineService>(context);
+    home_context_ = &context;
+    home_epoch_ = epoch;
+  }
+  DeadlineService& service = *home_;
   if (service_ != &service) {
     cancel();
     if (service.shut_down_) return;
@@ -42,6 +52,7 @@ void DeadlineService::shutdown() {
   // The io_context is going away: forget every deadline (their owners may outlive it, and
   // cancel() is then a no-op) and never wait again.
   shut_down_ = true;
+  shutdowns_.fetch_add(1, std::memory_order_acq_rel);
   while (head_) unlink(*head_);
   timer_.cancel();
 }

@@ -19,7 +19,9 @@
 // arm and cancel only on the thread that runs the io_context.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 
 #include "http/asio.h"
 
@@ -50,6 +52,11 @@ class Deadline {
  private:
   friend class DeadlineService;
   DeadlineService* service_ = nullptr;   // set while armed
+  // The context last armed on and its service, valid while DeadlineService::shutdowns_ stays
+  // at home_epoch_ (no service was shut down, so none was destroyed).
+  asio::io_context* home_context_ = nullptr;
+  DeadlineService* home_ = nullptr;
+  uint64_t home_epoch_ = 0;
   Deadline* prev_ = nullptr;
   Deadline* next_ = nullptr;
   Clock::time_point when_{};
@@ -86,6 +93,7 @@ class DeadlineService : public asio::execution_context::service {
   bool waiting_ = false;   // timer_ has a wait pending, for timer_.expiry()
   uint64_t generation_ = 0;   // of the pending wait; an older wait's completion is ignored
   bool shut_down_ = false;
+  static std::atomic<uint64_t> shutdowns_;   // services shut down so far, process-wide
 };
 
 }  // namespace keel

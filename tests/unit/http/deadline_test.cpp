@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -168,6 +169,26 @@ TEST(DeadlineTest, OutlivesItsContext) {
   EXPECT_FALSE(deadline.armed());
   deadline.cancel();
   EXPECT_EQ(fired.count, 0);
+}
+
+// A deadline remembers its context's service (use_service locks a registry); armed again after
+// that context went, on a new one made at the same address, it uses the new context's service.
+TEST(DeadlineTest, ArmedAgainOnANewContextAtTheSameAddress) {
+  Fired first, second;
+  Deadline deadline;
+  std::optional<asio::io_context> io;
+  io.emplace();
+  deadline.arm(*io, Clock::now() + milliseconds(5), record, &first);
+  run(*io);
+  EXPECT_EQ(first.count, 1);
+  asio::io_context* address = &*io;
+  io.reset();
+  io.emplace();
+  ASSERT_EQ(&*io, address);   // the case that matters: the old service pointer would dangle
+  deadline.arm(*io, Clock::now() + milliseconds(5), record, &second);
+  EXPECT_TRUE(deadline.armed());
+  run(*io);
+  EXPECT_EQ(second.count, 1);
 }
 
 }  // namespace
