@@ -31,8 +31,11 @@
 #include <utility>
 
 #include "api/json_util.h"
+#include "core/text.h"
 
 namespace keel {
+
+using namespace std::string_view_literals;
 namespace {
 
 constexpr size_t kMaxStopSequences = 4;
@@ -1763,42 +1766,46 @@ std::string chat_request_to_wire_text(const ChatRequest& req, const std::string&
     }
   }
   // Json::dump's order: an object's keys sorted (nlohmann's object is a std::map).
-  std::string out = "{";
+  std::string out;
+  size_t size = 128 + upstream_model.size() + req.user.size();
+  for (const auto& message : req.messages) size += 48 + message.content.front().text.size();
+  out.reserve(size);
+  out += '{';
   if (sampling.max_tokens) {
-    out += completion_spelling ? "\"max_completion_tokens\":" : "\"max_tokens\":";
-    out += std::to_string(*sampling.max_tokens);
+    out += completion_spelling ? "\"max_completion_tokens\":"sv : "\"max_tokens\":"sv;
+    append_decimal(out, *sampling.max_tokens);
     out += ',';
   }
-  out += "\"messages\":[";
+  out += "\"messages\":["sv;
   for (size_t i = 0; i < req.messages.size(); ++i) {
     const Message& message = req.messages[i];
     if (i > 0) out += ',';
-    out += "{\"content\":";
+    out += "{\"content\":"sv;
     append_json_string(out, message.content.front().text);
     if (!message.name.empty()) {
-      out += ",\"name\":";
+      out += ",\"name\":"sv;
       append_json_string(out, message.name);
     }
-    out += ",\"role\":";
+    out += ",\"role\":"sv;
     append_json_string(out, role_name(message.role));
     out += '}';
   }
-  out += "],\"model\":";
+  out += "],\"model\":"sv;
   append_json_string(out, upstream_model);
   if (sampling.stop.size() == 1) {
-    out += ",\"stop\":";
+    out += ",\"stop\":"sv;
     append_json_string(out, sampling.stop.front());
   } else if (!sampling.stop.empty()) {
-    out += ",\"stop\":[";
+    out += ",\"stop\":["sv;
     for (size_t i = 0; i < sampling.stop.size(); ++i) {
       if (i > 0) out += ',';
       append_json_string(out, sampling.stop[i]);
     }
     out += ']';
   }
-  if (req.stream) out += ",\"stream\":true,\"stream_options\":{\"include_usage\":true}";
+  if (req.stream) out += ",\"stream\":true,\"stream_options\":{\"include_usage\":true}"sv;
   if (!req.user.empty()) {
-    out += ",\"user\":";
+    out += ",\"user\":"sv;
     append_json_string(out, req.user);
   }
   out += '}';
@@ -1815,28 +1822,30 @@ std::string chat_response_to_wire_text(const ChatResponse& resp) {
   FinishReason finish = resp.finish;
   if (finish == FinishReason::kNone || finish == FinishReason::kError) finish = FinishReason::kStop;
   // Json objects dump their keys sorted; this is that order.
-  std::string out = R"({"choices":[{"finish_reason":)";
+  std::string out;
+  out.reserve(320 + text.size() + resp.id.size() + resp.model.size());
+  out += R"({"choices":[{"finish_reason":)"sv;
   append_json_string(out, finish_reason_name(finish));
-  out += R"(,"index":0,"logprobs":null,"message":{"content":)";
+  out += R"(,"index":0,"logprobs":null,"message":{"content":)"sv;
   append_json_string(out, text);
-  out += R"(,"refusal":null,"role":"assistant"}}],"created":)";
-  out += std::to_string(resp.created);
-  out += R"(,"id":)";
+  out += R"(,"refusal":null,"role":"assistant"}}],"created":)"sv;
+  append_decimal(out, resp.created);
+  out += R"(,"id":)"sv;
   append_json_string(out, resp.id);
-  out += R"(,"model":)";
+  out += R"(,"model":)"sv;
   append_json_string(out, resp.model);
-  out += R"(,"object":"chat.completion","usage":{"completion_tokens":)";
-  out += std::to_string(resp.usage.completion_tokens);
-  out += R"(,"prompt_tokens":)";
-  out += std::to_string(resp.usage.prompt_tokens);
+  out += R"(,"object":"chat.completion","usage":{"completion_tokens":)"sv;
+  append_decimal(out, resp.usage.completion_tokens);
+  out += R"(,"prompt_tokens":)"sv;
+  append_decimal(out, resp.usage.prompt_tokens);
   if (resp.usage.cached_tokens) {
-    out += R"(,"prompt_tokens_details":{"cached_tokens":)";
-    out += std::to_string(*resp.usage.cached_tokens);
+    out += R"(,"prompt_tokens_details":{"cached_tokens":)"sv;
+    append_decimal(out, *resp.usage.cached_tokens);
     out += '}';
   }
-  out += R"(,"total_tokens":)";
-  out += std::to_string(resp.usage.total_tokens);
-  out += "}}";
+  out += R"(,"total_tokens":)"sv;
+  append_decimal(out, resp.usage.total_tokens);
+  out += "}}"sv;
   return out;
 }
 

@@ -10,8 +10,11 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/text.h"
 
 namespace keel {
+
+using namespace std::string_view_literals;
 
 using namespace std::chrono_literals;
 
@@ -142,11 +145,10 @@ std::string pool_key(const Url& url, const void* context) {
   auto end = std::to_chars(number, number + sizeof number, reinterpret_cast<uintptr_t>(context),
                            16).ptr;
   key.append(number, end);
-  key += url.tls ? "|https|" : "|http|";
+  key += url.tls ? "|https|"sv : "|http|"sv;
   key += url.host;
   key += ':';
-  end = std::to_chars(number, number + sizeof number, url.port).ptr;
-  key.append(number, end);
+  append_decimal(key, url.port);
   return key;
 }
 
@@ -232,33 +234,33 @@ bool request_head(const ClientRequest& request, std::string& out) {
   out += request.method;
   out += ' ';
   out += url.target;
-  out += " HTTP/1.1\r\n";
+  out += " HTTP/1.1\r\n"sv;
   if (!given("host")) {
     // An IPv6 literal goes back in brackets (RFC 3986 3.2.2); the port only when not the default.
-    out += "Host: ";
+    out += "Host: "sv;
     bool ipv6 = url.host.find(':') != std::string::npos;
     if (ipv6) out += '[';
     out += url.host;
     if (ipv6) out += ']';
     if (url.port != (url.tls ? 443 : 80)) {
       out += ':';
-      out += std::to_string(url.port);
+      append_decimal(out, url.port);
     }
-    out += "\r\n";
+    out += "\r\n"sv;
   }
-  if (!given("user-agent")) out += "User-Agent: keel/0.1\r\n";
+  if (!given("user-agent")) out += "User-Agent: keel/0.1\r\n"sv;
   for (size_t i = 0; i < headers.size(); ++i) {
     const auto& [name, value] = headers[i];
     if (has_line_break(name) || has_line_break(value)) return false;
     if (superseded(i)) continue;
     out += name;
-    out += ": ";
+    out += ": "sv;
     out += value;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
-  out += "Content-Length: ";
-  out += std::to_string(request.body.size());
-  out += "\r\n\r\n";
+  out += "Content-Length: "sv;
+  append_decimal(out, request.body.size());
+  out += "\r\n\r\n"sv;
   return true;
 }
 

@@ -10,10 +10,13 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/text.h"
 #include "http/client.h"
 #include "http/deadline.h"
 
 namespace keel {
+
+using namespace std::string_view_literals;
 
 using namespace std::chrono_literals;
 
@@ -390,28 +393,28 @@ bool response_head(std::string& out, int status, std::string_view content_type,
                    bool keep_alive, const size_t* content_length) {
   beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   out.reserve(160);
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
+  out += "HTTP/1.1 "sv;
+  append_decimal(out, status);
   out += ' ';
   out.append(reason.data(), reason.size());
   if (has_line_break(content_type)) return false;
-  out += "\r\nContent-Type: ";
+  out += "\r\nContent-Type: "sv;
   out += content_type;
-  out += "\r\n";
+  out += "\r\n"sv;
   for (const auto& [name, value] : headers) {
     if (has_line_break(name) || has_line_break(value)) return false;
     out += name;
-    out += ": ";
+    out += ": "sv;
     out += value;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
-  if (!keep_alive) out += "Connection: close\r\n";
+  if (!keep_alive) out += "Connection: close\r\n"sv;
   if (content_length) {
-    out += "Content-Length: ";
-    out += std::to_string(*content_length);
-    out += "\r\n\r\n";
+    out += "Content-Length: "sv;
+    append_decimal(out, *content_length);
+    out += "\r\n\r\n"sv;
   } else {
-    out += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+    out += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"sv;
   }
   return true;
 }
