@@ -3,7 +3,7 @@
 #include <cstring>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "plain_run_end reads words low byte first");
+              "json_plain_run_end reads words low byte first");
 
 namespace keel {
 
@@ -11,11 +11,11 @@ namespace {
 
 bool in(unsigned char c, unsigned char low, unsigned char high) { return c >= low && c <= high; }
 
-// The first byte in [p, end) that ends a plain run of a JSON string: '"', a backslash, a control
-// character (< 0x20) or a non-ASCII byte (>= 0x80, read by utf8_sequence); `end` when none.
+}  // namespace
+
 // Eight bytes at a time (the classic "has a zero byte" / "has a byte less than n" bit tricks on
 // a 64-bit word), then the last few byte by byte.
-const char* plain_run_end(const char* p, const char* end) {
+const char* json_plain_run_end(const char* p, const char* end) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHigh = 0x8080808080808080ull;
   while (end - p >= 8) {
@@ -36,8 +36,6 @@ const char* plain_run_end(const char* p, const char* end) {
   }
   return p;
 }
-
-}  // namespace
 
 bool JsonScanner::literal(std::string_view word) {
   // The first byte first: null() is mostly asked of values that are not null, and a memcmp
@@ -165,7 +163,7 @@ bool JsonScanner::key_view(std::string_view& key, std::string& scratch) {
   ws();
   if (at_ == end_ || *at_ != '"') return false;
   const char* start = at_ + 1;
-  const char* p = plain_run_end(start, end_);
+  const char* p = json_plain_run_end(start, end_);
   if (p < end_ && *p == '"') {
     key = std::string_view(start, static_cast<size_t>(p - start));
     at_ = p + 1;
@@ -185,7 +183,7 @@ bool JsonScanner::scan_string(std::string* out) {
   std::string& sink = out ? *out : ignored;
   for (;;) {
     const char* run = at_;
-    at_ = plain_run_end(at_, end_);
+    at_ = json_plain_run_end(at_, end_);
     if (out) out->append(run, static_cast<size_t>(at_ - run));
     if (at_ == end_) return false;
     const auto c = static_cast<unsigned char>(*at_);

@@ -125,4 +125,8 @@ class JsonScanner {
   int depth_ = 0;
 };
 
+// The first byte in [p, end) that ends a plain run of a JSON string: '"', a backslash, a control
+// character (< 0x20) or a non-ASCII byte (>= 0x80); `end` when none. Reads eight bytes at a time.
+const char* json_plain_run_end(const char* p, const char* end);
+
 }  // namespace keel
