@@ -65,17 +65,19 @@ class Session : public std::enable_shared_from_this<Session> {
   CancelPtr client_gone_;
 
   // Streamed responses are corked: ResponseWriter appends wire bytes (header, chunks) to
-  // pending_ and a flusher coroutine, spawned on the first append, writes everything that
+  // pending_ and a handler posted on the first append (flush_posted) writes everything that
   // gathered once the handler yields (e.g. to read its upstream), in one write. Several SSE
   // events decoded from one upstream read thus leave in one syscall, in order.
   std::string pending_;
-  bool flushing_ = false;       // a flusher is scheduled (or writing)
+  bool flushing_ = false;       // a flush is posted (or a flusher writing)
   bool write_failed_ = false;   // a write of pending_ failed: the client is gone
   void queue(std::string_view bytes) {
     pending_.append(bytes);
     if (flushing_) return;
     flushing_ = true;
-    asio::co_spawn(socket_.get_executor(), flusher(shared_from_this()), asio::detached);
+    // A posted handler, not a coroutine: by the time it runs, flush() at a short stream's end has
+    // often written everything, and spawning a flusher coroutine cost more than the rest of it.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->flush_posted(); });
   }
   // Waits for a scheduled flusher, then writes what is left; false when writing failed.
   Task<bool> flush();
@@ -88,6 +90,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
   static Task<void> flusher(std::shared_ptr<Session> self);
+  void flush_posted();
   Task<void> write_pending();
 
   Server& server_;
@@ -133,6 +136,33 @@ Task<void> Session::write_pending() {
 Task<void> Session::flusher(std::shared_ptr<Session> self) {
   co_await self->write_pending();   // nothing left when a flush() came first
   self->flushing_ = false;
+}
+
+// What queue() posts: writes what gathered if the socket takes it all now; the rest, if any,
+// goes to a flusher coroutine (flushing_ stays set until it is done). Nothing to do when a
+// flush() came first, or a write in progress will take the new bytes too.
+void Session::flush_posted() {
+  if (writing_now_ || write_failed_ || pending_.empty()) {
+    if (write_failed_) pending_.clear();
+    flushing_ = false;
+    return;
+  }
+  beast::error_code ec;
+  const asio::const_buffer bytes = asio::buffer(pending_);
+  const size_t sent = send_now(socket_, &bytes, 1, ec);
+  if (ec) {
+    write_failed_ = true;
+    keep_alive_ = false;
+    pending_.clear();
+    flushing_ = false;
+    return;
+  }
+  pending_.erase(0, sent);
+  if (pending_.empty()) {
+    flushing_ = false;
+    return;
+  }
+  asio::co_spawn(socket_.get_executor(), flusher(shared_from_this()), asio::detached);
 }
 
 Task<bool> Session::flush() {

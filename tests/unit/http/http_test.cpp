@@ -378,6 +378,43 @@ TEST_F(HttpTest, ChunkedResponseArrivesInPieces) {
   EXPECT_EQ(http_pool_idle_count(), 1u);
 }
 
+// A stream larger than the socket takes, to a client that starts reading late: the posted
+// flush sends what the socket takes, a flusher coroutine the rest, and pieces appended
+// meanwhile follow in order.
+TEST_F(HttpTest, CorkedStreamLargerThanTheSocketArrivesWholeInOrder) {
+  constexpr int kPieces = 400;
+  constexpr size_t kPieceBytes = 20 * 1024;   // under the cork limit: each yield posts a flush
+  TestServer server([&](Request&, ResponseWriter& res) -> Task<void> {
+    if (!co_await res.begin_stream(200, "text/plain")) co_return;
+    for (int i = 0; i < kPieces; ++i) {
+      if (!co_await res.write(std::string(kPieceBytes, static_cast<char>('a' + i % 26)))) co_return;
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    }
+    co_await res.end();
+  });
+  auto cancel = std::make_shared<CancelToken>();
+  asio::steady_timer deadline(io_, std::chrono::seconds(20));   // a server that loses bytes
+  deadline.async_wait([cancel](const beast::error_code& ec) {    // fails, not hangs
+    if (!ec) cancel->cancel(ErrorCode::kDeadlineExceeded, "stream incomplete after 20 s");
+  });
+  auto read_late = [&]() -> Task<std::string> {
+    auto response = co_await http_send(get(server), cancel);
+    if (!response) co_return std::string("send failed: " + response.error().message);
+    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+    co_await timer.async_wait(asio::use_awaitable);   // the server's socket fills meanwhile
+    auto body = co_await response.value()->read_all(64 << 20);
+    co_return body ? *body : "read failed: " + body.error().message;
+  };
+  std::string body = run_until_done(io_, read_late());
+  deadline.cancel();
+  ASSERT_EQ(body.size(), kPieces * kPieceBytes) << body.substr(0, 200);
+  for (int i = 0; i < kPieces; ++i) {
+    const char want = static_cast<char>('a' + i % 26);
+    const std::string_view piece(body.data() + i * kPieceBytes, kPieceBytes);
+    ASSERT_EQ(piece.find_first_not_of(want), std::string_view::npos) << "piece " << i;
+  }
+}
+
 TEST_F(HttpTest, BodyOverLimitGets413) {
   ServerOptions options;
   options.max_body_bytes = 1024;
