@@ -1971,15 +1971,15 @@ std::string_view OpenAIStreamEncoder::text_chunk(std::string_view delta,
   // usage; in a choice: delta, finish_reason, index, logprobs.
   std::string& chunk = chunk_;
   chunk.clear();
-  chunk += R"({"choices":[{"delta":)";
+  chunk += R"({"choices":[{"delta":)"sv;
   chunk += delta;
-  chunk += R"(,"finish_reason":)";
+  chunk += R"(,"finish_reason":)"sv;
   if (finish_reason) {
     append_json_string(chunk, finish_reason);
   } else {
-    chunk += "null";
+    chunk += "null"sv;
   }
-  chunk += R"(,"index":0,"logprobs":null}])";
+  chunk += R"(,"index":0,"logprobs":null}])"sv;
   chunk += tail_;
   return chunk;
 }
@@ -1992,10 +1992,10 @@ void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
     if (text_ok_) {
       tail_ = R"(,"created":)" + std::to_string(created_) + R"(,"id":)";
       append_json_string(tail_, id_);
-      tail_ += R"(,"model":)";
+      tail_ += R"(,"model":)"sv;
       append_json_string(tail_, model_);
-      tail_ += R"(,"object":"chat.completion.chunk")";
-      if (include_usage_) tail_ += R"(,"usage":null)";
+      tail_ += R"(,"object":"chat.completion.chunk")"sv;
+      if (include_usage_) tail_ += R"(,"usage":null)"sv;
       tail_ += '}';
     }
   }
@@ -2014,7 +2014,8 @@ void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
     emit(text_chunk(R"({"content":"","refusal":null,"role":"assistant"})", nullptr));
   }
   if (event.kind == ChatEvent::Kind::kTextDelta) {
-    delta_ = R"({"content":)";
+    delta_.clear();
+    delta_ += R"({"content":)"sv;
     append_json_string(delta_, event.text);
     delta_ += '}';
     emit(text_chunk(delta_, nullptr));

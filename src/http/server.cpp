@@ -4,8 +4,8 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -499,9 +499,11 @@ Task<bool> ResponseWriter::write(std::string_view data) {
   }
   if (data.empty()) co_return true;
   // One HTTP/1.1 chunk (RFC 9112 7.1): size in hex, CRLF, data, CRLF.
-  char size[20];
-  int size_len = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  session_.queue(std::string_view(size, static_cast<size_t>(size_len)));
+  char size[24];
+  char* size_end = std::to_chars(size, size + 16, data.size(), 16).ptr;
+  *size_end++ = '\r';
+  *size_end++ = '\n';
+  session_.queue(std::string_view(size, static_cast<size_t>(size_end - size)));
   session_.queue(data);
   session_.queue("\r\n");
   // Backpressure: past this much corked, wait for the socket before producing more.

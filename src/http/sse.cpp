@@ -113,7 +113,7 @@ void append_sse_frame(std::string& out, std::string_view data, std::string_view 
   const size_t needed = out.size() + data.size() + event.size() + 16;
   if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
   if (!event.empty()) {
-    out += "event: ";
+    out.append("event: ", 7);
     out += event;
     out += '\n';
   }
@@ -123,7 +123,7 @@ void append_sse_frame(std::string& out, std::string_view data, std::string_view 
   size_t next_cr = kUnknown;
   while (true) {
     const size_t nl = line_end(data, start, next_cr);
-    out += "data: ";
+    out.append("data: ", 6);
     out.append(data.data() + start, nl - start);
     out += '\n';
     if (nl == data.size()) break;
