@@ -277,9 +277,11 @@ Status SqliteStore::prepare_statements() {
 }
 
 namespace {
-// How long the writer lets records gather before a transaction: short enough that a crash
-// loses only what a client could not yet have seen committed anyway.
-constexpr auto kGroupCommitWindow = std::chrono::milliseconds(5);
+// How long the writer lets records gather before a transaction: a crash loses at most this much
+// of the log beyond what is queued anyway. Each commit rewrites the partly filled last page of
+// every table and index into the WAL: at 50 streaming connections (`make bench-gateway`) the
+// writer thread's CPU per record fell from about 3.6 to 2.9 us when this went from 5 to 20 ms.
+constexpr auto kGroupCommitWindow = std::chrono::milliseconds(20);
 }  // namespace
 
 void SqliteStore::record(RequestRecord record) {
