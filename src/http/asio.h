@@ -65,11 +65,12 @@ int& handlers_in_progress();
 // were only just asked for (the upstream's answer to a request just written; a keep-alive
 // client's next request) while other requests are in progress on this thread: Asio tries every
 // read once before waiting for readiness, and right after the ask that try finds nothing (a
-// recvmsg(2) answering EAGAIN, then a wait); run after the others' ready work, it often finds
-// the bytes. With 50 connections on one io thread (`make bench-gateway`), recvmsg calls per
-// proxied request fell from 3.9 to 2.4 and CPU per request by 5-10% (medians of interleaved
-// runs). With nothing else in progress it is not worth it: a queued handler turns Asio's next
-// epoll_wait(2) into a poll, and at one connection that was one more syscall per read.
+// receive syscall answering EAGAIN, then a wait); run after the others' ready work, it often
+// finds the bytes. With 50 connections on one io thread (`make bench-gateway`), read syscalls
+// per proxied request (the pooled connection's peek aside) fell from 3.9 to 2.4 and CPU per
+// request by 5-10% (medians of interleaved runs). With nothing else in progress it is not
+// worth it: a queued handler turns Asio's next epoll_wait(2) into a poll, and at one
+// connection that was one more syscall per read.
 inline Task<void> after_queued_work() { return asio::defer(asio::use_awaitable); }
 
 }  // namespace keel
