@@ -42,17 +42,25 @@ FinishReason parse_finish_reason(std::string_view name) {
   return FinishReason::kStop;
 }
 
+ChatEvent& ChatEvent::start(ChatEvent& into, std::string id, std::string model) {
+  into.kind = Kind::kStart;
+  into.id = std::move(id);
+  into.model = std::move(model);
+  return into;
+}
 ChatEvent ChatEvent::start(std::string id, std::string model) {
   ChatEvent e;
-  e.kind = Kind::kStart;
-  e.id = std::move(id);
-  e.model = std::move(model);
+  start(e, std::move(id), std::move(model));
   return e;
+}
+ChatEvent& ChatEvent::text_delta(ChatEvent& into, std::string text) {
+  into.kind = Kind::kTextDelta;
+  into.text = std::move(text);
+  return into;
 }
 ChatEvent ChatEvent::text_delta(std::string text) {
   ChatEvent e;
-  e.kind = Kind::kTextDelta;
-  e.text = std::move(text);
+  text_delta(e, std::move(text));
   return e;
 }
 ChatEvent ChatEvent::tool_call_start(int index, std::string id, std::string name) {
@@ -70,17 +78,25 @@ ChatEvent ChatEvent::tool_args_delta(int index, std::string args) {
   e.text = std::move(args);
   return e;
 }
+ChatEvent& ChatEvent::finished(ChatEvent& into, FinishReason reason) {
+  into.kind = Kind::kFinish;
+  into.finish = reason;
+  return into;
+}
 ChatEvent ChatEvent::finished(FinishReason reason) {
   ChatEvent e;
-  e.kind = Kind::kFinish;
-  e.finish = reason;
+  finished(e, reason);
   return e;
+}
+ChatEvent& ChatEvent::usage_event(ChatEvent& into, Usage usage) {
+  into.kind = Kind::kUsage;
+  into.usage = usage;
+  into.usage.present = true;
+  return into;
 }
 ChatEvent ChatEvent::usage_event(Usage usage) {
   ChatEvent e;
-  e.kind = Kind::kUsage;
-  e.usage = usage;
-  e.usage.present = true;
+  usage_event(e, usage);
   return e;
 }
 ChatEvent ChatEvent::failure(Error error) {

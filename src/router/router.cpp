@@ -1,8 +1,8 @@
 #include "router/router.h"
 
 #include <algorithm>
-#include <iterator>
 #include <chrono>
+#include <iterator>
 
 #include "api/openai_chat.h"
 #include "core/log.h"
