@@ -6,10 +6,14 @@
 #   BENCH_SECONDS=10   measured seconds per run (16 runs: 2 modes x 2 connection counts x 4 targets)
 #   BENCH_WARMUP=1     unmeasured seconds before each run
 #   BENCH_WORKERS=1    nginx worker_processes of both nginx instances = keel server.threads
+#   BENCH_PIN=0        1: the server under test (nginx proxy, keel, Portkey) on CPU 0, wrk and the
+#                      mock on the other CPUs (taskset), so that the server has one core to itself
 #   BENCH_ROUNDS=1     rounds per mode and connection count, the targets interleaved in each;
 #                      every value reported is the median over the rounds (runs on a shared VM
 #                      move by 10-15 %; 3 or 5 rounds make the ratios steadier)
 #   BENCH_TARGETS="mock proxy keel portkey"   which targets to measure (mock and proxy always run)
+#   BENCH_SOAK=0       seconds of extra load on keel after the runs (50 connections, plain and
+#                      streamed in turn, 30 s each), its RSS and request log size after each slice
 #   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
 #   BENCH_KEEP=0       1: keep the temporary directory (configs, logs, raw wrk output)
 #   BENCH_BUILD_DIR=build   where keel was built; KEEL_BIN=$BENCH_BUILD_DIR/keel overrides it
@@ -23,6 +27,8 @@ BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-1}
+BENCH_PIN=${BENCH_PIN:-0}
+BENCH_SOAK=${BENCH_SOAK:-0}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
 BENCH_TARGETS=${BENCH_TARGETS:-mock proxy keel portkey}
@@ -37,6 +43,16 @@ HIGH_THREADS=2
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# BENCH_PIN=1: commands that start the server under test run under PIN_SERVER, the load side
+# (wrk, the mock) under PIN_LOAD; taskset execs its command, so the pid stays the server's.
+PIN_SERVER=() PIN_LOAD=()
+if [[ $BENCH_PIN == 1 ]]; then
+  command -v taskset >/dev/null || die "BENCH_PIN=1 needs taskset (util-linux)"
+  (($(nproc) >= 2)) || die "BENCH_PIN=1 needs at least 2 CPUs"
+  PIN_SERVER=(taskset -c 0)
+  PIN_LOAD=(taskset -c "1-$(($(nproc) - 1))")
+fi
 
 for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS BENCH_ROUNDS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
@@ -231,7 +247,9 @@ start_nginx() {  # name conf-body -> sets NGINX_PID_<name>
   { nginx_common "$prefix"; printf '%s\n}\n' "$2"; } >"$prefix/nginx.conf"
   "$NGINX" -t -q -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>"$prefix/configtest.log" ||
     { cat "$prefix/configtest.log" >&2; die "nginx $name: config test failed ($prefix/nginx.conf)"; }
-  "$NGINX" -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>>"$prefix/error.log" &
+  local pin=("${PIN_SERVER[@]}")
+  [[ $name == mock ]] && pin=("${PIN_LOAD[@]}")
+  "${pin[@]}" "$NGINX" -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>>"$prefix/error.log" &
   pid=$!
   STARTED+=("$pid")
   printf -v "NGINX_PID_$name" '%s' "$pid"
@@ -289,6 +307,7 @@ read -r -a PIDS_mock <<<"$(instance_pids "$NGINX_PID_mock" mock)"
 read -r -a PIDS_proxy <<<"$(instance_pids "$NGINX_PID_proxy" proxy)"
 
 declare -A RSS_IDLE RSS_AFTER   # target -> kB; RSS_AFTER[target,mode]
+KEEL_RSS_SERIES=()              # MiB, after each round of each mode and connection count
 RSS_IDLE[proxy]=$(rss_kb "${PIDS_proxy[@]}")
 
 # --- keel ----------------------------------------------------------------------------------------
@@ -317,7 +336,7 @@ models:
     retries: 0
     targets: [{provider: mock-stream, model: m}]
 EOF
-  "$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
+  "${PIN_SERVER[@]}" "$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
   KEEL_PID=$!
   STARTED+=("$KEEL_PID")
   for ((i = 0; i < 100; i++)); do
@@ -338,7 +357,7 @@ fi
 # script below. loopback.mjs binds it to 127.0.0.1 and refuses any connection off loopback.
 PORTKEY_PID=""
 if has_target portkey; then
-  NODE_ENV=production node --import "$PORTKEY_DIR/loopback.mjs" "$PORTKEY_MAIN" \
+  NODE_ENV=production "${PIN_SERVER[@]}" node --import "$PORTKEY_DIR/loopback.mjs" "$PORTKEY_MAIN" \
     --port="$PORTKEY_PORT" --headless >"$WORK/portkey.stdout" 2>"$WORK/portkey.log" &
   PORTKEY_PID=$!
   STARTED+=("$PORTKEY_PID")
@@ -430,13 +449,13 @@ measure() {  # mode conns target
   local pids=("${!pidvar}")
   local script=$WORK/$mode-$target.lua
   if ((BENCH_WARMUP > 0)); then
-    run_child wrk -t"$threads" -c"$conns" -d"${BENCH_WARMUP}s" -s "$script" "$url" >"$WORK/warmup.txt" 2>&1 ||
+    run_child "${PIN_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${BENCH_WARMUP}s" -s "$script" "$url" >"$WORK/warmup.txt" 2>&1 ||
       { cat "$WORK/warmup.txt" >&2; die "wrk warm-up against $target failed"; }
   fi
   out=$WORK/wrk-$mode-c$conns-$target.txt
   acc0=$(mock_accepts)
   cpu0=$(cpu_ticks "${pids[@]}")
-  run_child wrk -t"$threads" -c"$conns" -d"${BENCH_SECONDS}s" --latency -s "$script" "$url" >"$out" 2>&1 ||
+  run_child "${PIN_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${BENCH_SECONDS}s" --latency -s "$script" "$url" >"$out" 2>&1 ||
     { cat "$out" >&2; die "wrk against $target failed"; }
   cpu1=$(cpu_ticks "${pids[@]}")
   acc1=$(mock_accepts)
@@ -469,6 +488,8 @@ for mode in plain stream; do
     for ((round = 1; round <= BENCH_ROUNDS; round++)); do
       ((BENCH_ROUNDS > 1)) && log "$mode c=$conns: round $round of $BENCH_ROUNDS"
       for target in "${TARGETS[@]}"; do measure "$mode" "$conns" "$target"; done
+      # keel's RSS after every round: it should level off, not climb with the requests served.
+      has_target keel && KEEL_RSS_SERIES+=("$(awk -v k="$(rss_kb "$KEEL_PID")" 'BEGIN {printf "%.1f", k / 1024}')")
     done
   done
   for target in "${TARGETS[@]}"; do check "$target" "$mode"; done   # still correct after load
@@ -478,6 +499,27 @@ for mode in plain stream; do
     RSS_AFTER[$target,$mode]=$(rss_kb "${!pidvar}")
   done
 done
+# --- soak: does keel's memory level off? ---------------------------------------------------------
+SOAK_NOTE=""
+if ((BENCH_SOAK > 0)) && has_target keel; then
+  soak_left=$BENCH_SOAK soak_requests=0 soak_series=() soak_mode=plain
+  log "soak: ${BENCH_SOAK}s of load on keel, $HIGH_CONNS connections"
+  while ((soak_left > 0)); do
+    slice=$((soak_left < 30 ? soak_left : 30))
+    out=$WORK/soak.txt
+    run_child "${PIN_LOAD[@]}" wrk -t"$HIGH_THREADS" -c"$HIGH_CONNS" -d"${slice}s" -s "$WORK/$soak_mode-keel.lua" \
+      "$(url_for keel "$soak_mode")" >"$out" 2>&1 || { cat "$out" >&2; die "wrk (soak) against keel failed"; }
+    alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel died during the soak"; }
+    n=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "$out")
+    soak_requests=$((soak_requests + ${n:-0}))
+    soak_series+=("$(awk -v k="$(rss_kb "$KEEL_PID")" 'BEGIN {printf "%.1f", k / 1024}')")
+    log "soak: $soak_mode ${slice}s, ${n:-0} requests, keel RSS ${soak_series[-1]} MiB"
+    soak_left=$((soak_left - slice))
+    [[ $soak_mode == plain ]] && soak_mode=stream || soak_mode=plain
+  done
+  db_mib=$(du -cm "$WORK"/keel.db* 2>/dev/null | awk 'END {print $1}')
+  SOAK_NOTE="- Soak (BENCH_SOAK=$BENCH_SOAK): after the runs, keel served $soak_requests more requests at $HIGH_CONNS connections (plain and streamed in turn, 30 s slices); its RSS after each slice, in MiB: ${soak_series[*]}; the request log (keel.db and its WAL) then held ${db_mib} MiB."
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 # One line per mode, conns and target, in the order measured: the median of each value over the
 # rounds (the upper median for an even count), the largest error counts, the upstream
@@ -511,7 +553,10 @@ thread_cpu() {  # pid -> "name tid (main) 1.23 s, ..."
     tid=${line%% *}
     read -r -a f <<<"${line##*) }"
     [[ $tid == "$1" ]] && tid="$tid (main)"
-    printf 'thread %s %.2f s, ' "$tid" "$(awk -v t=$((f[11] + f[12])) -v hz="$CLK_TCK" 'BEGIN {print t / hz}')"
+    printf 'thread %s %s s (user %s, system %s), ' "$tid" \
+      "$(awk -v t=$((f[11] + f[12])) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", t / hz}')" \
+      "$(awk -v t="${f[11]}" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", t / hz}')" \
+      "$(awk -v t="${f[12]}" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", t / hz}')"
   done
 }
 KEEL_THREADS="" KEEL_LOG_WARNINGS=0 PORTKEY_THREADS="" PORTKEY_LOG_LINES=0
@@ -538,7 +583,11 @@ fi
 KEEL_BUILT=-
 has_target keel && KEEL_BUILT=$(date -u -r "$KEEL_BIN" '+%Y-%m-%d %H:%M UTC')
 KEEL_BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$(dirname "$KEEL_BIN")/CMakeCache.txt" 2>/dev/null || true)
-COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
+PIN_WORD=""
+[[ $BENCH_PIN == 1 ]] && PIN_WORD="BENCH_PIN=1 "
+SOAK_WORD=""
+((BENCH_SOAK > 0)) && SOAK_WORD="BENCH_SOAK=$BENCH_SOAK "
+COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS ${PIN_WORD}${SOAK_WORD}BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
 
 report() {
   local rss_lines="" t
@@ -603,7 +652,9 @@ ROUNDS_NOTE=""
 if ((BENCH_ROUNDS > 1)); then
   ROUNDS_NOTE="; $BENCH_ROUNDS rounds per mode and connection count, the targets interleaved, each value the median of its $BENCH_ROUNDS runs"
 fi
-NOTES="- Machine: $NPROC cores ($CPU_MODEL). wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention; the ratios, measured in the same run, are what to compare.
+SHARING="wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention"
+[[ $BENCH_PIN == 1 ]] && SHARING="pinned (BENCH_PIN=1): the server under test (nginx proxy, keel, Portkey) alone on CPU 0, wrk and the mock (also when measured directly) on CPUs 1-$((NPROC - 1))"
+NOTES="- Machine: $NPROC cores ($CPU_MODEL). $SHARING; the ratios, measured in the same run, are what to compare.
 - Load average (1, 5, 15 min) at the start of the runs: $LOAD_START; at the end: $LOAD_END (the benchmark itself adds about 2). A start value well above 0 means other work shared the machine and the numbers are noisier than usual.
 - nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run${ROUNDS_NOTE}.
 - \"÷ nginx\" = the target's value over the nginx proxy's at the same mode and connections; \"added p50\" = p50 minus the mock's direct p50 at the same mode and connections.
@@ -613,7 +664,9 @@ NOTES="- Machine: $NPROC cores ($CPU_MODEL). wrk, the mock nginx and the server 
 - Portkey: \`@portkey-ai/gateway@$PORTKEY_VERSION\` (bench/portkey/package-lock.json), \`NODE_ENV=production node build/start-server.js --headless\` on Node $NODE_VERSION, bound to 127.0.0.1, configured per request by headers (\`x-portkey-provider: openai\`, \`x-portkey-custom-host: <mock>/v1\`). Its dependency \`@hono/node-server\` is pinned to 1.13.8 (package.json \`overrides\`): with the 1.19 that npm resolves for it today, every streamed answer fails (\"TypeError: immutable\" appending headers to a fetch response). Its stream relay waits 25 ms before the first chunk (its own code), which sets its stream p50."
 if has_target keel; then
   NOTES+=$'\n'"- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS. keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
+  NOTES+=$'\n'"- keel's RSS after each round, in MiB ($BENCH_ROUNDS each for plain c=1, plain c=$HIGH_CONNS, stream c=1 and stream c=$HIGH_CONNS, in that order): ${KEEL_RSS_SERIES[*]}."
 fi
+[[ -n $SOAK_NOTE ]] && NOTES+=$'\n'"$SOAK_NOTE"
 if has_target portkey; then
   NOTES+=$'\n'"- Portkey's threads, with the CPU each used over the whole benchmark: $PORTKEY_THREADS. Portkey stderr lines: $PORTKEY_LOG_LINES."
 fi
