@@ -47,6 +47,7 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 # BENCH_PIN=1: commands that start the server under test run under PIN_SERVER, the load side
 # (wrk, the mock) under PIN_LOAD; taskset execs its command, so the pid stays the server's.
 PIN_SERVER=() PIN_LOAD=()
+[[ $BENCH_PIN == [01] ]] || die "BENCH_PIN must be 0 or 1, got '$BENCH_PIN'"
 if [[ $BENCH_PIN == 1 ]]; then
   command -v taskset >/dev/null || die "BENCH_PIN=1 needs taskset (util-linux)"
   (($(nproc) >= 2)) || die "BENCH_PIN=1 needs at least 2 CPUs"
@@ -54,7 +55,7 @@ if [[ $BENCH_PIN == 1 ]]; then
   PIN_LOAD=(taskset -c "1-$(($(nproc) - 1))")
 fi
 
-for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS BENCH_ROUNDS; do
+for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS BENCH_ROUNDS BENCH_SOAK; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((BENCH_SECONDS >= 1)) || die "BENCH_SECONDS must be at least 1"
@@ -489,7 +490,9 @@ for mode in plain stream; do
       ((BENCH_ROUNDS > 1)) && log "$mode c=$conns: round $round of $BENCH_ROUNDS"
       for target in "${TARGETS[@]}"; do measure "$mode" "$conns" "$target"; done
       # keel's RSS after every round: it should level off, not climb with the requests served.
-      has_target keel && KEEL_RSS_SERIES+=("$(awk -v k="$(rss_kb "$KEEL_PID")" 'BEGIN {printf "%.1f", k / 1024}')")
+      if has_target keel; then
+        KEEL_RSS_SERIES+=("$(awk -v k="$(rss_kb "$KEEL_PID")" 'BEGIN {printf "%.1f", k / 1024}')")
+      fi
     done
   done
   for target in "${TARGETS[@]}"; do check "$target" "$mode"; done   # still correct after load
@@ -583,10 +586,9 @@ fi
 KEEL_BUILT=-
 has_target keel && KEEL_BUILT=$(date -u -r "$KEEL_BIN" '+%Y-%m-%d %H:%M UTC')
 KEEL_BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$(dirname "$KEEL_BIN")/CMakeCache.txt" 2>/dev/null || true)
-PIN_WORD=""
-[[ $BENCH_PIN == 1 ]] && PIN_WORD="BENCH_PIN=1 "
-SOAK_WORD=""
-((BENCH_SOAK > 0)) && SOAK_WORD="BENCH_SOAK=$BENCH_SOAK "
+PIN_WORD="" SOAK_WORD=""
+if [[ $BENCH_PIN == 1 ]]; then PIN_WORD="BENCH_PIN=1 "; fi
+if ((BENCH_SOAK > 0)); then SOAK_WORD="BENCH_SOAK=$BENCH_SOAK "; fi
 COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS ${PIN_WORD}${SOAK_WORD}BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
 
 report() {
@@ -653,7 +655,7 @@ if ((BENCH_ROUNDS > 1)); then
   ROUNDS_NOTE="; $BENCH_ROUNDS rounds per mode and connection count, the targets interleaved, each value the median of its $BENCH_ROUNDS runs"
 fi
 SHARING="wrk, the mock nginx and the server under test all share these cores, so absolute numbers are low and partly measure contention"
-[[ $BENCH_PIN == 1 ]] && SHARING="pinned (BENCH_PIN=1): the server under test (nginx proxy, keel, Portkey) alone on CPU 0, wrk and the mock (also when measured directly) on CPUs 1-$((NPROC - 1))"
+if [[ $BENCH_PIN == 1 ]]; then SHARING="pinned (BENCH_PIN=1): the server under test (nginx proxy, keel, Portkey) alone on CPU 0, wrk and the mock (also when measured directly) on CPUs 1-$((NPROC - 1))"; fi
 NOTES="- Machine: $NPROC cores ($CPU_MODEL). $SHARING; the ratios, measured in the same run, are what to compare.
 - Load average (1, 5, 15 min) at the start of the runs: $LOAD_START; at the end: $LOAD_END (the benchmark itself adds about 2). A start value well above 0 means other work shared the machine and the numbers are noisier than usual.
 - nginx worker_processes = $BENCH_WORKERS for both nginx instances; keel \`server.threads: $BENCH_WORKERS\`; Portkey is one Node.js process (its event loop is one thread). 1 connection: \`wrk -t1 -c1\`; $HIGH_CONNS connections: \`wrk -t$HIGH_THREADS -c$HIGH_CONNS\`; ${BENCH_SECONDS} s measured after ${BENCH_WARMUP} s of warm-up per run${ROUNDS_NOTE}.
@@ -666,7 +668,7 @@ if has_target keel; then
   NOTES+=$'\n'"- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS. keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
   NOTES+=$'\n'"- keel's RSS after each round, in MiB ($BENCH_ROUNDS each for plain c=1, plain c=$HIGH_CONNS, stream c=1 and stream c=$HIGH_CONNS, in that order): ${KEEL_RSS_SERIES[*]}."
 fi
-[[ -n $SOAK_NOTE ]] && NOTES+=$'\n'"$SOAK_NOTE"
+if [[ -n $SOAK_NOTE ]]; then NOTES+=$'\n'"$SOAK_NOTE"; fi
 if has_target portkey; then
   NOTES+=$'\n'"- Portkey's threads, with the CPU each used over the whole benchmark: $PORTKEY_THREADS. Portkey stderr lines: $PORTKEY_LOG_LINES."
 fi
