@@ -1,5 +1,5 @@
 # The README's commands. `make run` and `make test` set up a fresh Debian 12 machine first.
-.PHONY: setup build run test unit e2e bench bench-gateway bench-local fuzz clean
+.PHONY: setup build run test unit e2e bench bench-gateway bench-local fuzz pgo clean
 
 JOBS ?= $(shell nproc)
 
@@ -40,10 +40,15 @@ bench: bench-gateway
 bench-local: build
 	@KEEL_BIN=$(CURDIR)/build/keel node bench/local.mjs
 
+# Profile-guided Release build (scripts/pgo.sh): build-pgo/keel, instrumented, trained with the
+# gateway benchmark's mock and wrk, then rebuilt with the profile.
+pgo: setup
+	@scripts/pgo.sh
+
 # libFuzzer targets (clang, ASan+UBSan): replay the corpora and regressions, then fuzz each
 # target FUZZ_SECONDS (default 20).
 fuzz: setup
 	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),20)
 
 clean:
-	rm -rf build build-dev build-asan build-tsan build-fuzz
+	rm -rf build build-dev build-asan build-tsan build-fuzz build-pgo
