@@ -270,12 +270,14 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
   auto redirect = asio::redirect_error(asio::use_awaitable, ec);
   std::string head;
   if (!request_head(request, head)) co_return ExchangeResult{bhttp::error::bad_field, false};
+  // The stream's timer runs only while an exchange asks for a read timeout (connect() disarms
+  // its own): a pooled connection's earlier deadline is disarmed here, not after every exchange.
   const bool timed_before = conn.read_timeout;
   conn.read_timeout = request.read_timeout_ms > 0;
   if (conn.read_timeout) {
     conn.lowest().expires_after(std::chrono::milliseconds(request.read_timeout_ms));
   } else if (timed_before) {
-    conn.lowest().expires_never();   // a pooled connection's earlier deadline must not fire
+    conn.lowest().expires_never();
   }
   // Header and body in one plain write.
   std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(request.body)};
@@ -295,7 +297,6 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
   co_await conn.with_stream([&](auto& stream) -> Task<void> {
     co_await bhttp::async_read_header(stream, conn.buffer, *conn.parser, redirect);
   });
-  if (request.read_timeout_ms <= 0) conn.lowest().expires_never();
   co_return ExchangeResult{ec, true};
 }
 

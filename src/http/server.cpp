@@ -91,6 +91,11 @@ class Session : public std::enable_shared_from_this<Session> {
                                    std::string_view target = {});
   static Task<void> flusher(std::shared_ptr<Session> self);
   void flush_posted();
+  // A write to the client failed: it is gone; what is corked or comes later is dropped.
+  void writes_failed() {
+    write_failed_ = true;
+    keep_alive_ = false;
+  }
   Task<void> write_pending();
 
   Server& server_;
@@ -123,10 +128,7 @@ Task<void> Session::write_pending() {
     pending_.clear();
     co_await write_all(socket_, asio::buffer(writing_), ec);
     writing_.clear();
-    if (ec) {
-      write_failed_ = true;
-      keep_alive_ = false;
-    }
+    if (ec) writes_failed();
   }
   if (write_failed_) pending_.clear();
   writing_now_ = false;
@@ -142,26 +144,20 @@ Task<void> Session::flusher(std::shared_ptr<Session> self) {
 // goes to a flusher coroutine (flushing_ stays set until it is done). Nothing to do when a
 // flush() came first, or a write in progress will take the new bytes too.
 void Session::flush_posted() {
-  if (writing_now_ || write_failed_ || pending_.empty()) {
-    if (write_failed_) pending_.clear();
-    flushing_ = false;
-    return;
-  }
+  flushing_ = false;
+  if (write_failed_) pending_.clear();
+  if (writing_now_ || pending_.empty()) return;
   beast::error_code ec;
   const asio::const_buffer bytes = asio::buffer(pending_);
   const size_t sent = send_now(socket_, &bytes, 1, ec);
   if (ec) {
-    write_failed_ = true;
-    keep_alive_ = false;
+    writes_failed();
     pending_.clear();
-    flushing_ = false;
     return;
   }
   pending_.erase(0, sent);
-  if (pending_.empty()) {
-    flushing_ = false;
-    return;
-  }
+  if (pending_.empty()) return;
+  flushing_ = true;
   asio::co_spawn(socket_.get_executor(), flusher(shared_from_this()), asio::detached);
 }
 
