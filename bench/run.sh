@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # keel gateway benchmark (`make bench-gateway`): keel against nginx as a plain reverse proxy and
 # Portkey's gateway (@portkey-ai/gateway from npm), all in front of the same static mock upstream,
-# driven by wrk. See bench/README.md.
+# driven by wrk; beside them keel's floor (bench/floor/floor_proxy.cpp: keel's HTTP layer
+# forwarding bytes, nothing above it). See bench/README.md.
 #
-#   BENCH_SECONDS=10   measured seconds per run (16 runs: 2 modes x 2 connection counts x 4 targets)
+#   BENCH_SECONDS=10   measured seconds per run (20 runs: 2 modes x 2 connection counts x 5 targets)
 #   BENCH_WARMUP=1     unmeasured seconds before each run
 #   BENCH_WORKERS=1    nginx worker_processes of both nginx instances = keel server.threads
 #   BENCH_PIN=0        1: the server under test (nginx proxy, keel, Portkey) on CPU 0, wrk and the
@@ -11,12 +12,14 @@
 #   BENCH_ROUNDS=1     rounds per mode and connection count, the targets interleaved in each;
 #                      every value reported is the median over the rounds (runs on a shared VM
 #                      move by 10-15 %; 3 or 5 rounds make the ratios steadier)
-#   BENCH_TARGETS="mock proxy keel portkey"   which targets to measure (mock and proxy always run)
+#   BENCH_TARGETS="mock proxy floor keel portkey"   which targets to measure (mock and proxy
+#                      always run)
 #   BENCH_SOAK=0       seconds of extra load on keel after the runs (50 connections, plain and
 #                      streamed in turn, 30 s each), its RSS and request log size after each slice
 #   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
 #   BENCH_KEEP=0       1: keep the temporary directory (configs, logs, raw wrk output)
-#   BENCH_BUILD_DIR=build   where keel was built; KEEL_BIN=$BENCH_BUILD_DIR/keel overrides it
+#   BENCH_BUILD_DIR=build   where keel was built; KEEL_BIN=$BENCH_BUILD_DIR/keel overrides it;
+#                      the floor is built there (target keel_floor_proxy) beside KEEL_BIN
 #
 # Everything listens on 127.0.0.1, on free ports chosen at start; every process started here is
 # stopped on exit.
@@ -31,10 +34,11 @@ BENCH_PIN=${BENCH_PIN:-0}
 BENCH_SOAK=${BENCH_SOAK:-0}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_TARGETS=${BENCH_TARGETS:-mock proxy keel portkey}
+BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel portkey}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build}
 [[ $BENCH_BUILD_DIR == /* ]] || BENCH_BUILD_DIR=$ROOT/$BENCH_BUILD_DIR
 KEEL_BIN=${KEEL_BIN:-$BENCH_BUILD_DIR/keel}
+FLOOR_BIN=$(dirname "$KEEL_BIN")/keel_floor_proxy
 PORTKEY_DIR=$ROOT/bench/portkey
 PORTKEY_VERSION=1.15.2
 RESULTS_FILE=$ROOT/bench/RESULTS.md
@@ -63,15 +67,26 @@ done
 ((BENCH_ROUNDS >= 1)) || die "BENCH_ROUNDS must be at least 1"
 # The targets in a fixed order; the mock and nginx are the baselines every ratio needs.
 TARGETS=(mock proxy)
-for t in keel portkey; do
+for t in floor keel portkey; do
   [[ " $BENCH_TARGETS " == *" $t "* ]] && TARGETS+=("$t")
 done
 for t in $BENCH_TARGETS; do
-  [[ $t =~ ^(mock|proxy|keel|portkey)$ ]] || die "BENCH_TARGETS: unknown target '$t' (mock proxy keel portkey)"
+  [[ $t =~ ^(mock|proxy|floor|keel|portkey)$ ]] ||
+    die "BENCH_TARGETS: unknown target '$t' (mock proxy floor keel portkey)"
 done
 has_target() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 if has_target keel; then
   [[ -x $KEEL_BIN ]] || die "keel binary not found at $KEEL_BIN (run 'make build' first, or set KEEL_BIN)"
+fi
+if has_target floor; then
+  # Built on demand (not part of `make build`), in the build directory keel came from, so that
+  # both share compiler flags; a no-op when it is up to date.
+  FLOOR_DIR=$(dirname "$FLOOR_BIN")
+  [[ -f $FLOOR_DIR/CMakeCache.txt ]] ||
+    die "the floor target builds in keel's CMake build directory, and $FLOOR_DIR is not one"
+  log "building the floor (keel_floor_proxy) in ${FLOOR_DIR#"$ROOT"/}"
+  cmake --build "$FLOOR_DIR" --target keel_floor_proxy >"${TMPDIR:-/tmp}/keel-bench-floor-build.log" 2>&1 ||
+    { tail -n 20 "${TMPDIR:-/tmp}/keel-bench-floor-build.log" >&2; die "building keel_floor_proxy failed"; }
 fi
 
 # --- dependencies --------------------------------------------------------------------------------
@@ -176,9 +191,10 @@ PY
       })();' "$1"
   fi
 }
-mapfile -t PORTS < <(free_ports 4)
-((${#PORTS[@]} == 4)) || die "could not find free ports"
+mapfile -t PORTS < <(free_ports 5)
+((${#PORTS[@]} == 5)) || die "could not find free ports"
 MOCK_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} KEEL_PORT=${PORTS[2]} PORTKEY_PORT=${PORTS[3]}
+FLOOR_PORT=${PORTS[4]}
 
 # --- /proc helpers -------------------------------------------------------------------------------
 cpu_ticks() {  # pids... -> sum of utime+stime (clock ticks)
@@ -311,6 +327,21 @@ declare -A RSS_IDLE RSS_AFTER   # target -> kB; RSS_AFTER[target,mode]
 KEEL_RSS_SERIES=()              # MiB, after each round of each mode and connection count
 RSS_IDLE[proxy]=$(rss_kb "${PIDS_proxy[@]}")
 
+# --- keel's floor --------------------------------------------------------------------------------
+# keel's own server and upstream client forwarding the body and the answer byte for byte: what
+# a proxy built on keel's HTTP layer costs before keel parses, translates, routes or logs.
+FLOOR_PID=""
+if has_target floor; then
+  "${PIN_SERVER[@]}" "$FLOOR_BIN" "$FLOOR_PORT" "http://127.0.0.1:$MOCK_PORT" "$BENCH_WORKERS" \
+    >"$WORK/floor.stdout" 2>"$WORK/floor.log" &
+  FLOOR_PID=$!
+  STARTED+=("$FLOOR_PID")
+  wait_port "$FLOOR_PORT" "$FLOOR_PID" "keel's floor"
+  sleep 0.5
+  RSS_IDLE[floor]=$(rss_kb "$FLOOR_PID")
+  PIDS_floor=("$FLOOR_PID")
+fi
+
 # --- keel ----------------------------------------------------------------------------------------
 KEEL_PID=""
 if has_target keel; then
@@ -370,7 +401,7 @@ if has_target portkey; then
   PIDS_portkey=("$PORTKEY_PID")
 fi
 
-log "mock nginx :$MOCK_PORT (pids ${PIDS_mock[*]}), nginx proxy :$PROXY_PORT (pids ${PIDS_proxy[*]})${KEEL_PID:+, keel :$KEEL_PORT (pid $KEEL_PID)}${PORTKEY_PID:+, portkey :$PORTKEY_PORT (pid $PORTKEY_PID)}"
+log "mock nginx :$MOCK_PORT (pids ${PIDS_mock[*]}), nginx proxy :$PROXY_PORT (pids ${PIDS_proxy[*]})${FLOOR_PID:+, floor :$FLOOR_PORT (pid $FLOOR_PID)}${KEEL_PID:+, keel :$KEEL_PORT (pid $KEEL_PID)}${PORTKEY_PID:+, portkey :$PORTKEY_PORT (pid $PORTKEY_PID)}"
 read -r load1 _ </proc/loadavg
 if awk -v l="$load1" 'BEGIN {exit !(l >= 1)}'; then
   log "warning: load average is $load1 before the runs: other work shares this machine, expect noisy numbers"
@@ -383,8 +414,12 @@ mock_base() {  # mode -> the mock's OpenAI base URL for that mode
 }
 url_for() {  # target mode -> URL
   local port path
-  case $1 in mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; keel) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;; esac
-  if [[ $2 == stream && ($1 == mock || $1 == proxy) ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
+  case $1 in
+    mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; floor) port=$FLOOR_PORT ;;
+    keel) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;;
+  esac
+  # The byte forwarders (nginx, the floor) reach the mock's stream answer by its path.
+  if [[ $2 == stream && ($1 == mock || $1 == proxy || $1 == floor) ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
   echo "http://127.0.0.1:$port$path"
 }
 headers_for() {  # target mode -> "name: value" lines beyond Content-Type
@@ -496,7 +531,7 @@ for mode in plain stream; do
     done
   done
   for target in "${TARGETS[@]}"; do check "$target" "$mode"; done   # still correct after load
-  for target in proxy keel portkey; do
+  for target in proxy floor keel portkey; do
     has_target "$target" || continue
     pidvar="PIDS_$target[@]"
     RSS_AFTER[$target,$mode]=$(rss_kb "${!pidvar}")
@@ -593,7 +628,7 @@ COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$
 
 report() {
   local rss_lines="" t
-  for t in proxy keel portkey; do
+  for t in proxy floor keel portkey; do
     has_target "$t" || continue
     rss_lines+="$t ${RSS_IDLE[$t]} ${RSS_AFTER[$t,plain]} ${RSS_AFTER[$t,stream]};"
   done
@@ -602,7 +637,7 @@ report() {
   function verdict(ok) { return ok ? "met" : "**not met**" }
   function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   BEGIN {
-    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["keel"] = "keel"; name["portkey"] = "Portkey"
+    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["floor"] = "keel floor"; name["keel"] = "keel"; name["portkey"] = "Portkey"
     print "| mode | conns | target | req/s | ÷ nginx | p50 µs | p99 µs | added p50 µs | CPU µs/req | ÷ nginx | upstream conns opened | non-2xx | socket errors |"
     print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   }
@@ -662,11 +697,24 @@ NOTES="- Machine: $NPROC cores ($CPU_MODEL). $SHARING; the ratios, measured in t
 - \"÷ nginx\" = the target's value over the nginx proxy's at the same mode and connections; \"added p50\" = p50 minus the mock's direct p50 at the same mode and connections.
 - CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel and Portkey: the process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
 - Upstream conns opened = connections the mock accepted during the run (nginx stub_status); low means the proxy reuses upstream connections.
+- keel floor = \`bench/floor/floor_proxy.cpp\` (\`keel_floor_proxy\`, built in keel's build directory): keel's own HTTP server and upstream client (Beast, Asio coroutines, the keep-alive pool, keel's socket code), forwarding the body and the answer byte for byte as nginx does; no JSON, routing, request log or metrics. Against nginx it measures keel's HTTP layer; keel against it, the work keel does above that layer.
 - Streams: the mock answers the stream path with one fixed SSE body (8 events + [DONE]) in one write; nginx proxies it with \`proxy_buffering off\`.
 - Portkey: \`@portkey-ai/gateway@$PORTKEY_VERSION\` (bench/portkey/package-lock.json), \`NODE_ENV=production node build/start-server.js --headless\` on Node $NODE_VERSION, bound to 127.0.0.1, configured per request by headers (\`x-portkey-provider: openai\`, \`x-portkey-custom-host: <mock>/v1\`). Its dependency \`@hono/node-server\` is pinned to 1.13.8 (package.json \`overrides\`): with the 1.19 that npm resolves for it today, every streamed answer fails (\"TypeError: immutable\" appending headers to a fetch response). Its stream relay waits 25 ms before the first chunk (its own code), which sets its stream p50."
 if has_target keel; then
   NOTES+=$'\n'"- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS. keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
   NOTES+=$'\n'"- keel's RSS after each round, in MiB ($BENCH_ROUNDS each for plain c=1, plain c=$HIGH_CONNS, stream c=1 and stream c=$HIGH_CONNS, in that order): ${KEEL_RSS_SERIES[*]}."
+fi
+if has_target floor && has_target keel; then
+  NOTES+=$'\n'"- keel over its floor at $HIGH_CONNS connections (same run): $(awk -F'\t' -v high="$HIGH_CONNS" '
+    $2 == high && ($3 == "floor" || $3 == "keel") { cpu[$1, $3] = $7; rps[$1, $3] = $4 }
+    END {
+      for (k = 1; k <= 2; k++) {
+        m = k == 1 ? "plain" : "stream"
+        if (cpu[m, "floor"] > 0 && rps[m, "floor"] > 0)
+          printf "%s%s: CPU per request +%.1f µs (%.2f×), req/s %.2f×", k == 1 ? "" : "; ", m,
+            cpu[m, "keel"] - cpu[m, "floor"], cpu[m, "keel"] / cpu[m, "floor"], rps[m, "keel"] / rps[m, "floor"]
+      }
+    }' "$RESULTS")."
 fi
 if [[ -n $SOAK_NOTE ]]; then NOTES+=$'\n'"$SOAK_NOTE"; fi
 if has_target portkey; then
