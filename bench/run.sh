@@ -698,8 +698,7 @@ NOTES="- Machine: $NPROC cores ($CPU_MODEL). $SHARING; the ratios, measured in t
 - CPU = utime+stime from /proc/PID/stat of the target (nginx: master + workers; keel and Portkey: the process, all threads) over the run ÷ requests; tick = 1/$CLK_TCK s. For \"mock direct\" it is the mock's own CPU.
 - Upstream conns opened = connections the mock accepted during the run (nginx stub_status); low means the proxy reuses upstream connections.
 - keel floor = \`bench/floor/floor_proxy.cpp\` (\`keel_floor_proxy\`, built in keel's build directory): keel's own HTTP server and upstream client (Beast, Asio coroutines, the keep-alive pool, keel's socket code), forwarding the body and the answer byte for byte as nginx does; no JSON, routing, request log or metrics. Against nginx it measures keel's HTTP layer; keel against it, the work keel does above that layer.
-- Streams: the mock answers the stream path with one fixed SSE body (8 events + [DONE]) in one write; nginx proxies it with \`proxy_buffering off\`.
-- Portkey: \`@portkey-ai/gateway@$PORTKEY_VERSION\` (bench/portkey/package-lock.json), \`NODE_ENV=production node build/start-server.js --headless\` on Node $NODE_VERSION, bound to 127.0.0.1, configured per request by headers (\`x-portkey-provider: openai\`, \`x-portkey-custom-host: <mock>/v1\`). Its dependency \`@hono/node-server\` is pinned to 1.13.8 (package.json \`overrides\`): with the 1.19 that npm resolves for it today, every streamed answer fails (\"TypeError: immutable\" appending headers to a fetch response). Its stream relay waits 25 ms before the first chunk (its own code), which sets its stream p50."
+- Streams: the mock answers the stream path with one fixed SSE body (8 events + [DONE]) in one write; nginx proxies it with \`proxy_buffering off\`."
 if has_target keel; then
   NOTES+=$'\n'"- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS. keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
   NOTES+=$'\n'"- keel's RSS after each round, in MiB ($BENCH_ROUNDS each for plain c=1, plain c=$HIGH_CONNS, stream c=1 and stream c=$HIGH_CONNS, in that order): ${KEEL_RSS_SERIES[*]}."
@@ -718,6 +717,7 @@ if has_target floor && has_target keel; then
 fi
 if [[ -n $SOAK_NOTE ]]; then NOTES+=$'\n'"$SOAK_NOTE"; fi
 if has_target portkey; then
+  NOTES+=$'\n'"- Portkey: \`@portkey-ai/gateway@$PORTKEY_VERSION\` (bench/portkey/package-lock.json), \`NODE_ENV=production node build/start-server.js --headless\` on Node $NODE_VERSION, bound to 127.0.0.1, configured per request by headers (\`x-portkey-provider: openai\`, \`x-portkey-custom-host: <mock>/v1\`). Its dependency \`@hono/node-server\` is pinned to 1.13.8 (package.json \`overrides\`): with the 1.19 that npm resolves for it today, every streamed answer fails (\"TypeError: immutable\" appending headers to a fetch response). Its stream relay waits 25 ms before the first chunk (its own code), which sets its stream p50."
   NOTES+=$'\n'"- Portkey's threads, with the CPU each used over the whole benchmark: $PORTKEY_THREADS. Portkey stderr lines: $PORTKEY_LOG_LINES."
 fi
 if ((${#ERRORS[@]})); then
