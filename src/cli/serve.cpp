@@ -62,7 +62,10 @@ int serve(const std::vector<std::string>& args) {
     }
     providers.emplace(provider_config.name, std::move(provider.value()));
   }
-  auto store = open_store(config.state);
+  RetentionOptions retention;
+  retention.max_age_ms = config.log_retention.days * 24 * 60 * 60 * 1000;
+  retention.max_requests = config.log_retention.max_requests;
+  auto store = open_store(config.state, retention);
   if (!store) {
     std::fprintf(stderr, "keel: state: %s\n", store.error().message.c_str());
     return 1;

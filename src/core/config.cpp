@@ -377,13 +377,14 @@ class Loader {
   explicit Loader(Config& config) : config_(config) {}
 
   void load(const Field& root) {
-    const MapReader top(root, {"listen", "state", "log_content", "api_keys", "providers", "models",
-                               "router", "server"});
+    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "api_keys",
+                               "providers", "models", "router", "server"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
     }
     if (const Field* field = top.get("log_content")) config_.log_content = boolean(*field);
+    if (const Field* field = top.get("log_retention")) load_log_retention(*field);
     if (const Field* field = top.get("api_keys")) {
       for (const auto& item : list_items(*field)) {
         std::string key = credential(item);
@@ -534,6 +535,16 @@ class Loader {
     optional_int(map, "body_timeout_ms", server.body_timeout_ms, 1);
     optional_int(map, "shutdown_grace_ms", server.shutdown_grace_ms, 0);
     optional_int(map, "max_in_flight", server.max_in_flight, 0);
+  }
+
+  void load_log_retention(const Field& field) {
+    const MapReader map(field, {"days", "max_requests"});
+    LogRetentionConfig& retention = config_.log_retention;
+    // Up to 100 years: days are turned into milliseconds.
+    if (const Field* f = map.get("days")) retention.days = integer(*f, 0, 36'500);
+    if (const Field* f = map.get("max_requests")) {
+      retention.max_requests = integer(*f, 0, std::numeric_limits<int64_t>::max());
+    }
   }
 
   void load_router(const Field& field) {

@@ -74,11 +74,20 @@ struct ServerConfig {
   int max_in_flight = 0;                 // 0: unlimited; past it new requests get 503
 };
 
+// How long the request log keeps requests (`log_retention:`). Without it (0, 0) it keeps
+// every request: about 250 bytes each, so a busy gateway's log grows without bound.
+struct LogRetentionConfig {
+  int64_t days = 0;              // 0: no age limit; else requests that started longer ago go
+  int64_t max_requests = 0;      // 0: no count limit; else the oldest beyond this many go
+  bool enabled() const { return days > 0 || max_requests > 0; }
+};
+
 struct Config {
   std::string source;                    // file name, or "<built-in>"
   ServerConfig server;                   // `listen:` fills host and port
   std::string state = "sqlite:keel.db";
   bool log_content = false;
+  LogRetentionConfig log_retention;
   std::vector<std::string> api_keys;     // empty entries are dropped
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;

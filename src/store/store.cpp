@@ -6,7 +6,7 @@
 
 namespace keel {
 
-Result<std::unique_ptr<Store>> open_store(const std::string& spec) {
+Result<std::unique_ptr<Store>> open_store(const std::string& spec, RetentionOptions retention) {
   const size_t colon = spec.find(':');
   if (colon == std::string::npos) {
     return Error(ErrorCode::kInvalidArgument,
@@ -24,7 +24,9 @@ Result<std::unique_ptr<Store>> open_store(const std::string& spec) {
       return Error(ErrorCode::kInvalidArgument,
                    "state 'sqlite:' needs a path, as sqlite:keel.db or sqlite::memory:");
     }
-    auto store = SqliteStore::open(path);
+    SqliteStoreOptions options;
+    options.retention = retention;
+    auto store = SqliteStore::open(path, options);
     if (!store) return store.error();
     return std::unique_ptr<Store>(std::move(*store));
   }

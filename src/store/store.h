@@ -57,7 +57,15 @@ class Store {
   virtual Result<std::vector<RequestRecord>> recent(int limit) = 0;
 };
 
+// How long the log keeps requests; 0 turns a limit off. The store deletes a request and its
+// attempts once it started more than `max_age_ms` ago, and the oldest requests beyond
+// `max_requests`, in the background, a bounded number per transaction.
+struct RetentionOptions {
+  int64_t max_age_ms = 0;
+  int64_t max_requests = 0;
+};
+
 // "sqlite:PATH" (":memory:" allowed). Other schemes -> kInvalidArgument naming the scheme.
-Result<std::unique_ptr<Store>> open_store(const std::string& spec);
+Result<std::unique_ptr<Store>> open_store(const std::string& spec, RetentionOptions retention = {});
 
 }  // namespace keel

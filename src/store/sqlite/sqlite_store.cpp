@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include <exception>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace keel {
@@ -78,6 +80,18 @@ constexpr const char* kSelectRequestsSql =
     "SELECT id, started_ms, endpoint, model, stream, status, error_class, latency_ms, ttft_ms, "
     "prompt_tokens, completion_tokens, content FROM requests "
     "ORDER BY started_ms DESC, rowid DESC LIMIT ?1";
+// Retention. By start time through requests_started_ms; by count through rowids, which grow in
+// insertion order, so max(rowid) - N is the newest N requests' lower edge (age pruning can leave
+// gaps, which only makes the count kept a little smaller).
+constexpr const char* kNthOldestStartSql =
+    "SELECT started_ms FROM requests ORDER BY started_ms LIMIT 1 OFFSET ?1";
+constexpr const char* kDeleteAttemptsStartedSql =
+    "DELETE FROM attempts WHERE request_id IN (SELECT id FROM requests WHERE started_ms <= ?1)";
+constexpr const char* kDeleteRequestsStartedSql = "DELETE FROM requests WHERE started_ms <= ?1";
+constexpr const char* kRowidRangeSql = "SELECT min(rowid), max(rowid) FROM requests";
+constexpr const char* kDeleteAttemptsUptoSql =
+    "DELETE FROM attempts WHERE request_id IN (SELECT id FROM requests WHERE rowid <= ?1)";
+constexpr const char* kDeleteRequestsUptoSql = "DELETE FROM requests WHERE rowid <= ?1";
 constexpr const char* kSelectAttemptsSql =
     "SELECT started_ms, provider, target_model, status, error_class, error_message, latency_ms, "
     "ttft_ms, prompt_tokens, completion_tokens FROM attempts WHERE request_id = ?1 ORDER BY seq";
@@ -263,6 +277,17 @@ Status SqliteStore::prepare_statements() {
   for (const auto& [sql, stmt] : writer_statements) {
     if (auto status = prepare(writer, sql, *stmt); !status) return status;
   }
+  const std::pair<const char*, Stmt*> retention_statements[] = {
+      {kNthOldestStartSql, &nth_oldest_start_},
+      {kDeleteAttemptsStartedSql, &delete_attempts_started_},
+      {kDeleteRequestsStartedSql, &delete_requests_started_},
+      {kRowidRangeSql, &rowid_range_},
+      {kDeleteAttemptsUptoSql, &delete_attempts_upto_},
+      {kDeleteRequestsUptoSql, &delete_requests_upto_},
+  };
+  for (const auto& [sql, stmt] : retention_statements) {
+    if (auto status = prepare(writer, sql, *stmt); !status) return status;
+  }
   const std::pair<std::string, Stmt*> insert_statements[] = {
       {insert_sql(kInsertRequestHead, 1), &insert_request_},
       {insert_sql(kInsertAttemptHead, 1), &insert_attempt_},
@@ -320,18 +345,29 @@ void SqliteStore::flush() {
 }
 
 void SqliteStore::writer_loop() {
+  using Clock = std::chrono::steady_clock;
+  const bool retention = options_.retention.max_age_ms > 0 || options_.retention.max_requests > 0;
+  const auto prune_interval = std::chrono::milliseconds(std::max(options_.prune_interval_ms, 1));
+  Clock::time_point next_prune = Clock::now();   // a first pass at start
+  int64_t pass_deleted = 0;                      // by the scheduled pass under way
   std::vector<RequestRecord> batch;
   batch.reserve(options_.max_batch);
   for (;;) {
+    uint64_t prune_wanted = 0;   // > prune_done_: a prune_now() caller waits for a whole pass
     {
       std::unique_lock lock(queue_mutex_);
-      while (!stop_ && queue_.empty()) {
+      while (!stop_ && queue_.empty() && prune_wanted_ == prune_done_ &&
+             !(retention && Clock::now() >= next_prune)) {
         writer_waiting_ = true;
-        work_cv_.wait(lock);
+        if (retention) {
+          work_cv_.wait_until(lock, next_prune);
+        } else {
+          work_cv_.wait(lock);
+        }
       }
       writer_waiting_ = false;
-      if (queue_.empty()) return;  // stopping, and everything is written
-      if (!stop_ && queue_.size() < options_.max_batch) {
+      if (stop_ && queue_.empty()) return;  // everything is written
+      if (!stop_ && !queue_.empty() && queue_.size() < options_.max_batch) {
         // Group commit: let a burst gather into one transaction instead of one per request.
         lock.unlock();
         std::this_thread::sleep_for(kGroupCommitWindow);
@@ -341,25 +377,138 @@ void SqliteStore::writer_loop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      if (prune_wanted_ != prune_done_) prune_wanted = prune_wanted_;
     }
-    size_t lost = 0;
-    try {
-      lost = write_batch(batch);
-    } catch (const std::exception& e) {
-      lost = batch.size();
-      KEEL_LOG(kError) << "store: writing " << batch.size() << " records failed: " << e.what();
-      std::unique_lock<std::mutex> shared_connection;
-      if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
-      if (!sqlite3_get_autocommit(write_db_.get())) run(rollback_.get());
+    if (!batch.empty()) {
+      size_t lost = 0;
+      try {
+        lost = write_batch(batch);
+      } catch (const std::exception& e) {
+        lost = batch.size();
+        KEEL_LOG(kError) << "store: writing " << batch.size() << " records failed: " << e.what();
+        std::unique_lock<std::mutex> shared_connection;
+        if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+        if (!sqlite3_get_autocommit(write_db_.get())) run(rollback_.get());
+      }
+      failed_ += static_cast<int64_t>(lost);
+      {
+        std::lock_guard lock(queue_mutex_);
+        handled_ += batch.size();
+      }
+      written_cv_.notify_all();
+      batch.clear();
     }
-    failed_ += static_cast<int64_t>(lost);
-    {
-      std::lock_guard lock(queue_mutex_);
-      handled_ += batch.size();
+    if (prune_wanted != 0) {
+      // A whole pass now, step after step, for prune_now().
+      int64_t deleted = 0;
+      if (retention) {
+        for (;;) {
+          const PruneStep step = prune_step();
+          deleted += step.deleted;
+          if (!step.more || step.failed) break;
+        }
+      }
+      {
+        std::lock_guard lock(queue_mutex_);
+        prune_done_ = prune_wanted;
+        prune_now_deleted_ = deleted;
+      }
+      written_cv_.notify_all();
+      // It finished any scheduled pass under way, too.
+      if (deleted + pass_deleted > 0) {
+        KEEL_LOG(kInfo) << "store: log_retention deleted " << deleted + pass_deleted
+                        << " requests and their attempts";
+      }
+      pass_deleted = 0;
+      next_prune = Clock::now() + prune_interval;
+    } else if (retention && Clock::now() >= next_prune) {
+      // One step per turn of the loop, so queued records go in between the steps of a long pass.
+      const PruneStep step = prune_step();
+      pass_deleted += step.deleted;
+      if (step.more && !step.failed) {
+        next_prune = Clock::now();
+      } else {
+        if (pass_deleted > 0) {
+          KEEL_LOG(kInfo) << "store: log_retention deleted " << pass_deleted
+                          << " requests and their attempts";
+        }
+        pass_deleted = 0;
+        next_prune = Clock::now() + prune_interval;
+      }
     }
-    written_cv_.notify_all();
-    batch.clear();
   }
+}
+
+int64_t SqliteStore::prune_now() {
+  std::unique_lock lock(queue_mutex_);
+  const uint64_t ticket = ++prune_wanted_;
+  work_cv_.notify_one();
+  written_cv_.wait(lock, [&] { return prune_done_ >= ticket; });
+  return prune_now_deleted_;
+}
+
+SqliteStore::PruneStep SqliteStore::prune_step() {
+  std::unique_lock<std::mutex> shared_connection;
+  if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+  sqlite3* db = write_db_.get();
+  const auto chunk = static_cast<int64_t>(std::max<size_t>(options_.prune_chunk, 1));
+  PruneStep step;
+  // Deletes the requests `where` selects (bound to `bound`) and, first, their attempts.
+  auto delete_requests = [&](sqlite3_stmt* attempts, sqlite3_stmt* requests, int64_t bound) {
+    sqlite3_bind_int64(attempts, 1, bound);
+    if (run(attempts) != SQLITE_DONE) return false;
+    sqlite3_bind_int64(requests, 1, bound);
+    if (run(requests) != SQLITE_DONE) return false;
+    step.deleted += sqlite3_changes64(db);
+    return true;
+  };
+  auto ok = [&] {
+    if (run(begin_.get()) != SQLITE_DONE) return false;
+    if (options_.retention.max_age_ms > 0) {
+      // Requests that started before `cutoff`, at most about `chunk` of them: up to the start
+      // time of the chunk-th oldest when that is older still.
+      const int64_t cutoff = unix_millis() - options_.retention.max_age_ms;
+      int64_t bound = cutoff - 1;   // started_ms <= bound
+      sqlite3_stmt* nth = nth_oldest_start_.get();
+      sqlite3_bind_int64(nth, 1, chunk - 1);
+      const int rc = sqlite3_step(nth);
+      if (rc == SQLITE_ROW && sqlite3_column_int64(nth, 0) < bound) {
+        bound = sqlite3_column_int64(nth, 0);
+        step.more = true;
+      }
+      sqlite3_reset(nth);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return false;
+      if (!delete_requests(delete_attempts_started_.get(), delete_requests_started_.get(), bound)) {
+        return false;
+      }
+    }
+    if (options_.retention.max_requests > 0) {
+      // The oldest beyond max_requests by rowid, at most `chunk` of them.
+      sqlite3_stmt* range = rowid_range_.get();
+      const int rc = sqlite3_step(range);
+      const bool rows = rc == SQLITE_ROW && sqlite3_column_type(range, 0) != SQLITE_NULL;
+      const int64_t lowest = rows ? sqlite3_column_int64(range, 0) : 0;
+      const int64_t highest = rows ? sqlite3_column_int64(range, 1) : 0;
+      sqlite3_reset(range);
+      if (rc != SQLITE_ROW) return false;
+      const int64_t last = highest - options_.retention.max_requests;   // rowid <= last goes
+      if (rows && last >= lowest) {
+        const int64_t upto = std::min(last, lowest + chunk - 1);
+        if (upto < last) step.more = true;
+        if (!delete_requests(delete_attempts_upto_.get(), delete_requests_upto_.get(), upto)) {
+          return false;
+        }
+      }
+    }
+    return run(commit_.get()) == SQLITE_DONE;
+  }();
+  if (!ok) {
+    KEEL_LOG(kError) << "store: log_retention could not delete old requests: " << errmsg(db);
+    if (!sqlite3_get_autocommit(db)) run(rollback_.get());
+    return PruneStep{.deleted = 0, .more = false, .failed = true};
+  }
+  pruned_ += step.deleted;
+  return step;
 }
 
 size_t SqliteStore::write_batch(const std::vector<RequestRecord>& batch) {

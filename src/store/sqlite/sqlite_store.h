@@ -35,6 +35,13 @@ namespace keel {
 struct SqliteStoreOptions {
   size_t queue_capacity = 100'000;  // records waiting for the writer; more are dropped, counted
   size_t max_batch = 1'000;         // records per transaction
+  // Retention (store.h). The writer thread prunes once at start and then every
+  // `prune_interval_ms`, between batches; each transaction deletes at most about `prune_chunk`
+  // requests per limit (ties in started_ms may add a few), so a large backlog is worked off in
+  // steps that leave room for the batches queued meanwhile.
+  RetentionOptions retention;
+  int prune_interval_ms = 60'000;
+  size_t prune_chunk = 5'000;
 };
 
 class SqliteStore final : public Store {
@@ -55,6 +62,12 @@ class SqliteStore final : public Store {
 
   int64_t dropped_count() const { return dropped_.load(); }  // refused: queue full
   int64_t failed_count() const { return failed_.load(); }    // lost to a write error
+
+  // Runs a whole retention pass on the writer thread now (after the batch it may be writing)
+  // and returns how many requests it deleted; 0 when retention is off. The next scheduled pass
+  // is then prune_interval_ms away.
+  int64_t prune_now();
+  int64_t pruned_count() const { return pruned_.load(); }    // requests deleted by retention
 
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -81,6 +94,13 @@ class SqliteStore final : public Store {
   bool insert_record(const RequestRecord& record);           // its rows; false on an error
   // Every record's rows, several rows per INSERT; false on an error (nothing says which).
   bool insert_records(const std::vector<RequestRecord>& batch);
+  struct PruneStep {
+    int64_t deleted = 0;   // requests
+    bool more = false;     // a limit still has requests to delete
+    bool failed = false;
+  };
+  // One retention transaction: at most about prune_chunk requests per limit.
+  PruneStep prune_step();
 
   // Connections are declared before statements so that statements are finalised first.
   Db write_db_;
@@ -100,6 +120,13 @@ class SqliteStore final : public Store {
   Stmt insert_attempts_;
   // insert_records' list of (record, attempt index), kept for its capacity
   std::vector<std::pair<const RequestRecord*, size_t>> attempt_rows_;
+  // Retention (prune_step)
+  Stmt nth_oldest_start_;         // started_ms of the ?1-th oldest request (0-based)
+  Stmt delete_attempts_started_;  // attempts of requests with started_ms <= ?1
+  Stmt delete_requests_started_;
+  Stmt rowid_range_;              // min(rowid), max(rowid) of requests
+  Stmt delete_attempts_upto_;     // attempts of requests with rowid <= ?1
+  Stmt delete_requests_upto_;
 
   std::mutex read_mutex_;  // guards the read connection and the statements below
   Stmt select_requests_;
@@ -113,9 +140,13 @@ class SqliteStore final : public Store {
   uint64_t handled_ = 0;   // of those, written or given up
   bool stop_ = false;
   bool writer_waiting_ = false;         // the writer sleeps on work_cv_: record() must wake it
+  uint64_t prune_wanted_ = 0;           // prune_now() calls so far
+  uint64_t prune_done_ = 0;             // of those, answered by a finished pass
+  int64_t prune_now_deleted_ = 0;       // what the last such pass deleted
 
   std::atomic<int64_t> dropped_{0};
   std::atomic<int64_t> failed_{0};
+  std::atomic<int64_t> pruned_{0};
   std::thread writer_;
 };
 

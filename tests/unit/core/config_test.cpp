@@ -189,6 +189,19 @@ TEST(ConfigTest, LogContentAndModelDefaults) {
   EXPECT_EQ(config.models[0].first_token_timeout_ms, 20000);
 }
 
+TEST(ConfigTest, LogRetention) {
+  Config none = load_ok(kProviders);
+  EXPECT_FALSE(none.log_retention.enabled());
+  Config both = load_ok(kProviders + "log_retention:\n  days: 30\n  max_requests: 5000000\n");
+  EXPECT_TRUE(both.log_retention.enabled());
+  EXPECT_EQ(both.log_retention.days, 30);
+  EXPECT_EQ(both.log_retention.max_requests, 5'000'000);
+  Config count = load_ok(kProviders + "log_retention: {max_requests: 10}\n");
+  EXPECT_EQ(count.log_retention.days, 0);
+  EXPECT_EQ(count.log_retention.max_requests, 10);
+  EXPECT_TRUE(count.log_retention.enabled());
+}
+
 TEST(ConfigTest, NamesOfEnums) {
   EXPECT_STREQ(provider_kind_name(ProviderKind::kOpenAI), "openai");
   EXPECT_STREQ(provider_kind_name(ProviderKind::kAzure), "azure");
@@ -247,7 +260,19 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "api_keys, providers, models, router, server)");
+            "log_retention, api_keys, providers, models, router, server)");
+}
+
+TEST(ConfigErrorTest, LogRetentionValues) {
+  EXPECT_EQ(error_of("log_retention:\n  days: -1\n"),
+            "keel.yaml:2: log_retention.days: must be at least 0, got -1");
+  EXPECT_EQ(error_of("log_retention:\n  days: 36501\n"),
+            "keel.yaml:2: log_retention.days: must be at most 36500, got 36501");
+  EXPECT_EQ(error_of("log_retention:\n  max_requests: lots\n"),
+            "keel.yaml:2: log_retention.max_requests: expected an integer, got \"lots\"");
+  EXPECT_EQ(error_of("log_retention:\n  hours: 3\n"),
+            "keel.yaml:2: log_retention.hours: unknown key (expected one of days, max_requests)");
+  EXPECT_EQ(error_of("log_retention: 30\n"), "keel.yaml:1: log_retention: expected a map, got a scalar");
 }
 
 TEST(ConfigErrorTest, RepeatedKey) {
@@ -722,7 +747,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   ScopedEnv set("KEEL_TEST_KEYNAME", "state");
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
-            "log_content, api_keys, providers, models, router, server)");
+            "log_content, log_retention, api_keys, providers, models, router, server)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","

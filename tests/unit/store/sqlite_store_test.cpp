@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -248,7 +250,10 @@ TEST_F(SqliteStoreTest, DestructorCommitsWhatIsQueued) {
 }
 
 TEST_F(SqliteStoreTest, ManyThreadsRecordWhileOthersRead) {
-  auto store = open(SqliteStoreOptions{.queue_capacity = 1'000'000, .max_batch = 500});
+  SqliteStoreOptions options;
+  options.queue_capacity = 1'000'000;
+  options.max_batch = 500;
+  auto store = open(options);
   ASSERT_TRUE(store);
   constexpr int kThreads = 6;
   constexpr int kPerThread = 2000;
@@ -409,7 +414,10 @@ TEST_F(SqliteStoreTest, DuplicateInABigBatchSkipsOnlyItself) {
 }
 
 TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
-  auto store = open(SqliteStoreOptions{.queue_capacity = 2, .max_batch = 100});
+  SqliteStoreOptions options;
+  options.queue_capacity = 2;
+  options.max_batch = 100;
+  auto store = open(options);
   ASSERT_TRUE(store);
   RawDb blocker(path_);
   // Holding the write lock stalls the writer in its BEGIN (within the 5 s busy timeout), so the
@@ -423,6 +431,136 @@ TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
 
   EXPECT_EQ(store->failed_count(), 0);
   EXPECT_EQ(blocker.count("requests"), 10 - dropped);
+}
+
+// --- retention (log_retention) ---------------------------------------------------------------
+
+constexpr int64_t kDayMs = 24 * 60 * 60 * 1000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SqliteStoreOptions retention_options(int64_t max_age_ms, int64_t max_requests, size_t chunk) {
+  SqliteStoreOptions options;
+  options.retention.max_age_ms = max_age_ms;
+  options.retention.max_requests = max_requests;
+  options.prune_interval_ms = 3'600'000;   // only the pass at start and prune_now()
+  options.prune_chunk = chunk;
+  return options;
+}
+
+TEST_F(SqliteStoreTest, RetentionByAgeDeletesOldRequestsWithTheirAttempts) {
+  auto store = open(retention_options(kDayMs, 0, 2));
+  ASSERT_TRUE(store);
+  store->prune_now();   // the pass at start is over: the next is an hour away
+  const int64_t now = now_ms();
+  // Five old requests that started in the same millisecond (more than a chunk of ties), one
+  // just inside the window, two recent ones.
+  for (int i = 0; i < 5; ++i) store->record(make_record("old-" + std::to_string(i), now - 3 * kDayMs, 2));
+  store->record(make_record("edge", now - kDayMs + 60'000, 1));
+  store->record(make_record("new-0", now - 3'600'000, 1));
+  store->record(make_record("new-1", now, 3));
+  store->flush();
+
+  EXPECT_EQ(store->prune_now(), 5);
+  EXPECT_EQ(store->pruned_count(), 5);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.column("SELECT id FROM requests ORDER BY started_ms"),
+            (std::vector<std::string>{"edge", "new-0", "new-1"}));
+  EXPECT_EQ(raw.count("attempts"), 5);
+  EXPECT_EQ(raw.text("SELECT count(*) FROM attempts WHERE request_id NOT IN "
+                     "(SELECT id FROM requests)"),
+            "0");
+  EXPECT_EQ(store->prune_now(), 0);   // nothing left to delete
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(SqliteStoreTest, RetentionByCountKeepsTheNewest) {
+  auto store = open(retention_options(0, 10, 4));
+  ASSERT_TRUE(store);
+  store->prune_now();   // the pass at start is over: the next is an hour away
+  for (int i = 0; i < 25; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "r%02d", i);
+    store->record(make_record(id, 1'000 + i, i % 3));
+  }
+  store->flush();
+
+  EXPECT_EQ(store->prune_now(), 15);   // in steps of at most 4
+  RawDb raw(path_);
+  auto kept = raw.column("SELECT id FROM requests ORDER BY id");
+  ASSERT_EQ(kept.size(), 10u);
+  EXPECT_EQ(kept.front(), "r15");
+  EXPECT_EQ(kept.back(), "r24");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM attempts WHERE request_id NOT IN "
+                     "(SELECT id FROM requests)"),
+            "0");
+  EXPECT_EQ(raw.count("attempts"), 9);   // r15..r24: i % 3 attempts each
+
+  // More requests: the cap holds, the newest stay; recent() sees the same.
+  for (int i = 25; i < 30; ++i) store->record(make_record("r" + std::to_string(i), 1'000 + i));
+  store->flush();
+  EXPECT_EQ(store->prune_now(), 5);
+  auto recent = store->recent(100);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 10u);
+  EXPECT_EQ(recent->front().id, "r29");
+  EXPECT_EQ(recent->back().id, "r20");
+}
+
+TEST_F(SqliteStoreTest, RetentionOffKeepsEverything) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  store->record(make_record("ancient", 1, 1));
+  store->flush();
+  EXPECT_EQ(store->prune_now(), 0);
+  EXPECT_EQ(RawDb(path_).count("requests"), 1);
+}
+
+TEST_F(SqliteStoreTest, RetentionWorksOffABacklogAtStartInSteps) {
+  const int64_t now = now_ms();
+  {
+    auto store = open();   // no retention: a log that grew for a long time
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 40; ++i) {
+      store->record(make_record("old-" + std::to_string(i), now - 10 * kDayMs + i, 1));
+    }
+    store->record(make_record("recent", now, 1));
+  }
+  // Reopened with a 7-day limit, three requests per step: the writer's pass at start deletes
+  // all 40 over 14 transactions, in between taking new records.
+  SqliteStoreOptions options = retention_options(7 * kDayMs, 0, 3);
+  options.prune_interval_ms = 10;
+  auto store = open(options);
+  ASSERT_TRUE(store);
+  store->record(make_record("during", now, 1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store->pruned_count() < 40 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  store->flush();
+  EXPECT_EQ(store->pruned_count(), 40);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.column("SELECT id FROM requests ORDER BY id"),
+            (std::vector<std::string>{"during", "recent"}));
+  EXPECT_EQ(raw.count("attempts"), 2);
+}
+
+TEST_F(SqliteStoreTest, RetentionInMemory) {
+  auto store = SqliteStore::open(":memory:", retention_options(0, 2, 10));
+  ASSERT_TRUE(store.ok());
+  (*store)->prune_now();
+  for (int i = 0; i < 5; ++i) (*store)->record(make_record("m" + std::to_string(i), i, 1));
+  (*store)->flush();
+  EXPECT_EQ((*store)->prune_now(), 3);
+  auto recent = (*store)->recent(10);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ(recent->front().id, "m4");
+  EXPECT_EQ(recent->front().attempts.size(), 1u);
 }
 
 }  // namespace
