@@ -88,7 +88,10 @@ constexpr const char* kNthOldestStartSql =
 constexpr const char* kDeleteAttemptsStartedSql =
     "DELETE FROM attempts WHERE request_id IN (SELECT id FROM requests WHERE started_ms <= ?1)";
 constexpr const char* kDeleteRequestsStartedSql = "DELETE FROM requests WHERE started_ms <= ?1";
-constexpr const char* kRowidRangeSql = "SELECT min(rowid), max(rowid) FROM requests";
+// Two subqueries: SQLite answers a lone min() or max() from one end of the B-tree, but a SELECT
+// with both scans the whole table (0.16 s at 1.5 million rows, every step).
+constexpr const char* kRowidRangeSql =
+    "SELECT (SELECT min(rowid) FROM requests), (SELECT max(rowid) FROM requests)";
 constexpr const char* kDeleteAttemptsUptoSql =
     "DELETE FROM attempts WHERE request_id IN (SELECT id FROM requests WHERE rowid <= ?1)";
 constexpr const char* kDeleteRequestsUptoSql = "DELETE FROM requests WHERE rowid <= ?1";
