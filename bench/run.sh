@@ -14,6 +14,8 @@
 #                      move by 10-15 %; 3 or 5 rounds make the ratios steadier)
 #   BENCH_TARGETS="mock proxy floor keel portkey"   which targets to measure (mock and proxy
 #                      always run)
+#   BENCH_RETENTION=0  N > 0: keel's request log keeps at most N requests (log_retention:
+#                      max_requests), to see what pruning costs and that the file stops growing
 #   BENCH_SOAK=0       seconds of extra load on keel after the runs (50 connections, plain and
 #                      streamed in turn, 30 s each), its RSS and request log size after each slice
 #   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
@@ -32,6 +34,7 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-1}
 BENCH_PIN=${BENCH_PIN:-0}
 BENCH_SOAK=${BENCH_SOAK:-0}
+BENCH_RETENTION=${BENCH_RETENTION:-0}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
 BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel portkey}
@@ -59,7 +62,7 @@ if [[ $BENCH_PIN == 1 ]]; then
   PIN_LOAD=(taskset -c "1-$(($(nproc) - 1))")
 fi
 
-for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS BENCH_ROUNDS BENCH_SOAK; do
+for v in BENCH_SECONDS BENCH_WARMUP BENCH_WORKERS BENCH_ROUNDS BENCH_SOAK BENCH_RETENTION; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((BENCH_SECONDS >= 1)) || die "BENCH_SECONDS must be at least 1"
@@ -348,6 +351,7 @@ if has_target keel; then
   cat >"$WORK/keel.yaml" <<EOF
 listen: 127.0.0.1:$KEEL_PORT
 state: sqlite:$WORK/keel.db
+$( ((BENCH_RETENTION > 0)) && echo "log_retention: {max_requests: $BENCH_RETENTION}")
 server:
   threads: $BENCH_WORKERS
   shutdown_grace_ms: 1000
@@ -540,23 +544,32 @@ done
 # --- soak: does keel's memory level off? ---------------------------------------------------------
 SOAK_NOTE=""
 if ((BENCH_SOAK > 0)) && has_target keel; then
-  soak_left=$BENCH_SOAK soak_requests=0 soak_series=() soak_mode=plain
+  soak_left=$BENCH_SOAK soak_requests=0 soak_series=() soak_db=() soak_cpu=() soak_mode=plain
   log "soak: ${BENCH_SOAK}s of load on keel, $HIGH_CONNS connections"
   while ((soak_left > 0)); do
     slice=$((soak_left < 30 ? soak_left : 30))
     out=$WORK/soak.txt
+    ticks0=$(cpu_ticks "$KEEL_PID")
     run_child "${PIN_LOAD[@]}" wrk -t"$HIGH_THREADS" -c"$HIGH_CONNS" -d"${slice}s" -s "$WORK/$soak_mode-keel.lua" \
       "$(url_for keel "$soak_mode")" >"$out" 2>&1 || { cat "$out" >&2; die "wrk (soak) against keel failed"; }
     alive "$KEEL_PID" || { tail -n 20 "$WORK/keel.log" >&2; die "keel died during the soak"; }
     n=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "$out")
     soak_requests=$((soak_requests + ${n:-0}))
     soak_series+=("$(awk -v k="$(rss_kb "$KEEL_PID")" 'BEGIN {printf "%.1f", k / 1024}')")
-    log "soak: $soak_mode ${slice}s, ${n:-0} requests, keel RSS ${soak_series[-1]} MiB"
+    soak_db+=("$(du -cm "$WORK"/keel.db* 2>/dev/null | awk 'END {print $1}')")
+    soak_cpu+=("$(awk -v t=$(($(cpu_ticks "$KEEL_PID") - ticks0)) -v hz="$CLK_TCK" -v n="${n:-0}" \
+      'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')")
+    log "soak: $soak_mode ${slice}s, ${n:-0} requests, keel RSS ${soak_series[-1]} MiB, CPU ${soak_cpu[-1]} µs/req, request log ${soak_db[-1]} MiB"
     soak_left=$((soak_left - slice))
     [[ $soak_mode == plain ]] && soak_mode=stream || soak_mode=plain
   done
-  db_mib=$(du -cm "$WORK"/keel.db* 2>/dev/null | awk 'END {print $1}')
-  SOAK_NOTE="- Soak (BENCH_SOAK=$BENCH_SOAK): after the runs, keel served $soak_requests more requests at $HIGH_CONNS connections (plain and streamed in turn, 30 s slices); its RSS after each slice, in MiB: ${soak_series[*]}; the request log (keel.db and its WAL) then held ${db_mib} MiB."
+  rows=""
+  if command -v sqlite3 >/dev/null; then
+    rows=" and $(sqlite3 "$WORK/keel.db" 'select count(*) from requests' 2>/dev/null || echo '?') requests"
+  fi
+  retention=""
+  ((BENCH_RETENTION > 0)) && retention=", with \`log_retention: {max_requests: $BENCH_RETENTION}\` (BENCH_RETENTION)"
+  SOAK_NOTE="- Soak (BENCH_SOAK=$BENCH_SOAK): after the runs, keel served $soak_requests more requests at $HIGH_CONNS connections (plain and streamed in turn, 30 s slices)$retention. After each slice: keel's RSS in MiB ${soak_series[*]}; its CPU per request in the slice, in µs, ${soak_cpu[*]}; the request log's size (keel.db and its WAL) in MiB ${soak_db[*]}. At the end the log held ${soak_db[-1]} MiB$rows."
 fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 # One line per mode, conns and target, in the order measured: the median of each value over the
@@ -624,6 +637,7 @@ KEEL_BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$(dirname "$KEEL_BI
 PIN_WORD="" SOAK_WORD=""
 if [[ $BENCH_PIN == 1 ]]; then PIN_WORD="BENCH_PIN=1 "; fi
 if ((BENCH_SOAK > 0)); then SOAK_WORD="BENCH_SOAK=$BENCH_SOAK "; fi
+if ((BENCH_RETENTION > 0)); then SOAK_WORD+="BENCH_RETENTION=$BENCH_RETENTION "; fi
 COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS ${PIN_WORD}${SOAK_WORD}BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
 
 report() {
