@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <utility>
 
 #include "core/clock.h"
@@ -352,7 +353,24 @@ void SqliteStore::writer_loop() {
   const bool retention = options_.retention.max_age_ms > 0 || options_.retention.max_requests > 0;
   const auto prune_interval = std::chrono::milliseconds(std::max(options_.prune_interval_ms, 1));
   Clock::time_point next_prune = Clock::now();   // a first pass at start
-  int64_t pass_deleted = 0;                      // by the scheduled pass under way
+  bool in_pass = false;                          // a scheduled pass is under way
+  int64_t pass_deleted = 0;                      // by it so far
+  // With max_requests, a pass is also due once a tenth of it (at least 1,000) has been written
+  // since the last one: under heavy load a minute of traffic can be millions of requests, and
+  // the log should not hold several times the limit between passes.
+  const uint64_t writes_per_pass =
+      options_.retention.max_requests > 0
+          ? std::max<uint64_t>(static_cast<uint64_t>(options_.retention.max_requests) / 10, 1'000)
+          : std::numeric_limits<uint64_t>::max();
+  uint64_t written_since_pass = 0;
+  auto end_pass = [&](int64_t deleted) {
+    if (deleted > 0) {
+      KEEL_LOG(kInfo) << "store: log_retention deleted " << deleted << " requests and their attempts";
+    }
+    in_pass = false;
+    pass_deleted = 0;
+    next_prune = Clock::now() + prune_interval;
+  };
   std::vector<RequestRecord> batch;
   batch.reserve(options_.max_batch);
   for (;;) {
@@ -399,7 +417,9 @@ void SqliteStore::writer_loop() {
         handled_ += batch.size();
       }
       written_cv_.notify_all();
+      written_since_pass += batch.size();
       batch.clear();
+      if (retention && !in_pass && written_since_pass >= writes_per_pass) next_prune = Clock::now();
     }
     if (prune_wanted != 0) {
       // A whole pass now, step after step, for prune_now().
@@ -417,26 +437,20 @@ void SqliteStore::writer_loop() {
         prune_now_deleted_ = deleted;
       }
       written_cv_.notify_all();
-      // It finished any scheduled pass under way, too.
-      if (deleted + pass_deleted > 0) {
-        KEEL_LOG(kInfo) << "store: log_retention deleted " << deleted + pass_deleted
-                        << " requests and their attempts";
-      }
-      pass_deleted = 0;
-      next_prune = Clock::now() + prune_interval;
+      written_since_pass = 0;
+      end_pass(deleted + pass_deleted);   // it finished any scheduled pass under way, too
     } else if (retention && Clock::now() >= next_prune) {
       // One step per turn of the loop, so queued records go in between the steps of a long pass.
+      if (!in_pass) {
+        in_pass = true;
+        written_since_pass = 0;
+      }
       const PruneStep step = prune_step();
       pass_deleted += step.deleted;
       if (step.more && !step.failed) {
         next_prune = Clock::now();
       } else {
-        if (pass_deleted > 0) {
-          KEEL_LOG(kInfo) << "store: log_retention deleted " << pass_deleted
-                          << " requests and their attempts";
-        }
-        pass_deleted = 0;
-        next_prune = Clock::now() + prune_interval;
+        end_pass(pass_deleted);
       }
     }
   }

@@ -36,7 +36,8 @@ struct SqliteStoreOptions {
   size_t queue_capacity = 100'000;  // records waiting for the writer; more are dropped, counted
   size_t max_batch = 1'000;         // records per transaction
   // Retention (store.h). The writer thread prunes once at start and then every
-  // `prune_interval_ms`, between batches; each transaction deletes at most about `prune_chunk`
+  // `prune_interval_ms`, or sooner once it has written a tenth of max_requests (at least 1,000)
+  // since the last pass, between batches; each transaction deletes at most about `prune_chunk`
   // requests per limit (ties in started_ms may add a few), so a large backlog is worked off in
   // steps that leave room for the batches queued meanwhile.
   RetentionOptions retention;

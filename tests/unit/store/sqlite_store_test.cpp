@@ -549,6 +549,27 @@ TEST_F(SqliteStoreTest, RetentionWorksOffABacklogAtStartInSteps) {
   EXPECT_EQ(raw.count("attempts"), 2);
 }
 
+TEST_F(SqliteStoreTest, RetentionByCountPrunesAfterATenthOfTheLimitIsWritten) {
+  // An hour between scheduled passes, but 1,000 requests written since the last pass (a tenth
+  // of 2,000 is less) start one: under load the log must not wait a whole interval.
+  auto store = open(retention_options(0, 2'000, 5'000));
+  ASSERT_TRUE(store);
+  store->prune_now();
+  for (int i = 0; i < 3'500; ++i) store->record(make_record("c" + std::to_string(i), i));
+  store->flush();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store->pruned_count() < 1'000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(store->pruned_count(), 1'000);
+  store->flush();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.count("requests"), 3'500 - store->pruned_count());
+  EXPECT_LE(raw.count("requests"), 3'000);
+  // What the last pass kept is the newest.
+  EXPECT_EQ(raw.text("SELECT max(started_ms) FROM requests"), "3499");
+}
+
 TEST_F(SqliteStoreTest, RetentionInMemory) {
   auto store = SqliteStore::open(":memory:", retention_options(0, 2, 10));
   ASSERT_TRUE(store.ok());
