@@ -235,7 +235,8 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   }
   if (path == "/metrics") {
     co_await response.send(200, "text/plain; version=0.0.4",
-                           metrics_.render(router_->status(), server_ ? server_->in_flight() : 0));
+                           metrics_.render(router_->status(), server_ ? server_->in_flight() : 0,
+                                           store_->stats()));
     co_return;
   }
   if (path == "/v1/models") {

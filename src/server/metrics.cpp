@@ -138,7 +138,8 @@ void Metrics::on_record(const RequestRecord& record) {
   }
 }
 
-std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_flight) const {
+std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_flight,
+                            const StoreStats& log) const {
   std::string out;
   std::lock_guard lock(mutex_);
   render_counter(out, "keel_requests_total", "Client requests by endpoint, model and status.",
@@ -174,6 +175,19 @@ std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_
   out += "# HELP keel_in_flight_requests Requests being served now.\n"
          "# TYPE keel_in_flight_requests gauge\nkeel_in_flight_requests " +
          std::to_string(in_flight) + "\n";
+  // The request log (`state:`): a writer that falls behind shows as a growing queue, then drops.
+  auto single = [&out](const char* name, const char* type, const char* help, int64_t value) {
+    out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+  };
+  single("keel_request_log_queue", "gauge", "Request records waiting for the log's writer.",
+         log.queued);
+  single("keel_request_log_dropped_total", "counter",
+         "Request records not logged because the writer's queue was full.", log.dropped);
+  single("keel_request_log_failed_total", "counter",
+         "Request records lost to a write error of the log.", log.failed);
+  single("keel_request_log_pruned_total", "counter", "Requests deleted by log_retention.",
+         log.pruned);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // Prometheus metrics (text exposition format 0.0.4), safe from every io thread.
 //
 //   metrics.on_record(record);   // a finished request (store/store.h)
-//   std::string page = metrics.render(router.status(), server.in_flight());
+//   std::string page = metrics.render(router.status(), server.in_flight(), store.stats());
 #pragma once
 
 #include <map>
@@ -20,7 +20,8 @@ class Metrics {
   // Counts a finished client request: its status, latency, time to first token, tokens, error
   // class and upstream attempts.
   void on_record(const RequestRecord& record);
-  std::string render(const std::vector<TargetStatus>& targets, size_t in_flight) const;
+  std::string render(const std::vector<TargetStatus>& targets, size_t in_flight,
+                     const StoreStats& log) const;
 
  private:
   struct Histogram {

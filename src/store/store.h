@@ -47,6 +47,14 @@ struct RequestRecord {
   std::vector<AttemptRecord> attempts;
 };
 
+// What the log's writer has done since start, for /metrics.
+struct StoreStats {
+  int64_t queued = 0;    // records waiting for the writer now
+  int64_t dropped = 0;   // refused because the queue was full
+  int64_t failed = 0;    // lost to a write error
+  int64_t pruned = 0;    // requests deleted by retention
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -55,6 +63,7 @@ class Store {
   virtual void flush() = 0;
   // Most recent requests first, with their attempts; for `keel` tooling and tests.
   virtual Result<std::vector<RequestRecord>> recent(int limit) = 0;
+  virtual StoreStats stats() const = 0;
 };
 
 // How long the log keeps requests; 0 turns a limit off. The store deletes a request and its

@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
-import { startKeel, makeClient, fakeProvider, waitFor, runKeel } from './harness.mjs';
+import {
+  startKeel, makeClient, fakeProvider, waitFor, runKeel, scrapeMetrics, metricSum,
+} from './harness.mjs';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 let fake;
@@ -72,6 +74,11 @@ test('log_retention deletes requests past its limits at start, with their attemp
     assert.equal(sqlite('pragma integrity_check'), 'ok');
     assert.ok(await waitFor(() => /log_retention deleted 8 requests/.test(second.stderr), 2000, 20),
       second.stderr);
+    const { samples } = await scrapeMetrics(second);
+    assert.equal(metricSum(samples, 'keel_request_log_pruned_total'), 8);
+    assert.equal(metricSum(samples, 'keel_request_log_dropped_total'), 0);
+    assert.equal(metricSum(samples, 'keel_request_log_failed_total'), 0);
+    assert.ok(samples.some((m) => m.name === 'keel_request_log_queue'));
     // keel goes on logging after its pass.
     const answer = await makeClient(second).chat.completions.create({
       model: 'fast', messages: [{ role: 'user', content: 'after' }],

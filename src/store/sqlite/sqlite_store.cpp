@@ -456,6 +456,18 @@ void SqliteStore::writer_loop() {
   }
 }
 
+StoreStats SqliteStore::stats() const {
+  StoreStats stats;
+  {
+    std::lock_guard lock(queue_mutex_);
+    stats.queued = static_cast<int64_t>(queue_.size());
+  }
+  stats.dropped = dropped_.load();
+  stats.failed = failed_.load();
+  stats.pruned = pruned_.load();
+  return stats;
+}
+
 int64_t SqliteStore::prune_now() {
   std::unique_lock lock(queue_mutex_);
   const uint64_t ticket = ++prune_wanted_;

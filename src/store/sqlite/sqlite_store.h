@@ -60,6 +60,7 @@ class SqliteStore final : public Store {
   // Newest first (by started_ms, then insertion order), attempts in seq order. limit < 0 is an
   // error.
   Result<std::vector<RequestRecord>> recent(int limit) override;
+  StoreStats stats() const override;
 
   int64_t dropped_count() const { return dropped_.load(); }  // refused: queue full
   int64_t failed_count() const { return failed_.load(); }    // lost to a write error
@@ -133,7 +134,7 @@ class SqliteStore final : public Store {
   Stmt select_requests_;
   Stmt select_attempts_;
 
-  std::mutex queue_mutex_;
+  mutable std::mutex queue_mutex_;
   std::condition_variable work_cv_;     // writer waits for records or stop
   std::condition_variable written_cv_;  // flush() waits for the writer to catch up
   std::deque<RequestRecord> queue_;

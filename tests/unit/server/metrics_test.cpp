@@ -49,7 +49,7 @@ TEST(Metrics, LabelSetsAndCounts) {
   odd.error_class = "upstream_error";
   metrics.on_record(odd);
 
-  const std::string page = metrics.render({}, 0);
+  const std::string page = metrics.render({}, 0, {});
   expect_line(page,
               R"(keel_requests_total{endpoint="/v1/chat/completions",model="smart",status="200"} 2)");
   expect_line(page, "keel_requests_total{endpoint=\"/v1/chat/completions\",model=\"we\\\"ird\\\\mo"
@@ -65,6 +65,22 @@ TEST(Metrics, LabelSetsAndCounts) {
   EXPECT_EQ(page.find("model=\"we"), page.rfind("model=\"we"));
 }
 
+TEST(Metrics, RequestLogCountersAndQueue) {
+  Metrics metrics;
+  StoreStats log;
+  log.queued = 7;
+  log.dropped = 3;
+  log.failed = 2;
+  log.pruned = 12345;
+  const std::string page = metrics.render({}, 0, log);
+  expect_line(page, "keel_request_log_queue 7");
+  expect_line(page, "keel_request_log_dropped_total 3");
+  expect_line(page, "keel_request_log_failed_total 2");
+  expect_line(page, "keel_request_log_pruned_total 12345");
+  expect_line(page, "# TYPE keel_request_log_queue gauge");
+  expect_line(page, "# TYPE keel_request_log_pruned_total counter");
+}
+
 // Each family remembers its last label values; alternating and changing values must still land
 // every count on its own series.
 TEST(Metrics, AlternatingLabelValuesKeepTheirOwnSeries) {
@@ -78,7 +94,7 @@ TEST(Metrics, AlternatingLabelValuesKeepTheirOwnSeries) {
     if (i == 2) r.endpoint = "/v1/messages";
     metrics.on_record(r);
   }
-  const std::string page = metrics.render({}, 0);
+  const std::string page = metrics.render({}, 0, {});
   // a: i = 0, 2 (/v1/messages), 4 (429); b: i = 1, 3, 5 (429)
   expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="a",status="200"} 1)");
   expect_line(page, R"(keel_requests_total{endpoint="/v1/messages",model="a",status="200"} 1)");

@@ -431,6 +431,10 @@ TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
 
   EXPECT_EQ(store->failed_count(), 0);
   EXPECT_EQ(blocker.count("requests"), 10 - dropped);
+  const StoreStats stats = store->stats();
+  EXPECT_EQ(stats.dropped, dropped);
+  EXPECT_EQ(stats.failed, 0);
+  EXPECT_EQ(stats.queued, 0);
 }
 
 // --- retention (log_retention) ---------------------------------------------------------------
@@ -467,6 +471,7 @@ TEST_F(SqliteStoreTest, RetentionByAgeDeletesOldRequestsWithTheirAttempts) {
 
   EXPECT_EQ(store->prune_now(), 5);
   EXPECT_EQ(store->pruned_count(), 5);
+  EXPECT_EQ(store->stats().pruned, 5);
   RawDb raw(path_);
   EXPECT_EQ(raw.column("SELECT id FROM requests ORDER BY started_ms"),
             (std::vector<std::string>{"edge", "new-0", "new-1"}));
