@@ -3,8 +3,8 @@
 # as a stage of `make test`; by hand:
 #
 #   scripts/sanitize.sh asan            # build-asan: ASan+UBSan; unit tests, then the e2e suite
-#   scripts/sanitize.sh tsan            # build-tsan: TSan; router and HTTP/SSE unit tests, then
-#                                       # the streaming e2e tests
+#   scripts/sanitize.sh tsan            # build-tsan: TSan; router, HTTP/SSE and store (its writer
+#                                       # thread) unit tests, then the streaming e2e tests
 #   scripts/sanitize.sh asan build|unit|e2e     # one step
 #
 # Both use g++, the compiler keel ships with (its coroutine code generation is what must be
@@ -38,7 +38,7 @@ logs="$root/$build_dir/sanitizer-logs"
 # SSE, and the e2e tests that stream through them while the store's writer thread records
 # requests: plain and streamed chat, failover, upstream faults and cancellation, the Anthropic
 # front door over every vendor kind, and graceful shutdown.
-tsan_units=(unit_router unit_http)
+tsan_units=(unit_router unit_http unit_store)
 tsan_e2e=(chat failover faults messages vendors lifecycle)
 
 build() {
