@@ -79,7 +79,6 @@ struct ServerConfig {
 struct LogRetentionConfig {
   int64_t days = 0;              // 0: no age limit; else requests that started longer ago go
   int64_t max_requests = 0;      // 0: no count limit; else the oldest beyond this many go
-  bool enabled() const { return days > 0 || max_requests > 0; }
 };
 
 struct Config {

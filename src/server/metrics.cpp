@@ -51,6 +51,13 @@ void render_counter(std::string& out, const char* name, const char* help,
   }
 }
 
+// A series without labels: a gauge or a counter kept elsewhere.
+void render_single(std::string& out, const char* name, const char* type, const char* help,
+                   int64_t value) {
+  out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(value) + "\n";
+}
+
 template <class Value>
 Value& entry(std::map<std::string, Value>& family, const std::string& labels) {
   auto it = family.find(labels);
@@ -172,21 +179,16 @@ std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_
            label("provider", target.provider) + "," + label("model", target.upstream_model) +
            "} " + std::to_string(static_cast<int>(target.breaker)) + "\n";
   }
-  out += "# HELP keel_in_flight_requests Requests being served now.\n"
-         "# TYPE keel_in_flight_requests gauge\nkeel_in_flight_requests " +
-         std::to_string(in_flight) + "\n";
+  render_single(out, "keel_in_flight_requests", "gauge", "Requests being served now.",
+                static_cast<int64_t>(in_flight));
   // The request log (`state:`): a writer that falls behind shows as a growing queue, then drops.
-  auto single = [&out](const char* name, const char* type, const char* help, int64_t value) {
-    out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-           name + " " + std::to_string(value) + "\n";
-  };
-  single("keel_request_log_queue", "gauge", "Request records waiting for the log's writer.",
-         log.queued);
-  single("keel_request_log_dropped_total", "counter",
+  render_single(out, "keel_request_log_queue", "gauge",
+                "Request records waiting for the log's writer.", log.queued);
+  render_single(out, "keel_request_log_dropped_total", "counter",
          "Request records not logged because the writer's queue was full.", log.dropped);
-  single("keel_request_log_failed_total", "counter",
+  render_single(out, "keel_request_log_failed_total", "counter",
          "Request records lost to a write error of the log.", log.failed);
-  single("keel_request_log_pruned_total", "counter", "Requests deleted by log_retention.",
+  render_single(out, "keel_request_log_pruned_total", "counter", "Requests deleted by log_retention.",
          log.pruned);
   return out;
 }

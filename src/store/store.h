@@ -72,6 +72,7 @@ class Store {
 struct RetentionOptions {
   int64_t max_age_ms = 0;
   int64_t max_requests = 0;
+  bool enabled() const { return max_age_ms > 0 || max_requests > 0; }
 };
 
 // "sqlite:PATH" (":memory:" allowed). Other schemes -> kInvalidArgument naming the scheme.

@@ -350,7 +350,7 @@ void SqliteStore::flush() {
 
 void SqliteStore::writer_loop() {
   using Clock = std::chrono::steady_clock;
-  const bool retention = options_.retention.max_age_ms > 0 || options_.retention.max_requests > 0;
+  const bool retention = options_.retention.enabled();
   const auto prune_interval = std::chrono::milliseconds(std::max(options_.prune_interval_ms, 1));
   Clock::time_point next_prune = Clock::now();   // a first pass at start
   bool in_pass = false;                          // a scheduled pass is under way
@@ -482,7 +482,7 @@ SqliteStore::PruneStep SqliteStore::prune_step() {
   sqlite3* db = write_db_.get();
   const auto chunk = static_cast<int64_t>(std::max<size_t>(options_.prune_chunk, 1));
   PruneStep step;
-  // Deletes the requests `where` selects (bound to `bound`) and, first, their attempts.
+  // Deletes the requests a statement pair selects with `bound`, their attempts first.
   auto delete_requests = [&](sqlite3_stmt* attempts, sqlite3_stmt* requests, int64_t bound) {
     sqlite3_bind_int64(attempts, 1, bound);
     if (run(attempts) != SQLITE_DONE) return false;

@@ -67,9 +67,8 @@ class SqliteStore final : public Store {
 
   // Runs a whole retention pass on the writer thread now (after the batch it may be writing)
   // and returns how many requests it deleted; 0 when retention is off. The next scheduled pass
-  // is then prune_interval_ms away.
+  // is then prune_interval_ms away. stats().pruned counts what every pass deleted.
   int64_t prune_now();
-  int64_t pruned_count() const { return pruned_.load(); }    // requests deleted by retention
 
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;

@@ -191,15 +191,14 @@ TEST(ConfigTest, LogContentAndModelDefaults) {
 
 TEST(ConfigTest, LogRetention) {
   Config none = load_ok(kProviders);
-  EXPECT_FALSE(none.log_retention.enabled());
+  EXPECT_EQ(none.log_retention.days, 0);
+  EXPECT_EQ(none.log_retention.max_requests, 0);
   Config both = load_ok(kProviders + "log_retention:\n  days: 30\n  max_requests: 5000000\n");
-  EXPECT_TRUE(both.log_retention.enabled());
   EXPECT_EQ(both.log_retention.days, 30);
   EXPECT_EQ(both.log_retention.max_requests, 5'000'000);
   Config count = load_ok(kProviders + "log_retention: {max_requests: 10}\n");
   EXPECT_EQ(count.log_retention.days, 0);
   EXPECT_EQ(count.log_retention.max_requests, 10);
-  EXPECT_TRUE(count.log_retention.enabled());
 }
 
 TEST(ConfigTest, NamesOfEnums) {

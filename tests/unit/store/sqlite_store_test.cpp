@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
+
 namespace keel {
 namespace {
 
@@ -441,12 +443,6 @@ TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
 
 constexpr int64_t kDayMs = 24 * 60 * 60 * 1000;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 SqliteStoreOptions retention_options(int64_t max_age_ms, int64_t max_requests, size_t chunk) {
   SqliteStoreOptions options;
   options.retention.max_age_ms = max_age_ms;
@@ -460,7 +456,7 @@ TEST_F(SqliteStoreTest, RetentionByAgeDeletesOldRequestsWithTheirAttempts) {
   auto store = open(retention_options(kDayMs, 0, 2));
   ASSERT_TRUE(store);
   store->prune_now();   // the pass at start is over: the next is an hour away
-  const int64_t now = now_ms();
+  const int64_t now = unix_millis();
   // Five old requests that started in the same millisecond (more than a chunk of ties), one
   // just inside the window, two recent ones.
   for (int i = 0; i < 5; ++i) store->record(make_record("old-" + std::to_string(i), now - 3 * kDayMs, 2));
@@ -470,7 +466,6 @@ TEST_F(SqliteStoreTest, RetentionByAgeDeletesOldRequestsWithTheirAttempts) {
   store->flush();
 
   EXPECT_EQ(store->prune_now(), 5);
-  EXPECT_EQ(store->pruned_count(), 5);
   EXPECT_EQ(store->stats().pruned, 5);
   RawDb raw(path_);
   EXPECT_EQ(raw.column("SELECT id FROM requests ORDER BY started_ms"),
@@ -526,7 +521,7 @@ TEST_F(SqliteStoreTest, RetentionOffKeepsEverything) {
 }
 
 TEST_F(SqliteStoreTest, RetentionWorksOffABacklogAtStartInSteps) {
-  const int64_t now = now_ms();
+  const int64_t now = unix_millis();
   {
     auto store = open();   // no retention: a log that grew for a long time
     ASSERT_TRUE(store);
@@ -543,11 +538,11 @@ TEST_F(SqliteStoreTest, RetentionWorksOffABacklogAtStartInSteps) {
   ASSERT_TRUE(store);
   store->record(make_record("during", now, 1));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (store->pruned_count() < 40 && std::chrono::steady_clock::now() < deadline) {
+  while (store->stats().pruned < 40 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   store->flush();
-  EXPECT_EQ(store->pruned_count(), 40);
+  EXPECT_EQ(store->stats().pruned, 40);
   RawDb raw(path_);
   EXPECT_EQ(raw.column("SELECT id FROM requests ORDER BY id"),
             (std::vector<std::string>{"during", "recent"}));
@@ -563,13 +558,13 @@ TEST_F(SqliteStoreTest, RetentionByCountPrunesAfterATenthOfTheLimitIsWritten) {
   for (int i = 0; i < 3'500; ++i) store->record(make_record("c" + std::to_string(i), i));
   store->flush();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (store->pruned_count() < 1'000 && std::chrono::steady_clock::now() < deadline) {
+  while (store->stats().pruned < 1'000 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_GE(store->pruned_count(), 1'000);
+  EXPECT_GE(store->stats().pruned, 1'000);
   store->flush();
   RawDb raw(path_);
-  EXPECT_EQ(raw.count("requests"), 3'500 - store->pruned_count());
+  EXPECT_EQ(raw.count("requests"), 3'500 - store->stats().pruned);
   EXPECT_LE(raw.count("requests"), 3'000);
   // What the last pass kept is the newest.
   EXPECT_EQ(raw.text("SELECT max(started_ms) FROM requests"), "3499");
