@@ -9,8 +9,8 @@
 //  - a translation an upstream kind cannot express is a 400, never another status;
 //  - the Anthropic body keel builds from an accepted request is itself accepted by the front
 //    door, and translating it again gives the same body (to_anthropic is a fixed point);
-//  - the OpenAI body keel builds is accepted by the OpenAI front door's parser (except for
-//    images in tool results, see has_tool_image);
+//  - the OpenAI body keel builds is accepted by the OpenAI front door's parser (images in tool
+//    results included: they move to a user message);
 //  - everything keel serialises is valid UTF-8 (dump_checked).
 #include <cstddef>
 #include <cstdint>
@@ -53,22 +53,8 @@ void toward_anthropic(const keel::ChatRequest& request) {
   FUZZ_CHECK(body_again == body, "chat_request_to_anthropic(parse(x)) is not a fixed point");
 }
 
-// Anthropic allows images in a tool_result, OpenAI's chat completions do not in a tool
-// message: keel sends them anyway and the upstream answers 400, which reaches the client as a
-// 400 (a known gap: chat_request_to_wire has no way to refuse).
-bool has_tool_image(const keel::ChatRequest& request) {
-  for (const auto& message : request.messages) {
-    if (message.role != keel::Role::kTool) continue;
-    for (const auto& part : message.content) {
-      if (part.type == keel::ContentPart::Type::kImage) return true;
-    }
-  }
-  return false;
-}
-
 void toward_openai(const keel::ChatRequest& request) {
   std::string body = dump_checked(keel::chat_request_to_wire(request, "upstream-model"));
-  if (has_tool_image(request)) return;
   auto again = keel::parse_chat_request(body);
   if (!again) {
     std::fprintf(stderr, "parse of our own OpenAI body failed: %s\n%s\n",

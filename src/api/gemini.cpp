@@ -802,10 +802,24 @@ Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& opti
                              " matches no tool call of an earlier assistant message; " + kVendor +
                              " needs the function's name for a tool result");
         }
-        Json part = {{"functionResponse",
-                      {{"id", message.tool_call_id},
-                       {"name", name->second},
-                       {"response", tool_result_value(message.text())}}}};
+        Json response = {{"id", message.tool_call_id},
+                         {"name", name->second},
+                         {"response", tool_result_value(message.text())}};
+        // Images in a tool result (an Anthropic tool_result may hold them) travel as the
+        // function response's own parts (FunctionResponse.parts in @google/genai: inlineData or
+        // fileData, the shapes a user turn's images take).
+        Json media = Json::array();
+        for (size_t k = 0; k < message.content.size(); ++k) {
+          const ContentPart& content = message.content[k];
+          if (content.type != ContentPart::Type::kImage) continue;
+          Json image;
+          if (auto st = image_part(content, indexed(path + ".content", k), image); !st.ok()) {
+            return st;
+          }
+          media.push_back(std::move(image));
+        }
+        if (!media.empty()) response["parts"] = std::move(media);
+        Json part = {{"functionResponse", std::move(response)}};
         if (last_was_tool && !contents.empty()) {
           contents.back()["parts"].push_back(std::move(part));
         } else {

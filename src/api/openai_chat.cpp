@@ -551,10 +551,19 @@ Status parse_chat_object(const Json& body, ChatRequest& req) {
 
 // ---- native -> wire (requests) -------------------------------------------------------------
 
+Json image_to_wire(const ContentPart& part) {
+  Json image = {{"url", part.image_url}};
+  if (!part.image_detail.empty()) image["detail"] = part.image_detail;
+  return {{"type", "image_url"}, {"image_url", std::move(image)}};
+}
+
+bool has_image(const Message& message) {
+  return std::any_of(message.content.begin(), message.content.end(),
+                     [](const auto& p) { return p.type == ContentPart::Type::kImage; });
+}
+
 Json content_to_wire(const Message& message) {
-  bool has_image = std::any_of(message.content.begin(), message.content.end(),
-                               [](const auto& p) { return p.type == ContentPart::Type::kImage; });
-  if (message.content_is_string && !has_image) {
+  if (message.content_is_string && !has_image(message)) {
     if (message.content.empty()) {
       return message.role == Role::kAssistant ? Json(nullptr) : Json("");
     }
@@ -565,9 +574,7 @@ Json content_to_wire(const Message& message) {
     if (part.type == ContentPart::Type::kText) {
       parts.push_back({{"type", "text"}, {"text", part.text}});
     } else {
-      Json image = {{"url", part.image_url}};
-      if (!part.image_detail.empty()) image["detail"] = part.image_detail;
-      parts.push_back({{"type", "image_url"}, {"image_url", std::move(image)}});
+      parts.push_back(image_to_wire(part));
     }
   }
   return parts;
@@ -588,6 +595,48 @@ Json message_to_wire(const Message& message) {
     wire["tool_calls"] = std::move(calls);
   }
   if (message.role == Role::kTool) wire["tool_call_id"] = message.tool_call_id;
+  return wire;
+}
+
+// A tool message's content is text only in OpenAI's chat completions (the openai SDK's
+// ChatCompletionToolMessageParam: a string or text parts), while an Anthropic tool_result may
+// hold images (keel's /v1/messages front door). Those images go in a user message right after
+// the run of tool messages (OpenAI wants every tool call answered before anything else), each
+// tool call's after a line naming it; the tool message keeps its text, or says where its images
+// went when it had none. Dropping them would answer a question the client did not ask, and
+// sending them in the tool message is a 400 from the upstream.
+Json messages_to_wire(const std::vector<Message>& messages) {
+  Json wire = Json::array();
+  Json moved = Json::array();   // the current run's images, with their labels
+  auto flush = [&] {
+    if (moved.empty()) return;
+    wire.push_back({{"role", "user"}, {"content", std::move(moved)}});
+    moved = Json::array();
+  };
+  for (const auto& message : messages) {
+    if (message.role != Role::kTool) flush();
+    if (message.role != Role::kTool || !has_image(message)) {
+      wire.push_back(message_to_wire(message));
+      continue;
+    }
+    Message text_only = message;
+    text_only.content.clear();
+    for (const auto& part : message.content) {
+      if (part.type == ContentPart::Type::kText) text_only.content.push_back(part);
+    }
+    if (text_only.text().empty()) {
+      ContentPart note;
+      note.text = "(the result is the image(s) in the next user message)";
+      text_only.content = {std::move(note)};
+    }
+    wire.push_back(message_to_wire(text_only));
+    moved.push_back({{"type", "text"},
+                     {"text", "Image(s) returned by tool call " + message.tool_call_id + ":"}});
+    for (const auto& part : message.content) {
+      if (part.type == ContentPart::Type::kImage) moved.push_back(image_to_wire(part));
+    }
+  }
+  flush();
   return wire;
 }
 
@@ -1254,9 +1303,7 @@ Result<EmbedRequest> parse_embed_request(std::string_view body) {
 Json chat_request_to_wire(const ChatRequest& req, const std::string& upstream_model) {
   Json wire = Json::object();
   wire["model"] = upstream_model;
-  Json messages = Json::array();
-  for (const auto& message : req.messages) messages.push_back(message_to_wire(message));
-  wire["messages"] = std::move(messages);
+  wire["messages"] = messages_to_wire(req.messages);
 
   if (!req.tools.empty()) {
     Json tools = Json::array();

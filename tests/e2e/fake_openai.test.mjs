@@ -168,6 +168,19 @@ describe('fake upstream: failures', () => {
     await assert.rejects(client.chat.completions.create(chat('fail-500')), (e) => e instanceof OpenAI.APIError && e.status === 500);
   });
 
+  test('a tool message with other than text parts: 400 naming the part, as the API does', async () => {
+    const messages = [
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+    ];
+    const res = await post('/chat/completions', { model: 'ok', messages });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error.param, 'messages[2].content[1].type');
+    messages[2].content.pop();
+    assert.equal((await post('/chat/completions', { model: 'ok', messages })).status, 200);
+  });
+
   test('garbage: not JSON, plain and streamed', async () => {
     let res = await post('/chat/completions', chat('garbage'));
     assert.equal(res.status, 200);

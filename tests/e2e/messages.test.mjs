@@ -502,6 +502,33 @@ describe('request shapes across backends', () => {
     assert.match(text, /boom/);
   });
 
+  test('images in a tool_result reach each backend (OpenAI: a user message after the tool turn)', async () => {
+    const shot = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } };
+    const messages = [
+      ...user('Screenshot the page'),
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_7', name: 'get_weather', input: { city: 'X' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_7', content: [{ type: 'text', text: 'the page' }, shot] }, { type: 'text', text: 'What does it show?' }] },
+    ];
+    // OpenAI's tool messages take text only (its fake answers 400 otherwise, as the API does).
+    await client.messages.create({ model: 'oa-echo', max_tokens: 10, messages, tools: [WEATHER_TOOL] });
+    const up = fakeO.lastRequest().body.messages;
+    assert.deepEqual(up.slice(2).map((m) => m.role), ['tool', 'user', 'user']);
+    assert.deepEqual(up[2].content, [{ type: 'text', text: 'the page' }]);
+    assert.deepEqual(up[3].content, [
+      { type: 'text', text: 'Image(s) returned by tool call toolu_7:' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+    ]);
+    // Gemini: the function response's own parts.
+    await client.messages.create({ model: 'gem-echo', max_tokens: 10, messages, tools: [WEATHER_TOOL] });
+    const response = fakeG.lastRequest().body.contents[2].parts[0].functionResponse;
+    assert.deepEqual(response.response, { result: 'the page' });
+    assert.deepEqual(response.parts, [{ inlineData: { mimeType: 'image/png', data: PNG } }]);
+    // Anthropic: as sent.
+    await client.messages.create({ model: 'claude-echo', max_tokens: 10, messages, tools: [WEATHER_TOOL] });
+    const result = fakeA.lastRequest().body.messages[2].content[0];
+    assert.deepEqual(result.content, [{ type: 'text', text: 'the page' }, shot]);
+  });
+
   for (const [model, fake] of [['gem-slow', () => fakeG], ['oa-slow', () => fakeO]]) {
     test(`${model}: a client that goes away cancels the upstream stream`, async () => {
       const before = fake().stats.cancelled;

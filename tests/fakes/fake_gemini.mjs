@@ -185,6 +185,16 @@ function checkParts(parts, where) {
       if (!isObject(fr) || typeof fr.name !== 'string' || !FUNCTION_NAME_RE.test(fr.name)) return `* GenerateContentRequest.${at}.function_response.name: Invalid function name`;
       if (!isObject(fr.response)) return `Invalid JSON payload received. Invalid value at '${at}.function_response.response' (type.googleapis.com/google.protobuf.Struct)`;
       for (const key of Object.keys(fr)) if (!['id', 'name', 'response', 'parts', 'willContinue', 'scheduling'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${at}.function_response': Cannot find field.`;
+      // FunctionResponse.parts (@google/genai): media only, each one inlineData or fileData.
+      if (fr.parts !== undefined && !Array.isArray(fr.parts)) return `Invalid JSON payload received. Invalid value at '${at}.function_response.parts'`;
+      for (const [k, fp] of (fr.parts ?? []).entries()) {
+        const where = `${at}.function_response.parts[${k}]`;
+        if (!isObject(fp)) return `Invalid JSON payload received. Invalid value at '${where}'`;
+        for (const key of Object.keys(fp)) if (!['inlineData', 'fileData', 'mediaProcessing'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${where}': Cannot find field.`;
+        if (('inlineData' in fp) === ('fileData' in fp)) return `* GenerateContentRequest.${where}.data: required oneof field 'data' must have one initialized field`;
+        if (fp.inlineData !== undefined && (!isObject(fp.inlineData) || typeof fp.inlineData.mimeType !== 'string' || typeof fp.inlineData.data !== 'string')) return `* GenerateContentRequest.${where}.inline_data: mime_type and data are required`;
+        if (fp.fileData !== undefined && (!isObject(fp.fileData) || typeof fp.fileData.fileUri !== 'string' || typeof fp.fileData.mimeType !== 'string')) return `* GenerateContentRequest.${where}.file_data: file_uri and mime_type are required`;
+      }
     }
     if (p.inlineData !== undefined && (!isObject(p.inlineData) || typeof p.inlineData.mimeType !== 'string' || typeof p.inlineData.data !== 'string')) {
       return `* GenerateContentRequest.${at}.inline_data: mime_type and data are required`;

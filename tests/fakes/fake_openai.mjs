@@ -111,6 +111,21 @@ export function behaviourOf(model) {
     'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools']);
 }
 
+// A tool message's content is a string or text parts only (ChatCompletionToolMessageParam in
+// the openai SDK); anything else is the API's 400 naming the part's type.
+function toolContentError(messages) {
+  if (!Array.isArray(messages)) return null;
+  for (const [i, msg] of messages.entries()) {
+    if (msg?.role !== 'tool' || !Array.isArray(msg.content)) continue;
+    for (const [j, part] of msg.content.entries()) {
+      if (part?.type !== 'text') {
+        return { param: `messages[${i}].content[${j}].type`, message: `Invalid value: '${part?.type}'. Supported values are: 'text'.` };
+      }
+    }
+  }
+  return null;
+}
+
 function lastUserText(messages) {
   if (!Array.isArray(messages)) return '';
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -175,6 +190,8 @@ export async function startFakeOpenAI(options = {}) {
         return sendJSON(res, 400, errorBody(
           `We could not parse the JSON body of your request. (${raw.slice(0, 40)})`, 'invalid_request_error'));
       }
+      const invalid = path === '/v1/chat/completions' && toolContentError(body.messages);
+      if (invalid) return sendJSON(res, 400, errorBody(invalid.message, 'invalid_request_error', 'invalid_value', invalid.param));
       const model = typeof body.model === 'string' ? body.model : '';
       countHit(stats, model);
       const behaviour = behaviourOf(model);
@@ -204,6 +221,8 @@ export async function startFakeOpenAI(options = {}) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return sendJSON(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error'));
     }
+    const invalid = op === 'chat/completions' && toolContentError(body.messages);
+    if (invalid) return sendJSON(res, 400, errorBody(invalid.message, 'invalid_request_error', 'invalid_value', invalid.param));
     countHit(stats, deployment);
     const behaviour = behaviourOf(deployment);
     if (await commonFailure(req, res, behaviour, deployment, body)) return;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "api/gemini.h"
 #include "api/openai_chat.h"
 #include "golden_util.h"
 
@@ -836,6 +837,67 @@ TEST(AnthropicFrontDoor, ToolResultsSplitIntoToolMessagesInOrder) {
   EXPECT_EQ(req->messages[3].role, Role::kUser);
   ASSERT_EQ(req->messages[3].content.size(), 2u);
   EXPECT_EQ(req->messages[3].content[1].image_url, "https://x/y.png");
+}
+
+// A tool_result may hold images. OpenAI's tool messages take text only, so toward OpenAI the
+// images follow the tool messages in a user message, each call's after a line naming it; toward
+// Gemini they are the function response's own parts.
+TEST(AnthropicFrontDoor, ToolResultImagesReachOpenAIAndGemini) {
+  Json body = minimal_body();
+  Json png = {
+      {"type", "image"},
+      {"source", {{"type", "base64"}, {"media_type", "image/png"}, {"data", "iVBORw0KGgo="}}}};
+  Json linked = {{"type", "image"}, {"source", {{"type", "url"}, {"url", "https://x/y.png"}}}};
+  auto use = [](const char* id) {
+    return Json{{"type", "tool_use"}, {"id", id}, {"name", "shot"}, {"input", Json::object()}};
+  };
+  body["messages"] = {
+      {{"role", "user"}, {"content", "Take two screenshots"}},
+      {{"role", "assistant"}, {"content", {use("toolu_a"), use("toolu_b")}}},
+      {{"role", "user"},
+       {"content",
+        {{{"type", "tool_result"},
+          {"tool_use_id", "toolu_a"},
+          {"content", {{{"type", "text"}, {"text", "page 1"}}, png}}},
+         {{"type", "tool_result"}, {"tool_use_id", "toolu_b"}, {"content", {linked}}},
+         {{"type", "text"}, {"text", "Compare them"}}}}}};
+  auto req = parse_messages_request(body.dump());
+  ASSERT_TRUE(req.ok()) << req.error().message;
+
+  const Json messages = chat_request_to_wire(*req, "gpt")["messages"];
+  ASSERT_EQ(messages.size(), 6u) << messages.dump(1);
+  EXPECT_EQ(messages[2], Json({{"role", "tool"},
+                               {"tool_call_id", "toolu_a"},
+                               {"content", {{{"type", "text"}, {"text", "page 1"}}}}}));
+  EXPECT_EQ(messages[3]["role"], "tool");
+  EXPECT_EQ(messages[3]["tool_call_id"], "toolu_b");
+  EXPECT_EQ(messages[3]["content"][0]["text"],
+            "(the result is the image(s) in the next user message)");
+  EXPECT_EQ(messages[4],
+            Json({{"role", "user"},
+                  {"content",
+                   {{{"type", "text"}, {"text", "Image(s) returned by tool call toolu_a:"}},
+                    {{"type", "image_url"},
+                     {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}},
+                    {{"type", "text"}, {"text", "Image(s) returned by tool call toolu_b:"}},
+                    {{"type", "image_url"}, {"image_url", {{"url", "https://x/y.png"}}}}}}}));
+  EXPECT_EQ(messages[5],
+            Json({{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Compare them"}}}}}));
+  // What keel sends OpenAI is a request OpenAI's own front door accepts.
+  EXPECT_TRUE(parse_chat_request(chat_request_to_wire(*req, "gpt").dump()).ok());
+
+  auto gemini = chat_request_to_gemini(*req);
+  ASSERT_TRUE(gemini.ok()) << gemini.error().message;
+  const Json& results = (*gemini)["contents"][2]["parts"];
+  ASSERT_EQ(results.size(), 2u) << gemini->dump(1);
+  EXPECT_EQ(results[0]["functionResponse"]["response"], Json({{"result", "page 1"}}));
+  EXPECT_EQ(results[0]["functionResponse"]["parts"],
+            Json::array({{{"inlineData", {{"mimeType", "image/png"}, {"data", "iVBORw0KGgo="}}}}}));
+  EXPECT_EQ(
+      results[1]["functionResponse"]["parts"],
+      Json::array({{{"fileData", {{"mimeType", "image/png"}, {"fileUri", "https://x/y.png"}}}}}));
+  EXPECT_EQ((*gemini)["contents"][3],
+            Json({{"role", "user"}, {"parts", {{{"text", "Compare them"}}}}}));
 }
 
 TEST(AnthropicFrontDoor, ToolResultErrorsAreMarkedInTheText) {
