@@ -24,8 +24,9 @@
 //  - temperature / top_p go to native sampling; top_k (no native field) to passthrough["top_k"].
 //    SDK 1.14 no longer declares these three, but older clients send them.
 //  - A user message's tool_result blocks become one native Role::kTool message each, in place;
-//    its other blocks become user messages between them. is_error: true is kept by prefixing
-//    the result's text with "Error: " (native messages have no such flag).
+//    its other blocks become user messages between them. is_error is the native message's
+//    is_error (OpenAI-compatible and local models read "Error: " before the text, Gemini an
+//    "error" response).
 //  - output_config.format (and the beta output_format) {type: json_schema, schema} becomes
 //    response_format json_schema named "output".
 //  - role "system" inside messages (SDK 1.14 SystemMessageParam) is a native system message in
@@ -218,20 +219,6 @@ Status parse_image_block(const Json& block, const std::string& path, ContentPart
   return Status::Ok();
 }
 
-// Marks a tool result as an error in the text the model reads (see the note at the top).
-void mark_tool_error(Message& message) {
-  constexpr const char* kPrefix = "Error: ";
-  for (auto& part : message.content) {
-    if (part.type == ContentPart::Type::kText) {
-      part.text = kPrefix + part.text;
-      return;
-    }
-  }
-  ContentPart part;
-  part.text = "Error";
-  message.content.insert(message.content.begin(), std::move(part));
-}
-
 Status parse_tool_result(const Json& block, const std::string& path, Message& out) {
   out.role = Role::kTool;
   const Json* id = member(block, "tool_use_id");
@@ -268,7 +255,7 @@ Status parse_tool_result(const Json& block, const std::string& path, Message& ou
   }
   if (const Json* is_error = member(block, "is_error")) {
     if (!is_error->is_boolean()) return wrong_type(path + ".is_error", "a boolean", *is_error);
-    if (is_error->get<bool>()) mark_tool_error(out);
+    out.is_error = is_error->get<bool>();
   }
   return Status::Ok();
 }
@@ -715,6 +702,7 @@ Result<Json> tool_result_block(const Message& message, const std::string& path) 
     if (auto st = append_blocks(message, path + ".content", blocks); !st.ok()) return st.error();
     if (!blocks.empty()) block["content"] = std::move(blocks);
   }
+  if (message.is_error) block["is_error"] = true;
   return block;
 }
 

@@ -21,6 +21,22 @@ std::string Message::text() const {
   return out;
 }
 
+Message with_error_marked(const Message& message) {
+  Message out = message;
+  if (!out.is_error) return out;
+  out.is_error = false;
+  for (auto& part : out.content) {
+    if (part.type == ContentPart::Type::kText) {
+      part.text = "Error: " + part.text;
+      return out;
+    }
+  }
+  ContentPart part;
+  part.text = "Error";
+  out.content.insert(out.content.begin(), std::move(part));
+  return out;
+}
+
 const char* finish_reason_name(FinishReason reason) {
   switch (reason) {
     case FinishReason::kNone: return "";

@@ -45,9 +45,16 @@ struct Message {
   std::string name;                   // optional participant name
   // True when the wire had content as a plain string (kept so a round trip is exact).
   bool content_is_string = true;
+  // tool: the result reports a failure (Anthropic's tool_result is_error). Wire formats without
+  // such a flag get the text with_error_marked() makes.
+  bool is_error = false;
 
   std::string text() const;           // all text parts joined
 };
+
+// A tool result with is_error set, for a model that reads only its text: "Error: " before the
+// first text part ("Error" alone when there is none), is_error cleared. Others: a plain copy.
+Message with_error_marked(const Message& message);
 
 struct ToolSpec {
   std::string name;

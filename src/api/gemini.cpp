@@ -725,10 +725,14 @@ Status image_part(const ContentPart& part, const std::string& path, Json& out) {
   return unsupported(path, path + ": an image URL with scheme " + echo(scheme));
 }
 
-// A tool result's text -> the functionResponse.response value: {"result": JSON or text}.
-Json tool_result_value(const std::string& text) {
-  if (auto parsed = try_parse_json(text)) return {{"result", std::move(*parsed)}};
-  return {{"result", text}};
+// A tool result -> the functionResponse.response value: {"result": JSON or text}, or for a
+// failed tool (is_error) {"error": JSON or text}, the key FunctionResponse.response's
+// documentation (@google/genai) names for error details.
+Json tool_result_value(const Message& message) {
+  const char* key = message.is_error ? "error" : "result";
+  std::string text = message.text();
+  if (auto parsed = try_parse_json(text)) return {{key, std::move(*parsed)}};
+  return {{key, std::move(text)}};
 }
 
 Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& options,
@@ -804,7 +808,7 @@ Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& opti
         }
         Json response = {{"id", message.tool_call_id},
                          {"name", name->second},
-                         {"response", tool_result_value(message.text())}};
+                         {"response", tool_result_value(message)}};
         // Images in a tool result (an Anthropic tool_result may hold them) travel as the
         // function response's own parts (FunctionResponse.parts in @google/genai: inlineData or
         // fileData, the shapes a user turn's images take).

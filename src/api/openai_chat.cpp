@@ -604,7 +604,8 @@ Json message_to_wire(const Message& message) {
 // the run of tool messages (OpenAI wants every tool call answered before anything else), each
 // tool call's after a line naming it; the tool message keeps its text, or says where its images
 // went when it had none. Dropping them would answer a question the client did not ask, and
-// sending them in the tool message is a 400 from the upstream.
+// sending them in the tool message is a 400 from the upstream. A failed tool's result (is_error)
+// reads "Error: ..." here.
 Json messages_to_wire(const std::vector<Message>& messages) {
   Json wire = Json::array();
   Json moved = Json::array();   // the current run's images, with their labels
@@ -613,9 +614,14 @@ Json messages_to_wire(const std::vector<Message>& messages) {
     wire.push_back({{"role", "user"}, {"content", std::move(moved)}});
     moved = Json::array();
   };
-  for (const auto& message : messages) {
-    if (message.role != Role::kTool) flush();
-    if (message.role != Role::kTool || !has_image(message)) {
+  for (const auto& source : messages) {
+    if (source.role != Role::kTool) {
+      flush();
+      wire.push_back(message_to_wire(source));
+      continue;
+    }
+    const Message message = with_error_marked(source);   // OpenAI has no is_error
+    if (!has_image(message)) {
       wire.push_back(message_to_wire(message));
       continue;
     }

@@ -488,7 +488,7 @@ describe('request shapes across backends', () => {
     assert.deepEqual(fakeG.lastRequest().body.toolConfig.functionCallingConfig, { mode: 'ANY', allowedFunctionNames: ['get_weather'] });
   });
 
-  test('tool_result is_error reaches a non-Anthropic backend as an error text', async () => {
+  test('tool_result is_error reaches each backend: Anthropic the flag, Gemini an error response, OpenAI an error text', async () => {
     const messages = [
       ...user('w'),
       { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_9', name: 'get_weather', input: { city: 'X' } }] },
@@ -500,6 +500,10 @@ describe('request shapes across backends', () => {
     const text = typeof tool.content === 'string' ? tool.content : tool.content.map((p) => p.text).join('');
     assert.match(text, /error/i);
     assert.match(text, /boom/);
+    await client.messages.create({ model: 'claude-echo', max_tokens: 10, messages, tools: [WEATHER_TOOL] });
+    assert.deepEqual(fakeA.lastRequest().body.messages[2].content, [{ type: 'tool_result', tool_use_id: 'toolu_9', content: 'boom', is_error: true }]);
+    await client.messages.create({ model: 'gem-echo', max_tokens: 10, messages, tools: [WEATHER_TOOL] });
+    assert.deepEqual(fakeG.lastRequest().body.contents[2].parts[0].functionResponse.response, { error: 'boom' });
   });
 
   test('images in a tool_result reach each backend (OpenAI: a user message after the tool turn)', async () => {

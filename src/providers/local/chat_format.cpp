@@ -59,7 +59,8 @@ Status ChatFormat::apply_template(const ChatRequest& request, const std::string&
   for (const auto& message : request.messages) {
     common_chat_msg msg;
     msg.role = message.role == Role::kDeveloper ? "system" : role_name(message.role);
-    msg.content = message.text();
+    // A failed tool's result (is_error) reads "Error: ..." in the transcript.
+    msg.content = message.is_error ? with_error_marked(message).text() : message.text();
     for (const auto& call : message.tool_calls) {
       msg.tool_calls.push_back({call.name, call.arguments, call.id});
     }

@@ -920,12 +920,33 @@ TEST(AnthropicFrontDoor, ToolResultErrorsAreMarkedInTheText) {
   auto req = parse_messages_request(body.dump());
   ASSERT_TRUE(req.ok()) << req.error().message;
   ASSERT_EQ(req->messages.size(), 4u);
-  EXPECT_EQ(req->messages[0].text(), "Error: timeout");
+  EXPECT_EQ(req->messages[0].text(), "timeout");
+  EXPECT_TRUE(req->messages[0].is_error);
   EXPECT_TRUE(req->messages[0].content_is_string);
-  EXPECT_EQ(req->messages[1].text(), "Error: denied");
   EXPECT_FALSE(req->messages[1].content_is_string);
-  EXPECT_EQ(req->messages[2].text(), "Error");
-  EXPECT_EQ(req->messages[3].text(), "fine");
+  EXPECT_TRUE(req->messages[2].is_error);
+  EXPECT_FALSE(req->messages[3].is_error);
+
+  // Anthropic: the flag, the text as it was.
+  auto anthropic = chat_request_to_anthropic(*req, "claude");
+  ASSERT_TRUE(anthropic.ok()) << anthropic.error().message;
+  const Json& blocks = (*anthropic)["messages"][0]["content"];
+  ASSERT_EQ(blocks.size(), 4u);
+  EXPECT_EQ(blocks[0], Json({{"type", "tool_result"},
+                             {"tool_use_id", "a"},
+                             {"content", "timeout"},
+                             {"is_error", true}}));
+  EXPECT_EQ(blocks[1]["content"], Json::array({{{"type", "text"}, {"text", "denied"}}}));
+  EXPECT_EQ(blocks[1]["is_error"], true);
+  EXPECT_EQ(blocks[2], Json({{"type", "tool_result"}, {"tool_use_id", "c"}, {"is_error", true}}));
+  EXPECT_FALSE(blocks[3].contains("is_error"));
+  // OpenAI has no flag: the model reads "Error: " before the text.
+  const Json openai = chat_request_to_wire(*req, "gpt")["messages"];
+  EXPECT_EQ(openai[0]["content"], "Error: timeout");
+  EXPECT_EQ(openai[1]["content"], Json::array({{{"type", "text"}, {"text", "Error: denied"}}}));
+  EXPECT_EQ(openai[2]["content"], "Error");
+  EXPECT_EQ(openai[3]["content"], "fine");
+
   body["messages"][0]["content"][0]["is_error"] = "yes";
   EXPECT_EQ(parse_error(body).param, "messages.0.content.0.is_error");
 }

@@ -337,6 +337,19 @@ TEST(GeminiRequest, ToolResultsMergeAndKeepTheirShapes) {
   EXPECT_EQ(out["contents"][3], Json({{"role", "user"}, {"parts", {{{"text", "thanks"}}}}}));
 }
 
+// A failed tool's result (is_error, from Anthropic's tool_result) is an "error" response, the
+// key Gemini documents for error details; a good one stays a "result".
+TEST(GeminiRequest, FailedToolResultsAreErrorResponses) {
+  ChatRequest req = parse_or_die(thread_with_calls(
+      {call("a", "get_weather", "{}"), call("b", "get_weather", "{}")},
+      {tool_result("a", "{\"code\": 503}"), tool_result("b", "sunny")}));
+  req.messages[2].is_error = true;
+  Json out = *chat_request_to_gemini(req);
+  const Json& parts = out["contents"][2]["parts"];
+  EXPECT_EQ(parts[0]["functionResponse"]["response"], Json({{"error", {{"code", 503}}}}));
+  EXPECT_EQ(parts[1]["functionResponse"]["response"], Json({{"result", "sunny"}}));
+}
+
 TEST(GeminiRequest, SyntheticThoughtSignatureGoesOnTheFirstCallOfEachModelTurn) {
   Json body = thread_with_calls({call("a", "get_weather", "{}"), call("b", "get_weather", "{}")},
                                 {tool_result("a", "1"), tool_result("b", "2")});

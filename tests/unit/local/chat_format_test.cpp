@@ -153,6 +153,14 @@ TEST_F(ChatFormatTest, AssistantToolCallsAndResultsRoundTripIntoThePrompt) {
       << prepared->prompt;
   EXPECT_NE(prepared->prompt.find("<tool_response>sunny, 21 C</tool_response>"), std::string::npos)
       << prepared->prompt;
+
+  // A failed tool's result (is_error) reads "Error: ..." to the model.
+  request.messages.back().is_error = true;
+  prepared = format.prepare(request);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  EXPECT_NE(prepared->prompt.find("<tool_response>Error: sunny, 21 C</tool_response>"),
+            std::string::npos)
+      << prepared->prompt;
 }
 
 TEST_F(ChatFormatTest, UnknownNamedToolIs400) {
