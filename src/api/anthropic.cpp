@@ -54,8 +54,10 @@
 //
 // Toward an Anthropic client (messages_response_to_wire, AnthropicStreamEncoder): every field
 // that SDK 1.14 declares as required is present, null when keel does not know it
-// (stop_sequence, stop_details, container, diagnostics, most usage details). input_tokens =
-// prompt_tokens - cached_tokens, cache_read_input_tokens = cached_tokens. A tool call whose
+// (stop_details, container, diagnostics, most usage details; stop_sequence unless the upstream
+// named the one that matched, when stop_reason is "stop_sequence"). input_tokens = prompt_tokens
+// - cached_tokens - cache_creation_tokens, cache_read_input_tokens = cached_tokens,
+// cache_creation_input_tokens = cache_creation_tokens. A tool call whose
 // arguments are not a JSON object is given `input: {}` in a whole Message (streams carry the
 // raw text as input_json_delta).
 #include "api/anthropic.h"
@@ -100,10 +102,11 @@ bool is_anthropic_image_type(std::string_view media_type) {
 
 // ==== shapes toward an Anthropic client ======================================================
 
-const char* stop_reason_for(FinishReason finish, bool has_tool_calls) {
+const char* stop_reason_for(FinishReason finish, bool has_tool_calls,
+                            const std::string& stop_sequence) {
   switch (finish) {
     case FinishReason::kStop:
-      return "end_turn";
+      return stop_sequence.empty() ? "end_turn" : "stop_sequence";
     case FinishReason::kLength:
       return "max_tokens";
     case FinishReason::kToolCalls:
@@ -117,8 +120,14 @@ const char* stop_reason_for(FinishReason finish, bool has_tool_calls) {
   return has_tool_calls ? "tool_use" : "end_turn";
 }
 
+// Anthropic's input_tokens counts neither cache reads nor cache writes.
 int64_t input_tokens_of(const Usage& usage) {
-  return std::max<int64_t>(0, usage.prompt_tokens - usage.cached_tokens.value_or(0));
+  return std::max<int64_t>(0, usage.prompt_tokens - usage.cached_tokens.value_or(0) -
+                                  usage.cache_creation_tokens.value_or(0));
+}
+
+Json optional_count(const std::optional<int64_t>& count) {
+  return count ? Json(*count) : Json(nullptr);
 }
 
 // Usage (SDK `Usage`): every declared field, null when keel does not know it.
@@ -126,8 +135,8 @@ Json usage_to_anthropic(const Usage& usage) {
   return {
       {"input_tokens", input_tokens_of(usage)},
       {"output_tokens", usage.completion_tokens},
-      {"cache_creation_input_tokens", nullptr},
-      {"cache_read_input_tokens", usage.cached_tokens ? Json(*usage.cached_tokens) : Json(nullptr)},
+      {"cache_creation_input_tokens", optional_count(usage.cache_creation_tokens)},
+      {"cache_read_input_tokens", optional_count(usage.cached_tokens)},
       {"cache_creation", nullptr},
       {"inference_geo", nullptr},
       {"output_tokens_details", nullptr},
@@ -1125,7 +1134,7 @@ bool read_count(const Json& usage, const char* key, int64_t& out, bool* seen = n
 }
 
 Usage native_usage(int64_t input, int64_t cache_read, bool cache_read_seen, int64_t cache_creation,
-                   int64_t output) {
+                   bool cache_creation_seen, int64_t output) {
   Usage usage;
   input = clamp_tokens(input);
   cache_read = clamp_tokens(cache_read);
@@ -1135,6 +1144,7 @@ Usage native_usage(int64_t input, int64_t cache_read, bool cache_read_seen, int6
   usage.completion_tokens = output;
   usage.total_tokens = usage.prompt_tokens + output;
   if (cache_read_seen) usage.cached_tokens = cache_read;
+  if (cache_creation_seen) usage.cache_creation_tokens = cache_creation;
   usage.present = true;
   return usage;
 }
@@ -1189,20 +1199,22 @@ Result<std::vector<ChatEvent>> message_events(const Json& body) {
     // thinking, redacted_thinking and server-tool blocks carry nothing keel relays.
   }
   std::string reason = optional_string(body, "stop_reason");
-  events.push_back(ChatEvent::finished(finish_from_stop_reason(reason, tool_count > 0)));
+  ChatEvent& finish = events.emplace_back();
+  ChatEvent::finished(finish, finish_from_stop_reason(reason, tool_count > 0));
+  if (reason == "stop_sequence") finish.text = optional_string(body, "stop_sequence");
 
   if (const Json* usage = member(body, "usage")) {
     if (!usage->is_object()) return bad_gateway(prefix + "usage is not an object");
     int64_t input = 0, output = 0, cache_read = 0, cache_creation = 0;
-    bool cache_read_seen = false;
+    bool cache_read_seen = false, cache_creation_seen = false;
     if (!read_count(*usage, "input_tokens", input) ||
         !read_count(*usage, "output_tokens", output) ||
         !read_count(*usage, "cache_read_input_tokens", cache_read, &cache_read_seen) ||
-        !read_count(*usage, "cache_creation_input_tokens", cache_creation)) {
+        !read_count(*usage, "cache_creation_input_tokens", cache_creation, &cache_creation_seen)) {
       return bad_gateway(prefix + "usage counts are not numbers");
     }
-    events.push_back(ChatEvent::usage_event(
-        native_usage(input, cache_read, cache_read_seen, cache_creation, output)));
+    events.push_back(ChatEvent::usage_event(native_usage(
+        input, cache_read, cache_read_seen, cache_creation, cache_creation_seen, output)));
   }
   return events;
 }
@@ -1246,7 +1258,9 @@ Json messages_response_to_wire(const ChatResponse& resp, const std::string& mode
     }
     content.push_back(tool_use_block(call.id, call.name, std::move(input)));
   }
-  wire["stop_reason"] = stop_reason_for(resp.finish, !resp.message.tool_calls.empty());
+  wire["stop_reason"] =
+      stop_reason_for(resp.finish, !resp.message.tool_calls.empty(), resp.stop_sequence);
+  if (!resp.stop_sequence.empty()) wire["stop_sequence"] = resp.stop_sequence;
   wire["usage"] = usage_to_anthropic(resp.usage);
   return wire;
 }
@@ -1290,13 +1304,14 @@ void AnthropicStreamEncoder::end_message(std::vector<AnthropicSseEvent>& out) {
   FinishReason finish = finish_pending_ ? finish_ : FinishReason::kNone;
   Json usage = {{"input_tokens", usage_seen_ ? Json(input_tokens_of(usage_)) : Json(nullptr)},
                 {"output_tokens", usage_seen_ ? usage_.completion_tokens : 0},
-                {"cache_creation_input_tokens", nullptr},
+                {"cache_creation_input_tokens",
+                 usage_seen_ ? optional_count(usage_.cache_creation_tokens) : Json(nullptr)},
                 {"cache_read_input_tokens",
-                 usage_seen_ && usage_.cached_tokens ? Json(*usage_.cached_tokens) : Json(nullptr)},
+                 usage_seen_ ? optional_count(usage_.cached_tokens) : Json(nullptr)},
                 {"output_tokens_details", nullptr},
                 {"server_tool_use", nullptr}};
-  Json delta = {{"stop_reason", stop_reason_for(finish, !tool_blocks_.empty())},
-                {"stop_sequence", nullptr},
+  Json delta = {{"stop_reason", stop_reason_for(finish, !tool_blocks_.empty(), stop_sequence_)},
+                {"stop_sequence", stop_sequence_.empty() ? Json(nullptr) : Json(stop_sequence_)},
                 {"stop_details", nullptr},
                 {"container", nullptr}};
   out.push_back({"message_delta",
@@ -1350,6 +1365,7 @@ void AnthropicStreamEncoder::encode(const ChatEvent& event, std::vector<Anthropi
       close_block(out);
       finish_pending_ = true;
       finish_ = event.finish;
+      stop_sequence_ = event.text;
       if (usage_seen_) end_message(out);
       break;
     case ChatEvent::Kind::kUsage:
@@ -1509,7 +1525,8 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         if (!usage->is_object()) return bad_gateway(prefix + "usage is not an object");
         if (!read_count(*usage, "input_tokens", input_tokens_) ||
             !read_count(*usage, "cache_read_input_tokens", cache_read_tokens_, &cache_read_seen_) ||
-            !read_count(*usage, "cache_creation_input_tokens", cache_creation_tokens_) ||
+            !read_count(*usage, "cache_creation_input_tokens", cache_creation_tokens_,
+                        &cache_creation_seen_) ||
             !read_count(*usage, "output_tokens", output_tokens_)) {
           return bad_gateway(prefix + "usage counts are not numbers");
         }
@@ -1605,7 +1622,8 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         if (!read_count(*usage, "output_tokens", output_tokens_) ||
             !read_count(*usage, "input_tokens", input_tokens_) ||
             !read_count(*usage, "cache_read_input_tokens", cache_read_tokens_, &cache_read_seen_) ||
-            !read_count(*usage, "cache_creation_input_tokens", cache_creation_tokens_)) {
+            !read_count(*usage, "cache_creation_input_tokens", cache_creation_tokens_,
+                        &cache_creation_seen_)) {
           return bad_gateway(prefix + "usage counts are not numbers");
         }
         usage_seen_ = true;
@@ -1617,8 +1635,12 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         if (!reason->is_string()) return bad_gateway(prefix + "stop_reason is not a string");
         if (!finished_) {
           finished_ = true;
-          out.push_back(
-              ChatEvent::finished(finish_from_stop_reason(str(*reason), tool_count_ > 0)));
+          ChatEvent& finish = out.emplace_back();
+          ChatEvent::finished(finish, finish_from_stop_reason(str(*reason), tool_count_ > 0));
+          const Json* sequence = member(*delta, "stop_sequence");
+          if (str(*reason) == "stop_sequence" && sequence && sequence->is_string()) {
+            finish.text = str(*sequence);
+          }
         }
       }
       return Status::Ok();
@@ -1632,7 +1654,8 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
     if (usage_seen_) {
       out.push_back(
           ChatEvent::usage_event(native_usage(input_tokens_, cache_read_tokens_, cache_read_seen_,
-                                              cache_creation_tokens_, output_tokens_)));
+                                              cache_creation_tokens_, cache_creation_seen_,
+                                              output_tokens_)));
     }
     ended_ = true;
     done = true;

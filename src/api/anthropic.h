@@ -85,6 +85,7 @@ class AnthropicStreamEncoder {
   std::map<int, int> tool_blocks_;  // native tool index -> Anthropic block index
   bool finish_pending_ = false;
   FinishReason finish_ = FinishReason::kNone;
+  std::string stop_sequence_;   // of the Finish event: non-empty when a stop sequence ended it
   bool usage_seen_ = false;
   Usage usage_;
 };
@@ -121,7 +122,8 @@ Result<Json> anthropic_strict_schema(const Json& schema);
 // A whole Message body -> events (Start, TextDelta, ToolCallStart + ToolArgsDelta, Finish,
 // Usage). Usage: prompt_tokens = input_tokens + cache_read_input_tokens +
 // cache_creation_input_tokens (Anthropic's input_tokens excludes both), cached_tokens =
-// cache_read_input_tokens. Garbage -> kBadGateway.
+// cache_read_input_tokens, cache_creation_tokens = cache_creation_input_tokens. Finish carries
+// the matched stop sequence (stop_reason "stop_sequence"). Garbage -> kBadGateway.
 Result<std::vector<ChatEvent>> anthropic_response_from_wire(std::string_view body);
 
 // Streamed RawMessageStreamEvents -> events. `event_name` is the SSE event field (the data's
@@ -151,6 +153,7 @@ class AnthropicStreamDecoder {
   int64_t cache_read_tokens_ = 0;
   int64_t cache_creation_tokens_ = 0;
   bool cache_read_seen_ = false;
+  bool cache_creation_seen_ = false;
   int64_t output_tokens_ = 0;
 };
 

@@ -147,6 +147,7 @@ void ChatAggregator::add(const ChatEvent& event) {
       break;
     case ChatEvent::Kind::kFinish:
       response_.finish = event.finish;
+      response_.stop_sequence = event.text;
       break;
     case ChatEvent::Kind::kUsage:
       response_.usage = event.usage;

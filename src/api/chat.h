@@ -112,6 +112,9 @@ struct Usage {
   int64_t total_tokens = 0;
   std::optional<int64_t> cached_tokens;     // prompt tokens served from a cache
   bool present = false;                     // false: the upstream reported none
+  // Prompt tokens written to a cache (Anthropic reports and bills them apart); like
+  // cached_tokens, a part of prompt_tokens.
+  std::optional<int64_t> cache_creation_tokens;
 };
 
 // One event of a provider's stream. Order: Start, (TextDelta | ToolCallStart | ToolArgsDelta)*,
@@ -119,7 +122,8 @@ struct Usage {
 struct ChatEvent {
   enum class Kind { kStart, kTextDelta, kToolCallStart, kToolArgsDelta, kFinish, kUsage, kError };
   Kind kind = Kind::kStart;
-  std::string text;            // TextDelta: text; ToolArgsDelta: argument text
+  std::string text;            // TextDelta: text; ToolArgsDelta: argument text; Finish: the
+                               // stop sequence that ended the turn, when the upstream names it
   int tool_index = 0;          // ToolCallStart / ToolArgsDelta: index among this turn's calls
   std::string tool_id;         // ToolCallStart
   std::string tool_name;       // ToolCallStart
@@ -158,6 +162,7 @@ struct ChatResponse {
   int64_t created = 0;
   Message message;             // role assistant; text and tool calls
   FinishReason finish = FinishReason::kNone;
+  std::string stop_sequence;   // the stop sequence that ended it, when the upstream named it
   Usage usage;
 };
 

@@ -296,11 +296,18 @@ describe('stop reasons', () => {
     });
   }
 
-  test('an anthropic upstream that stopped on a stop sequence → end_turn or stop_sequence', async () => {
-    const msg = await client.messages.create({ model: 'claude-stopseq', max_tokens: 50, stop_sequences: ['END'], messages: user('hi') });
-    assert.ok(['end_turn', 'stop_sequence'].includes(msg.stop_reason), msg.stop_reason);
-    if (msg.stop_reason === 'stop_sequence') assert.equal(msg.stop_sequence, 'END');
-    else assert.equal(msg.stop_sequence, null);
+  test('an anthropic upstream that stopped on a stop sequence → stop_sequence naming it (plain and streamed)', async () => {
+    const params = { model: 'claude-stopseq', max_tokens: 50, stop_sequences: ['FIN', 'END'], messages: user('hi') };
+    const msg = await client.messages.create(params);
+    assert.equal(msg.stop_reason, 'stop_sequence');
+    assert.equal(msg.stop_sequence, 'FIN');
+    const streamed = await client.messages.stream(params).finalMessage();
+    assert.equal(streamed.stop_reason, 'stop_sequence');
+    assert.equal(streamed.stop_sequence, 'FIN');
+    // Another backend cannot say which sequence matched: end_turn, stop_sequence null.
+    const other = await client.messages.create({ ...params, model: 'oa-ok' });
+    assert.equal(other.stop_reason, 'end_turn');
+    assert.equal(other.stop_sequence, null);
   });
 });
 

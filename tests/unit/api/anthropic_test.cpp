@@ -98,7 +98,9 @@ ChatEvent event_from_json(const Json& json) {
     return ChatEvent::tool_args_delta(json["tool_args"]["index"], json["tool_args"]["text"]);
   }
   if (json.contains("finish")) {
-    return ChatEvent::finished(parse_finish_reason(json["finish"].get<std::string>()));
+    ChatEvent finish = ChatEvent::finished(parse_finish_reason(json["finish"].get<std::string>()));
+    if (json.contains("stop_sequence")) finish.text = json["stop_sequence"].get<std::string>();
+    return finish;
   }
   if (json.contains("usage")) {
     const Json& wire = json["usage"];
@@ -107,6 +109,9 @@ ChatEvent event_from_json(const Json& json) {
     usage.completion_tokens = wire["completion_tokens"];
     usage.total_tokens = wire["total_tokens"];
     if (wire.contains("cached_tokens")) usage.cached_tokens = wire["cached_tokens"].get<int64_t>();
+    if (wire.contains("cache_creation_tokens")) {
+      usage.cache_creation_tokens = wire["cache_creation_tokens"].get<int64_t>();
+    }
     return ChatEvent::usage_event(usage);
   }
   const Json& error = json["error"];
@@ -547,7 +552,7 @@ TEST(AnthropicGolden, EncodersMatchSdkTypes) {
     checker.message(messages_response_to_wire(response, "m"), "empty");
     response.message.content.push_back(ContentPart{ContentPart::Type::kText, "hi", "", ""});
     response.message.tool_calls.push_back({"call_1", "f", "not json"});
-    response.usage = Usage{10, 2, 12, 4, true};
+    response.usage = Usage{10, 2, 12, 4, true, std::nullopt};
     checker.message(messages_response_to_wire(response, "m"), "full");
 
     AnthropicStreamEncoder encoder("msg_1", "m");
@@ -557,7 +562,7 @@ TEST(AnthropicGolden, EncodersMatchSdkTypes) {
     encoder.encode(ChatEvent::tool_call_start(0, "call_1", "f"), frames);
     encoder.encode(ChatEvent::tool_args_delta(0, "{}"), frames);
     encoder.encode(ChatEvent::finished(finish), frames);
-    encoder.encode(ChatEvent::usage_event(Usage{1, 2, 3, std::nullopt, true}), frames);
+    encoder.encode(ChatEvent::usage_event(Usage{1, 2, 3, std::nullopt, true, std::nullopt}), frames);
     for (const auto& frame : frames) checker.stream_event(frame.data, frame.name);
   }
   for (ErrorCode code :
@@ -1537,6 +1542,54 @@ std::vector<std::string> names_of(const std::vector<AnthropicSseEvent>& frames) 
   return out;
 }
 
+// An Anthropic upstream's matched stop sequence and its cache writes reach an Anthropic client
+// as they were, whole and streamed; an OpenAI client sees "stop" and one prompt_tokens total.
+TEST(AnthropicRoundTrip, StopSequenceAndCacheWritesSurvive) {
+  auto whole = anthropic_response_from_wire(R"({"id":"msg_1","type":"message","role":"assistant",
+      "model":"claude","content":[{"type":"text","text":"one two"}],"stop_reason":"stop_sequence",
+      "stop_sequence":"END","usage":{"input_tokens":5,"cache_creation_input_tokens":100,
+      "cache_read_input_tokens":20,"output_tokens":3}})");
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  ChatResponse response = golden_util::aggregate(*whole);
+  EXPECT_EQ(response.stop_sequence, "END");
+  EXPECT_EQ(response.usage.prompt_tokens, 125);
+  Json wire = messages_response_to_wire(response, "smart");
+  EXPECT_EQ(wire["stop_reason"], "stop_sequence");
+  EXPECT_EQ(wire["stop_sequence"], "END");
+  EXPECT_EQ(wire["usage"]["input_tokens"], 5);
+  EXPECT_EQ(wire["usage"]["cache_creation_input_tokens"], 100);
+  EXPECT_EQ(wire["usage"]["cache_read_input_tokens"], 20);
+  Json openai = chat_response_to_wire(response);
+  EXPECT_EQ(openai["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(openai["usage"]["prompt_tokens"], 125);
+
+  Decoded streamed = decode_all(
+      {kStart,
+       {"content_block_start",
+        R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"},
+       {"content_block_delta",
+        R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"one"}})"},
+       {"content_block_stop", R"({"type":"content_block_stop","index":0})"},
+       {"message_delta",
+        R"({"type":"message_delta","delta":{"stop_reason":"stop_sequence","stop_sequence":"END"},
+            "usage":{"input_tokens":5,"cache_creation_input_tokens":100,"output_tokens":3}})"},
+       {"message_stop", R"({"type":"message_stop"})"}});
+  ASSERT_TRUE(streamed.status.ok()) << streamed.status.error().message;
+  AnthropicStreamEncoder encoder("msg_2", "smart");
+  std::vector<AnthropicSseEvent> frames;
+  for (const auto& event : streamed.events) encoder.encode(event, frames);
+  encoder.finish(frames);
+  const Json* delta = nullptr;
+  for (const auto& frame : frames) {
+    if (frame.name == "message_delta") delta = &frame.data;
+  }
+  ASSERT_NE(delta, nullptr);
+  EXPECT_EQ((*delta)["delta"]["stop_reason"], "stop_sequence");
+  EXPECT_EQ((*delta)["delta"]["stop_sequence"], "END");
+  EXPECT_EQ((*delta)["usage"]["input_tokens"], 5);
+  EXPECT_EQ((*delta)["usage"]["cache_creation_input_tokens"], 100);
+}
+
 TEST(AnthropicStreamEncoder, HoldsMessageDeltaUntilUsage) {
   AnthropicStreamEncoder encoder("msg_1", "smart");
   std::vector<AnthropicSseEvent> frames;
@@ -1546,7 +1599,7 @@ TEST(AnthropicStreamEncoder, HoldsMessageDeltaUntilUsage) {
   EXPECT_EQ(names_of(frames),
             (std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
                                       "content_block_stop"}));
-  encoder.encode(ChatEvent::usage_event(Usage{20, 3, 23, 15, true}), frames);
+  encoder.encode(ChatEvent::usage_event(Usage{20, 3, 23, 15, true, std::nullopt}), frames);
   ASSERT_EQ(frames.size(), 6u);
   EXPECT_EQ(frames[4].name, "message_delta");
   EXPECT_EQ(frames[4].data["usage"]["input_tokens"], 5);

@@ -113,13 +113,19 @@ inline Json event_to_json(const ChatEvent& event) {
                {{"index", event.tool_index}, {"id", event.tool_id}, {"name", event.tool_name}}}};
     case ChatEvent::Kind::kToolArgsDelta:
       return {{"tool_args", {{"index", event.tool_index}, {"text", event.text}}}};
-    case ChatEvent::Kind::kFinish:
-      return {{"finish", finish_reason_name(event.finish)}};
+    case ChatEvent::Kind::kFinish: {
+      Json finish = {{"finish", finish_reason_name(event.finish)}};
+      if (!event.text.empty()) finish["stop_sequence"] = event.text;
+      return finish;
+    }
     case ChatEvent::Kind::kUsage: {
       Json usage = {{"prompt_tokens", event.usage.prompt_tokens},
                     {"completion_tokens", event.usage.completion_tokens},
                     {"total_tokens", event.usage.total_tokens}};
       if (event.usage.cached_tokens) usage["cached_tokens"] = *event.usage.cached_tokens;
+      if (event.usage.cache_creation_tokens) {
+        usage["cache_creation_tokens"] = *event.usage.cache_creation_tokens;
+      }
       return {{"usage", usage}};
     }
     case ChatEvent::Kind::kError:

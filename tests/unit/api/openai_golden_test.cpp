@@ -375,7 +375,7 @@ TEST(OpenAIGolden, EncodersMatchOpenApiSchemas) {
       encoder.encode(ChatEvent::tool_call_start(0, "call_1", "f"), chunks);
       encoder.encode(ChatEvent::tool_args_delta(0, "{}"), chunks);
       encoder.encode(ChatEvent::finished(finish), chunks);
-      encoder.encode(ChatEvent::usage_event(Usage{1, 2, 3, 0, true}), chunks);
+      encoder.encode(ChatEvent::usage_event(Usage{1, 2, 3, 0, true, std::nullopt}), chunks);
       for (const auto& chunk : chunks) {
         EXPECT_SCHEMA(schemas, chunk, "CreateChatCompletionStreamResponse");
       }

@@ -323,7 +323,7 @@ TEST(OpenAIResponseToWire, TextResponse) {
   response.message.role = Role::kAssistant;
   response.message.content.push_back({ContentPart::Type::kText, "Hello", "", ""});
   response.finish = FinishReason::kStop;
-  response.usage = {7, 2, 9, std::nullopt, true};
+  response.usage = {7, 2, 9, std::nullopt, true, std::nullopt};
   EXPECT_EQ(chat_response_to_wire(response), Json::parse(R"({
     "id": "chatcmpl-9", "object": "chat.completion", "created": 123, "model": "smart",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello", "refusal": null},
@@ -366,7 +366,7 @@ TEST(OpenAIStreamEncoder, OpenAIsChunkSequence) {
   encoder.encode(ChatEvent::text_delta("Hi"), chunks);
   encoder.encode(ChatEvent::text_delta(""), chunks);  // nothing
   encoder.encode(ChatEvent::finished(FinishReason::kStop), chunks);
-  encoder.encode(ChatEvent::usage_event(Usage{3, 1, 4, std::nullopt, true}), chunks);
+  encoder.encode(ChatEvent::usage_event(Usage{3, 1, 4, std::nullopt, true, std::nullopt}), chunks);
   encoder.encode(ChatEvent::failure(Error(ErrorCode::kBadGateway, "x")), chunks);  // nothing
   ASSERT_EQ(chunks.size(), 4u);
   for (const auto& chunk : chunks) {
@@ -434,7 +434,7 @@ TEST(OpenAIEmbeddings, Base64RoundTrip) {
   Embeddings embeddings;
   embeddings.vectors = {{1.0f, -2.5f, 0.1f}, {}, {3.0e-8f}};
   embeddings.model = "e";
-  embeddings.usage = {6, 0, 6, std::nullopt, true};
+  embeddings.usage = {6, 0, 6, std::nullopt, true, std::nullopt};
   Json wire = embeddings_to_wire(embeddings, /*base64=*/true);
   // 1.0f, -2.5f, 0.1f as little-endian float32.
   EXPECT_EQ(wire["data"][0]["embedding"], "AACAPwAAIMDNzMw9");
@@ -449,7 +449,7 @@ TEST(OpenAIEmbeddings, ToWireFloatsAreShort) {
   Embeddings embeddings;
   embeddings.vectors = {{0.1f, -0.0023064255f, 1.0f}};
   embeddings.model = "e";
-  embeddings.usage = {2, 0, 2, std::nullopt, true};
+  embeddings.usage = {2, 0, 2, std::nullopt, true, std::nullopt};
   EXPECT_EQ(embeddings_to_wire(embeddings, false).dump(),
             R"({"data":[{"embedding":[0.1,-0.0023064255,1.0],"index":0,"object":"embedding"}],)"
             R"("model":"e","object":"list","usage":{"prompt_tokens":2,"total_tokens":2}})");
