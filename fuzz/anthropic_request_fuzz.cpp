@@ -1,4 +1,5 @@
-// Client request bodies at the Anthropic front door (POST /v1/messages): parse_messages_request
+// Client request bodies at the Anthropic front door (POST /v1/messages, and as count_tokens
+// bodies): parse_messages_request
 // over arbitrary bytes, then what the router does with the native request for each upstream
 // kind (chat_request_to_wire for OpenAI-compatible ones, chat_request_to_anthropic,
 // chat_request_to_gemini), dumped as the providers dump them.
@@ -74,8 +75,34 @@ void toward_gemini(const keel::ChatRequest& request) {
 
 }  // namespace
 
+// The same bytes as a count_tokens body: errors are 400s; an accepted one's count bodies for
+// Anthropic and Gemini are valid UTF-8, and Anthropic's holds no field count_tokens refuses.
+void as_count_request(std::string_view input) {
+  auto request = keel::parse_count_tokens_request(input);
+  if (!request) {
+    check_client_error(request.error());
+    return;
+  }
+  if (auto wire = keel::chat_request_to_anthropic_count(*request, "upstream-model")) {
+    dump_checked(*wire);
+    for (const auto& [key, value] : wire->items()) {
+      FUZZ_CHECK(key == "model" || key == "messages" || key == "system" || key == "tools" ||
+                     key == "tool_choice" || key == "output_config",
+                 "a count_tokens body with a field MessageCountTokensParams does not have");
+    }
+  } else {
+    check_client_error(wire.error());
+  }
+  if (auto wire = keel::chat_request_to_gemini_count(*request, "upstream-model")) {
+    dump_checked(*wire);
+  } else {
+    check_client_error(wire.error());
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  as_count_request(input);
   auto request = keel::parse_messages_request(input);
   if (!request) {
     check_client_error(request.error());

@@ -1,6 +1,7 @@
 // Upstream bytes from the Anthropic Messages API (provider kind `anthropic`): the input as a
 // whole Message body (anthropic_response_from_wire), as an error body
-// (anthropic_error_message), and as an SSE body of RawMessageStreamEvents, parsed by SseParser
+// (anthropic_error_message), as a count_tokens answer (anthropic_count_from_wire), and as an SSE
+// body of RawMessageStreamEvents, parsed by SseParser
 // and decoded by AnthropicStreamDecoder the way relay_sse does. The events then go to every
 // front door's encoders and the aggregator (fuzz_events.h).
 //
@@ -73,6 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   fuzz_whole_body(input);
   fuzz_error_body(input);
+  fuzz_events::check_count(keel::anthropic_count_from_wire(input));
   fuzz_stream(input);
   return 0;
 }

@@ -43,6 +43,15 @@ inline void check_upstream_error(const keel::Error& error, UpstreamCodes codes) 
 
 // What keel tells a client about a non-2xx upstream body: non-empty, bounded (1000 bytes of
 // message + "..." at most, json_util.h kMaxUpstreamMessageBytes), valid UTF-8.
+// An upstream's token count answer, parsed: a count >= 0, or a 502.
+inline void check_count(const keel::Result<int64_t>& count) {
+  if (count) {
+    FUZZ_CHECK(*count >= 0, "a negative token count");
+  } else {
+    FUZZ_CHECK(count.error().code == keel::ErrorCode::kBadGateway, "a bad count that is not a 502");
+  }
+}
+
 inline void check_upstream_message(const std::string& message) {
   FUZZ_CHECK(!message.empty(), "empty upstream error message");
   FUZZ_CHECK(message.size() <= 1003, "upstream error message is not bounded");

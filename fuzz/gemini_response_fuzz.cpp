@@ -78,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   fuzz_whole_body(input);
   fuzz_error_body(input);
+  fuzz_events::check_count(keel::gemini_count_from_wire(input));
   fuzz_stream(input);
   return 0;
 }

@@ -552,7 +552,9 @@ Status reject_unsupported_fields(const Json& body) {
   return Status::Ok();
 }
 
-Status parse_messages_object(const Json& body, ChatRequest& req) {
+// `counting`: a MessageCountTokensParams body (POST /v1/messages/count_tokens), which has no
+// max_tokens; one that comes anyway is read and checked as usual.
+Status parse_messages_object(const Json& body, ChatRequest& req, bool counting) {
   if (!body.is_object()) {
     return invalid("", std::string("request body must be a JSON object, got ") + describe(body));
   }
@@ -563,16 +565,18 @@ Status parse_messages_object(const Json& body, ChatRequest& req) {
   req.model = str(*model);
 
   const Json* max_tokens = member(body, "max_tokens");
-  if (!max_tokens) return required("max_tokens");
-  if (!max_tokens->is_number()) return wrong_type("max_tokens", "an integer", *max_tokens);
-  auto max = as_int64(*max_tokens);
-  if (!max) return invalid("max_tokens", "max_tokens must be an integer");
-  if (*max < 1) {
-    return invalid("max_tokens",
-                   "max_tokens must be at least 1 (keel does not support "
-                   "max_tokens 0, which only pre-warms Anthropic's prompt cache)");
+  if (!max_tokens && !counting) return required("max_tokens");
+  if (max_tokens) {
+    if (!max_tokens->is_number()) return wrong_type("max_tokens", "an integer", *max_tokens);
+    auto max = as_int64(*max_tokens);
+    if (!max) return invalid("max_tokens", "max_tokens must be an integer");
+    if (*max < 1) {
+      return invalid("max_tokens",
+                     "max_tokens must be at least 1 (keel does not support "
+                     "max_tokens 0, which only pre-warms Anthropic's prompt cache)");
+    }
+    req.sampling.max_tokens = *max;
   }
-  req.sampling.max_tokens = *max;
 
   if (auto st = reject_unsupported_fields(body); !st.ok()) return st;
 
@@ -1232,17 +1236,27 @@ std::optional<int> block_index(const Json& event) {
 
 // ==== public: front door =====================================================================
 
-Result<ChatRequest> parse_messages_request(std::string_view body) {
+namespace {
+Result<ChatRequest> parse_messages_body(std::string_view body, bool counting) {
   try {
     auto json = parse_json(body, ErrorCode::kInvalidArgument, "request body");
     if (!json) return json.error();
     ChatRequest req;
-    if (auto st = parse_messages_object(*json, req); !st.ok()) return st.error();
+    if (auto st = parse_messages_object(*json, req, counting); !st.ok()) return st.error();
     return req;
   } catch (const std::exception& e) {
     return Error(ErrorCode::kInvalidArgument,
                  std::string("could not read the request: ") + e.what());
   }
+}
+}  // namespace
+
+Result<ChatRequest> parse_messages_request(std::string_view body) {
+  return parse_messages_body(body, false);
+}
+
+Result<ChatRequest> parse_count_tokens_request(std::string_view body) {
+  return parse_messages_body(body, true);
 }
 
 Json messages_response_to_wire(const ChatResponse& resp, const std::string& model) {
@@ -1479,6 +1493,29 @@ Result<Json> chat_request_to_anthropic(const ChatRequest& req, const std::string
 }
 
 // ==== public: from Anthropic =================================================================
+
+Result<Json> chat_request_to_anthropic_count(const ChatRequest& req,
+                                            const std::string& upstream_model) {
+  auto wire = chat_request_to_anthropic(req, upstream_model);
+  if (!wire) return wire;
+  // The fields of MessageCountTokensParams (@anthropic-ai/sdk) keel sends; the API refuses
+  // others (max_tokens, stream, sampling, metadata).
+  Json count = Json::object();
+  for (const char* key : {"model", "messages", "system", "tools", "tool_choice", "output_config"}) {
+    if (auto it = wire->find(key); it != wire->end()) count[key] = std::move(*it);
+  }
+  return count;
+}
+
+Result<int64_t> anthropic_count_from_wire(std::string_view body) {
+  auto json = try_parse_json(body);
+  int64_t count = 0;
+  if (!json || !json->is_object() || !member(*json, "input_tokens") ||
+      !read_count(*json, "input_tokens", count)) {
+    return bad_gateway("upstream returned an invalid token count (no input_tokens)");
+  }
+  return count;
+}
 
 Result<std::vector<ChatEvent>> anthropic_response_from_wire(std::string_view body) {
   try {

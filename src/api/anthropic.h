@@ -46,6 +46,10 @@ inline constexpr int64_t kAnthropicDefaultMaxTokens = 4096;
 // than user_id, output_config.effort, ...) are ignored.
 Result<ChatRequest> parse_messages_request(std::string_view body);
 
+// A MessageCountTokensParams body (POST /v1/messages/count_tokens) -> native request: as
+// parse_messages_request, but max_tokens is not required.
+Result<ChatRequest> parse_count_tokens_request(std::string_view body);
+
 // A whole answer as an Anthropic Message (`id` is resp.id; the front door passes a "msg_" id).
 Json messages_response_to_wire(const ChatResponse& resp, const std::string& model);
 
@@ -105,6 +109,14 @@ const char* anthropic_error_type(ErrorCode code);
 // arguments that are not a JSON object, images that are neither https nor base64 data URLs of
 // a supported type.
 Result<Json> chat_request_to_anthropic(const ChatRequest& req, const std::string& upstream_model);
+
+// The count_tokens body (MessageCountTokensParams): the Messages body's model, messages, system,
+// tools, tool_choice and output_config, nothing else. Refuses what chat_request_to_anthropic
+// refuses.
+Result<Json> chat_request_to_anthropic_count(const ChatRequest& req,
+                                            const std::string& upstream_model);
+// A MessageTokensCount answer ({"input_tokens": N}) -> N; anything else -> kBadGateway.
+Result<int64_t> anthropic_count_from_wire(std::string_view body);
 
 // A tool-call id as Anthropic accepts it (^[a-zA-Z0-9_-]+$): unchanged when it already
 // matches; otherwise every other byte becomes '_' and "_" + 8 hex digits of a hash of the

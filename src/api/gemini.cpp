@@ -1184,6 +1184,27 @@ Result<Json> chat_request_to_gemini(const ChatRequest& req, const GeminiRequestO
   }
 }
 
+Result<Json> chat_request_to_gemini_count(const ChatRequest& req,
+                                         const std::string& upstream_model,
+                                         const GeminiRequestOptions& options) {
+  auto body = chat_request_to_gemini(req, options);
+  if (!body) return body;
+  // countTokens takes the whole GenerateContentRequest, which then names its model, so system
+  // instructions and function declarations are counted too (ai.google.dev "Counting tokens").
+  (*body)["model"] = "models/" + upstream_model;
+  return Json{{"generateContentRequest", std::move(*body)}};
+}
+
+Result<int64_t> gemini_count_from_wire(std::string_view body) {
+  auto json = try_parse_json(body);
+  std::optional<int64_t> count;
+  if (json && json->is_object() && member(*json, "totalTokens")) {
+    count = read_count(*json, "totalTokens");
+  }
+  if (!count) return bad_gateway("upstream returned an invalid token count (no totalTokens)");
+  return *count;
+}
+
 // ==== from Gemini ============================================================================
 
 Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body) {

@@ -43,6 +43,14 @@ struct GeminiRequestOptions {
 Result<Json> chat_request_to_gemini(const ChatRequest& req,
                                     const GeminiRequestOptions& options = {});
 
+// The countTokens body for `upstream_model`: {"generateContentRequest": the generateContent
+// body with "model": "models/<upstream_model>"}; refuses what chat_request_to_gemini refuses.
+Result<Json> chat_request_to_gemini_count(const ChatRequest& req,
+                                         const std::string& upstream_model,
+                                         const GeminiRequestOptions& options = {});
+// A CountTokensResponse ({"totalTokens": N, ...}) -> N; anything else -> kBadGateway.
+Result<int64_t> gemini_count_from_wire(std::string_view body);
+
 // A JSON Schema (tool parameters, response_format) -> Gemini's OpenAPI-subset Schema: $ref/$defs
 // inlined, type arrays and null branches -> nullable, const -> enum, unsupported keywords
 // removed or, where they constrain values, described in `description`. `path` names the schema

@@ -9,8 +9,9 @@ namespace keel::cli {
 
 std::string capability_matrix() {
   std::string out =
-      "| provider kind | streaming | tools | parallel tools | images | JSON schema | embeddings |\n"
-      "|---|---|---|---|---|---|---|\n";
+      "| provider kind | streaming | tools | parallel tools | images | JSON schema | embeddings "
+      "| token counting |\n"
+      "|---|---|---|---|---|---|---|---|\n";
   for (ProviderKind kind : {ProviderKind::kOpenAI, ProviderKind::kAzure, ProviderKind::kAnthropic,
                             ProviderKind::kGemini, ProviderKind::kLocal}) {
     out += "| `" + std::string(provider_kind_name(kind)) + "` |";
@@ -25,13 +26,13 @@ std::string capability_matrix() {
       config.api_version = "2024-10-21";
       auto provider = make_provider(config);
       if (!provider) {
-        out += " not in this build | | | | | |\n";
+        out += " not in this build | | | | | | |\n";
         continue;
       }
       caps = provider.value()->capabilities();
     }
     for (bool has : {caps.streaming, caps.tools, caps.parallel_tools, caps.images,
-                     caps.json_schema, caps.embeddings}) {
+                     caps.json_schema, caps.embeddings, caps.count_tokens}) {
       out += has ? " yes |" : " no |";
     }
     out += "\n";

@@ -14,7 +14,14 @@ namespace keel {
 
 Capabilities local_capabilities() {
   return Capabilities{.streaming = true, .tools = true, .parallel_tools = true,
-                      .images = false, .json_schema = true, .embeddings = true};
+                      .images = false, .json_schema = true, .embeddings = true,
+                      .count_tokens = true};
+}
+
+Task<Result<int64_t>> Provider::count_tokens(const ChatRequest&, const std::string&, CancelPtr) {
+  co_return Error(ErrorCode::kInvalidArgument,
+                  std::string("provider kind ") + provider_kind_name(kind()) +
+                      " cannot count tokens (its API has no token-counting endpoint)");
 }
 
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {

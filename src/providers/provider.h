@@ -28,6 +28,7 @@ struct Capabilities {
   bool images = false;
   bool json_schema = false;
   bool embeddings = false;
+  bool count_tokens = false;   // an exact prompt token count (POST /v1/messages/count_tokens)
 };
 
 class EventSink {
@@ -67,6 +68,11 @@ class Provider {
                           EventSink& sink, CancelPtr cancel) = 0;
   virtual Task<Result<Embeddings>> embed(const EmbedRequest& request,
                                          const std::string& upstream_model, CancelPtr cancel) = 0;
+  // The prompt's token count as `upstream_model` would see it (its messages, system prompt and
+  // tools). Only asked of providers whose capabilities say count_tokens; the default refuses.
+  virtual Task<Result<int64_t>> count_tokens(const ChatRequest& request,
+                                             const std::string& upstream_model,
+                                             CancelPtr cancel);
 };
 
 // What kind `local` can do. It is the same whether or not this binary has the local engine, so

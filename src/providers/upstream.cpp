@@ -18,6 +18,18 @@ Task<Error> upstream_error_from(ClientResponse& response,
                                 response.header("retry-after-ms"));
 }
 
+Task<Result<std::string>> send_for_body(ClientRequest request,
+                                        std::string (*message_of)(std::string_view body),
+                                        const std::string& api_key, CancelPtr cancel) {
+  auto response = co_await http_send(std::move(request), std::move(cancel));
+  if (!response) co_return response.error();
+  auto& res = *response.value();
+  if (res.status() < 200 || res.status() >= 300) {
+    co_return co_await upstream_error_from(res, message_of, api_key);
+  }
+  co_return co_await res.read_all();
+}
+
 Result<Url> provider_base_url(const ProviderConfig& config, std::string_view default_url) {
   auto url = Url::parse(config.base_url.empty() ? default_url : config.base_url);
   if (!url) {

@@ -19,6 +19,13 @@ Task<Error> upstream_error_from(ClientResponse& response,
                                 std::string (*message_of)(std::string_view body),
                                 const std::string& api_key);
 
+// Sends a request whose answer is one body (embeddings, token counts): a failure to connect or
+// a non-2xx becomes the error (the vendor's message via `message_of`, `api_key` scrubbed), a 2xx
+// its body's text.
+Task<Result<std::string>> send_for_body(ClientRequest request,
+                                        std::string (*message_of)(std::string_view body),
+                                        const std::string& api_key, CancelPtr cancel);
+
 // The provider's base URL: config.base_url, else the kind's default; a bad URL is an error
 // naming the provider.
 Result<Url> provider_base_url(const ProviderConfig& config, std::string_view default_url);

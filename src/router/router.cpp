@@ -441,11 +441,19 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
   co_return outcome;
 }
 
-Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr client_gone,
-                                       std::vector<AttemptRecord>& attempts) {
-  auto model_it = models_.find(request.model);
+namespace {
+// What an answered attempt logs as prompt tokens: embeddings are billed; a count is not usage.
+int64_t billed_prompt_tokens(const Embeddings& embeddings) { return embeddings.usage.prompt_tokens; }
+int64_t billed_prompt_tokens(int64_t) { return 0; }
+}  // namespace
+
+template <typename T, typename Serves, typename Call>
+Task<Result<T>> Router::unary(const std::string& model_name, Serves serves, Call call,
+                              const char* none, CancelPtr client_gone,
+                              std::vector<AttemptRecord>& attempts) {
+  auto model_it = models_.find(model_name);
   if (model_it == models_.end()) {
-    Error error(ErrorCode::kNotFound, "model '" + request.model + "' does not exist");
+    Error error(ErrorCode::kNotFound, "model '" + model_name + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
     co_return error;
@@ -455,7 +463,7 @@ Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr cl
   Plan plan = make_plan(model);
   std::vector<std::pair<Target*, Error>> failures;
   for (Target* target : plan.order) {
-    if (!target->provider->capabilities().embeddings) continue;
+    if (!serves(target->provider->capabilities())) continue;
     Error last_error;
     for (int attempt = 0; attempt <= model.config.retries; ++attempt) {
       AttemptRecord record;
@@ -465,11 +473,11 @@ Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr cl
       auto start = steady_clock::now();
       auto attempt_cancel = client_gone->child();
       AttemptTimer timer(executor, attempt_cancel, model.config.timeout_ms, model.config.timeout_ms);
-      auto result = co_await target->provider->embed(request, target->config.model, attempt_cancel);
+      Result<T> result = co_await call(*target, attempt_cancel);
       record.latency_ms = elapsed_ms(start);
       if (result) {
         record.status = 200;
-        record.prompt_tokens = result->usage.prompt_tokens;
+        record.prompt_tokens = billed_prompt_tokens(*result);
         attempts.push_back(record);
         record_result(*target, true, static_cast<double>(record.latency_ms));
         co_return result;
@@ -492,10 +500,30 @@ Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr cl
     failures.emplace_back(target, last_error);
   }
   if (failures.empty()) {
-    co_return Error(ErrorCode::kInvalidArgument,
-                    "model '" + request.model + "' has no target that serves embeddings");
+    co_return Error(ErrorCode::kInvalidArgument, "model '" + model_name + "' " + none);
   }
   co_return final_error(model, failures);
+}
+
+Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr client_gone,
+                                       std::vector<AttemptRecord>& attempts) {
+  co_return co_await unary<Embeddings>(
+      request.model, [](const Capabilities& caps) { return caps.embeddings; },
+      [&request](Target& target, CancelPtr cancel) {
+        return target.provider->embed(request, target.config.model, std::move(cancel));
+      },
+      "has no target that serves embeddings", std::move(client_gone), attempts);
+}
+
+Task<Result<int64_t>> Router::count_tokens(const ChatRequest& request, CancelPtr client_gone,
+                                           std::vector<AttemptRecord>& attempts) {
+  co_return co_await unary<int64_t>(
+      request.model, [](const Capabilities& caps) { return caps.count_tokens; },
+      [&request](Target& target, CancelPtr cancel) {
+        return target.provider->count_tokens(request, target.config.model, std::move(cancel));
+      },
+      "has no target that can count tokens (provider kinds anthropic, gemini and local can)",
+      std::move(client_gone), attempts);
 }
 
 std::vector<TargetStatus> Router::status() const {

@@ -56,6 +56,10 @@ class Router {
   Task<ChatOutcome> chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone);
   Task<Result<Embeddings>> embed(const EmbedRequest& request, CancelPtr client_gone,
                                  std::vector<AttemptRecord>& attempts);
+  // The prompt's token count from the first of the model's targets whose provider can count
+  // (capabilities().count_tokens), with failover like embed(); kInvalidArgument when none can.
+  Task<Result<int64_t>> count_tokens(const ChatRequest& request, CancelPtr client_gone,
+                                     std::vector<AttemptRecord>& attempts);
 
   std::vector<TargetStatus> status() const;
 
@@ -82,6 +86,14 @@ class Router {
   long backoff_ms(int attempt, const Error& error, bool& give_up_target);
   Error final_error(const Model& model, const std::vector<std::pair<Target*, Error>>& failures);
   Task<bool> sleep_ms(long ms, const CancelPtr& cancel);
+  // A request that is not a chat (embeddings, a token count): the model's targets whose
+  // capabilities pass `serves`, in plan order, each with the model's retries and timeout, until
+  // one answers; `call(target, cancel)` makes one attempt. `none` ends the message when no
+  // target serves it.
+  template <typename T, typename Serves, typename Call>
+  Task<Result<T>> unary(const std::string& model_name, Serves serves, Call call,
+                        const char* none, CancelPtr client_gone,
+                        std::vector<AttemptRecord>& attempts);
 
   const Clock& clock_;
   RouterConfig router_config_;

@@ -186,6 +186,16 @@ Task<void> App::send_error(ResponseWriter& response, const Error& error, Request
   co_await response.send(status, kJson, dump(body), headers);
 }
 
+Task<void> App::send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
+                              ApiFormat format) {
+  if (error.code == ErrorCode::kCancelled) {   // the client is gone: nobody to answer
+    record.status = 499;
+    record.error_class = error_code_name(ErrorCode::kCancelled);
+    co_return;
+  }
+  co_await send_error(response, error, &record, format);
+}
+
 void App::finish(RequestRecord& record, steady_clock::time_point start) {
   record.latency_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - start).count();
@@ -200,10 +210,12 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await response.send(200, kJson, R"({"status":"ok"})");
     co_return;
   }
-  bool api = path == "/v1/chat/completions" || path == "/v1/messages" ||
+  const bool count_route = path == "/v1/messages/count_tokens";
+  bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
              path == "/v1/embeddings" || path == "/v1/models" || path == "/metrics";
   // Errors before the route is known take the shape of the API the path belongs to.
-  ApiFormat format = path == "/v1/messages" ? ApiFormat::kAnthropic : ApiFormat::kOpenAI;
+  ApiFormat format =
+      path == "/v1/messages" || count_route ? ApiFormat::kAnthropic : ApiFormat::kOpenAI;
   if (!api) {
     Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
                                           " " + std::string(path));
@@ -271,6 +283,8 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await chat(request, response, record, ApiFormat::kOpenAI);
   } else if (path == "/v1/messages") {
     co_await chat(request, response, record, ApiFormat::kAnthropic);
+  } else if (count_route) {
+    co_await count_tokens(request, response, record);
   } else {
     co_await embeddings(request, response, record);
   }
@@ -361,6 +375,28 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   }
 }
 
+// POST /v1/messages/count_tokens: {"input_tokens": N} (MessageTokensCount) from a target that
+// can count exactly. Where none can, a 400 in Anthropic's shape, never an estimate: clients
+// such as Claude Code fall back to their own estimate on an error, but trust a 200.
+Task<void> App::count_tokens(Request& request, ResponseWriter& response, RequestRecord& record) {
+  auto parsed = parse_count_tokens_request(request.message.body());
+  if (!parsed) {
+    co_await send_error(response, parsed.error(), &record, ApiFormat::kAnthropic);
+    co_return;
+  }
+  record.model = parsed->model;
+  auto count = co_await router_->count_tokens(*parsed, response.client_gone(), record.attempts);
+  if (!count) {
+    co_await send_failure(response, count.error(), record, ApiFormat::kAnthropic);
+    co_return;
+  }
+  record.status = 200;
+  Json answer = Json::object();
+  answer["input_tokens"] = *count;
+  Headers headers{{"x-request-id", record.id}};
+  co_await response.send(200, kJson, dump(answer), headers);
+}
+
 Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRecord& record) {
   auto parsed = parse_embed_request(request.message.body());
   if (!parsed) {
@@ -370,12 +406,7 @@ Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRe
   record.model = parsed->model;
   auto result = co_await router_->embed(*parsed, response.client_gone(), record.attempts);
   if (!result) {
-    if (result.error().code == ErrorCode::kCancelled) {
-      record.status = 499;
-      record.error_class = error_code_name(ErrorCode::kCancelled);
-      co_return;
-    }
-    co_await send_error(response, result.error(), &record);
+    co_await send_failure(response, result.error(), record, ApiFormat::kOpenAI);
     co_return;
   }
   result->model = parsed->model;

@@ -41,8 +41,13 @@ class App {
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
                   ApiFormat format);
   Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
+  Task<void> count_tokens(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);
+  // A router's failure: a cancelled request (the client went away) is logged as 499 and gets
+  // no answer; any other error is sent in `format`'s shape.
+  Task<void> send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
+                          ApiFormat format);
   bool authorized(const Request& request) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 

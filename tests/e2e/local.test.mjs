@@ -167,6 +167,19 @@ describe('local engine', { skip: LOCAL_SKIP }, () => {
     assert.ok(res.usage.prompt_tokens > 4, `prompt_tokens ${res.usage.prompt_tokens}`);
   });
 
+  test('count_tokens counts the prompt a chat with the same request decodes', async () => {
+    const anthropic = makeAnthropicClient(keel, { maxRetries: 0 });
+    const params = { model: 'fixture', system: 'Be brief.', messages: user('hello there, how are you today?') };
+    const counted = await anthropic.messages.countTokens(params);
+    const msg = await anthropic.messages.create({ ...params, max_tokens: 2 });
+    // An Anthropic client's input_tokens leaves out what came from the KV cache.
+    assert.equal(counted.input_tokens, msg.usage.input_tokens + (msg.usage.cache_read_input_tokens ?? 0));
+    const longer = await anthropic.messages.countTokens({ ...params, messages: user('hello there, how are you today? And tomorrow?') });
+    assert.ok(longer.input_tokens > counted.input_tokens, `${longer.input_tokens} vs ${counted.input_tokens}`);
+    await assert.rejects(anthropic.messages.countTokens({ ...params, model: 'bert' }),
+      (e) => e.status === 400 && /embedding model/.test(e.error?.error?.message ?? ''));
+  });
+
   test('tools and a tool-call round trip go through the model\'s template', async () => {
     // A random-weight model never chooses to call a tool, so this checks the wire -> template
     // path end to end; parsing model output into tool calls is tests/unit/local/chat_format_test.

@@ -7,8 +7,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { startFakeOpenAI, FAKE_TEXT, FAKE_USAGE } from '../fakes/fake_openai.mjs';
-import { startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT, ANTHROPIC_USAGE } from '../fakes/fake_anthropic.mjs';
-import { startFakeGemini, parseEcho as parseGeminiEcho, GEMINI_TEXT, GEMINI_OPENAI_USAGE } from '../fakes/fake_gemini.mjs';
+import {
+  startFakeAnthropic, parseEcho as parseAnthropicEcho, countTokensOf as anthropicCount, ANTHROPIC_TEXT, ANTHROPIC_USAGE,
+} from '../fakes/fake_anthropic.mjs';
+import {
+  startFakeGemini, parseEcho as parseGeminiEcho, countTokensOf as geminiCount, GEMINI_TEXT, GEMINI_OPENAI_USAGE,
+} from '../fakes/fake_gemini.mjs';
 import {
   startKeel, makeAnthropicClient, fakeProvider, anthropicProvider, geminiProvider, postJSON, sseEvents, anthropicErrorOf,
   waitFor, UPSTREAM_KEY, CLIENT_KEY,
@@ -59,6 +63,8 @@ before(async () => {
     m('claude-refusal', t('claude', 'refusal')),
     m('gem-slow', t('gem', 'slow-stream-100x50')),
     m('oa-slow', t('oa', 'slow-stream-100x50')),
+    m('count-mixed', t('oa', 'ok'), t('claude', 'ok-count')),
+    m('count-fo', t('claude', 'overloaded-count'), t('gem', 'ok-count')),
   );
   keel = await startKeel({
     providers: [fakeProvider('oa', fakeO, UPSTREAM_KEY), anthropicProvider('claude', fakeA, ANT_KEY), geminiProvider('gem', fakeG, GEM_KEY)],
@@ -430,6 +436,60 @@ describe("errors in Anthropic's shape", () => {
       return true;
     });
     assert.equal(seen, 'Hello from');
+  });
+});
+
+describe('count_tokens', () => {
+  const params = {
+    system: 'Answer in one word.',
+    messages: [...user('Weather in Paris?'), { role: 'assistant', content: 'Sunny.' }, ...user('And Tokyo?')],
+    tools: [WEATHER_TOOL],
+  };
+
+  test('an anthropic target counts upstream: the MessageCountTokensParams fields only', async () => {
+    const counted = await client.messages.countTokens({ model: 'claude-ok', ...params });
+    const up = fakeA.lastRequest();
+    assert.equal(up.path, '/v1/messages/count_tokens');
+    assert.deepEqual(Object.keys(up.body).sort(), ['messages', 'model', 'system', 'tools']);
+    assert.equal(up.body.model, 'ok');
+    assert.deepEqual(counted, { input_tokens: anthropicCount(up.body) });
+  });
+
+  test('a gemini target counts with countTokens over the whole generateContent request', async () => {
+    const counted = await client.messages.countTokens({ model: 'gem-ok', ...params });
+    const up = fakeG.lastRequest();
+    assert.equal(up.action, 'countTokens');
+    const request = up.body.generateContentRequest;
+    assert.equal(request.model, 'models/ok');
+    assert.equal(request.systemInstruction.parts[0].text, 'Answer in one word.');
+    assert.equal(request.tools[0].functionDeclarations[0].name, 'get_weather');
+    assert.deepEqual(counted, { input_tokens: geminiCount(request) });
+  });
+
+  test('an OpenAI-compatible target cannot count: 400 in Anthropic shape, never a made-up number', async () => {
+    const res = await postJSON(keel, '/v1/messages/count_tokens', { model: 'oa-ok', ...params });
+    assert.equal(res.status, 400);
+    const error = anthropicErrorOf(res.json);
+    assert.equal(error.type, 'invalid_request_error');
+    assert.match(error.message, /'oa-ok' has no target that can count tokens/);
+  });
+
+  test('targets that cannot count are passed over; an overloaded one fails over', async () => {
+    const hits = fakeO.requests.length;
+    const mixed = await client.messages.countTokens({ model: 'count-mixed', ...params });
+    assert.equal(fakeO.requests.length, hits, 'the OpenAI target was asked');
+    assert.deepEqual(mixed, { input_tokens: anthropicCount(fakeA.lastRequest().body) });
+    const fo = await client.messages.countTokens({ model: 'count-fo', ...params });
+    assert.deepEqual(fo, { input_tokens: geminiCount(fakeG.lastRequest().body.generateContentRequest) });
+  });
+
+  test('the beta route (?beta=true, what Claude Code calls) and bad input', async () => {
+    const beta = await client.beta.messages.countTokens({ model: 'claude-ok', ...params });
+    assert.equal(fakeA.lastRequest().path, '/v1/messages/count_tokens');
+    assert.equal(beta.input_tokens, anthropicCount(fakeA.lastRequest().body));
+    await assert.rejects(client.messages.countTokens({ model: 'claude-ok' }),
+      (e) => e.status === 400 && e.error?.error?.type === 'invalid_request_error');
+    await assert.rejects(client.messages.countTokens({ model: 'nope', ...params }), (e) => e.status === 404);
   });
 });
 

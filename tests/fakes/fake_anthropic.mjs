@@ -71,6 +71,11 @@
 //                               event-stream with `event: message_start\ndata: not-json`
 //   slow-stream*                one text delta every 100 ms for 100 deltas; "slow-stream-NxM":
 //                               N deltas every M ms; non-stream: answers after N*M ms
+// POST /v1/messages/count_tokens answers a `MessageTokensCount` ({input_tokens}): countTokensOf()
+// of the body, a stand-in tokenizer (a quarter of the JSON length of system, messages and tools).
+// Its body is checked like a Messages body but against MessageCountTokensParams' fields (so
+// max_tokens, stream or sampling fields are "Extra inputs are not permitted"); the failure
+// behaviours above (fail-*, overloaded*, rate-429*, flaky-N*, hang*, garbage*) apply to it too.
 // Any other path: 404 not_found_error.
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
@@ -96,7 +101,17 @@ const KNOWN_FIELDS = new Set([
   'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'output_config',
   'output_format', 'container', 'mcp_servers', 'context_management', 'inference_geo', 'speed',
 ]);
+// MessageCountTokensParams (@anthropic-ai/sdk 1.14.0).
+const COUNT_FIELDS = new Set([
+  'model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config', 'cache_control', 'speed',
+  'user_profile_id', 'workspace_id',
+]);
 const ID_RE = /^[a-zA-Z0-9_-]+$/;
+
+// The fake's token count for a count_tokens body: deterministic, and it grows with the content.
+export function countTokensOf(body) {
+  return Math.ceil(JSON.stringify([body.system ?? null, body.messages, body.tools ?? null]).length / 4);
+}
 const TOOL_NAME_RE = /^[a-zA-Z0-9_-]{1,128}$/;
 
 // Splits an echo answer into {text, toolResults} (toolResults: [] when the request had none).
@@ -323,13 +338,15 @@ export async function startFakeAnthropic(options = {}) {
   }
 
   async function handle(req, res, path, body) {
-    if (!(req.method === 'POST' && path === '/v1/messages')) {
+    const counting = path === '/v1/messages/count_tokens';
+    if (!(req.method === 'POST' && (path === '/v1/messages' || counting))) {
       return sendError(res, 404, 'not_found_error', `Not Found: ${req.method} ${path}`);
     }
     const key = req.headers['x-api-key'];
     if (!key) return sendError(res, 401, 'authentication_error', 'x-api-key header is required');
     if (requiredKey !== null && key !== requiredKey) return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
     if (!req.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
+    if (counting) return countTokens(req, res, body);
     const why = validateMessagesRequest(body);
     if (why) return sendError(res, 400, 'invalid_request_error', why);
     const model = body.model;
@@ -337,6 +354,18 @@ export async function startFakeAnthropic(options = {}) {
     const behaviour = behaviourOf(model);
     if (await failure(req, res, behaviour, model, body)) return;
     return body.stream === true ? stream(res, body, model, behaviour) : whole(res, body, model, behaviour);
+  }
+
+  async function countTokens(req, res, body) {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return sendError(res, 400, 'invalid_request_error', 'Invalid JSON body');
+    const extra = Object.keys(body).find((key) => !COUNT_FIELDS.has(key));
+    if (extra) return sendError(res, 400, 'invalid_request_error', `${extra}: Extra inputs are not permitted`);
+    const why = validateMessagesRequest({ ...body, max_tokens: 1 });  // the rest as for Messages
+    if (why) return sendError(res, 400, 'invalid_request_error', why);
+    countHit(stats, body.model);
+    const behaviour = behaviourOf(body.model);
+    if (await failure(req, res, behaviour, body.model, body)) return;
+    sendJSON(res, 200, { input_tokens: countTokensOf(body) });
   }
 
   async function failure(req, res, behaviour, model, body) {

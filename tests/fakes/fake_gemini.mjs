@@ -62,6 +62,10 @@
 //   garbage*                    200 application/json "this is not json{{{"; streams: "data: not-json"
 //   slow-stream*                one text chunk every 100 ms for 100 chunks; "slow-stream-NxM":
 //                               N chunks every M ms; non-stream: answers after N*M ms
+// POST /v1beta/models/{model}:countTokens takes {contents} or {generateContentRequest: {model:
+// "models/{model}", ...a generateContent body}} (ai.google.dev/api/tokens) and answers a
+// CountTokensResponse {totalTokens}: countTokensOf() of what it counts, a stand-in tokenizer.
+// The failure behaviours (fail-*, overloaded*, rate-429*, flaky-N*, hang*, garbage*) apply too.
 // Any other path: 404 NOT_FOUND.
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
@@ -308,6 +312,24 @@ function functionResponsesOf(contents) {
   return out;
 }
 
+// The fake's token count of a GenerateContentRequest: deterministic, growing with the content.
+export function countTokensOf(request) {
+  return Math.ceil(JSON.stringify([request.systemInstruction ?? null, request.contents, request.tools ?? null]).length / 4);
+}
+
+// Returns an error message when a countTokens body is not one the real API would take.
+function validateCountTokens(body, model) {
+  if (!isObject(body)) return 'Invalid JSON payload received. Expected an object.';
+  for (const key of Object.keys(body)) {
+    if (key !== 'contents' && key !== 'generateContentRequest') return `Invalid JSON payload received. Unknown name "${key}": Cannot find field.`;
+  }
+  if (body.generateContentRequest === undefined) return validateGenerateContent({ contents: body.contents });
+  if (body.contents !== undefined) return 'contents and generateContentRequest cannot both be set';
+  const { model: named, ...request } = isObject(body.generateContentRequest) ? body.generateContentRequest : {};
+  if (named !== `models/${model}`) return `* CountTokensRequest.generate_content_request.model: must be "models/${model}", got ${JSON.stringify(named)}`;
+  return validateGenerateContent(request);
+}
+
 export async function startFakeGemini(options = {}) {
   const requiredKey = options.apiKey ?? null;
   const requests = [];
@@ -318,7 +340,7 @@ export async function startFakeGemini(options = {}) {
     stats,
     onRequest(req, res, raw, body) {
       const url = new URL(req.url, 'http://x');
-      const m = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
+      const m = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/.exec(url.pathname);
       const entry = {
         seq: seq++, at: Date.now(), method: req.method, path: url.pathname, query: url.search,
         model: m ? decodeURIComponent(m[1]) : null, action: m ? m[2] : null, headers: { ...req.headers }, body, raw,
@@ -345,6 +367,7 @@ export async function startFakeGemini(options = {}) {
     const key = req.headers['x-goog-api-key'];
     if (!key) return sendError(res, 403, 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
     if (requiredKey !== null && key !== requiredKey) return sendError(res, 400, 'API key not valid. Please pass a valid API key.');
+    if (entry.action === 'countTokens') return countTokens(res, entry);
     const why = validateGenerateContent(entry.body);
     if (why) return sendError(res, 400, why);
     const model = entry.model;
@@ -355,6 +378,15 @@ export async function startFakeGemini(options = {}) {
     if (await failure(res, behaviour, model, streaming)) return;
     if (!streaming) return whole(res, entry.body, model, behaviour);
     return stream(res, entry.body, model, behaviour, sse);
+  }
+
+  async function countTokens(res, entry) {
+    const why = validateCountTokens(entry.body, entry.model);
+    if (why) return sendError(res, 400, why);
+    countHit(stats, entry.model);
+    if (await failure(res, behaviourOf(entry.model), entry.model, false)) return;
+    const counted = entry.body.generateContentRequest ?? { contents: entry.body.contents };
+    sendJSON(res, 200, { totalTokens: countTokensOf(counted) });
   }
 
   async function failure(res, behaviour, model, streaming) {

@@ -17,7 +17,8 @@ constexpr const char* kAnthropicVersion = "2023-06-01";
 Result<std::unique_ptr<Provider>> AnthropicProvider::create(const ProviderConfig& config) {
   auto url = provider_base_url(config, "https://api.anthropic.com");
   if (!url) return url.error();
-  return std::unique_ptr<Provider>(new AnthropicProvider(config, url->with_path("/v1/messages")));
+  return std::unique_ptr<Provider>(new AnthropicProvider(config, url->with_path("/v1/messages"),
+                                                         url->with_path("/v1/messages/count_tokens")));
 }
 
 Capabilities AnthropicProvider::capabilities() const {
@@ -28,7 +29,23 @@ Capabilities AnthropicProvider::capabilities() const {
                       .parallel_tools = true,
                       .images = true,
                       .json_schema = true,
-                      .embeddings = false};
+                      .embeddings = false,
+                      .count_tokens = true};
+}
+
+ClientRequest AnthropicProvider::make_request(const Url& url, const Json& body,
+                                              bool stream) const {
+  ClientRequest http;
+  http.method = "POST";
+  http.url = url;
+  http.connect_timeout_ms = config_.connect_timeout_ms;
+  http.headers = {{"content-type", "application/json"},
+                  {"accept", stream ? "text/event-stream" : "application/json"},
+                  {"anthropic-version", kAnthropicVersion}};
+  if (!config_.api_key.empty()) http.headers.emplace_back("x-api-key", config_.api_key);
+  for (const auto& [name, value] : config_.headers) http.headers.emplace_back(name, value);
+  http.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return http;
 }
 
 Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string& upstream_model,
@@ -39,16 +56,7 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
     co_return;
   }
   if (request.stream) (*wire)["stream"] = true;
-  ClientRequest http;
-  http.method = "POST";
-  http.url = url_;
-  http.connect_timeout_ms = config_.connect_timeout_ms;
-  http.headers = {{"content-type", "application/json"},
-                  {"accept", request.stream ? "text/event-stream" : "application/json"},
-                  {"anthropic-version", kAnthropicVersion}};
-  if (!config_.api_key.empty()) http.headers.emplace_back("x-api-key", config_.api_key);
-  for (const auto& [name, value] : config_.headers) http.headers.emplace_back(name, value);
-  http.body = wire->dump(-1, ' ', false, Json::error_handler_t::replace);
+  ClientRequest http = make_request(url_, *wire, request.stream);
   auto stream = co_await send_chat(std::move(http), kAnthropicWire, config_.api_key, sink, cancel);
   if (!stream) co_return;
   AnthropicStreamDecoder decoder;
@@ -58,6 +66,17 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
         return decoder.decode(event.event, event.data, out, done);
       },
       sink);
+}
+
+Task<Result<int64_t>> AnthropicProvider::count_tokens(const ChatRequest& request,
+                                                     const std::string& upstream_model,
+                                                     CancelPtr cancel) {
+  auto wire = chat_request_to_anthropic_count(request, upstream_model);
+  if (!wire) co_return wire.error();
+  auto body = co_await send_for_body(make_request(count_url_, *wire, false),
+                                     anthropic_error_message, config_.api_key, std::move(cancel));
+  if (!body) co_return body.error();
+  co_return anthropic_count_from_wire(*body);
 }
 
 Task<Result<Embeddings>> AnthropicProvider::embed(const EmbedRequest&, const std::string&,

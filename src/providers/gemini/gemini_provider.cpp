@@ -22,7 +22,8 @@ Capabilities GeminiProvider::capabilities() const {
                       .parallel_tools = true,
                       .images = true,
                       .json_schema = true,
-                      .embeddings = true};
+                      .embeddings = true,
+                      .count_tokens = true};
 }
 
 ClientRequest GeminiProvider::make_request(const std::string& model, std::string_view method,
@@ -72,6 +73,19 @@ Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& u
   co_await emit_all(trailing, sink);
 }
 
+Task<Result<int64_t>> GeminiProvider::count_tokens(const ChatRequest& request,
+                                                  const std::string& upstream_model,
+                                                  CancelPtr cancel) {
+  auto wire = chat_request_to_gemini_count(request, upstream_model);
+  if (!wire) co_return wire.error();
+  ClientRequest http = make_request(upstream_model, "countTokens",
+                                    wire->dump(-1, ' ', false, Json::error_handler_t::replace), false);
+  auto body = co_await send_for_body(std::move(http), gemini_error_message, config_.api_key,
+                                     std::move(cancel));
+  if (!body) co_return body.error();
+  co_return gemini_count_from_wire(*body);
+}
+
 Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
                                                const std::string& upstream_model,
                                                CancelPtr cancel) {
@@ -90,13 +104,8 @@ Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
   }
   ClientRequest http = make_request(upstream_model, "batchEmbedContents",
                                     body.dump(-1, ' ', false, Json::error_handler_t::replace), false);
-  auto response = co_await http_send(std::move(http), cancel);
-  if (!response) co_return response.error();
-  auto& res = *response.value();
-  if (res.status() < 200 || res.status() >= 300) {
-    co_return co_await upstream_error_from(res, gemini_error_message, config_.api_key);
-  }
-  auto text = co_await res.read_all();
+  auto text = co_await send_for_body(std::move(http), gemini_error_message, config_.api_key,
+                                     std::move(cancel));
   if (!text) co_return text.error();
   Json json = Json::parse(*text, nullptr, false);
   Error garbage(ErrorCode::kBadGateway, "upstream returned invalid embeddings");

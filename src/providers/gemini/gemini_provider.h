@@ -19,6 +19,8 @@ class GeminiProvider final : public Provider {
                   CancelPtr cancel) override;
   Task<Result<Embeddings>> embed(const EmbedRequest& request, const std::string& upstream_model,
                                  CancelPtr cancel) override;
+  Task<Result<int64_t>> count_tokens(const ChatRequest& request, const std::string& upstream_model,
+                                     CancelPtr cancel) override;
 
  private:
   GeminiProvider(ProviderConfig config, Url base) : config_(std::move(config)), base_(base) {}

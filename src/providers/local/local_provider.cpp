@@ -93,6 +93,8 @@ class LocalProvider final : public Provider {
                   CancelPtr cancel) override;
   Task<Result<Embeddings>> embed(const EmbedRequest& request, const std::string& upstream_model,
                                  CancelPtr cancel) override;
+  Task<Result<int64_t>> count_tokens(const ChatRequest& request, const std::string& upstream_model,
+                                     CancelPtr cancel) override;
 
  private:
   Status available() const {
@@ -175,6 +177,23 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(Prepared& prepared,
 // splits it into content and tool calls; it is re-run over the whole text as it grows (as
 // llama-server does), and only what extends what was already sent is sent.
 // A local provider serves one model file: the target's model name (`upstream_model`) is not used.
+// The prompt chat() would decode, tokenized as chat() tokenizes it: the count equals the
+// prompt_tokens a chat with the same request reports.
+Task<Result<int64_t>> LocalProvider::count_tokens(const ChatRequest& request, const std::string&,
+                                                  CancelPtr) {
+  if (auto status = available(); !status.ok()) co_return status.error();
+  if (!can_generate_) {
+    co_return bad_request("model '" + model_name_ + "' of provider '" + config_.name +
+                          "' is an embedding model; it has no chat prompt to count");
+  }
+  auto prepared = format_->prepare(request);
+  if (!prepared.ok()) co_return prepared.error();
+  co_return static_cast<int64_t>(common_tokenize(engine_->vocab(), prepared->prompt,
+                                                 /*add_special=*/true,
+                                                 /*parse_special=*/prepared->parse_output)
+                                     .size());
+}
+
 Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& upstream_model,
                                EventSink& sink, CancelPtr cancel) {
   if (auto status = available(); !status.ok()) {

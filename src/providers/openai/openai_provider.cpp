@@ -105,13 +105,8 @@ Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,
   ClientRequest http = make_request(
       "/embeddings", wire.dump(-1, ' ', false, Json::error_handler_t::replace), false,
       upstream_model);
-  auto response = co_await http_send(std::move(http), cancel);
-  if (!response) co_return response.error();
-  auto& res = *response.value();
-  if (res.status() < 200 || res.status() >= 300) {
-    co_return co_await upstream_error_from(res, upstream_error_message, config_.api_key);
-  }
-  auto body = co_await res.read_all();
+  auto body = co_await send_for_body(std::move(http), upstream_error_message, config_.api_key,
+                                     std::move(cancel));
   if (!body) co_return body.error();
   co_return embeddings_from_wire(*body);
 }

@@ -905,6 +905,34 @@ TEST(AnthropicFrontDoor, ToolResultImagesReachOpenAIAndGemini) {
             Json({{"role", "user"}, {"parts", {{{"text", "Compare them"}}}}}));
 }
 
+// count_tokens: a MessageCountTokensParams body has no max_tokens; toward an Anthropic upstream
+// only its fields go; the answer is {"input_tokens": N}.
+TEST(AnthropicCountTokens, BodyAndAnswer) {
+  Json body = minimal_body();
+  body.erase("max_tokens");
+  body["system"] = "Be brief.";
+  body["temperature"] = 0.5;
+  body["stop_sequences"] = {"END"};
+  EXPECT_FALSE(parse_messages_request(body.dump()).ok());   // max_tokens is required there
+  auto req = parse_count_tokens_request(body.dump());
+  ASSERT_TRUE(req.ok()) << req.error().message;
+  auto wire = chat_request_to_anthropic_count(*req, "claude-x");
+  ASSERT_TRUE(wire.ok()) << wire.error().message;
+  EXPECT_EQ(*wire, Json({{"model", "claude-x"},
+                         {"system", "Be brief."},
+                         {"messages", (*chat_request_to_anthropic(*req, "claude-x"))["messages"]}}));
+  body["max_tokens"] = 0;   // still checked when given
+  EXPECT_EQ(parse_count_tokens_request(body.dump()).error().param, "max_tokens");
+
+  EXPECT_EQ(*anthropic_count_from_wire(R"({"input_tokens": 1234})"), 1234);
+  for (const char* bad : {"", "[]", "{}", R"({"input_tokens": "many"})", "not json"}) {
+    SCOPED_TRACE(bad);
+    auto count = anthropic_count_from_wire(bad);
+    ASSERT_FALSE(count.ok());
+    EXPECT_EQ(count.error().code, ErrorCode::kBadGateway);
+  }
+}
+
 TEST(AnthropicFrontDoor, ToolResultErrorsAreMarkedInTheText) {
   Json body = minimal_body();
   body["messages"] = {{{"role", "user"},

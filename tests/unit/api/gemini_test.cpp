@@ -350,6 +350,27 @@ TEST(GeminiRequest, FailedToolResultsAreErrorResponses) {
   EXPECT_EQ(parts[1]["functionResponse"]["response"], Json({{"result", "sunny"}}));
 }
 
+// countTokens takes the whole generateContent body, naming its model, and answers totalTokens.
+TEST(GeminiCountTokens, BodyAndAnswer) {
+  ChatRequest req = parse_or_die(thread_with_calls({call("a", "get_weather", "{}")},
+                                                   {tool_result("a", "sunny")}));
+  auto whole = chat_request_to_gemini(req);
+  auto count = chat_request_to_gemini_count(req, "gemini-x");
+  ASSERT_TRUE(whole.ok() && count.ok());
+  Json expected = *whole;
+  expected["model"] = "models/gemini-x";
+  EXPECT_EQ(*count, Json({{"generateContentRequest", expected}}));
+
+  EXPECT_EQ(*gemini_count_from_wire(R"({"totalTokens": 31, "promptTokensDetails": []})"), 31);
+  EXPECT_EQ(*gemini_count_from_wire(R"({"totalTokens": "31"})"), 31);   // proto3 JSON int64
+  for (const char* bad : {"", "{}", R"({"totalTokens": "x"})", R"({"error": {"code": 400}})"}) {
+    SCOPED_TRACE(bad);
+    auto parsed = gemini_count_from_wire(bad);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().code, ErrorCode::kBadGateway);
+  }
+}
+
 TEST(GeminiRequest, SyntheticThoughtSignatureGoesOnTheFirstCallOfEachModelTurn) {
   Json body = thread_with_calls({call("a", "get_weather", "{}"), call("b", "get_weather", "{}")},
                                 {tool_result("a", "1"), tool_result("b", "2")});

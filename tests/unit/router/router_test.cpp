@@ -119,7 +119,13 @@ class ScriptedProvider final : public Provider {
 
   const std::string& name() const override { return name_; }
   ProviderKind kind() const override { return ProviderKind::kOpenAI; }
-  Capabilities capabilities() const override { return Capabilities{.streaming = true}; }
+  Capabilities capabilities() const override {
+    return Capabilities{.streaming = true, .count_tokens = counts};
+  }
+  // Token counting: off unless `counts`; each call plays the next of `count_results` (then 42).
+  bool counts = false;
+  std::deque<Result<int64_t>> count_results;
+  int count_calls = 0;
 
   Task<void> chat(const ChatRequest& request, const std::string& upstream_model, EventSink& sink,
                   CancelPtr cancel) override {
@@ -159,6 +165,16 @@ class ScriptedProvider final : public Provider {
 
   Task<Result<Embeddings>> embed(const EmbedRequest&, const std::string&, CancelPtr) override {
     co_return Error(ErrorCode::kUnavailable, "no embeddings here");
+  }
+
+  Task<Result<int64_t>> count_tokens(const ChatRequest&, const std::string& upstream_model,
+                                     CancelPtr) override {
+    ++count_calls;
+    models_seen.push_back(upstream_model);
+    if (count_results.empty()) co_return int64_t{42};
+    Result<int64_t> result = std::move(count_results.front());
+    count_results.pop_front();
+    co_return result;
   }
 
  private:
@@ -263,6 +279,17 @@ class RouterTest : public ::testing::Test {
   ChatOutcome chat() {
     RecordingSink sink;
     return chat(sink);
+  }
+
+  // Router::count_tokens to completion (its Result has no default for run() to start from).
+  Result<int64_t> count_tokens(const ChatRequest& request, std::vector<AttemptRecord>& attempts) {
+    std::optional<Result<int64_t>> out;
+    auto task = [&]() -> Task<bool> {
+      out = co_await router().count_tokens(request, std::make_shared<CancelToken>(), attempts);
+      co_return true;
+    };
+    run(task());
+    return std::move(*out);
   }
 
   template <typename T>
@@ -882,6 +909,48 @@ TEST(IsRetryableTest, Table) {
     EXPECT_EQ(is_retryable(error), c.retryable)
         << error_code_name(c.code) << " upstream " << c.upstream_status;
   }
+}
+
+// --- token counts -----------------------------------------------------------------------------
+
+// count_tokens asks only the targets that can count, in plan order, and fails over from one that
+// is down; the attempts are logged, with no prompt tokens (a count is not usage).
+TEST_F(RouterTest, CountTokensAsksOnlyTargetsThatCanCountAndFailsOver) {
+  auto* cannot = add_target("a");
+  auto* down = add_target("b");
+  down->counts = true;
+  down->count_results.push_back(Error(ErrorCode::kUnavailable, "overloaded"));
+  auto* up = add_target("c");
+  up->counts = true;
+  up->count_results.push_back(int64_t{17});
+  ChatRequest request;
+  request.model = kModel;
+  std::vector<AttemptRecord> attempts;
+  auto count = count_tokens(request, attempts);
+  ASSERT_TRUE(count.ok()) << count.error().message;
+  EXPECT_EQ(*count, 17);
+  EXPECT_EQ(cannot->count_calls, 0);
+  EXPECT_EQ(down->count_calls, 1);
+  EXPECT_EQ(up->models_seen, std::vector<std::string>{"c-model"});
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].provider, "b");
+  EXPECT_EQ(attempts[0].status, 503);
+  EXPECT_EQ(attempts[1].status, 200);
+  EXPECT_EQ(attempts[1].prompt_tokens, 0);
+}
+
+TEST_F(RouterTest, CountTokensWithNoTargetThatCanCountIsA400NamingTheModel) {
+  add_target("a");
+  ChatRequest request;
+  request.model = kModel;
+  std::vector<AttemptRecord> attempts;
+  auto count = count_tokens(request, attempts);
+  ASSERT_FALSE(count.ok());
+  EXPECT_EQ(count.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(count.error().message.find("'" + std::string(kModel) + "' has no target that can count"),
+            std::string::npos)
+      << count.error().message;
+  EXPECT_TRUE(attempts.empty());
 }
 
 }  // namespace
