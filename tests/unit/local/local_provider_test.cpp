@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <chrono>
@@ -317,8 +318,12 @@ TEST(EngineTest, CancelledJobLeavesTheBatchAtOnce) {
   }
   EXPECT_LE(e.stats().decode_calls, decodes + 1) << "the engine kept decoding a dropped job";
 
-  // Both slots are free: two new jobs run together.
+  // Both slots are free: two new jobs run together. The first job's outputs wait until the
+  // second is queued: on a busy machine the first could otherwise finish its 16 tokens before
+  // this thread submits the second, and the two would never share a batch.
   std::atomic<int> finished{0};
+  std::promise<void> both_queued;
+  std::shared_future<void> queued = both_queued.get_future().share();
   for (int i = 0; i < 2; ++i) {
     auto next = std::make_shared<local::GenerateJob>();
     next->prompt = job->prompt;
@@ -326,12 +331,14 @@ TEST(EngineTest, CancelledJobLeavesTheBatchAtOnce) {
     greedy.temp = 0;
     next->sampler.reset(common_sampler_init(e.model(), greedy));
     next->max_tokens = 16;
-    next->deliver = [&](local::GenerateOutput out) {
+    next->deliver = [&finished, queued](local::GenerateOutput out) {
+      queued.wait();
       if (out.done) ++finished;
     };
     e.submit(next);
   }
-  for (int i = 0; i < 1000 && finished < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  both_queued.set_value();
+  for (int i = 0; i < 2000 && finished < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(finished.load(), 2);
   EXPECT_EQ(e.stats().max_batch_sequences, 2u);
 }
