@@ -7,7 +7,9 @@
 //
 // Front door (parse_messages_request), decisions:
 //  - Rejected with a 400 naming the field, because keel would otherwise answer a different
-//    question: thinking (unless {"type": "disabled"}), container, mcp_servers,
+//    question: thinking (unless {"type": "disabled"} or {"type": "adaptive"}, which lets the
+//    model answer without thinking, and is what keel does: no thinking goes upstream),
+//    container, mcp_servers,
 //    context_management, compaction, thread; tools other than custom tools (server tools such
 //    as web_search_*, bash_*, text_editor_*); content blocks other than text, image,
 //    tool_use, tool_result (documents, search results, server tool blocks); image sources of
@@ -532,10 +534,16 @@ Status parse_output_format(const Json& wire, const std::string& path, ChatReques
 Status reject_unsupported_fields(const Json& body) {
   if (const Json* thinking = member(body, "thinking")) {
     if (!thinking->is_object()) return wrong_type("thinking", "an object", *thinking);
-    if (optional_string(*thinking, "type") != "disabled") {
+    // "adaptive" leaves it to the model whether to think at all, so an answer without
+    // thinking is one it allows: keel, which relays no thinking blocks yet, takes it and sends
+    // no thinking upstream (Claude Code sends it by default). A budget ("enabled") or thinking
+    // between tool calls asks for thinking, which keel cannot give back.
+    const std::string type = optional_string(*thinking, "type");
+    if (type != "disabled" && type != "adaptive") {
       return invalid("thinking",
-                     "thinking is not supported by keel yet; omit it or send "
-                     "{\"type\": \"disabled\"}");
+                     "thinking of type " + echo(type) +
+                         " is not supported by keel yet (it relays no thinking blocks); omit "
+                         "it or send {\"type\": \"adaptive\"} or {\"type\": \"disabled\"}");
     }
   }
   for (const char* field : {"container", "context_management", "compaction", "thread"}) {

@@ -347,6 +347,17 @@ describe("errors in Anthropic's shape", () => {
     );
   });
 
+  test("adaptive thinking (Claude Code's default) is taken; no thinking goes upstream", async () => {
+    for (const model of ['claude-ok', 'oa-ok']) {
+      const msg = await client.messages.create({ model, max_tokens: 200, thinking: { type: 'adaptive' }, messages: user('hi') });
+      assert.equal(msg.content[0].type, 'text');
+      assert.equal(msg.stop_reason, 'end_turn');
+    }
+    assert.equal(fakeA.lastRequest().body.thinking, undefined);
+    const streamed = await client.messages.stream({ model: 'claude-ok', max_tokens: 200, thinking: { type: 'adaptive' }, messages: user('hi') }).finalMessage();
+    assert.equal(streamed.content[0].text, ANTHROPIC_TEXT);
+  });
+
   test('unknown model → 404 not_found_error (plain and streamed)', async () => {
     await assert.rejects(client.messages.create({ model: 'no-such-model', max_tokens: 10, messages: user('hi') }), (e) => {
       assert.ok(e instanceof Anthropic.NotFoundError, String(e));

@@ -681,7 +681,7 @@ TEST(AnthropicFrontDoor, RejectsWhatKeelCannotHonour) {
   };
   for (const Case& c : std::vector<Case>{
            {"thinking", {{"type", "enabled"}, {"budget_tokens", 2048}}, "thinking"},
-           {"thinking", {{"type", "adaptive"}}, "thinking"},
+           {"thinking", {{"type", "between_tools"}}, "thinking"},
            {"container", "container_1", "container"},
            {"mcp_servers", Json::array({{{"type", "url"}, {"url", "https://x"}}}), "mcp_servers"},
            {"context_management", Json::object(), "context_management"},
@@ -713,6 +713,12 @@ TEST(AnthropicFrontDoor, RejectsWhatKeelCannotHonour) {
   Json body = minimal_body();
   body["thinking"] = {{"type", "disabled"}};
   EXPECT_TRUE(parse_messages_request(body.dump()).ok());
+  // Adaptive thinking (Claude Code's default) leaves thinking to the model: taken, and nothing
+  // of it goes upstream.
+  body["thinking"] = {{"type", "adaptive"}, {"display", "summarized"}};
+  auto adaptive = parse_messages_request(body.dump());
+  ASSERT_TRUE(adaptive.ok()) << adaptive.error().message;
+  EXPECT_FALSE(chat_request_to_anthropic(*adaptive, "claude")->contains("thinking"));
   body["mcp_servers"] = Json::array();
   EXPECT_TRUE(parse_messages_request(body.dump()).ok());
 }
