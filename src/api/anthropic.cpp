@@ -9,13 +9,13 @@
 //  - Rejected with a 400 naming the field, because keel would otherwise answer a different
 //    question: thinking (unless {"type": "disabled"} or {"type": "adaptive"}, which lets the
 //    model answer without thinking, and is what keel does: no thinking goes upstream),
-//    container, mcp_servers,
-//    context_management, compaction, thread; tools other than custom tools (server tools such
+//    container, mcp_servers, compaction, thread; tools other than custom tools (server tools such
 //    as web_search_*, bash_*, text_editor_*); content blocks other than text, image,
 //    tool_use, tool_result (documents, search results, server tool blocks); image sources of
 //    type file (keel has no Files API); max_tokens 0 (cache pre-warming).
 //  - Ignored, because they are hints that do not change what the answer may say:
 //    cache_control (top level and on blocks), citations on text blocks, diagnostics,
+//    context_management (context editing, which Claude Code sends on its own),
 //    inference_geo, service_tier, speed, fallbacks, metadata keys other than user_id,
 //    output_config.effort, and tool fields defer_loading, eager_input_streaming,
 //    input_examples, allowed_callers. Unknown top-level fields are ignored too (forward
@@ -546,10 +546,17 @@ Status reject_unsupported_fields(const Json& body) {
                          "it or send {\"type\": \"adaptive\"} or {\"type\": \"disabled\"}");
     }
   }
-  for (const char* field : {"container", "context_management", "compaction", "thread"}) {
+  for (const char* field : {"container", "compaction", "thread"}) {
     if (member(body, field)) {
       return invalid(field, std::string(field) + " is not supported by keel");
     }
+  }
+  // Context editing (Anthropic clears old tool results or thinking once a threshold is passed)
+  // saves context; it does not change the question, and Claude Code sends it on its own. keel
+  // takes it and sends it nowhere: its thinking edits would fail upstream without the thinking
+  // keel does not send, and other vendors have no such thing.
+  if (const Json* editing = member(body, "context_management"); editing && !editing->is_object()) {
+    return wrong_type("context_management", "an object", *editing);
   }
   if (const Json* servers = member(body, "mcp_servers");
       servers && !(servers->is_array() && servers->empty())) {

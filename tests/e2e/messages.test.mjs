@@ -347,13 +347,15 @@ describe("errors in Anthropic's shape", () => {
     );
   });
 
-  test("adaptive thinking (Claude Code's default) is taken; no thinking goes upstream", async () => {
+  test("adaptive thinking and context editing (Claude Code sends both) are taken; neither goes upstream", async () => {
+    const editing = { edits: [{ type: 'clear_tool_uses_20250919', trigger: { type: 'input_tokens', value: 100000 } }] };
     for (const model of ['claude-ok', 'oa-ok']) {
-      const msg = await client.messages.create({ model, max_tokens: 200, thinking: { type: 'adaptive' }, messages: user('hi') });
+      const msg = await client.messages.create({ model, max_tokens: 200, thinking: { type: 'adaptive' }, context_management: editing, messages: user('hi') });
       assert.equal(msg.content[0].type, 'text');
       assert.equal(msg.stop_reason, 'end_turn');
     }
     assert.equal(fakeA.lastRequest().body.thinking, undefined);
+    assert.equal(fakeA.lastRequest().body.context_management, undefined);
     const streamed = await client.messages.stream({ model: 'claude-ok', max_tokens: 200, thinking: { type: 'adaptive' }, messages: user('hi') }).finalMessage();
     assert.equal(streamed.content[0].text, ANTHROPIC_TEXT);
   });

@@ -684,7 +684,7 @@ TEST(AnthropicFrontDoor, RejectsWhatKeelCannotHonour) {
            {"thinking", {{"type", "between_tools"}}, "thinking"},
            {"container", "container_1", "container"},
            {"mcp_servers", Json::array({{{"type", "url"}, {"url", "https://x"}}}), "mcp_servers"},
-           {"context_management", Json::object(), "context_management"},
+           {"context_management", "clear", "context_management"},
            {"tools", Json::array({{{"type", "web_search_20250305"}, {"name", "web_search"}}}),
             "tools.0.type"},
            {"tools", Json::array({{{"name", "f"}}}), "tools.0.input_schema"},
@@ -721,6 +721,11 @@ TEST(AnthropicFrontDoor, RejectsWhatKeelCannotHonour) {
   EXPECT_FALSE(chat_request_to_anthropic(*adaptive, "claude")->contains("thinking"));
   body["mcp_servers"] = Json::array();
   EXPECT_TRUE(parse_messages_request(body.dump()).ok());
+  // Context editing, which Claude Code sends on its own: taken, sent nowhere.
+  body["context_management"] = {{"edits", {{{"type", "clear_tool_uses_20250919"}}}}};
+  auto editing = parse_messages_request(body.dump());
+  ASSERT_TRUE(editing.ok()) << editing.error().message;
+  EXPECT_FALSE(chat_request_to_anthropic(*editing, "claude")->contains("context_management"));
 }
 
 TEST(AnthropicFrontDoor, RejectsUnsupportedBlocks) {
