@@ -347,6 +347,32 @@ describe("errors in Anthropic's shape", () => {
     );
   });
 
+  test('a request shaped like Claude Code\'s (beta route and header, cached system blocks, tool extras, thinking, context editing) is served by each backend', async () => {
+    const body = {
+      max_tokens: 32000,
+      stream: true,
+      system: [
+        { type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude.", cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'Answer briefly.', cache_control: { type: 'ephemeral', ttl: '1h' } },
+      ],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }] }],
+      tools: [{ ...WEATHER_TOOL, input_examples: [{ city: 'Paris' }], defer_loading: false, cache_control: { type: 'ephemeral' } }],
+      metadata: { user_id: 'user_abc_account_def_session_ghi' },
+      thinking: { type: 'adaptive' },
+      context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
+      output_config: { effort: 'high' },
+      temperature: 1,
+    };
+    for (const model of ['claude-ok', 'oa-ok', 'gem-ok']) {
+      const res = await postJSON(keel, '/v1/messages?beta=true', { ...body, model },
+        { headers: { 'anthropic-beta': 'claude-code-20250219,interleaved-thinking-2025-05-14', 'anthropic-version': '2023-06-01' } });
+      assert.equal(res.status, 200, `${model}: ${res.text.slice(0, 300)}`);
+      const types = sseEvents(res.text).map((e) => e.event);
+      assert.equal(types[0], 'message_start', model);
+      assert.equal(types.at(-1), 'message_stop', model);
+    }
+  });
+
   test("adaptive thinking and context editing (Claude Code sends both) are taken; neither goes upstream", async () => {
     const editing = { edits: [{ type: 'clear_tool_uses_20250919', trigger: { type: 'input_tokens', value: 100000 } }] };
     for (const model of ['claude-ok', 'oa-ok']) {
