@@ -37,8 +37,8 @@ const SKIP = CLAUDE ? false : `no Claude Code binary for ${process.platform}-${p
 const ANT_KEY = 'sk-ant-upstream-key';
 const GEM_KEY = 'gm-upstream-key';
 
-// Runs `claude -p PROMPT` against keel; resolves {code, stdout, stderr}.
-function claude(keel, model, prompt, home, extraEnv = {}) {
+// Runs `claude -p PROMPT [ARGS]` against keel; resolves {code, stdout, stderr}.
+function claude(keel, model, prompt, home, args = []) {
   const env = {
     PATH: process.env.PATH,
     HOME: home,
@@ -49,10 +49,9 @@ function claude(keel, model, prompt, home, extraEnv = {}) {
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     DISABLE_AUTOUPDATER: '1',
     DISABLE_TELEMETRY: '1',
-    ...extraEnv,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(CLAUDE, ['-p', prompt], { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(CLAUDE, ['-p', prompt, ...args], { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -82,7 +81,11 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
       providers: [fakeProvider('oa', fakeO), anthropicProvider('claude', fakeA, ANT_KEY), geminiProvider('gem', fakeG, GEM_KEY)],
       // claude-opus-4-6: a name Claude Code knows, so it asks for adaptive thinking; the others
       // are gateway names it does not know.
-      models: [m('claude-opus-4-6', 'claude'), m('house-openai', 'oa'), m('house-gemini', 'gem')],
+      models: [
+        m('claude-opus-4-6', 'claude'), m('house-openai', 'oa'), m('house-gemini', 'gem'),
+        { ...m('agent-claude', 'claude'), targets: [{ provider: 'claude', model: 'agent' }] },
+        { ...m('agent-openai', 'oa'), targets: [{ provider: 'oa', model: 'agent' }] },
+      ],
       extra: { api_keys: [CLIENT_KEY] },
     });
     home = mkdtempSync(path.join(tmpdir(), 'keel-claude-code-'));
@@ -132,4 +135,19 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
     const request = fakeG.lastRequest();
     assert.ok(request.body.tools[0].functionDeclarations.some((f) => f.name === 'Bash'));
   });
+
+  // The fakes' agent* model calls Claude Code's Bash tool with `echo keel-agent-ok`, then says
+  // what the tool returned: a tool call made by the upstream, run by Claude Code, and its result
+  // sent back, all through keel.
+  for (const [model, fake, tool] of [['agent-claude', () => fakeA, 'toolu_agent'], ['agent-openai', () => fakeO, 'call_agent']]) {
+    test(`${model}: a tool-use round trip (the upstream calls Bash, Claude Code runs it, the result goes back)`, async () => {
+      const from = fake().requests.length;
+      const run = await claude(keel, model, 'print the marker', home, ['--allowedTools', 'Bash(echo:*)']);
+      assert.equal(run.code, 0, `stdout: ${run.stdout}\nstderr: ${run.stderr}`);
+      assert.equal(run.stdout.trim(), 'tool said: keel-agent-ok');
+      const last = fake().requests.slice(from).at(-1).body;
+      const sent = JSON.stringify(last.messages);
+      assert.ok(sent.includes(tool), `the tool call id ${tool} is not in ${sent.slice(0, 400)}`);
+    });
+  }
 });

@@ -46,6 +46,9 @@
 //   tools-text*                 the same after a text block "Let me check."
 //   tools-noargs*               one tool_use toolu_03 get_time with input {}; streamed with a
 //                               single empty input_json_delta "" (nothing to stream)
+//   agent*                      a one-step agent: without tool_result blocks, one tool_use of Bash
+//                               {"command": "echo keel-agent-ok", ...} (ANTHROPIC_AGENT_USE); with
+//                               them, text "tool said: <the last tool_result's text>"
 //   max-tokens*                 text "Hello from", stop_reason max_tokens
 //   stop-seq*                   text "Hello", stop_reason stop_sequence, stop_sequence = the first
 //                               of the request's stop_sequences (or "END")
@@ -95,6 +98,8 @@ export const ANTHROPIC_TOOL_USES = [
   { id: 'toolu_02', name: 'get_weather', input: { city: 'Tokyo' } },
 ];
 export const ANTHROPIC_TOOLS_PREFACE = 'Let me check.';
+// What agent* calls (a tool Claude Code has, with a harmless command).
+export const ANTHROPIC_AGENT_USE = { id: 'toolu_agent', name: 'Bash', input: { command: 'echo keel-agent-ok', description: 'Print a marker' } };
 
 const KNOWN_FIELDS = new Set([
   'model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences',
@@ -133,7 +138,7 @@ export function behaviourOf(model) {
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
   return prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
     'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools-noargs', 'tools',
-    'max-tokens', 'stop-seq', 'refusal', 'usage-classic']);
+    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent']);
 }
 
 function blocksOf(content) {
@@ -444,6 +449,11 @@ export async function startFakeAnthropic(options = {}) {
       }
       case 'tools':
         return { ...base, stop_reason: 'tool_use', content: ANTHROPIC_TOOL_USES.map(toolUse) };
+      case 'agent': {
+        const results = toolResultsOf(body.messages);
+        if (results.length === 0) return { ...base, stop_reason: 'tool_use', content: [toolUse(ANTHROPIC_AGENT_USE)] };
+        return { ...base, content: [text(`tool said: ${results.at(-1).content.trim()}`)] };
+      }
       case 'tools-noargs':
         return { ...base, stop_reason: 'tool_use', content: [toolUse({ id: 'toolu_03', name: 'get_time', input: {} })] };
       case 'tools-text':

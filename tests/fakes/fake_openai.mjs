@@ -21,6 +21,9 @@
 //   echo*                       text "echo: <last user message>"
 //   json*                       a JSON object as text, naming the response_format type it got
 //   tools*                      two parallel tool calls, call_1 / call_2, get_weather Paris / Tokyo
+//   agent*                      a one-step agent: without a tool message, one call to Bash
+//                               {"command": "echo keel-agent-ok", ...} (AGENT_CALL); with one,
+//                               text "tool said: <the last tool message's text>"
 //   fail-500*                   500 with an OpenAI error body
 //   fail-400*, fail-401*        400 / 401 with an OpenAI error body (not retryable)
 //   rate-429*                   429, Retry-After: 1 (or N with "-raN" in the name, e.g. rate-429-ra30)
@@ -72,6 +75,10 @@ export const TOOL_CALLS = [
   { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
   { id: 'call_2', name: 'get_weather', arguments: '{"city":"Tokyo"}' },
 ];
+// What agent* calls (a tool Claude Code has, with a harmless command).
+export const AGENT_CALL = {
+  id: 'call_agent', name: 'Bash', arguments: JSON.stringify({ command: 'echo keel-agent-ok', description: 'Print a marker' }),
+};
 export const FAKE_MODELS = ['ok', 'echo', 'tools', 'json', 'text-embedding-fake'];
 // Azure OpenAI's deployment routes (learn.microsoft.com, Azure OpenAI REST API reference).
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
@@ -108,7 +115,7 @@ export function behaviourOf(model) {
   const m = /^die-after-(\d+)/.exec(name);
   if (m) return { kind: 'die-after', chunks: Number(m[1]) };
   return parametricBehaviour(name) ?? prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall',
-    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools']);
+    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools', 'agent']);
 }
 
 // A tool message's content is a string or text parts only (ChatCompletionToolMessageParam in
@@ -122,6 +129,17 @@ function toolContentError(messages) {
         return { param: `messages[${i}].content[${j}].type`, message: `Invalid value: '${part?.type}'. Supported values are: 'text'.` };
       }
     }
+  }
+  return null;
+}
+
+// The text of the last tool message, or null when there is none.
+function lastToolText(messages) {
+  if (!Array.isArray(messages)) return null;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const msg = messages[i];
+    if (msg?.role !== 'tool') continue;
+    return typeof msg.content === 'string' ? msg.content : (msg.content ?? []).map((p) => p?.text ?? '').join('');
   }
   return null;
 }
@@ -287,8 +305,16 @@ export async function startFakeOpenAI(options = {}) {
     });
   }
 
+  // The tool calls an answer makes, or null for a text answer.
+  function callsOf(body, behaviour) {
+    if (behaviour.kind === 'tools') return TOOL_CALLS;
+    if (behaviour.kind === 'agent' && lastToolText(body.messages) === null) return [AGENT_CALL];
+    return null;
+  }
+
   function completionText(body, behaviour) {
     if (behaviour.kind === 'echo') return `echo: ${lastUserText(body.messages)}`;
+    if (behaviour.kind === 'agent') return `tool said: ${lastToolText(body.messages).trim()}`;
     if (behaviour.kind === 'json') {
       return JSON.stringify({ city: 'Paris', temperature_c: 21, response_format: body.response_format?.type ?? null });
     }
@@ -303,11 +329,12 @@ export async function startFakeOpenAI(options = {}) {
     if (behaviour.kind === 'stall') return fake.stallWhole(res, 'application/json');
     let message;
     let finish = 'stop';
-    if (behaviour.kind === 'tools') {
+    const calls = callsOf(body, behaviour);
+    if (calls) {
       message = {
         role: 'assistant',
         content: null,
-        tool_calls: TOOL_CALLS.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+        tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
         refusal: null,
         annotations: [],
       };
@@ -407,11 +434,14 @@ export async function startFakeOpenAI(options = {}) {
         tick();
         return;
       }
-      case 'tools': {
+      case 'tools':
+      case 'agent': {
+        const calls = callsOf(body, behaviour);
+        if (!calls) return streamText();
         // As OpenAI streams parallel calls: per call a first delta with id, type, name and
         // arguments "", then the arguments in pieces.
         write(chunk({ role: 'assistant', content: null }));
-        TOOL_CALLS.forEach((call, index) => {
+        calls.forEach((call, index) => {
           write(chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }));
           const a = call.arguments;
           for (const piece of [a.slice(0, 3), a.slice(3, 9), a.slice(9)]) {
@@ -420,13 +450,16 @@ export async function startFakeOpenAI(options = {}) {
         });
         return finishAll('tool_calls');
       }
-      default: {
-        write(chunk(role));
-        const text = completionText(body, behaviour);
-        const pieces = behaviour.kind === 'ok' ? FAKE_TEXT_CHUNKS : splitText(text);
-        for (const piece of pieces) write(chunk({ content: piece }));
-        return finishAll('stop');
-      }
+      default:
+        return streamText();
+    }
+
+    function streamText() {
+      write(chunk(role));
+      const text = completionText(body, behaviour);
+      const pieces = behaviour.kind === 'ok' ? FAKE_TEXT_CHUNKS : splitText(text);
+      for (const piece of pieces) write(chunk({ content: piece }));
+      return finishAll('stop');
     }
   }
 
