@@ -8,7 +8,9 @@
 //  - a parsed body never exceeds the body limit, and a parsed header block never exceeds the
 //    header limit;
 //  - the outcome does not depend on how the bytes arrived: in pieces and whole, the request
-//    parses or fails alike, with the same method, target and body.
+//    parses or fails alike, with the same method, target and body;
+//  - the same bytes as a URL path segment (keel's percent_decode, core/text.h): decoding never
+//    grows them, and a segment without escapes decodes to itself.
 #include <utility>  // before Boost: Boost 1.74 misses it (see CMakeLists.txt)
 
 #include <boost/asio/buffer.hpp>
@@ -19,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -97,6 +100,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto whole = parse(input, input.size() == 0 ? 1 : input.size());
   FUZZ_CHECK(pieces.has_value() == whole.has_value(),
              "whether a request parses depends on how the bytes arrived");
+  // The same bytes as a path segment (/v1/models/{model}): decoding never grows it, and a
+  // segment without escapes decodes to itself.
+  if (auto decoded = keel::percent_decode(input)) {
+    FUZZ_CHECK(decoded->size() <= input.size(), "percent_decode grew its input");
+  }
+  if (input.find('%') == std::string_view::npos) {
+    FUZZ_CHECK(keel::percent_decode(input) == std::string(input),
+               "a segment without escapes did not decode to itself");
+  }
   if (pieces && whole) {
     FUZZ_CHECK(pieces->body == whole->body, "the body depends on how the bytes arrived");
     FUZZ_CHECK(pieces->target == whole->target, "the target depends on how the bytes arrived");

@@ -67,6 +67,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <optional>
 #include <set>
@@ -1731,6 +1732,37 @@ std::string anthropic_error_message(std::string_view body) {
   } catch (const std::exception&) {
     return "(unreadable body)";
   }
+}
+
+// ==== models ================================================================================
+
+Json model_to_anthropic(const std::string& name, int64_t created) {
+  // RFC 3339, as ModelInfo.created_at is.
+  std::time_t seconds = static_cast<std::time_t>(created);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return {{"type", "model"},
+          {"id", name},
+          {"display_name", name},
+          {"created_at", stamp},
+          {"capabilities", nullptr},
+          {"deprecated_at", nullptr},
+          {"lifecycle", "active"},
+          {"line", nullptr},
+          {"max_input_tokens", nullptr},
+          {"max_tokens", nullptr},
+          {"retires_at", nullptr}};
+}
+
+Json models_to_anthropic(const std::vector<std::string>& names, int64_t created) {
+  Json data = Json::array();
+  for (const auto& name : names) data.push_back(model_to_anthropic(name, created));
+  return {{"data", data},
+          {"has_more", false},
+          {"first_id", names.empty() ? Json(nullptr) : Json(names.front())},
+          {"last_id", names.empty() ? Json(nullptr) : Json(names.back())}};
 }
 
 }  // namespace keel

@@ -173,4 +173,11 @@ class AnthropicStreamDecoder {
 // any other body -> upstream_error_message(body).
 std::string anthropic_error_message(std::string_view body);
 
+// GET /v1/models for an Anthropic client: a Page of ModelInfo (@anthropic-ai/sdk
+// resources/models.d.ts) holding every name, `created` (unix seconds) as created_at; the fields
+// keel does not know (capabilities, token limits, dates of deprecation) are null.
+Json models_to_anthropic(const std::vector<std::string>& names, int64_t created);
+// One of them (GET /v1/models/{model}).
+Json model_to_anthropic(const std::string& name, int64_t created);
+
 }  // namespace keel

@@ -2097,11 +2097,13 @@ Json embeddings_to_wire(const Embeddings& embeddings, bool base64) {
             {"total_tokens", embeddings.usage.total_tokens}}}};
 }
 
+Json model_to_wire(const std::string& name, int64_t created) {
+  return {{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "keel"}};
+}
+
 Json models_to_wire(const std::vector<std::string>& names, int64_t created) {
   Json data = Json::array();
-  for (const auto& name : names) {
-    data.push_back({{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "keel"}});
-  }
+  for (const auto& name : names) data.push_back(model_to_wire(name, created));
   return {{"object", "list"}, {"data", std::move(data)}};
 }
 

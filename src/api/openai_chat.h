@@ -123,6 +123,8 @@ class OpenAIStreamEncoder {
 
 Json embeddings_to_wire(const Embeddings& embeddings, bool base64);
 Json models_to_wire(const std::vector<std::string>& names, int64_t created);
+// One of them (GET /v1/models/{model}).
+Json model_to_wire(const std::string& name, int64_t created);
 
 // --- errors -------------------------------------------------------------------------------
 // The one mapping from ErrorCode to HTTP status.

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "http/sse.h"
 
 namespace keel {
@@ -211,11 +212,18 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_return;
   }
   const bool count_route = path == "/v1/messages/count_tokens";
+  // GET /v1/models and /v1/models/{model} serve both APIs; the Anthropic SDK sends
+  // anthropic-version on every request, the openai SDK never does.
+  constexpr std::string_view kModelPrefix = "/v1/models/";
+  const bool models_route = path == "/v1/models" ||
+                            (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
+  const bool anthropic_client = !request.header("anthropic-version").empty();
   bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
-             path == "/v1/embeddings" || path == "/v1/models" || path == "/metrics";
+             path == "/v1/embeddings" || models_route || path == "/metrics";
   // Errors before the route is known take the shape of the API the path belongs to.
-  ApiFormat format =
-      path == "/v1/messages" || count_route ? ApiFormat::kAnthropic : ApiFormat::kOpenAI;
+  ApiFormat format = path == "/v1/messages" || count_route || (models_route && anthropic_client)
+                         ? ApiFormat::kAnthropic
+                         : ApiFormat::kOpenAI;
   if (!api) {
     Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
                                           " " + std::string(path));
@@ -229,7 +237,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await send_error(response, error, nullptr, format);
     co_return;
   }
-  bool get_route = path == "/v1/models" || path == "/metrics";
+  bool get_route = models_route || path == "/metrics";
   bool method_ok = get_route ? method == bhttp::verb::get || method == bhttp::verb::head
                              : method == bhttp::verb::post;
   if (!method_ok) {
@@ -251,8 +259,9 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
                                            store_->stats()));
     co_return;
   }
-  if (path == "/v1/models") {
-    co_await response.send(200, kJson, dump(models_to_wire(router_->model_names(), unix_seconds())));
+  if (models_route) {
+    co_await models(request, response, path.substr(std::min(path.size(), kModelPrefix.size())),
+                    format);
     co_return;
   }
 
@@ -373,6 +382,28 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
                                            : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);
   }
+}
+
+// GET /v1/models (`name` empty) or /v1/models/{name}, in `format`'s shape.
+Task<void> App::models(Request&, ResponseWriter& response, std::string_view name,
+                       ApiFormat format) {
+  const bool anthropic = format == ApiFormat::kAnthropic;
+  const int64_t created = unix_seconds();
+  const std::optional<std::string> model = percent_decode(name);
+  Json body;
+  if (name.empty()) {
+    const auto names = router_->model_names();
+    body = anthropic ? models_to_anthropic(names, created) : models_to_wire(names, created);
+  } else if (model && router_->has_model(*model)) {
+    body = anthropic ? model_to_anthropic(*model, created) : model_to_wire(*model, created);
+  } else {
+    Error error(ErrorCode::kNotFound,
+                "model '" + model.value_or(std::string(name)) + "' does not exist");
+    error.type_code = "model_not_found";
+    co_await send_error(response, error, nullptr, format);
+    co_return;
+  }
+  co_await response.send(200, kJson, dump(body));
 }
 
 // POST /v1/messages/count_tokens: {"input_tokens": N} (MessageTokensCount) from a target that

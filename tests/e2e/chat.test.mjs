@@ -69,6 +69,18 @@ describe('service endpoints', () => {
     assert.deepEqual(ids, [...MODELS].sort());
     for (const m of page.data) assert.equal(m.object, 'model');
   });
+
+  test('GET /v1/models/{model}: one model, or 404 in OpenAI\'s shape', async () => {
+    const model = await client.models.retrieve(MODELS[0]);
+    assert.equal(model.id, MODELS[0]);
+    assert.equal(model.object, 'model');
+    await assert.rejects(client.models.retrieve('no-such-model'), (e) => {
+      assert.equal(e.status, 404);
+      assert.equal(e.error.type, 'invalid_request_error');
+      assert.match(e.error.message, /no-such-model/);
+      return true;
+    });
+  });
 });
 
 describe('chat completions', () => {

@@ -532,6 +532,27 @@ describe('count_tokens', () => {
   });
 });
 
+describe('models, for an Anthropic client', () => {
+  test('models.list and models.retrieve give ModelInfo pages; an unknown one is 404 in Anthropic\'s shape', async () => {
+    const names = [];
+    for await (const model of client.models.list()) {
+      assert.equal(model.type, 'model');
+      assert.equal(model.display_name, model.id);
+      assert.ok(!Number.isNaN(Date.parse(model.created_at)), model.created_at);
+      names.push(model.id);
+    }
+    assert.ok(names.includes('claude-ok') && names.includes('gem-ok') && names.includes('count-mixed'), names.join(' '));
+    const one = await client.models.retrieve('claude-ok');
+    assert.equal(one.id, 'claude-ok');
+    assert.equal(one.type, 'model');
+    await assert.rejects(client.models.retrieve('no-such-model'), (e) => {
+      assert.equal(e.status, 404);
+      assert.equal(e.error.error.type, 'not_found_error');
+      return true;
+    });
+  });
+});
+
 describe('auth', () => {
   test('x-api-key with a good key → 200; a bad one → 401 authentication_error', async () => {
     const good = makeAnthropicClient(keel, { apiKey: null, defaultHeaders: { 'x-api-key': CLIENT_KEY } });
