@@ -141,13 +141,17 @@ class AggregatingSink final : public EventSink {
 }  // namespace
 
 App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store)
-    : config_(std::move(config)), router_(std::move(router)), store_(std::move(store)) {}
+    : config_(std::move(config)),
+      router_(std::move(router)),
+      store_(std::move(store)),
+      metrics_(router_->model_names()) {}
 
 std::string App::server_error_body(int status, std::string_view message,
                                    std::string_view target) {
   Error error(status == 413 ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument,
               std::string(message));
-  bool anthropic = target.substr(0, target.find('?')) == "/v1/messages";
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool anthropic = path == "/v1/messages" || path == "/v1/messages/count_tokens";
   return dump(anthropic ? anthropic_error_to_wire(error) : error_to_wire(error));
 }
 

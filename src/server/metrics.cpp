@@ -103,11 +103,17 @@ void Metrics::on_record(const RequestRecord& record) {
   const std::string_view status(status_buf, static_cast<size_t>(status_end - status_buf));
   const std::string& endpoint = record.endpoint;
   const std::string& model = record.model;
+  // The memos key on the name as sent; only the label text, built when the values change, folds
+  // names that are not public models into "".
+  auto model_label = [&](std::string& labels) {
+    append_label(labels, "model",
+                 models_.count(model) ? std::string_view(model) : std::string_view());
+  };
 
   std::lock_guard lock(mutex_);
   requests_memo_.find(requests_, endpoint, model, status, [&](std::string& labels) {
     append_label(labels, "endpoint", endpoint);
-    append_label(labels, "model", model);
+    model_label(labels);
     append_label(labels, "status", status);
   }) += 1;
   observe(duration_memo_.find(duration_, endpoint, {}, {},
@@ -122,13 +128,13 @@ void Metrics::on_record(const RequestRecord& record) {
   }
   if (record.ttft_ms >= 0) {
     observe(ttft_memo_.find(ttft_, model, {}, {},
-                            [&](std::string& labels) { append_label(labels, "model", model); }),
+                            [&](std::string& labels) { model_label(labels); }),
             static_cast<double>(record.ttft_ms) / 1000.0);
   }
   auto add_tokens = [&](Memo<double>& memo, const char* type, int64_t count) {
     if (count <= 0) return;
     memo.find(tokens_, model, {}, {}, [&](std::string& labels) {
-      append_label(labels, "model", model);
+      model_label(labels);
       append_label(labels, "type", type);
     }) += static_cast<double>(count);
   };

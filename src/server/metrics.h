@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,10 @@ namespace keel {
 
 class Metrics {
  public:
+  // `models`: the public model names. A request that names any other model (a 404) is counted
+  // under model="", so clients cannot grow /metrics with names of their own.
+  explicit Metrics(const std::vector<std::string>& models) : models_(models.begin(), models.end()) {}
+
   // Counts a finished client request: its status, latency, time to first token, tokens, error
   // class and upstream attempts.
   void on_record(const RequestRecord& record);
@@ -42,6 +47,7 @@ class Metrics {
   static void observe(Histogram& histogram, double value);
 
   mutable std::mutex mutex_;
+  std::set<std::string, std::less<>> models_;  // the public model names
   std::map<std::string, double> requests_;     // labels -> count
   std::map<std::string, double> errors_;
   std::map<std::string, double> tokens_;

@@ -432,6 +432,16 @@ describe('metrics', () => {
     assert.ok(metricSum(samples, 'keel_tokens_total') > 0, 'tokens counted');
     assert.ok(!text.includes(UPSTREAM_KEY) && !text.includes(CLIENT_KEY), 'no keys in metrics');
   });
+
+  test('model names a client makes up are not labels: they share model=""', async () => {
+    const before = (await scrapeMetrics(keel)).samples.filter((s) => s.name === 'keel_requests_total').length;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => assert.rejects(
+      client.chat.completions.create({ model: `made-up-${i}`, messages: user('x') }), (e) => e.status === 404)));
+    const { text, samples } = await scrapeMetrics(keel);
+    assert.ok(!text.includes('made-up-'), 'a made-up model name became a label');
+    assert.ok(samples.filter((s) => s.name === 'keel_requests_total').length <= before + 1);
+    assert.ok(metricSum(samples, 'keel_requests_total', { model: '', status: '404' }) >= 51);
+  });
 });
 
 describe('shutdown and logged rows', () => {

@@ -441,11 +441,13 @@ describe("errors in Anthropic's shape", () => {
   });
 
   // The server answers 413 before routing; it still takes the route's (Anthropic) shape.
-  test('a body over the size limit → 413 in Anthropic shape', async () => {
-    const res = await postJSON(keel, '/v1/messages', { model: 'oa-ok', max_tokens: 10, messages: user('x'.repeat(8.5 * 1024 * 1024)) }, { key: null, headers: bearer });
-    assert.equal(res.status, 413);
-    const e = anthropicErrorOf(res.json);
-    assert.equal(e.type, 'invalid_request_error');
+  test('a body over the size limit → 413 in Anthropic shape (messages and count_tokens)', async () => {
+    for (const route of ['/v1/messages', '/v1/messages/count_tokens?beta=true']) {
+      const res = await postJSON(keel, route, { model: 'oa-ok', max_tokens: 10, messages: user('x'.repeat(8.5 * 1024 * 1024)) }, { key: null, headers: bearer });
+      assert.equal(res.status, 413, route);
+      const e = anthropicErrorOf(res.json);
+      assert.equal(e.type, 'invalid_request_error');
+    }
   });
 
   test('an overloaded upstream before any content → invisible failover in a stream', async () => {

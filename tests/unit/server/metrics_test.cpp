@@ -34,7 +34,7 @@ AttemptRecord attempt(const std::string& provider, const std::string& model,
 }
 
 TEST(Metrics, LabelSetsAndCounts) {
-  Metrics metrics;
+  Metrics metrics({"smart", "we\"ird\\mo\ndel"});
   auto first = record("smart", 200, 20);
   first.ttft_ms = 4;
   first.prompt_tokens = 8;
@@ -65,8 +65,20 @@ TEST(Metrics, LabelSetsAndCounts) {
   EXPECT_EQ(page.find("model=\"we"), page.rfind("model=\"we"));
 }
 
+// Model names that are not public models (404s) share model="": a client sending names of its
+// own cannot grow the page, or keel's memory, one series per name.
+TEST(Metrics, UnknownModelNamesShareOneSeries) {
+  Metrics metrics({"smart"});
+  for (int i = 0; i < 1000; ++i) metrics.on_record(record("made-up-" + std::to_string(i), 404, 1));
+  metrics.on_record(record("smart", 200, 1));
+  const std::string page = metrics.render({}, 0, {});
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="",status="404"} 1000)");
+  expect_line(page, R"(keel_requests_total{endpoint="/v1/chat/completions",model="smart",status="200"} 1)");
+  EXPECT_EQ(page.find("made-up-"), std::string::npos);
+}
+
 TEST(Metrics, RequestLogCountersAndQueue) {
-  Metrics metrics;
+  Metrics metrics({});
   StoreStats log;
   log.queued = 7;
   log.dropped = 3;
@@ -84,7 +96,7 @@ TEST(Metrics, RequestLogCountersAndQueue) {
 // Each family remembers its last label values; alternating and changing values must still land
 // every count on its own series.
 TEST(Metrics, AlternatingLabelValuesKeepTheirOwnSeries) {
-  Metrics metrics;
+  Metrics metrics({"a", "b"});
   for (int i = 0; i < 6; ++i) {
     auto r = record(i % 2 ? "b" : "a", i < 4 ? 200 : 429, 10);
     r.ttft_ms = i % 3 == 0 ? 1 : -1;
