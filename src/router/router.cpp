@@ -443,7 +443,9 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
 
 namespace {
 // What an answered attempt logs as prompt tokens: embeddings are billed; a count is not usage.
-int64_t billed_prompt_tokens(const Embeddings& embeddings) { return embeddings.usage.prompt_tokens; }
+int64_t billed_prompt_tokens(const Embeddings& embeddings) {
+  return embeddings.usage.prompt_tokens;
+}
 int64_t billed_prompt_tokens(int64_t) { return 0; }
 }  // namespace
 

@@ -20,7 +20,8 @@ class Metrics {
  public:
   // `models`: the public model names. A request that names any other model (a 404) is counted
   // under model="", so clients cannot grow /metrics with names of their own.
-  explicit Metrics(const std::vector<std::string>& models) : models_(models.begin(), models.end()) {}
+  explicit Metrics(const std::vector<std::string>& models)
+      : models_(models.begin(), models.end()) {}
 
   // Counts a finished client request: its status, latency, time to first token, tokens, error
   // class and upstream attempts.

@@ -17,8 +17,8 @@ constexpr const char* kAnthropicVersion = "2023-06-01";
 Result<std::unique_ptr<Provider>> AnthropicProvider::create(const ProviderConfig& config) {
   auto url = provider_base_url(config, "https://api.anthropic.com");
   if (!url) return url.error();
-  return std::unique_ptr<Provider>(new AnthropicProvider(config, url->with_path("/v1/messages"),
-                                                         url->with_path("/v1/messages/count_tokens")));
+  return std::unique_ptr<Provider>(new AnthropicProvider(
+      config, url->with_path("/v1/messages"), url->with_path("/v1/messages/count_tokens")));
 }
 
 Capabilities AnthropicProvider::capabilities() const {

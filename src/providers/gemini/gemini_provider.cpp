@@ -74,12 +74,13 @@ Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& u
 }
 
 Task<Result<int64_t>> GeminiProvider::count_tokens(const ChatRequest& request,
-                                                  const std::string& upstream_model,
-                                                  CancelPtr cancel) {
+                                                   const std::string& upstream_model,
+                                                   CancelPtr cancel) {
   auto wire = chat_request_to_gemini_count(request, upstream_model);
   if (!wire) co_return wire.error();
-  ClientRequest http = make_request(upstream_model, "countTokens",
-                                    wire->dump(-1, ' ', false, Json::error_handler_t::replace), false);
+  ClientRequest http =
+      make_request(upstream_model, "countTokens",
+                   wire->dump(-1, ' ', false, Json::error_handler_t::replace), false);
   auto body = co_await send_for_body(std::move(http), gemini_error_message, config_.api_key,
                                      std::move(cancel));
   if (!body) co_return body.error();
