@@ -221,7 +221,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   constexpr std::string_view kModelPrefix = "/v1/models/";
   const bool models_route = path == "/v1/models" ||
                             (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
-  const bool anthropic_client = !request.header("anthropic-version").empty();
+  const bool anthropic_client = models_route && !request.header("anthropic-version").empty();
   bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
              path == "/v1/embeddings" || models_route || path == "/metrics";
   // Errors before the route is known take the shape of the API the path belongs to.
