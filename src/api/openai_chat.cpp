@@ -620,27 +620,22 @@ Json messages_to_wire(const std::vector<Message>& messages) {
       wire.push_back(message_to_wire(source));
       continue;
     }
-    const Message message = with_error_marked(source);   // OpenAI has no is_error
-    if (!has_image(message)) {
-      wire.push_back(message_to_wire(message));
-      continue;
+    Message message = with_error_marked(source);   // OpenAI has no is_error
+    if (has_image(message)) {
+      moved.push_back({{"type", "text"},
+                       {"text", "Image(s) returned by tool call " + message.tool_call_id + ":"}});
+      for (const auto& part : message.content) {
+        if (part.type == ContentPart::Type::kImage) moved.push_back(image_to_wire(part));
+      }
+      std::erase_if(message.content,
+                    [](const ContentPart& part) { return part.type == ContentPart::Type::kImage; });
+      if (message.text().empty()) {
+        ContentPart note;
+        note.text = "(the result is the image(s) in the next user message)";
+        message.content = {std::move(note)};
+      }
     }
-    Message text_only = message;
-    text_only.content.clear();
-    for (const auto& part : message.content) {
-      if (part.type == ContentPart::Type::kText) text_only.content.push_back(part);
-    }
-    if (text_only.text().empty()) {
-      ContentPart note;
-      note.text = "(the result is the image(s) in the next user message)";
-      text_only.content = {std::move(note)};
-    }
-    wire.push_back(message_to_wire(text_only));
-    moved.push_back({{"type", "text"},
-                     {"text", "Image(s) returned by tool call " + message.tool_call_id + ":"}});
-    for (const auto& part : message.content) {
-      if (part.type == ContentPart::Type::kImage) moved.push_back(image_to_wire(part));
-    }
+    wire.push_back(message_to_wire(message));
   }
   flush();
   return wire;

@@ -264,8 +264,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_return;
   }
   if (models_route) {
-    co_await models(request, response, path.substr(std::min(path.size(), kModelPrefix.size())),
-                    format);
+    co_await models(response, path.substr(std::min(path.size(), kModelPrefix.size())), format);
     co_return;
   }
 
@@ -389,8 +388,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
 }
 
 // GET /v1/models (`name` empty) or /v1/models/{name}, in `format`'s shape.
-Task<void> App::models(Request&, ResponseWriter& response, std::string_view name,
-                       ApiFormat format) {
+Task<void> App::models(ResponseWriter& response, std::string_view name, ApiFormat format) {
   const bool anthropic = format == ApiFormat::kAnthropic;
   const int64_t created = unix_seconds();
   const std::optional<std::string> model = percent_decode(name);

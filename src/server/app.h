@@ -42,8 +42,7 @@ class App {
                   ApiFormat format);
   Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> count_tokens(Request& request, ResponseWriter& response, RequestRecord& record);
-  Task<void> models(Request& request, ResponseWriter& response, std::string_view name,
-                    ApiFormat format);
+  Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);
   // A router's failure: a cancelled request (the client went away) is logged as 499 and gets

@@ -191,11 +191,11 @@ std::string Metrics::render(const std::vector<TargetStatus>& targets, size_t in_
   render_single(out, "keel_request_log_queue", "gauge",
                 "Request records waiting for the log's writer.", log.queued);
   render_single(out, "keel_request_log_dropped_total", "counter",
-         "Request records not logged because the writer's queue was full.", log.dropped);
+                "Request records not logged because the writer's queue was full.", log.dropped);
   render_single(out, "keel_request_log_failed_total", "counter",
-         "Request records lost to a write error of the log.", log.failed);
-  render_single(out, "keel_request_log_pruned_total", "counter", "Requests deleted by log_retention.",
-         log.pruned);
+                "Request records lost to a write error of the log.", log.failed);
+  render_single(out, "keel_request_log_pruned_total", "counter",
+                "Requests deleted by log_retention.", log.pruned);
   return out;
 }
 

@@ -105,6 +105,20 @@ class LocalProvider final : public Provider {
     }
     return Status();
   }
+  // The prompt chat() decodes for `request`: the model is loaded and can chat, and the chat
+  // template renders the request.
+  Result<Prepared> prepare(const ChatRequest& request) const {
+    if (auto status = available(); !status.ok()) return status.error();
+    if (!can_generate_) {
+      return bad_request("model '" + model_name_ + "' of provider '" + config_.name +
+                         "' is an embedding model; it cannot chat");
+    }
+    return format_->prepare(request);
+  }
+  std::vector<llama_token> tokenize(const Prepared& prepared) const {
+    return common_tokenize(engine_->vocab(), prepared.prompt, /*add_special=*/true,
+                           /*parse_special=*/prepared.parse_output);
+  }
   // Tokenizes the prompt (checking it fits the context) and builds the job's sampler.
   Result<std::shared_ptr<GenerateJob>> make_job(Prepared& prepared, int& prompt_tokens) const;
 
@@ -121,8 +135,7 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(Prepared& prepared,
                                                              int& prompt_tokens) const {
   const llama_vocab* vocab = engine_->vocab();
   auto job = std::make_shared<GenerateJob>();
-  job->prompt = common_tokenize(vocab, prepared.prompt, /*add_special=*/true,
-                                /*parse_special=*/prepared.parse_output);
+  job->prompt = tokenize(prepared);
   prompt_tokens = static_cast<int>(job->prompt.size());
   const int context = engine_->context_per_sequence();
   if (job->prompt.empty()) return bad_request("the prompt is empty", "messages");
@@ -177,36 +190,9 @@ Result<std::shared_ptr<GenerateJob>> LocalProvider::make_job(Prepared& prepared,
 // splits it into content and tool calls; it is re-run over the whole text as it grows (as
 // llama-server does), and only what extends what was already sent is sent.
 // A local provider serves one model file: the target's model name (`upstream_model`) is not used.
-// The prompt chat() would decode, tokenized as chat() tokenizes it: the count equals the
-// prompt_tokens a chat with the same request reports.
-Task<Result<int64_t>> LocalProvider::count_tokens(const ChatRequest& request, const std::string&,
-                                                  CancelPtr) {
-  if (auto status = available(); !status.ok()) co_return status.error();
-  if (!can_generate_) {
-    co_return bad_request("model '" + model_name_ + "' of provider '" + config_.name +
-                          "' is an embedding model; it has no chat prompt to count");
-  }
-  auto prepared = format_->prepare(request);
-  if (!prepared.ok()) co_return prepared.error();
-  co_return static_cast<int64_t>(common_tokenize(engine_->vocab(), prepared->prompt,
-                                                 /*add_special=*/true,
-                                                 /*parse_special=*/prepared->parse_output)
-                                     .size());
-}
-
 Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& upstream_model,
                                EventSink& sink, CancelPtr cancel) {
-  if (auto status = available(); !status.ok()) {
-    co_await sink.on_event(ChatEvent::failure(status.error()));
-    co_return;
-  }
-  if (!can_generate_) {
-    const Error error = bad_request("model '" + model_name_ + "' of provider '" + config_.name +
-                                    "' is an embedding model; it cannot chat");
-    co_await sink.on_event(ChatEvent::failure(error));
-    co_return;
-  }
-  auto prepared = format_->prepare(request);
+  auto prepared = prepare(request);
   if (!prepared.ok()) {
     co_await sink.on_event(ChatEvent::failure(prepared.error()));
     co_return;
@@ -266,6 +252,15 @@ Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& up
     co_await sink.on_event(ChatEvent::usage_event(usage));
     co_return;
   }
+}
+
+// The prompt chat() would decode, tokenized as chat() tokenizes it: the count equals the
+// prompt_tokens a chat with the same request reports.
+Task<Result<int64_t>> LocalProvider::count_tokens(const ChatRequest& request, const std::string&,
+                                                  CancelPtr) {
+  auto prepared = prepare(request);
+  if (!prepared.ok()) co_return prepared.error();
+  co_return static_cast<int64_t>(tokenize(*prepared).size());
 }
 
 Task<Result<Embeddings>> LocalProvider::embed(const EmbedRequest& request,

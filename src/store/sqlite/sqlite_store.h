@@ -62,9 +62,6 @@ class SqliteStore final : public Store {
   Result<std::vector<RequestRecord>> recent(int limit) override;
   StoreStats stats() const override;
 
-  int64_t dropped_count() const { return dropped_.load(); }  // refused: queue full
-  int64_t failed_count() const { return failed_.load(); }    // lost to a write error
-
   // Runs a whole retention pass on the writer thread now (after the batch it may be writing)
   // and returns how many requests it deleted; 0 when retention is off. The next scheduled pass
   // is then prune_interval_ms away. stats().pruned counts what every pass deleted.

@@ -281,8 +281,8 @@ TEST_F(SqliteStoreTest, ManyThreadsRecordWhileOthersRead) {
   writing = false;
   reader.join();
 
-  EXPECT_EQ(store->dropped_count(), 0);
-  EXPECT_EQ(store->failed_count(), 0);
+  EXPECT_EQ(store->stats().dropped, 0);
+  EXPECT_EQ(store->stats().failed, 0);
   RawDb raw(path_);
   EXPECT_EQ(raw.count("requests"), kThreads * kPerThread);
   EXPECT_EQ(raw.count("attempts"), 2 * kThreads * kPerThread);
@@ -367,7 +367,7 @@ TEST_F(SqliteStoreTest, DuplicateIdIsSkippedWithoutLosingItsBatch) {
   store->record(make_record("other-2", 4, 1));
   store->flush();
 
-  EXPECT_EQ(store->failed_count(), 1);
+  EXPECT_EQ(store->stats().failed, 1);
   RawDb raw(path_);
   EXPECT_EQ(raw.count("requests"), 3);
   EXPECT_EQ(raw.count("attempts"), 3);
@@ -408,7 +408,7 @@ TEST_F(SqliteStoreTest, DuplicateInABigBatchSkipsOnlyItself) {
     store->record(make_record(i == 20 ? "big-5" : "big-" + std::to_string(i), i, 2));
   }
   store->flush();
-  EXPECT_EQ(store->failed_count(), 1);
+  EXPECT_EQ(store->stats().failed, 1);
   RawDb raw(path_);
   EXPECT_EQ(raw.count("requests"), 39);
   EXPECT_EQ(raw.count("attempts"), 78);
@@ -426,12 +426,12 @@ TEST_F(SqliteStoreTest, FullQueueDropsAndCounts) {
   // queue fills: at most one batch (<= capacity) is in flight and capacity more wait.
   blocker.exec("BEGIN IMMEDIATE");
   for (int i = 0; i < 10; ++i) store->record(make_record("d" + std::to_string(i), i));
-  const int64_t dropped = store->dropped_count();
+  const int64_t dropped = store->stats().dropped;
   EXPECT_GE(dropped, 6);
   blocker.exec("COMMIT");
   store->flush();
 
-  EXPECT_EQ(store->failed_count(), 0);
+  EXPECT_EQ(store->stats().failed, 0);
   EXPECT_EQ(blocker.count("requests"), 10 - dropped);
   const StoreStats stats = store->stats();
   EXPECT_EQ(stats.dropped, dropped);
