@@ -566,8 +566,9 @@ class Loader {
   }
 
   void load_provider(const Field& item) {
-    const MapReader map(item, {"name", "kind", "base_url", "api_key", "api_version", "headers",
-                               "model", "threads", "parallel", "context", "connect_timeout_ms"});
+    const MapReader map(
+        item, {"name", "kind", "base_url", "api_key", "api_version", "headers", "model", "threads",
+               "parallel", "context", "poll", "connect_timeout_ms"});
     ProviderConfig provider;
     const Field& name = map.require("name");
     provider.name = text(name);
@@ -617,6 +618,9 @@ class Loader {
     }
     if (const Field* f = only_for("context", local, "local")) {
       provider.context = int_at_least(*f, 0);
+    }
+    if (const Field* f = only_for("poll", local, "local")) {
+      provider.poll = static_cast<int>(integer(*f, 0, 100));
     }
 
     if (local && map.get("model") == nullptr) {

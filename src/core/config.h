@@ -32,6 +32,7 @@ struct ProviderConfig {
   int threads = 0;             // 0: number of cores
   int parallel = 4;
   int context = 0;             // 0: the model's own
+  int poll = 1;                // compute threads' spin between decodes, 0-100 (llama.cpp's --poll)
   // Timeouts toward this provider.
   int connect_timeout_ms = 5000;
 };

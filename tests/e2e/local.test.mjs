@@ -9,7 +9,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../bench/util.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,16 +263,6 @@ describe('local engine', { skip: LOCAL_SKIP }, () => {
 
 // --- llama-server as a real peer, the local engine as fallback -------------------------------
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 const LLAMA_SERVER = llamaServerPath();
 const PEER_SKIP = LOCAL_SKIP || NO_STORIES || (!existsSync(LLAMA_SERVER) && `needs llama-server at '${LLAMA_SERVER}' (scripts/llama.sh builds it)`);

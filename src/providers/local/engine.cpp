@@ -1,6 +1,7 @@
 #include "providers/local/engine.h"
 
 #include <common.h>
+#include <ggml-cpu.h>
 
 #include <sys/stat.h>
 
@@ -162,6 +163,20 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   engine->own_pooling_ = pooling.has_value() && *pooling != "0";
   const bool embedding_only = engine->own_pooling_;
 
+  // One persistent pool of compute threads for every graph this engine runs. Without it ggml
+  // makes and joins a disposable pool per llama_decode: a clone3 per generated token, and on an
+  // idle virtual machine the new threads' first wake-ups cost milliseconds (docs/dev.md, "The
+  // local engine's threads"). Its workers spin for `poll` between graphs, then sleep.
+  ggml_threadpool_params pool_params = ggml_threadpool_params_default(threads);
+  pool_params.poll = static_cast<uint32_t>(std::clamp(options.poll, 0, 100));
+  engine->threadpool_ = ggml_threadpool_new(&pool_params);
+  if (!engine->threadpool_) {
+    llama_model_free(engine->model_);
+    engine->model_ = nullptr;
+    return Error(ErrorCode::kResourceExhausted,
+                 "could not start " + std::to_string(threads) + " compute threads");
+  }
+
   if (!embedding_only) {
     t_last_llama_error.clear();
     llama_context_params ctx_params = llama_context_default_params();
@@ -182,6 +197,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
                        "': could not create a context of " + std::to_string(ctx_params.n_ctx) +
                        " tokens (" + t_last_llama_error + ")");
     }
+    llama_attach_threadpool(engine->ctx_, engine->threadpool_, nullptr);
     engine->n_ctx_seq_ = static_cast<int>(llama_n_ctx_seq(engine->ctx_));
     engine->batch_ = llama_batch_init(static_cast<int32_t>(ctx_params.n_batch), 0, 1);
     for (int i = 0; i < engine->parallel_; ++i) {
@@ -212,6 +228,7 @@ Engine::~Engine() {
   if (ctx_) llama_batch_free(batch_);
   if (embed_ctx_) llama_free(embed_ctx_);
   if (ctx_) llama_free(ctx_);
+  if (threadpool_) ggml_threadpool_free(threadpool_);  // after the contexts that use it
   if (model_) llama_model_free(model_);
 }
 
@@ -462,6 +479,7 @@ void Engine::run_embeddings(EmbedJob& job) {
                         "could not create an embeddings context: " + t_last_llama_error));
       return;
     }
+    llama_attach_threadpool(embed_ctx_, threadpool_, nullptr);
   }
   const int n_ctx = static_cast<int>(llama_n_ctx(embed_ctx_));
   const int n_embd = llama_model_n_embd(model_);

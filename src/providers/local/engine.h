@@ -40,6 +40,11 @@ struct EngineOptions {
   int parallel = 4;       // sequences decoded together
   int context = 0;        // tokens per sequence; 0: the model's training context, capped at 4096
   int batch = 512;        // tokens per llama_decode call
+  // How long the compute threads spin for the next decode before sleeping (ggml's threadpool
+  // `poll`, 0-100; llama-server's --poll, whose default is 50). 1 spins a few milliseconds: enough
+  // to span the gap between two decodes of a stream, short enough that an engine going idle
+  // gives its cores back at once (50 kept one core busy ~180 ms after every request).
+  int poll = 1;
 };
 
 struct SamplerDeleter {
@@ -126,6 +131,7 @@ class Engine {
   const llama_vocab* vocab_ = nullptr;
   llama_context* ctx_ = nullptr;
   llama_context* embed_ctx_ = nullptr;  // made on first use, on the inference thread
+  ggml_threadpool* threadpool_ = nullptr;  // compute threads of both contexts, kept for life
   bool own_pooling_ = false;  // the GGUF names a pooling type: an embedding-only model
   llama_batch batch_{};
   int n_ctx_seq_ = 0;

@@ -309,6 +309,7 @@ Result<std::unique_ptr<Provider>> make_local_provider(const ProviderConfig& conf
   options.threads = config.threads;
   options.parallel = config.parallel;
   options.context = config.context;
+  options.poll = config.poll;
   std::unique_ptr<Provider> provider =
       std::make_unique<LocalProvider>(config, Engine::load(options));
   return provider;

@@ -110,6 +110,7 @@ TEST(ConfigTest, FullExampleLoads) {
   EXPECT_EQ(local->threads, 2);
   EXPECT_EQ(local->parallel, 4);
   EXPECT_EQ(local->context, 4096);
+  EXPECT_EQ(local->poll, 1);  // the default
 
   EXPECT_EQ(config.find_provider("nope"), nullptr);
 
@@ -459,7 +460,7 @@ TEST(ProviderErrorTest, DuplicateName) {
 TEST(ProviderErrorTest, UnknownKey) {
   EXPECT_EQ(error_of(kProviders + "    base-url: https://x\n"),
             "keel.yaml:5: providers[0].base-url: unknown key (expected one of name, kind, "
-            "base_url, api_key, api_version, headers, model, threads, parallel, context, "
+            "base_url, api_key, api_version, headers, model, threads, parallel, context, poll, "
             "connect_timeout_ms)");
 }
 
@@ -486,6 +487,11 @@ TEST(ProviderErrorTest, LocalNeedsModel) {
             "keel.yaml:4: providers[0].model: must not be empty");
   EXPECT_EQ(error_of("providers:\n  - {name: l, kind: local, model: m.gguf, parallel: 0}\n"),
             "keel.yaml:2: providers[0].parallel: must be at least 1, got 0");
+  EXPECT_EQ(error_of("providers:\n  - {name: l, kind: local, model: m.gguf, poll: 101}\n"),
+            "keel.yaml:2: providers[0].poll: must be at most 100, got 101");
+  EXPECT_EQ(
+      load_ok("providers:\n  - {name: l, kind: local, model: m.gguf, poll: 0}\n").providers[0].poll,
+      0);
 }
 
 TEST(ProviderErrorTest, AzureNeedsBaseUrlAndVersion) {

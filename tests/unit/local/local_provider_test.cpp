@@ -8,6 +8,7 @@
 
 #include <common.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -16,7 +17,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -341,6 +344,57 @@ TEST(EngineTest, CancelledJobLeavesTheBatchAtOnce) {
   for (int i = 0; i < 2000 && finished < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(finished.load(), 2);
   EXPECT_EQ(e.stats().max_batch_sequences, 2u);
+}
+
+// The engine's compute threads are made once, at load, and kept: without a persistent pool ggml
+// makes and joins a thread per decode, which on an idle VM made streamed tokens arrive in bursts
+// with 10-25 ms gaps (issue 16). The threads alive after load are the inference thread and the
+// pool's workers (threads - 1: the inference thread is the pool's first); generating changes none.
+std::set<std::string> task_ids() {
+  std::set<std::string> ids;
+  for (const auto& entry : fs::directory_iterator("/proc/self/task")) {
+    ids.insert(entry.path().filename().string());
+  }
+  return ids;
+}
+
+TEST(EngineTest, ComputeThreadsAreMadeOnceAtLoadAndKept) {
+  if (!fs::exists(kStories)) GTEST_SKIP() << "needs " << kStories << " (absent)";
+  const auto before = task_ids();
+  local::EngineOptions options;
+  options.model_path = kStories.string();
+  options.threads = 2;  // more would crawl on a busy 2-core machine: ggml's barriers spin
+  options.parallel = 1;
+  options.context = 256;
+  auto engine = local::Engine::load(options);
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  auto& e = *engine.value();
+  const auto loaded = task_ids();
+  std::vector<std::string> added;
+  std::set_difference(loaded.begin(), loaded.end(), before.begin(), before.end(),
+                      std::back_inserter(added));
+  EXPECT_EQ(added.size(), 2u) << "the inference thread and the pool's worker";
+
+  for (int run = 0; run < 2; ++run) {
+    auto job = std::make_shared<local::GenerateJob>();
+    job->prompt = common_tokenize(e.vocab(), "Once upon a time", true, false);
+    common_params_sampling greedy;
+    greedy.temp = 0;
+    job->sampler.reset(common_sampler_init(e.model(), greedy));
+    job->max_tokens = 8;
+    std::promise<void> done;
+    std::set<std::string> seen_during;
+    job->deliver = [&](local::GenerateOutput out) {
+      // On the inference thread, between two decodes: the pool's workers are still there.
+      if (seen_during.empty()) seen_during = task_ids();
+      if (out.done) done.set_value();
+    };
+    e.submit(job);
+    ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    EXPECT_EQ(seen_during, loaded) << "threads came or went while generating (run " << run << ")";
+  }
+  EXPECT_EQ(task_ids(), loaded);
+  EXPECT_GE(e.stats().decode_calls, 14u);
 }
 
 // --- bad model files: the provider is made, and its requests get 503 naming the file -------

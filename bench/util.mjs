@@ -1,0 +1,24 @@
+// Small helpers the Node.js benchmarks share (and tests/e2e/local.test.mjs, for freePort).
+import { createServer } from 'node:net';
+
+// A TCP port free on 127.0.0.1 right now (the OS picks it; it is released before returning).
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The q-quantile (0..1) of xs by the nearest rank below; NaN for none.
+export function quantile(xs, q) {
+  if (!xs.length) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+export const median = (xs) => quantile(xs, 0.5);
