@@ -69,13 +69,15 @@ license_of() {
   esac
 }
 
-# A table row per package of the associative array named $1 (package -> lines of what it gave).
+# A table row per package of the associative array named $1 (package -> lines of what it gave,
+# a column when there are any).
 package_rows() {
   local -n items=$1
-  local pkg
+  local pkg given
   for pkg in $(printf '%s\n' "${!items[@]}" | sort); do
-    printf '| %s | %s | %s | /usr/share/doc/%s/copyright |\n' "$pkg" "$(license_of "$pkg")" \
-      "$(sed '/^$/d' <<<"${items[$pkg]}" | sort -u | paste -sd ',' | sed 's/,/, /g')" "$pkg"
+    given=$(sed '/^$/d' <<<"${items[$pkg]}" | sort -u | paste -sd ',' | sed 's/,/, /g')
+    printf '| %s | %s |%s /usr/share/doc/%s/copyright |\n' "$pkg" "$(license_of "$pkg")" \
+      "${given:+ $given |}" "$pkg"
   done
 }
 
@@ -133,23 +135,14 @@ keel_libs=$(grep -oE '(^| )libkeel_[a-z]+\.a' <<<"$link" | sed -E 's/^ //; s/^li
 headers=$(ninja -C "$build" -t deps | awk -v dirs="^CMakeFiles/(keel|$keel_libs)\\\\.dir/" '
   /^[^ ].*\.o:/ { keep = ($1 ~ dirs); next }
   keep && $1 ~ /^\/usr\// { print $1 }' | sort -u)
-declare -A header_dirs=()   # package -> its header groups, a line each
+declare -A header_pkgs=()   # package -> "" (a set)
 while IFS= read -r line; do
   [ -n "$line" ] || continue
   pkg=${line%%: *}
-  pkg=${pkg%%:*}
-  file=${line#*: }
-  # What the headers are, by folder: boost/asio, nlohmann, openssl...
-  rel=${file#/usr/include/}
-  rel=${rel#x86_64-linux-gnu/}
-  case $rel in
-    /usr/lib/gcc/*) group="compiler intrinsics" ;;
-    c++/*) group="C++ standard library" ;;
-    boost/*) group=$(cut -d/ -f1-2 <<<"$rel"); group=${group%.hpp} ;;
-    */*) group=${rel%%/*} ;;
-    *) group=$rel ;;
-  esac
-  header_dirs[$pkg]+="$group"$'\n'
+  # Packages only, not which of their headers: that changes with every #include, and the file
+  # would be out of date after most changes to keel.
+  # shellcheck disable=SC2034 # read through package_rows' nameref
+  header_pkgs[${pkg%%:*}]=""
 done < <(printf '%s\n' "$headers" | awk '
            # One header per folder below the top ones (a folder comes from one package; dpkg -S
            # per header took a minute), every header in /usr/include and its multiarch folder.
@@ -189,10 +182,10 @@ EOF
 Header-only libraries (Boost.Asio and Beast, nlohmann-json) and the inline parts of the others
 become part of keel's own code. Each notice is the package's copyright file, installed with it.
 
-| package | license (`Files: *`) | headers | notice |
-|---|---|---|---|
+| package | license (`Files: *`) | notice |
+|---|---|---|
 EOF
-  package_rows header_dirs
+  package_rows header_pkgs
   cat <<'EOF'
 
 ## Shared libraries keel loads
