@@ -640,7 +640,8 @@ TEST_F(SqliteStoreTest, SteadyPruningDoesNotVacuum) {
   ASSERT_TRUE(store);
   for (int i = 0; i < 1'100; ++i) store->record(big_record("s" + std::to_string(i), i, 1'000));
   store->flush();
-  EXPECT_EQ(store->prune_now(), 100);
+  store->prune_now();  // or the pass that 1,000 writes start, when the batches split so
+  EXPECT_EQ(store->stats().pruned, 100);
   RawDb raw(path_);
   EXPECT_GE(std::stoll(raw.text("PRAGMA freelist_count")), 8);
 }
