@@ -15,7 +15,8 @@
 #   BENCH_TARGETS="mock proxy floor keel portkey"   which targets to measure (mock and proxy
 #                      always run)
 #   BENCH_RETENTION=0  N > 0: keel's request log keeps at most N requests (log_retention:
-#                      max_requests), to see what pruning costs and that the file stops growing
+#                      max_requests), to see what pruning costs and that the file stops growing;
+#                      0: every request (not keel's default of 30 days and 10 million)
 #   BENCH_SOAK=0       seconds of extra load on keel after the runs (50 connections, plain and
 #                      streamed in turn, 30 s each), its RSS and request log size after each slice
 #   BENCH_RECORD=1     append the result to bench/RESULTS.md (0: print only)
@@ -351,7 +352,7 @@ if has_target keel; then
   cat >"$WORK/keel.yaml" <<EOF
 listen: 127.0.0.1:$KEEL_PORT
 state: sqlite:$WORK/keel.db
-$( ((BENCH_RETENTION > 0)) && echo "log_retention: {max_requests: $BENCH_RETENTION}")
+log_retention: {days: 0, max_requests: $BENCH_RETENTION}   # 0, 0: keep every request
 server:
   threads: $BENCH_WORKERS
   shutdown_grace_ms: 1000

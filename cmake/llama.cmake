@@ -1,10 +1,12 @@
 # llama.cpp for the local engine (DESIGN.md "Local engine"), built and cached outside this build
 # tree by scripts/llama.sh. Defines:
-#   KEEL_LOCAL           option: build the local engine; defaults ON when the llama.cpp build exists
+#   KEEL_LOCAL           cache setting: AUTO (the default: build the local engine when the
+#                        llama.cpp build exists), ON (require it) or OFF (leave it out)
+#   KEEL_LOCAL_ENGINE    ON or OFF: what KEEL_LOCAL came to; test this one, not KEEL_LOCAL
 #   keel::llama          interface target: llama.h, ggml headers and llama.cpp's common/ headers;
 #                        links llama, llama-common (llama.cpp's `common`), ggml and Threads
 #   KEEL_LLAMA_SERVER    path of the llama-server built from the same source (peer tests, bench)
-# CMakeLists.txt defines KEEL_HAS_LLAMA for the whole project when KEEL_LOCAL is ON.
+# CMakeLists.txt defines KEEL_HAS_LLAMA for the whole project when KEEL_LOCAL_ENGINE is ON.
 #
 # The cache directory comes from `scripts/llama.sh --print-dir` (which honours KEEL_CACHE and
 # LLAMA_CPP_DIR), or from -DKEEL_LLAMA_DIR=<dir> to point at a cache directory directly.
@@ -28,19 +30,32 @@ if(_keel_llama_dir AND EXISTS "${_keel_llama_stamp}")
 else()
   set(_keel_llama_found OFF)
 endif()
-# KEEL_LOCAL follows whether the llama.cpp build exists (so a build tree configured before
-# scripts/llama.sh ran turns it on at the next configure) until it is set by hand.
-set(_keel_local_doc "Build the local engine (llama.cpp, built by scripts/llama.sh)")
-if(NOT DEFINED KEEL_LOCAL OR
-   (DEFINED CACHE{_KEEL_LOCAL_AUTO} AND "${KEEL_LOCAL}" STREQUAL "${_KEEL_LOCAL_AUTO}"))
-  set(KEEL_LOCAL ${_keel_llama_found} CACHE BOOL "${_keel_local_doc}" FORCE)
-  set(_KEEL_LOCAL_AUTO ${_keel_llama_found} CACHE INTERNAL "KEEL_LOCAL's automatic value")
-else()
+# KEEL_LOCAL=AUTO follows whether the llama.cpp build exists, at every configure (so a build tree
+# configured before scripts/llama.sh ran turns the engine on at the next one); ON and OFF are
+# what was asked for and stay. It used to be a BOOL whose automatic value was remembered in
+# _KEEL_LOCAL_AUTO, and an explicit -DKEEL_LOCAL=OFF equal to that value was taken for the
+# automatic one, so it turned ON again once llama.cpp was built: the option did not stick.
+set(KEEL_LOCAL AUTO CACHE STRING
+    "Build the local engine (llama.cpp, built by scripts/llama.sh): AUTO, ON or OFF")
+set_property(CACHE KEEL_LOCAL PROPERTY STRINGS AUTO ON OFF)
+if(DEFINED CACHE{_KEEL_LOCAL_AUTO})
+  # A tree from before: its automatic value becomes AUTO, a value set by hand stays.
+  if("${KEEL_LOCAL}" STREQUAL "${_KEEL_LOCAL_AUTO}")
+    set_property(CACHE KEEL_LOCAL PROPERTY VALUE AUTO)
+  endif()
+  set_property(CACHE KEEL_LOCAL PROPERTY TYPE STRING)
   unset(_KEEL_LOCAL_AUTO CACHE)
-  option(KEEL_LOCAL "${_keel_local_doc}" OFF)  # types a -DKEEL_LOCAL=..., keeps its value
+endif()
+string(TOUPPER "${KEEL_LOCAL}" _keel_local_mode)
+if(_keel_local_mode STREQUAL "AUTO")
+  set(KEEL_LOCAL_ENGINE ${_keel_llama_found})
+elseif(KEEL_LOCAL)   # ON, YES, TRUE, 1...
+  set(KEEL_LOCAL_ENGINE ON)
+else()
+  set(KEEL_LOCAL_ENGINE OFF)
 endif()
 
-if(NOT KEEL_LOCAL)
+if(NOT KEEL_LOCAL_ENGINE)
   if(_keel_llama_found)
     message(STATUS "keel: local engine off (KEEL_LOCAL=OFF)")
   else()
@@ -50,7 +65,7 @@ if(NOT KEEL_LOCAL)
   return()
 endif()
 if(NOT _keel_llama_found)
-  message(FATAL_ERROR "KEEL_LOCAL is ON but there is no llama.cpp build at '${_keel_llama_dir}' "
+  message(FATAL_ERROR "KEEL_LOCAL is ${KEEL_LOCAL} but there is no llama.cpp build at '${_keel_llama_dir}' "
                       "(no keel-llama.cmake stamp). Run scripts/llama.sh first, or set KEEL_LOCAL=OFF.")
 endif()
 

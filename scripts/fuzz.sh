@@ -48,10 +48,10 @@ fi
 # coroutines ("Cannot represent a difference across sections" in src/http, src/server).
 # BOOST_ASIO_HAS_CO_AWAIT: Boost 1.74 enables co_await on clang only with libc++'s
 # <experimental/coroutine>; with libstdc++ (Debian's default) it must be told.
-# KEEL_LOCAL=OFF: no fuzz target reaches the local engine (-U: see scripts/sanitize.sh).
+# KEEL_LOCAL=OFF: no fuzz target reaches the local engine.
 SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-omit-frame-pointer"
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja $(scripts/ccache.sh) \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_FUZZ=ON -DKEEL_TESTS=OFF -U_KEEL_LOCAL_AUTO -DKEEL_LOCAL=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_FUZZ=ON -DKEEL_TESTS=OFF -DKEEL_LOCAL=OFF \
   -DCMAKE_CXX_FLAGS="$SAN_FLAGS -DBOOST_ASIO_HAS_CO_AWAIT=1" >/dev/null || exit 1
 
 echo "fuzz: building ${targets[*]}"

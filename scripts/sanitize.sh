@@ -42,14 +42,28 @@ tsan_units=(unit_router unit_http unit_store)
 tsan_e2e=(chat failover faults messages vendors lifecycle)
 
 build() {
-  # -U_KEEL_LOCAL_AUTO: cmake/llama.cmake lets the automatic KEEL_LOCAL follow llama.cpp's
-  # presence until KEEL_LOCAL is set by hand, and an explicit OFF that equals an earlier
-  # automatic OFF would otherwise be taken for automatic and turn ON once llama.cpp is built.
-  cmake --preset "$kind" -U_KEEL_LOCAL_AUTO $(scripts/ccache.sh) >/dev/null || return 1
+  cmake --preset "$kind" $(scripts/ccache.sh) >/dev/null || return 1
   if [ "$kind" = asan ]; then
-    cmake --build "$build_dir" -j "$JOBS"
+    cmake --build "$build_dir" -j "$JOBS" || return 1
   else
-    cmake --build "$build_dir" -j "$JOBS" --target keel "${tsan_units[@]}"
+    cmake --build "$build_dir" -j "$JOBS" --target keel "${tsan_units[@]}" || return 1
+  fi
+  check_no_llama
+}
+
+# The presets' KEEL_LOCAL=OFF must leave llama.cpp out altogether (the option once turned itself
+# back on once llama.cpp was built): keel's link line names none of its libraries, and keel says
+# it has no local engine.
+check_no_llama() {
+  local link
+  link=$(ninja -C "$build_dir" -t commands keel | tail -n 1)
+  if grep -Eq 'lib(llama|ggml|cpp-httplib)[^/ ]*\.a' <<<"$link"; then
+    echo "sanitize: $build_dir/keel links llama.cpp although its preset sets KEEL_LOCAL=OFF"
+    return 1
+  fi
+  if ! "$build_dir/keel" version | grep -q 'no local engine'; then
+    echo "sanitize: $build_dir/keel does not say that it has no local engine: $("$build_dir/keel" version)"
+    return 1
   fi
 }
 

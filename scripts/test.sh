@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Every test, in stages (`make test` builds build/ first):
 #   unit, e2e            ctest -L unit in build/; the official SDKs against build/keel (node --test)
+#   notices              scripts/third_party.sh --check: THIRD_PARTY.md and LICENSE.llama.cpp
+#                        match what build/keel links
 #   fuzz build/replay/fuzz   scripts/fuzz.sh: every libFuzzer target replays its corpus and
 #                        regressions, then fuzzes for KEEL_TEST_FUZZ_SECONDS (default 5) each
 #   asan build/unit/e2e  scripts/sanitize.sh asan: ASan+UBSan build; unit tests and the e2e suite
 #   tsan build/unit/e2e  scripts/sanitize.sh tsan: TSan build; router, HTTP/SSE and streaming tests
 # Ends with one line per stage (pass/FAIL/skipped, minutes) and exits non-zero when any failed.
-# KEEL_TEST_QUICK=1 runs unit and e2e only, for quick iteration; CI runs everything.
+# KEEL_TEST_QUICK=1 runs unit, e2e and notices only, for quick iteration; CI runs everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +53,7 @@ e2e() { (cd tests/e2e && KEEL_BIN="$PWD/../../build/keel" node --test --test-con
 
 stage "unit" unit
 stage "e2e" e2e
+stage "notices" scripts/third_party.sh --check build
 
 if [ "$QUICK" = "1" ]; then
   skip "fuzz" "KEEL_TEST_QUICK=1"

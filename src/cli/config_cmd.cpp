@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "http/download.h"
+#include "providers/provider.h"
 #ifdef KEEL_HAS_LLAMA
 #include "providers/local/model_info.h"
 #endif
@@ -147,6 +148,16 @@ int config(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: warning: ${%s} is not set; it expands to \"\"\n", args[1].c_str(),
                  var.c_str());
   }
+#ifndef KEEL_HAS_LLAMA
+  // The file is valid, but `keel serve` would refuse it: say so now. Without the local engine
+  // make_provider refuses kind local at once, loading nothing; its message is serve's.
+  for (const auto& provider : loaded->providers) {
+    if (provider.kind != ProviderKind::kLocal) continue;
+    std::fprintf(stderr, "%s: %s\n", args[1].c_str(),
+                 make_provider(provider).error().message.c_str());
+    return 1;
+  }
+#endif
   std::printf("%s: ok (%zu providers, %zu models)\n", args[1].c_str(), loaded->providers.size(),
               loaded->models.size());
   return 0;

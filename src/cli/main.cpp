@@ -65,7 +65,11 @@ int main(int argc, char** argv) {
   if (command == "fixture") return keel::cli::fixture(args);
   if (command == "pull") return keel::cli::pull(args);
   if (command == "version" || command == "--version") {
-    std::puts("keel 0.1.0");
+#ifdef KEEL_HAS_LLAMA
+    std::puts("keel 0.1.0 (local engine: llama.cpp)");
+#else
+    std::puts("keel 0.1.0 (no local engine: built without llama.cpp)");
+#endif
     return 0;
   }
   std::fprintf(stderr, "keel: unknown command '%s'\n\n", command.c_str());

@@ -70,6 +70,13 @@ int serve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "keel: state: %s\n", store.error().message.c_str());
     return 1;
   }
+  if (retention.enabled()) {
+    KEEL_LOG(kInfo) << "request log: keeps " << config.log_retention.days << " days (0: no limit) "
+                    << "and at most " << config.log_retention.max_requests
+                    << " requests (0: no limit) (log_retention)";
+  } else {
+    KEEL_LOG(kInfo) << "request log: keeps every request (log_retention is off)";
+  }
   auto router = std::make_unique<Router>(config, std::move(providers));
   if (config.models.empty()) explain_empty(config);
 

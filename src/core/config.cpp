@@ -540,6 +540,9 @@ class Loader {
   void load_log_retention(const Field& field) {
     const MapReader map(field, {"days", "max_requests"});
     LogRetentionConfig& retention = config_.log_retention;
+    // A map is the whole policy (a key left out is off); `log_retention:` with everything
+    // commented out is as if absent, like the other sections.
+    if (!field.node.IsNull()) retention = LogRetentionConfig{.days = 0, .max_requests = 0};
     // Up to 100 years: days are turned into milliseconds.
     if (const Field* f = map.get("days")) retention.days = integer(*f, 0, 36'500);
     if (const Field* f = map.get("max_requests")) {

@@ -42,8 +42,9 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   }
   return Error(ErrorCode::kInvalidArgument,
                "provider '" + config.name + "': kind '" + provider_kind_name(config.kind) +
-                   "' is not in this build (llama.cpp was not built: run scripts/llama.sh, "
-                   "then rebuild)");
+                   "': this build of keel has no local engine (it was built without llama.cpp: "
+                   "with -DKEEL_LOCAL=OFF, or before scripts/llama.sh had built it); use a "
+                   "hosted kind, or rebuild keel with the local engine (make build)");
 }
 
 std::optional<long> parse_retry_after(std::string_view value) {

@@ -30,6 +30,16 @@ bool is_json_content_type(std::string_view value) {
   return beast::iequals(beast::string_view(media.data(), media.size()), "application/json");
 }
 
+// The model a body the parser refused names ("" when it is not a JSON object with a string
+// "model"), so that the request log says which model a 400 was for. Only on the error path: the
+// parsers that refused the body keep no partial result.
+std::string model_named_in(std::string_view body) {
+  const Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return {};
+  const auto model = json.find("model");
+  return model != json.end() && model->is_string() ? model->get<std::string>() : std::string();
+}
+
 // The client's side of a streamed chat. Headers go out with the first event the router lets
 // through; each front door writes events in its own format.
 class StreamSink : public BatchEventSink {
@@ -309,6 +319,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   auto parsed = anthropic ? parse_messages_request(request.message.body())
                           : parse_chat_request(request.message.body());
   if (!parsed) {
+    record.model = model_named_in(request.message.body());
     co_await send_error(response, parsed.error(), &record, format);
     co_return;
   }
@@ -414,6 +425,7 @@ Task<void> App::models(ResponseWriter& response, std::string_view name, ApiForma
 Task<void> App::count_tokens(Request& request, ResponseWriter& response, RequestRecord& record) {
   auto parsed = parse_count_tokens_request(request.message.body());
   if (!parsed) {
+    record.model = model_named_in(request.message.body());
     co_await send_error(response, parsed.error(), &record, ApiFormat::kAnthropic);
     co_return;
   }
@@ -433,6 +445,7 @@ Task<void> App::count_tokens(Request& request, ResponseWriter& response, Request
 Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRecord& record) {
   auto parsed = parse_embed_request(request.message.body());
   if (!parsed) {
+    record.model = model_named_in(request.message.body());
     co_await send_error(response, parsed.error(), &record);
     co_return;
   }

@@ -6,7 +6,8 @@ import http from 'node:http';
 import OpenAI from 'openai';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 import {
-  startKeel, makeClient, fakeProvider, postJSON, getText, errorOf, CLIENT_KEY, UPSTREAM_KEY,
+  startKeel, makeClient, fakeProvider, postJSON, getText, errorOf, sqliteJson, sqlLiteral,
+  CLIENT_KEY, UPSTREAM_KEY,
 } from './harness.mjs';
 
 const MAX_BODY = 65536;
@@ -239,6 +240,32 @@ describe('the SDK sees the same errors', () => {
   });
 });
 
+// A 400's row in the request log names the model the body asked for, when it named one, so an
+// operator can tell which model's clients send bad requests. Checked once keel has stopped.
+const LOGGED_400 = [
+  ['/v1/chat/completions', { model: 'log400-chat', messages: [] }, 'log400-chat'],
+  ['/v1/embeddings', { model: 'log400-embed' }, 'log400-embed'],
+  ['/v1/messages', { model: 'log400-messages', max_tokens: 8, messages: 'hi' }, 'log400-messages'],
+  ['/v1/messages/count_tokens', { model: 'log400-count', messages: 'hi' }, 'log400-count'],
+  ['/v1/chat/completions', { model: 'log400-stream', messages: okMessages, stream: 'yes' }, 'log400-stream'],
+  // No model to name: a body that is not JSON, and one whose model is not a string.
+  ['/v1/chat/completions', '{"model": "log400-broken", "messages": [', ''],
+  ['/v1/chat/completions', { model: 123, messages: okMessages }, ''],
+];
+const logged400 = [];   // [request id, endpoint, model expected]
+
+describe('400s in the request log', () => {
+  test('each 400 answers with its request id', async () => {
+    for (const [endpoint, body, model] of LOGGED_400) {
+      const res = await postJSON(keel, endpoint, body);
+      assert.equal(res.status, 400, `${endpoint} ${res.text}`);
+      const id = res.headers.get('x-request-id');
+      assert.match(id ?? '', /^req_/);
+      logged400.push([id, endpoint, model]);
+    }
+  });
+});
+
 describe('keel after all that', () => {
   test('valid input that looks odd is accepted: escaped NUL, empty content', async () => {
     const r = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'a\u0000b' }] });
@@ -261,5 +288,19 @@ describe('keel after all that', () => {
     const { code, signal } = await keel.stop();
     assert.equal(signal, null, keel.stderr);
     assert.equal(code, 0, keel.stderr);
+  });
+});
+
+describe('the request log after shutdown', () => {
+  test('a 400 from the parser names the model when the body named one', () => {
+    assert.equal(logged400.length, LOGGED_400.length);
+    for (const [id, endpoint, model] of logged400) {
+      const rows = sqliteJson(keel.dbPath, `select * from requests where id = ${sqlLiteral(id)}`);
+      assert.equal(rows.length, 1, `no row for ${id}`);
+      assert.equal(rows[0].status, 400);
+      assert.equal(rows[0].error_class, 'invalid_argument');
+      assert.equal(rows[0].endpoint, endpoint);
+      assert.equal(rows[0].model, model, `${endpoint} ${id}`);
+    }
   });
 });

@@ -156,7 +156,7 @@ describe('keel models, version, unknown commands', () => {
   test('keel version prints a version, exit 0', async () => {
     const r = await runKeel(['version']);
     assert.equal(r.code, 0, show(r));
-    assert.match(r.stdout, /^keel \d+\.\d+\.\d+/, show(r));
+    assert.match(r.stdout, /^keel \d+\.\d+\.\d+ \((local engine: llama\.cpp|no local engine: built without llama\.cpp)\)$/m, show(r));
   });
 
   test('an unknown command exits 2 and says which', async () => {
@@ -295,5 +295,32 @@ describe('keel chat against a running keel', () => {
     const r = await runKeel(['chat']);
     assert.equal(r.code, 2, show(r));
     assert.match(r.stderr, /usage/i, show(r));
+  });
+});
+
+// A build without llama.cpp (-DKEEL_LOCAL=OFF: the sanitizer builds) refuses `kind: local` in
+// both commands, saying why; a build with it takes the file (the model is loaded only by serve).
+describe('kind local and the build', () => {
+  test('config check and serve say when this build has no local engine', async () => {
+    const version = await runKeel(['version']);
+    const local = !/no local engine/.test(version.stdout);
+    const file = writeConfig('local-kind.yaml', toYaml({
+      listen: '127.0.0.1:0',
+      providers: [{ name: 'mine', kind: 'local', model: path.join(dir, 'absent.gguf') }],
+      models: [{ name: 'm', targets: [{ provider: 'mine', model: 'default' }] }],
+    }) + '\n');
+    const check = await runKeel(['config', 'check', file]);
+    const why = /provider 'mine': kind 'local': this build of keel has no local engine \(it was built without llama\.cpp/;
+    if (local) {
+      assert.equal(check.code, 0, show(check));
+      return;
+    }
+    assert.equal(check.code, 1, show(check));
+    assert.match(check.stderr, why, show(check));
+    assert.ok(check.stderr.startsWith(`${file}: `), show(check));
+    const serve = await runKeel(['serve', '--config', file], { timeoutMs: 4000 });
+    assert.equal(serve.timedOut, false, `keel must refuse, not serve\n${show(serve)}`);
+    assert.equal(serve.code, 1, show(serve));
+    assert.match(serve.stderr, why, show(serve));
   });
 });

@@ -2,13 +2,13 @@
 // is in the environment, and "default" failing over across them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { startFakeOpenAI, FAKE_TEXT } from '../fakes/fake_openai.mjs';
-import { runKeel, KEEL_BIN } from './harness.mjs';
+import { runKeel, waitFor, KEEL_BIN } from './harness.mjs';
 
 const STORIES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/models/stories260K.gguf');
 const NO_KEYS = {
@@ -30,9 +30,10 @@ test('no keys: the local engine is the default', async () => {
   }
 });
 
-// Starts `keel serve` on the built-in config with `env`; resolves {port, stderr, stop}.
-async function serveBuiltIn(env) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'keel-defaults-'));
+// Starts `keel serve` on the built-in config with `env`, in `dir` (its keel.db is the log; a
+// fresh folder, removed at stop, when not given); resolves {port, stderr, stop}.
+async function serveBuiltIn(env, { dir: given } = {}) {
+  const dir = given ?? mkdtempSync(path.join(tmpdir(), 'keel-defaults-'));
   const proc = spawn(KEEL_BIN, ['serve', '--listen', '127.0.0.1:0'], {
     cwd: dir,
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in NO_KEYS))), ...env },
@@ -51,7 +52,7 @@ async function serveBuiltIn(env) {
   const stop = async () => {
     proc.kill('SIGTERM');
     await new Promise((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', resolve)));
-    rmSync(dir, { recursive: true, force: true });
+    if (!given) rmSync(dir, { recursive: true, force: true });
   };
   return { port, stderr: () => stderr, stop, dir };
 }
@@ -107,5 +108,37 @@ test('serve with OPENAI_BASE_URL: an OpenAI-compatible server answers "default"'
   } finally {
     await keel.stop();
     await fake.close();
+  }
+});
+
+test('the built-in config bounds the request log: 30 days, 10 million requests', async () => {
+  const fake = await startFakeOpenAI();
+  const dir = mkdtempSync(path.join(tmpdir(), 'keel-defaults-log-'));
+  const env = { OPENAI_API_KEY: '', OPENAI_BASE_URL: fake.url, KEEL_OPENAI_MODELS: 'ok' };
+  const sqlite = (sql) => execFileSync('sqlite3', [path.join(dir, 'keel.db'), sql], { encoding: 'utf8' }).trim();
+  try {
+    const first = await serveBuiltIn(env, { dir });
+    try {
+      assert.match(first.stderr(), /request log: keeps 30 days \(0: no limit\) and at most 10000000 requests/);
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${first.port}/v1`, apiKey: 'x', maxRetries: 0 });
+      for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'ok', messages: [{ role: 'user', content: `n${i}` }] });
+    } finally {
+      await first.stop();
+    }
+    assert.equal(sqlite('select count(*) from requests'), '3');
+    // One of them started 31 days ago, as far as the log knows: the next keel's pass at start
+    // deletes it, with no log_retention anywhere.
+    sqlite(`update requests set started_ms = started_ms - ${31 * 24 * 3600 * 1000} where rowid = (select min(rowid) from requests)`);
+    const second = await serveBuiltIn(env, { dir });
+    try {
+      assert.ok(await waitFor(() => /log_retention deleted 1 requests/.test(second.stderr()), 5000, 20), second.stderr());
+      assert.equal(sqlite('select count(*) from requests'), '2');
+      assert.equal(sqlite('select count(*) from attempts where request_id not in (select id from requests)'), '0');
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -91,6 +91,25 @@ test('log_retention deletes requests past its limits at start, with their attemp
   assert.equal(sqlite('select count(*) from requests'), '5');   // the next pass is a minute away
 });
 
+test('log_retention of zeros keeps every request, however old', async () => {
+  const before = Number(sqlite('select count(*) from requests'));
+  assert.ok(before > 0);
+  sqlite(`update requests set started_ms = started_ms - ${400 * DAY_MS}`);
+  const keel = await startOnDb({ log_retention: { days: 0, max_requests: 0 } });
+  try {
+    assert.match(keel.stderr, /request log: keeps every request \(log_retention is off\)/);
+    const answer = await makeClient(keel).chat.completions.create({
+      model: 'fast', messages: [{ role: 'user', content: 'kept' }],
+    });
+    assert.ok(answer.choices[0].message.content);
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+  }
+  assert.equal(Number(sqlite('select count(*) from requests')), before + 1);
+  assert.ok(!/log_retention deleted/.test(keel.stderr), keel.stderr);
+});
+
 test('keel config check refuses a bad log_retention with file, line and key', async () => {
   const config = path.join(dir, 'bad.yaml');
   execFileSync('sh', ['-c', `printf 'log_retention:\\n  days: -3\\n' > '${config}'`]);

@@ -1,14 +1,14 @@
 #include "store/sqlite/sqlite_store.h"
 
-#include <algorithm>
-#include <chrono>
-#include <thread>
-
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "core/clock.h"
@@ -197,6 +197,34 @@ Status create_schema(sqlite3* db) {
   return status;
 }
 
+// The file gives pages back only in auto_vacuum INCREMENTAL mode (the writer's vacuum steps).
+// SQLite takes that mode only before a database's first table, or through a VACUUM, which
+// rewrites the whole file and blocks it meanwhile: a log made by an older keel (mode NONE) is
+// converted at open while small (a second or so), else left as it is, with the command to convert
+// it while keel is stopped.
+Status use_incremental_vacuum(sqlite3* db, const std::string& path,
+                              const SqliteStoreOptions& options) {
+  auto mode = query_text(db, "PRAGMA auto_vacuum");
+  if (!mode) return mode.error();
+  if (*mode != "0") return Status::Ok();  // INCREMENTAL (2) already, or FULL (1) set by hand
+  auto tables = query_text(db, "SELECT count(*) FROM sqlite_schema");
+  if (!tables) return tables.error();
+  if (*tables == "0") return exec(db, "PRAGMA auto_vacuum = INCREMENTAL");
+  if (path == ":memory:") return Status::Ok();
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec || bytes > options.vacuum_convert_max_bytes) {
+    KEEL_LOG(kWarn) << "store: " << path << " predates incremental vacuum, so its file does not "
+                    << "shrink after log_retention deletes; to convert it, stop keel and run: "
+                    << "sqlite3 " << path << " 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'";
+    return Status::Ok();
+  }
+  KEEL_LOG(kInfo) << "store: converting " << path << " (" << bytes / 1024
+                  << " KiB) to incremental vacuum (one VACUUM)";
+  if (auto status = exec(db, "PRAGMA auto_vacuum = INCREMENTAL"); !status) return status;
+  return exec(db, "VACUUM");
+}
+
 }  // namespace
 
 void SqliteStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -215,6 +243,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (!write_raw) return fail(write_raw.error());
   Db write_db(*write_raw);
 
+  // Before the schema: a new file takes INCREMENTAL only before its first table.
+  if (auto status = use_incremental_vacuum(write_db.get(), path, options); !status) {
+    return fail(status.error());
+  }
   auto mode = query_text(write_db.get(), "PRAGMA journal_mode = WAL");
   if (!mode) return fail(mode.error());
   if (!in_memory && *mode != "wal") {
@@ -240,6 +272,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(std::move(write_db), std::move(read_db), options));
   if (auto status = store->prepare_statements(); !status) return fail(status.error());
+  if (auto page_size = query_text(store->write_db_.get(), "PRAGMA page_size")) {
+    store->page_size_ = std::max(std::strtoll(page_size->c_str(), nullptr, 10), 512LL);
+  }
   store->writer_ = std::thread(&SqliteStore::writer_loop, store.get());
   return store;
 }
@@ -288,6 +323,9 @@ Status SqliteStore::prepare_statements() {
       {kRowidRangeSql, &rowid_range_},
       {kDeleteAttemptsUptoSql, &delete_attempts_upto_},
       {kDeleteRequestsUptoSql, &delete_requests_upto_},
+      {"PRAGMA freelist_count", &freelist_count_},
+      {"PRAGMA page_count", &page_count_},
+      {"PRAGMA wal_checkpoint(PASSIVE)", &checkpoint_},
   };
   for (const auto& [sql, stmt] : retention_statements) {
     if (auto status = prepare(writer, sql, *stmt); !status) return status;
@@ -301,6 +339,10 @@ Status SqliteStore::prepare_statements() {
   for (const auto& [sql, stmt] : insert_statements) {
     if (auto status = prepare(writer, sql.c_str(), *stmt); !status) return status;
   }
+  // A pragma's argument cannot be a bound parameter.
+  const std::string vacuum = "PRAGMA incremental_vacuum(" +
+                             std::to_string(std::max<size_t>(options_.vacuum_pages, 1)) + ")";
+  if (auto status = prepare(writer, vacuum.c_str(), incremental_vacuum_); !status) return status;
   if (auto status = prepare(reader, kSelectRequestsSql, select_requests_); !status) return status;
   return prepare(reader, kSelectAttemptsSql, select_attempts_);
 }
@@ -363,6 +405,10 @@ void SqliteStore::writer_loop() {
           ? std::max<uint64_t>(static_cast<uint64_t>(options_.retention.max_requests) / 10, 1'000)
           : std::numeric_limits<uint64_t>::max();
   uint64_t written_since_pass = 0;
+  // Free pages to give back to the file system, a vacuum step per turn of the loop (never during
+  // a retention pass, whose deletes would free more).
+  bool vacuum_due = !retention && vacuum_wanted();  // with retention: after the pass at start
+  int64_t vacuum_freed = 0;                         // pages, by the steps of this run so far
   auto end_pass = [&](int64_t deleted) {
     if (deleted > 0) {
       KEEL_LOG(kInfo) << "store: log_retention deleted " << deleted << " requests and their attempts";
@@ -370,6 +416,20 @@ void SqliteStore::writer_loop() {
     in_pass = false;
     pass_deleted = 0;
     next_prune = Clock::now() + prune_interval;
+    vacuum_due = vacuum_due || vacuum_wanted();
+  };
+  // One step; at the run's end a checkpoint, which truncates the file to what is left.
+  auto vacuum = [&] {
+    const VacuumStep step = vacuum_step();
+    vacuum_freed += step.freed;
+    vacuum_due = step.more;
+    if (vacuum_due) return;
+    checkpoint();
+    if (vacuum_freed > 0) {
+      KEEL_LOG(kInfo) << "store: gave back " << vacuum_freed * page_size_ / 1024
+                      << " KiB of the log's file (incremental vacuum)";
+    }
+    vacuum_freed = 0;
   };
   std::vector<RequestRecord> batch;
   batch.reserve(options_.max_batch);
@@ -377,7 +437,7 @@ void SqliteStore::writer_loop() {
     uint64_t prune_wanted = 0;   // > prune_done_: a prune_now() caller waits for a whole pass
     {
       std::unique_lock lock(queue_mutex_);
-      while (!stop_ && queue_.empty() && prune_wanted_ == prune_done_ &&
+      while (!stop_ && queue_.empty() && prune_wanted_ == prune_done_ && !vacuum_due &&
              !(retention && Clock::now() >= next_prune)) {
         writer_waiting_ = true;
         if (retention) {
@@ -422,7 +482,7 @@ void SqliteStore::writer_loop() {
       if (retention && !in_pass && written_since_pass >= writes_per_pass) next_prune = Clock::now();
     }
     if (prune_wanted != 0) {
-      // A whole pass now, step after step, for prune_now().
+      // A whole pass now, step after step, then the vacuum it makes due, for prune_now().
       int64_t deleted = 0;
       if (retention) {
         for (;;) {
@@ -431,14 +491,15 @@ void SqliteStore::writer_loop() {
           if (!step.more || step.failed) break;
         }
       }
+      written_since_pass = 0;
+      end_pass(deleted + pass_deleted);  // it finished any scheduled pass under way, too
+      while (vacuum_due) vacuum();
       {
         std::lock_guard lock(queue_mutex_);
         prune_done_ = prune_wanted;
         prune_now_deleted_ = deleted;
       }
       written_cv_.notify_all();
-      written_since_pass = 0;
-      end_pass(deleted + pass_deleted);   // it finished any scheduled pass under way, too
     } else if (retention && Clock::now() >= next_prune) {
       // One step per turn of the loop, so queued records go in between the steps of a long pass.
       if (!in_pass) {
@@ -452,6 +513,8 @@ void SqliteStore::writer_loop() {
       } else {
         end_pass(pass_deleted);
       }
+    } else if (vacuum_due) {
+      vacuum();
     }
   }
 }
@@ -538,6 +601,57 @@ SqliteStore::PruneStep SqliteStore::prune_step() {
   }
   pruned_ += step.deleted;
   return step;
+}
+
+// Read in autocommit mode: each pragma reads the header of the latest committed state.
+int64_t SqliteStore::pragma_value(sqlite3_stmt* stmt) {
+  int64_t value = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+  sqlite3_reset(stmt);
+  return value;
+}
+
+bool SqliteStore::vacuum_wanted() {
+  if (options_.vacuum_pages == 0) return false;
+  std::unique_lock<std::mutex> shared_connection;
+  if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+  const int64_t free_pages = pragma_value(freelist_count_.get());
+  const int64_t pages = pragma_value(page_count_.get());
+  // A quarter of the file free: a retention pass at a steady limit frees about a tenth (what
+  // the next tenth of the limit fills again), so only a cut such as a lowered limit starts a
+  // run; the run then gives back all but less than a step.
+  return free_pages >= static_cast<int64_t>(options_.vacuum_pages) && free_pages * 4 > pages;
+}
+
+SqliteStore::VacuumStep SqliteStore::vacuum_step() {
+  std::unique_lock<std::mutex> shared_connection;
+  if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+  sqlite3* db = write_db_.get();
+  const int64_t before = pragma_value(freelist_count_.get());
+  // Its own transaction (autocommit); SQLite moves pages from the end of the file into free
+  // ones and truncates, a page per sqlite3_step.
+  sqlite3_stmt* vacuum = incremental_vacuum_.get();
+  int rc;
+  while ((rc = sqlite3_step(vacuum)) == SQLITE_ROW) {
+  }
+  sqlite3_reset(vacuum);
+  if (rc != SQLITE_DONE) {
+    KEEL_LOG(kError) << "store: incremental vacuum failed: " << errmsg(db);
+    return VacuumStep{.freed = 0, .more = false};
+  }
+  const int64_t after = pragma_value(freelist_count_.get());
+  return VacuumStep{.freed = std::max<int64_t>(before - after, 0),
+                    .more = after >= static_cast<int64_t>(options_.vacuum_pages) && after < before};
+}
+
+void SqliteStore::checkpoint() {
+  std::unique_lock<std::mutex> shared_connection;
+  if (!read_db_) shared_connection = std::unique_lock(read_mutex_);
+  // PASSIVE never waits for readers; what a reader still needs is copied at a later checkpoint.
+  sqlite3_stmt* stmt = checkpoint_.get();
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+  }
+  sqlite3_reset(stmt);
 }
 
 size_t SqliteStore::write_batch(const std::vector<RequestRecord>& batch) {

@@ -43,6 +43,13 @@ struct SqliteStoreOptions {
   RetentionOptions retention;
   int prune_interval_ms = 60'000;
   size_t prune_chunk = 5'000;
+  // Giving space back (auto_vacuum INCREMENTAL): once a quarter of the file's pages are free
+  // (a retention cut), the writer moves pages into the holes and truncates the file, at most
+  // `vacuum_pages` per transaction (1 MiB of 4 KiB pages), between batches, until less than
+  // that is free. 0: never. A log made before keel used this mode is converted at open when
+  // its file is at most `vacuum_convert_max_bytes` (a whole-file VACUUM), else left as it is.
+  size_t vacuum_pages = 256;
+  uint64_t vacuum_convert_max_bytes = 64ull << 20;
 };
 
 class SqliteStore final : public Store {
@@ -62,9 +69,10 @@ class SqliteStore final : public Store {
   Result<std::vector<RequestRecord>> recent(int limit) override;
   StoreStats stats() const override;
 
-  // Runs a whole retention pass on the writer thread now (after the batch it may be writing)
-  // and returns how many requests it deleted; 0 when retention is off. The next scheduled pass
-  // is then prune_interval_ms away. stats().pruned counts what every pass deleted.
+  // Runs a whole retention pass on the writer thread now (after the batch it may be writing),
+  // and the vacuum it makes due to its end, and returns how many requests it deleted; 0 when
+  // retention is off. The next scheduled pass is then prune_interval_ms away. stats().pruned
+  // counts what every pass deleted.
   int64_t prune_now();
 
   SqliteStore(const SqliteStore&) = delete;
@@ -99,6 +107,14 @@ class SqliteStore final : public Store {
   };
   // One retention transaction: at most about prune_chunk requests per limit.
   PruneStep prune_step();
+  struct VacuumStep {
+    int64_t freed = 0;  // pages given back
+    bool more = false;  // at least vacuum_pages are still free
+  };
+  bool vacuum_wanted();      // enough free pages for a vacuum run
+  VacuumStep vacuum_step();  // one incremental_vacuum transaction
+  void checkpoint();         // a passive WAL checkpoint (it truncates a shrunk file)
+  static int64_t pragma_value(sqlite3_stmt* stmt);
 
   // Connections are declared before statements so that statements are finalised first.
   Db write_db_;
@@ -125,6 +141,12 @@ class SqliteStore final : public Store {
   Stmt rowid_range_;              // min(rowid), max(rowid) of requests
   Stmt delete_attempts_upto_;     // attempts of requests with rowid <= ?1
   Stmt delete_requests_upto_;
+  // Vacuum (vacuum_step)
+  Stmt freelist_count_;
+  Stmt page_count_;
+  Stmt incremental_vacuum_;
+  Stmt checkpoint_;
+  int64_t page_size_ = 4096;  // bytes, read at open
 
   std::mutex read_mutex_;  // guards the read connection and the statements below
   Stmt select_requests_;

@@ -191,15 +191,28 @@ TEST(ConfigTest, LogContentAndModelDefaults) {
 }
 
 TEST(ConfigTest, LogRetention) {
-  Config none = load_ok(kProviders);
-  EXPECT_EQ(none.log_retention.days, 0);
-  EXPECT_EQ(none.log_retention.max_requests, 0);
-  Config both = load_ok(kProviders + "log_retention:\n  days: 30\n  max_requests: 5000000\n");
-  EXPECT_EQ(both.log_retention.days, 30);
-  EXPECT_EQ(both.log_retention.max_requests, 5'000'000);
-  Config count = load_ok(kProviders + "log_retention: {max_requests: 10}\n");
-  EXPECT_EQ(count.log_retention.days, 0);
-  EXPECT_EQ(count.log_retention.max_requests, 10);
+  struct Case {
+    std::string yaml;
+    int64_t days;
+    int64_t max_requests;
+  };
+  const Case cases[] = {
+      // Without the key (the built-in config too) the log is bounded; so it is when the key's
+      // map is all commented out, as for the other sections.
+      {"", 30, 10'000'000},
+      {"log_retention:\n  # days: 0\n", 30, 10'000'000},
+      // A map replaces the bounds whole: what it leaves out is off, zeros keep everything.
+      {"log_retention:\n  days: 30\n  max_requests: 5000000\n", 30, 5'000'000},
+      {"log_retention: {max_requests: 10}\n", 0, 10},
+      {"log_retention: {days: 7}\n", 7, 0},
+      {"log_retention: {days: 0, max_requests: 0}\n", 0, 0},
+      {"log_retention: {}\n", 0, 0},
+  };
+  for (const auto& c : cases) {
+    Config config = load_ok(kProviders + c.yaml);
+    EXPECT_EQ(config.log_retention.days, c.days) << c.yaml;
+    EXPECT_EQ(config.log_retention.max_requests, c.max_requests) << c.yaml;
+  }
 }
 
 TEST(ConfigTest, NamesOfEnums) {

@@ -584,5 +584,95 @@ TEST_F(SqliteStoreTest, RetentionInMemory) {
   EXPECT_EQ(recent->front().attempts.size(), 1u);
 }
 
+// --- giving space back (incremental vacuum) ---------------------------------------------------
+
+// A record with `bytes` of content, so that a few hundred fill megabytes.
+RequestRecord big_record(const std::string& id, int64_t started_ms, size_t bytes) {
+  RequestRecord r = make_record(id, started_ms, 1);
+  r.content = std::string(bytes, 'x');
+  return r;
+}
+
+TEST_F(SqliteStoreTest, NewLogUsesIncrementalVacuum) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(RawDb(path_).text("PRAGMA auto_vacuum"), "2");  // INCREMENTAL
+}
+
+TEST_F(SqliteStoreTest, FileShrinksAfterRetentionCutsTheLogWhileTheStoreRuns) {
+  {
+    auto store = open();  // no retention: the log grows
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 2'000; ++i) store->record(big_record("b" + std::to_string(i), i, 2'000));
+  }
+  RawDb raw(path_);
+  raw.text("PRAGMA wal_checkpoint(TRUNCATE)");
+  const auto full_size = fs::file_size(path_);
+  EXPECT_GT(full_size, 4'000'000u);
+
+  // Reopened with a limit of 100 requests, 64 pages per vacuum step: the pass deletes 1,900
+  // requests and the vacuum that follows gives their pages back, in steps, while the store stays
+  // open and goes on logging.
+  SqliteStoreOptions options = retention_options(0, 100, 500);
+  options.vacuum_pages = 64;
+  auto store = open(options);
+  ASSERT_TRUE(store);
+  store->prune_now();  // waits for the pass at start and its vacuum, if not over yet
+  EXPECT_EQ(store->stats().pruned, 1'900);
+  const auto shrunk_size = fs::file_size(path_);
+  EXPECT_LT(shrunk_size, full_size / 10) << full_size << " -> " << shrunk_size;
+  EXPECT_LT(std::stoll(raw.text("PRAGMA freelist_count")), 64);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  store->record(big_record("after", 5'000, 2'000));
+  store->flush();
+  EXPECT_EQ(raw.count("requests"), 101);
+  auto recent = store->recent(1);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 1u);
+  EXPECT_EQ(recent->front().id, "after");
+}
+
+TEST_F(SqliteStoreTest, SteadyPruningDoesNotVacuum) {
+  // A pass that frees less than a quarter of the file leaves the pages for the next inserts.
+  SqliteStoreOptions options = retention_options(0, 1'000, 5'000);
+  options.vacuum_pages = 8;
+  auto store = open(options);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 1'100; ++i) store->record(big_record("s" + std::to_string(i), i, 1'000));
+  store->flush();
+  store->prune_now();  // or the pass that 1,000 writes start, when the batches split so
+  EXPECT_EQ(store->stats().pruned, 100);
+  RawDb raw(path_);
+  EXPECT_GE(std::stoll(raw.text("PRAGMA freelist_count")), 8);
+}
+
+// A log as an older keel left it (auto_vacuum NONE, with tables), opened with `options`: the
+// auto_vacuum mode it then has ("0" NONE, "2" INCREMENTAL). The store logs on either way.
+std::string open_old_log(const fs::path& path, const SqliteStoreOptions& options) {
+  {
+    RawDb legacy(path);
+    legacy.exec("PRAGMA journal_mode = WAL");
+    legacy.exec("CREATE TABLE legacy(a)");
+    EXPECT_EQ(legacy.text("PRAGMA auto_vacuum"), "0");
+  }
+  auto store = SqliteStore::open(path.string(), options);
+  EXPECT_TRUE(store.ok());
+  if (!store.ok()) return "";
+  (*store)->record(make_record("r", 1, 1));
+  (*store)->flush();
+  EXPECT_EQ((*store)->prune_now(), 0);  // no retention; nothing to vacuum either
+  RawDb raw(path);
+  EXPECT_EQ(raw.count("requests"), 1);
+  return raw.text("PRAGMA auto_vacuum");
+}
+
+TEST_F(SqliteStoreTest, SmallOldLogIsConvertedAtOpen) { EXPECT_EQ(open_old_log(path_, {}), "2"); }
+
+TEST_F(SqliteStoreTest, LargeOldLogIsLeftAsItIs) {
+  SqliteStoreOptions options;
+  options.vacuum_convert_max_bytes = 0;  // every file is too large to convert at open
+  EXPECT_EQ(open_old_log(path_, options), "0");
+}
+
 }  // namespace
 }  // namespace keel
