@@ -116,8 +116,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   Task<void> serve(std::shared_ptr<Session> self);
-  // Reads until `parser` has the header (header_only) or the whole message, parsing what is
-  // buffered first and arming `timeout_ms` only when the socket must be waited on.
+  // Once feed() asked for more: reads, with `timeout_ms` armed, until `parser` has the header
+  // (header_only) or the whole message. Not called when the buffer held it all (the usual
+  // case): a coroutine call costs a frame.
   Task<void> read_message(RequestParser& parser, bool header_only, int timeout_ms,
                           beast::error_code& ec);
   static constexpr size_t kMaxPipelinedBytes = 1 << 20;
@@ -367,7 +368,6 @@ Task<void> Session::send_parse_error(const beast::error_code& ec, std::string_vi
 
 Task<void> Session::read_message(RequestParser& parser, bool header_only, int timeout_ms,
                                  beast::error_code& ec) {
-  if (feed(parser, buffer_, ec, header_only) != Feed::kMore) co_return;
   expire_in(timeout_ms);
   for (;;) {
     // As Beast's reads size them: what the buffer has room for, 8 to 64 KiB.
@@ -400,7 +400,8 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     parser.body_limit(opt.max_body_bytes);
     // Usually the whole request came with the first read: it is parsed from the buffer, and the
     // header timeout is armed only when more bytes are needed.
-    co_await read_message(parser, /*header_only=*/true, opt.header_timeout_ms, ec);
+    if (feed(parser, buffer_, ec, /*header_only=*/true) == Feed::kMore)
+      co_await read_message(parser, /*header_only=*/true, opt.header_timeout_ms, ec);
     std::string target(parser.get().target());
     if (timed_out_) break;
     if (ec) {
@@ -430,7 +431,8 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       co_await write_all(socket_, asio::buffer(kContinue.data(), kContinue.size()), ec);
       if (ec) break;
     }
-    co_await read_message(parser, /*header_only=*/false, opt.body_timeout_ms, ec);
+    if (feed(parser, buffer_, ec, /*header_only=*/false) == Feed::kMore)
+      co_await read_message(parser, /*header_only=*/false, opt.body_timeout_ms, ec);
     if (timed_out_) break;
     if (ec) {
       KEEL_LOG(kDebug) << "bad request body: " << ec.message();
