@@ -128,7 +128,8 @@ class Session : public std::enable_shared_from_this<Session> {
   static void watch_disconnect(std::shared_ptr<Session> self, uint64_t generation);
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
-  Task<void> send_and_linger(const ServerReply& reply);
+  // `head_only`: the answer to a HEAD request, without the body.
+  Task<void> send_and_linger(const ServerReply& reply, bool head_only = false);
   // The answer to a request the parser refused (413, 431 or 400), with a lingering close.
   Task<void> send_parse_error(const beast::error_code& ec, std::string_view target);
   static Task<void> flusher(std::shared_ptr<Session> self);
@@ -330,7 +331,7 @@ Task<void> Session::send_error_and_linger(int status, std::string_view message,
   co_await send_and_linger(reply);
 }
 
-Task<void> Session::send_and_linger(const ServerReply& reply) {
+Task<void> Session::send_and_linger(const ServerReply& reply, bool head_only) {
   // Answer, then read and discard what the client still sends for a while before closing, so
   // it sees the response instead of a connection reset (nginx's lingering close).
   std::string head;
@@ -342,7 +343,8 @@ Task<void> Session::send_and_linger(const ServerReply& reply) {
     co_return;
   }
   expire_in(5000);
-  std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(reply.body)};
+  std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
+  if (!head_only) wire[1] = asio::buffer(reply.body);
   co_await write_all(socket_, wire, ec);
   if (ec) co_return;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
@@ -422,7 +424,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
     // before a 100 Continue invites it: an unauthenticated client uploads nothing.
     if (opt.header_check) {
       if (auto early = opt.header_check(header)) {
-        co_await send_and_linger(*early);
+        co_await send_and_linger(*early, header.method() == bhttp::verb::head);
         break;
       }
     }

@@ -298,6 +298,11 @@ describe('defect 5: auth is checked on the header', () => {
     assert.deepEqual(statuses(r.text), [401], r.text.slice(0, 300));
     assert.match(bodyOf(r.text), /authentication_error/);
   });
+  test('HEAD without a key: 401 with no body', async () => {
+    const r = await exchange(keel.port, 'HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(statusOf(r.text), 401, r.text.slice(0, 300));
+    assert.equal(bodyOf(r.text), '');
+  });
   test('Expect: 100-continue with the key: 100, then the answer', async () => {
     const r = await exchange(keel.port, [chatRequest({ body: '', extra: `Expect: 100-continue\r\nConnection: close\r\n` }).replace('Content-Length: 0', `Content-Length: ${CHAT.length}`), CHAT], { gapMs: 200 });
     assert.deepEqual(statuses(r.text), [100, 200], r.text.slice(0, 300));
