@@ -686,7 +686,9 @@ Result<Json> image_to_anthropic(const ContentPart& part, const std::string& para
         {"source",
          {{"type", "base64"}, {"media_type", media_type}, {"data", url.substr(comma + 1)}}}};
   }
-  if (scheme == "https:" || scheme == "http:") {
+  // https only, as the message says: a plain http: URL would have Anthropic fetch the image
+  // unencrypted, and keel would forward what it says it refuses.
+  if (scheme == "https:") {
     return Json{{"type", "image"}, {"source", {{"type", "url"}, {"url", url}}}};
   }
   return invalid(param,

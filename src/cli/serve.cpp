@@ -88,10 +88,12 @@ int serve(const std::vector<std::string>& args) {
   options.header_timeout_ms = config.server.header_timeout_ms;
   options.idle_timeout_ms = config.server.idle_timeout_ms;
   options.body_timeout_ms = config.server.body_timeout_ms;
+  options.send_timeout_ms = config.server.send_timeout_ms;
   options.shutdown_grace_ms = config.server.shutdown_grace_ms;
   options.error_body = &App::server_error_body;
 
   App app(config, std::move(router), std::move(store.value()));
+  options.header_check = [&app](const RequestHead& head) { return app.check_header(head); };
   Server server(options, [&app](Request& request, ResponseWriter& response) {
     return app.handle(request, response);
   });

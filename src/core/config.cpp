@@ -522,8 +522,9 @@ class Loader {
   }
 
   void load_server(const Field& field) {
-    const MapReader map(field, {"threads", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms",
-                                "body_timeout_ms", "shutdown_grace_ms", "max_in_flight"});
+    const MapReader map(
+        field, {"threads", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms",
+                "body_timeout_ms", "send_timeout_ms", "shutdown_grace_ms", "max_in_flight"});
     ServerConfig& server = config_.server;
     optional_int(map, "threads", server.threads, 0);
     if (const Field* f = map.get("max_body_bytes")) {
@@ -533,6 +534,7 @@ class Loader {
     optional_int(map, "header_timeout_ms", server.header_timeout_ms, 1);
     optional_int(map, "idle_timeout_ms", server.idle_timeout_ms, 1);
     optional_int(map, "body_timeout_ms", server.body_timeout_ms, 1);
+    optional_int(map, "send_timeout_ms", server.send_timeout_ms, 1);
     optional_int(map, "shutdown_grace_ms", server.shutdown_grace_ms, 0);
     optional_int(map, "max_in_flight", server.max_in_flight, 0);
   }

@@ -71,6 +71,7 @@ struct ServerConfig {
   int header_timeout_ms = 10000;
   int idle_timeout_ms = 60000;           // keep-alive connections idle this long are closed
   int body_timeout_ms = 30000;
+  int send_timeout_ms = 60000;           // a client that takes no response bytes this long is cut
   int shutdown_grace_ms = 10000;         // SIGTERM: in-flight requests get this long to finish
   int max_in_flight = 0;                 // 0: unlimited; past it new requests get 503
 };

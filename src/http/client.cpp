@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "http/parser.h"
 
 namespace keel {
 
@@ -23,6 +24,8 @@ namespace {
 constexpr auto kPoolIdleLimit = 30s;     // upstreams close idle keep-alive connections too
 constexpr size_t kPoolPerHostLimit = 64;
 constexpr size_t kReadChunk = 16 * 1024;
+// Bounds the response's header section, and separately its trailer section (http/parser.h).
+constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 asio::ssl::context& tls_context() {
   static asio::ssl::context* context = [] {
@@ -47,8 +50,11 @@ class Connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   std::unique_ptr<tcp::resolver> resolver;
-  beast::flat_buffer buffer;
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  // At most kHeaderLimit bytes wait unparsed (a header, a chunk-size line, a trailer section):
+  // Beast's reads fail with buffer_overflow past that, instead of buffering an upstream's
+  // endless trailer. Body bytes never wait there for long: the reader takes them.
+  beast::flat_buffer buffer{kHeaderLimit};
+  std::optional<ResponseParser> parser;
   std::unique_ptr<char[]> body_scratch;   // ClientResponse::read_some's body buffer
   bool read_timeout = false;   // the current exchange armed the stream's timer (expires_after)
 
@@ -287,13 +293,12 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
     co_await write_all(conn.plain->socket(), wire, ec);
   }
   if (ec) co_return ExchangeResult{ec, false};
-  conn.parser.emplace();
+  conn.parser.emplace(kHeaderLimit);
   // More than this request's own handler in progress: yield first (see after_queued_work).
   if (handlers_in_progress() > 1) co_await after_queued_work();
   // Streamed: the reader applies its own limit (read_all). boost::none does not lift the
   // default 8 MB limit on every Beast version, so give the largest value explicitly.
   conn.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-  conn.parser->header_limit(64 * 1024);
   co_await conn.with_stream([&](auto& stream) -> Task<void> {
     co_await bhttp::async_read_header(stream, conn.buffer, *conn.parser, redirect);
   });

@@ -13,6 +13,7 @@
 #include "core/text.h"
 #include "http/client.h"
 #include "http/deadline.h"
+#include "http/parser.h"
 
 namespace keel {
 
@@ -36,8 +37,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() { worker_.sessions.erase(this); }
 
-  // `self` keeps the session alive for the coroutine's whole life.
-  static Task<void> run(std::shared_ptr<Session> self) { return self->serve(self); }
+  // `self` keeps the session alive for the coroutine's whole life. The one place a session's
+  // exceptions stop (none is expected: handlers are wrapped, parsers keep their limits): it is
+  // logged and the connection closed, never the process ended.
+  static Task<void> run(std::shared_ptr<Session> self) {
+    try {
+      co_await self->serve(self);
+    } catch (const std::exception& e) {
+      KEEL_LOG(kError) << "connection closed after an exception: " << e.what();
+    } catch (...) {
+      KEEL_LOG(kError) << "connection closed after an exception";
+    }
+    self->busy_ = false;
+    self->close();
+  }
   void close_if_idle() {
     if (!busy_) close();
   }
@@ -56,6 +69,9 @@ class Session : public std::enable_shared_from_this<Session> {
                    auto* session = static_cast<Session*>(self);
                    session->timed_out_ = true;
                    session->close();
+                   // A handler still running (a send timeout) stops its upstream work too.
+                   if (session->busy_ && session->client_gone_)
+                     session->client_gone_->cancel(ErrorCode::kCancelled, "client timed out");
                  },
                  this);
   }
@@ -81,14 +97,41 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   // Waits for a scheduled flusher, then writes what is left; false when writing failed.
   Task<bool> flush();
+  // write_all with the send timeout: armed only when the socket does not take everything at
+  // once, so a client that keeps reading costs no timer work.
+  template <size_t N>
+  Task<void> send(std::array<asio::const_buffer, N> buffers, beast::error_code& ec) {
+    size_t sent = send_now(socket_, buffers.data(), N, ec);
+    if (ec) co_return;
+    for (auto& buffer : buffers) {
+      const size_t part = std::min(sent, buffer.size());
+      buffer += part;
+      sent -= part;
+    }
+    if (asio::buffer_size(buffers) == 0) co_return;
+    expire_in(server_.options_.send_timeout_ms);
+    co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    timeout_.cancel();
+  }
 
  private:
   Task<void> serve(std::shared_ptr<Session> self);
+  // Once feed() asked for more: reads, with `timeout_ms` armed, until `parser` has the header
+  // (header_only) or the whole message. Not called when the buffer held it all (the usual
+  // case): a coroutine call costs a frame.
+  Task<void> read_message(RequestParser& parser, bool header_only, int timeout_ms,
+                          beast::error_code& ec);
   static constexpr size_t kMaxPipelinedBytes = 1 << 20;
+  // Bounds the header section, and separately the trailer section (http/parser.h).
+  static constexpr std::uint32_t kHeaderLimit = 64 * 1024;
   static constexpr std::chrono::milliseconds kWatchDelay{10};
   static void watch_disconnect(std::shared_ptr<Session> self, uint64_t generation);
   Task<void> send_error_and_linger(int status, std::string_view message,
                                    std::string_view target = {});
+  // `head_only`: the answer to a HEAD request, without the body.
+  Task<void> send_and_linger(const ServerReply& reply, bool head_only = false);
+  // The answer to a request the parser refused (413, 431 or 400), with a lingering close.
+  Task<void> send_parse_error(const beast::error_code& ec, std::string_view target);
   static Task<void> flusher(std::shared_ptr<Session> self);
   void flush_posted();
   // A write to the client failed: it is gone; what is corked or comes later is dropped.
@@ -126,7 +169,7 @@ Task<void> Session::write_pending() {
   while (!pending_.empty() && !write_failed_) {
     writing_.swap(pending_);
     pending_.clear();
-    co_await write_all(socket_, asio::buffer(writing_), ec);
+    co_await send(std::array<asio::const_buffer, 1>{asio::buffer(writing_)}, ec);
     writing_.clear();
     if (ec) writes_failed();
   }
@@ -174,7 +217,10 @@ Task<bool> Session::flush() {
 }
 
 std::string_view Request::path() const {
-  std::string_view target(message.target().data(), message.target().size());
+  return request_path(std::string_view(message.target().data(), message.target().size()));
+}
+
+std::string_view request_path(std::string_view target) {
   // Absolute form (RFC 9112 3.2.2), which servers must accept: drop scheme and authority.
   for (std::string_view scheme : {"http://", "https://"}) {
     std::string_view head = target.substr(0, scheme.size());
@@ -205,6 +251,41 @@ std::string error_json(std::string_view message, std::string_view type) {
   out += type;
   out += R"(","param":null,"code":null}})";
   return out;
+}
+
+// A response's header block, written directly (RFC 9112 sections 4 and 5): the status line,
+// Content-Type, extra fields, "Connection: close" when the connection ends after it, then
+// Content-Length (content_length set) or chunked framing. False when a field holds a line break
+// (which would end the header early).
+bool response_head(std::string& out, int status, std::string_view content_type,
+                   const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive,
+                   const size_t* content_length) {
+  beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.reserve(160);
+  out += "HTTP/1.1 "sv;
+  append_decimal(out, status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  if (has_line_break(content_type)) return false;
+  out += "\r\nContent-Type: "sv;
+  out += content_type;
+  out += "\r\n"sv;
+  for (const auto& [name, value] : headers) {
+    if (has_line_break(name) || has_line_break(value)) return false;
+    out += name;
+    out += ": "sv;
+    out += value;
+    out += "\r\n"sv;
+  }
+  if (!keep_alive) out += "Connection: close\r\n"sv;
+  if (content_length) {
+    out += "Content-Length: "sv;
+    append_decimal(out, *content_length);
+    out += "\r\n\r\n"sv;
+  } else {
+    out += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"sv;
+  }
+  return true;
 }
 
 }  // namespace
@@ -242,18 +323,29 @@ void Session::watch_disconnect(std::shared_ptr<Session> self, uint64_t generatio
 
 Task<void> Session::send_error_and_linger(int status, std::string_view message,
                                           std::string_view target) {
+  const auto& make_body = server_.options_.error_body;
+  ServerReply reply;
+  reply.status = status;
+  reply.body =
+      make_body ? make_body(status, message, target) : error_json(message, "invalid_request_error");
+  co_await send_and_linger(reply);
+}
+
+Task<void> Session::send_and_linger(const ServerReply& reply, bool head_only) {
   // Answer, then read and discard what the client still sends for a while before closing, so
   // it sees the response instead of a connection reset (nginx's lingering close).
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, "application/json");
-  res.set(bhttp::field::connection, "close");
-  const auto& make_body = server_.options_.error_body;
-  res.body() = make_body ? make_body(status, message, target)
-                         : error_json(message, "invalid_request_error");
-  res.prepare_payload();
+  std::string head;
   beast::error_code ec;
+  const size_t length = reply.body.size();
+  if (!response_head(head, reply.status, reply.content_type, reply.headers, /*keep_alive=*/false,
+                     &length)) {
+    KEEL_LOG(kError) << "response header with a line break not sent";
+    co_return;
+  }
   expire_in(5000);
-  co_await bhttp::async_write(socket_, res, asio::redirect_error(asio::use_awaitable, ec));
+  std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
+  if (!head_only) wire[1] = asio::buffer(reply.body);
+  co_await write_all(socket_, wire, ec);
   if (ec) co_return;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   expire_in(2000);
@@ -265,29 +357,31 @@ Task<void> Session::send_error_and_linger(int status, std::string_view message,
   }
 }
 
-namespace {
-
-// What Beast's read operations do with bytes already buffered, before they read: feed them to
-// the parser. True when the header (header_only) or the whole message is parsed, or put()
-// failed (`ec` says how); false when more bytes are needed, with `ec` clear. Parsing here
-// saves the read operation's posted completion (an event-loop round) and its timer.
-bool parse_buffered(bhttp::request_parser<bhttp::string_body>& parser, beast::flat_buffer& buffer,
-                    beast::error_code& ec, bool header_only) {
-  ec = {};
-  for (;;) {
-    if (header_only ? parser.is_header_done() : parser.is_done()) return true;
-    if (buffer.size() == 0) return false;
-    const size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == bhttp::error::need_more) {
-      ec = {};
-      return false;
-    }
-    if (ec) return true;
+Task<void> Session::send_parse_error(const beast::error_code& ec, std::string_view target) {
+  if (ec == bhttp::error::body_limit) {
+    co_await send_error_and_linger(413, "request body is larger than the server's limit", target);
+  } else if (ec == bhttp::error::header_limit) {
+    co_await send_error_and_linger(
+        431, "request header or trailer fields are larger than the server's limit", target);
+  } else {
+    co_await send_error_and_linger(400, "malformed HTTP request", target);
   }
 }
 
-}  // namespace
+Task<void> Session::read_message(RequestParser& parser, bool header_only, int timeout_ms,
+                                 beast::error_code& ec) {
+  expire_in(timeout_ms);
+  for (;;) {
+    // As Beast's reads size them: what the buffer has room for, 8 to 64 KiB.
+    const size_t room = buffer_.capacity() - buffer_.size();
+    const size_t want = std::min<size_t>(std::max<size_t>(room, 8192), 65536);
+    const size_t n = co_await socket_.async_read_some(
+        buffer_.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    buffer_.commit(n);
+    if (feed(parser, buffer_, ec, header_only) != Feed::kMore) co_return;
+  }
+}
 
 Task<void> Session::serve(std::shared_ptr<Session> self) {
   const auto& opt = server_.options_;
@@ -304,54 +398,50 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       buffer_.commit(n);
     }
     busy_ = true;
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser(kHeaderLimit);
     parser.body_limit(opt.max_body_bytes);
-    parser.header_limit(64 * 1024);
-    // Usually the whole request came with the first read: parse it from the buffer, and only
-    // wait (with the header timeout) when more bytes are needed.
-    if (!parse_buffered(parser, buffer_, ec, /*header_only=*/true)) {
-      expire_in(opt.header_timeout_ms);
-      co_await bhttp::async_read_header(socket_, buffer_, parser, redirect);
-    }
+    // Usually the whole request came with the first read: it is parsed from the buffer, and the
+    // header timeout is armed only when more bytes are needed.
+    if (feed(parser, buffer_, ec, /*header_only=*/true) == Feed::kMore)
+      co_await read_message(parser, /*header_only=*/true, opt.header_timeout_ms, ec);
     std::string target(parser.get().target());
-    if (ec == bhttp::error::body_limit) {
-      co_await send_error_and_linger(413, "request body is larger than the server's limit",
-                                     target);
-      break;
-    }
     if (timed_out_) break;
     if (ec) {
       KEEL_LOG(kDebug) << "bad request header: " << ec.message();
-      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof)
-        co_await send_error_and_linger(400, "malformed HTTP request");
+      if (ec == asio::error::eof || ec == asio::error::operation_aborted) break;
+      co_await send_parse_error(ec, target);
       break;
     }
     const auto& header = parser.get();
-    // RFC 9112 6.3: a Transfer-Encoding other than chunked (last) leaves the body's length
-    // unknown; reading on would let a smuggled request through. 400 and close.
-    if (header.find(bhttp::field::transfer_encoding) != header.end() && !parser.chunked()) {
-      co_await send_error_and_linger(400, "unsupported Transfer-Encoding", target);
+    if (auto refusal = check_framing(header, parser.chunked())) {
+      co_await send_error_and_linger(refusal->status, refusal->message, target);
       break;
     }
-    if (header.version() == 11 && header.find(bhttp::field::host) == header.end()) {
-      co_await send_error_and_linger(400, "HTTP/1.1 request without a Host header", target);
-      break;
+    // HTTP/1.0 has no chunked coding: a Transfer-Encoding there may be a smuggling attempt
+    // through an HTTP/1.0 proxy, so the connection closes after the answer (RFC 9112 6.1).
+    const bool close_after = header.version() < 11 && parser.chunked();
+    // The application's look at the header (its key check) comes before the body is read and
+    // before a 100 Continue invites it: an unauthenticated client uploads nothing.
+    if (opt.header_check) {
+      if (auto early = opt.header_check(header)) {
+        co_await send_and_linger(*early, header.method() == bhttp::verb::head);
+        break;
+      }
     }
-    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-      co_await bhttp::async_write(socket_, cont, redirect);
+    if (beast::iequals(header[bhttp::field::expect], "100-continue") && !parser.is_done()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await write_all(socket_, asio::buffer(kContinue.data(), kContinue.size()), ec);
       if (ec) break;
     }
-    if (!parse_buffered(parser, buffer_, ec, /*header_only=*/false)) {
-      expire_in(opt.body_timeout_ms);
-      co_await bhttp::async_read(socket_, buffer_, parser, redirect);
-    }
-    if (ec == bhttp::error::body_limit) {
-      co_await send_error_and_linger(413, "request body is larger than the server's limit",
-                                     target);
+    if (feed(parser, buffer_, ec, /*header_only=*/false) == Feed::kMore)
+      co_await read_message(parser, /*header_only=*/false, opt.body_timeout_ms, ec);
+    if (timed_out_) break;
+    if (ec) {
+      KEEL_LOG(kDebug) << "bad request body: " << ec.message();
+      if (ec == asio::error::eof || ec == asio::error::operation_aborted) break;
+      co_await send_parse_error(ec, target);
       break;
     }
-    if (ec || timed_out_) break;
     timeout_.cancel();
 
     Request request;
@@ -363,7 +453,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       remote_known_ = !addr_ec;
     }
     request.remote = remote_;
-    keep_alive_ = request.message.keep_alive();
+    keep_alive_ = request.message.keep_alive() && !close_after;
     head_ = request.message.method() == bhttp::verb::head;
     chunked_started_ = false;
     write_failed_ = false;
@@ -408,45 +498,6 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
 
 const CancelPtr& ResponseWriter::client_gone() const { return session_.client_gone_; }
 
-namespace {
-
-// A response's header block, written directly (RFC 9112 sections 4 and 5): the status line,
-// Content-Type, extra fields, "Connection: close" when the connection ends after it, then
-// Content-Length (content_length set) or chunked framing. False when a field holds a line break
-// (which would end the header early).
-bool response_head(std::string& out, int status, std::string_view content_type,
-                   const std::vector<std::pair<std::string, std::string>>& headers,
-                   bool keep_alive, const size_t* content_length) {
-  beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-  out.reserve(160);
-  out += "HTTP/1.1 "sv;
-  append_decimal(out, status);
-  out += ' ';
-  out.append(reason.data(), reason.size());
-  if (has_line_break(content_type)) return false;
-  out += "\r\nContent-Type: "sv;
-  out += content_type;
-  out += "\r\n"sv;
-  for (const auto& [name, value] : headers) {
-    if (has_line_break(name) || has_line_break(value)) return false;
-    out += name;
-    out += ": "sv;
-    out += value;
-    out += "\r\n"sv;
-  }
-  if (!keep_alive) out += "Connection: close\r\n"sv;
-  if (content_length) {
-    out += "Content-Length: "sv;
-    append_decimal(out, *content_length);
-    out += "\r\n\r\n"sv;
-  } else {
-    out += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"sv;
-  }
-  return true;
-}
-
-}  // namespace
-
 Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::string body,
                                 const std::vector<std::pair<std::string, std::string>>& headers) {
   started_ = true;
@@ -458,7 +509,7 @@ Task<bool> ResponseWriter::send(int status, std::string_view content_type, std::
     // Header and body in one plain write; a HEAD request gets the header only.
     std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::const_buffer()};
     if (!session_.head_) wire[1] = asio::buffer(body);
-    co_await write_all(session_.socket(), wire, ec);
+    co_await session_.send(wire, ec);
   } else {
     KEEL_LOG(kError) << "response header with a line break not sent";
   }
@@ -608,6 +659,27 @@ Task<void> Server::drain() {
   for (auto& worker : workers_) worker->context.stop();
 }
 
+namespace {
+
+// The one place an io thread's exceptions stop. None is expected (sessions catch their own,
+// handlers are wrapped, the parsers keep their limits), but one thrown inside an Asio operation
+// (a Beast read in the upstream client) leaves run() rather than a coroutine: it is logged and
+// the thread goes on serving. Asio allows run() again without restart().
+void run_io(asio::io_context& context) {
+  for (;;) {
+    try {
+      context.run();
+      return;
+    } catch (const std::exception& e) {
+      KEEL_LOG(kError) << "io thread: exception from a handler: " << e.what();
+    } catch (...) {
+      KEEL_LOG(kError) << "io thread: exception from a handler";
+    }
+  }
+}
+
+}  // namespace
+
 void Server::run() {
   asio::signal_set signals(workers_[0]->context, SIGTERM, SIGINT);
   signals.async_wait([this](const beast::error_code& ec, int sig) {
@@ -622,11 +694,11 @@ void Server::run() {
   std::vector<std::thread> threads;
   for (size_t i = 1; i < workers_.size(); ++i) {
     threads.emplace_back([this, i] {
-      workers_[i]->context.run();
+      run_io(workers_[i]->context);
       http_pool_clear();
     });
   }
-  workers_[0]->context.run();
+  run_io(workers_[0]->context);
   http_pool_clear();
   for (auto& thread : threads) thread.join();
 }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,19 @@
 #include "http/asio.h"
 
 namespace keel {
+
+// A whole response the server sends on the application's behalf (ServerOptions::header_check).
+struct ServerReply {
+  int status = 500;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A request's start line and header fields, before its body is read. Trailer fields never
+// appear here or in Request (http/parser.h): they are counted against the header limit and
+// dropped.
+using RequestHead = bhttp::request_header<>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -37,7 +51,18 @@ struct ServerOptions {
   // each API path can keep its own error shape. Empty: a generic OpenAI-shaped body.
   std::function<std::string(int status, std::string_view message, std::string_view target)>
       error_body;
+  // Called on the io thread once a request's header is read, before its body is read and
+  // before `Expect: 100-continue` is answered: a ServerReply is sent instead of reading the body,
+  // and the connection closes (so a client without a valid key uploads nothing). Must not throw.
+  std::function<std::optional<ServerReply>(const RequestHead&)> header_check;
+  // A response write the client does not take within this long closes the connection (nginx's
+  // send_timeout): a client that stops reading a stream must not hold its slot.
+  int send_timeout_ms = 60000;
 };
+
+// The path of a request target: no query, and for the absolute form (RFC 9112 3.2.2) no scheme
+// and authority.
+std::string_view request_path(std::string_view target);
 
 struct Request {
   bhttp::request<bhttp::string_body> message;

@@ -1,18 +1,83 @@
 #include "providers/upstream.h"
 
+#include <openssl/evp.h>
+
+#include "core/log.h"
+
 namespace keel {
+
+namespace {
+
+constexpr std::string_view kRedacted = "[redacted]";
+
+void replace_all(std::string& text, std::string_view what) {
+  if (what.empty()) return;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at)) {
+    text.replace(at, what.size(), kRedacted);
+    at += kRedacted.size();
+  }
+}
+
+// Characters of an API key or its encodings (base64 and base64url included).
+bool key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '+' || c == '/' || c == '=' || c == '*' || c == '.';
+}
+
+}  // namespace
+
+std::string redact_key(std::string text, std::string_view api_key) {
+  if (api_key.size() >= 4) {
+    replace_all(text, api_key);
+    // base64 and base64url, padded or not (Basic auth, or a vendor quoting the header).
+    std::string encoded(4 * ((api_key.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                  reinterpret_cast<const unsigned char*>(api_key.data()),
+                                  static_cast<int>(api_key.size()));
+    encoded.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
+    std::string url_safe = encoded;
+    for (char& c : url_safe) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    // A key's encoding in a longer encoded string starts at another offset: drop the last
+    // characters, which depend on what follows.
+    if (encoded.size() > 4) {
+      replace_all(text, std::string_view(encoded).substr(0, encoded.size() - 3));
+      replace_all(text, std::string_view(url_safe).substr(0, url_safe.size() - 3));
+    }
+  }
+  // Word by word: a masked key (a run of '*'), or a prefix of the key of 8 or more characters.
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (!key_char(text[i])) {
+      out += text[i++];
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && key_char(text[end])) ++end;
+    const std::string_view word(text.data() + i, end - i);
+    const bool masked = word.size() >= 6 && word.find("***") != std::string_view::npos;
+    size_t common = 0;
+    while (common < word.size() && common < api_key.size() && word[common] == api_key[common])
+      ++common;
+    out += masked || (api_key.size() >= 8 && common >= 8) ? kRedacted : word;
+    i = end;
+  }
+  return out;
+}
 
 Task<Error> upstream_error_from(ClientResponse& response,
                                 std::string (*message_of)(std::string_view body),
-                                const std::string& api_key) {
+                                const ProviderConfig& provider) {
   int status = response.status();
   auto body = co_await response.read_all(256 * 1024);
-  std::string message = body ? message_of(*body) : body.error().message;
-  if (api_key.size() >= 4) {
-    for (size_t at = message.find(api_key); at != std::string::npos;
-         at = message.find(api_key, at)) {
-      message.replace(at, api_key.size(), "[redacted]");
-    }
+  std::string message =
+      redact_key(body ? message_of(*body) : body.error().message, provider.api_key);
+  if (status == 401 || status == 403) {
+    KEEL_LOG(kWarn) << "provider '" << provider.name << "' refused keel's credentials (" << status
+                    << "): " << message;
+    message = "provider '" + provider.name +
+              "' refused keel's credentials for it; its answer is in keel's log";
   }
   co_return upstream_http_error(status, message, response.header("retry-after"),
                                 response.header("retry-after-ms"));
@@ -20,12 +85,12 @@ Task<Error> upstream_error_from(ClientResponse& response,
 
 Task<Result<std::string>> send_for_body(ClientRequest request,
                                         std::string (*message_of)(std::string_view body),
-                                        const std::string& api_key, CancelPtr cancel) {
+                                        const ProviderConfig& provider, CancelPtr cancel) {
   auto response = co_await http_send(std::move(request), std::move(cancel));
   if (!response) co_return response.error();
   auto& res = *response.value();
   if (res.status() < 200 || res.status() >= 300) {
-    co_return co_await upstream_error_from(res, message_of, api_key);
+    co_return co_await upstream_error_from(res, message_of, provider);
   }
   co_return co_await res.read_all();
 }
@@ -40,7 +105,7 @@ Result<Url> provider_base_url(const ProviderConfig& config, std::string_view def
 }
 
 Task<std::unique_ptr<ClientResponse>> send_chat(ClientRequest request, const VendorWire& wire,
-                                                const std::string& api_key, EventSink& sink,
+                                                const ProviderConfig& provider, EventSink& sink,
                                                 CancelPtr cancel) {
   auto response = co_await http_send(std::move(request), std::move(cancel));
   if (!response) {
@@ -49,7 +114,7 @@ Task<std::unique_ptr<ClientResponse>> send_chat(ClientRequest request, const Ven
   }
   std::unique_ptr<ClientResponse> res = std::move(response.value());
   if (res->status() < 200 || res->status() >= 300) {
-    Error error = co_await upstream_error_from(*res, wire.error_message, api_key);
+    Error error = co_await upstream_error_from(*res, wire.error_message, provider);
     co_await sink.on_event(ChatEvent::failure(std::move(error)));
     co_return nullptr;
   }

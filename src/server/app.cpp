@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include "api/anthropic.h"
+#include "api/json_util.h"
 #include "api/openai_chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -165,13 +166,75 @@ std::string App::server_error_body(int status, std::string_view message,
   return dump(anthropic ? anthropic_error_to_wire(error) : error_to_wire(error));
 }
 
-bool App::authorized(const Request& request) const {
+namespace {
+
+std::string_view field_value(const bhttp::fields& fields, std::string_view name) {
+  auto it = fields.find(beast::string_view(name.data(), name.size()));
+  if (it == fields.end()) return {};
+  return std::string_view(it->value().data(), it->value().size());
+}
+
+// Which API a path belongs to: whether it needs a key (everything but /healthz and unknown
+// paths) and the shape of its errors.
+struct RouteKind {
+  bool api;
+  ApiFormat format;
+};
+
+RouteKind route_kind(std::string_view path, const bhttp::fields& fields) {
+  const bool count_route = path == "/v1/messages/count_tokens";
+  // GET /v1/models and /v1/models/{model} serve both APIs; the Anthropic SDK sends
+  // anthropic-version on every request, the openai SDK never does.
+  constexpr std::string_view kModelPrefix = "/v1/models/";
+  const bool models_route =
+      path == "/v1/models" || (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
+  const bool anthropic_client = models_route && !field_value(fields, "anthropic-version").empty();
+  const bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
+                   path == "/v1/embeddings" || models_route || path == "/metrics";
+  // Errors before the route is known take the shape of the API the path belongs to.
+  const ApiFormat format =
+      path == "/v1/messages" || count_route || (models_route && anthropic_client)
+          ? ApiFormat::kAnthropic
+          : ApiFormat::kOpenAI;
+  return {api, format};
+}
+
+// A client's model name as the request log and error messages keep it: a name is short, and a
+// client sending megabytes of one must not add megabytes to the log per request.
+std::string loggable_name(const std::string& name) {
+  constexpr size_t kMaxLoggedName = 256;
+  return name.size() <= kMaxLoggedName ? name : truncate_utf8(name, kMaxLoggedName) + "...";
+}
+
+Error unauthenticated() {
+  Error error(ErrorCode::kUnauthenticated, "missing or invalid API key");
+  error.type_code = "invalid_api_key";
+  return error;
+}
+
+}  // namespace
+
+std::optional<ServerReply> App::check_header(const RequestHead& head) const {
+  if (config_.api_keys.empty()) return std::nullopt;
+  const std::string_view path =
+      request_path(std::string_view(head.target().data(), head.target().size()));
+  const RouteKind route = route_kind(path, head);
+  if (!route.api || authorized(head)) return std::nullopt;
+  ServerReply reply;
+  reply.status = http_status_for(ErrorCode::kUnauthenticated);
+  reply.body =
+      dump(route.format == ApiFormat::kAnthropic ? anthropic_error_to_wire(unauthenticated())
+                                                 : error_to_wire(unauthenticated()));
+  return reply;
+}
+
+bool App::authorized(const bhttp::fields& fields) const {
   if (config_.api_keys.empty()) return true;
-  std::string_view given = request.header("authorization");
+  std::string_view given = field_value(fields, "authorization");
   if (given.size() > 7 && beast::iequals(beast::string_view(given.data(), 7), "bearer ")) {
     given.remove_prefix(7);
   } else {
-    given = request.header("x-api-key");   // the Anthropic SDKs' header
+    given = field_value(fields, "x-api-key");  // the Anthropic SDKs' header
   }
   if (given.empty()) return false;
   bool match = false;
@@ -222,22 +285,23 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   std::string_view path = request.path();
   auto method = request.message.method();
   if (path == "/healthz") {
+    // GET and HEAD only: CONNECT, TRACE and the rest are a 405 as on every other route.
+    if (method != bhttp::verb::get && method != bhttp::verb::head) {
+      Error error(ErrorCode::kInvalidArgument,
+                  std::string(request.message.method_string()) + " is not allowed on /healthz");
+      error.type_code = "method_not_allowed";
+      Headers headers{{"allow", "GET, HEAD"}};
+      co_await response.send(405, kJson, dump(error_to_wire(error)), headers);
+      co_return;
+    }
     co_await response.send(200, kJson, R"({"status":"ok"})");
     co_return;
   }
   const bool count_route = path == "/v1/messages/count_tokens";
-  // GET /v1/models and /v1/models/{model} serve both APIs; the Anthropic SDK sends
-  // anthropic-version on every request, the openai SDK never does.
   constexpr std::string_view kModelPrefix = "/v1/models/";
   const bool models_route = path == "/v1/models" ||
                             (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
-  const bool anthropic_client = models_route && !request.header("anthropic-version").empty();
-  bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
-             path == "/v1/embeddings" || models_route || path == "/metrics";
-  // Errors before the route is known take the shape of the API the path belongs to.
-  ApiFormat format = path == "/v1/messages" || count_route || (models_route && anthropic_client)
-                         ? ApiFormat::kAnthropic
-                         : ApiFormat::kOpenAI;
+  const auto [api, format] = route_kind(path, request.message);
   if (!api) {
     Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
                                           " " + std::string(path));
@@ -245,10 +309,8 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await send_error(response, error, nullptr, format);
     co_return;
   }
-  if (!authorized(request)) {
-    Error error(ErrorCode::kUnauthenticated, "missing or invalid API key");
-    error.type_code = "invalid_api_key";
-    co_await send_error(response, error, nullptr, format);
+  if (!authorized(request.message)) {
+    co_await send_error(response, unauthenticated(), nullptr, format);
     co_return;
   }
   bool get_route = models_route || path == "/metrics";
@@ -324,10 +386,10 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     co_return;
   }
   ChatRequest& chat = *parsed;
-  record.model = chat.model;
+  record.model = loggable_name(chat.model);
   record.stream = chat.stream;
   if (!router_->has_model(chat.model)) {
-    Error error(ErrorCode::kNotFound, "model '" + chat.model + "' does not exist");
+    Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
     co_await send_error(response, error, &record, format);
@@ -429,7 +491,7 @@ Task<void> App::count_tokens(Request& request, ResponseWriter& response, Request
     co_await send_error(response, parsed.error(), &record, ApiFormat::kAnthropic);
     co_return;
   }
-  record.model = parsed->model;
+  record.model = loggable_name(parsed->model);
   auto count = co_await router_->count_tokens(*parsed, response.client_gone(), record.attempts);
   if (!count) {
     co_await send_failure(response, count.error(), record, ApiFormat::kAnthropic);
@@ -449,7 +511,7 @@ Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRe
     co_await send_error(response, parsed.error(), &record);
     co_return;
   }
-  record.model = parsed->model;
+  record.model = loggable_name(parsed->model);
   auto result = co_await router_->embed(*parsed, response.client_gone(), record.attempts);
   if (!result) {
     co_await send_failure(response, result.error(), record, ApiFormat::kOpenAI);

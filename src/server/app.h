@@ -29,6 +29,9 @@ class App {
   // shape of the API that `target` belongs to.
   static std::string server_error_body(int status, std::string_view message,
                                        std::string_view target);
+  // ServerOptions::header_check: a 401 for an API route without a valid key, decided on the
+  // header alone, so the body is never read and `Expect: 100-continue` never answered.
+  std::optional<ServerReply> check_header(const RequestHead& head) const;
 
   Router& router() { return *router_; }
   Store& store() { return *store_; }
@@ -49,7 +52,7 @@ class App {
   // no answer; any other error is sent in `format`'s shape.
   Task<void> send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
                           ApiFormat format);
-  bool authorized(const Request& request) const;
+  bool authorized(const bhttp::fields& fields) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 
   Config config_;

@@ -195,7 +195,10 @@ export async function startFakeOpenAI(options = {}) {
     const azure = AZURE_PATH.exec(path);
     if (azure) return handleAzure(req, res, path, body, raw, decodeURIComponent(azure[1]), azure[2]);
     if (requiredKey !== null && req.headers.authorization !== `Bearer ${requiredKey}`) {
-      return sendJSON(res, 401, errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+      // OpenAI's words, quoting the key it got masked (its first 8 and last 4 characters).
+      const given = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const masked = given.length > 12 ? `${given.slice(0, 8)}${'*'.repeat(given.length - 12)}${given.slice(-4)}` : given;
+      return sendJSON(res, 401, errorBody(`Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key'));
     }
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJSON(res, 200, {

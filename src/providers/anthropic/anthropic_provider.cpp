@@ -57,7 +57,7 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
   }
   if (request.stream) (*wire)["stream"] = true;
   ClientRequest http = make_request(url_, *wire, request.stream);
-  auto stream = co_await send_chat(std::move(http), kAnthropicWire, config_.api_key, sink, cancel);
+  auto stream = co_await send_chat(std::move(http), kAnthropicWire, config_, sink, cancel);
   if (!stream) co_return;
   AnthropicStreamDecoder decoder;
   co_await relay_sse(
@@ -74,7 +74,7 @@ Task<Result<int64_t>> AnthropicProvider::count_tokens(const ChatRequest& request
   auto wire = chat_request_to_anthropic_count(request, upstream_model);
   if (!wire) co_return wire.error();
   auto body = co_await send_for_body(make_request(count_url_, *wire, false),
-                                     anthropic_error_message, config_.api_key, std::move(cancel));
+                                     anthropic_error_message, config_, std::move(cancel));
   if (!body) co_return body.error();
   co_return anthropic_count_from_wire(*body);
 }

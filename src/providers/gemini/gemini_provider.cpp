@@ -57,7 +57,7 @@ Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& u
   ClientRequest http = make_request(
       upstream_model, method, wire->dump(-1, ' ', false, Json::error_handler_t::replace),
       request.stream);
-  auto stream = co_await send_chat(std::move(http), kGeminiWire, config_.api_key, sink, cancel);
+  auto stream = co_await send_chat(std::move(http), kGeminiWire, config_, sink, cancel);
   if (!stream) co_return;
   // Gemini's stream has no end marker: it ends with the body, after a chunk with finishReason.
   GeminiStreamDecoder decoder;
@@ -81,8 +81,8 @@ Task<Result<int64_t>> GeminiProvider::count_tokens(const ChatRequest& request,
   ClientRequest http =
       make_request(upstream_model, "countTokens",
                    wire->dump(-1, ' ', false, Json::error_handler_t::replace), false);
-  auto body = co_await send_for_body(std::move(http), gemini_error_message, config_.api_key,
-                                     std::move(cancel));
+  auto body =
+      co_await send_for_body(std::move(http), gemini_error_message, config_, std::move(cancel));
   if (!body) co_return body.error();
   co_return gemini_count_from_wire(*body);
 }
@@ -105,8 +105,8 @@ Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
   }
   ClientRequest http = make_request(upstream_model, "batchEmbedContents",
                                     body.dump(-1, ' ', false, Json::error_handler_t::replace), false);
-  auto text = co_await send_for_body(std::move(http), gemini_error_message, config_.api_key,
-                                     std::move(cancel));
+  auto text =
+      co_await send_for_body(std::move(http), gemini_error_message, config_, std::move(cancel));
   if (!text) co_return text.error();
   Json json = Json::parse(*text, nullptr, false);
   Error garbage(ErrorCode::kBadGateway, "upstream returned invalid embeddings");

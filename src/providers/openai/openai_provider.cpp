@@ -82,7 +82,7 @@ Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& u
   ClientRequest http = make_request("/chat/completions",
                                     chat_request_to_wire_text(request, upstream_model),
                                     request.stream, upstream_model);
-  auto stream = co_await send_chat(std::move(http), kOpenAIWire, config_.api_key, sink, cancel);
+  auto stream = co_await send_chat(std::move(http), kOpenAIWire, config_, sink, cancel);
   if (!stream) co_return;
   OpenAIStreamDecoder decoder;
   co_await relay_sse(
@@ -105,8 +105,8 @@ Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,
   ClientRequest http = make_request(
       "/embeddings", wire.dump(-1, ' ', false, Json::error_handler_t::replace), false,
       upstream_model);
-  auto body = co_await send_for_body(std::move(http), upstream_error_message, config_.api_key,
-                                     std::move(cancel));
+  auto body =
+      co_await send_for_body(std::move(http), upstream_error_message, config_, std::move(cancel));
   if (!body) co_return body.error();
   co_return embeddings_from_wire(*body);
 }

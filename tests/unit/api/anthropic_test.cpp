@@ -1152,16 +1152,17 @@ TEST(AnthropicUpstream, Images) {
     body["messages"][0]["content"] = {{{"type", "image_url"}, {"image_url", {{"url", url}}}}};
     return chat_request_to_anthropic(openai_request(body), "claude");
   };
-  auto http = with_image("http://example.com/a.gif");
-  ASSERT_TRUE(http.ok());
-  EXPECT_EQ((*http)["messages"][0]["content"][0]["source"],
-            Json({{"type", "url"}, {"url", "http://example.com/a.gif"}}));
+  auto https = with_image("https://example.com/a.gif");
+  ASSERT_TRUE(https.ok());
+  EXPECT_EQ((*https)["messages"][0]["content"][0]["source"],
+            Json({{"type", "url"}, {"url", "https://example.com/a.gif"}}));
   auto webp = with_image("DATA:image/WEBP;base64,UklGR");
   ASSERT_TRUE(webp.ok()) << webp.error().message;
   EXPECT_EQ((*webp)["messages"][0]["content"][0]["source"]["media_type"], "image/webp");
   for (const char* bad :
        {"data:image/svg+xml;base64,PHN2Zz4=", "data:image/png,rawbytes", "data:image/png;base64",
-        "data:image/png;base64,", "ftp://x/y.png", "file:///etc/passwd", "just-a-name.png"}) {
+        "data:image/png;base64,", "ftp://x/y.png", "file:///etc/passwd", "just-a-name.png",
+        "http://example.com/a.gif"}) {  // issue 15: the message says https only
     auto wire = with_image(bad);
     ASSERT_FALSE(wire.ok()) << bad;
     EXPECT_EQ(wire.error().param, "messages[0].content[0].image_url") << bad;

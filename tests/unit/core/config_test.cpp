@@ -355,10 +355,11 @@ TEST(ConfigErrorTest, NumbersInRange) {
 }
 
 TEST(ConfigErrorTest, UnknownServerAndRouterKeys) {
-  EXPECT_EQ(error_of("server:\n  threads: 1\n  treads: 2\n"),
-            "keel.yaml:3: server.treads: unknown key (expected one of threads, max_body_bytes, "
-            "header_timeout_ms, idle_timeout_ms, body_timeout_ms, shutdown_grace_ms, "
-            "max_in_flight)");
+  EXPECT_EQ(
+      error_of("server:\n  threads: 1\n  treads: 2\n"),
+      "keel.yaml:3: server.treads: unknown key (expected one of threads, max_body_bytes, "
+      "header_timeout_ms, idle_timeout_ms, body_timeout_ms, send_timeout_ms, shutdown_grace_ms, "
+      "max_in_flight)");
   EXPECT_EQ(error_of("router:\n  backoff: 2\n"),
             "keel.yaml:2: router.backoff: unknown key (expected one of backoff_base_ms, "
             "backoff_max_ms, retry_after_cap_ms, breaker_failures, breaker_cooldown_ms)");

@@ -10,15 +10,15 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "../http/test_server.h"
 #include "http/sse.h"
 #include "providers/provider.h"
+#include "providers/upstream.h"
 
 namespace keel {
 namespace {
@@ -311,13 +311,35 @@ TEST_F(OpenAIProviderTest, RetryAfterMsIsPreferred) {
 }
 
 TEST_F(OpenAIProviderTest, BadKeyIsBadGatewayWithStatus) {
-  respond_with(401, "application/json",
-               R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}})");
-  Error error = error_of(chat(false));
-  EXPECT_EQ(error.code, ErrorCode::kBadGateway);
-  // A kBadGateway with an upstream status is what the router's is_retryable() refuses.
-  EXPECT_EQ(error.upstream_status, 401);
-  EXPECT_NE(error.message.find("Incorrect API key"), std::string::npos);
+  // OpenAI's own words, which quote the key masked: they go to keel's log only, and the client
+  // gets keel's message naming the provider (issue 15).
+  for (int status : {401, 403}) {
+    respond_with(status, "application/json",
+                 R"({"error":{"message":"Incorrect API key provided: sk-canar****-123. You can )"
+                 R"(find your API key at https://platform.openai.com/account/api-keys.",)"
+                 R"("type":"invalid_request_error"}})");
+    Error error = error_of(chat(false));
+    EXPECT_EQ(error.code, ErrorCode::kBadGateway);
+    // A kBadGateway with an upstream status is what the router's is_retryable() refuses.
+    EXPECT_EQ(error.upstream_status, status);
+    EXPECT_NE(error.message.find("provider 'fake'"), std::string::npos) << error.message;
+    EXPECT_EQ(error.message.find("Incorrect API key"), std::string::npos) << error.message;
+    EXPECT_EQ(error.message.find("sk-"), std::string::npos) << error.message;
+  }
+}
+
+TEST(RedactKeyTest, KeyItsEncodingsPrefixesAndMaskedFormsAreRedacted) {
+  const std::string key = "sk-canary-0123456789-123";
+  EXPECT_EQ(redact_key("bad key " + key + ".", key), "bad key [redacted].");
+  EXPECT_EQ(redact_key("bad key sk-canar****-123 given", key), "bad key [redacted] given");
+  EXPECT_EQ(redact_key("key sk-canary-01 is wrong", key), "key [redacted] is wrong");
+  // base64 of the key, as in a Basic header a vendor quotes
+  EXPECT_EQ(redact_key("Basic c2stY2FuYXJ5LTAxMjM0NTY3ODktMTIz", key).find("c2stY2FuYXJ5"),
+            std::string::npos);
+  EXPECT_EQ(redact_key("Basic c2stY2FuYXJ5LTAxMjM0NTY3ODktMTIz", key).find("[redacted]"), 6u);
+  // Text without the key is kept.
+  EXPECT_EQ(redact_key("model 'gpt-4o' not found (code: model_not_found)", key),
+            "model 'gpt-4o' not found (code: model_not_found)");
 }
 
 TEST_F(OpenAIProviderTest, BadRequestIsInvalidArgument) {
