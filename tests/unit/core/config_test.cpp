@@ -259,7 +259,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, api_keys, providers, models, router, server)");
+            "log_retention, access_log, api_keys, providers, models, router, server)");
 }
 
 TEST(ConfigErrorTest, LogRetentionValues) {
