@@ -28,7 +28,7 @@ namespace {
 
 void check_client_error(const keel::Error& error) {
   FUZZ_CHECK(keel::http_status_for(error.code) == 400, "client input gave a non-400 error");
-  std::string body = dump_checked(keel::anthropic_error_to_wire(error));
+  std::string body = dump_checked(keel::anthropic_error_to_wire(error, "req_fuzz"));
   FUZZ_CHECK(!body.empty(), "empty error body");
 }
 

@@ -23,12 +23,12 @@
 // Serialises `json` the way keel's server and providers do (invalid UTF-8 replaced, never a
 // throw), and checks that nothing needed replacing: every string keel builds from untrusted
 // input must already be valid UTF-8, or clients and upstreams get U+FFFD where text was.
-inline std::string dump_checked(const nlohmann::json& json) {
-  std::string out = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+inline std::string dump_checked(const nlohmann::ordered_json& json) {
+  std::string out = json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   bool strict_ok = true;
   try {
     (void)json.dump();
-  } catch (const nlohmann::json::type_error& e) {
+  } catch (const nlohmann::ordered_json::type_error& e) {
     std::fprintf(stderr, "dump: %s\n", e.what());
     strict_ok = false;
   }

@@ -38,7 +38,7 @@ inline void check_upstream_error(const keel::Error& error, UpstreamCodes codes) 
   }
   FUZZ_CHECK(!error.message.empty(), "an upstream error without a message");
   dump_checked(keel::error_to_wire(error));
-  dump_checked(keel::anthropic_error_to_wire(error));
+  dump_checked(keel::anthropic_error_to_wire(error, "req_fuzz"));
 }
 
 // What keel tells a client about a non-2xx upstream body: non-empty, bounded (1000 bytes of

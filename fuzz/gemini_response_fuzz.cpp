@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/gemini.h"
+#include "api/json_util.h"
 #include "fuzz_check.h"
 #include "fuzz_events.h"
 
@@ -31,8 +32,8 @@ using fuzz_events::UpstreamCodes;
 void check_tool_arguments(const std::vector<keel::ChatEvent>& events) {
   for (const auto& event : events) {
     if (event.kind != keel::ChatEvent::Kind::kToolArgsDelta) continue;
-    auto args = keel::Json::parse(event.text, nullptr, false);
-    FUZZ_CHECK(args.is_object(), "functionCall arguments are not a JSON object");
+    auto args = keel::try_parse_json(event.text);
+    FUZZ_CHECK(args && args->is_object(), "functionCall arguments are not a JSON object");
   }
   fuzz_events::check_tool_events(events);
 }

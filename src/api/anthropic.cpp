@@ -83,6 +83,8 @@ constexpr int kMaxToolIndex = 1023;   // more tool calls than this in one answer
 constexpr int kMaxBlockIndex = 4095;  // likewise content blocks
 constexpr const char* kVendor = "provider kind anthropic";
 constexpr const char* kOutputFormatName = "output";
+// The tool that carries a JSON mode answer (response_format json_object) from Anthropic.
+constexpr const char* kJsonToolName = "json_response";
 
 // ==== small helpers (the shared JSON ones are in json_util.h) ================================
 
@@ -900,6 +902,41 @@ Json tool_choice_to_anthropic(const ChatRequest& req) {
   return choice;
 }
 
+// tools and tool_choice. JSON mode (response_format json_object), which Anthropic has no switch
+// for, is a tool of its own whose input is any JSON object, forced (or, beside the client's
+// tools under tool_choice auto, one of the tools the model must choose from); the answer's
+// decoder turns its input into the message's text (anthropic_json_response_from_wire).
+Status tools_and_choice_to_anthropic(const ChatRequest& req, Json& wire) {
+  const bool json_mode = anthropic_emulates_json_object(req);
+  if (req.tools.empty() && !json_mode) return Status::Ok();
+  auto tools = tools_to_anthropic(req);
+  if (!tools) return tools.error();
+  Json choice = tool_choice_to_anthropic(req);
+  if (json_mode) {
+    for (const auto& tool : req.tools) {
+      if (tool.name == kJsonToolName) {
+        return invalid("response_format",
+                       std::string("response_format json_object is emulated for ") + kVendor +
+                           " with a tool named " + kJsonToolName +
+                           ", and a tool of yours has "
+                           "that name");
+      }
+    }
+    tools->push_back({{"name", kJsonToolName},
+                      {"description",
+                       "Give your whole answer as this tool's input: one JSON object, in the "
+                       "shape the instructions ask for."},
+                      {"input_schema", {{"type", "object"}, {"additionalProperties", true}}}});
+    const bool choose = !req.tools.empty() && (req.tool_choice.mode == ToolChoice::Mode::kAuto ||
+                                               req.tool_choice.mode == ToolChoice::Mode::kUnset);
+    choice = choose ? Json{{"type", "any"}} : Json{{"type", "tool"}, {"name", kJsonToolName}};
+    if (req.parallel_tool_calls == false) choice["disable_parallel_tool_use"] = true;
+  }
+  wire["tools"] = std::move(*tools);
+  if (!choice.is_null()) wire["tool_choice"] = std::move(choice);
+  return Status::Ok();
+}
+
 // Passthrough fields an OpenAI client may have sent that Anthropic cannot honour.
 Status check_passthrough(const Json& passthrough, Json& wire) {
   if (!passthrough.is_object()) return Status::Ok();
@@ -961,10 +998,8 @@ Status response_format_to_anthropic(const ChatRequest& req, Json& wire) {
   const ResponseFormat& format = *req.response_format;
   switch (format.type) {
     case ResponseFormat::Type::kText:
+    case ResponseFormat::Type::kJsonObject:  // a forced tool (tools_and_choice_to_anthropic)
       return Status::Ok();
-    case ResponseFormat::Type::kJsonObject:
-      return unsupported("response_format",
-                         "response_format json_object (use json_schema with a schema)");
     case ResponseFormat::Type::kJsonSchema: {
       if (!format.schema.is_object()) {
         return unsupported("response_format.json_schema.schema",
@@ -1017,7 +1052,7 @@ Result<Json> strict_schema(Json schema, int depth) {
       for (auto& [name, def] : defs.items()) {
         auto transformed = strict_schema(def, depth + 1);
         if (!transformed) return transformed.error();
-        strict_defs[name] = std::move(*transformed);
+        append_member(strict_defs, name, std::move(*transformed));  // keys are unique
       }
     }
     strict["$defs"] = std::move(strict_defs);
@@ -1077,7 +1112,7 @@ Result<Json> strict_schema(Json schema, int depth) {
       for (auto& [key, property] : properties.items()) {
         auto transformed = strict_schema(property, depth + 1);
         if (!transformed) return transformed.error();
-        strict_properties[key] = std::move(*transformed);
+        append_member(strict_properties, key, std::move(*transformed));  // keys are unique
       }
     }
     strict["properties"] = std::move(strict_properties);
@@ -1186,10 +1221,13 @@ Error upstream_error(const Json& body) {
   message = truncate_utf8(message.empty() ? std::string("(no message)") : message,
                           kMaxUpstreamMessageBytes);
   std::string label = type.empty() ? std::string() : " (" + truncate_utf8(type, 64) + ")";
-  return Error(code_for_error_type(type), "upstream error" + label + ": " + message);
+  Error out(code_for_error_type(type), "upstream error" + label + ": " + message);
+  if (type == "overloaded_error") out.type_code = kOverloadedCode;
+  return out;
 }
 
-Result<std::vector<ChatEvent>> message_events(const Json& body) {
+// `json_tool`: the request emulated JSON mode; the json_response tool's input is the text.
+Result<std::vector<ChatEvent>> message_events(const Json& body, bool json_tool) {
   const std::string prefix = "upstream returned an invalid message: ";
   if (!body.is_object()) return bad_gateway(prefix + "body is " + describe(body));
   if (optional_string(body, "type") == "error") return upstream_error(body);
@@ -1200,19 +1238,26 @@ Result<std::vector<ChatEvent>> message_events(const Json& body) {
   std::vector<ChatEvent> events;
   events.push_back(ChatEvent::start(optional_string(body, "id"), optional_string(body, "model")));
   int tool_count = 0;
+  bool json_answer = false;
   for (const auto& block : *content) {
     if (!block.is_object()) return bad_gateway(prefix + "a content block is not an object");
     std::string type = optional_string(block, "type");
     if (type == "text") {
       const Json* text = member(block, "text");
       if (!text || !text->is_string()) return bad_gateway(prefix + "a text block has no text");
-      if (!str(*text).empty()) events.push_back(ChatEvent::text_delta(str(*text)));
+      // JSON mode: the answer is the tool's input; text around it is not JSON.
+      if (!json_tool && !str(*text).empty()) events.push_back(ChatEvent::text_delta(str(*text)));
     } else if (type == "tool_use") {
       const Json* name = member(block, "name");
       if (!name || !name->is_string()) return bad_gateway(prefix + "a tool_use block has no name");
       if (tool_count > kMaxToolIndex) return bad_gateway(prefix + "too many tool calls");
       const Json* input = member(block, "input");
       std::string arguments = input ? input->dump() : std::string("{}");
+      if (json_tool && str(*name) == kJsonToolName) {
+        if (!json_answer) events.push_back(ChatEvent::text_delta(std::move(arguments)));
+        json_answer = true;
+        continue;
+      }
       events.push_back(
           ChatEvent::tool_call_start(tool_count, optional_string(block, "id"), str(*name)));
       events.push_back(ChatEvent::tool_args_delta(tool_count, std::move(arguments)));
@@ -1221,6 +1266,8 @@ Result<std::vector<ChatEvent>> message_events(const Json& body) {
     // thinking, redacted_thinking and server-tool blocks carry nothing keel relays.
   }
   std::string reason = optional_string(body, "stop_reason");
+  // A JSON mode answer ends with tool_use, but what the client gets is text.
+  if (json_answer && tool_count == 0 && reason == "tool_use") reason = "end_turn";
   ChatEvent& finish = events.emplace_back();
   ChatEvent::finished(finish, finish_from_stop_reason(reason, tool_count > 0));
   if (reason == "stop_sequence") finish.text = optional_string(body, "stop_sequence");
@@ -1297,16 +1344,25 @@ Json messages_response_to_wire(const ChatResponse& resp, const std::string& mode
   return wire;
 }
 
-AnthropicStreamEncoder::AnthropicStreamEncoder(std::string id, std::string model)
-    : id_(std::move(id)), model_(std::move(model)) {}
+AnthropicStreamEncoder::AnthropicStreamEncoder(std::string id, std::string model,
+                                               std::string request_id)
+    : id_(std::move(id)), model_(std::move(model)), request_id_(std::move(request_id)) {}
 
-void AnthropicStreamEncoder::start_message(std::vector<AnthropicSseEvent>& out) {
+void AnthropicStreamEncoder::start_message(std::vector<AnthropicSseEvent>& out,
+                                           const Usage& at_start) {
   if (started_) return;
   started_ = true;
   Json message = message_envelope(id_, model_);
-  // The input count is not known yet (native streams report usage at the end); message_delta
-  // carries it, and the SDKs take input_tokens from there.
-  message["usage"] = usage_to_anthropic(Usage{});
+  // The prompt's counts when the upstream gave them at the start (Anthropic, Gemini, the local
+  // engine); else 0 here, and message_delta carries them (OpenAI-compatible upstreams report
+  // usage at the end only). Clients such as LangChain's ChatAnthropic read them here.
+  Usage usage;
+  if (at_start.present) {
+    usage.prompt_tokens = at_start.prompt_tokens;
+    usage.cached_tokens = at_start.cached_tokens;
+    usage.cache_creation_tokens = at_start.cache_creation_tokens;
+  }
+  message["usage"] = usage_to_anthropic(usage);
   out.push_back({"message_start", {{"type", "message_start"}, {"message", std::move(message)}}});
 }
 
@@ -1356,7 +1412,7 @@ void AnthropicStreamEncoder::encode(const ChatEvent& event, std::vector<Anthropi
   if (ended_) return;
   switch (event.kind) {
     case ChatEvent::Kind::kStart:
-      start_message(out);
+      start_message(out, event.usage);
       break;
     case ChatEvent::Kind::kTextDelta:
       if (event.text.empty()) break;
@@ -1406,7 +1462,7 @@ void AnthropicStreamEncoder::encode(const ChatEvent& event, std::vector<Anthropi
       if (finish_pending_) end_message(out);
       break;
     case ChatEvent::Kind::kError:
-      out.push_back({"error", anthropic_error_to_wire(event.error)});
+      out.push_back({"error", anthropic_error_to_wire(event.error, request_id_)});
       ended_ = true;
       break;
   }
@@ -1446,9 +1502,15 @@ const char* anthropic_error_type(ErrorCode code) {
 
 Json anthropic_error_to_wire(const Error& error, const std::string& request_id) {
   std::string message = error.message.empty() ? error_code_name(error.code) : error.message;
+  // overloaded_error (HTTP 529 to Anthropic's SDKs, retried as an overload) only for an
+  // overload: keel's own, or one an upstream named. Anything else unavailable (a connection
+  // lost, an upstream that closed mid-stream, every target failed) is an api_error.
+  const char* type = error.code == ErrorCode::kUnavailable && error.type_code != kOverloadedCode
+                         ? "api_error"
+                         : anthropic_error_type(error.code);
   return {{"type", "error"},
-          {"error", {{"type", anthropic_error_type(error.code)}, {"message", std::move(message)}}},
-          {"request_id", request_id.empty() ? Json(nullptr) : Json(request_id)}};
+          {"error", {{"type", type}, {"message", std::move(message)}}},
+          {"request_id", request_id}};
 }
 
 // ==== public: toward Anthropic ===============================================================
@@ -1491,13 +1553,7 @@ Result<Json> chat_request_to_anthropic(const ChatRequest& req, const std::string
     auto messages = messages_to_anthropic(req);
     if (!messages) return messages.error();
     wire["messages"] = std::move(*messages);
-    if (!req.tools.empty()) {
-      auto tools = tools_to_anthropic(req);
-      if (!tools) return tools.error();
-      wire["tools"] = std::move(*tools);
-      Json choice = tool_choice_to_anthropic(req);
-      if (!choice.is_null()) wire["tool_choice"] = std::move(choice);
-    }
+    if (auto st = tools_and_choice_to_anthropic(req, wire); !st.ok()) return st.error();
     if (auto st = sampling_to_anthropic(req, wire); !st.ok()) return st.error();
     if (auto st = response_format_to_anthropic(req, wire); !st.ok()) return st.error();
     if (auto st = check_passthrough(req.passthrough, wire); !st.ok()) return st.error();
@@ -1535,16 +1591,33 @@ Result<int64_t> anthropic_count_from_wire(std::string_view body) {
   return count;
 }
 
-Result<std::vector<ChatEvent>> anthropic_response_from_wire(std::string_view body) {
+namespace {
+Result<std::vector<ChatEvent>> response_from_wire(std::string_view body, bool json_tool) {
   try {
     auto json = parse_json(body, ErrorCode::kBadGateway, "upstream response");
     if (!json) {
       return bad_gateway("upstream returned an invalid message: " + json.error().message);
     }
-    return message_events(*json);
+    return message_events(*json, json_tool);
   } catch (const std::exception& e) {
     return bad_gateway(std::string("upstream returned an invalid message: ") + e.what());
   }
+}
+}  // namespace
+
+Result<std::vector<ChatEvent>> anthropic_response_from_wire(std::string_view body) {
+  return response_from_wire(body, false);
+}
+
+Result<std::vector<ChatEvent>> anthropic_json_response_from_wire(std::string_view body) {
+  return response_from_wire(body, true);
+}
+
+bool anthropic_emulates_json_object(const ChatRequest& req) {
+  // Under tool_choice required or a named tool the answer is a tool call, JSON already.
+  return req.response_format && req.response_format->type == ResponseFormat::Type::kJsonObject &&
+         req.tool_choice.mode != ToolChoice::Mode::kRequired &&
+         req.tool_choice.mode != ToolChoice::Mode::kNamed;
 }
 
 Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_view data,
@@ -1588,8 +1661,12 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         usage_seen_ = true;
       }
       started_ = true;
-      out.push_back(
-          ChatEvent::start(optional_string(*message, "id"), optional_string(*message, "model")));
+      ChatEvent& start = ChatEvent::start(out.emplace_back(), optional_string(*message, "id"),
+                                          optional_string(*message, "model"));
+      if (usage_seen_) {  // the prompt's counts, for a client that reads them here
+        start.usage = native_usage(input_tokens_, cache_read_tokens_, cache_read_seen_,
+                                   cache_creation_tokens_, cache_creation_seen_, 0);
+      }
       return Status::Ok();
     }
     if (type != "content_block_start" && type != "content_block_delta" &&
@@ -1612,6 +1689,15 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         state.type = Block::Type::kText;
         std::string text = optional_string(*block, "text");
         if (!text.empty()) out.push_back(ChatEvent::text_delta(std::move(text)));
+      } else if (block_type == "tool_use" && json_tool_ &&
+                 optional_string(*block, "name") == kJsonToolName) {
+        // JSON mode: the tool's input streams as the answer's text (the first such block).
+        state.type = json_answered_ ? Block::Type::kSkippedJson : Block::Type::kJsonText;
+        json_answered_ = true;
+        if (const Json* input = member(*block, "input");
+            input && !(input->is_object() && input->empty())) {
+          state.start_input = input->dump();
+        }
       } else if (block_type == "tool_use") {
         const Json* name = member(*block, "name");
         if (!name || !name->is_string()) return bad_gateway(prefix + "a tool_use has no name");
@@ -1642,11 +1728,22 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         if (!text || !text->is_string() || block.type != Block::Type::kText) {
           return bad_gateway(prefix + "a text_delta that is not text");
         }
-        if (!str(*text).empty()) out.push_back(ChatEvent::text_delta(str(*text)));
+        if (!str(*text).empty() && !json_tool_) out.push_back(ChatEvent::text_delta(str(*text)));
       } else if (delta_type == "input_json_delta") {
         const Json* partial = member(*delta, "partial_json");
-        if (!partial || !partial->is_string() || block.type != Block::Type::kTool) {
+        const bool json_text = block.type == Block::Type::kJsonText;
+        const bool skipped = block.type == Block::Type::kSkippedJson;  // a second JSON answer
+        if (!partial || !partial->is_string() ||
+            (block.type != Block::Type::kTool && !json_text && !skipped)) {
           return bad_gateway(prefix + "an input_json_delta that is not a tool's input");
+        }
+        if (skipped) return Status::Ok();
+        if (json_text) {
+          if (!str(*partial).empty()) {
+            block.got_delta = true;
+            out.push_back(ChatEvent::text_delta(str(*partial)));
+          }
+          return Status::Ok();
         }
         if (!str(*partial).empty()) {
           block.got_delta = true;
@@ -1667,6 +1764,10 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
       if (block.type == Block::Type::kTool && !block.got_delta) {
         std::string input = block.start_input.empty() ? "{}" : std::move(block.start_input);
         out.push_back(ChatEvent::tool_args_delta(block.tool_index, std::move(input)));
+        block.start_input.clear();
+      } else if (block.type == Block::Type::kJsonText && !block.got_delta) {
+        std::string input = block.start_input.empty() ? "{}" : std::move(block.start_input);
+        out.push_back(ChatEvent::text_delta(std::move(input)));
         block.start_input.clear();
       }
       return Status::Ok();
@@ -1690,8 +1791,13 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
         if (!reason->is_string()) return bad_gateway(prefix + "stop_reason is not a string");
         if (!finished_) {
           finished_ = true;
+          std::string stop_reason = str(*reason);
+          // A JSON mode answer ends with tool_use, but what the client gets is text.
+          if (json_answered_ && tool_count_ == 0 && stop_reason == "tool_use") {
+            stop_reason = "end_turn";
+          }
           ChatEvent& finish = out.emplace_back();
-          ChatEvent::finished(finish, finish_from_stop_reason(str(*reason), tool_count_ > 0));
+          ChatEvent::finished(finish, finish_from_stop_reason(stop_reason, tool_count_ > 0));
           const Json* sequence = member(*delta, "stop_sequence");
           if (str(*reason) == "stop_sequence" && sequence && sequence->is_string()) {
             finish.text = str(*sequence);

@@ -66,14 +66,15 @@ struct AnthropicSseEvent {
 // it when no Usage came. An Error event becomes an `error` event and ends the stream.
 class AnthropicStreamEncoder {
  public:
-  AnthropicStreamEncoder(std::string id, std::string model);
+  // `request_id`: keel's id of the request, for the request_id of an `error` event.
+  AnthropicStreamEncoder(std::string id, std::string model, std::string request_id = {});
   void encode(const ChatEvent& event, std::vector<AnthropicSseEvent>& out);
   // At the end of the native stream. Emits what is still owed (message_start when nothing came,
   // the open block's stop, message_delta, message_stop); nothing after an error or a second call.
   void finish(std::vector<AnthropicSseEvent>& out);
 
  private:
-  void start_message(std::vector<AnthropicSseEvent>& out);
+  void start_message(std::vector<AnthropicSseEvent>& out, const Usage& at_start = Usage{});
   void close_block(std::vector<AnthropicSseEvent>& out);
   int open_tool_block(int tool_index, const std::string& id, const std::string& name,
                       std::vector<AnthropicSseEvent>& out);
@@ -81,6 +82,7 @@ class AnthropicStreamEncoder {
 
   std::string id_;
   std::string model_;
+  std::string request_id_;
   bool started_ = false;
   bool ended_ = false;
   int next_block_ = 0;
@@ -94,10 +96,14 @@ class AnthropicStreamEncoder {
   Usage usage_;
 };
 
+// Error::type_code of an overload (keel's own, or an upstream's overloaded_error).
+inline constexpr const char* kOverloadedCode = "overloaded";
+
 // {"type": "error", "error": {"type", "message"}, "request_id"}; error.type is one of the SDK's
-// ErrorType values chosen from the code (kUnavailable -> overloaded_error, ...). The HTTP
-// status stays http_status_for(error.code) (api/openai_chat.h).
-Json anthropic_error_to_wire(const Error& error, const std::string& request_id = {});
+// ErrorType values chosen from the code (kUnavailable -> overloaded_error when its type_code is
+// kOverloadedCode, else api_error; ...). request_id is always a string, as Anthropic's is: pass
+// the request's id. The HTTP status stays http_status_for(error.code) (api/openai_chat.h).
+Json anthropic_error_to_wire(const Error& error, const std::string& request_id);
 // The Anthropic error type keel uses for `code` ("invalid_request_error", ...).
 const char* anthropic_error_type(ErrorCode code);
 
@@ -105,7 +111,7 @@ const char* anthropic_error_type(ErrorCode code);
 
 // The Messages body for `upstream_model`. kInvalidArgument (a 400 naming the feature and the
 // vendor) for what Anthropic cannot express: seed, presence/frequency penalties, temperature
-// above 1, response_format json_object, logprobs/n/logit_bias/audio in passthrough, tool-call
+// above 1, logprobs/n/logit_bias/audio in passthrough, tool-call
 // arguments that are not a JSON object, images that are neither https nor base64 data URLs of
 // a supported type.
 Result<Json> chat_request_to_anthropic(const ChatRequest& req, const std::string& upstream_model);
@@ -127,8 +133,8 @@ std::string anthropic_tool_id(std::string_view id);
 // The transformation the official SDK applies to JSON Schemas for strict tools and structured
 // outputs (lib/transform-json-schema.js): keywords Anthropic does not enforce move into the
 // description, objects get additionalProperties: false. Fails, like the SDK, on a schema
-// without a type that is not an anyOf/oneOf/allOf/enum/const/$ref. One difference: the moved
-// keywords are listed alphabetically (Json sorts keys), the SDK keeps the schema's order.
+// without a type that is not an anyOf/oneOf/allOf/enum/const/$ref. Properties and the moved
+// keywords keep the schema's order, as the SDK keeps them.
 Result<Json> anthropic_strict_schema(const Json& schema);
 
 // A whole Message body -> events (Start, TextDelta, ToolCallStart + ToolArgsDelta, Finish,
@@ -137,6 +143,16 @@ Result<Json> anthropic_strict_schema(const Json& schema);
 // cache_read_input_tokens, cache_creation_tokens = cache_creation_input_tokens. Finish carries
 // the matched stop sequence (stop_reason "stop_sequence"). Garbage -> kBadGateway.
 Result<std::vector<ChatEvent>> anthropic_response_from_wire(std::string_view body);
+// The same for a request that emulated JSON mode (anthropic_emulates_json_object): the
+// json_response tool's input is the answer's text, other text is dropped, and tool_use as the
+// stop reason of that answer alone reads as a normal end.
+Result<std::vector<ChatEvent>> anthropic_json_response_from_wire(std::string_view body);
+
+// True when chat_request_to_anthropic emulates response_format json_object, which Anthropic has
+// no switch for: a tool named json_response whose input is any JSON object, forced (or among the
+// client's tools, under tool_choice auto, as tool_choice any). Not under tool_choice required or
+// a named tool, whose answer is a tool call already.
+bool anthropic_emulates_json_object(const ChatRequest& req);
 
 // Streamed RawMessageStreamEvents -> events. `event_name` is the SSE event field (the data's
 // own "type" wins when both are present). Sets `done` at message_stop and after an error
@@ -145,16 +161,23 @@ Result<std::vector<ChatEvent>> anthropic_response_from_wire(std::string_view bod
 // kBadGateway. Invalid JSON or an impossible sequence -> a kBadGateway Status.
 class AnthropicStreamDecoder {
  public:
+  // json_tool: the request emulated JSON mode (anthropic_emulates_json_object): the first
+  // json_response tool's input streams as text, other text is dropped, and its tool_use stop
+  // reason is end_turn.
+  explicit AnthropicStreamDecoder(bool json_tool = false) : json_tool_(json_tool) {}
   Status decode(std::string_view event_name, std::string_view data, std::vector<ChatEvent>& out,
                 bool& done);
 
  private:
   struct Block {
-    enum class Type { kText, kTool, kOther } type = Type::kOther;
+    // kJsonText: the JSON mode tool's input, relayed as text; kSkippedJson: a second one.
+    enum class Type { kText, kTool, kJsonText, kSkippedJson, kOther } type = Type::kOther;
     int tool_index = -1;
     bool got_delta = false;
     std::string start_input;  // a non-empty `input` given in content_block_start
   };
+  bool json_tool_ = false;
+  bool json_answered_ = false;
   bool started_ = false;
   bool finished_ = false;
   bool ended_ = false;

@@ -17,7 +17,12 @@
 
 namespace keel {
 
-using Json = nlohmann::json;
+// Objects keep their members in the order they came (or were added): a client's JSON Schema
+// lists "reasoning" before "answer" because structured output follows that order, and a sorted
+// object (nlohmann::json's std::map) would quietly ask every upstream for the answer first.
+// Parse untrusted text with parse_json / try_parse_json (api/json_util.h), never Json::parse,
+// whose time grows with the square of an object's size for this type.
+using Json = nlohmann::ordered_json;
 
 enum class Role { kSystem, kDeveloper, kUser, kAssistant, kTool };
 const char* role_name(Role role);
@@ -128,6 +133,8 @@ struct ChatEvent {
   std::string tool_id;         // ToolCallStart
   std::string tool_name;       // ToolCallStart
   FinishReason finish = FinishReason::kNone;
+  // Usage: the counts. Start: the prompt's counts when the upstream gives them at the start
+  // (usage.present: Anthropic's message_start, Gemini's first chunk, the local engine).
   Usage usage;
   Error error;
   std::string id;              // Start: the upstream's response id (may be empty)

@@ -17,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <unordered_set>
 #include <utility>
 
 #include "api/json_util.h"
@@ -31,6 +32,8 @@ constexpr size_t kMaxHintValueBytes = 200;
 constexpr size_t kMaxFunctionNameBytes = 128;
 constexpr const char* kVendor = "provider kind gemini";
 constexpr const char* kSyntheticThoughtSignature = "skip_thought_signature_validator";
+constexpr const char* kSingleCallInstruction =
+    "Call at most one function in each turn; never several at once.";
 
 // ---- small helpers (the shared JSON ones are in json_util.h) -------------------------------
 
@@ -231,7 +234,7 @@ class SchemaConverter {
       if (!target->is_object())
         return invalid(path + ".$ref", path + ".$ref " + echo(name) + " is not a schema object");
       node = *target;
-      for (auto& [key, value] : siblings.items()) node[key] = value;
+      assign_members(node, siblings);
     }
     if (const Json* all = member(node, "allOf")) {
       if (!all->is_array() || all->empty()) {
@@ -255,26 +258,29 @@ class SchemaConverter {
 
   // Intersects `from` (an allOf member) into `into`: properties and required are unions; other
   // keywords must agree, except annotations, where the schema holding allOf wins.
+  // Objects' members are found through MemberIndex: a client's schema may be large.
   Status merge_all_of(const Json& from, const std::string& path, Json& into) {
+    MemberIndex keywords(into);
     for (const auto& [key, value] : from.items()) {
       if (key == "properties") {
         if (!value.is_object())
           return invalid(path + ".properties", path + ".properties must be an object");
-        Json& properties = into["properties"];
+        Json& properties = keywords["properties"];
         if (properties.is_null()) properties = Json::object();
         if (!properties.is_object()) return invalid(path, path + ": properties must be an object");
+        MemberIndex known(properties);
         for (const auto& [name, property] : value.items()) {
-          auto it = properties.find(name);
-          if (it != properties.end() && *it != property) {
+          Json* existing = known.find(name);
+          if (existing && !same_json(*existing, property)) {
             return unsupported(path, "allOf members that define property " + echo(name) +
                                          " differently (at " + path + ")");
           }
-          properties[name] = property;
+          known[name] = property;
         }
       } else if (key == "required") {
         if (!value.is_array())
           return invalid(path + ".required", path + ".required must be an array");
-        Json& required = into["required"];
+        Json& required = keywords["required"];
         if (required.is_null()) required = Json::array();
         if (!required.is_array()) return invalid(path, path + ": required must be an array");
         for (const auto& name : value) {
@@ -282,9 +288,9 @@ class SchemaConverter {
             required.push_back(name);
           }
         }
-      } else if (auto it = into.find(key); it == into.end()) {
-        into[key] = value;
-      } else if (*it != value && !is_annotation(key)) {
+      } else if (Json* existing = keywords.find(key); !existing) {
+        keywords[key] = value;
+      } else if (!same_json(*existing, value) && !is_annotation(key)) {
         return unsupported(path,
                            "allOf members that disagree on " + echo(key) + " (at " + path + ")");
       }
@@ -309,6 +315,7 @@ class SchemaConverter {
   Status convert_resolved(const Json& node, const std::string& path, int depth, Json& out) {
     out = Json::object();
     std::vector<std::string> hints;
+    Json property_ordering;  // the properties' names in the schema's order, when it has several
     bool nullable = false;
     if (const Json* flag = member(node, "nullable")) {
       if (!flag->is_boolean())
@@ -353,7 +360,7 @@ class SchemaConverter {
         for (const auto& t : types) {
           Json branch = {{"type", t}};
           for (const auto& [key, value] : node.items()) {
-            if (belongs_to_type(key, t)) branch[key] = value;
+            if (belongs_to_type(key, t)) append_member(branch, key, value);  // never "type"
           }
           if (options && options->is_array()) {
             Json kept = Json::array();
@@ -371,7 +378,7 @@ class SchemaConverter {
         for (const auto& [key, value] : node.items()) {
           if (key != "type" && key != "enum" && key != "const" && key != "format" &&
               key != "nullable" && !keyword_type(key)) {
-            general[key] = value;
+            append_member(general, key, value);  // the node's keys are unique
           }
         }
         general["anyOf"] = std::move(branches);
@@ -459,7 +466,14 @@ class SchemaConverter {
         if (auto st = convert(property, path + ".properties." + name, depth + 1, item); !st.ok()) {
           return st;
         }
-        converted[name] = std::move(item);
+        append_member(converted, name, std::move(item));  // the schema's keys are unique
+      }
+      // Gemini answers with properties in alphabetical order unless propertyOrdering says
+      // otherwise (ai.google.dev "Structured output"); the client's order is the schema's.
+      if (converted.size() > 1 && !member(node, "propertyOrdering")) {
+        Json ordering = Json::array();
+        for (const auto& [name, property] : converted.items()) ordering.push_back(name);
+        property_ordering = std::move(ordering);
       }
       if (!converted.empty()) out["properties"] = std::move(converted);
     }
@@ -479,14 +493,14 @@ class SchemaConverter {
       if (!required->is_array())
         return invalid(path + ".required", path + ".required must be an array");
       Json kept = Json::array();
-      const Json* properties = member(out, "properties");
+      std::unordered_set<std::string_view> defined, seen;
+      if (const Json* properties = member(out, "properties")) {
+        for (const auto& [name, property] : properties->items()) defined.insert(name);
+      }
       for (const auto& name : *required) {
         if (!name.is_string())
           return invalid(path + ".required", path + ".required must hold strings");
-        if (properties && properties->contains(str(name)) &&
-            std::find(kept.begin(), kept.end(), name) == kept.end()) {
-          kept.push_back(name);
-        }
+        if (defined.count(str(name)) && seen.insert(str(name)).second) kept.push_back(name);
       }
       if (!kept.empty()) out["required"] = std::move(kept);
     }
@@ -531,6 +545,7 @@ class SchemaConverter {
           description.empty() ? "(" + joined + ")" : description + " (" + joined + ")";
     }
     if (nullable) out["nullable"] = true;
+    if (!property_ordering.is_null()) out["propertyOrdering"] = std::move(property_ordering);
     return Status::Ok();
   }
 
@@ -1113,7 +1128,14 @@ Status decode_response(const Json& body, GeminiStreamDecoder::State& state,
   if (!state.started) {
     state.started = true;
     state.response_id = optional_string(body, "responseId");
-    out.push_back(ChatEvent::start(state.response_id, optional_string(body, "modelVersion")));
+    ChatEvent& start = ChatEvent::start(out.emplace_back(), state.response_id,
+                                        optional_string(body, "modelVersion"));
+    if (usage && member(*member(body, "usageMetadata"), "promptTokenCount")) {
+      // A stream's first chunk already counts the prompt: the client may read it at the start.
+      start.usage.prompt_tokens = usage->prompt_tokens;
+      start.usage.cached_tokens = usage->cached_tokens;
+      start.usage.present = true;
+    }
   }
   if (state.finished) {  // content after Finish is not the documented order; only usage counts
     if (usage) state.usage = usage;
@@ -1121,6 +1143,7 @@ Status decode_response(const Json& body, GeminiStreamDecoder::State& state,
   }
   for (auto& text : texts) out.push_back(ChatEvent::text_delta(std::move(text)));
   for (auto& tool : tools) {
+    if (state.single_tool_call && state.tool_count > 0) break;  // the promise: one call a turn
     int index = state.tool_count++;
     std::string id = tool.id.empty()
                          ? generated_tool_id(state.response_id, index, tool.name, tool.args)
@@ -1160,17 +1183,16 @@ Result<Json> chat_request_to_gemini(const ChatRequest& req, const GeminiRequestO
     if (auto st = check_passthrough(req.passthrough, generation_config); !st.ok()) {
       return st.error();
     }
-    bool tools_in_play = !req.tools.empty() && req.tool_choice.mode != ToolChoice::Mode::kNone;
-    if (req.parallel_tool_calls && !*req.parallel_tool_calls && tools_in_play) {
-      // Gemini has no switch for it: the model may always answer with several calls.
-      return unsupported("parallel_tool_calls", "parallel_tool_calls=false");
-    }
-
     Json body = Json::object();
     Json system_parts = Json::array();
     Json contents = Json::array();
     if (auto st = convert_messages(req, options, system_parts, contents); !st.ok()) {
       return st.error();
+    }
+    if (gemini_single_tool_call(req)) {
+      // Gemini has no switch for parallel calls: the model is asked for one, and the answer's
+      // decoder keeps only the first (GeminiStreamDecoder's single_tool_call).
+      system_parts.push_back({{"text", kSingleCallInstruction}});
     }
     body["contents"] = std::move(contents);
     if (!system_parts.empty()) body["systemInstruction"] = {{"parts", std::move(system_parts)}};
@@ -1207,7 +1229,8 @@ Result<int64_t> gemini_count_from_wire(std::string_view body) {
 
 // ==== from Gemini ============================================================================
 
-Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body) {
+namespace {
+Result<std::vector<ChatEvent>> response_from_wire(std::string_view body, bool single_tool_call) {
   const std::string prefix = "upstream returned an invalid Gemini response: ";
   try {
     auto json = try_parse_json(body);
@@ -1227,6 +1250,7 @@ Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body) 
       }
     }
     GeminiStreamDecoder::State state;
+    state.single_tool_call = single_tool_call;
     std::vector<ChatEvent> events;
     if (auto st = decode_response(*json, state, events, prefix); !st.ok()) return st.error();
     if (!state.finished) {
@@ -1238,6 +1262,20 @@ Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body) 
   } catch (const std::exception& e) {
     return bad_gateway(prefix + e.what());
   }
+}
+}  // namespace
+
+Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body) {
+  return response_from_wire(body, false);
+}
+
+Result<std::vector<ChatEvent>> gemini_single_call_response_from_wire(std::string_view body) {
+  return response_from_wire(body, true);
+}
+
+bool gemini_single_tool_call(const ChatRequest& req) {
+  return req.parallel_tool_calls == false && !req.tools.empty() &&
+         req.tool_choice.mode != ToolChoice::Mode::kNone;
 }
 
 Status GeminiStreamDecoder::decode(std::string_view data, std::vector<ChatEvent>& out) {

@@ -38,8 +38,11 @@ struct GeminiRequestOptions {
 // The generateContent / streamGenerateContent request body (the same for both; the model and
 // streaming are chosen by the URL). Errors are kInvalidArgument with `param` set and a message
 // that names the feature and "provider kind gemini": a request that Gemini cannot honour
-// without changing its meaning (logprobs, logit_bias, parallel_tool_calls=false, a tool result
-// whose call is unknown, a recursive $ref, ...) is refused rather than silently altered.
+// without changing its meaning (logprobs, logit_bias, a tool result whose call is unknown, a
+// recursive $ref, ...) is refused rather than silently altered. parallel_tool_calls=false (or
+// Anthropic's disable_parallel_tool_use), which Gemini has no switch for, is kept by asking for
+// one call in the system instruction and keeping only the first call of the answer (see
+// gemini_single_tool_call).
 Result<Json> chat_request_to_gemini(const ChatRequest& req,
                                     const GeminiRequestOptions& options = {});
 
@@ -63,6 +66,13 @@ Result<Json> json_schema_to_gemini(const Json& schema, const std::string& path);
 // Usage (when usageMetadata is present). A prompt blocked by promptFeedback.blockReason gives
 // Start + Finish(content_filter). Garbage, or an {"error": ...} body -> kBadGateway.
 Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body);
+// The same, keeping only the answer's first functionCall (gemini_single_tool_call requests).
+Result<std::vector<ChatEvent>> gemini_single_call_response_from_wire(std::string_view body);
+
+// True when `req` asks for at most one tool call per turn (parallel_tool_calls false, with
+// tools in play): chat_request_to_gemini asks for one, and the answer is decoded with
+// single_tool_call, which drops any call after the first.
+bool gemini_single_tool_call(const ChatRequest& req);
 
 // streamGenerateContent?alt=sse chunks (each a GenerateContentResponse) -> events. Start once;
 // each functionCall arrives whole in one chunk (ToolCallStart + one ToolArgsDelta; indices count
@@ -70,6 +80,10 @@ Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body);
 // emitted as Usage by finish(). An {"error": {...}} chunk -> an Error event that ends the stream.
 class GeminiStreamDecoder {
  public:
+  // single_tool_call: keep only the stream's first functionCall (gemini_single_tool_call).
+  explicit GeminiStreamDecoder(bool single_tool_call = false) {
+    state_.single_tool_call = single_tool_call;
+  }
   // `data` is one SSE data payload. Appends events to `out`; a chunk that is not the documented
   // shape -> kBadGateway and nothing appended.
   Status decode(std::string_view data, std::vector<ChatEvent>& out);
@@ -82,6 +96,7 @@ class GeminiStreamDecoder {
     bool finished = false;
     bool failed = false;
     int tool_count = 0;
+    bool single_tool_call = false;  // drop every functionCall after the first
     std::string response_id;
     std::optional<Usage> usage;
   };

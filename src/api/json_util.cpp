@@ -1,10 +1,13 @@
 #include "api/json_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace keel {
 namespace {
@@ -37,6 +40,131 @@ bool nests_too_deep(std::string_view text, int max_depth) {
   return false;
 }
 
+// Builds a Json tree from nlohmann's SAX events, as its own DOM parser does, except that an
+// object's members are appended without a search: an ordered object finds a key by comparing
+// it with every member, so nlohmann's parser (which looks each key up to replace a duplicate)
+// takes time quadratic in an object's size, seconds for one large object in a request body.
+// Duplicates are resolved once, when the object ends, with nlohmann's result: the first
+// position, the last value.
+using Members = Json::object_t::Container;  // an object's members, a vector
+
+class OrderedTreeBuilder {
+ public:
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  explicit OrderedTreeBuilder(Json& root) : root_(root) {}
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool value) { return put(value); }
+  bool number_integer(number_integer_t value) { return put(value); }
+  bool number_unsigned(number_unsigned_t value) { return put(value); }
+  bool number_float(number_float_t value, const string_t&) { return put(value); }
+  bool string(string_t& value) { return put(std::move(value)); }
+  bool binary(binary_t& value) { return put(Json::binary(std::move(value))); }
+  bool start_object(std::size_t) {
+    stack_.push_back(place(Json::object()));
+    return true;
+  }
+  bool key(string_t& key) {
+    Json::object_t& object = stack_.back()->get_ref<Json::object_t&>();
+    object.emplace_back(std::move(key), nullptr);  // the vector's, not the map's searching emplace
+    member_ = &object.back().second;
+    return true;
+  }
+  bool end_object() {
+    drop_duplicate_keys(stack_.back()->get_ref<Json::object_t&>());
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    stack_.push_back(place(Json::array()));
+    return true;
+  }
+  bool end_array() {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& error) {
+    failed_ = true;
+    syntax_error_ = dynamic_cast<const nlohmann::detail::parse_error*>(&error) != nullptr;
+    error_byte_ = position;
+    return false;
+  }
+
+  bool failed() const { return failed_; }
+  bool syntax_error() const { return syntax_error_; }
+  std::size_t error_byte() const { return error_byte_; }
+
+ private:
+  // Where the next value goes: the root, the member whose key came last, or an array's end.
+  Json* place(Json value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    if (stack_.back()->is_array()) {
+      auto& array = stack_.back()->get_ref<Json::array_t&>();
+      array.push_back(std::move(value));
+      return &array.back();
+    }
+    *member_ = std::move(value);
+    return member_;
+  }
+  bool put(Json value) {
+    place(std::move(value));
+    return true;
+  }
+  static void drop_duplicate_keys(Json::object_t& members) {
+    auto& object = static_cast<Members&>(members);  // by position, not by key
+    const size_t size = object.size();
+    if (size < 2) return;
+    bool duplicates = false;
+    if (size <= 16) {
+      for (size_t i = 1; i < size && !duplicates; ++i) {
+        for (size_t j = 0; j < i && !duplicates; ++j) {
+          duplicates = object[i].first == object[j].first;
+        }
+      }
+    } else {
+      std::vector<std::string_view> keys;
+      keys.reserve(size);
+      for (const auto& entry : object) keys.emplace_back(entry.first);
+      std::sort(keys.begin(), keys.end());
+      duplicates = std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+    }
+    if (!duplicates) return;
+    Members kept;
+    std::unordered_map<std::string_view, size_t> position;
+    for (auto& entry : object) {
+      auto [at, fresh] = position.try_emplace(entry.first, kept.size());
+      if (fresh) {
+        kept.emplace_back(entry.first, std::move(entry.second));
+      } else {
+        kept[at->second].second = std::move(entry.second);
+      }
+    }
+    object.swap(kept);
+  }
+
+  Json& root_;
+  std::vector<Json*> stack_;
+  Json* member_ = nullptr;
+  bool failed_ = false;
+  bool syntax_error_ = false;
+  std::size_t error_byte_ = 0;
+};
+
+// Parses `text` into `out` (depth already checked); the builder says what failed.
+void build_tree(std::string_view text, Json& out, OrderedTreeBuilder& builder) {
+  Json::sax_parse(text.begin(), text.end(), &builder);
+  if (builder.failed()) out = Json();
+}
+
 }  // namespace
 
 // ---- parsing -------------------------------------------------------------------------------
@@ -45,21 +173,104 @@ Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string
   if (nests_too_deep(text, kMaxJsonDepth)) {
     return Error(code, what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
+  Json json;
+  OrderedTreeBuilder builder(json);
   try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    return Error(code,
-                 what + " is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+    build_tree(text, json, builder);
   } catch (const std::exception&) {
     return Error(code, what + " is not valid JSON");
   }
+  if (builder.failed()) {
+    if (!builder.syntax_error()) return Error(code, what + " is not valid JSON");
+    return Error(code, what + " is not valid JSON (syntax error at byte " +
+                           std::to_string(builder.error_byte()) + ")");
+  }
+  return json;
 }
 
 std::optional<Json> try_parse_json(std::string_view text) {
   if (nests_too_deep(text, kMaxJsonDepth)) return std::nullopt;
-  Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return std::nullopt;
+  Json json;
+  OrderedTreeBuilder builder(json);
+  try {
+    build_tree(text, json, builder);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (builder.failed()) return std::nullopt;
   return json;
+}
+
+// ---- building values -----------------------------------------------------------------------
+
+void append_member(Json& object, std::string key, Json value) {
+  object.get_ref<Json::object_t&>().emplace_back(std::move(key), std::move(value));
+}
+
+MemberIndex::MemberIndex(Json& object) : object_(object) {
+  if (!object_.is_object()) object_ = Json::object();
+  const Members& members = object_.get_ref<const Json::object_t&>();
+  for (size_t i = 0; i < members.size(); ++i) positions_.try_emplace(members[i].first, i);
+}
+
+Json* MemberIndex::find(const std::string& key) {
+  auto it = positions_.find(key);
+  if (it == positions_.end()) return nullptr;
+  Members& members = object_.get_ref<Json::object_t&>();
+  return &members[it->second].second;
+}
+
+Json& MemberIndex::operator[](const std::string& key) {
+  Members& members = object_.get_ref<Json::object_t&>();
+  auto [it, fresh] = positions_.try_emplace(key, members.size());
+  if (fresh) members.emplace_back(key, nullptr);
+  return members[it->second].second;
+}
+
+void append_absent(Json& into, const Json& from, const char* skip) {
+  if (!from.is_object() || !into.is_object()) return;
+  Members& members = into.get_ref<Json::object_t&>();
+  const size_t own = members.size();
+  for (const auto& [key, value] : from.items()) {
+    if (skip && key == skip) continue;
+    bool present = false;
+    for (size_t i = 0; i < own && !present; ++i) present = members[i].first == key;
+    if (!present) members.emplace_back(key, value);
+  }
+}
+
+void assign_members(Json& into, const Json& from) {
+  if (!from.is_object()) return;
+  MemberIndex index(into);
+  for (const auto& [key, value] : from.items()) index[key] = value;
+}
+
+bool same_json(const Json& a, const Json& b) {
+  if (a.type() != b.type()) return a == b;  // nlohmann compares numbers across their types
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!same_json(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  if (!a.is_object()) return a == b;
+  if (a.size() != b.size()) return false;
+  using Member = const std::pair<const std::string, Json>*;
+  auto sorted = [](const Json& object) {
+    std::vector<Member> members;
+    for (const auto& member : object.get_ref<const Json::object_t&>()) members.push_back(&member);
+    std::sort(members.begin(), members.end(),
+              [](Member x, Member y) { return x->first < y->first; });
+    return members;
+  };
+  auto left = sorted(a), right = sorted(b);
+  for (size_t i = 0; i < left.size(); ++i) {
+    if (left[i]->first != right[i]->first || !same_json(left[i]->second, right[i]->second)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // ---- reading values ------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "api/chat.h"
 
@@ -41,6 +42,41 @@ Result<Json> parse_json(std::string_view text, ErrorCode code, const std::string
 
 // The same check and parse, for callers that need no reason: nullopt on any failure.
 std::optional<Json> try_parse_json(std::string_view text);
+
+// ---- building values -----------------------------------------------------------------------
+// Json keeps an object's members in their order (a client's schema says "reason, then answer"),
+// so it finds a key by comparing it with each member in turn. Loops that add or look up a
+// member per member of a client's object use these, in time linear in the object's size.
+
+// Appends `key` to `object` (an object) without looking for it: the caller knows it is new.
+void append_member(Json& object, std::string key, Json value);
+
+// An object's members by key, for many lookups and additions (a Json that is not an object
+// becomes an empty one). Members added through operator[] go at the end, null until set.
+class MemberIndex {
+ public:
+  explicit MemberIndex(Json& object);
+  Json* find(const std::string& key);  // nullptr when absent
+  Json& operator[](const std::string& key);
+
+ private:
+  Json& object_;
+  std::unordered_map<std::string, size_t> positions_;
+};
+
+// Appends each member of `from` (an object; anything else adds nothing) whose key `into` does
+// not have yet and that is not `skip`, in `from`'s order: passthrough fields after keel's own.
+// Each key is looked for among `into`'s members before the call only, so it is linear in
+// `from`'s size for a small `into`.
+void append_absent(Json& into, const Json& from, const char* skip = nullptr);
+
+// into[key] = value for each member of `from` (an object; anything else adds nothing), in
+// `from`'s order; keys `into` already has keep their place.
+void assign_members(Json& into, const Json& from);
+
+// Equality that ignores the order of objects' members (Json's == compares them in order), for
+// comparing two schemas.
+bool same_json(const Json& a, const Json& b);
 
 // ---- reading values ------------------------------------------------------------------------
 

@@ -543,8 +543,9 @@ Status parse_chat_object(const Json& body, ChatRequest& req) {
     req.passthrough["n"] = 1;  // harmless, and keeps the round trip exact
   }
 
+  // Unmodelled keys are none of those set above, and a parsed object's keys are unique.
   for (const auto& [key, value] : body.items()) {
-    if (!is_modelled_chat_field(key)) req.passthrough[key] = value;
+    if (!is_modelled_chat_field(key)) append_member(req.passthrough, key, value);
   }
   return Status::Ok();
 }
@@ -1289,7 +1290,7 @@ Result<EmbedRequest> parse_embed_request(std::string_view body) {
     for (const auto& [key, value] : json.items()) {
       if (key != "model" && key != "input" && key != "encoding_format" && key != "dimensions" &&
           key != "user") {
-        req.passthrough[key] = value;
+        append_member(req.passthrough, key, value);
       }
     }
     return req;
@@ -1339,12 +1340,7 @@ Json chat_request_to_wire(const ChatRequest& req, const std::string& upstream_mo
   }
   if (!req.user.empty()) wire["user"] = req.user;
 
-  if (req.passthrough.is_object()) {
-    for (const auto& [key, value] : req.passthrough.items()) {
-      if (key == "max_completion_tokens") continue;  // a spelling marker, handled above
-      if (!wire.contains(key)) wire[key] = value;
-    }
-  }
+  append_absent(wire, req.passthrough, "max_completion_tokens");  // a spelling marker, above
   return wire;
 }
 
@@ -1363,11 +1359,7 @@ Json embed_request_to_wire(const EmbedRequest& req, const std::string& upstream_
   wire["encoding_format"] = "float";
   if (req.dimensions) wire["dimensions"] = *req.dimensions;
   if (!req.user.empty()) wire["user"] = req.user;
-  if (req.passthrough.is_object()) {
-    for (const auto& [key, value] : req.passthrough.items()) {
-      if (!wire.contains(key)) wire[key] = value;
-    }
-  }
+  append_absent(wire, req.passthrough);
   return wire;
 }
 
@@ -1685,9 +1677,11 @@ std::string upstream_error_message(std::string_view body) {
 Json chat_response_to_wire(const ChatResponse& resp) {
   const Message& message = resp.message;
   std::string text = message.text();
-  Json wire_message = {{"role", "assistant"}, {"refusal", nullptr}};
-  wire_message["content"] =
-      text.empty() && !message.tool_calls.empty() ? Json(nullptr) : Json(std::move(text));
+  Json wire_message = {
+      {"role", "assistant"},
+      {"content",
+       text.empty() && !message.tool_calls.empty() ? Json(nullptr) : Json(std::move(text))},
+      {"refusal", nullptr}};
   if (!message.tool_calls.empty()) {
     Json calls = Json::array();
     for (const auto& call : message.tool_calls) calls.push_back(tool_call_to_wire(call));
@@ -1826,33 +1820,32 @@ std::string chat_request_to_wire_text(const ChatRequest& req, const std::string&
       return tree();
     }
   }
-  // Json::dump's order: an object's keys sorted (nlohmann's object is a std::map).
+  // chat_request_to_wire's order, which Json::dump keeps.
   std::string out;
   size_t size = 128 + upstream_model.size() + req.user.size();
   for (const auto& message : req.messages) size += 48 + message.content.front().text.size();
   out.reserve(size);
-  out += '{';
-  if (sampling.max_tokens) {
-    out += completion_spelling ? "\"max_completion_tokens\":"sv : "\"max_tokens\":"sv;
-    append_decimal(out, *sampling.max_tokens);
-    out += ',';
-  }
-  out += "\"messages\":["sv;
+  out += "{\"model\":"sv;
+  append_json_string(out, upstream_model);
+  out += ",\"messages\":["sv;
   for (size_t i = 0; i < req.messages.size(); ++i) {
     const Message& message = req.messages[i];
     if (i > 0) out += ',';
-    out += "{\"content\":"sv;
+    out += "{\"role\":"sv;
+    append_json_string(out, role_name(message.role));
+    out += ",\"content\":"sv;
     append_json_string(out, message.content.front().text);
     if (!message.name.empty()) {
       out += ",\"name\":"sv;
       append_json_string(out, message.name);
     }
-    out += ",\"role\":"sv;
-    append_json_string(out, role_name(message.role));
     out += '}';
   }
-  out += "],\"model\":"sv;
-  append_json_string(out, upstream_model);
+  out += ']';
+  if (sampling.max_tokens) {
+    out += completion_spelling ? ",\"max_completion_tokens\":"sv : ",\"max_tokens\":"sv;
+    append_decimal(out, *sampling.max_tokens);
+  }
   if (sampling.stop.size() == 1) {
     out += ",\"stop\":"sv;
     append_json_string(out, sampling.stop.front());
@@ -1882,30 +1875,30 @@ std::string chat_response_to_wire_text(const ChatResponse& resp) {
   }
   FinishReason finish = resp.finish;
   if (finish == FinishReason::kNone || finish == FinishReason::kError) finish = FinishReason::kStop;
-  // Json objects dump their keys sorted; this is that order.
+  // chat_response_to_wire's order (OpenAI's), which Json::dump keeps.
   std::string out;
   out.reserve(320 + text.size() + resp.id.size() + resp.model.size());
-  out += R"({"choices":[{"finish_reason":)"sv;
-  append_json_string(out, finish_reason_name(finish));
-  out += R"(,"index":0,"logprobs":null,"message":{"content":)"sv;
-  append_json_string(out, text);
-  out += R"(,"refusal":null,"role":"assistant"}}],"created":)"sv;
-  append_decimal(out, resp.created);
-  out += R"(,"id":)"sv;
+  out += R"({"id":)"sv;
   append_json_string(out, resp.id);
+  out += R"(,"object":"chat.completion","created":)"sv;
+  append_decimal(out, resp.created);
   out += R"(,"model":)"sv;
   append_json_string(out, resp.model);
-  out += R"(,"object":"chat.completion","usage":{"completion_tokens":)"sv;
-  append_decimal(out, resp.usage.completion_tokens);
-  out += R"(,"prompt_tokens":)"sv;
+  out += R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)"sv;
+  append_json_string(out, text);
+  out += R"(,"refusal":null},"finish_reason":)"sv;
+  append_json_string(out, finish_reason_name(finish));
+  out += R"(,"logprobs":null}],"usage":{"prompt_tokens":)"sv;
   append_decimal(out, resp.usage.prompt_tokens);
+  out += R"(,"completion_tokens":)"sv;
+  append_decimal(out, resp.usage.completion_tokens);
+  out += R"(,"total_tokens":)"sv;
+  append_decimal(out, resp.usage.total_tokens);
   if (resp.usage.cached_tokens) {
     out += R"(,"prompt_tokens_details":{"cached_tokens":)"sv;
     append_decimal(out, *resp.usage.cached_tokens);
     out += '}';
   }
-  out += R"(,"total_tokens":)"sv;
-  append_decimal(out, resp.usage.total_tokens);
   out += "}}"sv;
   return out;
 }
@@ -1997,39 +1990,36 @@ void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out)
 
 std::string_view OpenAIStreamEncoder::text_chunk(std::string_view delta,
                                                  const char* finish_reason) {
-  // Keys in the order Json::dump writes them (sorted): choices, created, id, model, object,
-  // usage; in a choice: delta, finish_reason, index, logprobs.
+  // base_chunk's order, which Json::dump keeps: id, object, created, model, choices, usage; in
+  // a choice: index, delta, logprobs, finish_reason.
   std::string& chunk = chunk_;
   chunk.clear();
-  chunk += R"({"choices":[{"delta":)"sv;
+  chunk += head_;
   chunk += delta;
-  chunk += R"(,"finish_reason":)"sv;
+  chunk += R"(,"logprobs":null,"finish_reason":)"sv;
   if (finish_reason) {
     append_json_string(chunk, finish_reason);
   } else {
     chunk += "null"sv;
   }
-  chunk += R"(,"index":0,"logprobs":null}])"sv;
-  chunk += tail_;
+  chunk += include_usage_ ? R"(}],"usage":null})"sv : R"(}]})"sv;
   return chunk;
 }
 
 void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
                                       const std::function<void(std::string_view)>& emit) {
-  if (!tail_ready_) {
-    tail_ready_ = true;
+  if (!head_ready_) {
+    head_ready_ = true;
     text_ok_ = valid_utf8(id_) && valid_utf8(model_);
     if (text_ok_) {
-      tail_.clear();
-      tail_ += R"(,"created":)"sv;
-      append_decimal(tail_, created_);
-      tail_ += R"(,"id":)"sv;
-      append_json_string(tail_, id_);
-      tail_ += R"(,"model":)"sv;
-      append_json_string(tail_, model_);
-      tail_ += R"(,"object":"chat.completion.chunk")"sv;
-      if (include_usage_) tail_ += R"(,"usage":null)"sv;
-      tail_ += '}';
+      head_.clear();
+      head_ += R"({"id":)"sv;
+      append_json_string(head_, id_);
+      head_ += R"(,"object":"chat.completion.chunk","created":)"sv;
+      append_decimal(head_, created_);
+      head_ += R"(,"model":)"sv;
+      append_json_string(head_, model_);
+      head_ += R"(,"choices":[{"index":0,"delta":)"sv;
     }
   }
   bool direct = text_ok_ && (event.kind == ChatEvent::Kind::kStart ||
@@ -2044,7 +2034,7 @@ void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
   if (event.kind == ChatEvent::Kind::kTextDelta && event.text.empty()) return;
   if (!role_sent_) {
     role_sent_ = true;
-    emit(text_chunk(R"({"content":"","refusal":null,"role":"assistant"})", nullptr));
+    emit(text_chunk(R"({"role":"assistant","content":"","refusal":null})", nullptr));
   }
   if (event.kind == ChatEvent::Kind::kTextDelta) {
     delta_.clear();

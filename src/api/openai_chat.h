@@ -111,8 +111,8 @@ class OpenAIStreamEncoder {
   std::string_view text_chunk(std::string_view delta, const char* finish_reason);
   std::string chunk_;           // text_chunk's scratch, kept for its capacity
   std::string delta_;           // encode_text's scratch for a text delta
-  std::string tail_;            // encode_text: the chunk's fields after "choices", escaped once
-  bool tail_ready_ = false;
+  std::string head_;            // encode_text: the chunk's text up to the delta, escaped once
+  bool head_ready_ = false;
   bool text_ok_ = false;        // id and model are valid UTF-8: the direct path may be used
   std::string id_;
   std::string model_;

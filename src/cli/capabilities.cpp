@@ -9,9 +9,9 @@ namespace keel::cli {
 
 std::string capability_matrix() {
   std::string out =
-      "| provider kind | streaming | tools | parallel tools | images | JSON schema | embeddings "
-      "| token counting |\n"
-      "|---|---|---|---|---|---|---|---|\n";
+      "| provider kind | streaming | tools | parallel tools | images | JSON schema | JSON mode "
+      "| embeddings | token counting |\n"
+      "|---|---|---|---|---|---|---|---|---|\n";
   for (ProviderKind kind : {ProviderKind::kOpenAI, ProviderKind::kAzure, ProviderKind::kAnthropic,
                             ProviderKind::kGemini, ProviderKind::kLocal}) {
     out += "| `" + std::string(provider_kind_name(kind)) + "` |";
@@ -26,15 +26,31 @@ std::string capability_matrix() {
       config.api_version = "2024-10-21";
       auto provider = make_provider(config);
       if (!provider) {
-        out += " not in this build | | | | | | |\n";
+        out += " not in this build | | | | | | | |\n";
         continue;
       }
       caps = provider.value()->capabilities();
     }
-    for (bool has : {caps.streaming, caps.tools, caps.parallel_tools, caps.images,
-                     caps.json_schema, caps.embeddings, caps.count_tokens}) {
-      out += has ? " yes |" : " no |";
+    auto column = [&out](bool has) { out += has ? " yes |" : " no |"; };
+    for (bool has :
+         {caps.streaming, caps.tools, caps.parallel_tools, caps.images, caps.json_schema}) {
+      column(has);
     }
+    // JSON mode (response_format json_object); README's note under the table says how the
+    // emulation works.
+    switch (caps.json_object) {
+      case Capabilities::JsonMode::kNone:
+        out += " no |";
+        break;
+      case Capabilities::JsonMode::kNative:
+        out += " yes |";
+        break;
+      case Capabilities::JsonMode::kEmulated:
+        out += " emulated |";
+        break;
+    }
+    column(caps.embeddings);
+    column(caps.count_tokens);
     out += "\n";
   }
   return out;

@@ -377,13 +377,14 @@ class Loader {
   explicit Loader(Config& config) : config_(config) {}
 
   void load(const Field& root) {
-    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "api_keys",
-                               "providers", "models", "router", "server"});
+    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
+                               "api_keys", "providers", "models", "router", "server"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
     }
     if (const Field* field = top.get("log_content")) config_.log_content = boolean(*field);
+    if (const Field* field = top.get("access_log")) config_.access_log = boolean(*field);
     if (const Field* field = top.get("log_retention")) load_log_retention(*field);
     if (const Field* field = top.get("api_keys")) {
       for (const auto& item : list_items(*field)) {

@@ -90,6 +90,9 @@ struct Config {
   ServerConfig server;                   // `listen:` fills host and port
   std::string state = "sqlite:keel.db";
   bool log_content = false;
+  // One line per request on stderr (id, route, model, target, status, duration, tokens), at
+  // info level; without it the same lines come at KEEL_LOG_LEVEL=debug only.
+  bool access_log = false;
   LogRetentionConfig log_retention;
   std::vector<std::string> api_keys;     // empty entries are dropped
   std::vector<ProviderConfig> providers;

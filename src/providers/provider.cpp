@@ -13,8 +13,13 @@
 namespace keel {
 
 Capabilities local_capabilities() {
-  return Capabilities{.streaming = true, .tools = true, .parallel_tools = true,
-                      .images = false, .json_schema = true, .embeddings = true,
+  return Capabilities{.streaming = true,
+                      .tools = true,
+                      .parallel_tools = true,
+                      .images = false,
+                      .json_schema = true,
+                      .json_object = Capabilities::JsonMode::kNative,
+                      .embeddings = true,
                       .count_tokens = true};
 }
 

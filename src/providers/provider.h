@@ -27,6 +27,10 @@ struct Capabilities {
   bool parallel_tools = false;
   bool images = false;
   bool json_schema = false;
+  // response_format json_object: the vendor's own switch (or the local engine's grammar), or
+  // emulated where a vendor has none (Anthropic: a forced tool whose input is the answer).
+  enum class JsonMode { kNone, kNative, kEmulated };
+  JsonMode json_object = JsonMode::kNone;
   bool embeddings = false;
   bool count_tokens = false;   // an exact prompt token count (POST /v1/messages/count_tokens)
 };

@@ -109,7 +109,8 @@ class AnthropicSseSink final : public StreamSink {
  public:
   AnthropicSseSink(ResponseWriter& writer, const ChatRequest& request, std::string id,
                    std::string request_id, ChatAggregator* transcript)
-      : StreamSink(writer, std::move(request_id), transcript), encoder_(std::move(id), request.model) {}
+      : StreamSink(writer, request_id, transcript),
+        encoder_(std::move(id), request.model, request_id) {}
 
  protected:
   void append_frames(const ChatEvent& event, std::string& out) override {
@@ -163,7 +164,7 @@ std::string App::server_error_body(int status, std::string_view message,
               std::string(message));
   const std::string_view path = target.substr(0, target.find('?'));
   const bool anthropic = path == "/v1/messages" || path == "/v1/messages/count_tokens";
-  return dump(anthropic ? anthropic_error_to_wire(error) : error_to_wire(error));
+  return dump(anthropic ? anthropic_error_to_wire(error, new_id("req_")) : error_to_wire(error));
 }
 
 namespace {
@@ -222,9 +223,12 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
   if (!route.api || authorized(head)) return std::nullopt;
   ServerReply reply;
   reply.status = http_status_for(ErrorCode::kUnauthenticated);
-  reply.body =
-      dump(route.format == ApiFormat::kAnthropic ? anthropic_error_to_wire(unauthenticated())
-                                                 : error_to_wire(unauthenticated()));
+  // As send_error: every error names a request id (Anthropic's request_id is always a string).
+  std::string request_id = new_id("req_");
+  reply.body = dump(route.format == ApiFormat::kAnthropic
+                        ? anthropic_error_to_wire(unauthenticated(), request_id)
+                        : error_to_wire(unauthenticated()));
+  reply.headers.emplace_back("x-request-id", std::move(request_id));
   return reply;
 }
 
@@ -256,11 +260,13 @@ Task<void> App::send_error(ResponseWriter& response, const Error& error, Request
   if (record) {
     record->status = status;
     record->error_class = error_code_name(error.code);
-    headers.emplace_back("x-request-id", record->id);
   }
-  Json body = format == ApiFormat::kAnthropic
-                  ? anthropic_error_to_wire(error, record ? record->id : std::string())
-                  : error_to_wire(error);
+  // An error before the request has a record (401, 404 route) still gets an id: Anthropic's
+  // request_id is always a string.
+  const std::string request_id = record ? record->id : new_id("req_");
+  headers.emplace_back("x-request-id", request_id);
+  Json body = format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, request_id)
+                                              : error_to_wire(error);
   co_await response.send(status, kJson, dump(body), headers);
 }
 
@@ -274,10 +280,38 @@ Task<void> App::send_failure(ResponseWriter& response, const Error& error, Reque
   co_await send_error(response, error, &record, format);
 }
 
+namespace {
+// One access log line: what an operator needs to see a request without opening the database.
+std::string access_log_line(const RequestRecord& record) {
+  std::string line = "access " + record.id + " " + record.endpoint +
+                     " model=" + (record.model.empty() ? "-" : record.model) + " target=";
+  if (record.attempts.empty()) {
+    line += '-';
+  } else {
+    const AttemptRecord& last = record.attempts.back();
+    line += last.provider + "/" + last.target_model;
+  }
+  line += " status=" + std::to_string(record.status) + " ms=" + std::to_string(record.latency_ms);
+  if (record.ttft_ms >= 0) line += " ttft_ms=" + std::to_string(record.ttft_ms);
+  line += " tokens=" + std::to_string(record.prompt_tokens) + "+" +
+          std::to_string(record.completion_tokens) +
+          " attempts=" + std::to_string(record.attempts.size());
+  if (record.stream) line += " stream";
+  if (!record.error_class.empty()) line += " error=" + record.error_class;
+  return line;
+}
+}  // namespace
+
 void App::finish(RequestRecord& record, steady_clock::time_point start) {
   record.latency_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - start).count();
   metrics_.on_record(record);
+  // The line is built only when it is written (KEEL_LOG checks the level first).
+  if (config_.access_log) {
+    KEEL_LOG(kInfo) << access_log_line(record);
+  } else {
+    KEEL_LOG(kDebug) << access_log_line(record);
+  }
   store_->record(std::move(record));
 }
 
@@ -324,8 +358,9 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     Headers headers{{"allow", get_route ? "GET, HEAD" : "POST"}};
     // Built before co_await: g++ 12 mis-destroys temporaries of a conditional expression
     // inside a co_await's operands.
-    std::string body = dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error)
-                                                            : error_to_wire(error));
+    std::string body =
+        dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, new_id("req_"))
+                                             : error_to_wire(error));
     co_await response.send(405, kJson, std::move(body), headers);
     co_return;
   }
@@ -355,7 +390,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   int now_in_flight = ++in_flight_;
   if (config_.server.max_in_flight > 0 && now_in_flight > config_.server.max_in_flight) {
     Error error(ErrorCode::kUnavailable, "keel is overloaded: too many requests in flight");
-    error.type_code = "overloaded";
+    error.type_code = kOverloadedCode;
     co_await send_error(response, error, &record, format);
     finish(record, start);
     co_return;
@@ -452,10 +487,10 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   }
   if (transcript) {
-    Json content = {{"request", Json::parse(request.message.body(), nullptr, false)},
-                    {"response", anthropic ? messages_response_to_wire(transcript->response(),
-                                                                       chat.model)
-                                           : chat_response_to_wire(transcript->response())}};
+    Json content = {
+        {"request", try_parse_json(request.message.body()).value_or(Json())},
+        {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
+                               : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);
   }
 }

@@ -55,7 +55,7 @@ before(async () => {
   const m = (name, ...targets) => ({ name, strategy: 'failover', retries: 0, timeout_ms: 5000, first_token_timeout_ms: 3000, targets });
   const models = [];
   for (const p of ['claude', 'gem', 'az', 'oa']) {
-    for (const b of ['ok', 'echo', 'tools']) models.push(m(`${p}-${b}`, t(p, b)));
+    for (const b of ['ok', 'echo', 'tools', 'schema']) models.push(m(`${p}-${b}`, t(p, b)));
   }
   models.push(
     m('claude-max', t('claude', 'max-tokens')),
@@ -452,11 +452,32 @@ describe('features a vendor cannot express', () => {
     assert.equal(fakeA.requests.length, before);
   });
 
-  test('response_format json_object toward anthropic alone → 400 naming it and anthropic', async () => {
-    await assert.rejects(
-      client.chat.completions.create({ model: 'claude-ok', messages: user('json please'), response_format: { type: 'json_object' } }),
-      isStatus(400, /json_object|response_format/, /anthropic/i),
-    );
+  test('response_format json_object toward anthropic is emulated with a forced tool', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, temperature_c: { type: 'integer' } } };
+    for (const stream of [false, true]) {
+      const messages = user(`JSON please, as ${JSON.stringify(schema)}`);
+      let text = '';
+      let finish = null;
+      if (stream) {
+        const s = await client.chat.completions.create({ model: 'claude-schema', messages, response_format: { type: 'json_object' }, stream: true });
+        for await (const chunk of s) {
+          text += chunk.choices[0]?.delta?.content ?? '';
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+          assert.equal(chunk.choices[0]?.delta?.tool_calls, undefined, 'no tool call reaches the client');
+        }
+      } else {
+        const r = await client.chat.completions.create({ model: 'claude-schema', messages, response_format: { type: 'json_object' } });
+        text = r.choices[0].message.content;
+        finish = r.choices[0].finish_reason;
+        assert.equal(r.choices[0].message.tool_calls, undefined);
+      }
+      assert.deepEqual(JSON.parse(text), { city: '<city>', temperature_c: 1 }, `stream ${stream}`);
+      assert.equal(finish, 'stop');
+      const up = fakeA.lastRequest().body;
+      assert.deepEqual(up.tool_choice, { type: 'tool', name: 'json_response' });
+      assert.deepEqual(up.tools.map((t) => t.name), ['json_response']);
+      assert.equal(up.output_config, undefined);
+    }
   });
 
   test('logprobs toward gemini alone → 400 naming logprobs and gemini', async () => {
@@ -614,10 +635,21 @@ describe('more tool shapes', () => {
     }
     await client.chat.completions.create({ model: 'claude-ok', messages: user('w'), tools: [WEATHER_TOOL], parallel_tool_calls: false });
     assert.equal(fakeA.lastRequest().body.tool_choice?.disable_parallel_tool_use, true);
-    await assert.rejects(
-      client.chat.completions.create({ model: 'gem-ok', messages: user('w'), tools: [WEATHER_TOOL], parallel_tool_calls: false }),
-      isStatus(400, /parallel_tool_calls/, /gemini/i),
-    );
+    // Gemini has no switch: keel asks for one call and keeps the first of the two gem-tools makes.
+    for (const stream of [false, true]) {
+      const request = { model: 'gem-tools', messages: user('w'), tools: [WEATHER_TOOL], parallel_tool_calls: false };
+      let calls = [];
+      if (stream) {
+        for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {
+          for (const c of chunk.choices[0]?.delta?.tool_calls ?? []) if (c.id) calls.push(c);
+        }
+      } else {
+        calls = (await client.chat.completions.create(request)).choices[0].message.tool_calls;
+      }
+      assert.equal(calls.length, 1, `stream ${stream}`);
+      assert.equal(calls[0].function.name, 'get_weather');
+      assert.match(JSON.stringify(fakeG.lastRequest().body.systemInstruction), /at most one function/);
+    }
     await assert.rejects(client.chat.completions.create({ model: 'claude-ok', messages: user('w'), temperature: 1.5 }), isStatus(400, /temperature/, /anthropic/i));
   });
 });

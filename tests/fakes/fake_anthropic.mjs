@@ -72,6 +72,9 @@
 //                               event (overloaded_error); non-stream: 529
 //   garbage*                    200 application/json "this is not json{{{"; streams: 200
 //                               event-stream with `event: message_start\ndata: not-json`
+//   schema*                     follows the request as a model would: forced tools, parallel
+//                               calls unless disable_parallel_tool_use, output_config.format's
+//                               schema (see schemaAnswer())
 //   slow-stream*                one text delta every 100 ms for 100 deltas; "slow-stream-NxM":
 //                               N deltas every M ms; non-stream: answers after N*M ms
 // POST /v1/messages/count_tokens answers a `MessageTokensCount` ({input_tokens}): countTokensOf()
@@ -82,7 +85,7 @@
 // Any other path: 404 not_found_error.
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
-  prefixBehaviour, countHit, flakyFails, retryAfterHeaders,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -138,7 +141,7 @@ export function behaviourOf(model) {
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
   return prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
     'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools-noargs', 'tools',
-    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent']);
+    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent', 'schema']);
 }
 
 function blocksOf(content) {
@@ -464,9 +467,41 @@ export async function startFakeAnthropic(options = {}) {
         return { ...base, stop_reason: 'stop_sequence', stop_sequence: body.stop_sequences?.[0] ?? 'END', content: [text('Hello')] };
       case 'refusal':
         return { ...base, stop_reason: 'refusal', stop_details: { type: 'refusal', category: null, explanation: null }, content: [] };
+      case 'schema':
+        return schemaAnswer(body, base, text, toolUse);
       default:
         return { ...base, content: [text(ANTHROPIC_TEXT)] };
     }
+  }
+
+  // schema*: answers as a model that follows the request would. A forced tool (tool_choice
+  // tool) gets one call with an input built from its input_schema; tool_choice any, or auto with
+  // tools and no tool results yet, gets calls of the first tool (two of them, one when
+  // disable_parallel_tool_use); after tool results, a text answer; output_config.format's
+  // schema gets a text answer that follows it (instanceOf); else the schema in the prompt
+  // (schemaInText) or plain text.
+  function schemaAnswer(body, base, text, toolUse) {
+    const tools = Array.isArray(body.tools) ? body.tools : [];
+    const choice = body.tool_choice ?? { type: 'auto' };
+    const resultsGiven = toolResultsOf(body.messages).length > 0;
+    const system = typeof body.system === 'string' ? body.system : blocksOf(body.system).map((b) => b?.text ?? '').join('\n');
+    const said = body.messages.flatMap((m) => blocksOf(m?.content)).map((b) => (b?.type === 'text' ? b.text : '')).join('\n');
+    const inPrompt = schemaInText(`${system}\n${said}`);
+    // An open object schema (no properties) is filled as the prompt's schema says, if it has one.
+    const inputOf = (schema) => (schema?.properties ? instanceOf(schema) : instanceOf(inPrompt) ?? {});
+    const use = (tool, n) => toolUse({ id: `toolu_schema_${n}`, name: tool.name, input: inputOf(tool.input_schema) });
+    if (choice.type === 'tool') {
+      const tool = tools.find((t) => t.name === choice.name);
+      return { ...base, stop_reason: 'tool_use', content: [use(tool, 1)] };
+    }
+    if (tools.length > 0 && choice.type !== 'none' && (choice.type === 'any' || !resultsGiven)) {
+      const calls = choice.disable_parallel_tool_use === true ? [use(tools[0], 1)] : [use(tools[0], 1), use(tools[0], 2)];
+      return { ...base, stop_reason: 'tool_use', content: calls };
+    }
+    const schema = body.output_config?.format?.schema ?? body.output_format?.schema;
+    if (schema) return { ...base, content: [text(JSON.stringify(instanceOf(schema)))] };
+    if (inPrompt) return { ...base, content: [text(JSON.stringify(instanceOf(inPrompt)))] };
+    return { ...base, content: [text(resultsGiven ? `done: ${toolResultsOf(body.messages).at(-1).content}` : ANTHROPIC_TEXT)] };
   }
 
   function messageOf(model, answer, content, usage) {

@@ -262,3 +262,86 @@ export function commonApi({ requests, stats, fake, onReset = () => {} }) {
     close: fake.close,
   };
 }
+
+// --- answers that follow a schema (the fakes' schema* behaviour) ------------------------------
+// A value that a JSON Schema accepts, the way a model following it would write it: an object's
+// properties in the schema's order (Gemini-style schemas: uppercase types, and properties in
+// propertyOrdering's order when given, else alphabetical, as Gemini answers), the first enum
+// value, the first non-null branch of anyOf/oneOf, one item per array, "<name>" for a string.
+export function instanceOf(schema, root = schema, name = 'value', depth = 0) {
+  if (!schema || typeof schema !== 'object' || depth > 20) return null;
+  if (typeof schema.$ref === 'string') {
+    const path = schema.$ref.replace(/^#\/?/, '').split('/').filter(Boolean);
+    let target = root;
+    for (const part of path) target = target?.[part];
+    return instanceOf(target, root, name, depth + 1);
+  }
+  if (schema.const !== undefined) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  const branches = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(branches)) {
+    const branch = branches.find((b) => b && b.type !== 'null' && b.type !== 'NULL') ?? branches[0];
+    return instanceOf(branch, root, name, depth + 1);
+  }
+  if (Array.isArray(schema.allOf)) {
+    return Object.assign({}, ...schema.allOf.map((s) => instanceOf(s, root, name, depth + 1) ?? {}));
+  }
+  let type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  if (!type && schema.properties) type = 'object';
+  if (!type && schema.items) type = 'array';
+  switch (String(type ?? '').toLowerCase()) {
+    case 'object': {
+      const properties = schema.properties ?? {};
+      let names = Object.keys(properties);
+      if (typeof schema.type === 'string' && schema.type === 'OBJECT') {
+        names = Array.isArray(schema.propertyOrdering) ? schema.propertyOrdering : [...names].sort();
+      }
+      const out = {};
+      for (const key of names) out[key] = instanceOf(properties[key], root, key, depth + 1);
+      return out;
+    }
+    case 'array':
+      return [instanceOf(schema.items, root, name, depth + 1)].filter((v) => v !== null);
+    case 'string':
+      return `<${name}>`;
+    case 'integer':
+      return 1;
+    case 'number':
+      return 1.5;
+    case 'boolean':
+      return true;
+    default:
+      return {};
+  }
+}
+
+// The last JSON Schema of an object (a JSON object text holding "properties") in `text`, as
+// clients in JSON mode put it in the prompt; null when there is none.
+export function schemaInText(text) {
+  const s = String(text ?? '');
+  for (let at = s.lastIndexOf('{'); at >= 0; at = s.lastIndexOf('{', at - 1)) {
+    let depth = 0;
+    let inString = false;
+    for (let i = at; i < s.length; i++) {
+      const c = s[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') {
+        inString = true;
+      } else if (c === '{') {
+        depth++;
+      } else if (c === '}' && --depth === 0) {
+        try {
+          const value = JSON.parse(s.slice(at, i + 1));
+          if (value && typeof value === 'object' && value.properties) return value;
+        } catch {
+          // not JSON: keep looking
+        }
+        break;
+      }
+    }
+    if (at === 0) break;
+  }
+  return null;
+}

@@ -44,6 +44,9 @@
 //                               call, the second carrying finishReason.
 //   tools-ids*                  the same with ids "fc_paris" / "fc_tokyo"
 //   tools-noargs*               one functionCall get_time with no args field at all
+//   schema*                     follows the request as Gemini would: calls of a declared
+//                               function (two: Gemini has no switch against parallel calls),
+//                               responseSchema with propertyOrdering (see schemaAnswer())
 //   max-tokens*                 text "Hello from", MAX_TOKENS
 //   safety*                     a candidate with no content, finishReason SAFETY, safetyRatings
 //   blocked*                    no candidates, promptFeedback.blockReason SAFETY
@@ -69,7 +72,7 @@
 // Any other path: 404 NOT_FOUND.
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
-  prefixBehaviour, countHit, flakyFails, retryAfterHeaders,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -120,7 +123,7 @@ export function behaviourOf(model) {
   if (param) return param;
   if (name.startsWith('overloaded')) return { kind: 'fail-503' };
   return prefixBehaviour(name, ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
-    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked']);
+    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked', 'schema']);
 }
 
 function isObject(v) {
@@ -449,6 +452,33 @@ export async function startFakeGemini(options = {}) {
     return part;
   }
 
+  // schema*: answers as Gemini would follow the request. Function declarations in play (mode
+  // ANY, or AUTO with no function responses yet): two calls of the first allowed function
+  // (Gemini has no switch against parallel calls), args built from its parameters; else
+  // generationConfig.responseSchema followed (properties in propertyOrdering's order, else
+  // alphabetical, as Gemini answers); responseMimeType application/json without a schema: the
+  // schema in the prompt (schemaInText) followed; else plain text.
+  function schemaAnswer(body) {
+    const declarations = (body.tools ?? []).flatMap((t) => t?.functionDeclarations ?? []);
+    const fcc = body.toolConfig?.functionCallingConfig ?? { mode: 'AUTO' };
+    const allowed = Array.isArray(fcc.allowedFunctionNames) ? declarations.filter((d) => fcc.allowedFunctionNames.includes(d.name)) : declarations;
+    const answered = functionResponsesOf(body.contents).length > 0;
+    if (allowed.length > 0 && fcc.mode !== 'NONE' && (fcc.mode === 'ANY' || !answered)) {
+      const fn = allowed[0];
+      const args = instanceOf(fn.parameters) ?? {};
+      return { parts: [0, 1].map((i) => callPart({ name: fn.name, args }, i, false)), finishReason: 'STOP' };
+    }
+    const config = body.generationConfig ?? {};
+    if (config.responseSchema) return { parts: [{ text: JSON.stringify(instanceOf(config.responseSchema)) }], finishReason: 'STOP' };
+    if (config.responseMimeType === 'application/json') {
+      const said = [body.systemInstruction, ...(body.contents ?? [])].flatMap((c) => c?.parts ?? []).map((p) => p?.text ?? '').join('\n');
+      const inPrompt = schemaInText(said);
+      return { parts: [{ text: JSON.stringify(inPrompt ? instanceOf(inPrompt) : { answer: '<answer>' }) }], finishReason: 'STOP' };
+    }
+    const responses = functionResponsesOf(body.contents);
+    return { parts: [{ text: responses.length > 0 ? `done: ${JSON.stringify(responses.at(-1).response)}` : GEMINI_TEXT }], finishReason: 'STOP' };
+  }
+
   // The answer: {parts, finishReason, blocked}.
   function answerOf(body, behaviour) {
     switch (behaviour.kind) {
@@ -469,6 +499,8 @@ export async function startFakeGemini(options = {}) {
         return { parts: [], finishReason: 'SAFETY' };
       case 'blocked':
         return { parts: [], blocked: true };
+      case 'schema':
+        return schemaAnswer(body);
       default:
         return { parts: [{ text: GEMINI_TEXT }], finishReason: 'STOP' };
     }

@@ -21,6 +21,10 @@
 //   echo*                       text "echo: <last user message>"
 //   json*                       a JSON object as text, naming the response_format type it got
 //   tools*                      two parallel tool calls, call_1 / call_2, get_weather Paris / Tokyo
+//   schema*                     follows the request as a model would: a named or required
+//                               tool_choice, parallel calls unless parallel_tool_calls is false,
+//                               response_format's schema, or json_object with a schema in the
+//                               prompt (see schemaCalls(), schemaText())
 //   agent*                      a one-step agent: without a tool message, one call to Bash
 //                               {"command": "echo keel-agent-ok", ...} (AGENT_CALL); with one,
 //                               text "tool said: <the last tool message's text>"
@@ -61,7 +65,7 @@
 // fake.stats.servernames the SNI name of each TLS connection (null when the client sent none).
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
-  prefixBehaviour, countHit, flakyFails, retryAfterHeaders,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -115,7 +119,7 @@ export function behaviourOf(model) {
   const m = /^die-after-(\d+)/.exec(name);
   if (m) return { kind: 'die-after', chunks: Number(m[1]) };
   return parametricBehaviour(name) ?? prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall',
-    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools', 'agent']);
+    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools', 'agent', 'schema']);
 }
 
 // A tool message's content is a string or text parts only (ChatCompletionToolMessageParam in
@@ -308,9 +312,39 @@ export async function startFakeOpenAI(options = {}) {
     });
   }
 
+  // schema*: the calls a model that follows the request would make. A named tool_choice: one
+  // call of it, arguments built from its parameters (instanceOf); "required", or "auto" with
+  // tools and no tool results yet: calls of the first tool, two of them unless
+  // parallel_tool_calls is false (as OpenAI honours it); else none.
+  function schemaCalls(body) {
+    const tools = Array.isArray(body.tools) ? body.tools.map((t) => t?.function).filter(Boolean) : [];
+    const choice = body.tool_choice ?? 'auto';
+    const call = (fn, n) => ({ id: `call_schema_${n}`, name: fn.name, arguments: JSON.stringify(instanceOf(fn.parameters) ?? {}) });
+    if (typeof choice === 'object' && choice?.function?.name) {
+      return [call(tools.find((t) => t.name === choice.function.name), 1)];
+    }
+    if (tools.length === 0 || choice === 'none') return null;
+    if (choice !== 'required' && lastToolText(body.messages) !== null) return null;
+    return body.parallel_tool_calls === false ? [call(tools[0], 1)] : [call(tools[0], 1), call(tools[0], 2)];
+  }
+
+  // schema*'s text: response_format json_schema's schema followed, json_object the schema in the
+  // prompt (schemaInText) followed, else plain text.
+  function schemaText(body) {
+    const format = body.response_format;
+    if (format?.type === 'json_schema') return JSON.stringify(instanceOf(format.json_schema?.schema));
+    const said = (body.messages ?? []).map((m) => (typeof m?.content === 'string' ? m.content
+      : (m?.content ?? []).map((p) => p?.text ?? '').join(''))).join('\n');
+    const inPrompt = schemaInText(said);
+    if (format?.type === 'json_object') return JSON.stringify(inPrompt ? instanceOf(inPrompt) : { answer: '<answer>' });
+    const result = lastToolText(body.messages);
+    return result !== null ? `done: ${result}` : FAKE_TEXT;
+  }
+
   // The tool calls an answer makes, or null for a text answer.
   function callsOf(body, behaviour) {
     if (behaviour.kind === 'tools') return TOOL_CALLS;
+    if (behaviour.kind === 'schema') return schemaCalls(body);
     if (behaviour.kind === 'agent' && lastToolText(body.messages) === null) return [AGENT_CALL];
     return null;
   }
@@ -318,6 +352,7 @@ export async function startFakeOpenAI(options = {}) {
   function completionText(body, behaviour) {
     if (behaviour.kind === 'echo') return `echo: ${lastUserText(body.messages)}`;
     if (behaviour.kind === 'agent') return `tool said: ${lastToolText(body.messages).trim()}`;
+    if (behaviour.kind === 'schema') return schemaText(body);
     if (behaviour.kind === 'json') {
       return JSON.stringify({ city: 'Paris', temperature_c: 21, response_format: body.response_format?.type ?? null });
     }
@@ -438,6 +473,7 @@ export async function startFakeOpenAI(options = {}) {
         return;
       }
       case 'tools':
+      case 'schema':
       case 'agent': {
         const calls = callsOf(body, behaviour);
         if (!calls) return streamText();

@@ -7,6 +7,7 @@ namespace keel {
 
 namespace {
 const VendorWire kAnthropicWire{anthropic_error_message, anthropic_response_from_wire};
+const VendorWire kAnthropicJsonWire{anthropic_error_message, anthropic_json_response_from_wire};
 }  // namespace
 
 namespace {
@@ -22,13 +23,14 @@ Result<std::unique_ptr<Provider>> AnthropicProvider::create(const ProviderConfig
 }
 
 Capabilities AnthropicProvider::capabilities() const {
-  // json_schema maps to output_config.format; json_object has no equivalent (a clear 400).
-  // Anthropic has no embeddings endpoint.
+  // json_schema maps to output_config.format; json_object has no equivalent and is emulated
+  // with a forced tool (anthropic_emulates_json_object). Anthropic has no embeddings endpoint.
   return Capabilities{.streaming = true,
                       .tools = true,
                       .parallel_tools = true,
                       .images = true,
                       .json_schema = true,
+                      .json_object = Capabilities::JsonMode::kEmulated,
                       .embeddings = false,
                       .count_tokens = true};
 }
@@ -57,9 +59,12 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
   }
   if (request.stream) (*wire)["stream"] = true;
   ClientRequest http = make_request(url_, *wire, request.stream);
-  auto stream = co_await send_chat(std::move(http), kAnthropicWire, config_, sink, cancel);
+  const bool json_tool = anthropic_emulates_json_object(request);
+  // Chosen before the co_await (g++ 12 and conditionals in a co_await's operands, docs/dev.md).
+  const VendorWire& vendor_wire = json_tool ? kAnthropicJsonWire : kAnthropicWire;
+  auto stream = co_await send_chat(std::move(http), vendor_wire, config_, sink, cancel);
   if (!stream) co_return;
-  AnthropicStreamDecoder decoder;
+  AnthropicStreamDecoder decoder(json_tool);
   co_await relay_sse(
       *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) {

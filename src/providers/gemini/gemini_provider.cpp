@@ -1,6 +1,7 @@
 #include "providers/gemini/gemini_provider.h"
 
 #include "api/gemini.h"
+#include "api/json_util.h"
 #include "api/openai_chat.h"
 #include "providers/upstream.h"
 
@@ -8,6 +9,7 @@ namespace keel {
 
 namespace {
 const VendorWire kGeminiWire{gemini_error_message, gemini_response_from_wire};
+const VendorWire kGeminiSingleCallWire{gemini_error_message, gemini_single_call_response_from_wire};
 }  // namespace
 
 Result<std::unique_ptr<Provider>> GeminiProvider::create(const ProviderConfig& config) {
@@ -22,6 +24,7 @@ Capabilities GeminiProvider::capabilities() const {
                       .parallel_tools = true,
                       .images = true,
                       .json_schema = true,
+                      .json_object = Capabilities::JsonMode::kNative,
                       .embeddings = true,
                       .count_tokens = true};
 }
@@ -57,10 +60,13 @@ Task<void> GeminiProvider::chat(const ChatRequest& request, const std::string& u
   ClientRequest http = make_request(
       upstream_model, method, wire->dump(-1, ' ', false, Json::error_handler_t::replace),
       request.stream);
-  auto stream = co_await send_chat(std::move(http), kGeminiWire, config_, sink, cancel);
+  const bool single_call = gemini_single_tool_call(request);
+  // Chosen before the co_await (g++ 12 and conditionals in a co_await's operands, docs/dev.md).
+  const VendorWire& vendor_wire = single_call ? kGeminiSingleCallWire : kGeminiWire;
+  auto stream = co_await send_chat(std::move(http), vendor_wire, config_, sink, cancel);
   if (!stream) co_return;
   // Gemini's stream has no end marker: it ends with the body, after a chunk with finishReason.
-  GeminiStreamDecoder decoder;
+  GeminiStreamDecoder decoder(single_call);
   bool ok = co_await relay_sse(
       *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool&) {
@@ -108,7 +114,7 @@ Task<Result<Embeddings>> GeminiProvider::embed(const EmbedRequest& request,
   auto text =
       co_await send_for_body(std::move(http), gemini_error_message, config_, std::move(cancel));
   if (!text) co_return text.error();
-  Json json = Json::parse(*text, nullptr, false);
+  Json json = try_parse_json(*text).value_or(Json());
   Error garbage(ErrorCode::kBadGateway, "upstream returned invalid embeddings");
   if (!json.is_object() || !json.contains("embeddings") || !json["embeddings"].is_array())
     co_return garbage;

@@ -226,7 +226,11 @@ Task<void> LocalProvider::chat(const ChatRequest& request, const std::string& up
   } drop{job, engine};
 
   OutputParser parser(prepared->parse_output, prepared->parser);
-  if (!co_await sink.on_event(ChatEvent::start(new_id("chatcmpl-"), model_name_))) co_return;
+  // The prompt's length is known now; how much of it the prefix cache serves is not yet.
+  ChatEvent start = ChatEvent::start(new_id("chatcmpl-"), model_name_);
+  start.usage.prompt_tokens = prompt_tokens;
+  start.usage.present = true;
+  if (!co_await sink.on_event(std::move(start))) co_return;
   while (true) {
     if (cancel->cancelled()) co_return;
     std::optional<GenerateOutput> out = co_await mailbox->next();

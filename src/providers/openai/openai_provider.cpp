@@ -49,6 +49,7 @@ Capabilities OpenAIProvider::capabilities() const {
                       .parallel_tools = true,
                       .images = true,
                       .json_schema = true,
+                      .json_object = Capabilities::JsonMode::kNative,
                       .embeddings = true};
 }
 

@@ -31,6 +31,7 @@ const fs::path kGoldenDir = golden_util::golden_dir("anthropic");
 const fs::path kSdkDir =
     fs::path(KEEL_SOURCE_DIR) / "tests" / "e2e" / "node_modules" / "@anthropic-ai" / "sdk";
 constexpr const char* kMessageId = "msg_keel_test";
+constexpr const char* kRequestId = "req_keel_test";
 
 // ---- files -----------------------------------------------------------------------------------
 
@@ -387,13 +388,13 @@ TEST(AnthropicGolden, RequestsToUpstream) {
     auto wire = chat_request_to_anthropic(*req, kUpstreamModel);
     ASSERT_TRUE(wire.ok()) << wire.error().message << " (param " << wire.error().param << ")";
     Json expected = read_json(golden(name, "upstream.json"));
-    EXPECT_EQ(*wire, expected) << "got:\n" << wire->dump(2);
+    EXPECT_EQ(by_value(*wire), by_value(expected)) << "got:\n" << wire->dump(2);
     // Read back through the front door and sent again: a fixed point.
     auto again = parse_messages_request(wire->dump());
     ASSERT_TRUE(again.ok()) << again.error().message << " (param " << again.error().param << ")";
     auto wire_again = chat_request_to_anthropic(*again, kUpstreamModel);
     ASSERT_TRUE(wire_again.ok()) << wire_again.error().message;
-    EXPECT_EQ(*wire_again, expected) << "got:\n" << wire_again->dump(2);
+    EXPECT_EQ(by_value(*wire_again), by_value(expected)) << "got:\n" << wire_again->dump(2);
   }
 }
 
@@ -403,16 +404,19 @@ void check_anthropic_encoding(const std::string& name, const std::vector<ChatEve
     ChatResponse response = golden_util::aggregate(events);
     response.id = kMessageId;
     Json wire = messages_response_to_wire(response, kPublicModel);
-    EXPECT_EQ(wire, read_json(golden(name, "messages_response.json"))) << "got:\n" << wire.dump(2);
+    EXPECT_EQ(by_value(wire), by_value(read_json(golden(name, "messages_response.json"))))
+        << "got:\n"
+        << wire.dump(2);
   }
   if (fs::exists(golden(name, "messages_stream.jsonl"))) {
-    AnthropicStreamEncoder encoder(kMessageId, kPublicModel);
+    AnthropicStreamEncoder encoder(kMessageId, kPublicModel, kRequestId);
     std::vector<AnthropicSseEvent> frames;
     for (const auto& event : events) encoder.encode(event, frames);
     encoder.finish(frames);
     Json got = frames_to_json(frames);
-    EXPECT_EQ(got, Json(read_jsonl(golden(name, "messages_stream.jsonl")))) << "got:\n"
-                                                                            << got.dump(1);
+    EXPECT_EQ(by_value(got), by_value(Json(read_jsonl(golden(name, "messages_stream.jsonl")))))
+        << "got:\n"
+        << got.dump(1);
     for (const auto& frame : frames) EXPECT_EQ(frame.name, frame.data.value("type", ""));
   }
 }
@@ -429,7 +433,8 @@ TEST(AnthropicGolden, ResponsesDecodeAndReencode) {
         << events_to_json(*events).dump(1);
 
     Json wire = golden_util::aggregate_to_wire(*events, kResponseId, kPublicModel, kCreated);
-    EXPECT_EQ(wire, read_json(golden(name, "response.json"))) << "got:\n" << wire.dump(2);
+    EXPECT_EQ(by_value(wire), by_value(read_json(golden(name, "response.json")))) << "got:\n"
+                                                                                  << wire.dump(2);
     check_anthropic_encoding(name, *events);
   }
 }
@@ -488,18 +493,19 @@ TEST(AnthropicGolden, FrontDoorRequestsRoundTrip) {
     // Native -> Anthropic again gives the client's body back.
     auto back = chat_request_to_anthropic(*req, body["model"]);
     ASSERT_TRUE(back.ok()) << back.error().message << " (param " << back.error().param << ")";
-    EXPECT_EQ(*back, body) << "got:\n" << back->dump(2);
+    EXPECT_EQ(by_value(*back), by_value(body)) << "got:\n" << back->dump(2);
     // And an OpenAI-compatible upstream gets the same conversation.
     if (fs::exists(golden(name, "openai_upstream.json"))) {
       Json openai = chat_request_to_wire(*req, kUpstreamModel);
-      EXPECT_EQ(openai, read_json(golden(name, "openai_upstream.json"))) << "got:\n"
-                                                                         << openai.dump(2);
+      EXPECT_EQ(by_value(openai), by_value(read_json(golden(name, "openai_upstream.json"))))
+          << "got:\n"
+          << openai.dump(2);
       // ...which the OpenAI parser reads back to the same Anthropic body (model aside).
       auto via_openai = parse_chat_request(openai.dump());
       ASSERT_TRUE(via_openai.ok()) << via_openai.error().message;
       auto anthropic = chat_request_to_anthropic(*via_openai, body["model"]);
       ASSERT_TRUE(anthropic.ok()) << anthropic.error().message;
-      EXPECT_EQ(*anthropic, body) << "got:\n" << anthropic->dump(2);
+      EXPECT_JSON_EQ(*anthropic, body) << "got:\n" << anthropic->dump(2);
     }
   }
 }
@@ -570,7 +576,7 @@ TEST(AnthropicGolden, EncodersMatchSdkTypes) {
         ErrorCode::kNotFound, ErrorCode::kPayloadTooLarge, ErrorCode::kUnsupportedMedia,
         ErrorCode::kResourceExhausted, ErrorCode::kInternal, ErrorCode::kBadGateway,
         ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded, ErrorCode::kCancelled}) {
-    checker.error_response(anthropic_error_to_wire(Error(code, "m")), error_code_name(code));
+    checker.error_response(anthropic_error_to_wire(Error(code, "m"), ""), error_code_name(code));
     checker.error_response(anthropic_error_to_wire(Error(code, "m"), "req_1"), "with id");
   }
   EXPECT_NO_PROBLEMS(checker, "encoders");
@@ -637,7 +643,7 @@ TEST(AnthropicFrontDoor, RequiresModelMaxTokensAndMessages) {
     EXPECT_EQ(error.param, field);
     EXPECT_NE(error.message.find(field), std::string::npos) << error.message;
     EXPECT_EQ(http_status_for(error.code), 400);
-    EXPECT_EQ(anthropic_error_to_wire(error)["error"]["type"], "invalid_request_error");
+    EXPECT_EQ(anthropic_error_to_wire(error, "req_1")["error"]["type"], "invalid_request_error");
   }
   Json body = minimal_body();
   body["max_tokens"] = 0;
@@ -882,9 +888,9 @@ TEST(AnthropicFrontDoor, ToolResultImagesReachOpenAIAndGemini) {
 
   const Json messages = chat_request_to_wire(*req, "gpt")["messages"];
   ASSERT_EQ(messages.size(), 6u) << messages.dump(1);
-  EXPECT_EQ(messages[2], Json({{"role", "tool"},
-                               {"tool_call_id", "toolu_a"},
-                               {"content", {{{"type", "text"}, {"text", "page 1"}}}}}));
+  EXPECT_JSON_EQ(messages[2], Json({{"role", "tool"},
+                                    {"tool_call_id", "toolu_a"},
+                                    {"content", {{{"type", "text"}, {"text", "page 1"}}}}}));
   EXPECT_EQ(messages[3]["role"], "tool");
   EXPECT_EQ(messages[3]["tool_call_id"], "toolu_b");
   EXPECT_EQ(messages[3]["content"][0]["text"],
@@ -929,9 +935,10 @@ TEST(AnthropicCountTokens, BodyAndAnswer) {
   ASSERT_TRUE(req.ok()) << req.error().message;
   auto wire = chat_request_to_anthropic_count(*req, "claude-x");
   ASSERT_TRUE(wire.ok()) << wire.error().message;
-  EXPECT_EQ(*wire, Json({{"model", "claude-x"},
-                         {"system", "Be brief."},
-                         {"messages", (*chat_request_to_anthropic(*req, "claude-x"))["messages"]}}));
+  EXPECT_JSON_EQ(*wire,
+                 Json({{"model", "claude-x"},
+                       {"system", "Be brief."},
+                       {"messages", (*chat_request_to_anthropic(*req, "claude-x"))["messages"]}}));
   body["max_tokens"] = 0;   // still checked when given
   EXPECT_EQ(parse_count_tokens_request(body.dump()).error().param, "max_tokens");
 
@@ -1087,7 +1094,6 @@ TEST(AnthropicUpstream, UnsupportedFeaturesNameFeatureAndVendor) {
            {"presence_penalty", 0.5, "presence_penalty"},
            {"frequency_penalty", -1, "frequency_penalty"},
            {"temperature", 1.2, "temperature"},
-           {"response_format", {{"type", "json_object"}}, "response_format"},
            {"logprobs", true, "logprobs"},
            {"top_logprobs", 3, "top_logprobs"},
            {"logit_bias", {{"50256", -100}}, "logit_bias"},
@@ -1184,8 +1190,8 @@ TEST(AnthropicUpstream, ToolSchemas) {
       {{"type", "function"}, {"function", {{"name", "b"}, {"parameters", Json::object()}}}}};
   auto wire = chat_request_to_anthropic(openai_request(body), "claude");
   ASSERT_TRUE(wire.ok()) << wire.error().message;
-  EXPECT_EQ((*wire)["tools"][0]["input_schema"],
-            Json({{"type", "object"}, {"properties", Json::object()}}));
+  EXPECT_JSON_EQ((*wire)["tools"][0]["input_schema"],
+                 Json({{"type", "object"}, {"properties", Json::object()}}));
   EXPECT_EQ((*wire)["tools"][1]["input_schema"],
             Json({{"type", "object"}, {"properties", Json::object()}}));
   EXPECT_FALSE(wire->contains("tool_choice"));
@@ -1344,7 +1350,7 @@ TEST(AnthropicUpstream, StrictSchemaTransformation) {
             Json({{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}}));
   EXPECT_EQ(t({{"type", "string"}, {"enum", {"a", "b"}}}), Json({{"enum", {"a", "b"}}}));
   EXPECT_EQ(t({{"const", 3}}), Json({{"const", 3}}));
-  EXPECT_EQ(
+  EXPECT_JSON_EQ(
       t({{"$ref", "#/$defs/x"},
          {"$defs", {{"x", {{"type", "string"}, {"title", "X"}}}}},
          {"description", "dropped with $ref"}}),
@@ -1694,7 +1700,7 @@ TEST(AnthropicStreamEncoder, ErrorsEndTheStream) {
   ASSERT_EQ(frames.size(), 4u);
   EXPECT_EQ(frames[3].name, "error");
   EXPECT_EQ(frames[3].data, Json::parse(R"({"type":"error","error":{"type":"timeout_error",
-      "message":"upstream timed out"},"request_id":null})"));
+      "message":"upstream timed out"},"request_id":""})"));
 
   AnthropicStreamEncoder empty("msg_2", "smart");
   frames.clear();
@@ -1742,13 +1748,13 @@ TEST(AnthropicErrors, ToWire) {
                                          {ErrorCode::kResourceExhausted, "rate_limit_error"},
                                          {ErrorCode::kInternal, "api_error"},
                                          {ErrorCode::kBadGateway, "api_error"},
-                                         {ErrorCode::kUnavailable, "overloaded_error"},
+                                         {ErrorCode::kUnavailable, "api_error"},
                                          {ErrorCode::kDeadlineExceeded, "timeout_error"},
                                          {ErrorCode::kCancelled, "api_error"}}) {
-    Json wire = anthropic_error_to_wire(Error(c.code, "why"));
+    Json wire = anthropic_error_to_wire(Error(c.code, "why"), "req_1");
     EXPECT_EQ(wire, Json({{"type", "error"},
                           {"error", {{"type", c.type}, {"message", "why"}}},
-                          {"request_id", nullptr}}))
+                          {"request_id", "req_1"}}))
         << wire.dump();
   }
   EXPECT_EQ(anthropic_error_to_wire(Error(ErrorCode::kNotFound, ""), "req_9"),

@@ -62,7 +62,8 @@ TEST(GeminiGolden, RequestsConvert) {
     auto body = chat_request_to_gemini(*req);
     ASSERT_TRUE(body.ok()) << body.error().message;
     ASSERT_TRUE(fs::exists(golden(name, "upstream.json")));
-    EXPECT_EQ(*body, read_json(golden(name, "upstream.json"))) << "got:\n" << body->dump(2);
+    EXPECT_EQ(by_value(*body), by_value(read_json(golden(name, "upstream.json")))) << "got:\n"
+                                                                                   << body->dump(2);
   }
 }
 
@@ -73,11 +74,12 @@ TEST(GeminiGolden, ResponsesDecode) {
     SCOPED_TRACE(name);
     auto events = gemini_response_from_wire(read_text(golden(name, "upstream_response.json")));
     ASSERT_TRUE(events.ok()) << events.error().message;
-    EXPECT_EQ(events_to_json(*events), Json(read_jsonl(golden(name, "events.jsonl"))))
+    EXPECT_JSON_EQ(events_to_json(*events), Json(read_jsonl(golden(name, "events.jsonl"))))
         << "got:\n"
         << events_to_json(*events).dump(1);
     Json wire = aggregate_to_wire(*events);
-    EXPECT_EQ(wire, read_json(golden(name, "response.json"))) << "got:\n" << wire.dump(2);
+    EXPECT_EQ(by_value(wire), by_value(read_json(golden(name, "response.json")))) << "got:\n"
+                                                                                  << wire.dump(2);
   }
 }
 
@@ -87,12 +89,13 @@ TEST(GeminiGolden, StreamsDecode) {
   for (const auto& name : names) {
     SCOPED_TRACE(name);
     std::vector<ChatEvent> events = decode_stream(read_text(golden(name, "upstream.sse")));
-    EXPECT_EQ(events_to_json(events), Json(read_jsonl(golden(name, "events.jsonl"))))
+    EXPECT_JSON_EQ(events_to_json(events), Json(read_jsonl(golden(name, "events.jsonl"))))
         << "got:\n"
         << events_to_json(events).dump(1);
     if (fs::exists(golden(name, "response.json"))) {
       Json wire = aggregate_to_wire(events);
-      EXPECT_EQ(wire, read_json(golden(name, "response.json"))) << "got:\n" << wire.dump(2);
+      EXPECT_EQ(by_value(wire), by_value(read_json(golden(name, "response.json")))) << "got:\n"
+                                                                                    << wire.dump(2);
     }
   }
 }
@@ -109,7 +112,7 @@ TEST(GeminiGolden, UpstreamBodiesUseOnlyKnownFields) {
       "frequencyPenalty", "responseMimeType", "responseSchema",
       // Schema
       "type", "properties", "required", "items", "enum", "format", "nullable", "anyOf", "pattern",
-      "result"};
+      "propertyOrdering", "result"};
   std::function<void(const Json&, bool)> walk = [&](const Json& value, bool keys_are_names) {
     if (value.is_object()) {
       for (const auto& [key, child] : value.items()) {
@@ -195,27 +198,29 @@ TEST(GeminiRequest, RefusesFeaturesThatChangeTheAnswer) {
   EXPECT_EQ(out.error().message, "n > 1 is not supported by provider kind gemini");
 }
 
-TEST(GeminiRequest, ParallelToolCallsFalseIsRefusedWhenToolsAreInPlay) {
+// Gemini has no switch for parallel calls: keel asks for one and keeps the first (issue 17).
+TEST(GeminiRequest, ParallelToolCallsFalseAsksForOneCallWhenToolsAreInPlay) {
   Json body = user_only();
   body["tools"] = {weather_tool()};
   body["parallel_tool_calls"] = false;
   auto out = convert(body);
-  ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.error().message,
-            "parallel_tool_calls=false is not supported by provider kind gemini");
-  EXPECT_EQ(out.error().param, "parallel_tool_calls");
-  body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
-  EXPECT_FALSE(convert(body).ok());  // ANY may still return several calls
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  ASSERT_TRUE(out->contains("systemInstruction"));
+  EXPECT_NE((*out)["systemInstruction"].dump().find("at most one function"), std::string::npos);
 
-  // Without tools, or with tool_choice none, it cannot matter.
+  // Without tools, or with tool_choice none, it cannot matter: nothing is asked.
   body["tool_choice"] = "none";
-  EXPECT_TRUE(convert(body).ok());
+  out = convert(body);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->contains("systemInstruction"));
   Json no_tools = user_only();
   no_tools["parallel_tool_calls"] = false;
   EXPECT_TRUE(convert(no_tools).ok());
   body["tool_choice"] = "auto";
   body["parallel_tool_calls"] = true;
-  EXPECT_TRUE(convert(body).ok());
+  out = convert(body);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->contains("systemInstruction"));
 }
 
 TEST(GeminiRequest, IgnoresHarmlessFields) {
@@ -575,7 +580,7 @@ TEST(GeminiSchema, KeepsWhatGeminiSupports) {
             "example": "xy"},
       "b": {"type": "ARRAY", "items": {"type": "NUMBER", "minimum": 0, "maximum": 1.5},
             "minItems": 1, "maxItems": 4}}})");
-  EXPECT_EQ(schema_ok(schema), expected);
+  EXPECT_JSON_EQ(schema_ok(schema), expected);
   EXPECT_EQ(schema_error({{"type", "string"}, {"description", 5}}).param, "s.description");
   EXPECT_EQ(schema_error({{"type", "string"}, {"minLength", -1}}).param, "s.minLength");
   EXPECT_EQ(schema_error({{"type", "object"}, {"propertyOrdering", {1}}}).param,
@@ -585,17 +590,17 @@ TEST(GeminiSchema, KeepsWhatGeminiSupports) {
 TEST(GeminiSchema, NullableFromTypeListsAnyOfAndEnums) {
   EXPECT_EQ(schema_ok({{"type", {"string", "null"}}}),
             Json::parse(R"({"type":"STRING","nullable":true})"));
-  EXPECT_EQ(
+  EXPECT_JSON_EQ(
       schema_ok({{"type", {"null", "object"}}, {"properties", {{"a", {{"type", "string"}}}}}}),
       Json::parse(R"({"type":"OBJECT","nullable":true,"properties":{"a":{"type":"STRING"}}})"));
-  EXPECT_EQ(
+  EXPECT_JSON_EQ(
       schema_ok(Json::parse(R"({"anyOf":[{"type":"integer"},{"type":"null"}],"description":"n"})")),
       Json::parse(R"({"type":"INTEGER","nullable":true,"description":"n"})"));
   EXPECT_EQ(
       schema_ok(Json::parse(R"({"anyOf":[{"type":"integer"},{"type":"string"},{"type":"null"}]})")),
       Json::parse(R"({"anyOf":[{"type":"INTEGER"},{"type":"STRING"}],"nullable":true})"));
-  EXPECT_EQ(schema_ok(Json::parse(R"({"type":"string","enum":["a",null]})")),
-            Json::parse(R"({"type":"STRING","enum":["a"],"nullable":true})"));
+  EXPECT_JSON_EQ(schema_ok(Json::parse(R"({"type":"string","enum":["a",null]})")),
+                 Json::parse(R"({"type":"STRING","enum":["a"],"nullable":true})"));
   EXPECT_EQ(schema_ok(Json::parse(R"({"type":"string","nullable":true})")),
             Json::parse(R"({"type":"STRING","nullable":true})"));
   EXPECT_EQ(schema_error({{"type", {"null"}}}).param, "s.type");
@@ -609,7 +614,7 @@ TEST(GeminiSchema, TypeListsSplitIntoAnyOfBranches) {
   Json expected = Json::parse(R"({"description":"id","nullable":true,"anyOf":[
     {"type":"STRING","minLength":2,"enum":["ab"]},
     {"type":"INTEGER","minimum":1,"format":"enum","enum":["7"]}]})");
-  EXPECT_EQ(schema_ok(schema), expected);
+  EXPECT_JSON_EQ(schema_ok(schema), expected);
   Json with_format = Json::parse(R"({"type":["integer","string"],"format":"int64"})");
   EXPECT_EQ(schema_ok(with_format),
             Json::parse(R"({"anyOf":[{"type":"INTEGER","format":"int64"},{"type":"STRING"}]})"));
@@ -631,12 +636,12 @@ TEST(GeminiSchema, OneOfBecomesAnyOf) {
 }
 
 TEST(GeminiSchema, ConstAndEnums) {
-  EXPECT_EQ(schema_ok({{"const", "person"}}),
-            Json::parse(R"({"type":"STRING","enum":["person"]})"));
-  EXPECT_EQ(schema_ok({{"const", 5}}),
-            Json::parse(R"({"type":"INTEGER","format":"enum","enum":["5"]})"));
-  EXPECT_EQ(schema_ok({{"type", "number"}, {"enum", {0.5, 1}}}),
-            Json::parse(R"({"type":"NUMBER","format":"enum","enum":["0.5","1"]})"));
+  EXPECT_JSON_EQ(schema_ok({{"const", "person"}}),
+                 Json::parse(R"({"type":"STRING","enum":["person"]})"));
+  EXPECT_JSON_EQ(schema_ok({{"const", 5}}),
+                 Json::parse(R"({"type":"INTEGER","format":"enum","enum":["5"]})"));
+  EXPECT_JSON_EQ(schema_ok({{"type", "number"}, {"enum", {0.5, 1}}}),
+                 Json::parse(R"({"type":"NUMBER","format":"enum","enum":["0.5","1"]})"));
   EXPECT_EQ(schema_ok({{"const", true}}),
             Json::parse(R"j({"type":"BOOLEAN","description":"(must be true)"})j"));
   EXPECT_EQ(schema_ok({{"enum", {true, false}}}), Json::parse(R"({"type":"BOOLEAN"})"));
@@ -653,8 +658,8 @@ TEST(GeminiSchema, ConstAndEnums) {
 TEST(GeminiSchema, FormatsKeptOnlyWhereGeminiSupportsThem) {
   EXPECT_EQ(schema_ok({{"type", "string"}, {"format", "date-time"}}),
             Json::parse(R"({"type":"STRING","format":"date-time"})"));
-  EXPECT_EQ(schema_ok({{"type", "string"}, {"format", "enum"}, {"enum", {"a"}}}),
-            Json::parse(R"({"type":"STRING","format":"enum","enum":["a"]})"));
+  EXPECT_JSON_EQ(schema_ok({{"type", "string"}, {"format", "enum"}, {"enum", {"a"}}}),
+                 Json::parse(R"({"type":"STRING","format":"enum","enum":["a"]})"));
   EXPECT_EQ(schema_ok({{"type", "integer"}, {"format", "int32"}}),
             Json::parse(R"({"type":"INTEGER","format":"int32"})"));
   EXPECT_EQ(schema_ok({{"type", "number"}, {"format", "double"}}),
@@ -727,8 +732,9 @@ TEST(GeminiSchema, RefsAreInlined) {
   Json expected = {
       {"type", "OBJECT"},
       {"properties",
-       {{"home", home}, {"work", address}, {"list", {{"type", "ARRAY"}, {"items", address}}}}}};
-  EXPECT_EQ(schema_ok(schema), expected);
+       {{"home", home}, {"work", address}, {"list", {{"type", "ARRAY"}, {"items", address}}}}},
+      {"propertyOrdering", {"home", "work", "list"}}};  // the schema's order
+  EXPECT_JSON_EQ(schema_ok(schema), expected);
 }
 
 TEST(GeminiSchema, RecursiveAndForeignRefsAreRefused) {
@@ -778,8 +784,9 @@ TEST(GeminiSchema, AllOfIsMerged) {
   Json several = Json::parse(R"({"allOf":[
       {"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},
       {"type":"object","properties":{"b":{"type":"integer"}},"required":["b"]}]})");
-  EXPECT_EQ(schema_ok(several), Json::parse(R"({"type":"OBJECT","properties":{
-      "a":{"type":"STRING"},"b":{"type":"INTEGER"}},"required":["a","b"]})"));
+  EXPECT_JSON_EQ(schema_ok(several), Json::parse(R"({"type":"OBJECT","properties":{
+      "a":{"type":"STRING"},"b":{"type":"INTEGER"}},"required":["a","b"],
+      "propertyOrdering":["a","b"]})"));
   Json conflict = Json::parse(R"({"allOf":[{"type":"string"},{"type":"integer"}]})");
   EXPECT_NE(schema_error(conflict).message.find("disagree on 'type'"), std::string::npos);
   Json property_conflict = Json::parse(R"({"allOf":[{"properties":{"a":{"type":"string"}}},
@@ -801,8 +808,9 @@ TEST(GeminiSchema, ToolParametersAndResponseFormatUseTheSameRules) {
   body["tools"][0]["function"]["parameters"]["properties"]["when"] = {{"type", {"string", "null"}},
                                                                       {"format", "date"}};
   Json out = *convert(body);
-  EXPECT_EQ(out["tools"][0]["functionDeclarations"][0]["parameters"]["properties"]["when"],
-            Json::parse(R"j({"type":"STRING","nullable":true,"description":"(format: date)"})j"));
+  EXPECT_JSON_EQ(
+      out["tools"][0]["functionDeclarations"][0]["parameters"]["properties"]["when"],
+      Json::parse(R"j({"type":"STRING","nullable":true,"description":"(format: date)"})j"));
 
   body["tools"][0]["function"]["parameters"]["properties"]["when"] = {{"$ref", "#/nowhere"}};
   auto refused = convert(body);
@@ -814,7 +822,7 @@ TEST(GeminiSchema, ToolParametersAndResponseFormatUseTheSameRules) {
       {"type", "json_schema"},
       {"json_schema",
        {{"name", "x"}, {"schema", {{"type", "object"}, {"properties", {{"n", {{"const", 1}}}}}}}}}};
-  EXPECT_EQ(
+  EXPECT_JSON_EQ(
       (*convert(format))["generationConfig"]["responseSchema"],
       Json::parse(
           R"({"type":"OBJECT","properties":{"n":{"type":"INTEGER","format":"enum","enum":["1"]}}})"));

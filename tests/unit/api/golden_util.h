@@ -38,6 +38,15 @@ inline std::string read_text(const fs::path& path) {
 
 inline Json read_json(const fs::path& path) { return Json::parse(read_text(path)); }
 
+// `json` as nlohmann's sorted json, for comparing by value: Json keeps (and compares) objects'
+// members in order, and the goldens check values, not the order keel writes its own objects in
+// (tests/unit/api/key_order_test.cpp checks the order of what clients send).
+inline nlohmann::json by_value(const Json& json) { return nlohmann::json::parse(json.dump()); }
+
+// EXPECT_EQ of two Json values (or what converts to one), by value.
+#define EXPECT_JSON_EQ(a, b) \
+  EXPECT_EQ(::keel::golden_util::by_value(a), ::keel::golden_util::by_value(b))
+
 inline std::vector<Json> read_jsonl(const fs::path& path) {
   std::vector<Json> out;
   std::istringstream in(read_text(path));

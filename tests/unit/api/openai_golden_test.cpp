@@ -229,11 +229,11 @@ TEST(OpenAIGolden, RequestsRoundTripToUpstream) {
     ASSERT_TRUE(req.ok()) << req.error().message << " (param " << req.error().param << ")";
     Json wire = chat_request_to_wire(*req, kUpstreamModel);
     Json expected = read_json(golden(name, "upstream.json"));
-    EXPECT_EQ(wire, expected) << "got:\n" << wire.dump(2);
+    EXPECT_EQ(by_value(wire), by_value(expected)) << "got:\n" << wire.dump(2);
     // Converting again from the upstream body is stable (a fixed point).
     auto again = parse_chat_request(wire.dump());
     ASSERT_TRUE(again.ok()) << again.error().message;
-    EXPECT_EQ(chat_request_to_wire(*again, kUpstreamModel), expected);
+    EXPECT_EQ(by_value(chat_request_to_wire(*again, kUpstreamModel)), by_value(expected));
   }
 }
 
@@ -251,7 +251,8 @@ TEST(OpenAIGolden, ResponsesDecodeAndReencode) {
                                                         << events_to_json(*events).dump(1);
 
     Json wire = golden_util::aggregate_to_wire(*events, kResponseId, kPublicModel, kCreated);
-    EXPECT_EQ(wire, read_json(golden(name, "response.json"))) << "got:\n" << wire.dump(2);
+    EXPECT_EQ(by_value(wire), by_value(read_json(golden(name, "response.json")))) << "got:\n"
+                                                                                  << wire.dump(2);
   }
 }
 
@@ -281,8 +282,9 @@ TEST(OpenAIGolden, StreamsDecodeAndReencode) {
     OpenAIStreamEncoder encoder(kResponseId, kPublicModel, kCreated, req->include_usage);
     std::vector<Json> chunks;
     for (const auto& event : events) encoder.encode(event, chunks);
-    EXPECT_EQ(Json(chunks), Json(read_jsonl(golden(name, "chunks.jsonl")))) << "got:\n"
-                                                                            << Json(chunks).dump(1);
+    EXPECT_EQ(by_value(Json(chunks)), by_value(Json(read_jsonl(golden(name, "chunks.jsonl")))))
+        << "got:\n"
+        << Json(chunks).dump(1);
   }
 }
 

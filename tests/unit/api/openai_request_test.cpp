@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/openai_chat.h"
+#include "golden_util.h"
 
 namespace keel {
 namespace {
@@ -514,9 +515,10 @@ TEST(OpenAIEmbedRequest, ParsesEachInputShape) {
   EXPECT_EQ(single->inputs, std::vector<std::string>{"hello"});
   EXPECT_EQ(single->dimensions, 256);
   EXPECT_FALSE(single->base64);
-  EXPECT_EQ(embed_request_to_wire(*single, "up"),
-            Json::parse(
-                R"({"model":"up","input":"hello","dimensions":256,"user":"u","encoding_format":"float"})"));
+  EXPECT_JSON_EQ(
+      embed_request_to_wire(*single, "up"),
+      Json::parse(
+          R"({"model":"up","input":"hello","dimensions":256,"user":"u","encoding_format":"float"})"));
 
   auto many = parse_embed_request(R"({"model":"e","input":["a","b"],"encoding_format":"base64"})");
   ASSERT_TRUE(many.ok());
@@ -530,8 +532,9 @@ TEST(OpenAIEmbedRequest, ParsesEachInputShape) {
       parse_embed_request(R"({"model":"e","input":[[1,2,3],[4]],"encoding_format":"float","x":1})");
   ASSERT_TRUE(tokens.ok()) << tokens.error().message;
   EXPECT_TRUE(tokens->inputs.empty());
-  EXPECT_EQ(embed_request_to_wire(*tokens, "up"),
-            Json::parse(R"({"model":"up","input":[[1,2,3],[4]],"x":1,"encoding_format":"float"})"));
+  EXPECT_JSON_EQ(
+      embed_request_to_wire(*tokens, "up"),
+      Json::parse(R"({"model":"up","input":[[1,2,3],[4]],"x":1,"encoding_format":"float"})"));
   auto flat_tokens = parse_embed_request(R"({"model":"e","input":[1,2,3]})");
   ASSERT_TRUE(flat_tokens.ok());
   EXPECT_EQ(embed_request_to_wire(*flat_tokens, "up")["input"], Json::parse("[1,2,3]"));

@@ -451,8 +451,9 @@ TEST(OpenAIEmbeddings, ToWireFloatsAreShort) {
   embeddings.model = "e";
   embeddings.usage = {2, 0, 2, std::nullopt, true, std::nullopt};
   EXPECT_EQ(embeddings_to_wire(embeddings, false).dump(),
-            R"({"data":[{"embedding":[0.1,-0.0023064255,1.0],"index":0,"object":"embedding"}],)"
-            R"("model":"e","object":"list","usage":{"prompt_tokens":2,"total_tokens":2}})");
+            R"({"object":"list","data":[{"object":"embedding","index":0,)"
+            R"("embedding":[0.1,-0.0023064255,1.0]}],"model":"e",)"
+            R"("usage":{"prompt_tokens":2,"total_tokens":2}})");
 }
 
 TEST(OpenAIEmbeddings, GarbageIsBadGateway) {
@@ -684,10 +685,12 @@ TEST(OpenAIStreamEncoder, EncodeTextSendsRoleBeforeFirstText) {
   OpenAIStreamEncoder encoder("chatcmpl-1", "smart", 1, false);
   std::vector<std::string> out = text_chunks(encoder, ChatEvent::text_delta("Hi"));
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0],
-            R"({"choices":[{"delta":{"content":"","refusal":null,"role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"chatcmpl-1","model":"smart","object":"chat.completion.chunk"})");
-  EXPECT_EQ(out[1],
-            R"({"choices":[{"delta":{"content":"Hi"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"chatcmpl-1","model":"smart","object":"chat.completion.chunk"})");
+  EXPECT_EQ(
+      out[0],
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"smart","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]})");
+  EXPECT_EQ(
+      out[1],
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"smart","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]})");
 }
 
 }  // namespace

@@ -273,7 +273,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, api_keys, providers, models, router, server)");
+            "log_retention, access_log, api_keys, providers, models, router, server)");
 }
 
 TEST(ConfigErrorTest, LogRetentionValues) {
@@ -762,11 +762,16 @@ TEST(InterpolateTest, BadInterpolatedNumberIsAnError) {
   EXPECT_EQ(config.server.threads, 3);
 }
 
+TEST(ConfigTest, AccessLogSwitch) {
+  EXPECT_FALSE(load_ok("state: sqlite:x.db\n").access_log);
+  EXPECT_TRUE(load_ok("access_log: true\n").access_log);
+}
+
 TEST(InterpolateTest, KeysAreNotInterpolated) {
   ScopedEnv set("KEEL_TEST_KEYNAME", "state");
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
-            "log_content, log_retention, api_keys, providers, models, router, server)");
+            "log_content, log_retention, access_log, api_keys, providers, models, router, server)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","

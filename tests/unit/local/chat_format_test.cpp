@@ -4,16 +4,18 @@
 #include "providers/local/chat_format.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
-#include "providers/local/fixture.h"
 #include "llama_test_util.h"
+#include "providers/local/fixture.h"
 
 namespace keel::local {
 namespace {
@@ -85,6 +87,50 @@ TEST_F(ChatFormatTest, RendersTheModelsTemplateWithTools) {
       << prepared->prompt;
   EXPECT_TRUE(prepared->parse_output);
   EXPECT_FALSE(prepared->sampling.grammar.empty()) << "tool_choice required needs a grammar";
+}
+
+// Structured output follows the schema's key order: the grammar that llama.cpp builds from it
+// must ask for "reasoning" before "answer", as the client listed them (not alphabetically).
+TEST_F(ChatFormatTest, GrammarsKeepTheSchemasPropertyOrder) {
+  ChatFormat format(model_, "local", "fixture");
+  // The rule that lists the object's members (rules are printed sorted by name, so only the
+  // rule's own line says in which order the members must come): where each name is in it.
+  const auto order_in = [](const std::string& grammar) {
+    std::istringstream lines(grammar);
+    std::string line;
+    while (std::getline(lines, line)) {
+      const size_t reasoning = line.find("reasoning-kv");
+      const size_t answer = line.find("answer-kv");
+      if (reasoning != std::string::npos && answer != std::string::npos) {
+        return std::make_pair(reasoning, answer);
+      }
+    }
+    return std::make_pair(std::string::npos, std::string::npos);
+  };
+  ChatRequest structured = weather_request();
+  structured.tools.clear();
+  structured.tool_choice = ToolChoice();
+  ResponseFormat response_format;
+  response_format.type = ResponseFormat::Type::kJsonSchema;
+  response_format.name = "out";
+  response_format.schema =
+      Json::parse(R"({"type":"object","properties":{"reasoning":{"type":"string"},)"
+                  R"("answer":{"type":"string"}},"required":["reasoning","answer"]})");
+  structured.response_format = response_format;
+  auto prepared = format.prepare(structured);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  auto [reasoning, answer] = order_in(prepared->sampling.grammar.grammar);
+  ASSERT_NE(reasoning, std::string::npos) << prepared->sampling.grammar.grammar;
+  ASSERT_NE(answer, std::string::npos) << prepared->sampling.grammar.grammar;
+  EXPECT_LT(reasoning, answer) << prepared->sampling.grammar.grammar;
+
+  ChatRequest tools = weather_request();
+  tools.tools[0].parameters = response_format.schema;
+  prepared = format.prepare(tools);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  std::tie(reasoning, answer) = order_in(prepared->sampling.grammar.grammar);
+  ASSERT_NE(reasoning, std::string::npos) << prepared->sampling.grammar.grammar;
+  EXPECT_LT(reasoning, answer) << prepared->sampling.grammar.grammar;
 }
 
 TEST_F(ChatFormatTest, ToolCallsParseIntoNativeEventsWhateverThePieces) {
