@@ -1100,7 +1100,11 @@ Result<Json> strict_schema(Json schema, int depth) {
     strict["type"] = declared_type;
   }
   const Json type = has_literals ? Json() : declared_type;
-  if (schema.contains("description")) strict["description"] = pop(schema, "description");
+  // The description keeps its place even when only the hint below makes one, so that keel's own
+  // output, translated again, comes out the same (the fuzzer's fixed point): a null placeholder,
+  // dropped at the end when nothing fills it.
+  const bool had_description = schema.contains("description");
+  strict["description"] = had_description ? pop(schema, "description") : Json();
   if (schema.contains("title")) strict["title"] = pop(schema, "title");
   if (type == "object") {
     Json properties = pop(schema, "properties");
@@ -1156,6 +1160,8 @@ Result<Json> strict_schema(Json schema, int depth) {
                                   ? str(strict["description"]) + "\n\n"
                                   : std::string();
     strict["description"] = description + hint;
+  } else if (!had_description) {
+    strict.erase("description");
   }
   return strict;
 }

@@ -1334,9 +1334,9 @@ TEST(AnthropicUpstream, StrictSchemaTransformation) {
       Json({{"type", "object"}, {"properties", Json::object()}, {"additionalProperties", false}}));
   EXPECT_EQ(t({{"type", "object"}, {"additionalProperties", true}, {"minProperties", 1}}),
             Json({{"type", "object"},
+                  {"description", "{minProperties: 1}"},  // where a client's would be
                   {"properties", Json::object()},
-                  {"additionalProperties", false},
-                  {"description", "{minProperties: 1}"}}));
+                  {"additionalProperties", false}}));
   EXPECT_EQ(t({{"type", "string"}, {"format", "uuid"}}),
             Json({{"type", "string"}, {"format", "uuid"}}));
   EXPECT_EQ(t({{"type", "string"}, {"format", "ipv5"}, {"description", "d"}}),
