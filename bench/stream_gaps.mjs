@@ -122,7 +122,7 @@ http {
   }
 }
 `);
-    const proxy = spawn(nginx, ['-p', prefix, '-e', path.join(prefix, 'error.log'), '-c', path.join(prefix, 'nginx.conf')], { stdio: 'inherit' });
+    const proxy = spawn(nginx, ['-p', prefix, '-e', path.join(prefix, 'error.log'), '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
     procs.push(proxy);
 
     const keelPort = await freePort();
@@ -173,7 +173,8 @@ http {
     console.log(text);
     if (!process.env.BENCH_NO_RECORD) appendFileSync(path.join(here, 'RESULTS.md'), text);
   } finally {
-    for (const p of procs) p.kill('SIGKILL');
+    // SIGTERM: nginx's master stops its workers on it (a SIGKILLed master leaves them running).
+    for (const p of procs) p.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }
