@@ -453,6 +453,7 @@ Task<void> Session::serve(std::shared_ptr<Session> self) {
       remote_known_ = !addr_ec;
     }
     request.remote = remote_;
+    request.header_checked = static_cast<bool>(opt.header_check);
     keep_alive_ = request.message.keep_alive() && !close_after;
     head_ = request.message.method() == bhttp::verb::head;
     chunked_started_ = false;

@@ -67,6 +67,7 @@ std::string_view request_path(std::string_view target);
 struct Request {
   bhttp::request<bhttp::string_body> message;
   std::string remote;    // peer address
+  bool header_checked = false;  // ServerOptions::header_check passed on this request's header
   std::string_view path() const;           // target without the query
   std::string_view header(std::string_view name) const;   // "" when absent; lives with message
 };

@@ -343,7 +343,8 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await send_error(response, error, nullptr, format);
     co_return;
   }
-  if (!authorized(request.message)) {
+  // check_header, when the server ran it, already checked the key on this header.
+  if (!request.header_checked && !authorized(request.message)) {
     co_await send_error(response, unauthenticated(), nullptr, format);
     co_return;
   }
