@@ -163,7 +163,8 @@ std::string App::server_error_body(int status, std::string_view message,
   Error error(status == 413 ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument,
               std::string(message));
   const std::string_view path = target.substr(0, target.find('?'));
-  const bool anthropic = path == "/v1/messages" || path == "/v1/messages/count_tokens";
+  const RouteMatch match = match_route(routes(), path, bhttp::verb::post);
+  const bool anthropic = match.path_route && match.path_route->format == ApiFormat::kAnthropic;
   return dump(anthropic ? anthropic_error_to_wire(error, new_id("req_")) : error_to_wire(error));
 }
 
@@ -173,31 +174,6 @@ std::string_view field_value(const bhttp::fields& fields, std::string_view name)
   auto it = fields.find(beast::string_view(name.data(), name.size()));
   if (it == fields.end()) return {};
   return std::string_view(it->value().data(), it->value().size());
-}
-
-// Which API a path belongs to: whether it needs a key (everything but /healthz and unknown
-// paths) and the shape of its errors.
-struct RouteKind {
-  bool api;
-  ApiFormat format;
-};
-
-RouteKind route_kind(std::string_view path, const bhttp::fields& fields) {
-  const bool count_route = path == "/v1/messages/count_tokens";
-  // GET /v1/models and /v1/models/{model} serve both APIs; the Anthropic SDK sends
-  // anthropic-version on every request, the openai SDK never does.
-  constexpr std::string_view kModelPrefix = "/v1/models/";
-  const bool models_route =
-      path == "/v1/models" || (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
-  const bool anthropic_client = models_route && !field_value(fields, "anthropic-version").empty();
-  const bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
-                   path == "/v1/embeddings" || models_route || path == "/metrics";
-  // Errors before the route is known take the shape of the API the path belongs to.
-  const ApiFormat format =
-      path == "/v1/messages" || count_route || (models_route && anthropic_client)
-          ? ApiFormat::kAnthropic
-          : ApiFormat::kOpenAI;
-  return {api, format};
 }
 
 // A client's model name as the request log and error messages keep it: a name is short, and a
@@ -219,13 +195,16 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
   if (config_.api_keys.empty()) return std::nullopt;
   const std::string_view path =
       request_path(std::string_view(head.target().data(), head.target().size()));
-  const RouteKind route = route_kind(path, head);
-  if (!route.api || authorized(head)) return std::nullopt;
+  const RouteMatch match = match_route(routes(), path, head.method());
+  if (!match.path_known || match.path_route->access == Access::kOpen || authorized(head)) {
+    return std::nullopt;
+  }
+  const ApiFormat format = route_format(*match.path_route, head);
   ServerReply reply;
   reply.status = http_status_for(ErrorCode::kUnauthenticated);
   // As send_error: every error names a request id (Anthropic's request_id is always a string).
   std::string request_id = new_id("req_");
-  reply.body = dump(route.format == ApiFormat::kAnthropic
+  reply.body = dump(format == ApiFormat::kAnthropic
                         ? anthropic_error_to_wire(unauthenticated(), request_id)
                         : error_to_wire(unauthenticated()));
   reply.headers.emplace_back("x-request-id", std::move(request_id));
@@ -315,48 +294,63 @@ void App::finish(RequestRecord& record, steady_clock::time_point start) {
   store_->record(std::move(record));
 }
 
+std::span<const Route> App::routes() {
+  using enum bhttp::verb;
+  // Literal rows before the patterns that could shadow them (GET /v1/models/{model...}).
+  static const Route table[] = {
+      {.pattern = "/healthz", .methods = {get}, .access = Access::kOpen, .handler = &App::healthz},
+      {.pattern = "/metrics", .methods = {get}, .handler = &App::metrics_text},
+      {.pattern = "/v1/chat/completions",
+       .methods = {post},
+       .logged = true,
+       .handler = &App::chat_completions},
+      {.pattern = "/v1/messages",
+       .methods = {post},
+       .format = ApiFormat::kAnthropic,
+       .logged = true,
+       .handler = &App::messages},
+      {.pattern = "/v1/messages/count_tokens",
+       .methods = {post},
+       .format = ApiFormat::kAnthropic,
+       .logged = true,
+       .handler = &App::count_tokens},
+      {.pattern = "/v1/embeddings", .methods = {post}, .logged = true, .handler = &App::embeddings},
+      {.pattern = "/v1/models",
+       .methods = {get},
+       .format_by_client = true,
+       .handler = &App::list_models},
+      {.pattern = "/v1/models/{model...}",
+       .methods = {get},
+       .format_by_client = true,
+       .handler = &App::get_model},
+  };
+  return table;
+}
+
 Task<void> App::handle(Request& request, ResponseWriter& response) {
-  std::string_view path = request.path();
-  auto method = request.message.method();
-  if (path == "/healthz") {
-    // GET and HEAD only: CONNECT, TRACE and the rest are a 405 as on every other route.
-    if (method != bhttp::verb::get && method != bhttp::verb::head) {
-      Error error(ErrorCode::kInvalidArgument,
-                  std::string(request.message.method_string()) + " is not allowed on /healthz");
-      error.type_code = "method_not_allowed";
-      Headers headers{{"allow", "GET, HEAD"}};
-      co_await response.send(405, kJson, dump(error_to_wire(error)), headers);
-      co_return;
-    }
-    co_await response.send(200, kJson, R"({"status":"ok"})");
-    co_return;
-  }
-  const bool count_route = path == "/v1/messages/count_tokens";
-  constexpr std::string_view kModelPrefix = "/v1/models/";
-  const bool models_route = path == "/v1/models" ||
-                            (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
-  const auto [api, format] = route_kind(path, request.message);
-  if (!api) {
+  const std::string_view path = request.path();
+  const bhttp::verb method = request.message.method();
+  RouteMatch match = match_route(routes(), path, method);
+  if (!match.path_known) {
     Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
                                           " " + std::string(path));
     error.type_code = "unknown_url";
-    co_await send_error(response, error, nullptr, format);
+    co_await send_error(response, error, nullptr, ApiFormat::kOpenAI);
     co_return;
   }
+  const ApiFormat format = route_format(*match.path_route, request.message);
   // check_header, when the server ran it, already checked the key on this header.
-  if (!request.header_checked && !authorized(request.message)) {
+  if (match.path_route->access == Access::kApiKey && !request.header_checked &&
+      !authorized(request.message)) {
     co_await send_error(response, unauthenticated(), nullptr, format);
     co_return;
   }
-  bool get_route = models_route || path == "/metrics";
-  bool method_ok = get_route ? method == bhttp::verb::get || method == bhttp::verb::head
-                             : method == bhttp::verb::post;
-  if (!method_ok) {
+  if (!match.route) {
     Error error(ErrorCode::kInvalidArgument,
                 std::string(request.message.method_string()) + " is not allowed on " +
                     std::string(path));
     error.type_code = "method_not_allowed";
-    Headers headers{{"allow", get_route ? "GET, HEAD" : "POST"}};
+    Headers headers{{"allow", std::move(match.allow)}};
     // Built before co_await: g++ 12 mis-destroys temporaries of a conditional expression
     // inside a co_await's operands.
     std::string body =
@@ -365,24 +359,21 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await response.send(405, kJson, std::move(body), headers);
     co_return;
   }
-  if (path == "/metrics") {
-    co_await response.send(200, "text/plain; version=0.0.4",
-                           metrics_.render(router_->status(), server_ ? server_->in_flight() : 0,
-                                           store_->stats()));
-    co_return;
-  }
-  if (models_route) {
-    co_await models(response, path.substr(std::min(path.size(), kModelPrefix.size())), format);
+  const Route& route = *match.route;
+  RequestRecord record;
+  RouteCall call{request, response, record, format, std::move(match.params)};
+  if (!route.logged) {
+    co_await (this->*route.handler)(call);
     co_return;
   }
 
   auto start = steady_clock::now();
-  RequestRecord record;
   record.started_ms = unix_millis();
   // Time-ordered: the request log's keys (requests.id, attempts.request_id) then append to their
   // indexes; random ones cost a random index page per insert once the log is large.
   record.id = new_time_ordered_id("req_", record.started_ms);
-  record.endpoint = std::string(path);
+  // The route's pattern, not the path: ids in a path must not become metric labels.
+  record.endpoint = std::string(route.pattern);
   // Overload: past the configured number of in-flight requests, refuse at once.
   struct InFlight {
     std::atomic<int>& count;
@@ -393,22 +384,39 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     Error error(ErrorCode::kUnavailable, "keel is overloaded: too many requests in flight");
     error.type_code = kOverloadedCode;
     co_await send_error(response, error, &record, format);
-    finish(record, start);
-    co_return;
-  }
-  if (!is_json_content_type(request.header("content-type"))) {
+  } else if (method == bhttp::verb::post && !is_json_content_type(request.header("content-type"))) {
     Error error(ErrorCode::kUnsupportedMedia, "Content-Type must be application/json");
     co_await send_error(response, error, &record, format);
-  } else if (path == "/v1/chat/completions") {
-    co_await chat(request, response, record, ApiFormat::kOpenAI);
-  } else if (path == "/v1/messages") {
-    co_await chat(request, response, record, ApiFormat::kAnthropic);
-  } else if (count_route) {
-    co_await count_tokens(request, response, record);
   } else {
-    co_await embeddings(request, response, record);
+    co_await (this->*route.handler)(call);
   }
   finish(record, start);
+}
+
+Task<void> App::healthz(RouteCall& call) {
+  co_await call.response.send(200, kJson, R"({"status":"ok"})");
+}
+
+Task<void> App::metrics_text(RouteCall& call) {
+  co_await call.response.send(
+      200, "text/plain; version=0.0.4",
+      metrics_.render(router_->status(), server_ ? server_->in_flight() : 0, store_->stats()));
+}
+
+Task<void> App::list_models(RouteCall& call) {
+  co_await models(call.response, {}, call.format);
+}
+
+Task<void> App::get_model(RouteCall& call) {
+  co_await models(call.response, call.params.at(0), call.format);
+}
+
+Task<void> App::chat_completions(RouteCall& call) {
+  co_await chat(call.request, call.response, call.record, ApiFormat::kOpenAI);
+}
+
+Task<void> App::messages(RouteCall& call) {
+  co_await chat(call.request, call.response, call.record, ApiFormat::kAnthropic);
 }
 
 Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& record,
@@ -520,7 +528,10 @@ Task<void> App::models(ResponseWriter& response, std::string_view name, ApiForma
 // POST /v1/messages/count_tokens: {"input_tokens": N} (MessageTokensCount) from a target that
 // can count exactly. Where none can, a 400 in Anthropic's shape, never an estimate: clients
 // such as Claude Code fall back to their own estimate on an error, but trust a 200.
-Task<void> App::count_tokens(Request& request, ResponseWriter& response, RequestRecord& record) {
+Task<void> App::count_tokens(RouteCall& call) {
+  Request& request = call.request;
+  ResponseWriter& response = call.response;
+  RequestRecord& record = call.record;
   auto parsed = parse_count_tokens_request(request.message.body());
   if (!parsed) {
     record.model = model_named_in(request.message.body());
@@ -540,7 +551,10 @@ Task<void> App::count_tokens(Request& request, ResponseWriter& response, Request
   co_await response.send(200, kJson, dump(answer), headers);
 }
 
-Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRecord& record) {
+Task<void> App::embeddings(RouteCall& call) {
+  Request& request = call.request;
+  ResponseWriter& response = call.response;
+  RequestRecord& record = call.record;
   auto parsed = parse_embed_request(request.message.body());
   if (!parsed) {
     record.model = model_named_in(request.message.body());

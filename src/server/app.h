@@ -12,12 +12,19 @@
 #include "http/server.h"
 #include "router/router.h"
 #include "server/metrics.h"
+#include "server/routes.h"
 #include "store/store.h"
 
 namespace keel {
 
-// Which API a route speaks, for its error bodies and stream format.
-enum class ApiFormat { kOpenAI, kAnthropic };
+// What a route's handler gets (server/routes.h).
+struct RouteCall {
+  Request& request;
+  ResponseWriter& response;
+  RequestRecord& record;   // logged as the request's record when the route is `logged`
+  ApiFormat format;        // the shape of this request's errors
+  std::vector<std::string_view> params;   // the route pattern's {names}, into the path
+};
 
 class App {
  public:
@@ -39,12 +46,23 @@ class App {
   // The server, for /metrics' in-flight gauge; optional.
   void set_server(const Server* server) { server_ = server; }
 
+  // Every route keel serves, in the order they are matched (src/server/routes.h).
+  static std::span<const Route> routes();
+
  private:
+  // The handlers of routes(), one per row.
+  Task<void> healthz(RouteCall& call);
+  Task<void> metrics_text(RouteCall& call);
+  Task<void> list_models(RouteCall& call);
+  Task<void> get_model(RouteCall& call);
+  Task<void> chat_completions(RouteCall& call);
+  Task<void> messages(RouteCall& call);
+  Task<void> count_tokens(RouteCall& call);
+  Task<void> embeddings(RouteCall& call);
+
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
                   ApiFormat format);
-  Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
-  Task<void> count_tokens(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);
