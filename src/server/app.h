@@ -19,6 +19,11 @@ namespace keel {
 // Which API a route speaks, for its error bodies and stream format.
 enum class ApiFormat { kOpenAI, kAnthropic };
 
+// The API key a request presents (Authorization: Bearer, else x-api-key); "" when none.
+std::string_view presented_key(const bhttp::fields& fields);
+// GET/DELETE /v1/responses/{id}[/input_items] and /v1/conversations[/...] (server/responses.cpp).
+bool is_responses_state_route(std::string_view path);
+
 class App {
  public:
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
@@ -43,6 +48,12 @@ class App {
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
                   ApiFormat format);
+  // POST /v1/responses and the stored Responses state (server/responses.cpp).
+  Task<void> responses(Request& request, ResponseWriter& response, RequestRecord& record);
+  Task<void> responses_state(Request& request, ResponseWriter& response);
+  // A chat's outcome into its record; a failure the client has not seen yet is sent to it.
+  Task<void> settle(ResponseWriter& response, ChatOutcome& outcome, RequestRecord& record,
+                    ApiFormat format);
   Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> count_tokens(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);

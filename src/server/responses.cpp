@@ -1,0 +1,492 @@
+// OpenAI's Responses API front door (POST /v1/responses) and its stored state: GET/DELETE
+// /v1/responses/{id}, GET /v1/responses/{id}/input_items and the Conversations API. The wire
+// format is in api/responses/; this file is HTTP, the router and the store.
+#include "api/responses/responses.h"
+
+#include "api/json_util.h"
+#include "api/openai_chat.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/text.h"
+#include "http/download.h"
+#include "http/sse.h"
+#include "server/app.h"
+#include "server/stream_sink.h"
+
+namespace keel {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+using Headers = std::vector<std::pair<std::string, std::string>>;
+// previous_response_id chains longer than this are cut at their oldest end.
+constexpr int kMaxThreadDepth = 10'000;
+
+std::string dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Who owns stored state: the SHA-256 of the API key the request presented, in hex (the key
+// itself is never stored). Without configured keys every client shares the empty key's hash.
+std::string owner_of(const bhttp::fields& fields) { return sha256_hex(presented_key(fields)); }
+
+Error not_found(const std::string& what, const std::string& id, const std::string& param = {}) {
+  Error error(ErrorCode::kNotFound, what + " with id '" + truncate_utf8(id, 128) + "' not found.");
+  error.param = param;
+  error.type_code = param.empty()                     ? "not_found"
+                    : param == "previous_response_id" ? "previous_response_not_found"
+                                                      : "not_found";
+  return error;
+}
+
+Error store_failed(const Error& error) {
+  KEEL_LOG(kWarn) << "store: " << error.message;
+  return Error(ErrorCode::kInternal, "keel could not read or write its state store");
+}
+
+// The stored thread before `previous_id`: each response's input items, then its output, oldest
+// first. A missing first link is a 404 naming it; a link further back that has expired or was
+// deleted ends the thread there.
+Result<Json> load_thread(Store& store, const std::string& owner, const std::string& previous_id) {
+  std::vector<StoredResponse> chain;
+  std::string next = previous_id;
+  while (!next.empty() && chain.size() < kMaxThreadDepth) {
+    auto found = store.get_response(next, owner);
+    if (!found) return store_failed(found.error());
+    if (!*found) {
+      if (chain.empty()) return not_found("Previous response", next, "previous_response_id");
+      break;
+    }
+    next = (*found)->previous_id;
+    chain.push_back(std::move(**found));
+  }
+  Json items = Json::array();
+  for (auto link = chain.rbegin(); link != chain.rend(); ++link) {
+    const auto input = try_parse_json(link->input_items);
+    if (input && input->is_array()) {
+      for (const Json& item : *input) items.push_back(item);
+    }
+    const auto body = try_parse_json(link->body);
+    if (body && body->is_object()) {
+      if (const Json* output = member(*body, "output"); output && output->is_array()) {
+        for (const Json& item : *output) items.push_back(item);
+      }
+    }
+  }
+  return items;
+}
+
+Result<Json> load_conversation_items(Store& store, const std::string& conversation_id) {
+  auto stored = store.conversation_items(conversation_id);
+  if (!stored) return store_failed(stored.error());
+  Json items = Json::array();
+  for (const StoredItem& item : *stored) {
+    if (auto parsed = try_parse_json(item.body)) items.push_back(std::move(*parsed));
+  }
+  return items;
+}
+
+std::vector<StoredItem> to_stored(const Json& items) {
+  std::vector<StoredItem> stored;
+  for (const Json& item : items) stored.push_back({optional_string(item, "id"), dump(item)});
+  return stored;
+}
+
+void append_events(const std::vector<ResponsesEvent>& events, std::string& out) {
+  for (const auto& event : events) append_sse_frame(out, dump(event.data), event.type);
+}
+
+// The client's side of a streamed response: the encoder's events as SSE. An Error event (a
+// failure after output began) becomes response.failed.
+class ResponsesSseSink final : public StreamSink {
+ public:
+  ResponsesSseSink(ResponseWriter& writer, ResponsesStreamEncoder& encoder, std::string request_id)
+      : StreamSink(writer, std::move(request_id), nullptr), encoder_(encoder) {}
+  bool failed() const { return failed_; }
+
+ protected:
+  void append_frames(const ChatEvent& event, std::string& out) override {
+    encoded_.clear();
+    if (event.kind == ChatEvent::Kind::kError) {
+      encoder_.fail(event.error, encoded_);
+      failed_ = true;
+    } else {
+      encoder_.encode(event, encoded_);
+    }
+    append_events(encoded_, out);
+  }
+  // response.completed (or .incomplete).
+  std::string closing_frames() override {
+    encoded_.clear();
+    encoder_.finish(encoded_);
+    std::string frames;
+    append_events(encoded_, frames);
+    return frames;
+  }
+
+ private:
+  ResponsesStreamEncoder& encoder_;
+  std::vector<ResponsesEvent> encoded_;
+  bool failed_ = false;
+};
+
+// A response that is not streamed goes through the same encoder; its events are dropped.
+class EncodingSink final : public BatchEventSink {
+ public:
+  explicit EncodingSink(ResponsesStreamEncoder& encoder) : encoder_(encoder) {}
+  Task<bool> on_events(std::vector<ChatEvent>& events) override {
+    for (const auto& event : events) {
+      if (event.kind != ChatEvent::Kind::kError) encoder_.encode(event, scratch_);
+    }
+    scratch_.clear();
+    co_return true;
+  }
+
+ private:
+  ResponsesStreamEncoder& encoder_;
+  std::vector<ResponsesEvent> scratch_;
+};
+
+}  // namespace
+
+Task<void> App::responses(Request& request, ResponseWriter& response, RequestRecord& record) {
+  const std::string_view body = request.message.body();
+  auto parsed = parse_responses_request(body);
+  if (!parsed) {
+    const auto json = try_parse_json(body);
+    record.model = json && json->is_object() ? optional_string(*json, "model") : std::string();
+    co_await send_error(response, parsed.error(), &record);
+    co_return;
+  }
+  ResponsesRequest& req = *parsed;
+  record.model = truncate_utf8(req.chat.model, 256);
+  record.stream = req.chat.stream;
+  if (!router_->has_model(req.chat.model)) {
+    Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
+    error.type_code = "model_not_found";
+    error.param = "model";
+    co_await send_error(response, error, &record);
+    co_return;
+  }
+  const std::string owner = owner_of(request.message);
+  Json history = Json::array();
+  if (!req.previous_response_id.empty()) {
+    auto thread = load_thread(*store_, owner, req.previous_response_id);
+    if (!thread) {
+      co_await send_error(response, thread.error(), &record);
+      co_return;
+    }
+    history = std::move(*thread);
+  } else if (!req.conversation_id.empty()) {
+    auto conversation = store_->get_conversation(req.conversation_id, owner);
+    Result<Json> items =
+        conversation
+            ? (*conversation
+                   ? load_conversation_items(*store_, req.conversation_id)
+                   : Result<Json>(not_found("Conversation", req.conversation_id, "conversation")))
+            : Result<Json>(store_failed(conversation.error()));
+    if (!items) {
+      co_await send_error(response, items.error(), &record);
+      co_return;
+    }
+    history = std::move(*items);
+  }
+  build_messages(req, history);
+  if (req.chat.messages.empty()) {
+    co_await send_error(response, invalid("input", "input is required"), &record);
+    co_return;
+  }
+
+  const std::string id = new_id("resp_");
+  ResponsesStreamEncoder encoder(response_object(req, id, unix_seconds(), "in_progress"),
+                                 req.custom_tools);
+  ChatOutcome outcome;
+  if (req.chat.stream) {
+    ResponsesSseSink sink(response, encoder, record.id);
+    outcome = co_await router_->chat(req.chat, sink, response.client_gone());
+    if (outcome.status.ok()) {
+      co_await sink.done();
+    } else if (outcome.committed || response.started()) {
+      if (!sink.failed() && outcome.status.error().code != ErrorCode::kCancelled) {
+        // The router ended the stream without an Error event: the client still gets one.
+        std::vector<ResponsesEvent> events;
+        encoder.fail(outcome.status.error(), events);
+        std::string frames;
+        append_events(events, frames);
+        co_await response.write(frames);
+      }
+      co_await response.end();
+    }
+  } else {
+    EncodingSink sink(encoder);
+    outcome = co_await router_->chat(req.chat, sink, response.client_gone());
+    if (outcome.status.ok()) {
+      std::vector<ResponsesEvent> events;
+      encoder.finish(events);
+      Headers headers{{"x-request-id", record.id}};
+      co_await response.send(200, kJson, dump(encoder.response()), headers);
+    }
+  }
+  co_await settle(response, outcome, record, ApiFormat::kOpenAI);
+  // A response the client saw (whole, or a stream that began) is stored as it ended.
+  const bool seen = outcome.status.ok() || (req.chat.stream && encoder.begun());
+  if (req.store && seen) {
+    StoredResponse stored;
+    stored.id = id;
+    stored.owner = owner;
+    stored.created_ms = unix_millis();
+    stored.previous_id = req.previous_response_id;
+    stored.conversation_id = req.conversation_id;
+    stored.input_items = dump(req.input_items);
+    stored.body = dump(encoder.response());
+    if (auto status = store_->put_response(stored); !status) store_failed(status.error());
+  }
+  if (seen && !req.conversation_id.empty()) {
+    std::vector<StoredItem> items = to_stored(req.input_items);
+    for (StoredItem& item : to_stored(encoder.response()["output"]))
+      items.push_back(std::move(item));
+    if (auto status = store_->append_conversation_items(req.conversation_id, items); !status) {
+      store_failed(status.error());
+    }
+  }
+  if (config_.log_content) {
+    Json content = {{"request", try_parse_json(body).value_or(Json())},
+                    {"response", encoder.response()}};
+    record.content = dump(content);
+  }
+}
+
+namespace {
+
+// The path after `prefix`, split at '/': {"resp_1"}, {"resp_1", "input_items"}, ...
+std::vector<std::string> segments_after(std::string_view path, std::string_view prefix) {
+  std::vector<std::string> segments;
+  std::string_view rest = path.substr(prefix.size());
+  while (!rest.empty()) {
+    const size_t slash = rest.find('/');
+    segments.push_back(percent_decode(rest.substr(0, slash)).value_or(std::string()));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  return segments;
+}
+
+std::string_view query_of(const Request& request) {
+  const std::string_view target(request.message.target().data(), request.message.target().size());
+  const size_t question = target.find('?');
+  return question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+}
+
+}  // namespace
+
+bool is_responses_state_route(std::string_view path) {
+  return path.starts_with("/v1/responses/") || path == "/v1/conversations" ||
+         path.starts_with("/v1/conversations/");
+}
+
+Task<void> App::responses_state(Request& request, ResponseWriter& response) {
+  const std::string_view path = request.path();
+  const auto method = request.message.method();
+  const bool get = method == bhttp::verb::get || method == bhttp::verb::head;
+  const bool post = method == bhttp::verb::post;
+  const bool del = method == bhttp::verb::delete_;
+  const std::string owner = owner_of(request.message);
+  Headers headers;
+  // The allowed methods when the method is wrong; an error; or a body to send.
+  std::string allow;
+  std::optional<Error> error;
+  Json answer;
+  auto fail_store = [&](const Error& cause) { error = store_failed(cause); };
+  auto body_json = [&]() -> Result<Json> {
+    const std::string_view text = request.message.body();
+    if (text.empty()) return Json::object();
+    auto parsed = parse_json(text, ErrorCode::kInvalidArgument, "request body");
+    if (!parsed) return parsed.error();
+    if (!parsed->is_object()) return wrong_type("body", "an object", *parsed);
+    return parsed;
+  };
+  auto metadata_of = [](const Json& body) -> Result<Json> {
+    const Json* metadata = member(body, "metadata");
+    if (!metadata) return Json::object();
+    if (!metadata->is_object()) return wrong_type("metadata", "an object", *metadata);
+    return *metadata;
+  };
+
+  if (path.starts_with("/v1/responses/")) {
+    const auto segments = segments_after(path, "/v1/responses/");
+    const bool items_route = segments.size() == 2 && segments[1] == "input_items";
+    if (segments.empty() || segments[0].empty() || segments.size() > 2 ||
+        (segments.size() == 2 && !items_route)) {
+      error = Error(ErrorCode::kNotFound, "no route for " + std::string(path));
+      error->type_code = "unknown_url";
+    } else if (items_route ? !get : !(get || del)) {
+      allow = items_route ? "GET, HEAD" : "GET, HEAD, DELETE";
+    } else if (del) {
+      auto deleted = store_->delete_response(segments[0], owner);
+      if (!deleted)
+        fail_store(deleted.error());
+      else if (!*deleted)
+        error = not_found("Response", segments[0]);
+      else
+        answer = {{"id", segments[0]}, {"object", "response"}, {"deleted", true}};
+    } else {
+      auto found = store_->get_response(segments[0], owner);
+      if (!found) {
+        fail_store(found.error());
+      } else if (!*found) {
+        error = not_found("Response", segments[0]);
+      } else if (items_route) {
+        auto page = item_page(try_parse_json((*found)->input_items).value_or(Json::array()),
+                              query_of(request));
+        if (!page)
+          error = page.error();
+        else
+          answer = std::move(*page);
+      } else {
+        answer = try_parse_json((*found)->body).value_or(Json::object());
+      }
+    }
+  } else {
+    const auto segments = segments_after(path, "/v1/conversations");
+    // segments[0] is "" (the '/' after /v1/conversations) when there are any.
+    const std::string conversation_id = segments.size() >= 2 ? segments[1] : std::string();
+    const bool collection = segments.empty();
+    const bool items_route = segments.size() >= 3 && segments[2] == "items";
+    const std::string item_id = segments.size() == 4 ? segments[3] : std::string();
+    if (!collection &&
+        (conversation_id.empty() || segments.size() > 4 || (segments.size() >= 3 && !items_route) ||
+         (segments.size() == 4 && item_id.empty()))) {
+      error = Error(ErrorCode::kNotFound, "no route for " + std::string(path));
+      error->type_code = "unknown_url";
+    } else if (collection) {
+      if (!post) {
+        allow = "POST";
+      } else if (auto body = body_json(); !body) {
+        error = body.error();
+      } else if (auto metadata = metadata_of(*body); !metadata) {
+        error = metadata.error();
+      } else {
+        Result<Json> items = Json::array();
+        if (const Json* given = member(*body, "items")) items = parse_input_items(*given, "items");
+        if (!items) {
+          error = items.error();
+        } else {
+          StoredConversation conversation{new_id("conv_"), owner, unix_millis(), dump(*metadata)};
+          if (auto status = store_->put_conversation(conversation); !status) {
+            fail_store(status.error());
+          } else if (auto added =
+                         store_->append_conversation_items(conversation.id, to_stored(*items));
+                     !added) {
+            fail_store(added.error());
+          } else {
+            answer =
+                conversation_object(conversation.id, conversation.created_ms / 1000, *metadata);
+          }
+        }
+      }
+    } else {
+      auto found = store_->get_conversation(conversation_id, owner);
+      if (!found) {
+        fail_store(found.error());
+      } else if (!*found) {
+        error = not_found("Conversation", conversation_id);
+      } else {
+        const StoredConversation& conversation = **found;
+        const Json metadata = try_parse_json(conversation.metadata).value_or(Json::object());
+        const Json resource =
+            conversation_object(conversation.id, conversation.created_ms / 1000, metadata);
+        if (!items_route) {
+          if (get) {
+            answer = resource;
+          } else if (del) {
+            auto deleted = store_->delete_conversation(conversation_id, owner);
+            if (!deleted)
+              fail_store(deleted.error());
+            else
+              answer = {
+                  {"id", conversation_id}, {"object", "conversation.deleted"}, {"deleted", true}};
+          } else if (post) {
+            auto body = body_json();
+            auto updated = body ? metadata_of(*body) : Result<Json>(body.error());
+            if (!updated) {
+              error = updated.error();
+            } else {
+              StoredConversation changed = conversation;
+              changed.metadata = dump(*updated);
+              if (auto status = store_->put_conversation(changed); !status) {
+                fail_store(status.error());
+              } else {
+                answer =
+                    conversation_object(conversation.id, conversation.created_ms / 1000, *updated);
+              }
+            }
+          }
+        } else if (item_id.empty()) {
+          if (get) {
+            auto items = load_conversation_items(*store_, conversation_id);
+            auto page = items ? item_page(*items, query_of(request)) : items;
+            if (!page)
+              error = page.error();
+            else
+              answer = std::move(*page);
+          } else if (post) {
+            auto body = body_json();
+            const Json* given = body ? member(*body, "items") : nullptr;
+            Result<Json> items = !body    ? Result<Json>(body.error())
+                                 : !given ? Result<Json>(invalid("items", "items is required"))
+                                          : parse_input_items(*given, "items");
+            if (!items) {
+              error = items.error();
+            } else if (auto status =
+                           store_->append_conversation_items(conversation_id, to_stored(*items));
+                       !status) {
+              fail_store(status.error());
+            } else {
+              answer = {{"object", "list"}, {"data", *items}};
+              answer["first_id"] = items->empty() ? Json() : items->front()["id"];
+              answer["last_id"] = items->empty() ? Json() : items->back()["id"];
+              answer["has_more"] = false;
+            }
+          } else {
+            allow = "GET, HEAD, POST";
+          }
+        } else if (get || del) {
+          auto items = load_conversation_items(*store_, conversation_id);
+          if (!items) {
+            error = items.error();
+          } else {
+            for (const Json& item : *items) {
+              if (optional_string(item, "id") == item_id) answer = item;
+            }
+            if (answer.is_null()) {
+              error = not_found("Item", item_id);
+            } else if (del) {
+              auto deleted = store_->delete_conversation_item(conversation_id, item_id);
+              if (!deleted)
+                fail_store(deleted.error());
+              else
+                answer = resource;
+            }
+          }
+        } else {
+          allow = "GET, HEAD, DELETE";
+        }
+        if (!items_route && !(get || del || post)) allow = "GET, HEAD, POST, DELETE";
+      }
+    }
+  }
+  if (!allow.empty()) {
+    Error refused(ErrorCode::kInvalidArgument, std::string(request.message.method_string()) +
+                                                   " is not allowed on " + std::string(path));
+    refused.type_code = "method_not_allowed";
+    Headers allow_header{{"allow", allow}};
+    co_await response.send(405, kJson, dump(error_to_wire(refused)), allow_header);
+    co_return;
+  }
+  if (error) {
+    co_await send_error(response, *error, nullptr);
+    co_return;
+  }
+  co_await response.send(200, kJson, dump(answer));
+}
+
+}  // namespace keel
