@@ -199,7 +199,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
 
   const std::string id = new_id("resp_");
   ResponsesStreamEncoder encoder(response_object(req, id, unix_seconds(), "in_progress"),
-                                 req.custom_tools);
+                                 req.custom_tools, req.namespaced);
   ChatOutcome outcome;
   if (req.chat.stream) {
     ResponsesSseSink sink(response, encoder, record.id);

@@ -152,6 +152,12 @@ Result<Json> normalise_item(const Json& item, const std::string& path) {
     out["call_id"] = std::move(*call_id);
     out["name"] = std::move(*name);
     out[custom ? "input" : "arguments"] = std::move(*arguments);
+    if (const Json* namespace_name = member(item, "namespace")) {
+      if (!namespace_name->is_string()) {
+        return wrong_type(path + ".namespace", "a string", *namespace_name);
+      }
+      out["namespace"] = *namespace_name;
+    }
     return out;
   }
   if (type == "function_call_output" || type == "custom_tool_call_output") {
@@ -183,59 +189,89 @@ Result<Json> normalise_item(const Json& item, const std::string& path) {
                                      "custom_tool_call_output, reasoning)");
 }
 
+// One function or custom tool (`namespace_name` "" for a top-level one).
+Status parse_tool(const Json& tool, const std::string& path, const std::string& namespace_name,
+                  ResponsesRequest& req) {
+  if (!tool.is_object()) return wrong_type(path, "an object", tool);
+  const std::string type = optional_string(tool, "type");
+  auto name = required_string(tool, "name", path);
+  if (!name) return name.error();
+  ToolSpec spec;
+  spec.name = qualified_tool_name(namespace_name, *name);
+  spec.description = optional_string(tool, "description");
+  if (type == "function") {
+    if (const Json* parameters = member(tool, "parameters")) {
+      if (!parameters->is_object()) {
+        return wrong_type(path + ".parameters", "an object", *parameters);
+      }
+      spec.parameters = *parameters;
+    } else {
+      spec.parameters = Json{{"type", "object"}, {"properties", Json::object()}};
+    }
+    if (const Json* strict = member(tool, "strict")) {
+      if (!strict->is_boolean()) return wrong_type(path + ".strict", "a boolean", *strict);
+      spec.strict = strict->get<bool>();
+    }
+  } else {
+    // A custom tool takes free text; offered as a function of one string, its grammar (when
+    // it has one) spelled out in the description.
+    std::string input_description = "The tool's input, as free text.";
+    if (const Json* format = member(tool, "format"); format && format->is_object()) {
+      if (optional_string(*format, "type") == "grammar") {
+        input_description = "The tool's input. It must follow this " +
+                            optional_string(*format, "syntax") + " grammar:\n" +
+                            optional_string(*format, "definition");
+      }
+    }
+    Json input = Json::object();
+    input["type"] = "string";
+    input["description"] = std::move(input_description);
+    spec.parameters = Json::object();
+    spec.parameters["type"] = "object";
+    spec.parameters["properties"] = Json::object();
+    spec.parameters["properties"]["input"] = std::move(input);
+    spec.parameters["required"] = Json::array({"input"});
+    spec.parameters["additionalProperties"] = false;
+    req.custom_tools.insert(spec.name);
+  }
+  if (!namespace_name.empty()) req.namespaced[spec.name] = {namespace_name, *name};
+  req.chat.tools.push_back(std::move(spec));
+  return Status::Ok();
+}
+
 Status parse_tools(const Json& tools, ResponsesRequest& req) {
   if (!tools.is_array()) return wrong_type("tools", "an array", tools);
+  auto unsupported = [](const std::string& path, const std::string& type) {
+    return invalid(path + ".type", "tool type '" + truncate_utf8(type, 64) +
+                                       "' is not supported by keel: it runs only function, "
+                                       "custom and namespace tools");
+  };
   for (size_t i = 0; i < tools.size(); ++i) {
     const Json& tool = tools[i];
     const std::string path = indexed("tools", i);
     if (!tool.is_object()) return wrong_type(path, "an object", tool);
     const std::string type = optional_string(tool, "type");
-    if (type != "function" && type != "custom") {
-      return invalid(path + ".type",
-                     "tool type '" + truncate_utf8(type, 64) +
-                         "' is not supported by keel: it runs only function and custom tools");
-    }
-    auto name = required_string(tool, "name", path);
-    if (!name) return name.error();
-    ToolSpec spec;
-    spec.name = *name;
-    spec.description = optional_string(tool, "description");
-    if (type == "function") {
-      if (const Json* parameters = member(tool, "parameters")) {
-        if (!parameters->is_object()) {
-          return wrong_type(path + ".parameters", "an object", *parameters);
+    if (type == "namespace") {
+      // A group of function and custom tools under one name.
+      auto name = required_string(tool, "name", path);
+      if (!name) return name.error();
+      const Json* inner = member(tool, "tools");
+      if (!inner || !inner->is_array()) {
+        return wrong_type(path + ".tools", "an array", inner ? *inner : Json());
+      }
+      for (size_t j = 0; j < inner->size(); ++j) {
+        const std::string inner_path = indexed(path + ".tools", j);
+        const std::string inner_type = optional_string((*inner)[j], "type");
+        if (inner_type != "function" && inner_type != "custom") {
+          return unsupported(inner_path, inner_type);
         }
-        spec.parameters = *parameters;
-      } else {
-        spec.parameters = Json{{"type", "object"}, {"properties", Json::object()}};
+        if (auto status = parse_tool((*inner)[j], inner_path, *name, req); !status) return status;
       }
-      if (const Json* strict = member(tool, "strict")) {
-        if (!strict->is_boolean()) return wrong_type(path + ".strict", "a boolean", *strict);
-        spec.strict = strict->get<bool>();
-      }
+    } else if (type == "function" || type == "custom") {
+      if (auto status = parse_tool(tool, path, "", req); !status) return status;
     } else {
-      // A custom tool takes free text; offered as a function of one string, its grammar (when
-      // it has one) spelled out in the description.
-      std::string input_description = "The tool's input, as free text.";
-      if (const Json* format = member(tool, "format"); format && format->is_object()) {
-        if (optional_string(*format, "type") == "grammar") {
-          input_description = "The tool's input. It must follow this " +
-                              optional_string(*format, "syntax") + " grammar:\n" +
-                              optional_string(*format, "definition");
-        }
-      }
-      Json input = Json::object();
-      input["type"] = "string";
-      input["description"] = std::move(input_description);
-      spec.parameters = Json::object();
-      spec.parameters["type"] = "object";
-      spec.parameters["properties"] = Json::object();
-      spec.parameters["properties"]["input"] = std::move(input);
-      spec.parameters["required"] = Json::array({"input"});
-      spec.parameters["additionalProperties"] = false;
-      req.custom_tools.insert(spec.name);
+      return unsupported(path, type);
     }
-    req.chat.tools.push_back(std::move(spec));
   }
   return Status::Ok();
 }
@@ -364,6 +400,10 @@ Status parse_sampling(const Json& body, ResponsesRequest& req) {
 }
 
 }  // namespace
+
+std::string qualified_tool_name(const std::string& namespace_name, const std::string& name) {
+  return namespace_name.empty() ? name : namespace_name + "__" + name;
+}
 
 Result<Json> parse_input_items(const Json& items, const std::string& param) {
   if (!items.is_array()) return wrong_type(param, "an array", items);
@@ -494,7 +534,8 @@ void items_to_messages(const Json& items, std::vector<Message>& out) {
       }
       ToolCall call;
       call.id = optional_string(item, "call_id");
-      call.name = optional_string(item, "name");
+      call.name =
+          qualified_tool_name(optional_string(item, "namespace"), optional_string(item, "name"));
       if (type == "function_call") {
         call.arguments = optional_string(item, "arguments");
       } else {

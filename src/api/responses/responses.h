@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,7 +44,13 @@ struct ResponsesRequest {
   // Tools of type "custom": offered to the model as functions taking {"input": string}; their
   // calls go back as custom_tool_call items.
   std::set<std::string> custom_tools;
+  // Tools of a `namespace` tool: offered as functions named "<namespace>__<name>"; their calls
+  // go back with `name` and `namespace` apart. Qualified name -> {namespace, name}.
+  std::map<std::string, std::pair<std::string, std::string>> namespaced;
 };
+
+// The name a model sees for `name` in `namespace_name` ("" when none).
+std::string qualified_tool_name(const std::string& namespace_name, const std::string& name);
 
 // Validates types and required fields. Errors are kInvalidArgument with `param` set; an item or
 // tool type keel cannot serve is a 400 naming the type.
@@ -90,7 +97,9 @@ struct ResponsesEvent {
 class ResponsesStreamEncoder {
  public:
   // `response`: response_object(..., "in_progress").
-  ResponsesStreamEncoder(Json response, std::set<std::string> custom_tools);
+  ResponsesStreamEncoder(
+      Json response, std::set<std::string> custom_tools,
+      std::map<std::string, std::pair<std::string, std::string>> namespaced = {});
   // response.created, response.in_progress.
   void begin(std::vector<ResponsesEvent>& out);
   // Error events are not handled here: call fail().
@@ -119,6 +128,7 @@ class ResponsesStreamEncoder {
 
   Json response_;
   std::set<std::string> custom_tools_;
+  std::map<std::string, std::pair<std::string, std::string>> namespaced_;
   int64_t sequence_ = 0;
   bool begun_ = false;
   std::vector<OpenItem> open_;  // items added and not yet done, in output order

@@ -36,8 +36,12 @@ std::string custom_input(const std::string& arguments) {
 
 }  // namespace
 
-ResponsesStreamEncoder::ResponsesStreamEncoder(Json response, std::set<std::string> custom_tools)
-    : response_(std::move(response)), custom_tools_(std::move(custom_tools)) {}
+ResponsesStreamEncoder::ResponsesStreamEncoder(
+    Json response, std::set<std::string> custom_tools,
+    std::map<std::string, std::pair<std::string, std::string>> namespaced)
+    : response_(std::move(response)),
+      custom_tools_(std::move(custom_tools)),
+      namespaced_(std::move(namespaced)) {}
 
 Json& ResponsesStreamEncoder::emit(std::vector<ResponsesEvent>& out, const char* type) {
   ResponsesEvent& event = out.emplace_back();
@@ -113,7 +117,12 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       item["status"] = "in_progress";
       item[custom ? "input" : "arguments"] = "";
       item["call_id"] = event.tool_id.empty() ? new_id("call_") : event.tool_id;
-      item["name"] = event.tool_name;
+      if (auto found = namespaced_.find(event.tool_name); found != namespaced_.end()) {
+        item["namespace"] = found->second.first;
+        item["name"] = found->second.second;
+      } else {
+        item["name"] = event.tool_name;
+      }
       open_item(std::move(item), event.tool_index, custom, out);
       break;
     }

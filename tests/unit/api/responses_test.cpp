@@ -241,6 +241,39 @@ TEST(ResponsesRequest, ConversationAsStringOrObject) {
   EXPECT_FALSE(parse_ok(R"({"model":"m","input":"x","store":false})").store);
 }
 
+// Codex CLI groups tools in `namespace` tools: offered as "<namespace>__<name>" functions, their
+// calls go back with name and namespace apart, and come in again the same way.
+TEST(ResponsesRequest, NamespaceToolsRoundTrip) {
+  ResponsesRequest req = parse_ok(
+      R"({"model":"m","input":[{"type":"function_call","call_id":"c1","namespace":"crm",)"
+      R"("name":"find","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],)"
+      R"("tools":[{"type":"namespace","name":"crm","description":"CRM","tools":[)"
+      R"({"type":"function","name":"find","parameters":{"type":"object"}},)"
+      R"({"type":"custom","name":"note"}]}]})");
+  ASSERT_EQ(req.chat.tools.size(), 2u);
+  EXPECT_EQ(req.chat.tools[0].name, "crm__find");
+  EXPECT_EQ(req.chat.tools[1].name, "crm__note");
+  EXPECT_TRUE(req.custom_tools.count("crm__note"));
+  build_messages(req, Json::array());
+  ASSERT_EQ(req.chat.messages.size(), 2u);
+  EXPECT_EQ(req.chat.messages[0].tool_calls[0].name, "crm__find");
+
+  ResponsesStreamEncoder encoder(response_object(req, "resp_1", kCreated, "in_progress"),
+                                 req.custom_tools, req.namespaced);
+  std::vector<ResponsesEvent> events;
+  encoder.encode(ChatEvent::tool_call_start(0, "c2", "crm__find"), events);
+  encoder.encode(ChatEvent::tool_args_delta(0, "{}"), events);
+  encoder.finish(events);
+  const Json& call = encoder.response()["output"][0];
+  EXPECT_EQ(call["name"], "find");
+  EXPECT_EQ(call["namespace"], "crm");
+  if (const auto* schemas = openai_schemas()) EXPECT_SCHEMA(schemas, call, "FunctionToolCall");
+
+  const Error error = parse_error(
+      R"({"model":"m","input":"x","tools":[{"type":"namespace","name":"n","tools":[{"type":"web_search"}]}]})");
+  EXPECT_EQ(error.param, "tools[0].tools[0].type");
+}
+
 TEST(ResponsesErrors, CodesAsOpenAINamesThem) {
   EXPECT_EQ(response_error(Error(ErrorCode::kResourceExhausted, "slow down"))["code"],
             "rate_limit_exceeded");
