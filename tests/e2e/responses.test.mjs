@@ -6,6 +6,9 @@
 // input answered as OpenAI answers it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startFakeOpenAI, FAKE_TEXT, TOOL_CALLS } from '../fakes/fake_openai.mjs';
 import { startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT } from '../fakes/fake_anthropic.mjs';
@@ -19,6 +22,10 @@ const ANT_KEY = 'sk-ant-upstream-key';
 const GEM_KEY = 'gm-upstream-key';
 const AZ_KEY = 'az-upstream-key';
 const OTHER_KEY = 'sk-other-client';
+const STORIES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/models/stories260K.gguf');
+const NO_STORIES = existsSync(STORIES) ? false : `needs ${STORIES} (absent)`;
+// stories260K's greedy continuation of "Once upon a time" (tests/e2e/local.test.mjs).
+const GREEDY_START = ', there was a little girl named Lily';
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -395,5 +402,52 @@ describe('bad input, as OpenAI answers it', () => {
     assert.equal(body.response_format.json_schema.name, 'answer');
     assert.equal(body.max_tokens ?? body.max_completion_tokens, 50);
     assert.equal(body.temperature, 0.5);
+  });
+});
+
+// The local engine (llama.cpp in keel's process) behind the same front door: a stored thread
+// that starts on a hosted vendor continues on the local model.
+describe('responses over the local engine', { skip: NO_STORIES }, () => {
+  let local;
+  let localClient;
+  before(async () => {
+    local = await startKeel({
+      providers: [{ name: 'stories', kind: 'local', model: STORIES, threads: 1, parallel: 2, context: 512 }, fakeProvider('oa', fakes.oa)],
+      models: [
+        { name: 'stories', retries: 0, timeout_ms: 20000, first_token_timeout_ms: 15000, targets: [{ provider: 'stories', model: 'default' }] },
+        { name: 'oa-ok', retries: 0, timeout_ms: 5000, targets: [{ provider: 'oa', model: 'ok' }] },
+      ],
+      readyTimeoutMs: 30000,
+    });
+    localClient = makeClient(local, { timeout: 30000 });
+  });
+  after(async () => {
+    await local?.stop();
+    local?.cleanup?.();
+  });
+
+  test('create and stream on the local model, greedy and cut at max_output_tokens', async () => {
+    const response = await localClient.responses.create({ model: 'stories', input: 'Once upon a time', temperature: 0, max_output_tokens: 16 });
+    assert.ok(response.output_text.startsWith(GREEDY_START), response.output_text);
+    assert.equal(response.status, 'incomplete');
+    assert.deepEqual(response.incomplete_details, { reason: 'max_output_tokens' });
+    assert.equal(response.usage.output_tokens, 16);
+    const stream = localClient.responses.stream({ model: 'stories', input: 'Once upon a time', temperature: 0, max_output_tokens: 16 });
+    const events = [];
+    for await (const event of stream) events.push(event);
+    assert.equal(events.at(-1).type, 'response.incomplete');
+    events.forEach((event, i) => assert.equal(event.sequence_number, i));
+    const text = events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+    assert.equal(text, response.output_text);
+  });
+
+  test('a thread stored from a hosted vendor continues on the local model', async () => {
+    const first = await localClient.responses.create({ model: 'oa-ok', input: 'Once upon a time' });
+    const second = await localClient.responses.create({ model: 'stories', previous_response_id: first.id, input: 'Then', temperature: 0, max_output_tokens: 8 });
+    assert.equal(second.previous_response_id, first.id);
+    assert.equal(second.usage.output_tokens, 8);
+    // The local model saw the whole thread: more prompt than the new turn alone.
+    const alone = await localClient.responses.create({ model: 'stories', input: 'Then', temperature: 0, max_output_tokens: 8, store: false });
+    assert.ok(second.usage.input_tokens > alone.usage.input_tokens, `${second.usage.input_tokens} vs ${alone.usage.input_tokens}`);
   });
 });
