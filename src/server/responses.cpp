@@ -230,6 +230,9 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   co_await settle(response, outcome, record, ApiFormat::kOpenAI);
   // A response the client saw (whole, or a stream that began) is stored as it ended.
   const bool seen = outcome.status.ok() || (req.chat.stream && encoder.begun());
+  if (seen && !outcome.status.ok() && outcome.status.error().code == ErrorCode::kCancelled) {
+    encoder.cancel();
+  }
   if (req.store && seen) {
     StoredResponse stored;
     stored.id = id;

@@ -11,7 +11,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeOpenAI, FAKE_TEXT } from '../fakes/fake_openai.mjs';
 import { startFakeAnthropic, ANTHROPIC_TEXT } from '../fakes/fake_anthropic.mjs';
@@ -40,10 +40,10 @@ const SKIP = CODEX ? false : `no Codex CLI binary for ${process.platform}-${proc
 const ANT_KEY = 'sk-ant-upstream-key';
 const GEM_KEY = 'gm-upstream-key';
 
-// A CODEX_HOME with keel as the model provider. Codex refuses helper links under /tmp, so the
-// folder lives in the user's home (removed afterwards).
+// A CODEX_HOME with keel as the model provider (Codex warns that it makes no helper links under
+// /tmp, and goes on).
 function codexHome(keel) {
-  const home = mkdtempSync(path.join(homedir(), '.keel-codex-e2e-'));
+  const home = mkdtempSync(path.join(tmpdir(), 'keel-codex-e2e-'));
   writeFileSync(path.join(home, 'config.toml'), [
     'model_provider = "keel"',
     'web_search = "disabled"',

@@ -15,7 +15,7 @@ import { startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT } f
 import { startFakeGemini, parseEcho as parseGeminiEcho, GEMINI_TEXT } from '../fakes/fake_gemini.mjs';
 import {
   startKeel, makeClient, fakeProvider, anthropicProvider, geminiProvider, azureProvider, postJSON, errorOf,
-  sseEvents, UPSTREAM_KEY, CLIENT_KEY,
+  sseEvents, waitFor, UPSTREAM_KEY, CLIENT_KEY,
 } from './harness.mjs';
 
 const ANT_KEY = 'sk-ant-upstream-key';
@@ -59,7 +59,7 @@ before(async () => {
   });
   const models = [];
   for (const { p } of VENDORS) for (const b of ['ok', 'echo', 'tools', 'schema']) models.push(m(`${p}-${b}`, p, b));
-  models.push(m('claude-mid', 'claude', 'error-after-text-mid'), m('oa-max', 'oa', 'ok'));
+  models.push(m('claude-mid', 'claude', 'error-after-text-mid'), m('oa-slow', 'oa', 'slow-stream-40x50'));
   models.push({
     name: 'claude-fo', strategy: 'failover', retries: 0, timeout_ms: 5000, first_token_timeout_ms: 3000,
     targets: [{ provider: 'claude', model: 'overloaded-fo' }, { provider: 'gem', model: 'ok' }],
@@ -200,6 +200,27 @@ describe('responses over every vendor', () => {
 });
 
 describe('stored responses', () => {
+  test('a client that goes away mid-stream leaves its response stored as cancelled', async () => {
+    const controller = new AbortController();
+    const stream = client.responses.stream({ model: 'oa-slow', input: 'hi' }, { signal: controller.signal });
+    let id;
+    await assert.rejects((async () => {
+      for await (const event of stream) {
+        if (event.type === 'response.created') id = event.response.id;
+        if (event.type === 'response.output_text.delta') controller.abort();
+      }
+    })());
+    assert.match(id, /^resp_/);
+    let stored;
+    await waitFor(async () => {
+      stored = await client.responses.retrieve(id).catch(() => null);
+      return stored?.status === 'cancelled';
+    }, 5000, 50);
+    assert.equal(stored.status, 'cancelled');
+    assert.equal(stored.output[0].status, 'incomplete');
+    assert.ok(stored.output[0].content[0].text.length > 0);
+  });
+
   test('previous_response_id carries a thread with its function calls across vendors', async () => {
     // Turn 1 on Anthropic: two function calls.
     const first = await client.responses.create({ model: 'claude-tools', input: 'Weather in Paris and Tokyo?', tools: [WEATHER_TOOL] });
@@ -337,6 +358,27 @@ describe('bad input, as OpenAI answers it', () => {
     assert.equal(res.status, status, res.text);
     return errorOf(res.json);
   };
+
+  test('without a valid key every Responses route is a 401', async () => {
+    for (const [method, route] of [['POST', '/v1/responses'], ['GET', '/v1/responses/resp_1'], ['DELETE', '/v1/responses/resp_1'],
+      ['GET', '/v1/responses/resp_1/input_items'], ['POST', '/v1/conversations'], ['GET', '/v1/conversations/conv_1/items']]) {
+      const res = await fetch(`${keel.base}${route}`, { method, headers: { authorization: 'Bearer sk-wrong', 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+      assert.equal(res.status, 401, `${method} ${route}`);
+      assert.equal(errorOf(await res.json()).code, 'invalid_api_key');
+    }
+  });
+
+  test('a wrong method is a 405 naming the allowed ones', async () => {
+    const res = await fetch(`${keel.base}/v1/responses/resp_1`, { method: 'PUT', headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, DELETE');
+  });
+
+  test('reasoning.effort reaches an OpenAI-compatible upstream as reasoning_effort', async () => {
+    const response = await client.responses.create({ model: 'oa-ok', input: 'x', reasoning: { effort: 'low' } });
+    assert.deepEqual(response.reasoning, { effort: 'low' });
+    assert.equal(fakes.oa.requests.at(-1).body.reasoning_effort, 'low');
+  });
 
   test('previous_response_id with conversation is a 400', async () => {
     const error = await bad({ model: 'oa-ok', input: 'x', previous_response_id: 'resp_1', conversation: 'conv_1' });

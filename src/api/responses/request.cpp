@@ -468,6 +468,11 @@ Result<ResponsesRequest> parse_responses_request(std::string_view text) {
   }
   if (const Json* reasoning = member(body, "reasoning")) {
     if (!reasoning->is_object()) return wrong_type("reasoning", "an object", *reasoning);
+    // OpenAI-compatible upstreams take it as chat completions' reasoning_effort (passthrough
+    // reaches only them); other kinds do not get it yet.
+    if (const Json* effort = member(*reasoning, "effort"); effort && effort->is_string()) {
+      req.chat.passthrough["reasoning_effort"] = *effort;
+    }
   }
   if (auto status = parse_flags(body, req); !status) return status.error();
   if (auto status = parse_sampling(body, req); !status) return status.error();

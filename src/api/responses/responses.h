@@ -108,7 +108,10 @@ class ResponsesStreamEncoder {
   void finish(std::vector<ResponsesEvent>& out);
   // Closes open items; response.failed with the error.
   void fail(const Error& error, std::vector<ResponsesEvent>& out);
-  // The response object as last sent (final after finish/fail).
+  // The client went away: open items end incomplete, the response `cancelled`; no events (there
+  // is nobody to send them to), only the response object, for the store.
+  void cancel();
+  // The response object as last sent (final after finish/fail/cancel).
   const Json& response() const { return response_; }
   bool begun() const { return begun_; }
 

@@ -208,6 +208,13 @@ void ResponsesStreamEncoder::finish(std::vector<ResponsesEvent>& out) {
   }
 }
 
+void ResponsesStreamEncoder::cancel() {
+  std::vector<ResponsesEvent> dropped;
+  begin(dropped);
+  close_items("incomplete", dropped);
+  response_["status"] = "cancelled";
+}
+
 void ResponsesStreamEncoder::fail(const Error& error, std::vector<ResponsesEvent>& out) {
   begin(out);
   close_items("incomplete", out);
