@@ -3,6 +3,8 @@
 // format is in api/responses/; this file is HTTP, the router and the store.
 #include "api/responses/responses.h"
 
+#include <algorithm>
+
 #include "api/json_util.h"
 #include "api/openai_chat.h"
 #include "core/clock.h"
@@ -279,6 +281,195 @@ std::string_view query_of(const Request& request) {
   return question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
 }
 
+// One call on a stored-state route.
+struct StateCall {
+  Store& store;
+  std::string owner;
+  bool get = false;  // GET or HEAD
+  bool post = false;
+  bool del = false;
+  std::string_view body;
+  std::string_view query;
+};
+
+// What a stored-state route answers: a body, an error, or (a wrong method) the methods it allows.
+struct StateReply {
+  Json answer;
+  std::optional<Error> error;
+  std::string allow;
+};
+
+StateReply answered(Json answer) {
+  StateReply reply;
+  reply.answer = std::move(answer);
+  return reply;
+}
+StateReply refused(Error error) {
+  StateReply reply;
+  reply.error = std::move(error);
+  return reply;
+}
+StateReply allowing(std::string methods) {
+  StateReply reply;
+  reply.allow = std::move(methods);
+  return reply;
+}
+StateReply no_route(std::string_view path) {
+  Error error(ErrorCode::kNotFound, "no route for " + std::string(path));
+  error.type_code = "unknown_url";
+  return refused(std::move(error));
+}
+
+// A request body that must be an object when present (empty: {}).
+Result<Json> body_object(std::string_view text) {
+  if (text.empty()) return Json::object();
+  auto parsed = parse_json(text, ErrorCode::kInvalidArgument, "request body");
+  if (!parsed) return parsed.error();
+  if (!parsed->is_object()) return wrong_type("body", "an object", *parsed);
+  return parsed;
+}
+
+Result<Json> metadata_of(const Json& body) {
+  const Json* metadata = member(body, "metadata");
+  if (!metadata) return Json::object();
+  if (!metadata->is_object()) return wrong_type("metadata", "an object", *metadata);
+  return *metadata;
+}
+
+// GET/DELETE /v1/responses/{id}; GET /v1/responses/{id}/input_items (`items`).
+StateReply stored_response(const StateCall& call, const std::string& id, bool items) {
+  if (items ? !call.get : !(call.get || call.del)) {
+    return allowing(items ? "GET, HEAD" : "GET, HEAD, DELETE");
+  }
+  if (call.del) {
+    auto deleted = call.store.delete_response(id, call.owner);
+    if (!deleted) return refused(store_failed(deleted.error()));
+    if (!*deleted) return refused(not_found("Response", id));
+    return answered({{"id", id}, {"object", "response"}, {"deleted", true}});
+  }
+  auto found = call.store.get_response(id, call.owner);
+  if (!found) return refused(store_failed(found.error()));
+  if (!*found) return refused(not_found("Response", id));
+  if (!items) return answered(try_parse_json((*found)->body).value_or(Json::object()));
+  auto page = item_page(try_parse_json((*found)->input_items).value_or(Json::array()), call.query);
+  return page ? answered(std::move(*page)) : refused(page.error());
+}
+
+// POST /v1/conversations {metadata, items}.
+StateReply create_conversation(const StateCall& call) {
+  if (!call.post) return allowing("POST");
+  auto body = body_object(call.body);
+  if (!body) return refused(body.error());
+  auto metadata = metadata_of(*body);
+  if (!metadata) return refused(metadata.error());
+  Result<Json> items = Json::array();
+  if (const Json* given = member(*body, "items")) items = parse_input_items(*given, "items");
+  if (!items) return refused(items.error());
+  StoredConversation conversation{new_id("conv_"), call.owner, unix_millis(), dump(*metadata)};
+  if (auto status = call.store.put_conversation(conversation); !status) {
+    return refused(store_failed(status.error()));
+  }
+  if (auto status = call.store.append_conversation_items(conversation.id, to_stored(*items));
+      !status) {
+    return refused(store_failed(status.error()));
+  }
+  return answered(conversation_object(conversation.id, conversation.created_ms / 1000, *metadata));
+}
+
+// GET/POST/DELETE /v1/conversations/{id} (POST replaces the metadata).
+StateReply conversation_resource(const StateCall& call, const StoredConversation& conversation) {
+  const int64_t created_at = conversation.created_ms / 1000;
+  if (call.get) {
+    return answered(conversation_object(conversation.id, created_at,
+                                        try_parse_json(conversation.metadata).value_or(Json())));
+  }
+  if (call.del) {
+    auto deleted = call.store.delete_conversation(conversation.id, call.owner);
+    if (!deleted) return refused(store_failed(deleted.error()));
+    return answered(
+        {{"id", conversation.id}, {"object", "conversation.deleted"}, {"deleted", true}});
+  }
+  if (!call.post) return allowing("GET, HEAD, POST, DELETE");
+  auto body = body_object(call.body);
+  auto metadata = body ? metadata_of(*body) : Result<Json>(body.error());
+  if (!metadata) return refused(metadata.error());
+  StoredConversation changed = conversation;
+  changed.metadata = dump(*metadata);
+  if (auto status = call.store.put_conversation(changed); !status) {
+    return refused(store_failed(status.error()));
+  }
+  return answered(conversation_object(conversation.id, created_at, *metadata));
+}
+
+// GET (a page) / POST (append) /v1/conversations/{id}/items.
+StateReply conversation_items_route(const StateCall& call, const StoredConversation& conversation) {
+  if (call.get) {
+    auto items = load_conversation_items(call.store, conversation.id);
+    auto page = items ? item_page(*items, call.query) : items;
+    return page ? answered(std::move(*page)) : refused(page.error());
+  }
+  if (!call.post) return allowing("GET, HEAD, POST");
+  auto body = body_object(call.body);
+  if (!body) return refused(body.error());
+  const Json* given = member(*body, "items");
+  if (!given) return refused(invalid("items", "items is required"));
+  auto items = parse_input_items(*given, "items");
+  if (!items) return refused(items.error());
+  if (auto status = call.store.append_conversation_items(conversation.id, to_stored(*items));
+      !status) {
+    return refused(store_failed(status.error()));
+  }
+  Json list = {{"object", "list"}, {"data", *items}};
+  list["first_id"] = items->empty() ? Json() : items->front()["id"];
+  list["last_id"] = items->empty() ? Json() : items->back()["id"];
+  list["has_more"] = false;
+  return answered(std::move(list));
+}
+
+// GET/DELETE /v1/conversations/{id}/items/{item_id} (DELETE answers the conversation).
+StateReply conversation_item(const StateCall& call, const StoredConversation& conversation,
+                             const std::string& item_id) {
+  if (!(call.get || call.del)) return allowing("GET, HEAD, DELETE");
+  auto items = load_conversation_items(call.store, conversation.id);
+  if (!items) return refused(items.error());
+  const auto item = std::find_if(items->begin(), items->end(), [&](const Json& candidate) {
+    return optional_string(candidate, "id") == item_id;
+  });
+  if (item == items->end()) return refused(not_found("Item", item_id));
+  if (call.get) return answered(*item);
+  auto deleted = call.store.delete_conversation_item(conversation.id, item_id);
+  if (!deleted) return refused(store_failed(deleted.error()));
+  return answered(conversation_object(conversation.id, conversation.created_ms / 1000,
+                                      try_parse_json(conversation.metadata).value_or(Json())));
+}
+
+StateReply responses_route(const StateCall& call, std::string_view path) {
+  const auto segments = segments_after(path, "/v1/responses/");
+  const bool items = segments.size() == 2 && segments[1] == "input_items";
+  if (segments.empty() || segments[0].empty() || segments.size() > 2 ||
+      (segments.size() == 2 && !items)) {
+    return no_route(path);
+  }
+  return stored_response(call, segments[0], items);
+}
+
+StateReply conversations_route(const StateCall& call, std::string_view path) {
+  const auto segments = segments_after(path, "/v1/conversations");
+  if (segments.empty()) return create_conversation(call);
+  // segments[0] is "", what comes before the '/' after /v1/conversations.
+  const bool items = segments.size() >= 3 && segments[2] == "items";
+  if (segments.size() < 2 || segments[1].empty() || segments.size() > 4 ||
+      (segments.size() >= 3 && !items) || (segments.size() == 4 && segments[3].empty())) {
+    return no_route(path);
+  }
+  auto found = call.store.get_conversation(segments[1], call.owner);
+  if (!found) return refused(store_failed(found.error()));
+  if (!*found) return refused(not_found("Conversation", segments[1]));
+  if (!items) return conversation_resource(call, **found);
+  if (segments.size() == 3) return conversation_items_route(call, **found);
+  return conversation_item(call, **found, segments[3]);
+}
+
 }  // namespace
 
 bool is_responses_state_route(std::string_view path) {
@@ -289,207 +480,28 @@ bool is_responses_state_route(std::string_view path) {
 Task<void> App::responses_state(Request& request, ResponseWriter& response) {
   const std::string_view path = request.path();
   const auto method = request.message.method();
-  const bool get = method == bhttp::verb::get || method == bhttp::verb::head;
-  const bool post = method == bhttp::verb::post;
-  const bool del = method == bhttp::verb::delete_;
-  const std::string owner = owner_of(request.message);
-  Headers headers;
-  // The allowed methods when the method is wrong; an error; or a body to send.
-  std::string allow;
-  std::optional<Error> error;
-  Json answer;
-  auto fail_store = [&](const Error& cause) { error = store_failed(cause); };
-  auto body_json = [&]() -> Result<Json> {
-    const std::string_view text = request.message.body();
-    if (text.empty()) return Json::object();
-    auto parsed = parse_json(text, ErrorCode::kInvalidArgument, "request body");
-    if (!parsed) return parsed.error();
-    if (!parsed->is_object()) return wrong_type("body", "an object", *parsed);
-    return parsed;
-  };
-  auto metadata_of = [](const Json& body) -> Result<Json> {
-    const Json* metadata = member(body, "metadata");
-    if (!metadata) return Json::object();
-    if (!metadata->is_object()) return wrong_type("metadata", "an object", *metadata);
-    return *metadata;
-  };
-
-  if (path.starts_with("/v1/responses/")) {
-    const auto segments = segments_after(path, "/v1/responses/");
-    const bool items_route = segments.size() == 2 && segments[1] == "input_items";
-    if (segments.empty() || segments[0].empty() || segments.size() > 2 ||
-        (segments.size() == 2 && !items_route)) {
-      error = Error(ErrorCode::kNotFound, "no route for " + std::string(path));
-      error->type_code = "unknown_url";
-    } else if (items_route ? !get : !(get || del)) {
-      allow = items_route ? "GET, HEAD" : "GET, HEAD, DELETE";
-    } else if (del) {
-      auto deleted = store_->delete_response(segments[0], owner);
-      if (!deleted)
-        fail_store(deleted.error());
-      else if (!*deleted)
-        error = not_found("Response", segments[0]);
-      else
-        answer = {{"id", segments[0]}, {"object", "response"}, {"deleted", true}};
-    } else {
-      auto found = store_->get_response(segments[0], owner);
-      if (!found) {
-        fail_store(found.error());
-      } else if (!*found) {
-        error = not_found("Response", segments[0]);
-      } else if (items_route) {
-        auto page = item_page(try_parse_json((*found)->input_items).value_or(Json::array()),
-                              query_of(request));
-        if (!page)
-          error = page.error();
-        else
-          answer = std::move(*page);
-      } else {
-        answer = try_parse_json((*found)->body).value_or(Json::object());
-      }
-    }
-  } else {
-    const auto segments = segments_after(path, "/v1/conversations");
-    // segments[0] is "" (the '/' after /v1/conversations) when there are any.
-    const std::string conversation_id = segments.size() >= 2 ? segments[1] : std::string();
-    const bool collection = segments.empty();
-    const bool items_route = segments.size() >= 3 && segments[2] == "items";
-    const std::string item_id = segments.size() == 4 ? segments[3] : std::string();
-    if (!collection &&
-        (conversation_id.empty() || segments.size() > 4 || (segments.size() >= 3 && !items_route) ||
-         (segments.size() == 4 && item_id.empty()))) {
-      error = Error(ErrorCode::kNotFound, "no route for " + std::string(path));
-      error->type_code = "unknown_url";
-    } else if (collection) {
-      if (!post) {
-        allow = "POST";
-      } else if (auto body = body_json(); !body) {
-        error = body.error();
-      } else if (auto metadata = metadata_of(*body); !metadata) {
-        error = metadata.error();
-      } else {
-        Result<Json> items = Json::array();
-        if (const Json* given = member(*body, "items")) items = parse_input_items(*given, "items");
-        if (!items) {
-          error = items.error();
-        } else {
-          StoredConversation conversation{new_id("conv_"), owner, unix_millis(), dump(*metadata)};
-          if (auto status = store_->put_conversation(conversation); !status) {
-            fail_store(status.error());
-          } else if (auto added =
-                         store_->append_conversation_items(conversation.id, to_stored(*items));
-                     !added) {
-            fail_store(added.error());
-          } else {
-            answer =
-                conversation_object(conversation.id, conversation.created_ms / 1000, *metadata);
-          }
-        }
-      }
-    } else {
-      auto found = store_->get_conversation(conversation_id, owner);
-      if (!found) {
-        fail_store(found.error());
-      } else if (!*found) {
-        error = not_found("Conversation", conversation_id);
-      } else {
-        const StoredConversation& conversation = **found;
-        const Json metadata = try_parse_json(conversation.metadata).value_or(Json::object());
-        const Json resource =
-            conversation_object(conversation.id, conversation.created_ms / 1000, metadata);
-        if (!items_route) {
-          if (get) {
-            answer = resource;
-          } else if (del) {
-            auto deleted = store_->delete_conversation(conversation_id, owner);
-            if (!deleted)
-              fail_store(deleted.error());
-            else
-              answer = {
-                  {"id", conversation_id}, {"object", "conversation.deleted"}, {"deleted", true}};
-          } else if (post) {
-            auto body = body_json();
-            auto updated = body ? metadata_of(*body) : Result<Json>(body.error());
-            if (!updated) {
-              error = updated.error();
-            } else {
-              StoredConversation changed = conversation;
-              changed.metadata = dump(*updated);
-              if (auto status = store_->put_conversation(changed); !status) {
-                fail_store(status.error());
-              } else {
-                answer =
-                    conversation_object(conversation.id, conversation.created_ms / 1000, *updated);
-              }
-            }
-          }
-        } else if (item_id.empty()) {
-          if (get) {
-            auto items = load_conversation_items(*store_, conversation_id);
-            auto page = items ? item_page(*items, query_of(request)) : items;
-            if (!page)
-              error = page.error();
-            else
-              answer = std::move(*page);
-          } else if (post) {
-            auto body = body_json();
-            const Json* given = body ? member(*body, "items") : nullptr;
-            Result<Json> items = !body    ? Result<Json>(body.error())
-                                 : !given ? Result<Json>(invalid("items", "items is required"))
-                                          : parse_input_items(*given, "items");
-            if (!items) {
-              error = items.error();
-            } else if (auto status =
-                           store_->append_conversation_items(conversation_id, to_stored(*items));
-                       !status) {
-              fail_store(status.error());
-            } else {
-              answer = {{"object", "list"}, {"data", *items}};
-              answer["first_id"] = items->empty() ? Json() : items->front()["id"];
-              answer["last_id"] = items->empty() ? Json() : items->back()["id"];
-              answer["has_more"] = false;
-            }
-          } else {
-            allow = "GET, HEAD, POST";
-          }
-        } else if (get || del) {
-          auto items = load_conversation_items(*store_, conversation_id);
-          if (!items) {
-            error = items.error();
-          } else {
-            for (const Json& item : *items) {
-              if (optional_string(item, "id") == item_id) answer = item;
-            }
-            if (answer.is_null()) {
-              error = not_found("Item", item_id);
-            } else if (del) {
-              auto deleted = store_->delete_conversation_item(conversation_id, item_id);
-              if (!deleted)
-                fail_store(deleted.error());
-              else
-                answer = resource;
-            }
-          }
-        } else {
-          allow = "GET, HEAD, DELETE";
-        }
-        if (!items_route && !(get || del || post)) allow = "GET, HEAD, POST, DELETE";
-      }
-    }
-  }
-  if (!allow.empty()) {
-    Error refused(ErrorCode::kInvalidArgument, std::string(request.message.method_string()) +
-                                                   " is not allowed on " + std::string(path));
-    refused.type_code = "method_not_allowed";
-    Headers allow_header{{"allow", allow}};
-    co_await response.send(405, kJson, dump(error_to_wire(refused)), allow_header);
+  const StateCall call{*store_,
+                       owner_of(request.message),
+                       method == bhttp::verb::get || method == bhttp::verb::head,
+                       method == bhttp::verb::post,
+                       method == bhttp::verb::delete_,
+                       request.message.body(),
+                       query_of(request)};
+  StateReply reply = path.starts_with("/v1/responses/") ? responses_route(call, path)
+                                                        : conversations_route(call, path);
+  if (!reply.allow.empty()) {
+    Error not_allowed(ErrorCode::kInvalidArgument, std::string(request.message.method_string()) +
+                                                       " is not allowed on " + std::string(path));
+    not_allowed.type_code = "method_not_allowed";
+    Headers allow_header{{"allow", reply.allow}};
+    co_await response.send(405, kJson, dump(error_to_wire(not_allowed)), allow_header);
     co_return;
   }
-  if (error) {
-    co_await send_error(response, *error, nullptr);
+  if (reply.error) {
+    co_await send_error(response, *reply.error, nullptr);
     co_return;
   }
-  co_await response.send(200, kJson, dump(answer));
+  co_await response.send(200, kJson, dump(reply.answer));
 }
 
 }  // namespace keel
