@@ -77,7 +77,7 @@ Result<Json> normalise_part(const Json& part, const std::string& path, bool assi
   }
   if (type.empty()) return invalid(path + ".type", path + ".type is required");
   return invalid(path + ".type", path + ".type '" + truncate_utf8(type, 64) +
-                                     "' is not supported by keel in a " +
+                                     "' is not supported by keel in an " +
                                      (assistant ? "assistant" : "input") + " message");
 }
 
