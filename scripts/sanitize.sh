@@ -39,7 +39,7 @@ logs="$root/$build_dir/sanitizer-logs"
 # requests: plain and streamed chat, failover, upstream faults and cancellation, the Anthropic
 # front door over every vendor kind, and graceful shutdown.
 tsan_units=(unit_router unit_http unit_store)
-tsan_e2e=(chat failover faults messages vendors lifecycle)
+tsan_e2e=(chat failover faults messages vendors lifecycle responses)
 
 build() {
   cmake --preset "$kind" $(scripts/ccache.sh) >/dev/null || return 1

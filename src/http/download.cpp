@@ -316,6 +316,12 @@ Result<Url> resolve_location(const Url& base, std::string_view location) {
   return out;
 }
 
+std::string sha256_hex(std::string_view data) {
+  Sha256 hash;
+  hash.update(data.data(), data.size());
+  return hash.hex();
+}
+
 Result<std::string> sha256_file(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return file_error("cannot open", path, errno);

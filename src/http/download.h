@@ -80,6 +80,8 @@ bool same_origin(const Url& a, const Url& b);
 
 // Lowercase hex sha256 of a file's contents, read in pieces.
 Result<std::string> sha256_file(const std::filesystem::path& path);
+// Lowercase hex sha256 of `data`.
+std::string sha256_hex(std::string_view data);
 
 // A `keel pull` source: an http(s) URL as it is, or "hf:OWNER/REPO/FILE" (FILE may hold
 // slashes) as Hugging Face's "<endpoint>/OWNER/REPO/resolve/main/FILE". `hf_endpoint` empty:

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/sse.h"
+#include "server/stream_sink.h"
 
 namespace keel {
 
@@ -40,46 +41,6 @@ std::string model_named_in(std::string_view body) {
   const auto model = json.find("model");
   return model != json.end() && model->is_string() ? model->get<std::string>() : std::string();
 }
-
-// The client's side of a streamed chat. Headers go out with the first event the router lets
-// through; each front door writes events in its own format.
-class StreamSink : public BatchEventSink {
- public:
-  StreamSink(ResponseWriter& writer, std::string request_id, ChatAggregator* transcript)
-      : writer_(writer), request_id_(std::move(request_id)), transcript_(transcript) {
-    frames_.reserve(4096);   // a short answer's frames without regrowth
-  }
-
-  // Every event's frames in one write (one HTTP chunk).
-  Task<bool> on_events(std::vector<ChatEvent>& events) override {
-    if (!writer_.started()) {
-      Headers headers{{"x-request-id", request_id_}};
-      if (!co_await writer_.begin_stream(200, "text/event-stream", headers)) co_return false;
-    }
-    frames_.clear();
-    for (const auto& event : events) {
-      if (transcript_) transcript_->add(event);
-      append_frames(event, frames_);
-    }
-    co_return co_await writer_.write(frames_);
-  }
-  // The stream ended well: the format's closing frames, then the end of the response.
-  Task<void> done() {
-    co_await writer_.write(closing_frames());
-    co_await writer_.end();
-  }
-
- protected:
-  // Appends the event's frames to `out`.
-  virtual void append_frames(const ChatEvent& event, std::string& out) = 0;
-  virtual std::string closing_frames() = 0;
-
- private:
-  ResponseWriter& writer_;
-  std::string request_id_;
-  ChatAggregator* transcript_;
-  std::string frames_;   // on_events' bytes, kept for its capacity
-};
 
 // OpenAI chat.completion.chunk frames; a terminal error is an error object and never [DONE].
 class OpenAISseSink final : public StreamSink {
@@ -211,14 +172,18 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
   return reply;
 }
 
-bool App::authorized(const bhttp::fields& fields) const {
-  if (config_.api_keys.empty()) return true;
+std::string_view presented_key(const bhttp::fields& fields) {
   std::string_view given = field_value(fields, "authorization");
   if (given.size() > 7 && beast::iequals(beast::string_view(given.data(), 7), "bearer ")) {
     given.remove_prefix(7);
-  } else {
-    given = field_value(fields, "x-api-key");  // the Anthropic SDKs' header
+    return given;
   }
+  return field_value(fields, "x-api-key");  // the Anthropic SDKs' header
+}
+
+bool App::authorized(const bhttp::fields& fields) const {
+  if (config_.api_keys.empty()) return true;
+  const std::string_view given = presented_key(fields);
   if (given.empty()) return false;
   bool match = false;
   for (const auto& key : config_.api_keys) {
@@ -315,6 +280,26 @@ std::span<const Route> App::routes() {
        .logged = true,
        .handler = &App::count_tokens},
       {.pattern = "/v1/embeddings", .methods = {post}, .logged = true, .handler = &App::embeddings},
+      {.pattern = "/v1/responses",
+       .methods = {post},
+       .logged = true,
+       .handler = &App::create_response},
+      {.pattern = "/v1/responses/{id}",
+       .methods = {get, delete_},
+       .handler = &App::get_or_delete_response},
+      {.pattern = "/v1/responses/{id}/input_items",
+       .methods = {get},
+       .handler = &App::response_input_items},
+      {.pattern = "/v1/conversations", .methods = {post}, .handler = &App::create_conversation},
+      {.pattern = "/v1/conversations/{id}",
+       .methods = {get, post, delete_},
+       .handler = &App::conversation},
+      {.pattern = "/v1/conversations/{id}/items",
+       .methods = {get, post},
+       .handler = &App::conversation_items},
+      {.pattern = "/v1/conversations/{id}/items/{item_id}",
+       .methods = {get, delete_},
+       .handler = &App::conversation_item},
       {.pattern = "/v1/models",
        .methods = {get},
        .format_by_client = true,
@@ -477,6 +462,18 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       co_await response.send(200, kJson, std::move(body), headers);
     }
   }
+  co_await settle(response, outcome, record, format);
+  if (transcript) {
+    Json content = {
+        {"request", try_parse_json(request.message.body()).value_or(Json())},
+        {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
+                               : chat_response_to_wire(transcript->response())}};
+    record.content = dump(content);
+  }
+}
+
+Task<void> App::settle(ResponseWriter& response, ChatOutcome& outcome, RequestRecord& record,
+                       ApiFormat format) {
   record.attempts = std::move(outcome.attempts);
   record.ttft_ms = outcome.ttft_ms;
   record.prompt_tokens = outcome.usage.prompt_tokens;
@@ -494,13 +491,6 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     } else {
       co_await send_error(response, error, &record, format);
     }
-  }
-  if (transcript) {
-    Json content = {
-        {"request", try_parse_json(request.message.body()).value_or(Json())},
-        {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
-                               : chat_response_to_wire(transcript->response())}};
-    record.content = dump(content);
   }
 }
 

@@ -26,6 +26,9 @@ struct RouteCall {
   std::vector<std::string_view> params;   // the route pattern's {names}, into the path
 };
 
+// The API key a request presents (Authorization: Bearer, else x-api-key); "" when none.
+std::string_view presented_key(const bhttp::fields& fields);
+
 class App {
  public:
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
@@ -63,6 +66,20 @@ class App {
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
                   ApiFormat format);
+  // POST /v1/responses and the stored Responses state (server/responses.cpp).
+  Task<void> responses(Request& request, ResponseWriter& response, RequestRecord& record);
+  // The stored-state routes, one handler per row (server/responses.cpp).
+  Task<void> create_response(RouteCall& call);
+  Task<void> get_or_delete_response(RouteCall& call);
+  Task<void> response_input_items(RouteCall& call);
+  Task<void> create_conversation(RouteCall& call);
+  Task<void> conversation(RouteCall& call);
+  Task<void> conversation_items(RouteCall& call);
+  Task<void> conversation_item(RouteCall& call);
+  Task<void> state_route(RouteCall& call, int which);
+  // A chat's outcome into its record; a failure the client has not seen yet is sent to it.
+  Task<void> settle(ResponseWriter& response, ChatOutcome& outcome, RequestRecord& record,
+                    ApiFormat format);
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,32 @@ struct StoreStats {
   int64_t pruned = 0;    // requests deleted by retention
 };
 
+// Stored state of the Responses API (stored responses and conversations). Bodies are JSON
+// text in the Responses wire format; the store does not read them. `owner` is a hash of the
+// API key that made the object (never the key): every read, change and delete names it, and an
+// object of another owner is not found.
+struct StoredResponse {
+  std::string id;                // resp_...
+  std::string owner;
+  int64_t created_ms = 0;
+  std::string previous_id;       // previous_response_id, "" when none
+  std::string conversation_id;   // "" when none
+  std::string input_items;       // JSON array: this turn's input items, each with its id
+  std::string body;              // JSON: the response object as last sent
+};
+
+struct StoredConversation {
+  std::string id;                // conv_...
+  std::string owner;
+  int64_t created_ms = 0;
+  std::string metadata;          // JSON object
+};
+
+struct StoredItem {
+  std::string id;                // the item's id (msg_..., fc_..., ...)
+  std::string body;              // JSON: the item
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -64,9 +91,34 @@ class Store {
   // Most recent requests first, with their attempts; for `keel` tooling and tests.
   virtual Result<std::vector<RequestRecord>> recent(int limit) = 0;
   virtual StoreStats stats() const = 0;
+
+  // Stored Responses state. Unlike record(), these are synchronous and read-after-write: what
+  // one call stored, the next call on any thread finds. Each blocks its caller for one small
+  // transaction (io threads accept that; docs/dev.md "Stored responses").
+  // Insert or replace (a streamed response is stored once it ends).
+  virtual Status put_response(const StoredResponse& response) = 0;
+  // nullopt when absent, deleted, expired or owned by another key.
+  virtual Result<std::optional<StoredResponse>> get_response(const std::string& id,
+                                                             const std::string& owner) = 0;
+  virtual Result<bool> delete_response(const std::string& id, const std::string& owner) = 0;
+  // Insert, or replace the metadata of the owner's conversation with that id.
+  virtual Status put_conversation(const StoredConversation& conversation) = 0;
+  virtual Result<std::optional<StoredConversation>> get_conversation(const std::string& id,
+                                                                     const std::string& owner) = 0;
+  // Deletes the conversation and its items.
+  virtual Result<bool> delete_conversation(const std::string& id, const std::string& owner) = 0;
+  // Appends items after the conversation's last (the caller has checked its owner).
+  virtual Status append_conversation_items(const std::string& conversation_id,
+                                           const std::vector<StoredItem>& items) = 0;
+  // Oldest first.
+  virtual Result<std::vector<StoredItem>> conversation_items(
+      const std::string& conversation_id) = 0;
+  virtual Result<bool> delete_conversation_item(const std::string& conversation_id,
+                                                const std::string& item_id) = 0;
 };
 
-// How long the log keeps requests; 0 turns a limit off. The store deletes a request and its
+// How long the log keeps requests; 0 turns a limit off. Stored responses and conversations
+// follow max_age_ms only (a response by its creation, a conversation by its last change). The store deletes a request and its
 // attempts once it started more than `max_age_ms` ago, and the oldest requests beyond
 // `max_requests`, in the background, a bounded number per transaction.
 struct RetentionOptions {

@@ -222,18 +222,26 @@ export async function startKeel({ providers = [], models = [], extra = {}, env =
 // closed; without it stdin is closed at once. `env` is merged over process.env (a value of
 // undefined removes that variable). Resolves {code, signal, stdout, stderr, timedOut}; a command
 // still running after timeoutMs is killed with SIGKILL and reported with timedOut: true.
-export async function runKeel(args, { env = {}, input, cwd, timeoutMs = 5000 } = {}) {
+export async function runKeel(args, options = {}) {
   requireKeelBin();
-  const proc = spawn(KEEL_BIN, args, {
+  const result = await runProgram(KEEL_BIN, args, options);
+  keepStderr({ pid: result.pid }, result.stderr);
+  return result;
+}
+
+// Runs any program as runKeel runs keel (Claude Code, Codex CLI, ...); `inheritEnv: false` starts
+// it with `env` alone. Resolves {code, signal, stdout, stderr, timedOut, pid}.
+export async function runProgram(file, args, { env = {}, inheritEnv = true, input, cwd, timeoutMs = 5000 } = {}) {
+  const proc = spawn(file, args, {
     cwd: cwd ?? tmpdir(),
-    env: { ...process.env, ...env },
+    env: inheritEnv ? { ...process.env, ...env } : env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });
   proc.stderr.on('data', (d) => { stderr += d; });
-  proc.stdin.on('error', () => {}); // keel may exit before reading its input
+  proc.stdin.on('error', () => {}); // it may exit before reading its input
   proc.stdin.end(input ?? '');
   return new Promise((resolve, reject) => {
     let timedOut = false;
@@ -247,8 +255,7 @@ export async function runKeel(args, { env = {}, input, cwd, timeoutMs = 5000 } =
     });
     proc.on('close', (code, signal) => {
       clearTimeout(timer);
-      keepStderr(proc, stderr);
-      resolve({ code, signal, stdout, stderr, timedOut });
+      resolve({ code, signal, stdout, stderr, timedOut, pid: proc.pid });
     });
   });
 }

@@ -47,7 +47,8 @@
 //   tools-noargs*               one tool_use toolu_03 get_time with input {}; streamed with a
 //                               single empty input_json_delta "" (nothing to stream)
 //   agent*                      a one-step agent: without tool_result blocks, one tool_use of Bash
-//                               {"command": "echo keel-agent-ok", ...} (ANTHROPIC_AGENT_USE); with
+//                               {"command": "echo keel-agent-ok", ...} (ANTHROPIC_AGENT_USE), or
+//                               exec_command {"cmd": ...} when offered (Codex CLI's); with
 //                               them, text "tool said: <the last tool_result's text>"
 //   max-tokens*                 text "Hello from", stop_reason max_tokens
 //   stop-seq*                   text "Hello", stop_reason stop_sequence, stop_sequence = the first
@@ -103,6 +104,8 @@ export const ANTHROPIC_TOOL_USES = [
 export const ANTHROPIC_TOOLS_PREFACE = 'Let me check.';
 // What agent* calls (a tool Claude Code has, with a harmless command).
 export const ANTHROPIC_AGENT_USE = { id: 'toolu_agent', name: 'Bash', input: { command: 'echo keel-agent-ok', description: 'Print a marker' } };
+// What agent* calls when the request offers Codex CLI's command tool, exec_command, instead.
+export const ANTHROPIC_CODEX_AGENT_USE = { id: 'toolu_agent', name: 'exec_command', input: { cmd: 'echo keel-agent-ok' } };
 
 const KNOWN_FIELDS = new Set([
   'model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences',
@@ -454,7 +457,9 @@ export async function startFakeAnthropic(options = {}) {
         return { ...base, stop_reason: 'tool_use', content: ANTHROPIC_TOOL_USES.map(toolUse) };
       case 'agent': {
         const results = toolResultsOf(body.messages);
-        if (results.length === 0) return { ...base, stop_reason: 'tool_use', content: [toolUse(ANTHROPIC_AGENT_USE)] };
+        const codex = (Array.isArray(body.tools) ? body.tools : []).some((t) => t?.name === 'exec_command');
+        const use = codex ? ANTHROPIC_CODEX_AGENT_USE : ANTHROPIC_AGENT_USE;
+        if (results.length === 0) return { ...base, stop_reason: 'tool_use', content: [toolUse(use)] };
         return { ...base, content: [text(`tool said: ${results.at(-1).content.trim()}`)] };
       }
       case 'tools-noargs':

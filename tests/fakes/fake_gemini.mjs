@@ -48,6 +48,10 @@
 //                               function (two: Gemini has no switch against parallel calls),
 //                               responseSchema with propertyOrdering (see schemaAnswer())
 //   max-tokens*                 text "Hello from", MAX_TOKENS
+//   agent*                      a one-step agent: without functionResponse parts, one functionCall
+//                               of Bash {"command": "echo keel-agent-ok"} (GEMINI_AGENT_CALL);
+//                               with them, text "tool said: <the last response's output, content
+//                               or result string>"
 //   safety*                     a candidate with no content, finishReason SAFETY, safetyRatings
 //   blocked*                    no candidates, promptFeedback.blockReason SAFETY
 //   fail-500*                   500 INTERNAL
@@ -85,6 +89,8 @@ export const GEMINI_CALLS = [
   { name: 'get_weather', args: { city: 'Paris' }, id: 'fc_paris' },
   { name: 'get_weather', args: { city: 'Tokyo' }, id: 'fc_tokyo' },
 ];
+// What agent* calls (the tool Claude Code and the e2e agents have, with a harmless command).
+export const GEMINI_AGENT_CALL = { name: 'Bash', args: { command: 'echo keel-agent-ok' } };
 export const GEMINI_THOUGHT_SIGNATURE = 'ZmFrZS10aG91Z2h0LXNpZ25hdHVyZQ==';
 
 const TOP_LEVEL = new Set(['contents', 'tools', 'toolConfig', 'safetySettings', 'systemInstruction', 'generationConfig', 'cachedContent']);
@@ -123,7 +129,7 @@ export function behaviourOf(model) {
   if (param) return param;
   if (name.startsWith('overloaded')) return { kind: 'fail-503' };
   return prefixBehaviour(name, ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
-    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked', 'schema']);
+    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked', 'schema', 'agent']);
 }
 
 function isObject(v) {
@@ -501,6 +507,13 @@ export async function startFakeGemini(options = {}) {
         return { parts: [], blocked: true };
       case 'schema':
         return schemaAnswer(body);
+      case 'agent': {
+        const responses = functionResponsesOf(body.contents);
+        if (responses.length === 0) return { parts: [{ functionCall: { name: GEMINI_AGENT_CALL.name, args: GEMINI_AGENT_CALL.args } }], finishReason: 'STOP' };
+        const response = responses.at(-1).response ?? {};
+        const said = ['output', 'content', 'result'].map((k) => response[k]).find((v) => typeof v === 'string') ?? JSON.stringify(response);
+        return { parts: [{ text: `tool said: ${said.trim()}` }], finishReason: 'STOP' };
+      }
       default:
         return { parts: [{ text: GEMINI_TEXT }], finishReason: 'STOP' };
     }

@@ -26,7 +26,8 @@
 //                               response_format's schema, or json_object with a schema in the
 //                               prompt (see schemaCalls(), schemaText())
 //   agent*                      a one-step agent: without a tool message, one call to Bash
-//                               {"command": "echo keel-agent-ok", ...} (AGENT_CALL); with one,
+//                               {"command": "echo keel-agent-ok", ...} (AGENT_CALL), or to
+//                               exec_command {"cmd": ...} when offered (Codex CLI's; CODEX_AGENT_CALL); with one,
 //                               text "tool said: <the last tool message's text>"
 //   fail-500*                   500 with an OpenAI error body
 //   fail-400*, fail-401*        400 / 401 with an OpenAI error body (not retryable)
@@ -83,6 +84,9 @@ export const TOOL_CALLS = [
 export const AGENT_CALL = {
   id: 'call_agent', name: 'Bash', arguments: JSON.stringify({ command: 'echo keel-agent-ok', description: 'Print a marker' }),
 };
+// What agent* calls when the request offers Codex CLI's command tool, exec_command, instead.
+export const CODEX_AGENT_CALL = { id: 'call_agent', name: 'exec_command', arguments: JSON.stringify({ cmd: 'echo keel-agent-ok' }) };
+const offersTool = (body, name) => (Array.isArray(body.tools) ? body.tools : []).some((t) => t?.function?.name === name);
 export const FAKE_MODELS = ['ok', 'echo', 'tools', 'json', 'text-embedding-fake'];
 // Azure OpenAI's deployment routes (learn.microsoft.com, Azure OpenAI REST API reference).
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
@@ -345,7 +349,9 @@ export async function startFakeOpenAI(options = {}) {
   function callsOf(body, behaviour) {
     if (behaviour.kind === 'tools') return TOOL_CALLS;
     if (behaviour.kind === 'schema') return schemaCalls(body);
-    if (behaviour.kind === 'agent' && lastToolText(body.messages) === null) return [AGENT_CALL];
+    if (behaviour.kind === 'agent' && lastToolText(body.messages) === null) {
+      return [offersTool(body, 'exec_command') ? CODEX_AGENT_CALL : AGENT_CALL];
+    }
     return null;
   }
 

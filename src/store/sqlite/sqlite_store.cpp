@@ -275,6 +275,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (auto page_size = query_text(store->write_db_.get(), "PRAGMA page_size")) {
     store->page_size_ = std::max(std::strtoll(page_size->c_str(), nullptr, 10), 512LL);
   }
+  auto state = SqliteState::open(path, options.retention);
+  if (!state) return fail(state.error());
+  store->state_ = std::move(*state);
   store->writer_ = std::thread(&SqliteStore::writer_loop, store.get());
   return store;
 }

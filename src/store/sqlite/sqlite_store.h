@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "store/sqlite/sqlite_state.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -68,6 +69,39 @@ class SqliteStore final : public Store {
   // error.
   Result<std::vector<RequestRecord>> recent(int limit) override;
   StoreStats stats() const override;
+
+  // Stored Responses state, on a connection of its own (sqlite_state.h).
+  Status put_response(const StoredResponse& response) override {
+    return state_->put_response(response);
+  }
+  Result<std::optional<StoredResponse>> get_response(const std::string& id,
+                                                     const std::string& owner) override {
+    return state_->get_response(id, owner);
+  }
+  Result<bool> delete_response(const std::string& id, const std::string& owner) override {
+    return state_->delete_response(id, owner);
+  }
+  Status put_conversation(const StoredConversation& conversation) override {
+    return state_->put_conversation(conversation);
+  }
+  Result<std::optional<StoredConversation>> get_conversation(const std::string& id,
+                                                             const std::string& owner) override {
+    return state_->get_conversation(id, owner);
+  }
+  Result<bool> delete_conversation(const std::string& id, const std::string& owner) override {
+    return state_->delete_conversation(id, owner);
+  }
+  Status append_conversation_items(const std::string& conversation_id,
+                                   const std::vector<StoredItem>& items) override {
+    return state_->append_conversation_items(conversation_id, items);
+  }
+  Result<std::vector<StoredItem>> conversation_items(const std::string& conversation_id) override {
+    return state_->conversation_items(conversation_id);
+  }
+  Result<bool> delete_conversation_item(const std::string& conversation_id,
+                                        const std::string& item_id) override {
+    return state_->delete_conversation_item(conversation_id, item_id);
+  }
 
   // Runs a whole retention pass on the writer thread now (after the batch it may be writing),
   // and the vacuum it makes due to its end, and returns how many requests it deleted; 0 when
@@ -168,6 +202,7 @@ class SqliteStore final : public Store {
   std::atomic<int64_t> failed_{0};
   std::atomic<int64_t> pruned_{0};
   std::thread writer_;
+  std::unique_ptr<SqliteState> state_;  // stored Responses state, on its own connection
 };
 
 }  // namespace keel

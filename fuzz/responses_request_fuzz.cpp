@@ -1,0 +1,87 @@
+// Responses API request bodies (POST /v1/responses): parse_responses_request over arbitrary
+// bytes, then everything the server does with the result: the thread's messages (the input
+// items also standing in for a stored history, as previous_response_id loads them), the
+// upstream bodies for an OpenAI-compatible, Anthropic and Gemini target, the response object,
+// and a turn streamed through ResponsesStreamEncoder (text, then a call of each declared tool
+// with the input's first bytes as its arguments).
+//
+// Invariants beyond "no crash, no UB, no leak":
+//  - a rejected request is a 400 whose error body is valid UTF-8;
+//  - normalised input items are a fixed point: parse_input_items(items) == items;
+//  - stream events are numbered 0, 1, 2, ..., every item added is done once, in order, and the
+//    final response's output is the done items;
+//  - everything keel serialises is valid UTF-8 (dump_checked).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "api/anthropic.h"
+#include "api/gemini.h"
+#include "api/openai_chat.h"
+#include "api/responses/responses.h"
+#include "fuzz_check.h"
+
+namespace {
+
+void check_stream(const keel::ResponsesRequest& request) {
+  keel::ResponsesStreamEncoder encoder(keel::response_object(request, "resp_1", 1, "in_progress"),
+                                       request.custom_tools);
+  std::vector<keel::ResponsesEvent> events;
+  encoder.begin(events);
+  encoder.encode(keel::ChatEvent::start("up", "m"), events);
+  encoder.encode(keel::ChatEvent::text_delta(std::string("hi")), events);
+  int index = 0;
+  for (const auto& tool : request.chat.tools) {
+    encoder.encode(
+        keel::ChatEvent::tool_call_start(index, "call_" + std::to_string(index), tool.name),
+        events);
+    encoder.encode(keel::ChatEvent::tool_args_delta(index, "{\"input\":\"x\"}"), events);
+    ++index;
+  }
+  encoder.encode(keel::ChatEvent::finished(keel::FinishReason::kStop), events);
+  encoder.finish(events);
+  std::vector<std::string> added;
+  std::vector<std::string> done;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const keel::Json& data = events[i].data;
+    FUZZ_CHECK(data["sequence_number"] == i, "sequence numbers are not 0, 1, 2, ...");
+    FUZZ_CHECK(data["type"] == events[i].type, "event type and data type differ");
+    if (events[i].type == "response.output_item.added") added.push_back(data["item"]["id"]);
+    if (events[i].type == "response.output_item.done") done.push_back(data["item"]["id"]);
+    dump_checked(data);
+  }
+  FUZZ_CHECK(added == done, "items added and done differ");
+  FUZZ_CHECK(events.back().type == "response.completed", "the stream does not end completed");
+  FUZZ_CHECK(encoder.response()["output"].size() == done.size(), "final output lost items");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  auto request = keel::parse_responses_request(input);
+  if (!request) {
+    FUZZ_CHECK(keel::http_status_for(request.error().code) == 400,
+               "client input gave a non-400 error");
+    dump_checked(keel::error_to_wire(request.error()));
+    return 0;
+  }
+  const std::string items = dump_checked(request->input_items);
+  auto again = keel::parse_input_items(request->input_items, "input");
+  FUZZ_CHECK(again.ok(), "normalised items are refused");
+  FUZZ_CHECK(dump_checked(*again) == items, "normalised items are not a fixed point");
+
+  keel::build_messages(*request, request->input_items);
+  dump_checked(keel::chat_request_to_wire(request->chat, "upstream-model"));
+  if (!request->chat.messages.empty()) {
+    // Translations to other vendors may refuse what they cannot express; they must not crash.
+    (void)keel::chat_request_to_anthropic(request->chat, "claude");
+    (void)keel::chat_request_to_gemini(request->chat);
+  }
+  dump_checked(keel::response_object(*request, "resp_1", 1, "in_progress"));
+  check_stream(*request);
+  auto page = keel::item_page(request->input_items, "order=asc&limit=2");
+  FUZZ_CHECK(page.ok(), "a page of stored items failed");
+  return 0;
+}

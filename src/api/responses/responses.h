@@ -1,0 +1,142 @@
+// OpenAI's Responses API wire format <-> native types. Pure functions, no I/O. Wire reference:
+// ../shared/specs/openai-openapi.yaml (CreateResponse, Response, ResponseStreamEvent, the item
+// schemas) and the openai npm SDK's types. One file per concern: request.cpp (the client's
+// request and its items -> ChatRequest), response.cpp (the response object, items, lists,
+// errors), stream.cpp (ChatEvents -> the response.* event stream and the final response).
+//
+//   auto req = parse_responses_request(body);                  // 400 with param on bad input
+//   Json history = stored items ...;                            // previous_response_id /
+//   conversation auto status = build_messages(*req, history);                // req->chat.messages
+//   filled ResponsesStreamEncoder enc(response_object(*req, id, created, "in_progress"),
+//   req->custom_tools); enc.begin(events); for (ChatEvent e : stream) enc.encode(e, events);
+//   enc.finish(events); enc.response();                                             // the final
+//   response object
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/chat.h"
+
+namespace keel {
+
+// --- the client's request ---------------------------------------------------------------------
+
+struct ResponsesRequest {
+  // Model, tools, tool_choice, sampling, text.format, stream. Messages are filled by
+  // build_messages (instructions, then the stored history, then input_items).
+  ChatRequest chat;
+  // This turn's input as items, in their normalised wire form, each with an id (kept when the
+  // client gave one, else made: msg_..., fc_..., fco_..., rs_...).
+  Json input_items = Json::array();
+  std::string instructions;          // "" when absent
+  std::string previous_response_id;  // "" when absent
+  std::string conversation_id;       // "" when absent
+  bool store = true;
+  // Echoed on the response object as given (null when absent): tools, tool_choice, text,
+  // reasoning, metadata, max_output_tokens, parallel_tool_calls, temperature, top_p, user,
+  // truncation, prompt_cache_key, include, ... (response_object() writes them).
+  Json echo = Json::object();
+  // Tools of type "custom": offered to the model as functions taking {"input": string}; their
+  // calls go back as custom_tool_call items.
+  std::set<std::string> custom_tools;
+  // Tools of a `namespace` tool: offered as functions named "<namespace>__<name>"; their calls
+  // go back with `name` and `namespace` apart. Qualified name -> {namespace, name}.
+  std::map<std::string, std::pair<std::string, std::string>> namespaced;
+};
+
+// The name a model sees for `name` in `namespace_name` ("" when none).
+std::string qualified_tool_name(const std::string& namespace_name, const std::string& name);
+
+// Validates types and required fields. Errors are kInvalidArgument with `param` set; an item or
+// tool type keel cannot serve is a 400 naming the type.
+Result<ResponsesRequest> parse_responses_request(std::string_view body);
+
+// A list of input items (an `input` array, or a conversation's `items`) checked and normalised
+// as parse_responses_request does, ids made where missing. `param` names the list in errors.
+Result<Json> parse_input_items(const Json& items, const std::string& param);
+
+// Native messages for `items` (normalised items, oldest first: stored history and this turn's
+// input, or a response's output), appended to `out`. function_call items join the assistant
+// turn before them; reasoning items carry nothing another vendor could use and are skipped.
+void items_to_messages(const Json& items, std::vector<Message>& out);
+
+// req.chat.messages = instructions (system) + history + req.input_items.
+void build_messages(ResponsesRequest& req, const Json& history);
+
+// --- the response object ----------------------------------------------------------------------
+
+// The response object with `status` and an empty output, the request's settings echoed.
+Json response_object(const ResponsesRequest& req, const std::string& id, int64_t created_at,
+                     const std::string& status);
+// ResponseUsage for `usage`.
+Json usage_to_wire(const Usage& usage);
+// A failure as the response's `error` ({code, message}), code from OpenAI's ResponseErrorCode
+// (rate_limit_exceeded, server_error, ...) or context_length_exceeded where the upstream said so.
+Json response_error(const Error& error);
+// {"object":"list","data":...,"first_id","last_id","has_more"} for a page of `items` (oldest
+// first): `order` asc or desc, after the item with id `after`, at most `limit` (1..100).
+Result<Json> item_page(const Json& items, std::string_view query);
+// ConversationResource.
+Json conversation_object(const std::string& id, int64_t created_at, const Json& metadata);
+
+// --- the stream -------------------------------------------------------------------------------
+
+struct ResponsesEvent {
+  std::string type;  // "response.created", ...: the SSE event name and the data's "type"
+  Json data;
+};
+
+// Native events -> Responses stream events in OpenAI's order, with sequence numbers, ids stable
+// from response.created to response.completed. It also builds the final response object, so
+// that a request that did not stream gets the very same output.
+class ResponsesStreamEncoder {
+ public:
+  // `response`: response_object(..., "in_progress").
+  ResponsesStreamEncoder(
+      Json response, std::set<std::string> custom_tools,
+      std::map<std::string, std::pair<std::string, std::string>> namespaced = {});
+  // response.created, response.in_progress.
+  void begin(std::vector<ResponsesEvent>& out);
+  // Error events are not handled here: call fail().
+  void encode(const ChatEvent& event, std::vector<ResponsesEvent>& out);
+  // Closes open items; response.completed (or response.incomplete at max_output_tokens).
+  void finish(std::vector<ResponsesEvent>& out);
+  // Closes open items; response.failed with the error.
+  void fail(const Error& error, std::vector<ResponsesEvent>& out);
+  // The client went away: open items end incomplete, the response `cancelled`; no events (there
+  // is nobody to send them to), only the response object, for the store.
+  void cancel();
+  // The response object as last sent (final after finish/fail/cancel).
+  const Json& response() const { return response_; }
+  bool begun() const { return begun_; }
+
+ private:
+  struct OpenItem {
+    size_t output_index = 0;
+    Json item;            // the item as it stands; arguments / input grow in `text`
+    std::string text;     // a message's text, a call's arguments
+    int tool_index = -1;  // a call's index among the turn's calls; -1 for a message
+    bool custom = false;  // a custom_tool_call
+  };
+  Json& emit(std::vector<ResponsesEvent>& out, const char* type);
+  Json& emit_for(std::vector<ResponsesEvent>& out, const char* type, const OpenItem& open);
+  void open_item(Json item, int tool_index, bool custom, std::vector<ResponsesEvent>& out);
+  void close_items(const char* status, std::vector<ResponsesEvent>& out);
+  void end(const char* type, std::vector<ResponsesEvent>& out);
+
+  Json response_;
+  std::set<std::string> custom_tools_;
+  std::map<std::string, std::pair<std::string, std::string>> namespaced_;
+  int64_t sequence_ = 0;
+  bool begun_ = false;
+  std::vector<OpenItem> open_;  // items added and not yet done, in output order
+  FinishReason finish_ = FinishReason::kNone;
+  Usage usage_;
+};
+
+}  // namespace keel

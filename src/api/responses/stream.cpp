@@ -1,0 +1,226 @@
+// Native events -> the Responses API's stream (responses.h: ResponsesStreamEncoder).
+//
+// Order, as OpenAI sends it: response.created, response.in_progress, then per output item
+// output_item.added, [content_part.added, output_text.delta..., output_text.done,
+// content_part.done | function_call_arguments.delta..., function_call_arguments.done],
+// output_item.done, and last response.completed (or .incomplete / .failed) carrying the whole
+// output. Function calls stay open until the turn ends, so deltas of parallel calls that an
+// upstream interleaves each reach their own item.
+#include "api/json_util.h"
+#include "api/responses/responses.h"
+#include "core/clock.h"
+#include "core/ids.h"
+
+namespace keel {
+namespace {
+
+Json output_text_part(const std::string& text) {
+  Json part = Json::object();
+  part["type"] = "output_text";
+  part["text"] = text;
+  part["annotations"] = Json::array();
+  part["logprobs"] = Json::array();
+  return part;
+}
+
+// A custom tool's free-text input from the {"input": ...} arguments the model wrote for it;
+// the arguments as they are when they are not that shape.
+std::string custom_input(const std::string& arguments) {
+  const auto parsed = try_parse_json(arguments);
+  if (parsed && parsed->is_object()) {
+    const Json* input = member(*parsed, "input");
+    if (input && input->is_string()) return str(*input);
+  }
+  return arguments;
+}
+
+}  // namespace
+
+ResponsesStreamEncoder::ResponsesStreamEncoder(
+    Json response, std::set<std::string> custom_tools,
+    std::map<std::string, std::pair<std::string, std::string>> namespaced)
+    : response_(std::move(response)),
+      custom_tools_(std::move(custom_tools)),
+      namespaced_(std::move(namespaced)) {}
+
+Json& ResponsesStreamEncoder::emit(std::vector<ResponsesEvent>& out, const char* type) {
+  ResponsesEvent& event = out.emplace_back();
+  event.type = type;
+  event.data = Json::object();
+  event.data["type"] = type;
+  event.data["sequence_number"] = sequence_++;
+  return event.data;
+}
+
+Json& ResponsesStreamEncoder::emit_for(std::vector<ResponsesEvent>& out, const char* type,
+                                       const OpenItem& open) {
+  Json& data = emit(out, type);
+  data["item_id"] = open.item["id"];
+  data["output_index"] = open.output_index;
+  return data;
+}
+
+void ResponsesStreamEncoder::begin(std::vector<ResponsesEvent>& out) {
+  if (begun_) return;
+  begun_ = true;
+  emit(out, "response.created")["response"] = response_;
+  emit(out, "response.in_progress")["response"] = response_;
+}
+
+void ResponsesStreamEncoder::open_item(Json item, int tool_index, bool custom,
+                                       std::vector<ResponsesEvent>& out) {
+  OpenItem& open = open_.emplace_back();
+  open.output_index = response_["output"].size() + open_.size() - 1;
+  open.item = std::move(item);
+  open.tool_index = tool_index;
+  open.custom = custom;
+  Json& added = emit(out, "response.output_item.added");
+  added["output_index"] = open.output_index;
+  added["item"] = open.item;
+  if (tool_index < 0) {
+    Json& part = emit_for(out, "response.content_part.added", open);
+    part["content_index"] = 0;
+    part["part"] = output_text_part("");
+  }
+}
+
+void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<ResponsesEvent>& out) {
+  begin(out);
+  switch (event.kind) {
+    case ChatEvent::Kind::kTextDelta: {
+      if (event.text.empty()) break;
+      if (open_.empty() || open_.back().tool_index >= 0) {
+        close_items("completed", out);
+        Json item = Json::object();
+        item["id"] = new_id("msg_");
+        item["type"] = "message";
+        item["status"] = "in_progress";
+        item["role"] = "assistant";
+        item["content"] = Json::array();
+        open_item(std::move(item), -1, false, out);
+      }
+      OpenItem& open = open_.back();
+      open.text += event.text;
+      Json& delta = emit_for(out, "response.output_text.delta", open);
+      delta["content_index"] = 0;
+      delta["delta"] = event.text;
+      delta["logprobs"] = Json::array();
+      break;
+    }
+    case ChatEvent::Kind::kToolCallStart: {
+      // A message before the call is done; calls stay open together.
+      if (!open_.empty() && open_.back().tool_index < 0) close_items("completed", out);
+      const bool custom = custom_tools_.count(event.tool_name) > 0;
+      Json item = Json::object();
+      item["id"] = new_id(custom ? "ctc_" : "fc_");
+      item["type"] = custom ? "custom_tool_call" : "function_call";
+      item["status"] = "in_progress";
+      item[custom ? "input" : "arguments"] = "";
+      item["call_id"] = event.tool_id.empty() ? new_id("call_") : event.tool_id;
+      if (auto found = namespaced_.find(event.tool_name); found != namespaced_.end()) {
+        item["namespace"] = found->second.first;
+        item["name"] = found->second.second;
+      } else {
+        item["name"] = event.tool_name;
+      }
+      open_item(std::move(item), event.tool_index, custom, out);
+      break;
+    }
+    case ChatEvent::Kind::kToolArgsDelta: {
+      for (OpenItem& open : open_) {
+        if (open.tool_index != event.tool_index) continue;
+        open.text += event.text;
+        // A custom tool's input is the string inside the arguments: sent whole when it ends.
+        if (!open.custom && !event.text.empty()) {
+          emit_for(out, "response.function_call_arguments.delta", open)["delta"] = event.text;
+        }
+        break;
+      }
+      break;
+    }
+    case ChatEvent::Kind::kFinish:
+      finish_ = event.finish;
+      break;
+    case ChatEvent::Kind::kUsage:
+      usage_ = event.usage;
+      break;
+    case ChatEvent::Kind::kStart:
+      if (event.usage.present) usage_ = event.usage;
+      break;
+    case ChatEvent::Kind::kError:
+      break;
+  }
+}
+
+void ResponsesStreamEncoder::close_items(const char* status, std::vector<ResponsesEvent>& out) {
+  for (OpenItem& open : open_) {
+    Json& item = open.item;
+    if (open.tool_index < 0) {
+      Json& done = emit_for(out, "response.output_text.done", open);
+      done["content_index"] = 0;
+      done["text"] = open.text;
+      done["logprobs"] = Json::array();
+      Json& part = emit_for(out, "response.content_part.done", open);
+      part["content_index"] = 0;
+      part["part"] = output_text_part(open.text);
+      item["content"] = Json::array({output_text_part(open.text)});
+    } else if (open.custom) {
+      const std::string input = custom_input(open.text);
+      emit_for(out, "response.custom_tool_call_input.delta", open)["delta"] = input;
+      emit_for(out, "response.custom_tool_call_input.done", open)["input"] = input;
+      item["input"] = input;
+    } else {
+      Json& done = emit_for(out, "response.function_call_arguments.done", open);
+      done["name"] = item["name"];
+      done["arguments"] = open.text;
+      item["arguments"] = open.text;
+    }
+    item["status"] = status;
+    Json& done = emit(out, "response.output_item.done");
+    done["output_index"] = open.output_index;
+    done["item"] = item;
+    response_["output"].push_back(std::move(item));
+  }
+  open_.clear();
+}
+
+void ResponsesStreamEncoder::end(const char* type, std::vector<ResponsesEvent>& out) {
+  if (usage_.present) response_["usage"] = usage_to_wire(usage_);
+  response_["completed_at"] = unix_seconds();
+  emit(out, type)["response"] = response_;
+}
+
+void ResponsesStreamEncoder::finish(std::vector<ResponsesEvent>& out) {
+  begin(out);
+  const bool truncated = finish_ == FinishReason::kLength;
+  close_items(truncated ? "incomplete" : "completed", out);
+  if (truncated) {
+    response_["status"] = "incomplete";
+    response_["incomplete_details"] = {{"reason", "max_output_tokens"}};
+    end("response.incomplete", out);
+  } else if (finish_ == FinishReason::kContentFilter) {
+    response_["status"] = "incomplete";
+    response_["incomplete_details"] = {{"reason", "content_filter"}};
+    end("response.incomplete", out);
+  } else {
+    response_["status"] = "completed";
+    end("response.completed", out);
+  }
+}
+
+void ResponsesStreamEncoder::cancel() {
+  std::vector<ResponsesEvent> dropped;
+  begin(dropped);
+  close_items("incomplete", dropped);
+  response_["status"] = "cancelled";
+}
+
+void ResponsesStreamEncoder::fail(const Error& error, std::vector<ResponsesEvent>& out) {
+  begin(out);
+  close_items("incomplete", out);
+  response_["status"] = "failed";
+  response_["error"] = response_error(error);
+  end("response.failed", out);
+}
+
+}  // namespace keel
