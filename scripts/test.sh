@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test, in stages (`make test` builds build/ first):
 #   unit, e2e            ctest -L unit in build/; the official SDKs against build/keel (node --test)
+#   browser              the web console: web/'s type check (tsc), then tests/browser in chromium
+#                        (screenshots in tests/browser/output/)
 #   notices              scripts/third_party.sh --check: THIRD_PARTY.md and LICENSE.llama.cpp
 #                        match what build/keel links
 #   fuzz build/replay/fuzz   scripts/fuzz.sh: every libFuzzer target replays its corpus and
@@ -8,7 +10,7 @@
 #   asan build/unit/e2e  scripts/sanitize.sh asan: ASan+UBSan build; unit tests and the e2e suite
 #   tsan build/unit/e2e  scripts/sanitize.sh tsan: TSan build; router, HTTP/SSE and streaming tests
 # Ends with one line per stage (pass/FAIL/skipped, minutes) and exits non-zero when any failed.
-# KEEL_TEST_QUICK=1 runs unit, e2e and notices only, for quick iteration; CI runs everything.
+# KEEL_TEST_QUICK=1 runs unit, e2e, browser and notices only, for quick iteration; CI runs everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,9 +52,14 @@ skip() {
 
 unit() { (cd build && ctest -L unit --output-on-failure -j "$JOBS"); }
 e2e() { (cd tests/e2e && KEEL_BIN="$PWD/../../build/keel" node --test --test-concurrency=1 ./*.test.mjs); }
+browser() {
+  (cd web && npx --no-install tsc --noEmit -p .) &&
+    (cd tests/browser && KEEL_BIN="$PWD/../../build/keel" node --test --test-concurrency=1 ./*.test.mjs)
+}
 
 stage "unit" unit
 stage "e2e" e2e
+stage "browser" browser
 stage "notices" scripts/third_party.sh --check build
 
 if [ "$QUICK" = "1" ]; then

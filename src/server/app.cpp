@@ -1,7 +1,5 @@
 #include "server/app.h"
 
-#include <openssl/crypto.h>
-
 #include "api/anthropic.h"
 #include "api/json_util.h"
 #include "api/openai_chat.h"
@@ -10,6 +8,9 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/sse.h"
+#include "server/admin.h"
+#include "server/auth.h"
+#include "server/console.h"
 
 namespace keel {
 
@@ -156,7 +157,10 @@ App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> s
     : config_(std::move(config)),
       router_(std::move(router)),
       store_(std::move(store)),
-      metrics_(router_->model_names()) {}
+      metrics_(router_->model_names()),
+      admin_(std::make_unique<Admin>(config_, *router_, *store_)) {}
+
+App::~App() = default;
 
 std::string App::server_error_body(int status, std::string_view message,
                                    std::string_view target) {
@@ -233,21 +237,7 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
 }
 
 bool App::authorized(const bhttp::fields& fields) const {
-  if (config_.api_keys.empty()) return true;
-  std::string_view given = field_value(fields, "authorization");
-  if (given.size() > 7 && beast::iequals(beast::string_view(given.data(), 7), "bearer ")) {
-    given.remove_prefix(7);
-  } else {
-    given = field_value(fields, "x-api-key");  // the Anthropic SDKs' header
-  }
-  if (given.empty()) return false;
-  bool match = false;
-  for (const auto& key : config_.api_keys) {
-    // Constant time per key, so a timing probe learns nothing about a key's prefix.
-    if (key.size() == given.size() && CRYPTO_memcmp(key.data(), given.data(), key.size()) == 0)
-      match = true;
-  }
-  return match;
+  return config_.api_keys.empty() || key_listed(config_.api_keys, presented_key(fields));
 }
 
 Task<void> App::send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
@@ -329,6 +319,15 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
       co_return;
     }
     co_await response.send(200, kJson, R"({"status":"ok"})");
+    co_return;
+  }
+  // The console's files and /admin's reads (their own access rules: console.h, admin.h).
+  if (is_console_path(path)) {
+    co_await serve_console(request, response);
+    co_return;
+  }
+  if (Admin::owns(path)) {
+    co_await admin_->handle(request, response);
     co_return;
   }
   const bool count_route = path == "/v1/messages/count_tokens";

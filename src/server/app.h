@@ -19,9 +19,12 @@ namespace keel {
 // Which API a route speaks, for its error bodies and stream format.
 enum class ApiFormat { kOpenAI, kAnthropic };
 
+class Admin;
+
 class App {
  public:
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
+  ~App();
 
   Task<void> handle(Request& request, ResponseWriter& response);
 
@@ -61,6 +64,7 @@ class App {
   Metrics metrics_;
   const Server* server_ = nullptr;
   std::atomic<int> in_flight_{0};
+  std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)
 };
 
 }  // namespace keel

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/sqlite/sqlite_rows.h"
 
 namespace keel {
 namespace {
@@ -132,12 +133,6 @@ Result<std::string> query_text(sqlite3* db, const char* sql) {
 void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
   // SQLITE_STATIC: the record outlives the step that reads the binding.
   sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-}
-
-std::string column_text(sqlite3_stmt* stmt, int index) {
-  auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
-  if (!text) return {};
-  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
 }
 
 // Steps a statement that returns no rows and resets it for its next use.
@@ -815,19 +810,7 @@ Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
   sqlite3_bind_int(requests, 1, limit);
   int rc;
   while ((rc = sqlite3_step(requests)) == SQLITE_ROW) {
-    RequestRecord& r = records.emplace_back();
-    r.id = column_text(requests, 0);
-    r.started_ms = sqlite3_column_int64(requests, 1);
-    r.endpoint = column_text(requests, 2);
-    r.model = column_text(requests, 3);
-    r.stream = sqlite3_column_int(requests, 4) != 0;
-    r.status = sqlite3_column_int(requests, 5);
-    r.error_class = column_text(requests, 6);
-    r.latency_ms = sqlite3_column_int64(requests, 7);
-    r.ttft_ms = sqlite3_column_int64(requests, 8);
-    r.prompt_tokens = sqlite3_column_int64(requests, 9);
-    r.completion_tokens = sqlite3_column_int64(requests, 10);
-    r.content = column_text(requests, 11);
+    sqlite_rows::read_request(requests, records.emplace_back());
   }
   sqlite3_reset(requests);
   if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
@@ -836,17 +819,7 @@ Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
   for (RequestRecord& r : records) {
     bind_text(attempts, 1, r.id);
     while ((rc = sqlite3_step(attempts)) == SQLITE_ROW) {
-      AttemptRecord& a = r.attempts.emplace_back();
-      a.started_ms = sqlite3_column_int64(attempts, 0);
-      a.provider = column_text(attempts, 1);
-      a.target_model = column_text(attempts, 2);
-      a.status = sqlite3_column_int(attempts, 3);
-      a.error_class = column_text(attempts, 4);
-      a.error_message = column_text(attempts, 5);
-      a.latency_ms = sqlite3_column_int64(attempts, 6);
-      a.ttft_ms = sqlite3_column_int64(attempts, 7);
-      a.prompt_tokens = sqlite3_column_int64(attempts, 8);
-      a.completion_tokens = sqlite3_column_int64(attempts, 9);
+      sqlite_rows::read_attempt(attempts, r.attempts.emplace_back());
     }
     sqlite3_reset(attempts);
     if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
