@@ -47,7 +47,8 @@ Json request_summary(const RequestRecord& r) {
           {"latency_ms", r.latency_ms},
           {"ttft_ms", r.ttft_ms},
           {"prompt_tokens", r.prompt_tokens},
-          {"completion_tokens", r.completion_tokens}};
+          {"completion_tokens", r.completion_tokens},
+          {"key_id", r.key_id}};
 }
 
 Json attempt_json(const AttemptRecord& a) {

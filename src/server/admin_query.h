@@ -21,7 +21,8 @@ namespace keel {
 // error.
 Result<std::vector<std::pair<std::string, std::string>>> parse_query_string(std::string_view query);
 
-// GET /admin/requests's parameters: model, status (ok | error | a 3-digit status), since and
+// GET /admin/requests's parameters: model, status (ok | error | a 3-digit status), key_id
+// (which client key: key_id_of in server/auth.h, never the key itself), since and
 // until (unix millis), limit (1..500, default 50), offset (>= 0). An unknown parameter, a value
 // that is not what its name says, or a repeated parameter is a kInvalidArgument naming it.
 Result<RequestQuery> parse_request_query(std::string_view query);

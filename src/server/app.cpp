@@ -158,7 +158,9 @@ App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> s
       router_(std::move(router)),
       store_(std::move(store)),
       metrics_(router_->model_names()),
-      admin_(std::make_unique<Admin>(config_, *router_, *store_)) {}
+      admin_(std::make_unique<Admin>(config_, *router_, *store_)) {
+  for (const auto& key : config_.api_keys) key_ids_.push_back(key_id_of(key));
+}
 
 App::~App() = default;
 
@@ -382,6 +384,10 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   // indexes; random ones cost a random index page per insert once the log is large.
   record.id = new_time_ordered_id("req_", record.started_ms);
   record.endpoint = std::string(path);
+  // Which client key, for the log's key_id (authorized() above, or check_header, matched it).
+  if (const int key = key_position(config_.api_keys, presented_key(request.message)); key >= 0) {
+    record.key_id = key_ids_[static_cast<size_t>(key)];
+  }
   // Overload: past the configured number of in-flight requests, refuse at once.
   struct InFlight {
     std::atomic<int>& count;

@@ -64,6 +64,7 @@ class App {
   Metrics metrics_;
   const Server* server_ = nullptr;
   std::atomic<int> in_flight_{0};
+  std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
   std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)
 };
 

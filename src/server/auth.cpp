@@ -1,6 +1,7 @@
 #include "server/auth.h"
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 namespace keel {
 
@@ -19,14 +20,27 @@ std::string_view presented_key(const bhttp::fields& fields) {
   return std::string_view(it->value().data(), it->value().size());
 }
 
-bool key_listed(const std::vector<std::string>& keys, std::string_view given) {
-  if (given.empty()) return false;
-  bool match = false;
-  for (const auto& key : keys) {
+int key_position(const std::vector<std::string>& keys, std::string_view given) {
+  if (given.empty()) return -1;
+  int match = -1;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& key = keys[i];
     if (key.size() == given.size() && CRYPTO_memcmp(key.data(), given.data(), key.size()) == 0)
-      match = true;
+      match = static_cast<int>(i);
   }
   return match;
+}
+
+std::string key_id_of(std::string_view key) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "key_";
+  for (int i = 0; i < 4; ++i) {
+    id += kHex[digest[i] >> 4];
+    id += kHex[digest[i] & 15];
+  }
+  return id;
 }
 
 }  // namespace keel

@@ -44,6 +44,7 @@ struct RequestRecord {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   std::string content;           // JSON {request, response}; empty unless log_content
+  std::string key_id;            // which client key (key_id_of, server/auth.h); "" without api_keys
   std::vector<AttemptRecord> attempts;
 };
 
@@ -63,6 +64,7 @@ struct RequestQuery {
   std::string status;
   int64_t since_ms = 0;  // started_ms >= since_ms; 0 = no bound
   int64_t until_ms = 0;  // started_ms < until_ms; 0 = no bound
+  std::string key_id;    // exact; "" = any
   int limit = 50;        // 1..500
   int64_t offset = 0;
 };

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 import { startKeel, fakeProvider, UPSTREAM_KEY, UPSTREAM_KEY_2 } from '../e2e/harness.mjs';
@@ -251,6 +252,12 @@ describe('a keel with api_keys and admin_keys', () => {
     await page.getByLabel('admin key').fill(ADMIN_KEY);
     await page.getByRole('button', { name: 'Use key' }).click();
     await page.locator('table.requests').getByRole('cell', { name: 'echo', exact: true }).first().waitFor();
+    // The request is listed under its client key's id, and the key id filter finds it.
+    const keyId = `key_${createHash('sha256').update(CLIENT_KEY).digest('hex').slice(0, 8)}`;
+    await page.getByLabel('Key id').fill(keyId);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('table.requests').getByRole('cell', { name: keyId, exact: true }).waitFor();
+    await screenshot(page, 'log-keyed');
 
     await page.getByRole('link', { name: 'Models & providers' }).click();
     await page.getByRole('article', { name: 'echo' }).waitFor();

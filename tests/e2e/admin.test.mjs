@@ -3,6 +3,7 @@
 // shape, and that no key ever appears in them. Also "/" and /console/* (the console's files).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 import { startKeel, makeClient, fakeProvider, UPSTREAM_KEY, UPSTREAM_KEY_2, waitFor } from './harness.mjs';
 
@@ -142,9 +143,27 @@ describe('an open keel', () => {
 });
 
 describe('who may read /admin', () => {
-  test('admin_keys: only an admin key, never a client key', async () => {
-    const keel = await startKeel({ extra: { api_keys: [CLIENT], admin_keys: [ADMIN_KEY] } });
+  test('admin_keys: only an admin key, never a client key; the log names client keys by id', async () => {
+    const keel = await startKeel({
+      providers: [fakeProvider('primary', fake)],
+      models: [{ name: 'echo', targets: [{ provider: 'primary', model: 'echo-keys' }] }],
+      extra: { api_keys: [CLIENT, 'sk-other-client'], admin_keys: [ADMIN_KEY] },
+    });
     try {
+      await makeClient(keel, { apiKey: CLIENT }).chat.completions.create({
+        model: 'echo', messages: [{ role: 'user', content: 'whose?' }],
+      });
+      await makeClient(keel, { apiKey: 'sk-other-client' }).chat.completions.create({
+        model: 'echo', messages: [{ role: 'user', content: 'other' }],
+      });
+      // key_ + the first 8 hex digits of the key's SHA-256: the log never holds the key.
+      const keyId = `key_${createHash('sha256').update(CLIENT).digest('hex').slice(0, 8)}`;
+      const mine = await admin(keel, `/admin/requests?key_id=${keyId}`, ADMIN_KEY);
+      assert.equal(mine.status, 200);
+      assert.deepEqual(mine.json.data.map((r) => r.key_id), [keyId]);
+      const all = await admin(keel, '/admin/requests', ADMIN_KEY);
+      assert.equal(all.json.data.length, 2);
+      assert.ok(!all.text.includes(CLIENT) && !all.text.includes('sk-other-client'), 'a client key in /admin');
       const none = await admin(keel, '/admin/models');
       assert.equal(none.status, 401);
       assert.equal(none.json.error.code, 'invalid_api_key');

@@ -212,6 +212,7 @@ export interface RequestSummary {
   ttft_ms: number;
   prompt_tokens: number;
   completion_tokens: number;
+  key_id: string;
 }
 
 export interface Attempt {

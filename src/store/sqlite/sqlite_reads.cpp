@@ -82,6 +82,10 @@ Result<RequestPage> SqliteStore::query_requests(const RequestQuery& query) {
     sql += " AND status = ?";
     int_param(std::stoll(query.status));
   }
+  if (!query.key_id.empty()) {
+    sql += " AND key_id = ?";
+    text_param(query.key_id);
+  }
   if (query.since_ms > 0) {
     sql += " AND started_ms >= ?";
     int_param(query.since_ms);

@@ -13,7 +13,7 @@ namespace keel::sqlite_rows {
 // The request columns every read selects, in the order read_request() takes them.
 inline constexpr const char* kRequestColumns =
     "id, started_ms, endpoint, model, stream, status, error_class, latency_ms, ttft_ms, "
-    "prompt_tokens, completion_tokens, content";
+    "prompt_tokens, completion_tokens, content, key_id";
 inline constexpr const char* kAttemptColumns =
     "started_ms, provider, target_model, status, error_class, error_message, latency_ms, "
     "ttft_ms, prompt_tokens, completion_tokens";
@@ -37,6 +37,7 @@ inline void read_request(sqlite3_stmt* stmt, RequestRecord& r) {
   r.prompt_tokens = sqlite3_column_int64(stmt, 9);
   r.completion_tokens = sqlite3_column_int64(stmt, 10);
   r.content = column_text(stmt, 11);
+  r.key_id = column_text(stmt, 12);
 }
 
 inline void read_attempt(sqlite3_stmt* stmt, AttemptRecord& a) {

@@ -35,6 +35,7 @@ TEST(AdminQueryTest, ReadsEveryFilter) {
   EXPECT_EQ(defaults->limit, 50);
   EXPECT_EQ(defaults->offset, 0);
   EXPECT_EQ(parse_request_query("status=502")->status, "502");
+  EXPECT_EQ(parse_request_query("key_id=key_0123abcd")->key_id, "key_0123abcd");
 }
 
 TEST(AdminQueryTest, RefusesWithTheParameterNamed) {
@@ -54,10 +55,11 @@ TEST(AdminQueryTest, RefusesWithTheParameterNamed) {
   EXPECT_EQ(message("status=999"), "'status' must be ok, error or a three-digit HTTP status");
   EXPECT_EQ(message("model=a&model=b"), "query parameter 'model' is repeated");
   EXPECT_EQ(message("key=sk-123"),
-            "unknown query parameter 'key' (known: model, status, since, until, limit, offset)");
+            "unknown query parameter 'key' (known: model, status, key_id, since, until, limit, "
+            "offset)");
   EXPECT_EQ(message(std::string(100, 'n') + "=1"),
             "unknown query parameter '" + std::string(64, 'n') +
-                "...' (known: model, status, since, until, limit, offset)");
+                "...' (known: model, status, key_id, since, until, limit, offset)");
 }
 
 }  // namespace

@@ -61,7 +61,9 @@ class SqliteReadsTest : public ::testing::Test {
     failover.content = R"({"request":{},"response":{}})";
     store_->record(failover);
     store_->record(request("r2", 2'000, "smart", 200, 300));
-    store_->record(request("r3", 3'000, "echo", 200, 20));
+    RequestRecord keyed = request("r3", 3'000, "echo", 200, 20);
+    keyed.key_id = "key_aaaa0000";
+    store_->record(keyed);
     RequestRecord bad = request("r4", 61'000, "smart", 502, 700, "bad_gateway");
     bad.attempts = {attempt("primary", 500, 700)};
     store_->record(bad);
@@ -83,11 +85,15 @@ class SqliteReadsTest : public ::testing::Test {
 TEST_F(SqliteReadsTest, FiltersNewestFirst) {
   EXPECT_EQ(ids(query()), (std::vector<std::string>{"r5", "r4", "r3", "r2", "r1"}));
   EXPECT_EQ(ids(query("echo")), std::vector<std::string>{"r3"});
+  RequestQuery by_key;
+  by_key.key_id = "key_aaaa0000";
+  EXPECT_EQ(ids(by_key), std::vector<std::string>{"r3"});
+  by_key.key_id = "key_bbbb0000";
+  EXPECT_TRUE(ids(by_key).empty());
   EXPECT_EQ(ids(query("", "ok")), (std::vector<std::string>{"r3", "r2", "r1"}));
   EXPECT_EQ(ids(query("", "error")), (std::vector<std::string>{"r5", "r4"}));
   EXPECT_EQ(ids(query("", "502")), std::vector<std::string>{"r4"});
-  EXPECT_EQ(ids(query("smart", "", 2'000, 62'000)),
-            (std::vector<std::string>{"r4", "r2"}));
+  EXPECT_EQ(ids(query("smart", "", 2'000, 62'000)), (std::vector<std::string>{"r4", "r2"}));
 }
 
 TEST_F(SqliteReadsTest, PagesSayWhetherMoreFollow) {
@@ -105,10 +111,13 @@ TEST_F(SqliteReadsTest, PagesSayWhetherMoreFollow) {
 }
 
 TEST_F(SqliteReadsTest, RefusesWhatTheContractRulesOut) {
-  EXPECT_EQ(store_->query_requests(query("", "", 0, 0, 0)).error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store_->query_requests(query("", "", 0, 0, 501)).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->query_requests(query("", "", 0, 0, 0)).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->query_requests(query("", "", 0, 0, 501)).error().code,
+            ErrorCode::kInvalidArgument);
   EXPECT_EQ(store_->query_requests(query("", "5xx")).error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store_->query_requests(query("", "", 0, 0, 50, -1)).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->query_requests(query("", "", 0, 0, 50, -1)).error().code,
+            ErrorCode::kInvalidArgument);
   // A model name is bound, never spliced into the SQL.
   EXPECT_TRUE(ids(query("x' OR '1'='1")).empty());
 }

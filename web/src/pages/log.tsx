@@ -9,11 +9,12 @@ const PAGE = 25;
 interface Filters {
   model: string;
   status: string;
+  key_id: string; // which client key ("key_" + 8 hex digits of its SHA-256), never a key
   since: string; // datetime-local values, the browser's local time
   until: string;
 }
 
-const emptyFilters: Filters = { model: '', status: '', since: '', until: '' };
+const emptyFilters: Filters = { model: '', status: '', key_id: '', since: '', until: '' };
 
 function toMillis(local: string): string {
   if (!local) return '';
@@ -32,6 +33,7 @@ function RequestList() {
   const query = {
     model: filters.model.trim(),
     status: filters.status,
+    key_id: filters.key_id.trim(),
     since: toMillis(filters.since),
     until: toMillis(filters.until),
     limit: String(PAGE),
@@ -74,6 +76,10 @@ function RequestList() {
           </select>
         </div>
         <div class="field">
+          <label for="filter-key_id">Key id</label>
+          <input type="text" placeholder="any" {...field('key_id')} />
+        </div>
+        <div class="field">
           <label for="filter-since">From</label>
           <input type="datetime-local" {...field('since')} />
         </div>
@@ -106,7 +112,7 @@ function RequestList() {
         <div class="card table-card">
           <table class="requests">
             <caption class="visually-hidden">Requests, newest first</caption>
-            <Head columns={['time', 'request', 'endpoint', 'model', 'status', 'latency', 'TTFT', 'tokens']} />
+            <Head columns={['time', 'request', 'endpoint', 'model', 'key id', 'status', 'latency', 'TTFT', 'tokens']} />
             <tbody>
               {data.data.map((r) => (
                 <tr key={r.id}>
@@ -119,6 +125,7 @@ function RequestList() {
                     {r.stream && <span class="muted"> stream</span>}
                   </td>
                   <td>{r.model || '–'}</td>
+                  <td>{r.key_id || '–'}</td>
                   <td>
                     <StatusBadge status={r.status} errorClass={r.error_class} />
                   </td>
@@ -170,6 +177,10 @@ function RequestDetailView({ id }: { id: string }) {
           <div>
             <dt>model</dt>
             <dd>{data.model || '–'}</dd>
+          </div>
+          <div>
+            <dt>key id</dt>
+            <dd>{data.key_id || '–'}</dd>
           </div>
           <div>
             <dt>status</dt>
