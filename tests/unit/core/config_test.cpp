@@ -783,7 +783,8 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   ScopedEnv set("KEEL_TEST_KEYNAME", "state");
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
-            "log_content, log_retention, access_log, api_keys, providers, models, router, server)");
+            "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
+            "router, server)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
