@@ -156,11 +156,17 @@ describe('who may read /admin', () => {
       await makeClient(keel, { apiKey: 'sk-other-client' }).chat.completions.create({
         model: 'echo', messages: [{ role: 'user', content: 'other' }],
       });
+      // The log's writer commits within a few ms of each request's end.
+      await waitFor(async () => (await admin(keel, '/admin/requests', ADMIN_KEY)).json.data.length === 2, 3000, 20);
       // key_ + the first 8 hex digits of the key's SHA-256: the log never holds the key.
       const keyId = `key_${createHash('sha256').update(CLIENT).digest('hex').slice(0, 8)}`;
       const mine = await admin(keel, `/admin/requests?key_id=${keyId}`, ADMIN_KEY);
       assert.equal(mine.status, 200);
       assert.deepEqual(mine.json.data.map((r) => r.key_id), [keyId]);
+      // log_content is off here: the detail has the attempts but no bodies.
+      const detail = await admin(keel, `/admin/requests/${mine.json.data[0].id}`, ADMIN_KEY);
+      assert.equal(detail.json.content, null);
+      assert.equal(detail.json.attempts.length, 1);
       const all = await admin(keel, '/admin/requests', ADMIN_KEY);
       assert.equal(all.json.data.length, 2);
       assert.ok(!all.text.includes(CLIENT) && !all.text.includes('sk-other-client'), 'a client key in /admin');
