@@ -173,6 +173,7 @@ describe('an open keel (loopback, no keys)', () => {
 
     await screenshot(page, 'playground-compare');
     assert.deepEqual(page.problems, []);
+    assert.deepEqual(await seriousViolations(page), []);
     await page.context().close();
   });
 

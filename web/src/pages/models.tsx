@@ -36,7 +36,7 @@ function ModelCard({ model, report }: { model: ModelInfo; report: ModelsReport }
         <span class="muted">
           {model.configured
             ? `${model.strategy} · ${model.retries} ${model.retries === 1 ? 'retry' : 'retries'} · timeout ${ms(model.timeout_ms)}`
-            : 'no longer configured'}
+            : 'not a configured model: clients asked for it'}
         </span>
       </header>
       <div class="kpis">

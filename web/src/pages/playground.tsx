@@ -178,7 +178,7 @@ export function Playground() {
       </div>
       <div class={`columns n${columns.length}`}>
         {columns.map((column) => (
-          <div class="column card" key={column.id} aria-label={`Conversation with ${column.model}`}>
+          <div class="column card" key={column.id} role="region" aria-label={`Conversation with ${column.model}`}>
             <h2 class="column-title">{column.model}</h2>
             {column.turns.length === 0 && <p class="muted">Ask something below.</p>}
             {column.turns.map((turn, i) => (
