@@ -134,7 +134,7 @@ function RequestList() {
               ))}
             </tbody>
           </table>
-          <nav class="pager" aria-label="Pages">
+          <nav class="pager" aria-label="Request log pages">
             <button type="button" class="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
               ← Newer
             </button>
