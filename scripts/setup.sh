@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
+  chromium   # tests/browser drive the web console in it (playwright-core, no browser download)
 )
 
 missing=()
@@ -38,13 +39,17 @@ if [ "${KEEL_SETUP_LLAMA:-1}" = "1" ]; then
   scripts/llama.sh >/dev/null
 fi
 
-# npm packages for the end-to-end tests (the official client SDKs). Reinstall only when the
-# lock file changed since the last install.
+# npm packages, each folder's reinstalled only when its lock file changed since the last install:
+# tests/e2e: the end-to-end tests (the official client SDKs);
+# web: the console's build (esbuild, TypeScript, Preact), which keel's build embeds;
+# tests/browser: playwright-core and axe-core.
 if [ "${KEEL_SETUP_NPM:-1}" = "1" ]; then
-  stamp=tests/e2e/node_modules/.keel-lock-stamp
-  if [ ! -f "$stamp" ] || ! cmp -s tests/e2e/package-lock.json "$stamp"; then
-    echo "setup: installing npm packages for tests/e2e"
-    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
-    cp tests/e2e/package-lock.json "$stamp"
-  fi
+  for dir in tests/e2e web tests/browser; do
+    stamp=$dir/node_modules/.keel-lock-stamp
+    if [ ! -f "$stamp" ] || ! cmp -s $dir/package-lock.json "$stamp"; then
+      echo "setup: installing npm packages for $dir"
+      (cd $dir && npm ci --no-audit --no-fund --loglevel=error)
+      cp $dir/package-lock.json "$stamp"
+    fi
+  done
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test, in stages (`make test` builds build/ first):
 #   unit, e2e            ctest -L unit in build/; the official SDKs against build/keel (node --test)
+#   browser              the web console: web/'s type check (tsc), then tests/browser in chromium
+#                        (screenshots in tests/browser/output/)
 #   notices              scripts/third_party.sh --check: THIRD_PARTY.md and LICENSE.llama.cpp
 #                        match what build/keel links
 #   fuzz build/replay/fuzz   scripts/fuzz.sh: every libFuzzer target replays its corpus and
@@ -11,7 +13,7 @@
 # the names of failed tests follow the summary (CI shows only the tail of this output). A unit
 # test that fails and then passes when run again alone is reported as flaky on its stage's line
 # and does not fail the run: the name is there for the next reader to fix.
-# KEEL_TEST_QUICK=1 runs unit, e2e and notices only, for quick iteration; CI runs everything.
+# KEEL_TEST_QUICK=1 runs unit, e2e, browser and notices only, for quick iteration; CI runs everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,10 +82,15 @@ e2e() {
   fi
   return $rc
 }
+browser() {
+  (cd web && npx --no-install tsc --noEmit -p .) &&
+    (cd tests/browser && KEEL_BIN="$PWD/../../build/keel" node --test --test-concurrency=1 ./*.test.mjs)
+}
 
 stage "unit" unit
 [ -n "$flaky" ] && results[-1]="pass (flaky: $flaky)"
 stage "e2e" e2e
+stage "browser" browser
 stage "notices" scripts/third_party.sh --check build
 
 if [ "$QUICK" = "1" ]; then

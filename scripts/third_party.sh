@@ -130,6 +130,22 @@ if [ -n "$llama_libs" ]; then
   done
 fi
 
+# --- the web console's npm packages (web/, bundled by esbuild into keel) ---------------------------
+# build/web-bundle.json is esbuild's metafile of the bundle that console_assets.cpp embeds; absent
+# in a build without the console.
+console_section=""
+if [ -e "$build/web-bundle.json" ] && grep -q 'asset0' "$build/generated/console_assets.cpp" 2>/dev/null; then
+  for pkg in $(grep -oE 'node_modules/(@[^/"]+/)?[^/"]+' "$build/web-bundle.json" | sed 's#node_modules/##' | sort -u); do
+    dir=$root/web/node_modules/$pkg
+    [ -e "$dir/package.json" ] || die "$pkg is in the console's bundle but not in web/node_modules"
+    license=$(node -p "require('$dir/package.json').license" 2>/dev/null)
+    notice_file=$(ls "$dir"/LICENSE* "$dir"/license* 2>/dev/null | head -n 1 || true)
+    [ -n "$notice_file" ] || die "the console bundles $pkg, which ships no LICENSE file: add its notice to $0"
+    console_section+="### $pkg (npm): $license"$'\n\n'"Bundled into the web console (web/, embedded in keel); its $(basename "$notice_file"):"$'\n\n'
+    console_section+=$(printf '```\n%s\n```\n' "$(cat "$notice_file")")$'\n\n'
+  done
+fi
+
 # --- headers compiled into keel's own objects ----------------------------------------------------
 keel_libs=$(grep -oE '(^| )libkeel_[a-z]+\.a' <<<"$link" | sed -E 's/^ //; s/^lib(.*)\.a$/\1/' | paste -sd '|')
 headers=$(ninja -C "$build" -t deps | awk -v dirs="^CMakeFiles/(keel|$keel_libs)\\\\.dir/" '
@@ -176,6 +192,7 @@ EOF
   else
     printf 'This build has no local engine (KEEL_LOCAL=OFF): no llama.cpp code.\n\n'
   fi
+  printf '%s' "$console_section"
   cat <<'EOF'
 ### Debian packages whose headers keel is compiled from
 

@@ -377,8 +377,9 @@ class Loader {
   explicit Loader(Config& config) : config_(config) {}
 
   void load(const Field& root) {
-    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
-                               "api_keys", "providers", "models", "router", "server"});
+    const MapReader top(
+        root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
+               "admin_keys", "providers", "models", "router", "server"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -386,11 +387,14 @@ class Loader {
     if (const Field* field = top.get("log_content")) config_.log_content = boolean(*field);
     if (const Field* field = top.get("access_log")) config_.access_log = boolean(*field);
     if (const Field* field = top.get("log_retention")) load_log_retention(*field);
-    if (const Field* field = top.get("api_keys")) {
+    for (auto [name, keys] :
+         {std::pair{"api_keys", &config_.api_keys}, std::pair{"admin_keys", &config_.admin_keys}}) {
+      const Field* field = top.get(name);
+      if (!field) continue;
       for (const auto& item : list_items(*field)) {
         std::string key = credential(item);
         // An unset ${VAR} leaves an empty entry, which must not become a valid key.
-        if (!key.empty()) config_.api_keys.push_back(std::move(key));
+        if (!key.empty()) keys->push_back(std::move(key));
       }
     }
     if (const Field* field = top.get("server")) load_server(*field);

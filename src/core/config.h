@@ -95,6 +95,9 @@ struct Config {
   bool access_log = false;
   LogRetentionConfig log_retention;
   std::vector<std::string> api_keys;     // empty entries are dropped
+  // Bearer keys for /admin/... (the console's log and model pages). None: /admin is open when
+  // api_keys is empty too (keel then listens on loopback only), else off (403).
+  std::vector<std::string> admin_keys;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   RouterConfig router;

@@ -1,7 +1,5 @@
 #include "server/app.h"
 
-#include <openssl/crypto.h>
-
 #include "api/anthropic.h"
 #include "api/json_util.h"
 #include "api/openai_chat.h"
@@ -11,6 +9,9 @@
 #include "core/text.h"
 #include "http/sse.h"
 #include "server/stream_sink.h"
+#include "server/admin.h"
+#include "server/auth.h"
+#include "server/console.h"
 
 namespace keel {
 
@@ -117,7 +118,12 @@ App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> s
     : config_(std::move(config)),
       router_(std::move(router)),
       store_(std::move(store)),
-      metrics_(router_->model_names()) {}
+      metrics_(router_->model_names()),
+      admin_(std::make_unique<Admin>(config_, *router_, *store_)) {
+  for (const auto& key : config_.api_keys) key_ids_.push_back(key_id_of(key));
+}
+
+App::~App() = default;
 
 std::string App::server_error_body(int status, std::string_view message,
                                    std::string_view target) {
@@ -153,45 +159,49 @@ Error unauthenticated() {
 }  // namespace
 
 std::optional<ServerReply> App::check_header(const RequestHead& head) const {
-  if (config_.api_keys.empty()) return std::nullopt;
+  if (config_.api_keys.empty() && config_.admin_keys.empty()) return std::nullopt;
   const std::string_view path =
       request_path(std::string_view(head.target().data(), head.target().size()));
   const RouteMatch match = match_route(routes(), path, head.method());
-  if (!match.path_known || match.path_route->access == Access::kOpen || authorized(head)) {
-    return std::nullopt;
-  }
+  if (!match.path_known) return std::nullopt;
+  const std::optional<Error> error = refusal(match.path_route->access, head);
+  if (!error) return std::nullopt;
   const ApiFormat format = route_format(*match.path_route, head);
   ServerReply reply;
-  reply.status = http_status_for(ErrorCode::kUnauthenticated);
+  reply.status = http_status_for(error->code);
   // As send_error: every error names a request id (Anthropic's request_id is always a string).
   std::string request_id = new_id("req_");
-  reply.body = dump(format == ApiFormat::kAnthropic
-                        ? anthropic_error_to_wire(unauthenticated(), request_id)
-                        : error_to_wire(unauthenticated()));
+  reply.body = dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(*error, request_id)
+                                                    : error_to_wire(*error));
   reply.headers.emplace_back("x-request-id", std::move(request_id));
   return reply;
 }
 
-std::string_view presented_key(const bhttp::fields& fields) {
-  std::string_view given = field_value(fields, "authorization");
-  if (given.size() > 7 && beast::iequals(beast::string_view(given.data(), 7), "bearer ")) {
-    given.remove_prefix(7);
-    return given;
+std::optional<Error> App::refusal(Access access, const bhttp::fields& fields) const {
+  switch (access) {
+    case Access::kOpen:
+      return std::nullopt;
+    case Access::kApiKey:
+      if (authorized(fields)) return std::nullopt;
+      return unauthenticated();
+    case Access::kAdmin:
+      // Who may read /admin: server/admin.h.
+      if (!config_.admin_keys.empty()) {
+        if (key_listed(config_.admin_keys, presented_key(fields))) return std::nullopt;
+        Error error(ErrorCode::kUnauthenticated, "missing or invalid admin key");
+        error.type_code = "invalid_api_key";
+        return error;
+      }
+      if (config_.api_keys.empty()) return std::nullopt;
+      return Error(ErrorCode::kPermissionDenied,
+                   "the admin API is off: keel has api_keys but no admin_keys (set admin_keys "
+                   "to read /admin)");
   }
-  return field_value(fields, "x-api-key");  // the Anthropic SDKs' header
+  return std::nullopt;
 }
 
 bool App::authorized(const bhttp::fields& fields) const {
-  if (config_.api_keys.empty()) return true;
-  const std::string_view given = presented_key(fields);
-  if (given.empty()) return false;
-  bool match = false;
-  for (const auto& key : config_.api_keys) {
-    // Constant time per key, so a timing probe learns nothing about a key's prefix.
-    if (key.size() == given.size() && CRYPTO_memcmp(key.data(), given.data(), key.size()) == 0)
-      match = true;
-  }
-  return match;
+  return config_.api_keys.empty() || key_listed(config_.api_keys, presented_key(fields));
 }
 
 Task<void> App::send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
@@ -264,6 +274,29 @@ std::span<const Route> App::routes() {
   // Literal rows before the patterns that could shadow them (GET /v1/models/{model...}).
   static const Route table[] = {
       {.pattern = "/healthz", .methods = {get}, .access = Access::kOpen, .handler = &App::healthz},
+      // The web console's files (console.h).
+      {.pattern = "/", .methods = {get}, .access = Access::kOpen, .handler = &App::console_file},
+      {.pattern = "/index.html",
+       .methods = {get},
+       .access = Access::kOpen,
+       .handler = &App::console_file},
+      {.pattern = "/console/{file...}",
+       .methods = {get},
+       .access = Access::kOpen,
+       .handler = &App::console_file},
+      // What the console and operators read (admin.h).
+      {.pattern = "/admin/requests",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_requests},
+      {.pattern = "/admin/requests/{id}",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_request},
+      {.pattern = "/admin/models",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_models},
       {.pattern = "/metrics", .methods = {get}, .handler = &App::metrics_text},
       {.pattern = "/v1/chat/completions",
        .methods = {post},
@@ -324,11 +357,13 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_return;
   }
   const ApiFormat format = route_format(*match.path_route, request.message);
-  // check_header, when the server ran it, already checked the key on this header.
-  if (match.path_route->access == Access::kApiKey && !request.header_checked &&
-      !authorized(request.message)) {
-    co_await send_error(response, unauthenticated(), nullptr, format);
-    co_return;
+  // check_header, when the server ran it, already checked a client key on this header.
+  const Access access = match.path_route->access;
+  if (access == Access::kAdmin || (access == Access::kApiKey && !request.header_checked)) {
+    if (std::optional<Error> error = refusal(access, request.message)) {
+      co_await send_error(response, *error, nullptr, format);
+      co_return;
+    }
   }
   if (!match.route) {
     Error error(ErrorCode::kInvalidArgument,
@@ -359,6 +394,10 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   record.id = new_time_ordered_id("req_", record.started_ms);
   // The route's pattern, not the path: ids in a path must not become metric labels.
   record.endpoint = std::string(route.pattern);
+  // Which client key, for the log's key_id (authorized() above, or check_header, matched it).
+  if (const int key = key_position(config_.api_keys, presented_key(request.message)); key >= 0) {
+    record.key_id = key_ids_[static_cast<size_t>(key)];
+  }
   // Overload: past the configured number of in-flight requests, refuse at once.
   struct InFlight {
     std::atomic<int>& count;
@@ -381,6 +420,17 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
 Task<void> App::healthz(RouteCall& call) {
   co_await call.response.send(200, kJson, R"({"status":"ok"})");
 }
+
+Task<void> App::console_file(RouteCall& call) {
+  co_await serve_console(call.request, call.response);
+}
+Task<void> App::admin_requests(RouteCall& call) {
+  co_await admin_->requests(call.request, call.response);
+}
+Task<void> App::admin_request(RouteCall& call) {
+  co_await admin_->request(call.params.at(0), call.response);
+}
+Task<void> App::admin_models(RouteCall& call) { co_await admin_->models(call.response); }
 
 Task<void> App::metrics_text(RouteCall& call) {
   co_await call.response.send(

@@ -26,12 +26,12 @@ struct RouteCall {
   std::vector<std::string_view> params;   // the route pattern's {names}, into the path
 };
 
-// The API key a request presents (Authorization: Bearer, else x-api-key); "" when none.
-std::string_view presented_key(const bhttp::fields& fields);
+class Admin;
 
 class App {
  public:
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
+  ~App();
 
   Task<void> handle(Request& request, ResponseWriter& response);
 
@@ -55,6 +55,10 @@ class App {
  private:
   // The handlers of routes(), one per row.
   Task<void> healthz(RouteCall& call);
+  Task<void> console_file(RouteCall& call);
+  Task<void> admin_requests(RouteCall& call);
+  Task<void> admin_request(RouteCall& call);
+  Task<void> admin_models(RouteCall& call);
   Task<void> metrics_text(RouteCall& call);
   Task<void> list_models(RouteCall& call);
   Task<void> get_model(RouteCall& call);
@@ -88,6 +92,9 @@ class App {
   Task<void> send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
                           ApiFormat format);
   bool authorized(const bhttp::fields& fields) const;
+  // Why a request may not use a route of `access` (401 no or wrong key, 403 /admin is off);
+  // nullopt when it may.
+  std::optional<Error> refusal(Access access, const bhttp::fields& fields) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 
   Config config_;
@@ -96,6 +103,8 @@ class App {
   Metrics metrics_;
   const Server* server_ = nullptr;
   std::atomic<int> in_flight_{0};
+  std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
+  std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)
 };
 
 }  // namespace keel

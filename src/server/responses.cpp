@@ -14,6 +14,7 @@
 #include "http/download.h"
 #include "http/sse.h"
 #include "server/app.h"
+#include "server/auth.h"
 #include "server/stream_sink.h"
 
 namespace keel {

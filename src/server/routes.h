@@ -24,8 +24,9 @@ namespace keel {
 enum class ApiFormat { kOpenAI, kAnthropic };
 
 enum class Access {
-  kOpen,    // /healthz: no key
+  kOpen,    // /healthz, the console's files: no key
   kApiKey,  // one of `api_keys` when any are configured
+  kAdmin,   // /admin/...: one of `admin_keys` (server/admin.h says when it is open or off)
 };
 
 class App;

@@ -45,6 +45,7 @@ struct RequestRecord {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   std::string content;           // JSON {request, response}; empty unless log_content
+  std::string key_id;            // which client key (key_id_of, server/auth.h); "" without api_keys
   std::vector<AttemptRecord> attempts;
 };
 
@@ -82,7 +83,66 @@ struct StoredItem {
   std::string body;              // JSON: the item
 };
 
-class Store {
+
+// Reads for the console and operators (/admin/...), apart from the write path: they run on
+// the caller's thread on the store's read connection and never wait on the writer.
+struct RequestQuery {
+  std::string model;  // exact public name; "" = any
+  // "" = any; "ok" = 200 without error_class; "error" = the rest; else one HTTP status
+  std::string status;
+  int64_t since_ms = 0;  // started_ms >= since_ms; 0 = no bound
+  int64_t until_ms = 0;  // started_ms < until_ms; 0 = no bound
+  std::string key_id;    // exact; "" = any
+  int limit = 50;        // 1..500
+  int64_t offset = 0;
+};
+struct RequestPage {
+  std::vector<RequestRecord> requests;  // newest first, without attempts or content
+  bool more = false;                    // another page follows
+};
+// One public model's requests (or one target's attempts) over a window.
+struct WindowStats {
+  int64_t requests = 0;
+  int64_t errors = 0;           // status != 200 or an error_class
+  int64_t latency_p50_ms = -1;  // -1: no requests
+  int64_t latency_p95_ms = -1;
+  int64_t ttft_p50_ms = -1;  // streamed requests that got a token
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+struct StatsBucket {
+  int64_t start_ms = 0;
+  int64_t requests = 0;
+  int64_t errors = 0;
+  int64_t latency_avg_ms = 0;
+  int64_t tokens = 0;  // prompt + completion
+};
+struct TargetWindowStats {
+  std::string provider;
+  std::string target_model;
+  int64_t attempts = 0;
+  int64_t errors = 0;
+  int64_t latency_avg_ms = -1;
+};
+struct ModelWindowStats {
+  std::string model;
+  WindowStats totals;
+  std::vector<StatsBucket> buckets;  // every bucket of the window, oldest first, empty ones too
+  std::vector<TargetWindowStats> targets;
+};
+
+class StoreReader {
+ public:
+  virtual ~StoreReader() = default;
+  virtual Result<RequestPage> query_requests(const RequestQuery& query) = 0;
+  // One request with its attempts and content; kNotFound when the log has no such id.
+  virtual Result<RequestRecord> find_request(const std::string& id) = 0;
+  // Every model with requests in [since_ms, until_ms), buckets of bucket_ms.
+  virtual Result<std::vector<ModelWindowStats>> model_stats(int64_t since_ms, int64_t until_ms,
+                                                            int64_t bucket_ms) = 0;
+};
+
+class Store : public StoreReader {
  public:
   virtual ~Store() = default;
   virtual void record(RequestRecord record) = 0;

@@ -27,7 +27,7 @@ test('README config reference passes `keel config check`', async () => {
   try {
     const file = path.join(dir, 'keel.yaml');
     writeFileSync(file, match[1]);
-    const env = { OPENAI_API_KEY: 'sk-readme', KEEL_API_KEY: 'sk-readme-client' };
+    const env = { OPENAI_API_KEY: 'sk-readme', KEEL_API_KEY: 'sk-readme-client', KEEL_ADMIN_KEY: 'sk-readme-admin' };
     const out = await runKeel(['config', 'check', file], { env });
     const version = await runKeel(['version']);
     if (/no local engine/.test(version.stdout)) {

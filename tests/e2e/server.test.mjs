@@ -365,7 +365,7 @@ describe('connections', () => {
   });
 
   test('unknown routes: 404, OpenAI-shaped', async () => {
-    for (const [method, pathname] of [['GET', '/v1/nope'], ['POST', '/v2/chat/completions'], ['GET', '/']]) {
+    for (const [method, pathname] of [['GET', '/v1/nope'], ['POST', '/v2/chat/completions'], ['GET', '/nope']]) {
       const res = await fetch(`${keel.base}${pathname}`, {
         method,
         headers: { 'content-type': 'application/json' },

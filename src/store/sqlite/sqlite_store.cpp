@@ -13,11 +13,13 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/sqlite/sqlite_rows.h"
 
 namespace keel {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: requests.key_id (issue 24). A version 1 log gains the column at open.
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 // Column names are a contract: end-to-end tests and operators query them with the sqlite3 CLI.
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS requests(
   ttft_ms INTEGER,
   prompt_tokens INTEGER,
   completion_tokens INTEGER,
-  content TEXT
+  content TEXT,
+  key_id TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts(
   request_id TEXT REFERENCES requests(id),
@@ -56,22 +59,23 @@ CREATE INDEX IF NOT EXISTS requests_started_ms ON requests(started_ms);
 
 constexpr const char* kInsertRequestHead =
     "INSERT INTO requests(id, started_ms, endpoint, model, stream, status, error_class, "
-    "latency_ms, ttft_ms, prompt_tokens, completion_tokens, content) VALUES";
+    "latency_ms, ttft_ms, prompt_tokens, completion_tokens, content, key_id) VALUES";
 constexpr const char* kInsertAttemptHead =
     "INSERT INTO attempts(request_id, seq, started_ms, provider, target_model, status, "
     "error_class, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens) VALUES";
-constexpr int kColumns = 12;   // of each INSERT above
+constexpr int kRequestColumns = 13;  // of each INSERT above
+constexpr int kAttemptColumns = 12;
 // Rows per INSERT on the writer's fast path: a statement (its cursors opened and closed, its
 // program run, its savepoint) per this many rows instead of per row; the writer thread's CPU
 // per record fell by about a fifth. 16 x 12 parameters stay far below SQLite's limit.
 constexpr size_t kRowsPerInsert = 16;
 
-// head + `rows` groups of kColumns anonymous parameters (numbered 1, 2, ... left to right).
-std::string insert_sql(const char* head, size_t rows) {
+// head + `rows` groups of `columns` anonymous parameters (numbered 1, 2, ... left to right).
+std::string insert_sql(const char* head, size_t rows, int columns) {
   std::string sql = head;
   for (size_t row = 0; row < rows; ++row) {
     sql += row ? ",(" : "(";
-    for (int column = 0; column < kColumns; ++column) sql += column ? ",?" : "?";
+    for (int column = 0; column < columns; ++column) sql += column ? ",?" : "?";
     sql += ')';
   }
   return sql;
@@ -79,7 +83,7 @@ std::string insert_sql(const char* head, size_t rows) {
 // rowid breaks ties so that records started in the same millisecond keep their queue order.
 constexpr const char* kSelectRequestsSql =
     "SELECT id, started_ms, endpoint, model, stream, status, error_class, latency_ms, ttft_ms, "
-    "prompt_tokens, completion_tokens, content FROM requests "
+    "prompt_tokens, completion_tokens, content, key_id FROM requests "
     "ORDER BY started_ms DESC, rowid DESC LIMIT ?1";
 // Retention. By start time through requests_started_ms; by count through rowids, which grow in
 // insertion order, so max(rowid) - N is the newest N requests' lower edge (age pruning can leave
@@ -134,12 +138,6 @@ void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
-std::string column_text(sqlite3_stmt* stmt, int index) {
-  auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
-  if (!text) return {};
-  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
-}
-
 // Steps a statement that returns no rows and resets it for its next use.
 int run(sqlite3_stmt* stmt) {
   int rc = sqlite3_step(stmt);
@@ -188,7 +186,17 @@ Status create_schema(sqlite3* db) {
   }
   // IMMEDIATE: two processes opening a new file at once create the schema one after the other.
   if (auto status = exec(db, "BEGIN IMMEDIATE"); !status) return status;
-  auto status = exec(db, kSchemaSql);
+  // Version 1 lacks requests.key_id; its rows keep NULL there. (A second process may have
+  // migrated in between: the version is read again inside the transaction.)
+  auto current = query_text(db, "PRAGMA user_version");
+  if (!current) {
+    (void)exec(db, "ROLLBACK");
+    return current.error();
+  }
+  const long now = std::strtol(current->c_str(), nullptr, 10);
+  if (now == kSchemaVersion) return exec(db, "COMMIT");
+  Status status =
+      now == 1 ? exec(db, "ALTER TABLE requests ADD COLUMN key_id TEXT") : exec(db, kSchemaSql);
   if (status) {
     status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
   }
@@ -334,10 +342,10 @@ Status SqliteStore::prepare_statements() {
     if (auto status = prepare(writer, sql, *stmt); !status) return status;
   }
   const std::pair<std::string, Stmt*> insert_statements[] = {
-      {insert_sql(kInsertRequestHead, 1), &insert_request_},
-      {insert_sql(kInsertAttemptHead, 1), &insert_attempt_},
-      {insert_sql(kInsertRequestHead, kRowsPerInsert), &insert_requests_},
-      {insert_sql(kInsertAttemptHead, kRowsPerInsert), &insert_attempts_},
+      {insert_sql(kInsertRequestHead, 1, kRequestColumns), &insert_request_},
+      {insert_sql(kInsertAttemptHead, 1, kAttemptColumns), &insert_attempt_},
+      {insert_sql(kInsertRequestHead, kRowsPerInsert, kRequestColumns), &insert_requests_},
+      {insert_sql(kInsertAttemptHead, kRowsPerInsert, kAttemptColumns), &insert_attempts_},
   };
   for (const auto& [sql, stmt] : insert_statements) {
     if (auto status = prepare(writer, sql.c_str(), *stmt); !status) return status;
@@ -719,7 +727,7 @@ SqliteStore::WriteOutcome SqliteStore::write_record(const RequestRecord& record)
 
 namespace {
 
-// A request row's kColumns parameters, from parameter `at` on.
+// A request row's kRequestColumns parameters, from parameter `at` on.
 void bind_request(sqlite3_stmt* stmt, int at, const RequestRecord& record) {
   bind_text(stmt, at, record.id);
   sqlite3_bind_int64(stmt, at + 1, record.started_ms);
@@ -736,6 +744,11 @@ void bind_request(sqlite3_stmt* stmt, int at, const RequestRecord& record) {
     sqlite3_bind_null(stmt, at + 11);
   } else {
     bind_text(stmt, at + 11, record.content);
+  }
+  if (record.key_id.empty()) {
+    sqlite3_bind_null(stmt, at + 12);
+  } else {
+    bind_text(stmt, at + 12, record.key_id);
   }
 }
 
@@ -758,7 +771,7 @@ void bind_attempt(sqlite3_stmt* stmt, int at, const RequestRecord& record, size_
 
 // Inserts `count` rows, kRowsPerInsert per run of `many` while that many are left, then one per
 // run of `one`; bind(stmt, first parameter, i) binds row i. False at the first failed run.
-template <class Bind>
+template <int kColumns, class Bind>
 bool insert_rows(sqlite3_stmt* many, sqlite3_stmt* one, size_t count, const Bind& bind) {
   size_t row = 0;
   for (; row + kRowsPerInsert <= count; row += kRowsPerInsert) {
@@ -788,10 +801,9 @@ bool SqliteStore::insert_record(const RequestRecord& record) {
 
 bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
   // Requests in batch order (their rowids keep the queue order recent() breaks ties with).
-  if (!insert_rows(insert_requests_.get(), insert_request_.get(), batch.size(),
-                   [&batch](sqlite3_stmt* stmt, int at, size_t i) {
-                     bind_request(stmt, at, batch[i]);
-                   })) {
+  if (!insert_rows<kRequestColumns>(
+          insert_requests_.get(), insert_request_.get(), batch.size(),
+          [&batch](sqlite3_stmt* stmt, int at, size_t i) { bind_request(stmt, at, batch[i]); })) {
     return false;
   }
   attempt_rows_.clear();
@@ -800,10 +812,11 @@ bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
       attempt_rows_.emplace_back(&record, seq);
     }
   }
-  return insert_rows(insert_attempts_.get(), insert_attempt_.get(), attempt_rows_.size(),
-                     [this](sqlite3_stmt* stmt, int at, size_t i) {
-                       bind_attempt(stmt, at, *attempt_rows_[i].first, attempt_rows_[i].second);
-                     });
+  return insert_rows<kAttemptColumns>(
+      insert_attempts_.get(), insert_attempt_.get(), attempt_rows_.size(),
+      [this](sqlite3_stmt* stmt, int at, size_t i) {
+        bind_attempt(stmt, at, *attempt_rows_[i].first, attempt_rows_[i].second);
+      });
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
@@ -818,19 +831,7 @@ Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
   sqlite3_bind_int(requests, 1, limit);
   int rc;
   while ((rc = sqlite3_step(requests)) == SQLITE_ROW) {
-    RequestRecord& r = records.emplace_back();
-    r.id = column_text(requests, 0);
-    r.started_ms = sqlite3_column_int64(requests, 1);
-    r.endpoint = column_text(requests, 2);
-    r.model = column_text(requests, 3);
-    r.stream = sqlite3_column_int(requests, 4) != 0;
-    r.status = sqlite3_column_int(requests, 5);
-    r.error_class = column_text(requests, 6);
-    r.latency_ms = sqlite3_column_int64(requests, 7);
-    r.ttft_ms = sqlite3_column_int64(requests, 8);
-    r.prompt_tokens = sqlite3_column_int64(requests, 9);
-    r.completion_tokens = sqlite3_column_int64(requests, 10);
-    r.content = column_text(requests, 11);
+    sqlite_rows::read_request(requests, records.emplace_back());
   }
   sqlite3_reset(requests);
   if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));
@@ -839,17 +840,7 @@ Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
   for (RequestRecord& r : records) {
     bind_text(attempts, 1, r.id);
     while ((rc = sqlite3_step(attempts)) == SQLITE_ROW) {
-      AttemptRecord& a = r.attempts.emplace_back();
-      a.started_ms = sqlite3_column_int64(attempts, 0);
-      a.provider = column_text(attempts, 1);
-      a.target_model = column_text(attempts, 2);
-      a.status = sqlite3_column_int(attempts, 3);
-      a.error_class = column_text(attempts, 4);
-      a.error_message = column_text(attempts, 5);
-      a.latency_ms = sqlite3_column_int64(attempts, 6);
-      a.ttft_ms = sqlite3_column_int64(attempts, 7);
-      a.prompt_tokens = sqlite3_column_int64(attempts, 8);
-      a.completion_tokens = sqlite3_column_int64(attempts, 9);
+      sqlite_rows::read_attempt(attempts, r.attempts.emplace_back());
     }
     sqlite3_reset(attempts);
     if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));

@@ -102,6 +102,11 @@ class SqliteStore final : public Store {
                                         const std::string& item_id) override {
     return state_->delete_conversation_item(conversation_id, item_id);
   }
+  // StoreReader (sqlite_reads.cpp): on the read connection, under read_mutex_.
+  Result<RequestPage> query_requests(const RequestQuery& query) override;
+  Result<RequestRecord> find_request(const std::string& id) override;
+  Result<std::vector<ModelWindowStats>> model_stats(int64_t since_ms, int64_t until_ms,
+                                                    int64_t bucket_ms) override;
 
   // Runs a whole retention pass on the writer thread now (after the batch it may be writing),
   // and the vacuum it makes due to its end, and returns how many requests it deleted; 0 when

@@ -273,7 +273,19 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, providers, models, router, server)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server)");
+}
+
+TEST(ConfigTest, AdminKeysAreTheirOwnList) {
+  ScopedEnv admin("KEEL_TEST_ADMIN_KEY", "admin-secret");
+  Config config = load_ok(
+      "api_keys: [client]\nadmin_keys: [${KEEL_TEST_ADMIN_KEY}, ${KEEL_TEST_UNSET_ADMIN}]\n");
+  EXPECT_EQ(config.api_keys, std::vector<std::string>{"client"});
+  // The unset variable's empty entry is dropped, as in api_keys.
+  EXPECT_EQ(config.admin_keys, std::vector<std::string>{"admin-secret"});
+  EXPECT_TRUE(load_ok("models: []\n").admin_keys.empty());
+  EXPECT_EQ(error_of("admin_keys: key\n"),
+            "keel.yaml:1: admin_keys: expected a list, got a scalar");
 }
 
 TEST(ConfigErrorTest, LogRetentionValues) {
@@ -771,7 +783,8 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   ScopedEnv set("KEEL_TEST_KEYNAME", "state");
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
-            "log_content, log_retention, access_log, api_keys, providers, models, router, server)");
+            "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
+            "router, server)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","

@@ -315,11 +315,11 @@ TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
   ASSERT_TRUE(store);
   RawDb raw(path_);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('requests') ORDER BY cid"),
             (std::vector<std::string>{"id", "started_ms", "endpoint", "model", "stream", "status",
                                       "error_class", "latency_ms", "ttft_ms", "prompt_tokens",
-                                      "completion_tokens", "content"}));
+                                      "completion_tokens", "content", "key_id"}));
   EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('attempts') ORDER BY cid"),
             (std::vector<std::string>{"request_id", "seq", "started_ms", "provider", "target_model",
                                       "status", "error_class", "error_message", "latency_ms",
@@ -337,12 +337,44 @@ TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   {
     RawDb raw(path_);
-    raw.exec("PRAGMA user_version = 2");
+    raw.exec("PRAGMA user_version = 3");
   }
   auto store = SqliteStore::open(path_.string());
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.error().message.find("schema version 2"), std::string::npos)
+  EXPECT_NE(store.error().message.find("schema version 3"), std::string::npos)
       << store.error().message;
+}
+
+TEST_F(SqliteStoreTest, VersionOneLogGainsKeyIdAndKeepsItsRows) {
+  {
+    RawDb raw(path_);
+    // The schema keel wrote before requests.key_id (schema version 1).
+    raw.exec(
+        "CREATE TABLE requests(id TEXT PRIMARY KEY, started_ms INTEGER, endpoint TEXT, model TEXT, "
+        "stream INTEGER, status INTEGER, error_class TEXT, latency_ms INTEGER, ttft_ms INTEGER, "
+        "prompt_tokens INTEGER, completion_tokens INTEGER, content TEXT);"
+        "CREATE TABLE attempts(request_id TEXT REFERENCES requests(id), seq INTEGER, "
+        "started_ms INTEGER, provider TEXT, target_model TEXT, status INTEGER, error_class TEXT, "
+        "error_message TEXT, latency_ms INTEGER, ttft_ms INTEGER, prompt_tokens INTEGER, "
+        "completion_tokens INTEGER, PRIMARY KEY(request_id, seq));"
+        "CREATE INDEX requests_started_ms ON requests(started_ms);"
+        "INSERT INTO requests(id, started_ms, model, status) VALUES ('old', 5, 'm', 200);"
+        "PRAGMA user_version = 1;");
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  RequestRecord fresh = make_record("new", 6, 0);
+  fresh.key_id = "key_0123abcd";
+  store->record(fresh);
+  store->flush();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.column("SELECT coalesce(key_id, 'NULL') FROM requests ORDER BY started_ms"),
+            (std::vector<std::string>{"NULL", "key_0123abcd"}));
+  auto recent = store->recent(2);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(recent->at(0).key_id, "key_0123abcd");
+  EXPECT_EQ(recent->at(1).id, "old");
 }
 
 TEST_F(SqliteStoreTest, UnopenablePathsFail) {

@@ -1,0 +1,44 @@
+// GET /admin/...: what the web console and operators read (DESIGN.md "HTTP surface"), as JSON,
+// behind an admin key. Read-only; never a provider key or a client key.
+//
+//   GET /admin/requests?model=&status=&since=&until=&limit=&offset=   the request log, a page
+//   GET /admin/requests/{id}        one request, its attempts, its bodies (when log_content)
+//   GET /admin/models               per public model: targets, breakers, the last hour's stats
+//
+// Access: a key from admin_keys (Bearer or x-api-key). With no admin_keys, /admin is open when
+// api_keys is empty too (keel then listens on loopback only: config.cpp refuses other
+// addresses without api_keys) and off (403) when there are client keys.
+//
+// Threads: the handlers run on an io thread; the store's reads run on the Admin's own thread, so
+// a long read (an hour of a busy log) never stalls the io thread's other requests.
+#pragma once
+
+#include <string_view>
+
+#include "core/config.h"
+#include "http/server.h"
+#include "router/router.h"
+#include "store/store.h"
+
+namespace keel {
+
+class Admin {
+ public:
+  // All three outlive the Admin.
+  Admin(const Config& config, const Router& router, Store& store)
+      : config_(config), router_(router), store_(store), reads_(1) {}
+
+  // The handlers of /admin's rows in App::routes(), which checks the admin key first.
+  Task<void> requests(Request& request, ResponseWriter& response);
+  Task<void> request(std::string_view id, ResponseWriter& response);
+  Task<void> models(ResponseWriter& response);
+
+ private:
+
+  const Config& config_;
+  const Router& router_;
+  Store& store_;             // its StoreReader side, and flush() (Admin::request)
+  asio::thread_pool reads_;  // one thread: the store serialises its reads anyway
+};
+
+}  // namespace keel

@@ -1,0 +1,107 @@
+// Charts as inline SVG: nothing fetched, nothing styled inline (the CSP forbids both), colours
+// from style.css classes.
+
+export interface Series {
+  label: string;
+  cls: string; // a style.css class: its stroke/fill colour
+  values: number[];
+}
+
+// A line chart over equally spaced points, with a y axis from 0 and the first/last x labels.
+export function LineChart({
+  title,
+  series,
+  xLabels,
+  unit,
+}: {
+  title: string;
+  series: Series[];
+  xLabels: [string, string];
+  unit: string;
+}) {
+  const width = 320;
+  const height = 120;
+  const pad = { left: 36, right: 8, top: 8, bottom: 18 };
+  const points = Math.max(...series.map((s) => s.values.length), 2);
+  const top = Math.max(1, ...series.flatMap((s) => s.values));
+  const x = (i: number) => pad.left + (i * (width - pad.left - pad.right)) / (points - 1);
+  const y = (v: number) => height - pad.bottom - (v * (height - pad.top - pad.bottom)) / top;
+  const summary = series
+    .map((s) => `${s.label}: max ${Math.max(0, ...s.values)} ${unit}`)
+    .join('; ');
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}. ${summary}`}>
+        <line class="axis" x1={pad.left} y1={y(0)} x2={width - pad.right} y2={y(0)} />
+        <line class="grid" x1={pad.left} y1={y(top)} x2={width - pad.right} y2={y(top)} />
+        <text class="tick" x={pad.left - 4} y={y(top) + 4} text-anchor="end">
+          {formatTick(top)}
+        </text>
+        <text class="tick" x={pad.left - 4} y={y(0) + 4} text-anchor="end">
+          0
+        </text>
+        <text class="tick" x={pad.left} y={height - 4}>
+          {xLabels[0]}
+        </text>
+        <text class="tick" x={width - pad.right} y={height - 4} text-anchor="end">
+          {xLabels[1]}
+        </text>
+        {series.map((s) => (
+          <polyline
+            key={s.label}
+            class={`series ${s.cls}`}
+            points={s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}
+          />
+        ))}
+      </svg>
+      <div class="legend">
+        {series.map((s) => (
+          <span key={s.label} class={`swatch ${s.cls}`}>
+            {s.label}
+          </span>
+        ))}
+      </div>
+    </figure>
+  );
+}
+
+function formatTick(value: number): string {
+  if (value >= 1_000_000) return `${(value / 1_000_000).toFixed(1)}M`;
+  if (value >= 1000) return `${(value / 1000).toFixed(1)}k`;
+  return String(Math.round(value));
+}
+
+// A horizontal bar per item, scaled to the largest.
+export function Bars({ title, items, unit }: { title: string; items: { label: string; value: number }[]; unit: string }) {
+  const top = Math.max(1, ...items.map((item) => item.value));
+  const width = 320;
+  const row = 22;
+  const labelWidth = 120;
+  const height = Math.max(row, items.length * row);
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        role="img"
+        aria-label={`${title}: ${items.map((item) => `${item.label} ${item.value} ${unit}`).join(', ')}`}
+      >
+        {items.map((item, i) => {
+          const barWidth = ((width - labelWidth - 60) * item.value) / top;
+          return (
+            <g key={item.label}>
+              <text class="tick" x={labelWidth - 6} y={i * row + 15} text-anchor="end">
+                {item.label.length > 18 ? `${item.label.slice(0, 17)}…` : item.label}
+              </text>
+              <rect class="bar" x={labelWidth} y={i * row + 4} width={Math.max(barWidth, 1)} height={row - 8} rx="2" />
+              <text class="tick" x={labelWidth + barWidth + 6} y={i * row + 15}>
+                {`${item.value} ${unit}`}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+    </figure>
+  );
+}
