@@ -12,8 +12,8 @@
 #   BENCH_ROUNDS=1     rounds per mode and connection count, the targets interleaved in each;
 #                      every value reported is the median over the rounds (runs on a shared VM
 #                      move by 10-15 %; 3 or 5 rounds make the ratios steadier)
-#   BENCH_TARGETS="mock proxy floor keel portkey"   which targets to measure (mock and proxy
-#                      always run)
+#   BENCH_TARGETS="mock proxy floor keel responses portkey"   which targets to measure (mock
+#                      and proxy always run; responses = keel's POST /v1/responses, same process)
 #   BENCH_RETENTION=0  N > 0: keel's request log keeps at most N requests (log_retention:
 #                      max_requests), to see what pruning costs and that the file stops growing;
 #                      0: every request (not keel's default of 30 days and 10 million)
@@ -38,7 +38,7 @@ BENCH_SOAK=${BENCH_SOAK:-0}
 BENCH_RETENTION=${BENCH_RETENTION:-0}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel portkey}
+BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel responses portkey}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build}
 [[ $BENCH_BUILD_DIR == /* ]] || BENCH_BUILD_DIR=$ROOT/$BENCH_BUILD_DIR
 KEEL_BIN=${KEEL_BIN:-$BENCH_BUILD_DIR/keel}
@@ -71,14 +71,16 @@ done
 ((BENCH_ROUNDS >= 1)) || die "BENCH_ROUNDS must be at least 1"
 # The targets in a fixed order; the mock and nginx are the baselines every ratio needs.
 TARGETS=(mock proxy)
-for t in floor keel portkey; do
+for t in floor keel responses portkey; do
   [[ " $BENCH_TARGETS " == *" $t "* ]] && TARGETS+=("$t")
 done
 for t in $BENCH_TARGETS; do
-  [[ $t =~ ^(mock|proxy|floor|keel|portkey)$ ]] ||
-    die "BENCH_TARGETS: unknown target '$t' (mock proxy floor keel portkey)"
+  [[ $t =~ ^(mock|proxy|floor|keel|responses|portkey)$ ]] ||
+    die "BENCH_TARGETS: unknown target '$t' (mock proxy floor keel responses portkey)"
 done
 has_target() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
+# `responses` is the same keel process answering POST /v1/responses (issue 19's row).
+if has_target responses && ! has_target keel; then die "BENCH_TARGETS: responses needs keel"; fi
 if has_target keel; then
   [[ -x $KEEL_BIN ]] || die "keel binary not found at $KEEL_BIN (run 'make build' first, or set KEEL_BIN)"
 fi
@@ -242,6 +244,16 @@ SSE_BODY+='data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","create
 SSE_BODY+='data: [DONE]\n\n'
 REQ_PLAIN='{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
 REQ_STREAM='{"model":"bench-stream","messages":[{"role":"user","content":"hi"}],"stream":true}'
+# The same turn through the Responses API, not stored (the chat rows store nothing either).
+REQ_RESPONSES_PLAIN='{"model":"bench","input":"hi","store":false}'
+REQ_RESPONSES_STREAM='{"model":"bench-stream","input":"hi","stream":true,"store":false}'
+body_for() {  # target mode -> request body
+  if [[ $1 == responses ]]; then
+    [[ $2 == plain ]] && echo "$REQ_RESPONSES_PLAIN" || echo "$REQ_RESPONSES_STREAM"
+  else
+    [[ $2 == plain ]] && echo "$REQ_PLAIN" || echo "$REQ_STREAM"
+  fi
+}
 
 # --- nginx instances -----------------------------------------------------------------------------
 nginx_common() {  # prefix -> main-context and http-context preamble
@@ -386,6 +398,7 @@ EOF
   sleep 0.5
   RSS_IDLE[keel]=$(rss_kb "$KEEL_PID")   # before any request
   PIDS_keel=("$KEEL_PID")
+  PIDS_responses=("$KEEL_PID")
 fi
 
 # --- Portkey's gateway ---------------------------------------------------------------------------
@@ -421,10 +434,11 @@ url_for() {  # target mode -> URL
   local port path
   case $1 in
     mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; floor) port=$FLOOR_PORT ;;
-    keel) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;;
+    keel | responses) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;;
   esac
   # The byte forwarders (nginx, the floor) reach the mock's stream answer by its path.
   if [[ $2 == stream && ($1 == mock || $1 == proxy || $1 == floor) ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
+  [[ $1 == responses ]] && path=/v1/responses
   echo "http://127.0.0.1:$port$path"
 }
 headers_for() {  # target mode -> "name: value" lines beyond Content-Type
@@ -434,7 +448,7 @@ headers_for() {  # target mode -> "name: value" lines beyond Content-Type
 }
 check() {  # target mode
   local body out status curl_headers=()
-  [[ $2 == plain ]] && body=$REQ_PLAIN || body=$REQ_STREAM
+  body=$(body_for "$1" "$2")
   while IFS= read -r h; do [[ -n $h ]] && curl_headers+=(-H "$h"); done < <(headers_for "$1" "$2")
   out=$(curl -sS --max-time 5 -o "$WORK/check.body" -w '%{http_code}' -H 'content-type: application/json' \
     "${curl_headers[@]}" --data "$body" "$(url_for "$1" "$2")") || die "$1 ($2): request failed"
@@ -443,6 +457,10 @@ check() {  # target mode
   if [[ $2 == plain ]]; then
     grep -q '"Hello from the mock upstream."' "$WORK/check.body" ||
       { cat "$WORK/check.body" >&2; die "$1 ($2): unexpected body"; }
+  elif [[ $1 == responses ]]; then
+    # A Responses stream ends with response.completed, never [DONE].
+    grep -q '" upstream."' "$WORK/check.body" && grep -q '^event: response.completed' "$WORK/check.body" ||
+      { cat "$WORK/check.body" >&2; die "$1 ($2): unexpected stream"; }
   else
     # Streams: the content arrives in pieces; the last event is [DONE].
     grep -q '" upstream."' "$WORK/check.body" && grep -q '^data: \[DONE\]' "$WORK/check.body" ||
@@ -455,8 +473,8 @@ mock_accepts() {  # connections the mock has accepted so far (including this sta
 
 # --- wrk -----------------------------------------------------------------------------------------
 for mode in plain stream; do
-  [[ $mode == plain ]] && body=$REQ_PLAIN || body=$REQ_STREAM
   for target in "${TARGETS[@]}"; do
+    body=$(body_for "$target" "$mode")
     {
       echo 'wrk.method = "POST"'
       echo 'wrk.headers["Content-Type"] = "application/json"'
@@ -652,7 +670,7 @@ report() {
   function verdict(ok) { return ok ? "met" : "**not met**" }
   function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   BEGIN {
-    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["floor"] = "keel floor"; name["keel"] = "keel"; name["portkey"] = "Portkey"
+    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["floor"] = "keel floor"; name["keel"] = "keel"; name["responses"] = "keel /v1/responses"; name["portkey"] = "Portkey"
     print "| mode | conns | target | req/s | ÷ nginx | p50 µs | p99 µs | added p50 µs | CPU µs/req | ÷ nginx | upstream conns opened | non-2xx | socket errors |"
     print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   }
@@ -696,6 +714,14 @@ report() {
     }
     print line1; print line2; print line3
     printf "| idle RSS ≤ 20 MiB | %s — %s | |\n", mib(keel_idle), verdict(keel_idle <= 20 * 1024)
+    if (cpu["plain", high, "responses"] == "") exit
+    line4 = "| /v1/responses CPU/req ÷ keel chat completions at " high " connections ≤ 1.2 |"
+    for (k = 1; k <= 2; k++) {
+      mode = k == 1 ? "plain" : "stream"
+      c = cpu[mode, high, "keel"] > 0 ? cpu[mode, high, "responses"] / cpu[mode, high, "keel"] : 0
+      line4 = line4 sprintf(" %.2f — %s |", c, verdict(c > 0 && c <= 1.2))
+    }
+    print line4
   }' "$RESULTS"
 }
 TABLE=$(report)
