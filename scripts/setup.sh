@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
+  libvalijson-dev   # JSON Schema validation for keel eval's json_schema evaluator (header-only)
 )
 
 missing=()

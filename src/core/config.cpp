@@ -66,6 +66,12 @@ const ModelConfig* Config::find_model(const std::string& name) const {
   return nullptr;
 }
 
+const ModelPrice* Config::find_price(const std::string& provider, const std::string& model) const {
+  if (auto it = pricing.find(provider + "/" + model); it != pricing.end()) return &it->second;
+  if (auto it = pricing.find(model); it != pricing.end()) return &it->second;
+  return nullptr;
+}
+
 namespace {
 
 bool is_var_name(std::string_view name) {
@@ -378,7 +384,7 @@ class Loader {
 
   void load(const Field& root) {
     const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
-                               "api_keys", "providers", "models", "router", "server"});
+                               "api_keys", "providers", "models", "router", "server", "pricing"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -401,6 +407,7 @@ class Loader {
       config_.server.port = listen->port;
     }
     if (const Field* field = top.get("router")) load_router(*field);
+    if (const Field* field = top.get("pricing")) load_pricing(*field);
     if (const Field* field = top.get("providers")) {
       for (const auto& item : list_items(*field)) load_provider(item);
     }
@@ -670,6 +677,31 @@ class Loader {
     // Providers append paths ("/chat/completions"); a trailing slash would double it.
     while (url.size() > 1 && url.back() == '/') url.pop_back();
     return url;
+  }
+
+  // pricing: {MODEL: {input_per_mtok, output_per_mtok}}; MODEL is "provider/model" or a model.
+  void load_pricing(const Field& field) {
+    if (field.node.IsNull()) return;
+    if (!field.node.IsMap())
+      fail(field, std::string("expected a map, got ") + shape_of(field.node));
+    for (auto it = field.node.begin(); it != field.node.end(); ++it) {
+      const int mark_line = it->first.Mark().line;
+      const int line = mark_line >= 0 ? mark_line + 1 : field.line;
+      if (!it->first.IsScalar()) fail(Field{it->first, field.path, line}, "expected a model name");
+      const std::string name = restore_refs(it->first.Scalar());
+      const Field value{it->second, join(field.path, name), line};
+      if (name.empty()) fail(value, "expected a model name");
+      if (config_.pricing.count(name)) fail(value, "repeated model");
+      const MapReader map(value, {"input_per_mtok", "output_per_mtok"});
+      ModelPrice& price = config_.pricing[name];
+      for (auto [key, out] : {std::pair{"input_per_mtok", &price.input_per_mtok},
+                              std::pair{"output_per_mtok", &price.output_per_mtok}}) {
+        if (const Field* f = map.get(key)) {
+          *out = number(*f);
+          if (*out < 0) fail(*f, "must not be negative");
+        }
+      }
+    }
   }
 
   void load_headers(const Field& field, ProviderConfig& provider) {

@@ -85,6 +85,13 @@ struct LogRetentionConfig {
   int64_t max_requests = 10'000'000;  // 0: no count limit; else the oldest beyond this many go
 };
 
+// `pricing:` what a target's tokens cost, per million tokens, in the user's currency (keel ships
+// no prices: they change). Keyed by "provider/model" or by the upstream model name alone.
+struct ModelPrice {
+  double input_per_mtok = 0;
+  double output_per_mtok = 0;
+};
+
 struct Config {
   std::string source;                    // file name, or "<built-in>"
   ServerConfig server;                   // `listen:` fills host and port
@@ -98,11 +105,14 @@ struct Config {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   RouterConfig router;
+  std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.
   std::vector<std::string> unset_vars;
 
   const ProviderConfig* find_provider(const std::string& name) const;
   const ModelConfig* find_model(const std::string& name) const;
+  // The price of `provider`'s `model` ("provider/model" first, then "model"); null when unpriced.
+  const ModelPrice* find_price(const std::string& provider, const std::string& model) const;
 };
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a

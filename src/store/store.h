@@ -55,6 +55,17 @@ struct StoreStats {
   int64_t pruned = 0;    // requests deleted by retention
 };
 
+// One scored row of an evaluation run (`keel eval`): the data line, the candidate model, and
+// what the run made of it as JSON (inputs, output, scores, latency, tokens, cost). Kept so
+// that a rerun of the same run id skips rows already scored.
+struct EvalRowRecord {
+  std::string run_id;
+  int64_t line = 0;       // 0-based line of the data set
+  std::string candidate;  // the public model name
+  int64_t created_ms = 0;
+  std::string result;  // JSON text
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -64,6 +75,13 @@ class Store {
   // Most recent requests first, with their attempts; for `keel` tooling and tests.
   virtual Result<std::vector<RequestRecord>> recent(int limit) = 0;
   virtual StoreStats stats() const = 0;
+  // Evaluation rows (tables eval_runs, eval_rows): written at once, on the caller's thread, and
+  // durable when the call returns; a row of the same (run, line, candidate) is replaced.
+  // `describe` is the run's JSON description (target, data, evaluators), kept the first time.
+  virtual Status save_eval_run(const std::string& run_id, const std::string& describe) = 0;
+  virtual Status save_eval_row(const EvalRowRecord& row) = 0;
+  // The run's rows, by line then candidate.
+  virtual Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) = 0;
 };
 
 // How long the log keeps requests; 0 turns a limit off. The store deletes a request and its
