@@ -20,7 +20,7 @@
 
 namespace {
 
-std::string quoted(const std::string& field) {
+std::string csv_field(const std::string& field) {
   std::string out = "\"";
   for (char c : field) {
     if (c == '"') out += '"';
@@ -39,7 +39,7 @@ void check_csv(std::string_view text) {
   std::vector<std::string> header;
   for (const auto& [key, value] : (*rows)[0].items()) header.push_back(key);
   std::string again;
-  for (size_t c = 0; c < header.size(); ++c) again += (c ? "," : "") + quoted(header[c]);
+  for (size_t c = 0; c < header.size(); ++c) again += (c ? "," : "") + csv_field(header[c]);
   again += "\r\n";
   for (const auto& row : *rows) {
     FUZZ_CHECK(row.is_object() && row.size() == header.size(), "a row lacks the header's columns");
@@ -47,7 +47,7 @@ void check_csv(std::string_view text) {
     for (const auto& [key, value] : row.items()) {
       FUZZ_CHECK(key == header[c], "a row's columns are out of order");
       FUZZ_CHECK(value.is_string(), "a CSV value is not a string");
-      again += (c++ ? "," : "") + quoted(value.get<std::string>());
+      again += (c++ ? "," : "") + csv_field(value.get<std::string>());
     }
     again += "\r\n";
   }

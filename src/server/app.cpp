@@ -191,7 +191,8 @@ RouteKind route_kind(std::string_view path, const bhttp::fields& fields) {
       path == "/v1/models" || (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
   const bool anthropic_client = models_route && !field_value(fields, "anthropic-version").empty();
   const bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
-                   path == "/v1/embeddings" || models_route || path == "/metrics";
+                   path == "/v1/embeddings" || models_route || path == "/metrics" ||
+                   path == "/admin/reload";
   // Errors before the route is known take the shape of the API the path belongs to.
   const ApiFormat format =
       path == "/v1/messages" || count_route || (models_route && anthropic_client)
@@ -365,10 +366,14 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await response.send(405, kJson, std::move(body), headers);
     co_return;
   }
+  if (path == "/admin/reload") {
+    co_await admin_reload(response);
+    co_return;
+  }
   if (path == "/metrics") {
     co_await response.send(200, "text/plain; version=0.0.4",
-                           metrics_.render(router_->status(), server_ ? server_->in_flight() : 0,
-                                           store_->stats()));
+                           metrics_.render(current_router()->status(),
+                                           server_ ? server_->in_flight() : 0, store_->stats()));
     co_return;
   }
   if (models_route) {
@@ -424,7 +429,9 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   ChatRequest& chat = *parsed;
   record.model = loggable_name(chat.model);
   record.stream = chat.stream;
-  if (!router_->has_model(chat.model)) {
+  // This request's router: a reload meanwhile does not change it.
+  const std::shared_ptr<Router> router = current_router();
+  if (!router->has_model(chat.model)) {
     Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
@@ -444,7 +451,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await router_->chat(chat, *sink, response.client_gone());
+    outcome = co_await router->chat(chat, *sink, response.client_gone());
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -452,7 +459,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    outcome = co_await router->chat(chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -503,9 +510,9 @@ Task<void> App::models(ResponseWriter& response, std::string_view name, ApiForma
   const std::optional<std::string> model = percent_decode(name);
   Json body;
   if (name.empty()) {
-    const auto names = router_->model_names();
+    const auto names = current_router()->model_names();
     body = anthropic ? models_to_anthropic(names, created) : models_to_wire(names, created);
-  } else if (model && router_->has_model(*model)) {
+  } else if (model && current_router()->has_model(*model)) {
     body = anthropic ? model_to_anthropic(*model, created) : model_to_wire(*model, created);
   } else {
     Error error(ErrorCode::kNotFound,
@@ -528,7 +535,8 @@ Task<void> App::count_tokens(Request& request, ResponseWriter& response, Request
     co_return;
   }
   record.model = loggable_name(parsed->model);
-  auto count = co_await router_->count_tokens(*parsed, response.client_gone(), record.attempts);
+  const std::shared_ptr<Router> router = current_router();
+  auto count = co_await router->count_tokens(*parsed, response.client_gone(), record.attempts);
   if (!count) {
     co_await send_failure(response, count.error(), record, ApiFormat::kAnthropic);
     co_return;
@@ -548,7 +556,8 @@ Task<void> App::embeddings(Request& request, ResponseWriter& response, RequestRe
     co_return;
   }
   record.model = loggable_name(parsed->model);
-  auto result = co_await router_->embed(*parsed, response.client_gone(), record.attempts);
+  const std::shared_ptr<Router> router = current_router();
+  auto result = co_await router->embed(*parsed, response.client_gone(), record.attempts);
   if (!result) {
     co_await send_failure(response, result.error(), record, ApiFormat::kOpenAI);
     co_return;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "core/config.h"
 #include "http/server.h"
@@ -23,6 +24,13 @@ class App {
  public:
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
 
+  // Promotion without a restart (reload.cpp): reads the config file keel started with again,
+  // checks it, builds its providers and router, and swaps the router in; requests in flight
+  // finish on the router they started with. On any error nothing changes and the error says
+  // why. Only providers, models, router and pricing take effect; other sections changed are
+  // named in the answer's `needs_restart`. Any thread; one reload at a time.
+  Result<Json> reload();
+
   Task<void> handle(Request& request, ResponseWriter& response);
 
   // The body of an error the HTTP server answers itself (ServerOptions::error_body), in the
@@ -33,7 +41,8 @@ class App {
   // header alone, so the body is never read and `Expect: 100-continue` never answered.
   std::optional<ServerReply> check_header(const RequestHead& head) const;
 
-  Router& router() { return *router_; }
+  Router& router() { return *current_router(); }
+  std::shared_ptr<Router> current_router() const;
   Store& store() { return *store_; }
   Metrics& metrics() { return metrics_; }
   // The server, for /metrics' in-flight gauge; optional.
@@ -55,8 +64,12 @@ class App {
   bool authorized(const bhttp::fields& fields) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 
+  Task<void> admin_reload(ResponseWriter& response);
+
   Config config_;
-  std::unique_ptr<Router> router_;
+  mutable std::mutex router_mutex_;  // guards router_ (the pointer; reload swaps it)
+  std::shared_ptr<Router> router_;
+  std::mutex reload_mutex_;  // one reload at a time
   std::unique_ptr<Store> store_;
   Metrics metrics_;
   const Server* server_ = nullptr;
