@@ -5,7 +5,7 @@
 // must call the difference significant, a rerun must resume, and --max-cost must stop the run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,6 +49,7 @@ before(async () => {
       }
       if (body.model === 'judge-upstream') {
         const text = lastUser(body);
+        if (text.includes('STRICT GRADER')) return '2';   // the user's own copy of a judge prompt
         const question = /QUESTION: ([\s\S]*?)\n\nREFERENCE:/.exec(text)?.[1];
         const reference = /REFERENCE: (.*)/.exec(text)?.[1];
         const answer = /ANSWER: (.*)/.exec(text)?.[1];
@@ -72,6 +73,7 @@ before(async () => {
       { name: 'right', targets: [{ provider: 'fake', model: 'right-upstream' }] },
       { name: 'drift', targets: [{ provider: 'fake', model: 'drift-upstream' }] },
       { name: 'judge', targets: [{ provider: 'fake', model: 'judge-upstream' }] },
+      { name: 'emb', targets: [{ provider: 'fake', model: 'text-embedding-fake' }] },
     ],
     extra: {
       pricing: { 'fake/right-upstream': price, 'fake/drift-upstream': price, 'judge-upstream': price },
@@ -232,6 +234,30 @@ test('CSV data with quoting reads as the JSONL does', { skip: !lines.length }, a
   const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(rows.map((x) => x.inputs.question), lines.slice(0, 5).map((l) => l.question));
   assert.ok(rows.every((x) => x.scores.exact_match.value === 1));
+});
+
+test('embedding_similarity through an embeddings model; a judge prompt copied and changed', { skip: !lines.length }, async () => {
+  const judges = path.join(dir, 'my-judges');
+  mkdirSync(judges, { recursive: true });
+  const builtIn = readFileSync(path.resolve(here, '../../evals/judges/relevance.prompty'), 'utf8');
+  writeFileSync(path.join(judges, 'relevance.prompty'), builtIn.replace('QUESTION: {{question}}', 'STRICT GRADER\nQUESTION: {{question}}'));
+  const out = path.join(dir, 'embed');
+  const embedBefore = fake.requests.filter((x) => x.path === '/v1/embeddings').length;
+  const r = await runKeel(['eval', 'math', '--config', configPath, '--data', DATA, '--models', 'right,drift',
+    '--evaluators', 'embedding_similarity,relevance', '--embedding-model', 'emb', '--judge', 'judge', '--judges', judges,
+    '--column-mapping', 'ground_truth=${data.answer}', '--out', out], { timeoutMs: 60000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fake.requests.filter((x) => x.path === '/v1/embeddings').length - embedBefore, 2 * N);
+  const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  for (const row of rows) {
+    const same = row.candidate === 'right' || !drifted(lines[row.line]);
+    const value = row.scores.embedding_similarity.value;
+    assert.ok(same ? Math.abs(value - 1) < 1e-6 : value < 0.999, `${row.candidate} ${row.line} ${value}`);
+    assert.equal(row.scores.relevance.value, 2);
+  }
+  const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  assert.equal(summary.candidates[0].model, 'right');
+  assert.equal(summary.candidates[0].metrics.relevance.pass_rate, 0);   // 2 is below the judges' 3
 });
 
 test('bad input: a broken data line, an unknown evaluator, a judge without a model', async () => {
