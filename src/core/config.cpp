@@ -414,6 +414,16 @@ class Loader {
     if (const Field* field = top.get("models")) {
       for (const auto& item : list_items(*field)) load_model(item);
     }
+    // A shadow names a model that may come later in the list.
+    size_t next_shadow = 0;
+    for (const auto& model : config_.models) {
+      if (!model.shadow) continue;
+      const Field& at = shadow_fields_[next_shadow++];
+      if (model.shadow->model == model.name) fail(at, "a model cannot shadow itself");
+      if (config_.find_model(model.shadow->model) == nullptr) {
+        fail(at, "no model named " + quote_value(model.shadow->model));
+      }
+    }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
         field != nullptr && config_.api_keys.empty() && !is_loopback_host(config_.server.host)) {
@@ -423,6 +433,7 @@ class Loader {
   }
 
  private:
+  std::vector<Field> shadow_fields_;  // each shadowing model's `shadow.model`, in order
   struct Scalar {
     std::string raw;    // as written in the file
     std::string value;  // after ${VAR} interpolation
@@ -732,8 +743,8 @@ class Loader {
   }
 
   void load_model(const Field& item) {
-    const MapReader map(
-        item, {"name", "strategy", "retries", "timeout_ms", "first_token_timeout_ms", "targets"});
+    const MapReader map(item, {"name", "strategy", "retries", "timeout_ms",
+                               "first_token_timeout_ms", "targets", "shadow"});
     ModelConfig model;
     const Field& name = map.require("name");
     model.name = text(name);
@@ -757,6 +768,24 @@ class Loader {
       model.targets.push_back(load_target(target_item));
     }
     if (model.targets.empty()) fail(targets, "must list at least one target");
+    if (const Field* f = map.get("shadow")) {
+      const MapReader shadow_map(*f, {"model", "percent", "evaluators", "max_concurrency"});
+      ShadowConfig shadow;
+      shadow.model = text(shadow_map.require("model"));
+      shadow.percent = number(shadow_map.require("percent"));
+      if (shadow.percent < 0 || shadow.percent > 100) {
+        fail(*shadow_map.get("percent"), "must be between 0 and 100");
+      }
+      if (const Field* e = shadow_map.get("evaluators")) {
+        shadow.evaluators.clear();
+        for (const auto& name : list_items(*e)) shadow.evaluators.push_back(text(name));
+      }
+      if (const Field* c = shadow_map.get("max_concurrency")) {
+        shadow.max_concurrency = int_at_least(*c, 1);
+      }
+      model.shadow = std::move(shadow);
+      shadow_fields_.push_back(shadow_map.require("model"));
+    }
     config_.models.push_back(std::move(model));
   }
 

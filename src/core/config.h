@@ -46,6 +46,15 @@ struct TargetConfig {
   double weight = 1.0;
 };
 
+// `shadow:` on a public model: mirror a share of its requests to a candidate model after the
+// client has its answer, off the request path, and score the pair (keel shadow report).
+struct ShadowConfig {
+  std::string model;   // a public model name (not this one)
+  double percent = 0;  // 0-100: share of successful requests mirrored
+  std::vector<std::string> evaluators = {"f1", "rouge_l"};  // candidate vs the served answer
+  int max_concurrency = 4;  // mirrored requests at once; more are dropped, counted
+};
+
 struct ModelConfig {
   std::string name;            // the public name clients ask for
   Strategy strategy = Strategy::kFailover;
@@ -53,6 +62,7 @@ struct ModelConfig {
   int timeout_ms = 60000;      // per attempt, until the last byte
   int first_token_timeout_ms = 20000;
   std::vector<TargetConfig> targets;
+  std::optional<ShadowConfig> shadow;
 };
 
 struct RouterConfig {

@@ -439,8 +439,12 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     co_return;
   }
   std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
+  // Shadow traffic needs the served answer's text, as the content log does.
+  const ModelConfig* model_config = router->model_config(chat.model);
+  const bool mirrored = model_config != nullptr && model_config->shadow &&
+                        shadow_.sample(model_config->shadow->percent);
   std::unique_ptr<ChatAggregator> transcript;
-  if (config_.log_content) transcript = std::make_unique<ChatAggregator>();
+  if (config_.log_content || mirrored) transcript = std::make_unique<ChatAggregator>();
   ChatOutcome outcome;
   if (chat.stream) {
     std::unique_ptr<StreamSink> sink;
@@ -494,7 +498,22 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       co_await send_error(response, error, &record, format);
     }
   }
-  if (transcript) {
+  if (mirrored && outcome.status.ok()) {
+    // After the answer went out: the candidate's call runs detached (evals/shadow.h).
+    evals::ServedAnswer served;
+    served.request_id = record.id;
+    served.model = chat.model;
+    served.text = transcript->response().message.text();
+    served.request = chat;
+    served.latency_ms = unix_millis() - record.started_ms;
+    served.prompt_tokens = outcome.usage.prompt_tokens;
+    served.completion_tokens = outcome.usage.completion_tokens;
+    served.provider = outcome.provider;
+    served.upstream_model = outcome.upstream_model;
+    shadow_.mirror(co_await asio::this_coro::executor, router, *model_config->shadow,
+                   std::move(served));
+  }
+  if (transcript && config_.log_content) {
     Json content = {
         {"request", try_parse_json(request.message.body()).value_or(Json())},
         {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/config.h"
+#include "evals/shadow.h"
 #include "http/server.h"
 #include "router/router.h"
 #include "server/metrics.h"
@@ -45,6 +46,7 @@ class App {
   std::shared_ptr<Router> current_router() const;
   Store& store() { return *store_; }
   Metrics& metrics() { return metrics_; }
+  evals::ShadowMirror& shadow() { return shadow_; }
   // The server, for /metrics' in-flight gauge; optional.
   void set_server(const Server* server) { server_ = server; }
 
@@ -72,6 +74,7 @@ class App {
   std::mutex reload_mutex_;  // one reload at a time
   std::unique_ptr<Store> store_;
   Metrics metrics_;
+  evals::ShadowMirror shadow_{*store_, config_};
   const Server* server_ = nullptr;
   std::atomic<int> in_flight_{0};
 };

@@ -66,6 +66,15 @@ struct EvalRowRecord {
   std::string result;  // JSON text
 };
 
+// One mirrored request (shadow traffic): the served answer and the candidate's, scored.
+struct ShadowPairRecord {
+  std::string id;            // the client's request id
+  std::string model;         // the shadowed public model
+  std::string shadow_model;  // the candidate
+  int64_t created_ms = 0;
+  std::string result;  // JSON text
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -82,6 +91,10 @@ class Store {
   virtual Status save_eval_row(const EvalRowRecord& row) = 0;
   // The run's rows, by line then candidate.
   virtual Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) = 0;
+  // Shadow pairs (table shadow_pairs), written like eval rows; newest first, at most `limit`.
+  virtual Status save_shadow_pair(const ShadowPairRecord& pair) = 0;
+  virtual Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model,
+                                                             int limit) = 0;
 };
 
 // How long the log keeps requests; 0 turns a limit off. The store deletes a request and its

@@ -72,6 +72,8 @@ class SqliteStore final : public Store {
   Status save_eval_run(const std::string& run_id, const std::string& describe) override;
   Status save_eval_row(const EvalRowRecord& row) override;
   Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) override;
+  Status save_shadow_pair(const ShadowPairRecord& pair) override;
+  Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model, int limit) override;
 
   // Runs a whole retention pass on the writer thread now (after the batch it may be writing),
   // and the vacuum it makes due to its end, and returns how many requests it deleted; 0 when

@@ -7,7 +7,7 @@
 namespace keel {
 namespace {
 
-TEST(EvalRows, SavedReplacedAndReadBackByRun) {
+TEST(EvalRows, SavedReplacedAndReadBackByRunAndShadowPairsByModel) {
   for (std::string path :
        {std::string(":memory:"), (std::filesystem::temp_directory_path() /
                                   ("keel-eval-rows-" + std::to_string(::getpid()) + ".db"))
@@ -34,6 +34,17 @@ TEST(EvalRows, SavedReplacedAndReadBackByRun) {
     EXPECT_EQ((*rows)[1].candidate, "a");
     EXPECT_EQ((*rows)[2].candidate, "b");
     EXPECT_TRUE((*store)->eval_rows("none")->empty());
+    ASSERT_TRUE((*store)->save_shadow_pair({"req_1", "main", "cand", 10, "{}"}).ok());
+    ASSERT_TRUE((*store)->save_shadow_pair({"req_2", "main", "cand", 20, R"({"x": 1})"}).ok());
+    ASSERT_TRUE((*store)->save_shadow_pair({"req_3", "other", "cand", 30, "{}"}).ok());
+    auto pairs = (*store)->shadow_pairs("main", 10);
+    ASSERT_TRUE(pairs) << pairs.error().message;
+    ASSERT_EQ(pairs->size(), 2u);
+    EXPECT_EQ((*pairs)[0].id, "req_2");  // newest first
+    EXPECT_EQ((*pairs)[0].result, R"({"x": 1})");
+    EXPECT_EQ((*pairs)[1].shadow_model, "cand");
+    EXPECT_EQ((*store)->shadow_pairs("main", 1)->size(), 1u);
+    EXPECT_FALSE((*store)->shadow_pairs("main", -1));
     store->reset();
     if (path != ":memory:") {
       auto again = SqliteStore::open(path);
