@@ -192,7 +192,7 @@ RouteKind route_kind(std::string_view path, const bhttp::fields& fields) {
   const bool anthropic_client = models_route && !field_value(fields, "anthropic-version").empty();
   const bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
                    path == "/v1/embeddings" || models_route || path == "/metrics" ||
-                   path == "/admin/reload";
+                   path == "/admin/reload" || path.starts_with("/admin/shadow/");
   // Errors before the route is known take the shape of the API the path belongs to.
   const ApiFormat format =
       path == "/v1/messages" || count_route || (models_route && anthropic_client)
@@ -349,7 +349,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await send_error(response, unauthenticated(), nullptr, format);
     co_return;
   }
-  bool get_route = models_route || path == "/metrics";
+  bool get_route = models_route || path == "/metrics" || path.starts_with("/admin/shadow/");
   bool method_ok = get_route ? method == bhttp::verb::get || method == bhttp::verb::head
                              : method == bhttp::verb::post;
   if (!method_ok) {
@@ -368,6 +368,10 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   }
   if (path == "/admin/reload") {
     co_await admin_reload(response);
+    co_return;
+  }
+  if (path.starts_with("/admin/shadow/")) {
+    co_await admin_shadow(response, path.substr(std::string_view("/admin/shadow/").size()));
     co_return;
   }
   if (path == "/metrics") {

@@ -67,6 +67,8 @@ class App {
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 
   Task<void> admin_reload(ResponseWriter& response);
+  // GET /admin/shadow/{model}: the mirror's counters and the stored pairs' report (reload.cpp).
+  Task<void> admin_shadow(ResponseWriter& response, std::string_view model);
 
   Config config_;
   mutable std::mutex router_mutex_;  // guards router_ (the pointer; reload swaps it)

@@ -1,8 +1,12 @@
-// Config reload (SIGHUP, POST /admin/reload, `keel reload`): checked before it applies; a bad
+// The operator's routes: config reload (SIGHUP, POST /admin/reload, `keel reload`) and
+// GET /admin/shadow/{model}.
+//
+// Config reload: checked before it applies; a bad
 // file changes nothing. The new router is swapped in under a mutex; each request holds the
 // router it started with (a shared_ptr), so requests in flight finish on the old config and
 // the old router goes when the last of them does.
 #include "core/log.h"
+#include "core/text.h"
 #include "providers/provider.h"
 #include "server/app.h"
 
@@ -97,6 +101,28 @@ Task<void> App::admin_reload(ResponseWriter& response) {
     co_return;
   }
   co_await response.send(200, "application/json", result->dump());
+}
+
+Task<void> App::admin_shadow(ResponseWriter& response, std::string_view name) {
+  const std::optional<std::string> model = percent_decode(name);
+  if (!model || !current_router()->has_model(*model)) {
+    Error error(ErrorCode::kNotFound, "model '" + std::string(name) + "' does not exist");
+    error.type_code = "model_not_found";
+    co_await send_error(response, error, nullptr);
+    co_return;
+  }
+  auto pairs = store_->shadow_pairs(*model, 10000);
+  if (!pairs) {
+    co_await send_error(response, pairs.error(), nullptr);
+    co_return;
+  }
+  const evals::ShadowStats stats = shadow_.stats();
+  Json body = {
+      {"model", *model},
+      {"mirror",
+       {{"mirrored", stats.mirrored}, {"dropped", stats.dropped}, {"failed", stats.failed}}},
+      {"report", evals::shadow_report(*pairs)}};
+  co_await response.send(200, "application/json", body.dump());
 }
 
 }  // namespace keel

@@ -99,4 +99,11 @@ test('a hanging candidate never slows the client; mirrors beyond max_concurrency
   const report = JSON.parse((await runKeel(['shadow', 'report', 'main2', '--config', keel.configPath, '--json'], { timeoutMs: 10000 })).stdout);
   assert.equal(report.candidate_failures, 2);
   assert.match(JSON.parse(pairs('main2')[0].result).shadow.error, /time/i);
+  // The operators' JSON: the mirror's counters (6 of 8 dropped) and the report.
+  const admin = await (await fetch(`${keel.base}/admin/shadow/main2`)).json();
+  assert.equal(admin.mirror.dropped, 6);
+  assert.equal(admin.report.pairs, 2);
+  assert.equal(admin.report.candidate_failures, 2);
+  const unknown = await fetch(`${keel.base}/admin/shadow/nope`);
+  assert.equal(unknown.status, 404);
 });
