@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -258,6 +259,27 @@ test('embedding_similarity through an embeddings model; a judge prompt copied an
   const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.candidates[0].model, 'right');
   assert.equal(summary.candidates[0].metrics.relevance.pass_rate, 0);   // 2 is below the judges' 3
+});
+
+test('a progress bar on stderr when it is a terminal, none when it is not', { skip: !lines.length }, async () => {
+  let script = null;
+  try { execFileSync('which', ['script'], { stdio: 'ignore' }); script = 'script'; } catch {}
+  const args = ['eval', 'right', '--config', configPath, '--data', DATA, '--evaluators', 'exact_match',
+    '--column-mapping', 'ground_truth=${data.answer}', '--out', path.join(dir, 'progress')];
+  const plain = await runKeel(args, { timeoutMs: 30000 });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stderr, /\[#/);
+  if (!script) {
+    console.log('# skipped: util-linux script is absent, so no terminal to see the progress bar on');
+    return;
+  }
+  // util-linux `script` runs keel on a pseudo-terminal (stdout and stderr both).
+  const quoted = [process.env.KEEL_BIN || path.resolve(here, '../../build/keel'), ...args, '--run-id', 'tty']
+    .map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  // Asynchronously: the fake upstream answers from this process's event loop.
+  const { stdout: out } = await promisify(execFile)('script', ['-qec', quoted, '/dev/null'], { encoding: 'utf8', timeout: 30000 });
+  assert.match(out, new RegExp(`\\r\\[#{30}\\] ${N}/${N} rows`));
+  assert.match(out, /\r\[#*\.+\] 1\/\d+ rows/);
 });
 
 test('bad input: a broken data line, an unknown evaluator, a judge without a model', async () => {
