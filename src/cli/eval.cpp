@@ -280,6 +280,7 @@ int eval(const std::vector<std::string>& args) {
   summary["run_id"] = options.run_id;
   summary["target"] = target;
   summary["data"] = data_path;
+  summary["versus_best"] = evals::compare_to_best(run.rows, summary);
   summary["resumed"] = run.resumed;
   summary["not_run"] = run.not_run;
   summary["stopped"] = run.stopped;
@@ -295,6 +296,11 @@ int eval(const std::vector<std::string>& args) {
     std::puts(summary.dump(2).c_str());
   } else {
     print_summary(summary);
+    if (!summary["versus_best"]["comparisons"].empty()) {
+      std::printf("against the best ranked (%s):\n%s",
+                  summary["versus_best"]["baseline"].get<std::string>().c_str(),
+                  evals::describe_comparison(summary["versus_best"]).c_str());
+    }
     std::printf("wrote %s/report.html, results.jsonl, summary.json\n", out.c_str());
   }
   if (run.resumed > 0)

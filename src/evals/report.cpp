@@ -156,6 +156,25 @@ std::string render_html(const std::vector<RowResult>& rows, const Json& summary,
          << "</td></tr>";
   }
   html << "</table>";
+  // Differences from the best ranked candidate.
+  if (summary.contains("versus_best") && !summary["versus_best"]["comparisons"].empty()) {
+    html << "<h2>Against " << html_escape(summary["versus_best"]["baseline"].get<std::string>())
+         << "</h2><p>Paired by line: mean difference with a paired bootstrap 95% CI, and a sign "
+            "test.</p><table id='versus'><tr><th>model</th><th>metric</th><th>difference</th>"
+            "<th>95% CI</th><th>sign test p</th><th></th></tr>";
+    for (const auto& pair : summary["versus_best"]["comparisons"]) {
+      for (const auto& [metric, m] : pair["metrics"].items()) {
+        const bool significant = m["significant"].get<bool>();
+        html << "<tr><td>" << html_escape(pair["b"].get<std::string>()) << "</td><td>"
+             << html_escape(metric) << "</td><td class='num'>" << fixed(m["diff"].get<double>())
+             << "</td><td class='num'>[" << fixed(m["ci_low"].get<double>()) << ", "
+             << fixed(m["ci_high"].get<double>()) << "]</td><td class='num'>"
+             << fixed(m["sign_test_p"].get<double>(), 4) << "</td><td class='"
+             << (significant ? "fail'>significant" : "'>not significant") << "</td></tr>";
+      }
+    }
+    html << "</table>";
+  }
   // Charts.
   html << "<h2>Metrics</h2>";
   for (const auto& m : metrics) {
@@ -401,6 +420,29 @@ Result<Json> compare_runs(const std::vector<RowResult>& a, const std::vector<Row
     out.push_back({{"a", name_a}, {"b", name_b}, {"metrics", std::move(metrics)}});
   }
   return Json{{"comparisons", std::move(out)}};
+}
+
+Json compare_to_best(const std::vector<RowResult>& rows, const Json& summary) {
+  Json out = {{"comparisons", Json::array()}};
+  const Json& candidates = summary["candidates"];
+  if (candidates.size() < 2) return out;
+  const std::string best = candidates[0]["model"].get<std::string>();
+  std::vector<RowResult> best_rows;
+  for (const auto& row : rows) {
+    if (row.candidate == best) best_rows.push_back(row);
+  }
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    const std::string name = candidates[i]["model"].get<std::string>();
+    std::vector<RowResult> other;
+    for (const auto& row : rows) {
+      if (row.candidate == name) other.push_back(row);
+    }
+    if (auto compared = compare_runs(best_rows, other)) {
+      for (auto& pair : (*compared)["comparisons"]) out["comparisons"].push_back(std::move(pair));
+    }
+  }
+  out["baseline"] = best;
+  return out;
 }
 
 std::string describe_comparison(const Json& comparison) {

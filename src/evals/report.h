@@ -30,6 +30,9 @@ Result<std::vector<RowResult>> read_results(const std::string& dir);
 // candidate. Per metric present in both: n, means, mean difference (b - a) with a paired
 // bootstrap 95% CI, sign test p, and "significant" when the CI excludes 0.
 Result<Json> compare_runs(const std::vector<RowResult>& a, const std::vector<RowResult>& b);
+// Within one run: each candidate against the best ranked one (summary's first), paired by
+// line as compare_runs does; {"baseline", "comparisons": [...]}.
+Json compare_to_best(const std::vector<RowResult>& rows, const Json& summary);
 // The comparison for people: one line per candidate pair and metric.
 std::string describe_comparison(const Json& comparison);
 

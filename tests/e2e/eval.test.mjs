@@ -107,6 +107,13 @@ test('two candidates over chat-math-variant: ranked, judged strictly, reported',
   assert.equal(first.model, 'right');
   assert.equal(second.model, 'drift');
   assert.equal(first.metrics.exact_match.mean, 1);
+  // The report names the significant difference itself, against the best ranked candidate.
+  assert.equal(summary.versus_best.baseline, 'right');
+  const versus = summary.versus_best.comparisons[0];
+  assert.equal(versus.b, 'drift');
+  assert.equal(versus.metrics.exact_match.significant, true);
+  assert.equal(versus.metrics.contains.significant, false);
+  assert.match(r.stdout, /against the best ranked \(right\):[\s\S]*exact_match: .*significant, right is better/);
   assert.equal(second.metrics.exact_match.mean, (N - DRIFT_WRONG) / N);
   for (const c of summary.candidates) {
     for (const m of Object.values(c.metrics).filter((x) => x.mean !== null)) {
@@ -151,6 +158,7 @@ test('two candidates over chat-math-variant: ranked, judged strictly, reported',
   assert.ok(html.indexOf('<td>right</td>') < html.indexOf('<td>drift</td>'));
   assert.equal((html.match(/<tr><td class='num'>\d+<\/td><td class='out'>/g) ?? []).length, N);
   assert.ok(html.includes('Compute $\\dbinom{16}{5}$.'));
+  assert.match(html, /<table id='versus'>[\s\S]*<td>drift<\/td><td>exact_match<\/td>[^\n]*?>significant</);
 
   const chromium = ['chromium', 'chromium-browser'].find((bin) => {
     try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; }
