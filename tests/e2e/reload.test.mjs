@@ -85,6 +85,25 @@ test('20 reloads under ~20 connections: no request fails', async () => {
   assert.ok(keel.alive());
 });
 
+test('a stream in flight finishes on the old config; the next request takes the new one', async () => {
+  writeFileSync(keel.configPath, configWith([{ name: 'p', targets: [{ provider: 'fake', model: 'slow-stream-10x50-old' }] }]));
+  await reloadBy('command');
+  const client = makeClient(keel);
+  const stream = await client.chat.completions.create({ model: 'p', messages: [{ role: 'user', content: 'x' }], stream: true });
+  const chunks = [];
+  const reading = (async () => { for await (const c of stream) chunks.push(c.choices[0]?.delta?.content ?? ''); })();
+  await waitFor(() => chunks.length >= 2, 3000);
+  writeFileSync(keel.configPath, configWith([{ name: 'p', targets: [{ provider: 'fake', model: 'ok-new' }] }]));
+  await reloadBy('signal');
+  const after = await client.chat.completions.create({ model: 'p', messages: [{ role: 'user', content: 'y' }] });
+  assert.equal(after.choices[0].message.content, 'Hello from fake');
+  assert.equal(fake.stats.hits['ok-new'], 1);
+  await reading;   // the old stream ran to its end, from the old target
+  assert.ok(chunks.join('').length > 0);
+  assert.equal(fake.stats.hits['slow-stream-10x50-old'], 1);
+  assert.ok(chunks.filter((c) => c).length >= 10, `${chunks.length} chunks`);
+});
+
 test('a bad file changes nothing and says why (SIGHUP and keel reload)', async () => {
   writeFileSync(keel.configPath, configWith(B()));
   await reloadBy('command');
