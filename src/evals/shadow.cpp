@@ -7,11 +7,17 @@
 
 namespace keel::evals {
 
-bool ShadowMirror::sample(double percent) {
-  if (percent <= 0) return false;
-  if (percent >= 100) return true;
-  std::lock_guard lock(rng_mutex_);
-  return std::uniform_real_distribution<double>(0, 100)(rng_) < percent;
+bool ShadowMirror::sample(const ShadowConfig& shadow) {
+  if (shadow.percent <= 0) return false;
+  if (shadow.percent < 100) {
+    std::lock_guard lock(rng_mutex_);
+    if (std::uniform_real_distribution<double>(0, 100)(rng_) >= shadow.percent) return false;
+  }
+  if (running_.load() >= shadow.max_concurrency) {
+    dropped_.fetch_add(1);
+    return false;
+  }
+  return true;
 }
 
 ShadowStats ShadowMirror::stats() const {

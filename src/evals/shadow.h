@@ -4,7 +4,7 @@
 // configured evaluators, with the served answer as the reference, and kept in the store.
 //
 //   ShadowMirror shadow(store, config);                          // one per server
-//   if (shadow.sample(model.shadow->percent)) ... collect the answer ...
+//   if (shadow.sample(*model.shadow)) ... collect the answer ...
 //   shadow.mirror(executor, router, *model.shadow, served);      // returns at once
 //
 // Never changes what the client gets: mirror() is called after the answer went out, and the
@@ -45,8 +45,9 @@ class ShadowMirror {
  public:
   ShadowMirror(Store& store, const Config& config) : store_(store), config_(config) {}
 
-  // Whether this request is mirrored (percent in 0-100). Thread-safe.
-  bool sample(double percent);
+  // Whether this request is mirrored: drawn at `percent` (0-100), and a mirror slot is free now
+  // (else it is counted as dropped, before the request pays for keeping its answer). Thread-safe.
+  bool sample(const ShadowConfig& shadow);
   void mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
               const ShadowConfig& shadow, ServedAnswer served);
   ShadowStats stats() const;

@@ -445,8 +445,8 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
   // Shadow traffic needs the served answer's text, as the content log does.
   const ModelConfig* model_config = router->model_config(chat.model);
-  const bool mirrored = model_config != nullptr && model_config->shadow &&
-                        shadow_.sample(model_config->shadow->percent);
+  const bool mirrored =
+      model_config != nullptr && model_config->shadow && shadow_.sample(*model_config->shadow);
   std::unique_ptr<ChatAggregator> transcript;
   if (config_.log_content || mirrored) transcript = std::make_unique<ChatAggregator>();
   ChatOutcome outcome;
