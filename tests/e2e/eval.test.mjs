@@ -75,6 +75,7 @@ before(async () => {
       { name: 'drift', targets: [{ provider: 'fake', model: 'drift-upstream' }] },
       { name: 'judge', targets: [{ provider: 'fake', model: 'judge-upstream' }] },
       { name: 'emb', targets: [{ provider: 'fake', model: 'text-embedding-fake' }] },
+      { name: 'broken', retries: 0, targets: [{ provider: 'fake', model: 'fail-400-eval' }] },
     ],
     extra: {
       pricing: { 'fake/right-upstream': price, 'fake/drift-upstream': price, 'judge-upstream': price },
@@ -288,6 +289,25 @@ test('a progress bar on stderr when it is a terminal, none when it is not', { sk
   const { stdout: out } = await promisify(execFile)('script', ['-qec', quoted, '/dev/null'], { encoding: 'utf8', timeout: 30000 });
   assert.match(out, new RegExp(`\\r\\[#{30}\\] ${N}/${N} rows`));
   assert.match(out, /\r\[#*\.+\] 1\/\d+ rows/);
+});
+
+test('a candidate that fails: its rows are errors, counted, shown, never scored', { skip: !lines.length }, async () => {
+  const out = path.join(dir, 'broken');
+  const r = await runKeel(['eval', 'math', '--config', configPath, '--data', DATA, '--models', 'right,broken',
+    '--evaluators', 'exact_match', '--column-mapping', 'ground_truth=${data.answer}', '--out', out], { timeoutMs: 60000 });
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  const broken = summary.candidates.find((c) => c.model === 'broken');
+  assert.equal(broken.errors, N);
+  assert.equal(broken.metrics.exact_match.n, 0);
+  assert.equal(broken.metrics.exact_match.mean, null);
+  assert.equal(summary.candidates[0].model, 'right');
+  const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const row = rows.find((x) => x.candidate === 'broken');
+  assert.equal(row.output, null);
+  assert.match(row.error, /./);
+  assert.deepEqual(row.scores, {});
+  assert.match(readFileSync(path.join(out, 'report.html'), 'utf8'), /<span class='fail'>error: /);
 });
 
 test('bad input: a broken data line, an unknown evaluator, a judge without a model', async () => {
