@@ -13,6 +13,7 @@ APT_PACKAGES=(
   nodejs npm
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
   chromium   # tests/browser drive the web console in it (playwright-core, no browser download)
+  libvalijson-dev   # JSON Schema validation for keel eval's json_schema evaluator (header-only)
 )
 
 missing=()

@@ -15,6 +15,9 @@ int chat(const std::vector<std::string>& args);
 int capabilities(const std::vector<std::string>& args);
 int fixture(const std::vector<std::string>& args);  // without llama.cpp: says so, exits 1
 int pull(const std::vector<std::string>& args);
+int eval(const std::vector<std::string>& args);
+int reload(const std::vector<std::string>& args);
+int shadow(const std::vector<std::string>& args);   // shadow.cpp: `keel shadow report MODEL`   // reload.cpp: POST /admin/reload     // eval.cpp: `keel eval`, `keel eval compare`
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();

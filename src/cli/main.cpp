@@ -35,6 +35,11 @@ void usage() {
       "  chat MODEL [--url URL] chat in the terminal with a running keel\n"
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
+      "  eval TARGET --data FILE [--models a,b] [--evaluators e1,e2] [--judge MODEL]\n"
+      "       [--column-mapping k='${data.col}' ...] [--out DIR]   evaluate models on a data set\n"
+      "  eval compare DIR_A DIR_B  which differences between two eval runs are significant\n"
+      "  shadow report MODEL [--json]  quality, latency and cost of a model's shadow candidate\n"
+      "  reload [--url URL]     a running keel reloads its config file (as SIGHUP does)\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
@@ -64,6 +69,9 @@ int main(int argc, char** argv) {
   if (command == "capabilities") return keel::cli::capabilities(args);
   if (command == "fixture") return keel::cli::fixture(args);
   if (command == "pull") return keel::cli::pull(args);
+  if (command == "eval") return keel::cli::eval(args);
+  if (command == "reload") return keel::cli::reload(args);
+  if (command == "shadow") return keel::cli::shadow(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

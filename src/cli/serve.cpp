@@ -1,5 +1,10 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "cli/commands.h"
 #include "core/log.h"
@@ -26,6 +31,13 @@ void explain_empty(const Config& config) {
 }  // namespace
 
 int serve(const std::vector<std::string>& args) {
+  // SIGHUP reloads the config (App::reload): blocked here, before any thread starts, so every
+  // thread inherits the mask and only the reloader below takes it, with sigwait, outside any
+  // signal handler.
+  sigset_t hangup;
+  sigemptyset(&hangup);
+  sigaddset(&hangup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hangup, nullptr);
   auto loaded = load_config(args, /*serving=*/true);
   if (!loaded) {
     std::fprintf(stderr, "keel: %s\n", loaded.error().message.c_str());
@@ -109,7 +121,20 @@ int serve(const std::vector<std::string>& args) {
   for (const auto& name : app.router().model_names()) KEEL_LOG(kInfo) << "model: " << name;
   KEEL_LOG(kInfo) << "keel listening on http://" << host << ":" << *port << " (config "
                   << config.source << ", " << config.models.size() << " models)";
+  std::atomic<bool> stopping{false};
+  std::thread reloader([&] {
+    while (true) {
+      int signal_number = 0;
+      if (sigwait(&hangup, &signal_number) != 0) continue;
+      if (stopping) return;
+      KEEL_LOG(kInfo) << "SIGHUP: reloading " << config.source;
+      (void)app.reload();  // logs what it did, or why nothing changed
+    }
+  });
   server.run();
+  stopping = true;
+  pthread_kill(reloader.native_handle(), SIGHUP);
+  reloader.join();
   app.store().flush();
   KEEL_LOG(kInfo) << "keel stopped";
   return 0;

@@ -66,6 +66,12 @@ const ModelConfig* Config::find_model(const std::string& name) const {
   return nullptr;
 }
 
+const ModelPrice* Config::find_price(const std::string& provider, const std::string& model) const {
+  if (auto it = pricing.find(provider + "/" + model); it != pricing.end()) return &it->second;
+  if (auto it = pricing.find(model); it != pricing.end()) return &it->second;
+  return nullptr;
+}
+
 namespace {
 
 bool is_var_name(std::string_view name) {
@@ -379,7 +385,7 @@ class Loader {
   void load(const Field& root) {
     const MapReader top(
         root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
-               "admin_keys", "providers", "models", "router", "server"});
+               "admin_keys", "providers", "models", "router", "server", "pricing"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -405,11 +411,22 @@ class Loader {
       config_.server.port = listen->port;
     }
     if (const Field* field = top.get("router")) load_router(*field);
+    if (const Field* field = top.get("pricing")) load_pricing(*field);
     if (const Field* field = top.get("providers")) {
       for (const auto& item : list_items(*field)) load_provider(item);
     }
     if (const Field* field = top.get("models")) {
       for (const auto& item : list_items(*field)) load_model(item);
+    }
+    // A shadow names a model that may come later in the list.
+    size_t next_shadow = 0;
+    for (const auto& model : config_.models) {
+      if (!model.shadow) continue;
+      const Field& at = shadow_fields_[next_shadow++];
+      if (model.shadow->model == model.name) fail(at, "a model cannot shadow itself");
+      if (config_.find_model(model.shadow->model) == nullptr) {
+        fail(at, "no model named " + quote_value(model.shadow->model));
+      }
     }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
@@ -420,6 +437,7 @@ class Loader {
   }
 
  private:
+  std::vector<Field> shadow_fields_;  // each shadowing model's `shadow.model`, in order
   struct Scalar {
     std::string raw;    // as written in the file
     std::string value;  // after ${VAR} interpolation
@@ -676,6 +694,31 @@ class Loader {
     return url;
   }
 
+  // pricing: {MODEL: {input_per_mtok, output_per_mtok}}; MODEL is "provider/model" or a model.
+  void load_pricing(const Field& field) {
+    if (field.node.IsNull()) return;
+    if (!field.node.IsMap())
+      fail(field, std::string("expected a map, got ") + shape_of(field.node));
+    for (auto it = field.node.begin(); it != field.node.end(); ++it) {
+      const int mark_line = it->first.Mark().line;
+      const int line = mark_line >= 0 ? mark_line + 1 : field.line;
+      if (!it->first.IsScalar()) fail(Field{it->first, field.path, line}, "expected a model name");
+      const std::string name = restore_refs(it->first.Scalar());
+      const Field value{it->second, join(field.path, name), line};
+      if (name.empty()) fail(value, "expected a model name");
+      if (config_.pricing.count(name)) fail(value, "repeated model");
+      const MapReader map(value, {"input_per_mtok", "output_per_mtok"});
+      ModelPrice& price = config_.pricing[name];
+      for (auto [key, out] : {std::pair{"input_per_mtok", &price.input_per_mtok},
+                              std::pair{"output_per_mtok", &price.output_per_mtok}}) {
+        if (const Field* f = map.get(key)) {
+          *out = number(*f);
+          if (*out < 0) fail(*f, "must not be negative");
+        }
+      }
+    }
+  }
+
   void load_headers(const Field& field, ProviderConfig& provider) {
     if (field.node.IsNull()) return;
     if (!field.node.IsMap()) {
@@ -704,8 +747,8 @@ class Loader {
   }
 
   void load_model(const Field& item) {
-    const MapReader map(
-        item, {"name", "strategy", "retries", "timeout_ms", "first_token_timeout_ms", "targets"});
+    const MapReader map(item, {"name", "strategy", "retries", "timeout_ms",
+                               "first_token_timeout_ms", "targets", "shadow"});
     ModelConfig model;
     const Field& name = map.require("name");
     model.name = text(name);
@@ -729,6 +772,24 @@ class Loader {
       model.targets.push_back(load_target(target_item));
     }
     if (model.targets.empty()) fail(targets, "must list at least one target");
+    if (const Field* f = map.get("shadow")) {
+      const MapReader shadow_map(*f, {"model", "percent", "evaluators", "max_concurrency"});
+      ShadowConfig shadow;
+      shadow.model = text(shadow_map.require("model"));
+      shadow.percent = number(shadow_map.require("percent"));
+      if (shadow.percent < 0 || shadow.percent > 100) {
+        fail(*shadow_map.get("percent"), "must be between 0 and 100");
+      }
+      if (const Field* e = shadow_map.get("evaluators")) {
+        shadow.evaluators.clear();
+        for (const auto& name : list_items(*e)) shadow.evaluators.push_back(text(name));
+      }
+      if (const Field* c = shadow_map.get("max_concurrency")) {
+        shadow.max_concurrency = int_at_least(*c, 1);
+      }
+      model.shadow = std::move(shadow);
+      shadow_fields_.push_back(shadow_map.require("model"));
+    }
     config_.models.push_back(std::move(model));
   }
 

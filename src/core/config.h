@@ -46,6 +46,15 @@ struct TargetConfig {
   double weight = 1.0;
 };
 
+// `shadow:` on a public model: mirror a share of its requests to a candidate model after the
+// client has its answer, off the request path, and score the pair (keel shadow report).
+struct ShadowConfig {
+  std::string model;   // a public model name (not this one)
+  double percent = 0;  // 0-100: share of successful requests mirrored
+  std::vector<std::string> evaluators = {"f1", "rouge_l"};  // candidate vs the served answer
+  int max_concurrency = 4;  // mirrored requests at once; more are dropped, counted
+};
+
 struct ModelConfig {
   std::string name;            // the public name clients ask for
   Strategy strategy = Strategy::kFailover;
@@ -53,6 +62,7 @@ struct ModelConfig {
   int timeout_ms = 60000;      // per attempt, until the last byte
   int first_token_timeout_ms = 20000;
   std::vector<TargetConfig> targets;
+  std::optional<ShadowConfig> shadow;
 };
 
 struct RouterConfig {
@@ -85,6 +95,13 @@ struct LogRetentionConfig {
   int64_t max_requests = 10'000'000;  // 0: no count limit; else the oldest beyond this many go
 };
 
+// `pricing:` what a target's tokens cost, per million tokens, in the user's currency (keel ships
+// no prices: they change). Keyed by "provider/model" or by the upstream model name alone.
+struct ModelPrice {
+  double input_per_mtok = 0;
+  double output_per_mtok = 0;
+};
+
 struct Config {
   std::string source;                    // file name, or "<built-in>"
   ServerConfig server;                   // `listen:` fills host and port
@@ -101,11 +118,14 @@ struct Config {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   RouterConfig router;
+  std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.
   std::vector<std::string> unset_vars;
 
   const ProviderConfig* find_provider(const std::string& name) const;
   const ModelConfig* find_model(const std::string& name) const;
+  // The price of `provider`'s `model` ("provider/model" first, then "model"); null when unpriced.
+  const ModelPrice* find_price(const std::string& provider, const std::string& model) const;
 };
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a

@@ -51,6 +51,11 @@ class Router {
 
   std::vector<std::string> model_names() const;
   bool has_model(const std::string& name) const { return models_.count(name) > 0; }
+  // The model's config as this router was built with it; null for an unknown name.
+  const ModelConfig* model_config(const std::string& name) const {
+    auto it = models_.find(name);
+    return it == models_.end() ? nullptr : &it->second.config;
+  }
   const Provider* provider(const std::string& name) const;
 
   Task<ChatOutcome> chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone);

@@ -139,7 +139,7 @@ Task<void> Admin::request(std::string_view escaped_id, ResponseWriter& response)
   co_await send_json(response, body);
 }
 
-Task<void> Admin::models(ResponseWriter& response) {
+Task<void> Admin::models(const Router& router, ResponseWriter& response) {
   const int64_t now = unix_millis();
   // Buckets end at the next whole minute, so the chart's points stay put between reloads.
   const int64_t until = (now / kBucketMs + 1) * kBucketMs;
@@ -150,7 +150,7 @@ Task<void> Admin::models(ResponseWriter& response) {
     co_return;
   }
   Json models = Json::array();
-  const auto targets = router_.status();
+  const auto targets = router.status();
   auto model_json = [&](const std::string& name) -> Json& {
     for (auto& model : models) {
       if (model["name"] == name) return model;
@@ -165,7 +165,7 @@ Task<void> Admin::models(ResponseWriter& response) {
     models.push_back(std::move(model));
     return models.back();
   };
-  for (const auto& name : router_.model_names()) model_json(name);
+  for (const auto& name : router.model_names()) model_json(name);
   for (const auto& target : targets) {
     Json entry = {{"provider", target.provider},
                   {"model", target.upstream_model},

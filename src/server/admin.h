@@ -24,19 +24,17 @@ namespace keel {
 
 class Admin {
  public:
-  // All three outlive the Admin.
-  Admin(const Config& config, const Router& router, Store& store)
-      : config_(config), router_(router), store_(store), reads_(1) {}
+  // Both outlive the Admin. The router is the caller's (App's current one: a reload swaps it).
+  Admin(const Config& config, Store& store) : config_(config), store_(store), reads_(1) {}
 
   // The handlers of /admin's rows in App::routes(), which checks the admin key first.
   Task<void> requests(Request& request, ResponseWriter& response);
   Task<void> request(std::string_view id, ResponseWriter& response);
-  Task<void> models(ResponseWriter& response);
+  Task<void> models(const Router& router, ResponseWriter& response);
 
  private:
 
   const Config& config_;
-  const Router& router_;
   Store& store_;             // its StoreReader side, and flush() (Admin::request)
   asio::thread_pool reads_;  // one thread: the store serialises its reads anyway
 };

@@ -119,7 +119,7 @@ App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> s
       router_(std::move(router)),
       store_(std::move(store)),
       metrics_(router_->model_names()),
-      admin_(std::make_unique<Admin>(config_, *router_, *store_)) {
+      admin_(std::make_unique<Admin>(config_, *store_)) {
   for (const auto& key : config_.api_keys) key_ids_.push_back(key_id_of(key));
 }
 
@@ -297,6 +297,14 @@ std::span<const Route> App::routes() {
        .methods = {get},
        .access = Access::kAdmin,
        .handler = &App::admin_models},
+      {.pattern = "/admin/reload",
+       .methods = {post},
+       .access = Access::kAdmin,
+       .handler = &App::admin_reload_route},
+      {.pattern = "/admin/shadow/{model}",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_shadow_route},
       {.pattern = "/metrics", .methods = {get}, .handler = &App::metrics_text},
       {.pattern = "/v1/chat/completions",
        .methods = {post},
@@ -430,7 +438,14 @@ Task<void> App::admin_requests(RouteCall& call) {
 Task<void> App::admin_request(RouteCall& call) {
   co_await admin_->request(call.params.at(0), call.response);
 }
-Task<void> App::admin_models(RouteCall& call) { co_await admin_->models(call.response); }
+Task<void> App::admin_models(RouteCall& call) {
+  const std::shared_ptr<Router> router = current_router();   // kept through the read
+  co_await admin_->models(*router, call.response);
+}
+Task<void> App::admin_reload_route(RouteCall& call) { co_await admin_reload(call.response); }
+Task<void> App::admin_shadow_route(RouteCall& call) {
+  co_await admin_shadow(call.response, call.params.at(0));
+}
 
 Task<void> App::metrics_text(RouteCall& call) {
   co_await call.response.send(
@@ -467,7 +482,9 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   ChatRequest& chat = *parsed;
   record.model = loggable_name(chat.model);
   record.stream = chat.stream;
-  if (!router_->has_model(chat.model)) {
+  // This request's router: a reload meanwhile does not change it.
+  const std::shared_ptr<Router> router = current_router();
+  if (!router->has_model(chat.model)) {
     Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
@@ -475,8 +492,12 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     co_return;
   }
   std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
+  // Shadow traffic needs the served answer's text, as the content log does.
+  const ModelConfig* model_config = router->model_config(chat.model);
+  const bool mirrored =
+      model_config != nullptr && model_config->shadow && shadow_.sample(*model_config->shadow);
   std::unique_ptr<ChatAggregator> transcript;
-  if (config_.log_content) transcript = std::make_unique<ChatAggregator>();
+  if (config_.log_content || mirrored) transcript = std::make_unique<ChatAggregator>();
   ChatOutcome outcome;
   if (chat.stream) {
     std::unique_ptr<StreamSink> sink;
@@ -487,7 +508,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await router_->chat(chat, *sink, response.client_gone());
+    outcome = co_await router->chat(chat, *sink, response.client_gone());
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -495,7 +516,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    outcome = co_await router->chat(chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -513,7 +534,22 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   }
   co_await settle(response, outcome, record, format);
-  if (transcript) {
+  if (mirrored && outcome.status.ok()) {
+    // After the answer went out: the candidate's call runs detached (evals/shadow.h).
+    evals::ServedAnswer served;
+    served.request_id = record.id;
+    served.model = chat.model;
+    served.text = transcript->response().message.text();
+    served.request = chat;
+    served.latency_ms = unix_millis() - record.started_ms;
+    served.prompt_tokens = outcome.usage.prompt_tokens;
+    served.completion_tokens = outcome.usage.completion_tokens;
+    served.provider = outcome.provider;
+    served.upstream_model = outcome.upstream_model;
+    shadow_.mirror(co_await asio::this_coro::executor, router, *model_config->shadow,
+                   std::move(served));
+  }
+  if (transcript && config_.log_content) {
     Json content = {
         {"request", try_parse_json(request.message.body()).value_or(Json())},
         {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
@@ -551,9 +587,9 @@ Task<void> App::models(ResponseWriter& response, std::string_view name, ApiForma
   const std::optional<std::string> model = percent_decode(name);
   Json body;
   if (name.empty()) {
-    const auto names = router_->model_names();
+    const auto names = current_router()->model_names();
     body = anthropic ? models_to_anthropic(names, created) : models_to_wire(names, created);
-  } else if (model && router_->has_model(*model)) {
+  } else if (model && current_router()->has_model(*model)) {
     body = anthropic ? model_to_anthropic(*model, created) : model_to_wire(*model, created);
   } else {
     Error error(ErrorCode::kNotFound,
@@ -579,7 +615,8 @@ Task<void> App::count_tokens(RouteCall& call) {
     co_return;
   }
   record.model = loggable_name(parsed->model);
-  auto count = co_await router_->count_tokens(*parsed, response.client_gone(), record.attempts);
+  const std::shared_ptr<Router> router = current_router();
+  auto count = co_await router->count_tokens(*parsed, response.client_gone(), record.attempts);
   if (!count) {
     co_await send_failure(response, count.error(), record, ApiFormat::kAnthropic);
     co_return;
@@ -602,7 +639,8 @@ Task<void> App::embeddings(RouteCall& call) {
     co_return;
   }
   record.model = loggable_name(parsed->model);
-  auto result = co_await router_->embed(*parsed, response.client_gone(), record.attempts);
+  const std::shared_ptr<Router> router = current_router();
+  auto result = co_await router->embed(*parsed, response.client_gone(), record.attempts);
   if (!result) {
     co_await send_failure(response, result.error(), record, ApiFormat::kOpenAI);
     co_return;

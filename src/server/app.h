@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "core/config.h"
+#include "evals/shadow.h"
 #include "http/server.h"
 #include "router/router.h"
 #include "server/metrics.h"
@@ -33,6 +35,13 @@ class App {
   App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store);
   ~App();
 
+  // Promotion without a restart (reload.cpp): reads the config file keel started with again,
+  // checks it, builds its providers and router, and swaps the router in; requests in flight
+  // finish on the router they started with. On any error nothing changes and the error says
+  // why. Only providers, models, router and pricing take effect; other sections changed are
+  // named in the answer's `needs_restart`. Any thread; one reload at a time.
+  Result<Json> reload();
+
   Task<void> handle(Request& request, ResponseWriter& response);
 
   // The body of an error the HTTP server answers itself (ServerOptions::error_body), in the
@@ -43,9 +52,11 @@ class App {
   // header alone, so the body is never read and `Expect: 100-continue` never answered.
   std::optional<ServerReply> check_header(const RequestHead& head) const;
 
-  Router& router() { return *router_; }
+  Router& router() { return *current_router(); }
+  std::shared_ptr<Router> current_router() const;
   Store& store() { return *store_; }
   Metrics& metrics() { return metrics_; }
+  evals::ShadowMirror& shadow() { return shadow_; }
   // The server, for /metrics' in-flight gauge; optional.
   void set_server(const Server* server) { server_ = server; }
 
@@ -59,6 +70,8 @@ class App {
   Task<void> admin_requests(RouteCall& call);
   Task<void> admin_request(RouteCall& call);
   Task<void> admin_models(RouteCall& call);
+  Task<void> admin_reload_route(RouteCall& call);
+  Task<void> admin_shadow_route(RouteCall& call);
   Task<void> metrics_text(RouteCall& call);
   Task<void> list_models(RouteCall& call);
   Task<void> get_model(RouteCall& call);
@@ -97,10 +110,17 @@ class App {
   std::optional<Error> refusal(Access access, const bhttp::fields& fields) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 
+  Task<void> admin_reload(ResponseWriter& response);
+  // GET /admin/shadow/{model}: the mirror's counters and the stored pairs' report (reload.cpp).
+  Task<void> admin_shadow(ResponseWriter& response, std::string_view model);
+
   Config config_;
-  std::unique_ptr<Router> router_;
+  mutable std::mutex router_mutex_;  // guards router_ (the pointer; reload swaps it)
+  std::shared_ptr<Router> router_;
+  std::mutex reload_mutex_;  // one reload at a time
   std::unique_ptr<Store> store_;
   Metrics metrics_;
+  evals::ShadowMirror shadow_{*store_, config_};
   const Server* server_ = nullptr;
   std::atomic<int> in_flight_{0};
   std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys

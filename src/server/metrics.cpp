@@ -93,6 +93,18 @@ Value& Metrics::Memo<Value>::find(std::map<std::string, Value>& family, std::str
   return *value;
 }
 
+void Metrics::add_models(const std::vector<std::string>& models) {
+  std::lock_guard lock(mutex_);
+  models_.insert(models.begin(), models.end());
+  // A memo may hold a newly known name's entry under model="".
+  for (auto* memo :
+       {&requests_memo_, &prompt_tokens_memo_, &completion_tokens_memo_, &attempts_memo_}) {
+    memo->value = nullptr;
+  }
+  duration_memo_.value = nullptr;
+  ttft_memo_.value = nullptr;
+}
+
 void Metrics::on_record(const RequestRecord& record) {
   // One lock for every family. Most requests repeat the label values of the one before (the
   // same endpoint, model, status, provider): each family remembers its last values and map

@@ -26,6 +26,9 @@ class Metrics {
   // Counts a finished client request: its status, latency, time to first token, tokens, error
   // class and upstream attempts.
   void on_record(const RequestRecord& record);
+  // A config reload's public names join the known ones (names that went away keep their
+  // series: counters never go back).
+  void add_models(const std::vector<std::string>& models);
   std::string render(const std::vector<TargetStatus>& targets, size_t in_flight,
                      const StoreStats& log) const;
 

@@ -142,6 +142,26 @@ class StoreReader {
                                                             int64_t bucket_ms) = 0;
 };
 
+// One scored row of an evaluation run (`keel eval`): the data line, the candidate model, and
+// what the run made of it as JSON (inputs, output, scores, latency, tokens, cost). Kept so
+// that a rerun of the same run id skips rows already scored.
+struct EvalRowRecord {
+  std::string run_id;
+  int64_t line = 0;       // 0-based line of the data set
+  std::string candidate;  // the public model name
+  int64_t created_ms = 0;
+  std::string result;  // JSON text
+};
+
+// One mirrored request (shadow traffic): the served answer and the candidate's, scored.
+struct ShadowPairRecord {
+  std::string id;            // the client's request id
+  std::string model;         // the shadowed public model
+  std::string shadow_model;  // the candidate
+  int64_t created_ms = 0;
+  std::string result;  // JSON text
+};
+
 class Store : public StoreReader {
  public:
   virtual ~Store() = default;
@@ -175,6 +195,17 @@ class Store : public StoreReader {
       const std::string& conversation_id) = 0;
   virtual Result<bool> delete_conversation_item(const std::string& conversation_id,
                                                 const std::string& item_id) = 0;
+  // Evaluation rows (tables eval_runs, eval_rows): written at once, on the caller's thread, and
+  // durable when the call returns; a row of the same (run, line, candidate) is replaced.
+  // `describe` is the run's JSON description (target, data, evaluators), kept the first time.
+  virtual Status save_eval_run(const std::string& run_id, const std::string& describe) = 0;
+  virtual Status save_eval_row(const EvalRowRecord& row) = 0;
+  // The run's rows, by line then candidate.
+  virtual Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) = 0;
+  // Shadow pairs (table shadow_pairs), written like eval rows; newest first, at most `limit`.
+  virtual Status save_shadow_pair(const ShadowPairRecord& pair) = 0;
+  virtual Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model,
+                                                             int limit) = 0;
 };
 
 // How long the log keeps requests; 0 turns a limit off. Stored responses and conversations

@@ -48,6 +48,9 @@
 //                               a few ms apart), then the socket is destroyed (no finish, no
 //                               [DONE]); K = 0 dies right after the role chunk. Non-stream and
 //                               embeddings: socket destroyed before any answer.
+// options.answer(body): a test's own text answer for a chat request (say, a candidate that
+// answers a data set right, one that drifts, a judge that sometimes rambles); a string replaces
+// the behaviour's text, streamed or not, with the usual usage; undefined keeps the behaviour.
 // Embeddings (POST /v1/embeddings): deterministic 8-dimensional vectors (fakeEmbedding(text));
 // fail-500, fail-400, rate-429, flaky-N, hang, close-before-first and garbage apply there too.
 // GET /v1/models lists a few models.
@@ -356,6 +359,8 @@ export async function startFakeOpenAI(options = {}) {
   }
 
   function completionText(body, behaviour) {
+    const own = options.answer?.(body);
+    if (typeof own === 'string') return own;
     if (behaviour.kind === 'echo') return `echo: ${lastUserText(body.messages)}`;
     if (behaviour.kind === 'agent') return `tool said: ${lastToolText(body.messages).trim()}`;
     if (behaviour.kind === 'schema') return schemaText(body);

@@ -69,6 +69,12 @@ class SqliteStore final : public Store {
   // error.
   Result<std::vector<RequestRecord>> recent(int limit) override;
   StoreStats stats() const override;
+  // sqlite_eval.cpp: on the read connection, under read_mutex_.
+  Status save_eval_run(const std::string& run_id, const std::string& describe) override;
+  Status save_eval_row(const EvalRowRecord& row) override;
+  Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) override;
+  Status save_shadow_pair(const ShadowPairRecord& pair) override;
+  Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model, int limit) override;
 
   // Stored Responses state, on a connection of its own (sqlite_state.h).
   Status put_response(const StoredResponse& response) override {
@@ -190,6 +196,7 @@ class SqliteStore final : public Store {
   std::mutex read_mutex_;  // guards the read connection and the statements below
   Stmt select_requests_;
   Stmt select_attempts_;
+  bool eval_tables_ = false;  // eval_runs and eval_rows exist (sqlite_eval.cpp)
 
   mutable std::mutex queue_mutex_;
   std::condition_variable work_cv_;     // writer waits for records or stop

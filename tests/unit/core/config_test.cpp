@@ -273,7 +273,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -664,7 +664,7 @@ TEST(ModelErrorTest, NumbersAndNames) {
             "keel.yaml:6: models[0]: missing required key \"name\"");
   EXPECT_EQ(error_of(kProviders + "models:\n  - name: m\n    retry: 2\n" + targets),
             "keel.yaml:7: models[0].retry: unknown key (expected one of name, strategy, retries, "
-            "timeout_ms, first_token_timeout_ms, targets)");
+            "timeout_ms, first_token_timeout_ms, targets, shadow)");
 }
 
 // ---- interpolation ----------------------------------------------------------------------------
@@ -784,7 +784,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server)");
+            "router, server, pricing)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
@@ -813,6 +813,50 @@ TEST(ConfigRegression, CredentialsInBaseUrlAreAnError) {
       "keel.yaml");
   ASSERT_FALSE(config.ok());
   EXPECT_NE(config.error().message.find("credentials"), std::string::npos) << config.error().message;
+}
+
+}  // namespace
+}  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(PricingAndShadow, LoadedAndChecked) {
+  const std::string base =
+      "providers: [{name: p, kind: openai, base_url: 'http://127.0.0.1:1/v1'}]\n"
+      "models:\n"
+      "  - {name: a, targets: [{provider: p, model: x}], shadow: {model: b, percent: 5}}\n"
+      "  - {name: b, targets: [{provider: p, model: y}]}\n";
+  auto config = parse_config(base +
+                                 "pricing: {p/x: {input_per_mtok: 1.5, output_per_mtok: 2}, "
+                                 "y: {output_per_mtok: 4}}\n",
+                             "keel.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_TRUE(config->models[0].shadow);
+  EXPECT_EQ(config->models[0].shadow->model, "b");
+  EXPECT_EQ(config->models[0].shadow->percent, 5);
+  EXPECT_EQ(config->models[0].shadow->evaluators, (std::vector<std::string>{"f1", "rouge_l"}));
+  EXPECT_EQ(config->find_price("p", "x")->input_per_mtok, 1.5);
+  EXPECT_EQ(config->find_price("q", "y")->output_per_mtok, 4);
+  EXPECT_EQ(config->find_price("p", "z"), nullptr);
+  auto error = [](const std::string& yaml) {
+    auto c = parse_config(yaml, "keel.yaml");
+    return c ? std::string("ok") : c.error().message;
+  };
+  EXPECT_EQ(error(base + "pricing: {x: {input_per_mtok: -1}}\n"),
+            "keel.yaml:5: pricing.x.input_per_mtok: must not be negative");
+  EXPECT_EQ(error(base + "pricing: {x: {input: 1}}\n"),
+            "keel.yaml:5: pricing.x.input: unknown key (expected one of input_per_mtok, "
+            "output_per_mtok)");
+  std::string self = base;
+  self.replace(self.find("model: b, percent"), 8, "model: a");
+  EXPECT_EQ(error(self), "keel.yaml:3: models[0].shadow.model: a model cannot shadow itself");
+  std::string missing = base;
+  missing.replace(missing.find("model: b, percent"), 8, "model: c");
+  EXPECT_EQ(error(missing), "keel.yaml:3: models[0].shadow.model: no model named \"c\"");
+  std::string percent = base;
+  percent.replace(percent.find("percent: 5"), 10, "percent: 150");
+  EXPECT_EQ(error(percent), "keel.yaml:3: models[0].shadow.percent: must be between 0 and 100");
 }
 
 }  // namespace

@@ -1,0 +1,206 @@
+#include "evals/shadow.h"
+
+#include "api/json_util.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "evals/stats.h"
+
+namespace keel::evals {
+
+bool ShadowMirror::sample(const ShadowConfig& shadow) {
+  if (shadow.percent <= 0) return false;
+  if (shadow.percent < 100) {
+    std::lock_guard lock(rng_mutex_);
+    if (std::uniform_real_distribution<double>(0, 100)(rng_) >= shadow.percent) return false;
+  }
+  if (running_.load() >= shadow.max_concurrency) {
+    dropped_.fetch_add(1);
+    return false;
+  }
+  return true;
+}
+
+ShadowStats ShadowMirror::stats() const {
+  return {mirrored_.load(), dropped_.load(), failed_.load()};
+}
+
+void ShadowMirror::mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
+                          const ShadowConfig& shadow, ServedAnswer served) {
+  if (running_.fetch_add(1) >= shadow.max_concurrency) {
+    running_.fetch_sub(1);
+    dropped_.fetch_add(1);
+    return;
+  }
+  asio::co_spawn(executor, run(std::move(router), shadow, std::move(served)), asio::detached);
+}
+
+Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow,
+                             ServedAnswer served) {
+  struct Slot {
+    std::atomic<int>& running;
+    ~Slot() { running.fetch_sub(1); }
+  } slot{running_};
+  ModelGateway models(*router, config_);
+  ChatRequest request = served.request;
+  request.model = shadow.model;
+  request.stream = false;
+  auto cancel = std::make_shared<CancelToken>();
+  CallResult call = co_await models.chat(request, cancel);
+
+  std::string question;
+  for (const auto& message : served.request.messages) {
+    if (message.role == Role::kUser) question = message.text();
+  }
+  Json scores = Json::object();
+  if (!call.error) {
+    EvaluatorOptions options;  // deterministic evaluators; judges need `keel eval`
+    Inputs inputs = {{"question", question}, {"answer", call.text}, {"ground_truth", served.text}};
+    for (const auto& name : shadow.evaluators) {
+      auto evaluator = make_evaluator(name, options, models);
+      if (!evaluator) {
+        scores[name] = {{"value", nullptr}, {"error", evaluator.error().message}};
+        continue;
+      }
+      Score score = co_await (*evaluator)->score(inputs, cancel);
+      scores[name] = score.value ? Json{{"value", *score.value}, {"passed", score.passed}}
+                                 : Json{{"value", nullptr}, {"error", score.error}};
+    }
+  }
+  const ModelPrice* price = config_.find_price(served.provider, served.upstream_model);
+  Json served_json = {{"text", served.text},
+                      {"latency_ms", served.latency_ms},
+                      {"prompt_tokens", served.prompt_tokens},
+                      {"completion_tokens", served.completion_tokens},
+                      {"target", served.provider + "/" + served.upstream_model}};
+  served_json["cost"] =
+      price ? Json((static_cast<double>(served.prompt_tokens) * price->input_per_mtok +
+                    static_cast<double>(served.completion_tokens) * price->output_per_mtok) /
+                   1e6)
+            : Json(nullptr);
+  Json shadow_json = {{"latency_ms", call.latency_ms},
+                      {"prompt_tokens", call.prompt_tokens},
+                      {"completion_tokens", call.completion_tokens},
+                      {"target", call.provider + "/" + call.upstream_model}};
+  shadow_json["cost"] = call.cost ? Json(*call.cost) : Json(nullptr);
+  if (call.error) {
+    shadow_json["text"] = nullptr;
+    shadow_json["error"] = call.error->message;
+    failed_.fetch_add(1);
+  } else {
+    shadow_json["text"] = call.text;
+  }
+  Json result = {{"question", question},
+                 {"served", std::move(served_json)},
+                 {"shadow", std::move(shadow_json)},
+                 {"scores", std::move(scores)}};
+  ShadowPairRecord record;
+  record.id = served.request_id;
+  record.model = served.model;
+  record.shadow_model = shadow.model;
+  record.created_ms = unix_millis();
+  record.result = result.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (auto status = store_.save_shadow_pair(record); !status) {
+    KEEL_LOG(kWarn) << "shadow: pair " << record.id << " not stored: " << status.error().message;
+  } else {
+    mirrored_.fetch_add(1);
+  }
+}
+
+Json shadow_report(const std::vector<ShadowPairRecord>& pairs) {
+  std::map<std::string, std::vector<double>> values;
+  std::map<std::string, int64_t> failed_scores;
+  std::vector<double> served_latency, shadow_latency;
+  int64_t failures = 0;
+  double served_cost = 0, shadow_cost = 0;
+  bool served_priced = true, shadow_priced = true;
+  int64_t served_tokens = 0, shadow_tokens = 0;
+  std::set<std::string> candidates;
+  for (const auto& pair : pairs) {
+    candidates.insert(pair.shadow_model);
+    auto json = try_parse_json(pair.result);
+    if (!json || !json->is_object()) continue;
+    const Json& served = (*json)["served"];
+    const Json& shadow = (*json)["shadow"];
+    served_latency.push_back(served.value("latency_ms", 0.0));
+    served_tokens +=
+        served.value("prompt_tokens", int64_t{0}) + served.value("completion_tokens", int64_t{0});
+    if (served["cost"].is_number())
+      served_cost += served["cost"].get<double>();
+    else
+      served_priced = false;
+    shadow_tokens +=
+        shadow.value("prompt_tokens", int64_t{0}) + shadow.value("completion_tokens", int64_t{0});
+    if (shadow["cost"].is_number())
+      shadow_cost += shadow["cost"].get<double>();
+    else
+      shadow_priced = false;
+    if (shadow.contains("error")) {
+      ++failures;
+      continue;
+    }
+    shadow_latency.push_back(shadow.value("latency_ms", 0.0));
+    for (const auto& [name, score] : (*json)["scores"].items()) {
+      if (score["value"].is_number()) {
+        values[name].push_back(score["value"].get<double>());
+      } else {
+        ++failed_scores[name];
+      }
+    }
+  }
+  Json metrics = Json::object();
+  for (const auto& [name, v] : values) {
+    MeanCi ci = bootstrap_mean(v);
+    metrics[name] = {{"mean", ci.mean},
+                     {"ci_low", ci.low},
+                     {"ci_high", ci.high},
+                     {"n", ci.n},
+                     {"failed", failed_scores[name]}};
+  }
+  auto latency = [](const std::vector<double>& v) {
+    return Json{{"p50", percentile(v, 50)},
+                {"p95", percentile(v, 95)},
+                {"mean_ci", [&] {
+                   MeanCi ci = bootstrap_mean(v);
+                   return Json{{"mean", ci.mean}, {"low", ci.low}, {"high", ci.high}};
+                 }()}};
+  };
+  Json report = {{"pairs", pairs.size()}, {"candidate_failures", failures}, {"metrics", metrics}};
+  report["candidates"] = candidates;
+  report["served"] = {{"latency_ms", latency(served_latency)},
+                      {"tokens", served_tokens},
+                      {"cost", served_priced ? Json(served_cost) : Json(nullptr)}};
+  report["shadow"] = {{"latency_ms", latency(shadow_latency)},
+                      {"tokens", shadow_tokens},
+                      {"cost", shadow_priced ? Json(shadow_cost) : Json(nullptr)}};
+  return report;
+}
+
+std::string describe_shadow_report(const std::string& model, const Json& report) {
+  std::string text = model + " shadowed by ";
+  for (const auto& c : report["candidates"]) text += c.get<std::string>() + " ";
+  text += "over " + std::to_string(report["pairs"].get<size_t>()) + " pairs (" +
+          std::to_string(report["candidate_failures"].get<int64_t>()) + " candidate failures)\n";
+  char line[256];
+  for (const auto& [name, m] : report["metrics"].items()) {
+    std::snprintf(line, sizeof line, "  %-12s candidate vs served: %.3f [%.3f, %.3f] n=%zu\n",
+                  name.c_str(), m["mean"].get<double>(), m["ci_low"].get<double>(),
+                  m["ci_high"].get<double>(), m["n"].get<size_t>());
+    text += line;
+  }
+  for (const char* side : {"served", "shadow"}) {
+    const Json& s = report[side];
+    std::snprintf(line, sizeof line,
+                  "  %-7s latency p50 %.0f ms, p95 %.0f ms, mean %.1f [%.1f, %.1f] ms; tokens "
+                  "%lld; cost %s\n",
+                  side, s["latency_ms"]["p50"].get<double>(), s["latency_ms"]["p95"].get<double>(),
+                  s["latency_ms"]["mean_ci"]["mean"].get<double>(),
+                  s["latency_ms"]["mean_ci"]["low"].get<double>(),
+                  s["latency_ms"]["mean_ci"]["high"].get<double>(),
+                  static_cast<long long>(s["tokens"].get<int64_t>()),
+                  s["cost"].is_number() ? s["cost"].dump().c_str() : "unpriced");
+    text += line;
+  }
+  return text;
+}
+
+}  // namespace keel::evals

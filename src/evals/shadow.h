@@ -1,0 +1,71 @@
+// Shadow traffic: a public model's `shadow: {model, percent}` mirrors that share of its
+// successful requests to a candidate after the client has its answer, off the request path,
+// bounded in concurrency; the pair (served answer, candidate's answer) is scored by the
+// configured evaluators, with the served answer as the reference, and kept in the store.
+//
+//   ShadowMirror shadow(store, config);                          // one per server
+//   if (shadow.sample(*model.shadow)) ... collect the answer ...
+//   shadow.mirror(executor, router, *model.shadow, served);      // returns at once
+//
+// Never changes what the client gets: mirror() is called after the answer went out, and the
+// candidate's call runs detached on the io thread's executor.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <random>
+
+#include "evals/report.h"
+#include "http/asio.h"
+#include "router/router.h"
+#include "store/store.h"
+
+namespace keel::evals {
+
+struct ServedAnswer {
+  std::string request_id;
+  std::string model;  // the public model the client asked for
+  ChatRequest request;
+  std::string text;
+  int64_t latency_ms = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  std::string provider;  // the target that answered
+  std::string upstream_model;
+};
+
+struct ShadowStats {
+  int64_t mirrored = 0;  // pairs stored
+  int64_t dropped = 0;   // over max_concurrency
+  int64_t failed = 0;    // the candidate failed (stored too, with its error)
+};
+
+class ShadowMirror {
+ public:
+  ShadowMirror(Store& store, const Config& config) : store_(store), config_(config) {}
+
+  // Whether this request is mirrored: drawn at `percent` (0-100), and a mirror slot is free now
+  // (else it is counted as dropped, before the request pays for keeping its answer). Thread-safe.
+  bool sample(const ShadowConfig& shadow);
+  void mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
+              const ShadowConfig& shadow, ServedAnswer served);
+  ShadowStats stats() const;
+
+ private:
+  Task<void> run(std::shared_ptr<Router> router, ShadowConfig shadow, ServedAnswer served);
+
+  Store& store_;
+  const Config& config_;  // pricing
+  std::mutex rng_mutex_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::atomic<int> running_{0};
+  std::atomic<int64_t> mirrored_{0}, dropped_{0}, failed_{0};
+};
+
+// `keel shadow report`: per metric the mean with a bootstrap CI, the candidate's failures, and
+// latency (p50/p95), tokens and cost of served vs candidate answers, from stored pairs.
+Json shadow_report(const std::vector<ShadowPairRecord>& pairs);
+std::string describe_shadow_report(const std::string& model, const Json& report);
+
+}  // namespace keel::evals
