@@ -36,6 +36,8 @@ void usage() {
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
+      "  tools list | call [TOOLSET/]NAME --args JSON [--config FILE] [--json]\n"
+      "                         the configured toolsets' tools; call one\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
       stderr);
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   if (command == "capabilities") return keel::cli::capabilities(args);
   if (command == "fixture") return keel::cli::fixture(args);
   if (command == "pull") return keel::cli::pull(args);
+  if (command == "tools") return keel::cli::tools(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

@@ -8,6 +8,7 @@
 #include "router/router.h"
 #include "server/app.h"
 #include "store/store.h"
+#include "tools/toolbox.h"
 
 namespace keel::cli {
 
@@ -93,6 +94,8 @@ int serve(const std::vector<std::string>& args) {
   options.error_body = &App::server_error_body;
 
   App app(config, std::move(router), std::move(store.value()));
+  Toolbox toolbox(config.toolsets);   // MCP servers start on first use
+  app.set_toolbox(&toolbox);
   options.header_check = [&app](const RequestHead& head) { return app.check_header(head); };
   Server server(options, [&app](Request& request, ResponseWriter& response) {
     return app.handle(request, response);

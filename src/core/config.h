@@ -46,8 +46,33 @@ struct TargetConfig {
   double weight = 1.0;
 };
 
+// A set of tools (`toolsets:`, DESIGN.md "Config for tools"): Semantic Kernel's plugins.
+enum class ToolsetKind { kMcp, kBuiltin };
+const char* toolset_kind_name(ToolsetKind kind);
+
+struct ToolsetConfig {
+  std::string name;
+  ToolsetKind kind = ToolsetKind::kBuiltin;
+  std::vector<std::string> allow;      // only these tools (empty: all)
+  // mcp over stdio: a child process, as MCP clients' configs write it.
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  // mcp over streamable HTTP.
+  std::string url;
+  std::map<std::string, std::string> headers;   // never logged
+  // builtin: which tools; the egress guard's exceptions for http_fetch.
+  std::vector<std::string> tools;
+  std::vector<std::string> allow_hosts;
+  int timeout_ms = 30000;              // per tool call
+  int startup_timeout_ms = 30000;      // mcp: from starting the server to its initialize answer
+  int64_t max_output_bytes = 65536;    // a tool's result is cut here, with a note saying so
+};
+
 struct ModelConfig {
   std::string name;            // the public name clients ask for
+  std::vector<std::string> tools;   // toolsets whose tools keel runs itself (the tool loop)
+  int max_tool_rounds = 8;          // model calls in one tool loop, the answering one included
   Strategy strategy = Strategy::kFailover;
   int retries = 1;             // extra attempts on the same target, retryable errors only
   int timeout_ms = 60000;      // per attempt, until the last byte
@@ -97,13 +122,18 @@ struct Config {
   std::vector<std::string> api_keys;     // empty entries are dropped
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
+  std::vector<ToolsetConfig> toolsets;
   RouterConfig router;
   // Unset ${VAR}s seen while loading, for warnings.
   std::vector<std::string> unset_vars;
 
   const ProviderConfig* find_provider(const std::string& name) const;
   const ModelConfig* find_model(const std::string& name) const;
+  const ToolsetConfig* find_toolset(const std::string& name) const;
 };
+
+// The tools `kind: builtin` offers (src/tools/builtin/).
+inline constexpr const char* kBuiltinToolNames[] = {"current_time", "calculator", "http_fetch"};
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a
 // non-loopback host without api_keys is refused (DESIGN.md: keys are required there).

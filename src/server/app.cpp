@@ -10,6 +10,8 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/sse.h"
+#include "tools/loop.h"
+#include "tools/toolbox.h"
 
 namespace keel {
 
@@ -366,9 +368,10 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_return;
   }
   if (path == "/metrics") {
-    co_await response.send(200, "text/plain; version=0.0.4",
-                           metrics_.render(router_->status(), server_ ? server_->in_flight() : 0,
-                                           store_->stats()));
+    std::string page = metrics_.render(router_->status(), server_ ? server_->in_flight() : 0,
+                                       store_->stats());
+    if (toolbox_) page += toolbox_->render_metrics();
+    co_await response.send(200, "text/plain; version=0.0.4", std::move(page));
     co_return;
   }
   if (models_route) {
@@ -444,7 +447,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await router_->chat(chat, *sink, response.client_gone());
+    outcome = co_await route_chat(chat, *sink, response.client_gone());
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -452,7 +455,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    outcome = co_await route_chat(chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -494,6 +497,16 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
                                : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);
   }
+}
+
+Task<ChatOutcome> App::route_chat(const ChatRequest& chat, EventSink& sink,
+                                  CancelPtr client_gone) {
+  const ModelConfig* model = config_.find_model(chat.model);
+  if (toolbox_ == nullptr || model == nullptr || model->tools.empty()) {
+    co_return co_await router_->chat(chat, sink, std::move(client_gone));
+  }
+  co_return co_await run_tool_loop(*router_, *toolbox_, chat, *model, sink,
+                                   std::move(client_gone));
 }
 
 // GET /v1/models (`name` empty) or /v1/models/{name}, in `format`'s shape.

@@ -16,6 +16,8 @@
 
 namespace keel {
 
+class Toolbox;
+
 // Which API a route speaks, for its error bodies and stream format.
 enum class ApiFormat { kOpenAI, kAnthropic };
 
@@ -38,6 +40,8 @@ class App {
   Metrics& metrics() { return metrics_; }
   // The server, for /metrics' in-flight gauge; optional.
   void set_server(const Server* server) { server_ = server; }
+  // The configured toolsets; models with `tools:` run the tool loop through it. Optional.
+  void set_toolbox(Toolbox* toolbox) { toolbox_ = toolbox; }
 
  private:
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
@@ -52,6 +56,8 @@ class App {
   // no answer; any other error is sent in `format`'s shape.
   Task<void> send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
                           ApiFormat format);
+  // Router::chat, or the tool loop (tools/loop.h) for a model whose config names tools.
+  Task<ChatOutcome> route_chat(const ChatRequest& chat, EventSink& sink, CancelPtr client_gone);
   bool authorized(const bhttp::fields& fields) const;
   void finish(RequestRecord& record, std::chrono::steady_clock::time_point start);
 
@@ -60,6 +66,7 @@ class App {
   std::unique_ptr<Store> store_;
   Metrics metrics_;
   const Server* server_ = nullptr;
+  Toolbox* toolbox_ = nullptr;
   std::atomic<int> in_flight_{0};
 };
 

@@ -1,0 +1,310 @@
+// Tools (issue 20): `keel tools list|call` over builtin tools and MCP servers (the official
+// server-everything over stdio and streamable HTTP, and servers of our own written with the SDK
+// that page, fail, hang and crash), and the server-side tool loop end to end: fake OpenAI,
+// Anthropic and Gemini models that call a tool and then answer with its result, driven by the
+// official openai and @anthropic-ai/sdk clients sending plain chats.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  startKeel, runKeel, makeClient, makeAnthropicClient, fakeProvider, anthropicProvider,
+  geminiProvider, toYaml, scrapeMetrics, metricSum, waitFor, sleep,
+} from './harness.mjs';
+import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
+import { startFakeAnthropic } from '../fakes/fake_anthropic.mjs';
+import { startFakeGemini } from '../fakes/fake_gemini.mjs';
+import { freePort } from '../../bench/util.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MCP_SERVER = path.join(here, 'mcp_server.mjs');
+const EVERYTHING = path.join(here, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+
+const calc = { name: 'calc', kind: 'builtin', tools: ['calculator', 'current_time'] };
+const ours = (mode = 'normal', extra = {}) => ({ name: 'ours', kind: 'mcp', command: process.execPath, args: [MCP_SERVER, mode], ...extra });
+
+function writeConfig(toolsets, extra = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keel-tools-'));
+  const file = path.join(dir, 'keel.yaml');
+  writeFileSync(file, `${toYaml({ listen: '127.0.0.1:0', state: `sqlite:${path.join(dir, 'keel.db')}`, toolsets, ...extra })}\n`);
+  return file;
+}
+
+async function tools(toolsets, args, timeoutMs = 20000) {
+  return runKeel(['tools', ...args, '--config', writeConfig(toolsets)], { timeoutMs });
+}
+
+// Starts a node script that listens on a port; resolves once the port takes connections.
+async function startListening(args, env = {}) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [...args.map((a) => (a === 'PORT' ? String(port) : a))], {
+    env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  proc.stderr.on('data', () => {});
+  await waitFor(() => new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  }), 15000, 100);
+  return { port, url: `http://127.0.0.1:${port}/mcp`, stop: () => proc.kill('SIGKILL') };
+}
+
+describe('keel tools (CLI)', () => {
+  test('builtin tools: list, calculator, bad arguments', async () => {
+    const listed = await tools([calc], ['list', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const names = JSON.parse(listed.stdout).map((t) => `${t.toolset}/${t.name}`);
+    assert.deepEqual(names, ['calc/calculator', 'calc/current_time']);
+
+    const called = await tools([calc], ['call', 'calculator', '--args', '{"expression":"2 * (3 + 4) ^ 2 / sqrt(16)"}']);
+    assert.equal(called.code, 0, called.stderr);
+    assert.equal(called.stdout.trim(), '24.5');
+
+    const bad = await tools([calc], ['call', 'calc/calculator', '--args', '{"expr":"1"}']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /invalid arguments for calculator: arguments: missing required property "expression"/);
+
+    const time = await tools([calc], ['call', 'current_time', '--args', '{"utc_offset_minutes":60}', '--json']);
+    const out = JSON.parse(JSON.parse(time.stdout).text);
+    assert.ok(Math.abs(out.unix - Date.now() / 1000) < 60);
+    assert.match(out.local, /\+01:00$/);
+  });
+
+  test('config check names the toolset and the reason', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keel-tools-'));
+    const cases = [
+      [{ toolsets: [{ name: 'web', kind: 'builtin', tools: ['http_fetch', 'rm_rf'] }] }, /toolsets\[0\]\.tools\[1\]: toolset "web": no builtin tool named "rm_rf"/],
+      [{ toolsets: [{ name: 'srv', kind: 'mcp' }] }, /toolset "srv": kind mcp needs either command \(stdio\) or url/],
+      [{ toolsets: [{ name: 'a b', kind: 'builtin', tools: ['calculator'] }] }, /toolsets\[0\]\.name: must be 1-64 letters/],
+      [{ toolsets: [calc, calc] }, /duplicate toolset name "calc"/],
+      [{ models: [{ name: 'm', tools: ['nope'], targets: [{ provider: 'p', model: 'x' }] }], providers: [{ name: 'p', kind: 'openai', base_url: 'http://127.0.0.1:1/v1' }] }, /models\[0\]\.tools\[0\]: no toolset named "nope"/],
+    ];
+    for (const [config, expected] of cases) {
+      const file = path.join(dir, 'bad.yaml');
+      writeFileSync(file, `${toYaml(config)}\n`);
+      const result = await runKeel(['config', 'check', file]);
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr + result.stdout, expected);
+    }
+  });
+
+  test('MCP over stdio: our SDK server pages its list, errors, times out and crashes', async () => {
+    const listed = await tools([ours()], ['list', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const names = JSON.parse(listed.stdout).map((t) => t.name);
+    assert.deepEqual(names, ['add', 'fail', 'sleep', 'crash', 'echo', 'grow', 'page_tool_1', 'page_tool_2', 'page_tool_3', 'page_tool_4', 'page_tool_5']);
+
+    const add = await tools([ours()], ['call', 'ours/add', '--args', '{"a":2,"b":3}']);
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(add.stdout.trim(), '5');
+
+    const allowed = await tools([ours('normal', { allow: ['add'] })], ['list', '--json']);
+    assert.deepEqual(JSON.parse(allowed.stdout).map((t) => t.name), ['add']);
+
+    const failed = await tools([ours()], ['call', 'fail', '--args', '{}', '--json']);
+    assert.equal(failed.code, 1);
+    assert.deepEqual(JSON.parse(failed.stdout), { text: 'it failed on purpose', is_error: true });
+
+    const slow = await tools([ours('normal', { timeout_ms: 500 })], ['call', 'sleep', '--args', '{"ms":5000}']);
+    assert.equal(slow.code, 1);
+    assert.match(slow.stdout, /sleep did not answer within 500 ms/);
+
+    const crash = await tools([ours()], ['call', 'crash', '--args', '{}']);
+    assert.equal(crash.code, 1);
+    assert.match(crash.stdout, /crash failed: the MCP server .* exited/);
+  });
+
+  test('MCP: a server that never answers initialize, or speaks an unknown version', async () => {
+    const started = Date.now();
+    const hung = await tools([ours('hang-init', { startup_timeout_ms: 700 })], ['list']);
+    assert.equal(hung.code, 1);
+    assert.match(hung.stderr, /toolset ours: the MCP server did not answer initialize within 700 ms/);
+    assert.ok(Date.now() - started < 10000);
+
+    const old = await tools([ours('old-version')], ['list']);
+    assert.equal(old.code, 1);
+    assert.match(old.stderr, /toolset ours: MCP: the server speaks protocol version 2023-01-01/);
+
+    const missing = await tools([{ name: 'gone', kind: 'mcp', command: '/nonexistent/mcp-server' }], ['list']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /toolset gone: cannot start \/nonexistent\/mcp-server: No such file/);
+  });
+
+  test('server-everything over stdio', async () => {
+    const everything = { name: 'everything', kind: 'mcp', command: process.execPath, args: [EVERYTHING, 'stdio'] };
+    const listed = await tools([everything], ['list', '--json'], 30000);
+    assert.equal(listed.code, 0, listed.stderr);
+    const names = JSON.parse(listed.stdout).map((t) => t.name);
+    assert.ok(names.includes('echo') && names.includes('get-sum'), names.join(','));
+    const echo = await tools([everything], ['call', 'everything/echo', '--args', '{"message":"hi"}'], 30000);
+    assert.equal(echo.code, 0, echo.stderr);
+    assert.equal(echo.stdout.trim(), 'Echo: hi');
+  });
+
+  test('MCP over streamable HTTP: server-everything and our SDK server', async () => {
+    const everything = await startListening([EVERYTHING, 'streamableHttp']);
+    const ourHttp = await startListening([MCP_SERVER, 'normal', '--http', 'PORT']);
+    try {
+      const sum = await tools([{ name: 'remote', kind: 'mcp', url: everything.url }], ['call', 'get-sum', '--args', '{"a":2,"b":3}'], 30000);
+      assert.equal(sum.code, 0, sum.stderr);
+      assert.match(sum.stdout, /5/);
+      const listed = await tools([{ name: 'mine', kind: 'mcp', url: ourHttp.url, headers: { 'x-test': 'yes' } }], ['list', '--json']);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(JSON.parse(listed.stdout).length, 11);
+      const failed = await tools([{ name: 'mine', kind: 'mcp', url: ourHttp.url }], ['call', 'fail', '--args', '{}', '--json']);
+      assert.deepEqual(JSON.parse(failed.stdout), { text: 'it failed on purpose', is_error: true });
+    } finally {
+      everything.stop();
+      ourHttp.stop();
+    }
+  });
+});
+
+describe('the tool loop', () => {
+  let openai, anthropic, gemini, keel, everythingToolset;
+  before(async () => {
+    openai = await startFakeOpenAI();
+    anthropic = await startFakeAnthropic();
+    gemini = await startFakeGemini();
+    everythingToolset = { name: 'everything', kind: 'mcp', command: process.execPath, args: [EVERYTHING, 'stdio'], allow: ['echo'] };
+    const model = (name, provider, upstream, toolsets = ['calc'], extra = {}) => (
+      { name, tools: toolsets, targets: [{ provider, model: upstream }], ...extra });
+    keel = await startKeel({
+      providers: [fakeProvider('oa', openai), anthropicProvider('an', anthropic, 'sk-upstream'), geminiProvider('ge', gemini, 'sk-upstream')],
+      models: [
+        model('agent', 'oa', 'toolloop'),
+        model('agent-claude', 'an', 'toolloop-claude'),
+        model('agent-gemini', 'ge', 'toolloop-gemini'),
+        model('agent-badargs', 'oa', 'toolloop-badargs'),
+        model('agent-mcp', 'oa', 'toolloop-mcp', ['everything']),
+        model('agent-two', 'oa', 'toolloop-two', ['calc', 'everything'], { max_tool_rounds: 2 }),
+        { name: 'plain', targets: [{ provider: 'oa', model: 'toolloop-plain' }] },
+      ],
+      extra: { toolsets: [calc, everythingToolset] },
+    });
+  });
+  after(async () => {
+    await keel?.stop();
+    await openai?.close();
+    await anthropic?.close();
+    await gemini?.close();
+  });
+
+  const ask = [{ role: 'user', content: 'What is 6 times 7?' }];
+
+  test('openai client, not streamed: one answer built from the tool result', async () => {
+    const before = openai.requests.length;
+    const completion = await makeClient(keel).chat.completions.create({ model: 'agent', messages: ask });
+    assert.equal(completion.choices[0].message.content, 'tool said: 42');
+    assert.equal(completion.choices[0].finish_reason, 'stop');
+    assert.equal(completion.choices[0].message.tool_calls, undefined);
+    const upstream = openai.requests.slice(before).map((r) => r.body);
+    assert.equal(upstream.length, 2);
+    assert.deepEqual(upstream[0].tools.map((t) => t.function.name), ['calculator', 'current_time']);
+    const toolMessage = upstream[1].messages.at(-1);
+    assert.equal(toolMessage.role, 'tool');
+    assert.match(toolMessage.tool_call_id, /^call_loop_\d+$/);
+    assert.equal(toolMessage.tool_call_id, upstream[1].messages.at(-2).tool_calls[0].id);
+    assert.equal(toolMessage.content, '42');
+    assert.equal(upstream[1].messages.at(-2).tool_calls[0].function.name, 'calculator');
+    // usage summed over both rounds
+    assert.equal(completion.usage.prompt_tokens, 10);
+  });
+
+  test('openai client, streamed: the answer streams, no tool call is seen', async () => {
+    const stream = await makeClient(keel).chat.completions.create({ model: 'agent', messages: ask, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    const finishes = [];
+    let usage = null;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) {
+        text += choice.delta?.content ?? '';
+        assert.equal(choice.delta?.tool_calls, undefined);
+        if (choice.finish_reason) finishes.push(choice.finish_reason);
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.equal(text, 'tool said: 42');
+    assert.deepEqual(finishes, ['stop']);
+    assert.equal(usage.prompt_tokens, 10);
+  });
+
+  test('anthropic client on /v1/messages, streamed and not', async () => {
+    const client = makeAnthropicClient(keel);
+    const message = await client.messages.create({ model: 'agent', max_tokens: 100, messages: ask });
+    assert.deepEqual(message.content.map((b) => b.type), ['text']);
+    assert.equal(message.content[0].text, 'tool said: 42');
+    assert.equal(message.stop_reason, 'end_turn');
+    const stream = client.messages.stream({ model: 'agent', max_tokens: 100, messages: ask });
+    const final = await stream.finalMessage();
+    assert.equal(final.content.map((b) => b.text).join(''), 'tool said: 42');
+  });
+
+  test('every provider kind: Anthropic and Gemini upstreams', async () => {
+    const client = makeClient(keel);
+    for (const model of ['agent-claude', 'agent-gemini']) {
+      const completion = await client.chat.completions.create({ model, messages: ask });
+      assert.equal(completion.choices[0].message.content, 'tool said: 42', model);
+      const stream = await client.chat.completions.create({ model, messages: ask, stream: true });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      assert.equal(text, 'tool said: 42', model);
+    }
+    const results = anthropic.requests.map((r) => r.body).filter((b) => b.model === 'toolloop-claude').at(-1);
+    assert.equal(results.messages.at(-1).content[0].type, 'tool_result');
+  });
+
+  test('arguments that fail the schema go back to the model as a tool error', async () => {
+    const completion = await makeClient(keel).chat.completions.create({ model: 'agent-badargs', messages: ask });
+    assert.equal(completion.choices[0].message.content,
+      'tool said: Error: invalid arguments for calculator: arguments: missing required property "expression"');
+  });
+
+  test('an MCP server\'s tool in the loop (server-everything echo)', async () => {
+    const completion = await makeClient(keel).chat.completions.create({ model: 'agent-mcp', messages: ask });
+    assert.equal(completion.choices[0].message.content, 'tool said: Echo: hi from the model');
+  });
+
+  test('max_tool_rounds: the last round must answer', async () => {
+    const before = openai.requests.length;
+    const completion = await makeClient(keel).chat.completions.create({ model: 'agent-two', messages: ask });
+    const upstream = openai.requests.slice(before).map((r) => r.body);
+    assert.equal(upstream.length, 2);
+    assert.equal(upstream[1].tool_choice, 'none');
+    assert.equal(completion.choices[0].message.content, 'tool said: 42');
+  });
+
+  test('mixed mode: the client\'s own tool goes back to the client', async () => {
+    const client = makeClient(keel);
+    const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+    const first = await client.chat.completions.create({ model: 'agent', messages: ask, tools: [weather] });
+    const call = first.choices[0].message.tool_calls;
+    assert.equal(first.choices[0].finish_reason, 'tool_calls');
+    assert.equal(call.length, 1);
+    assert.equal(call[0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call[0].function.arguments), { city: 'Paris' });
+    const second = await client.chat.completions.create({
+      model: 'agent',
+      tools: [weather],
+      messages: [...ask, first.choices[0].message, { role: 'tool', tool_call_id: call[0].id, content: 'sunny' }],
+    });
+    assert.equal(second.choices[0].message.content, 'tool said: sunny | 42');
+  });
+
+  test('a model without tools: is untouched', async () => {
+    const before = openai.requests.length;
+    const completion = await makeClient(keel).chat.completions.create({ model: 'plain', messages: ask });
+    assert.equal(completion.choices[0].message.content, 'tool said: ');
+    assert.equal(openai.requests[before].body.tools, undefined);
+  });
+
+  test('/metrics counts tool calls', async () => {
+    const { samples } = await scrapeMetrics(keel);
+    assert.ok(metricSum(samples, 'keel_tool_calls_total', { toolset: 'calc', tool: 'calculator', status: 'ok' }) >= 5);
+    assert.ok(metricSum(samples, 'keel_tool_calls_total', { toolset: 'calc', tool: 'calculator', status: 'invalid_arguments' }) >= 1);
+    assert.ok(metricSum(samples, 'keel_tool_call_duration_seconds_count', { toolset: 'everything', tool: 'echo' }) >= 1);
+  });
+});
