@@ -653,7 +653,7 @@ TEST(ModelErrorTest, NumbersAndNames) {
             "keel.yaml:6: models[0]: missing required key \"name\"");
   EXPECT_EQ(error_of(kProviders + "models:\n  - name: m\n    retry: 2\n" + targets),
             "keel.yaml:7: models[0].retry: unknown key (expected one of name, strategy, retries, "
-            "timeout_ms, first_token_timeout_ms, targets)");
+            "timeout_ms, first_token_timeout_ms, targets, tools, max_tool_rounds)");
 }
 
 // ---- interpolation ----------------------------------------------------------------------------
@@ -772,7 +772,8 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   ScopedEnv set("KEEL_TEST_KEYNAME", "state");
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
-            "log_content, log_retention, access_log, api_keys, providers, models, router, server)");
+            "log_content, log_retention, access_log, api_keys, providers, models, router, server, "
+            "toolsets)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
