@@ -115,7 +115,9 @@ void add_usage(Usage& total, const Usage& round) {
 Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest request,
                                 const ModelConfig& model, EventSink& client, CancelPtr cancel) {
   ChatOutcome total;
-  auto offered = co_await toolbox.tools_of(model.tools, cancel);
+  // A toolset that is down (an MCP server restarting) leaves its tools out; the model still
+  // answers.
+  auto offered = co_await toolbox.tools_of(model.tools, cancel, /*skip_unavailable=*/true);
   if (!offered) {
     KEEL_LOG(kWarn) << "model " << model.name << ": " << offered.error().message;
     Error error(ErrorCode::kUnavailable, "the tools of model " + model.name +

@@ -1,9 +1,9 @@
 #include "tools/schema.h"
 
-#include "api/json_util.h"
-
 #include <cmath>
 #include <set>
+
+#include "api/json_util.h"
 
 namespace keel {
 

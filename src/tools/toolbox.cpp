@@ -73,7 +73,7 @@ std::vector<std::string> Toolbox::toolset_names() const {
 }
 
 Task<Result<std::vector<OfferedTool>>> Toolbox::tools_of(const std::vector<std::string>& names,
-                                                         CancelPtr cancel) {
+                                                         CancelPtr cancel, bool skip_unavailable) {
   std::vector<OfferedTool> offered;
   for (const auto& name : names) {
     Toolset* toolset = nullptr;
@@ -85,6 +85,10 @@ Task<Result<std::vector<OfferedTool>>> Toolbox::tools_of(const std::vector<std::
     if (!tools) {
       Error error = tools.error();
       error.message = "toolset " + name + ": " + error.message;
+      if (skip_unavailable && !cancel->cancelled()) {
+        KEEL_LOG(kWarn) << error.message << " (its tools are left out of this request)";
+        continue;
+      }
       co_return error;
     }
     for (const auto& tool : *tools) {

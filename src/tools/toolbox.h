@@ -37,9 +37,10 @@ class Toolbox {
   std::vector<std::string> toolset_names() const;
 
   // The tools of the named toolsets. A toolset that fails to list (an MCP server that is down)
-  // is an error naming it; two tools with one name are an error naming both toolsets.
+  // is an error naming it, or with `skip_unavailable` is left out with a warning in the log;
+  // two tools with one name are an error naming both toolsets.
   Task<Result<std::vector<OfferedTool>>> tools_of(const std::vector<std::string>& toolsets,
-                                                  CancelPtr cancel);
+                                                  CancelPtr cancel, bool skip_unavailable = false);
 
   // Calls the tool with the model's argument text. Never fails: what goes wrong (bad JSON,
   // a schema violation, a timeout, the tool's own error) is a ToolOutput with is_error, in

@@ -182,8 +182,14 @@ describe('the tool loop', () => {
         model('agent-mcp', 'oa', 'toolloop-mcp', ['everything']),
         model('agent-two', 'oa', 'toolloop-two', ['calc', 'everything'], { max_tool_rounds: 2 }),
         { name: 'plain', targets: [{ provider: 'oa', model: 'toolloop-plain' }] },
+        model('agent-grow', 'oa', 'toolloop-grow', ['ours-grow']),
+        model('agent-crash', 'oa', 'toolloop-crash', ['ours-crash']),
       ],
-      extra: { toolsets: [calc, everythingToolset] },
+      extra: {
+        toolsets: [calc, everythingToolset,
+          { ...ours('normal', { allow: ['grow', 'grown'] }), name: 'ours-grow' },
+          { ...ours('normal', { allow: ['echo', 'crash'] }), name: 'ours-crash' }],
+      },
     });
   });
   after(async () => {
@@ -299,6 +305,30 @@ describe('the tool loop', () => {
     const completion = await makeClient(keel).chat.completions.create({ model: 'plain', messages: ask });
     assert.equal(completion.choices[0].message.content, 'tool said: ');
     assert.equal(openai.requests[before].body.tools, undefined);
+  });
+
+  test('notifications/tools/list_changed: the next request sees the new list', async () => {
+    const client = makeClient(keel);
+    const upstreamTools = () => openai.requests.filter((r) => r.body.model === 'toolloop-grow')
+      .map((r) => r.body.tools.map((t) => t.function.name));
+    const first = await client.chat.completions.create({ model: 'agent-grow', messages: ask });
+    assert.equal(first.choices[0].message.content, 'tool said: grown');
+    assert.deepEqual(upstreamTools(), [['grow'], ['grow']]);
+    await client.chat.completions.create({ model: 'agent-grow', messages: ask });
+    assert.deepEqual(upstreamTools().at(-1), ['grow', 'grown']);
+  });
+
+  test('a crashed stdio server is started again on a later request', async () => {
+    const client = makeClient(keel);
+    const first = await client.chat.completions.create({ model: 'agent-crash', messages: ask });
+    assert.match(first.choices[0].message.content,
+      /^tool said: echo: hi from the model \| Error: crash failed: the MCP server .* exited \(status 3\)$/);
+    // Within the backoff (0.5 s) the server's tools are left out, and the model answers without.
+    const down = await client.chat.completions.create({ model: 'agent-crash', messages: ask });
+    assert.equal(down.choices[0].message.content, 'tool said: ');
+    await sleep(700);
+    const second = await client.chat.completions.create({ model: 'agent-crash', messages: ask });
+    assert.match(second.choices[0].message.content, /^tool said: echo: hi from the model \| Error: crash failed/);
   });
 
   test('/metrics counts tool calls', async () => {

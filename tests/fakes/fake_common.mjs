@@ -355,6 +355,8 @@ export const TOOL_LOOP_SCRIPT = [
   { name: 'calculator', arguments: { expression: '6*7' } },
   { name: 'echo', arguments: { message: 'hi from the model' } },
   { name: 'get_weather', arguments: { city: 'Paris' } },
+  { name: 'grow', arguments: {} },
+  { name: 'crash', arguments: {} },
 ];
 
 // The next scripted call, {name, arguments (object)}, or null when every offered step is done.

@@ -44,6 +44,7 @@ class McpClient {
       Json params = Json::object();
       if (!cursor.empty()) params["cursor"] = cursor;
       auto result = co_await transport_->request("tools/list", params, cancel);
+      note_if_down();
       if (!result) co_return result.error();
       auto parsed = parse_tools_list_result(*result);
       if (!parsed) co_return Error(ErrorCode::kBadGateway, parsed.error().message);
@@ -69,6 +70,14 @@ class McpClient {
   }
 
  private:
+  // The server went down during a request: the backoff counts from now.
+  void note_if_down() {
+    if (transport_ && !transport_->alive() && !restart_at_) {
+      restart_at_ = Clock::now() + std::chrono::milliseconds(backoff_ms_);
+      backoff_ms_ = std::min(backoff_ms_ * 2, kBackoffMaxMs);
+    }
+  }
+
   Task<Status> ensure_ready(CancelPtr cancel) {
     // Another call on this thread is starting the server: wait for it.
     while (starting_) {
@@ -79,10 +88,9 @@ class McpClient {
     if (transport_ && transport_->alive() && initialized_) co_return Status::Ok();
     if (transport_) {
       last_failure_ = transport_->down_reason();
+      note_if_down();  // a server that was up and went down waits out the backoff too
       transport_->close();
       transport_.reset();
-      // A server that was up and went down waits out the backoff like a failed start.
-      if (!restart_at_) restart_at_ = Clock::now() + std::chrono::milliseconds(backoff_ms_);
     }
     if (restart_at_ && Clock::now() < *restart_at_) {
       const auto wait =

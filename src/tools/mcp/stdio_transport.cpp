@@ -179,8 +179,8 @@ class StdioTransport final : public McpTransport,
       if (self->stdout_.get() != out) co_return;  // closed and reopened meanwhile
     }
     if (self->stdout_.get() == out) {
-      self->mark_down("the MCP server " + self->config_.command + " exited");
-      self->reap(/*kill_first=*/true);
+      const std::string status = self->reap(/*kill_first=*/true);
+      self->mark_down("the MCP server " + self->config_.command + " exited" + status);
     }
   }
 
@@ -233,22 +233,32 @@ class StdioTransport final : public McpTransport,
     }
   }
 
-  void reap(bool kill_first) {
-    if (pid_ <= 0) return;
+  // Waits for the child (stopping it first when asked); returns " (status N)" or " (signal N)".
+  std::string reap(bool kill_first) {
+    if (pid_ <= 0) return {};
     int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == 0 && kill_first) {
-      ::kill(-pid_, SIGTERM);
-      for (int i = 0; i < 50 && waitpid(pid_, &status, WNOHANG) == 0; ++i) usleep(10'000);
-      if (waitpid(pid_, &status, WNOHANG) == 0) {
+    pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == 0 && kill_first) {
+      // A server that closed its stdout is usually exiting: give it a moment first.
+      for (int i = 0; i < 20 && done == 0; ++i) {
+        usleep(5'000);
+        done = waitpid(pid_, &status, WNOHANG);
+      }
+      if (done == 0) ::kill(-pid_, SIGTERM);
+      for (int i = 0; i < 50 && done == 0; ++i) {
+        usleep(10'000);
+        done = waitpid(pid_, &status, WNOHANG);
+      }
+      if (done == 0) {
         ::kill(-pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
+        done = waitpid(pid_, &status, 0);
       }
     }
-    if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      down_reason_ += WIFSIGNALED(status) ? " (signal " + std::to_string(WTERMSIG(status)) + ")"
-                                          : " (status " + std::to_string(WEXITSTATUS(status)) + ")";
-    }
     pid_ = -1;
+    if (done <= 0) return {};
+    if (WIFSIGNALED(status)) return " (signal " + std::to_string(WTERMSIG(status)) + ")";
+    if (WIFEXITED(status)) return " (status " + std::to_string(WEXITSTATUS(status)) + ")";
+    return {};
   }
 
   ToolsetConfig config_;
