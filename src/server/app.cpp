@@ -193,7 +193,8 @@ RouteKind route_kind(std::string_view path, const bhttp::fields& fields) {
       path == "/v1/models" || (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix));
   const bool anthropic_client = models_route && !field_value(fields, "anthropic-version").empty();
   const bool api = path == "/v1/chat/completions" || path == "/v1/messages" || count_route ||
-                   path == "/v1/embeddings" || models_route || path == "/metrics";
+                   path == "/v1/embeddings" || models_route || path == "/metrics" ||
+                   path == "/mcp";
   // Errors before the route is known take the shape of the API the path belongs to.
   const ApiFormat format =
       path == "/v1/messages" || count_route || (models_route && anthropic_client)
@@ -408,6 +409,8 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     co_await chat(request, response, record, ApiFormat::kAnthropic);
   } else if (count_route) {
     co_await count_tokens(request, response, record);
+  } else if (path == "/mcp") {
+    co_await mcp(request, response, record);
   } else {
     co_await embeddings(request, response, record);
   }

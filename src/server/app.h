@@ -50,6 +50,8 @@ class App {
   Task<void> embeddings(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> count_tokens(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
+  // POST /mcp: keel's toolsets as an MCP server (src/server/mcp_route.cpp).
+  Task<void> mcp(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);
   // A router's failure: a cancelled request (the client went away) is logged as 499 and gets

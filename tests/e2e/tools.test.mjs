@@ -338,3 +338,65 @@ describe('the tool loop', () => {
     assert.ok(metricSum(samples, 'keel_tool_call_duration_seconds_count', { toolset: 'everything', tool: 'echo' }) >= 1);
   });
 });
+
+describe('keel as an MCP server (POST /mcp)', () => {
+  let keel;
+  before(async () => {
+    keel = await startKeel({ extra: { api_keys: ['sk-test'], toolsets: [calc, ours('normal', { allow: ['add', 'fail'] })] } });
+  });
+  after(async () => { await keel?.stop(); });
+
+  async function connect(key = 'sk-test') {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const client = new Client({ name: 'keel-e2e', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${keel.base}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  test('the SDK client lists and calls keel\'s tools', async () => {
+    const client = await connect();
+    try {
+      assert.equal(client.getServerVersion().name, 'keel');
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ['calculator', 'current_time', 'add', 'fail']);
+      assert.equal(tools[0].inputSchema.required[0], 'expression');
+      const sum = await client.callTool({ name: 'calculator', arguments: { expression: '6*7' } });
+      assert.deepEqual(sum.content, [{ type: 'text', text: '42' }]);
+      assert.ok(!sum.isError);
+      const viaMcp = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
+      assert.equal(viaMcp.content[0].text, '5');
+      const failed = await client.callTool({ name: 'fail', arguments: {} });
+      assert.equal(failed.isError, true);
+      assert.equal(failed.content[0].text, 'it failed on purpose');
+      const bad = await client.callTool({ name: 'calculator', arguments: {} });
+      assert.equal(bad.isError, true);
+      assert.match(bad.content[0].text, /missing required property "expression"/);
+      await assert.rejects(client.callTool({ name: 'nope', arguments: {} }), /unknown tool: nope/);
+      await client.ping();
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('keys are required; bad JSON-RPC is a JSON-RPC error', async () => {
+    await assert.rejects(connect('wrong-key'), /missing or invalid API key/);
+    const res = await fetch(`${keel.base}/mcp`, {
+      method: 'POST', headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0"}',
+    });
+    assert.equal(res.status, 400);
+    const body = await res.json();
+    assert.equal(body.error.code, -32700);
+    assert.equal(body.id, null);
+    const unknown = await fetch(`${keel.base}/mcp`, {
+      method: 'POST', headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":9,"method":"resources/list"}',
+    });
+    assert.deepEqual((await unknown.json()).error.code, -32601);
+    const get = await fetch(`${keel.base}/mcp`, { headers: { authorization: 'Bearer sk-test' } });
+    assert.equal(get.status, 405);
+  });
+});
