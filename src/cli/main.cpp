@@ -36,8 +36,9 @@ void usage() {
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
-      "  tools list | call [TOOLSET/]NAME --args JSON [--config FILE] [--json]\n"
-      "                         the configured toolsets' tools; call one\n"
+      "  tools list | call [TOOLSET/]NAME --args JSON | approve [TOOLSET[/TOOL]]\n"
+      "                         the configured toolsets' tools; call one; approve changed\n"
+      "                         MCP tool definitions ([--config FILE] [--json])\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
       stderr);

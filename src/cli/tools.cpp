@@ -18,10 +18,16 @@ bool has_flag(const std::vector<std::string>& args, const std::string& name) {
 // Runs `body` on a fresh io_context until it returns; the toolbox's servers go with it.
 template <typename Body>
 int run_with_toolbox(const Config& config, Body body) {
+  auto pins = ToolPins::open(config.state);
+  if (!pins) {
+    std::fprintf(stderr, "keel: %s\n", pins.error().message.c_str());
+    return 1;
+  }
   asio::io_context context;
   int code = 1;
   {
     Toolbox toolbox(config.toolsets);
+    toolbox.set_pins(pins->get());
     asio::co_spawn(
         context,
         [&]() -> Task<void> {
@@ -100,13 +106,34 @@ int call(const Config& config, const std::string& target, const std::string& arg
   });
 }
 
+int approve(const Config& config, const std::string& target) {
+  const size_t slash = target.find('/');
+  const std::string toolset = target.substr(0, slash);
+  const std::string tool = slash == std::string::npos ? "" : target.substr(slash + 1);
+  return run_with_toolbox(config, [&](Toolbox& toolbox) -> Task<int> {
+    auto approved = co_await toolbox.approve(toolset, tool, std::make_shared<CancelToken>());
+    if (!approved) {
+      std::fprintf(stderr, "keel: %s\n", approved.error().message.c_str());
+      co_return 1;
+    }
+    if (approved->empty()) {
+      std::fprintf(stderr, "keel: no MCP tool matches %s\n",
+                   target.empty() ? "(all)" : target.c_str());
+      co_return 1;
+    }
+    for (const auto& name : *approved) std::printf("approved %s\n", name.c_str());
+    co_return 0;
+  });
+}
+
 }  // namespace
 
 int tools(const std::vector<std::string>& args) {
-  if (args.empty() || (args[0] != "list" && args[0] != "call")) {
+  if (args.empty() || (args[0] != "list" && args[0] != "call" && args[0] != "approve")) {
     std::fputs(
         "usage: keel tools list [--config FILE] [--json]\n"
-        "       keel tools call [TOOLSET/]NAME --args JSON [--config FILE] [--json]\n",
+        "       keel tools call [TOOLSET/]NAME --args JSON [--config FILE] [--json]\n"
+        "       keel tools approve [TOOLSET[/TOOL]] [--config FILE]\n",
         stderr);
     return 2;
   }
@@ -117,6 +144,9 @@ int tools(const std::vector<std::string>& args) {
   }
   const bool json = has_flag(args, "--json");
   if (args[0] == "list") return list(*loaded, json);
+  if (args[0] == "approve") {
+    return approve(*loaded, args.size() >= 2 && !args[1].starts_with("--") ? args[1] : "");
+  }
   if (args.size() < 2 || args[1].starts_with("--")) {
     std::fputs("keel tools call: name the tool\n", stderr);
     return 2;

@@ -92,6 +92,18 @@ Task<Result<std::vector<OfferedTool>>> Toolbox::tools_of(const std::vector<std::
       co_return error;
     }
     for (const auto& tool : *tools) {
+      if (pins_ && toolset->config().kind == ToolsetKind::kMcp) {
+        auto verdict = pins_->check(name, tool->spec());
+        if (!verdict) {
+          KEEL_LOG(kWarn) << verdict.error().message;
+        } else if (*verdict == ToolPins::Verdict::kChanged) {
+          KEEL_LOG(kWarn) << "toolset " << name << ": tool " << tool->spec().name
+                          << " changed its definition since it was pinned; it stays disabled "
+                             "until `keel tools approve "
+                          << name << "/" << tool->spec().name << "`";
+          continue;
+        }
+      }
       OfferedTool entry{tool_name_for_models(tool->spec().name), name, &toolset->config(), tool};
       for (const auto& other : offered) {
         if (other.name == entry.name) {
@@ -104,6 +116,30 @@ Task<Result<std::vector<OfferedTool>>> Toolbox::tools_of(const std::vector<std::
     }
   }
   co_return offered;
+}
+
+Task<Result<std::vector<std::string>>> Toolbox::approve(const std::string& toolset_name,
+                                                        const std::string& tool_name,
+                                                        CancelPtr cancel) {
+  std::vector<std::string> approved;
+  if (!pins_) co_return approved;
+  for (const auto& toolset : toolsets_) {
+    const ToolsetConfig& config = toolset->config();
+    if (config.kind != ToolsetKind::kMcp) continue;
+    if (!toolset_name.empty() && config.name != toolset_name) continue;
+    auto tools = co_await toolset->tools(cancel);
+    if (!tools) {
+      Error error = tools.error();
+      error.message = "toolset " + config.name + ": " + error.message;
+      co_return error;
+    }
+    for (const auto& tool : *tools) {
+      if (!tool_name.empty() && tool->spec().name != tool_name) continue;
+      if (Status done = pins_->approve(config.name, tool->spec()); !done) co_return done.error();
+      approved.push_back(config.name + "/" + tool->spec().name);
+    }
+  }
+  co_return approved;
 }
 
 Task<ToolOutput> Toolbox::invoke(const OfferedTool& offered, std::string_view arguments,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/pins.h"
 #include "tools/tool.h"
 
 namespace keel {
@@ -34,6 +35,13 @@ class Toolbox {
   ~Toolbox();
 
   bool empty() const { return toolsets_.empty(); }
+  // Pins MCP tools' definitions (tools/pins.h): a changed one is left out of tools_of. Optional;
+  // must outlive the toolbox.
+  void set_pins(ToolPins* pins) { pins_ = pins; }
+  // Approves the current definitions of the MCP tools of `toolset` (all when empty) named
+  // `tool` (all when empty); returns "toolset/tool" for each.
+  Task<Result<std::vector<std::string>>> approve(const std::string& toolset,
+                                                 const std::string& tool, CancelPtr cancel);
   std::vector<std::string> toolset_names() const;
 
   // The tools of the named toolsets. A toolset that fails to list (an MCP server that is down)
@@ -59,6 +67,7 @@ class Toolbox {
   void record(const OfferedTool& tool, const char* status, double seconds);
 
   std::vector<std::unique_ptr<Toolset>> toolsets_;
+  ToolPins* pins_ = nullptr;
   mutable std::mutex mutex_;
   std::map<std::string, uint64_t> calls_;       // label text -> count
   std::map<std::string, Histogram> durations_;  // label text -> histogram

@@ -27,15 +27,14 @@ const EVERYTHING = path.join(here, 'node_modules/@modelcontextprotocol/server-ev
 const calc = { name: 'calc', kind: 'builtin', tools: ['calculator', 'current_time'] };
 const ours = (mode = 'normal', extra = {}) => ({ name: 'ours', kind: 'mcp', command: process.execPath, args: [MCP_SERVER, mode], ...extra });
 
-function writeConfig(toolsets, extra = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'keel-tools-'));
-  const file = path.join(dir, 'keel.yaml');
+function writeConfig(toolsets, extra = {}, dir = mkdtempSync(path.join(tmpdir(), 'keel-tools-'))) {
+  const file = path.join(dir, `keel-${Math.random().toString(16).slice(2)}.yaml`);
   writeFileSync(file, `${toYaml({ listen: '127.0.0.1:0', state: `sqlite:${path.join(dir, 'keel.db')}`, toolsets, ...extra })}\n`);
   return file;
 }
 
-async function tools(toolsets, args, timeoutMs = 20000) {
-  return runKeel(['tools', ...args, '--config', writeConfig(toolsets)], { timeoutMs });
+async function tools(toolsets, args, timeoutMs = 20000, dir = undefined) {
+  return runKeel(['tools', ...args, '--config', writeConfig(toolsets, {}, dir)], { timeoutMs });
 }
 
 // Starts a node script that listens on a port; resolves once the port takes connections.
@@ -115,6 +114,25 @@ describe('keel tools (CLI)', () => {
     const crash = await tools([ours()], ['call', 'crash', '--args', '{}']);
     assert.equal(crash.code, 1);
     assert.match(crash.stdout, /crash failed: the MCP server .* exited/);
+  });
+
+  test('tool pinning: a changed definition is disabled until approved', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keel-pins-'));
+    const original = ours('normal', { allow: ['add', 'echo'] });
+    const changed = ours('normal', { allow: ['add', 'echo'], env: { MCP_TEST_VARIANT: 'changed' } });
+    const names = (result) => JSON.parse(result.stdout).map((t) => t.name);
+    const first = await tools([original], ['list', '--json'], 20000, dir);
+    assert.deepEqual(names(first), ['add', 'echo']);   // first sight: pinned
+    const swapped = await tools([changed], ['list', '--json'], 20000, dir);
+    assert.deepEqual(names(swapped), ['echo']);
+    assert.match(swapped.stderr, /toolset ours: tool add changed its definition since it was pinned; it stays disabled until `keel tools approve ours\/add`/);
+    const call = await tools([changed], ['call', 'add', '--args', '{"a":1,"b":1}'], 20000, dir);
+    assert.equal(call.code, 1);
+    const approved = await tools([changed], ['approve', 'ours/add'], 20000, dir);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal(approved.stdout.trim(), 'approved ours/add');
+    assert.deepEqual(names(await tools([changed], ['list', '--json'], 20000, dir)), ['add', 'echo']);
+    assert.deepEqual(names(await tools([original], ['list', '--json'], 20000, dir)), ['echo']);
   });
 
   test('MCP: a server that never answers initialize, or speaks an unknown version', async () => {
