@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   startKeel, runKeel, makeClient, makeAnthropicClient, fakeProvider, anthropicProvider,
-  geminiProvider, toYaml, scrapeMetrics, metricSum, waitFor, sleep,
+  geminiProvider, toYaml, scrapeMetrics, metricSum, waitFor, sleep, sqliteDump,
 } from './harness.mjs';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 import { startFakeAnthropic } from '../fakes/fake_anthropic.mjs';
@@ -357,10 +357,20 @@ describe('the tool loop', () => {
   });
 });
 
+const CANARY_ENV = 'canary-tool-env-5d1e7a';
+const CANARY_HEADER = 'canary-tool-header-9b1c44';
+
 describe('keel as an MCP server (POST /mcp)', () => {
   let keel;
   before(async () => {
-    keel = await startKeel({ extra: { api_keys: ['sk-test'], toolsets: [calc, ours('normal', { allow: ['add', 'fail'] })] } });
+    keel = await startKeel({
+      extra: {
+        api_keys: ['sk-test'],
+        toolsets: [calc, ours('normal', { allow: ['add', 'fail', 'sleep'], env: { TOOL_TOKEN: CANARY_ENV } }),
+          // A remote server that is down, with a credential in its headers.
+          { name: 'down', kind: 'mcp', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: `Bearer ${CANARY_HEADER}` } }],
+      },
+    });
   });
   after(async () => { await keel?.stop(); });
 
@@ -380,7 +390,7 @@ describe('keel as an MCP server (POST /mcp)', () => {
     try {
       assert.equal(client.getServerVersion().name, 'keel');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name), ['calculator', 'current_time', 'add', 'fail']);
+      assert.deepEqual(tools.map((t) => t.name), ['calculator', 'current_time', 'add', 'fail', 'sleep']);
       assert.equal(tools[0].inputSchema.required[0], 'expression');
       const sum = await client.callTool({ name: 'calculator', arguments: { expression: '6*7' } });
       assert.deepEqual(sum.content, [{ type: 'text', text: '42' }]);
@@ -395,6 +405,22 @@ describe('keel as an MCP server (POST /mcp)', () => {
       assert.match(bad.content[0].text, /missing required property "expression"/);
       await assert.rejects(client.callTool({ name: 'nope', arguments: {} }), /unknown tool: nope/);
       await client.ping();
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('replies out of order: a quick call overtakes a slow one on the same stdio server', async () => {
+    const client = await connect();
+    try {
+      const finished = [];
+      const slow = client.callTool({ name: 'sleep', arguments: { ms: 600 } }).then((r) => { finished.push('sleep'); return r; });
+      await sleep(100);   // the slow call is on the pipe first
+      const quick = client.callTool({ name: 'add', arguments: { a: 20, b: 22 } }).then((r) => { finished.push('add'); return r; });
+      const [slowResult, quickResult] = await Promise.all([slow, quick]);
+      assert.deepEqual(finished, ['add', 'sleep']);
+      assert.equal(quickResult.content[0].text, '42');
+      assert.equal(slowResult.content[0].text, 'slept 600 ms');
     } finally {
       await client.close();
     }
@@ -416,5 +442,25 @@ describe('keel as an MCP server (POST /mcp)', () => {
     assert.deepEqual((await unknown.json()).error.code, -32601);
     const get = await fetch(`${keel.base}/mcp`, { headers: { authorization: 'Bearer sk-test' } });
     assert.equal(get.status, 405);
+  });
+  test('tool credentials reach no log, metric, stored row or error body', async () => {
+    const client = await connect();
+    let bodies = '';
+    try {
+      bodies += JSON.stringify(await client.listTools());
+      bodies += JSON.stringify(await client.callTool({ name: 'fail', arguments: {} }));
+    } finally {
+      await client.close();
+    }
+    const { text: metrics } = await scrapeMetrics(keel);
+    const stopped = await keel.stop();
+    assert.equal(stopped.code, 0);
+    assert.match(keel.stderr, /toolset down: .*left out/);   // the failure is logged ...
+    for (const canary of [CANARY_ENV, CANARY_HEADER]) {       // ... without the credential
+      assert.ok(!keel.stderr.includes(canary), 'stderr');
+      assert.ok(!metrics.includes(canary), 'metrics');
+      assert.ok(!bodies.includes(canary), 'bodies');
+      assert.ok(!sqliteDump(keel.dbPath).includes(canary), 'database');
+    }
   });
 });
