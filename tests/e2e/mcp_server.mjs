@@ -9,6 +9,8 @@
 //               comes in pages of 3 (nextCursor)
 //   hang-init   reads requests and never answers any (initialize included)
 //   old-version answers initialize with protocolVersion 2023-01-01
+//   deaf        answers initialize, then closes its stdin (keel's next write meets a closed
+//               pipe) and stays up without answering anything
 // MCP_TEST_VARIANT=changed in the environment changes add's description (a "rug pull").
 import http from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -23,6 +25,20 @@ const PAGE = 3;
 
 if (mode === 'hang-init') {
   process.stdin.resume();   // reads, never answers
+} else if (mode === 'deaf') {
+  // fd 0 read and closed by hand: node's stdin stream aborts when its fd goes away.
+  const fs = await import('node:fs');
+  let line = '';
+  const chunk = Buffer.alloc(65536);
+  while (!line.includes('\n')) {
+    const n = fs.readSync(0, chunk);
+    if (n === 0) process.exit(0);
+    line += chunk.subarray(0, n).toString();
+  }
+  const msg = JSON.parse(line.slice(0, line.indexOf('\n')));
+  process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'deaf', version: '0' } } })}\n`);
+  fs.closeSync(0);
+  setInterval(() => {}, 1000);
 } else if (mode === 'old-version') {
   let buffer = '';
   process.stdin.on('data', (d) => {

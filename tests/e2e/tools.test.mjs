@@ -146,6 +146,13 @@ describe('keel tools (CLI)', () => {
     assert.equal(old.code, 1);
     assert.match(old.stderr, /toolset ours: MCP: the server speaks protocol version 2023-01-01/);
 
+    // A server that closed its stdin: keel's writes meet a closed pipe (EPIPE, not a SIGPIPE
+    // that would end keel), and listing times out.
+    const deaf = await tools([ours('deaf', { timeout_ms: 800 })], ['list']);
+    assert.equal(deaf.signal, null);
+    assert.equal(deaf.code, 1);
+    assert.match(deaf.stderr, /toolset ours: tools\/list timed out/);
+
     const missing = await tools([{ name: 'gone', kind: 'mcp', command: '/nonexistent/mcp-server' }], ['list']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /toolset gone: cannot start \/nonexistent\/mcp-server: No such file/);

@@ -30,7 +30,17 @@ class McpClient {
     if (transport_) transport_->close();
   }
 
-  Task<Result<std::vector<ToolSpec>>> list(CancelPtr cancel) {
+  Task<Result<std::vector<ToolSpec>>> list(CancelPtr caller) {
+    // Listing gets the call timeout: a server that stops answering cannot hold a request.
+    CancelPtr cancel = caller->child();
+    Deadline deadline;
+    deadline.arm(
+        executor_, Clock::now() + std::chrono::milliseconds(config_.timeout_ms),
+        [](void* t) {
+          static_cast<CancelToken*>(t)->cancel(ErrorCode::kDeadlineExceeded,
+                                               "tools/list timed out");
+        },
+        cancel.get());
     if (Status ready = co_await ensure_ready(cancel); !ready) co_return ready.error();
     if (transport_->take_list_changed()) listed_ = false;
     if (listed_) co_return tools_;

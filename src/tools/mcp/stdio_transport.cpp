@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include "api/mcp.h"
 #include "core/log.h"
@@ -42,9 +43,14 @@ class StdioTransport final : public McpTransport,
     posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
-    // Its own process group, so that close() reaches what it starts (npx starts node).
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    // Its own process group, so that close() reaches what it starts (npx starts node); SIGPIPE
+    // back to its default there (keel ignores it, see make_stdio_transport).
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attributes, 0);
+    sigset_t default_signals;
+    sigemptyset(&default_signals);
+    sigaddset(&default_signals, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attributes, &default_signals);
     std::vector<std::string> argv_text{config_.command};
     argv_text.insert(argv_text.end(), config_.args.begin(), config_.args.end());
     std::vector<char*> argv;
@@ -277,6 +283,11 @@ class StdioTransport final : public McpTransport,
 
 std::shared_ptr<McpTransport> make_stdio_transport(const ToolsetConfig& config,
                                                    asio::any_io_executor executor) {
+  // A write to the stdin of a server that has just exited raises SIGPIPE, whose default ends
+  // keel; ignored, the write fails with EPIPE and the reader reports the exit. (Sockets use
+  // MSG_NOSIGNAL; a pipe has no such flag.)
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
   return std::make_shared<StdioTransport>(config, std::move(executor));
 }
 
