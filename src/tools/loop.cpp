@@ -145,8 +145,7 @@ Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest re
                       client_choice.mode == ToolChoice::Mode::kNamed)) {
       request.tool_choice.mode = ToolChoice::Mode::kAuto;
     }
-    if (last && client_tools.empty() && round > 0)
-      request.tool_choice.mode = ToolChoice::Mode::kNone;
+    if (last && client_tools.empty()) request.tool_choice.mode = ToolChoice::Mode::kNone;
     RoundSink sink(client, client_tools, start_sent, client_calls);
     ChatOutcome outcome = co_await router.chat(request, sink, cancel);
     for (auto& attempt : outcome.attempts) total.attempts.push_back(std::move(attempt));
