@@ -28,6 +28,8 @@ int run_with_toolbox(const Config& config, Body body) {
   {
     Toolbox toolbox(config.toolsets);
     toolbox.set_pins(pins->get());
+    for (const auto& error : toolbox.errors()) std::fprintf(stderr, "keel: %s\n", error.c_str());
+    if (!toolbox.errors().empty()) return 1;
     asio::co_spawn(
         context,
         [&]() -> Task<void> {

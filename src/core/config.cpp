@@ -60,7 +60,7 @@ const ProviderConfig* Config::find_provider(const std::string& name) const {
 }
 
 const char* toolset_kind_name(ToolsetKind kind) {
-  return kind == ToolsetKind::kMcp ? "mcp" : "builtin";
+  return kind == ToolsetKind::kMcp ? "mcp" : kind == ToolsetKind::kOpenApi ? "openapi" : "builtin";
 }
 
 const ToolsetConfig* Config::find_toolset(const std::string& name) const {
@@ -775,10 +775,35 @@ class Loader {
     return out;
   }
 
+  void load_auth(const Field& field, ToolsetConfig::Auth& auth) {
+    const MapReader map(field, {"type", "token", "username", "password", "in", "name", "value",
+                                "values"});
+    const Field& type = map.require("type");
+    auth.type = text(type);
+    const auto need = [&](const char* key) { return secret(map.require(key)); };
+    if (auth.type == "bearer") {
+      auth.token = need("token");
+    } else if (auth.type == "basic") {
+      auth.username = need("username");
+      auth.password = need("password");
+    } else if (auth.type == "api_key") {
+      if (const Field* f = map.get("in")) {
+        auth.in = text(*f);
+        if (auth.in != "header" && auth.in != "query") fail(*f, "must be header or query");
+      }
+      if (const Field* f = map.get("values")) auth.values = string_map(*f, true);
+      if (const Field* f = map.get("name")) auth.values[text(*f)] = need("value");
+      if (auth.values.empty()) fail(field, "api_key needs name and value, or values");
+    } else {
+      fail(type, "unknown auth type " + quote_value(auth.type) + " (bearer, basic, api_key)");
+    }
+  }
+
   void load_toolset(const Field& item) {
     const MapReader map(item, {"name", "kind", "allow", "command", "args", "env", "url",
                                "headers", "tools", "allow_hosts", "timeout_ms",
-                               "startup_timeout_ms", "max_output_bytes"});
+                               "startup_timeout_ms", "max_output_bytes", "spec", "base_url",
+                               "operations", "auth"});
     ToolsetConfig toolset;
     const Field& name = map.require("name");
     toolset.name = text(name);
@@ -792,9 +817,10 @@ class Loader {
       fail(name, "duplicate toolset name " + quote_value(toolset.name));
     }
     const Field& kind = map.require("kind");
-    if (text(kind) == "openapi") fail(kind, "kind openapi is not implemented yet (mcp, builtin)");
     toolset.kind = choice<ToolsetKind>(kind, "toolset kind",
-                                       {{"mcp", ToolsetKind::kMcp}, {"builtin", ToolsetKind::kBuiltin}});
+                                       {{"mcp", ToolsetKind::kMcp},
+                                        {"builtin", ToolsetKind::kBuiltin},
+                                        {"openapi", ToolsetKind::kOpenApi}});
     if (const Field* f = map.get("allow")) toolset.allow = names(*f);
     if (const Field* f = map.get("timeout_ms")) toolset.timeout_ms = int_at_least(*f, 1);
     if (const Field* f = map.get("startup_timeout_ms")) {
@@ -808,7 +834,20 @@ class Loader {
         if (const Field* f = map.get(key)) fail(*f, std::string("only for ") + what);
       }
     };
-    if (toolset.kind == ToolsetKind::kMcp) {
+    if (toolset.kind != ToolsetKind::kOpenApi) {
+      only_for({"spec", "base_url", "operations", "auth"}, "kind openapi");
+    }
+    if (toolset.kind == ToolsetKind::kOpenApi) {
+      only_for({"command", "args", "env", "url", "headers", "startup_timeout_ms", "tools"},
+               "kind mcp or builtin");
+      const Field& spec = map.require("spec");
+      toolset.spec = text(spec);
+      if (toolset.spec.empty()) fail(spec, "must not be empty");
+      if (const Field* f = map.get("base_url")) toolset.base_url = base_url(*f);
+      if (const Field* f = map.get("operations")) toolset.operations = names(*f);
+      if (const Field* f = map.get("allow_hosts")) toolset.allow_hosts = names(*f);
+      if (const Field* f = map.get("auth")) load_auth(*f, toolset.auth);
+    } else if (toolset.kind == ToolsetKind::kMcp) {
       only_for({"tools", "allow_hosts"}, "kind builtin");
       if (const Field* f = map.get("command")) toolset.command = text(*f);
       if (const Field* f = map.get("args")) toolset.args = names(*f);

@@ -47,7 +47,7 @@ struct TargetConfig {
 };
 
 // A set of tools (`toolsets:`, DESIGN.md "Config for tools"): Semantic Kernel's plugins.
-enum class ToolsetKind { kMcp, kBuiltin };
+enum class ToolsetKind { kMcp, kBuiltin, kOpenApi };
 const char* toolset_kind_name(ToolsetKind kind);
 
 struct ToolsetConfig {
@@ -61,9 +61,21 @@ struct ToolsetConfig {
   // mcp over streamable HTTP.
   std::string url;
   std::map<std::string, std::string> headers;   // never logged
-  // builtin: which tools; the egress guard's exceptions for http_fetch.
+  // builtin: which tools; the egress guard's exceptions for http_fetch (and openapi calls).
   std::vector<std::string> tools;
   std::vector<std::string> allow_hosts;
+  // openapi: the spec file, the API's URL (default: the spec's first server), which operations
+  // (operationIds or tool names; empty: all), and the credentials every call carries.
+  std::string spec;
+  std::string base_url;
+  std::vector<std::string> operations;
+  struct Auth {
+    std::string type;                            // "" | bearer | basic | api_key
+    std::string token;                           // bearer
+    std::string username, password;              // basic
+    std::string in = "header";                   // api_key: header | query
+    std::map<std::string, std::string> values;   // api_key: name -> value (Trello: key, token)
+  } auth;
   int timeout_ms = 30000;              // per tool call
   int startup_timeout_ms = 30000;      // mcp: from starting the server to its initialize answer
   int64_t max_output_bytes = 65536;    // a tool's result is cut here, with a note saying so

@@ -46,7 +46,8 @@ class Toolset {
   virtual Task<Result<std::vector<ToolPtr>>> tools(CancelPtr cancel) = 0;
 };
 
-// Builds the toolset a config entry describes (tools/builtin, tools/mcp).
-std::unique_ptr<Toolset> make_toolset(const ToolsetConfig& config);
+// Builds the toolset a config entry describes (tools/builtin, tools/mcp, tools/openapi). An
+// openapi toolset reads and imports its spec here: errors name the toolset, file and reason.
+Result<std::unique_ptr<Toolset>> make_toolset(const ToolsetConfig& config);
 
 }  // namespace keel

@@ -61,7 +61,14 @@ ToolSpec OfferedTool::spec() const {
 }
 
 Toolbox::Toolbox(const std::vector<ToolsetConfig>& toolsets) {
-  for (const auto& config : toolsets) toolsets_.push_back(make_toolset(config));
+  for (const auto& config : toolsets) {
+    auto toolset = make_toolset(config);
+    if (toolset) {
+      toolsets_.push_back(std::move(toolset.value()));
+    } else {
+      errors_.push_back(toolset.error().message);
+    }
+  }
 }
 
 Toolbox::~Toolbox() = default;

@@ -35,6 +35,9 @@ class Toolbox {
   ~Toolbox();
 
   bool empty() const { return toolsets_.empty(); }
+  // Toolsets that could not be built (an OpenAPI spec that does not import), one message each
+  // naming the toolset; they are left out.
+  const std::vector<std::string>& errors() const { return errors_; }
   // Pins MCP tools' definitions (tools/pins.h): a changed one is left out of tools_of. Optional;
   // must outlive the toolbox.
   void set_pins(ToolPins* pins) { pins_ = pins; }
@@ -68,6 +71,7 @@ class Toolbox {
 
   std::vector<std::unique_ptr<Toolset>> toolsets_;
   ToolPins* pins_ = nullptr;
+  std::vector<std::string> errors_;
   mutable std::mutex mutex_;
   std::map<std::string, uint64_t> calls_;       // label text -> count
   std::map<std::string, Histogram> durations_;  // label text -> histogram

@@ -869,9 +869,16 @@ TEST(ToolsetConfigTest, ErrorsNameTheToolset) {
       {"toolsets: [{name: s, kind: mcp, command: x, tools: [calculator]}]",
        "keel.yaml:1: toolsets[0].tools: only for kind builtin"},
       {"toolsets: [{name: s, kind: openapi}]",
-       "keel.yaml:1: toolsets[0].kind: kind openapi is not implemented yet (mcp, builtin)"},
+       "keel.yaml:1: toolsets[0]: missing required key \"spec\""},
+      {"toolsets: [{name: s, kind: openapi, spec: a.json, auth: {type: magic}}]",
+       "keel.yaml:1: toolsets[0].auth.type: unknown auth type \"magic\" (bearer, basic, api_key)"},
+      {"toolsets: [{name: s, kind: openapi, spec: a.json, auth: {type: basic, username: u}}]",
+       "keel.yaml:1: toolsets[0].auth: missing required key \"password\""},
+      {"toolsets: [{name: s, kind: builtin, tools: [calculator], spec: a.json}]",
+       "keel.yaml:1: toolsets[0].spec: only for kind openapi"},
       {"toolsets: [{name: s, kind: magic}]",
-       "keel.yaml:1: toolsets[0].kind: unknown toolset kind \"magic\" (expected mcp, builtin)"},
+       "keel.yaml:1: toolsets[0].kind: unknown toolset kind \"magic\" (expected mcp, builtin, "
+       "openapi)"},
       {"toolsets: [{name: \"a.b\", kind: builtin, tools: [calculator]}]",
        "keel.yaml:1: toolsets[0].name: must be 1-64 letters, digits, _ or -, got \"a.b\""},
   };
