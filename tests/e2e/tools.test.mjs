@@ -6,7 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -469,5 +470,97 @@ describe('keel as an MCP server (POST /mcp)', () => {
       assert.ok(!bodies.includes(canary), 'bodies');
       assert.ok(!sqliteDump(keel.dbPath).includes(canary), 'database');
     }
+  });
+});
+
+describe('kind: openapi against fake Trello and Jira', () => {
+  const SPECS = path.resolve(here, '../../../shared/specs');
+  let server;
+  const seen = [];
+  before(async () => {
+    // Checks what Trello and Jira document: Trello's key and token in the query, its inputs in
+    // the query too; Jira's basic auth and a JSON body.
+    server = http.createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const url = new URL(req.url, 'http://x');
+      seen.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), auth: req.headers.authorization ?? null, type: req.headers['content-type'] ?? null, body });
+      const json = (status, value) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      if (url.pathname.startsWith('/1/')) {
+        if (url.searchParams.get('key') !== 'trello-key' || url.searchParams.get('token') !== 'trello-token') return json(401, { message: 'invalid key' });
+        if (req.method === 'GET' && url.pathname === '/1/boards/b1') return json(200, { id: 'b1', name: 'Roadmap' });
+        if (req.method === 'POST' && url.pathname === '/1/cards' && url.searchParams.get('idList')) return json(200, { id: 'c9', name: url.searchParams.get('name') });
+        return json(404, { message: 'not found' });
+      }
+      if (req.headers.authorization !== `Basic ${Buffer.from('me@example.com:jira-token').toString('base64')}`) return json(401, { errorMessages: ['unauthorized'] });
+      if (req.method === 'POST' && url.pathname === '/rest/api/3/issue') {
+        const issue = JSON.parse(body);
+        if (!issue.fields?.summary) return json(400, { errors: { summary: 'required' } });
+        return json(201, { id: '10001', key: 'KEEL-1' });
+      }
+      return json(404, { errorMessages: ['not found'] });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => server?.close());
+
+  const base = () => `http://127.0.0.1:${server.address().port}`;
+  const trello = () => ({
+    name: 'trello', kind: 'openapi', spec: path.join(SPECS, 'trello.openapi.json'), base_url: `${base()}/1`,
+    operations: ['get-boards-id', 'post-cards'], allow_hosts: ['127.0.0.1'],
+    auth: { type: 'api_key', in: 'query', values: { key: 'trello-key', token: 'trello-token' } },
+  });
+  const jira = () => ({
+    name: 'jira', kind: 'openapi', spec: path.join(SPECS, 'jira.openapi.json'), base_url: base(),
+    operations: ['createIssue'], allow_hosts: ['127.0.0.1'],
+    auth: { type: 'basic', username: 'me@example.com', password: 'jira-token' },
+  });
+
+  test('Trello: key and token in the query, path and query inputs placed as the spec says', async (t) => {
+    if (!existsSync(SPECS)) return t.skip(`${SPECS} is absent`);
+    const listed = await tools([trello()], ['list', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout).map((x) => x.name), ['get-boards-id', 'post-cards']);
+    const board = await tools([trello()], ['call', 'get-boards-id', '--args', '{"id":"b1","fields":"name"}']);
+    assert.equal(board.code, 0, board.stdout);
+    assert.match(board.stdout, /^HTTP 200\n\n\{"id":"b1","name":"Roadmap"\}/);
+    const card = await tools([trello()], ['call', 'post-cards', '--args', '{"idList":"l1","name":"Ship it"}']);
+    assert.equal(card.code, 0, card.stdout);
+    const posted = seen.find((s) => s.method === 'POST' && s.path === '/1/cards');
+    assert.deepEqual(posted.query, { idList: 'l1', name: 'Ship it', key: 'trello-key', token: 'trello-token' });
+    assert.ok(!card.stdout.includes('trello-token') && !card.stderr.includes('trello-token'));
+  });
+
+  test('Jira: basic auth and a JSON body; the API\'s 400 is a tool error', async (t) => {
+    if (!existsSync(SPECS)) return t.skip(`${SPECS} is absent`);
+    const created = await tools([jira()], ['call', 'createIssue', '--args', JSON.stringify({ body: { fields: { summary: 'Broken build', project: { key: 'KEEL' } } } })]);
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    assert.match(created.stdout, /^HTTP 201\n\n\{"id":"10001","key":"KEEL-1"\}/);
+    const post = seen.find((s) => s.path === '/rest/api/3/issue');
+    assert.equal(post.type, 'application/json');
+    assert.deepEqual(JSON.parse(post.body).fields.summary, 'Broken build');
+    const bad = await tools([jira()], ['call', 'createIssue', '--args', '{"body":{"fields":{}}}']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^HTTP 400/);
+  });
+
+  test('a spec that does not parse is a config check error naming the toolset and file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keel-openapi-'));
+    const spec = path.join(dir, 'broken.json');
+    writeFileSync(spec, '{"openapi": "3.0.0", "paths": ');
+    const file = path.join(dir, 'keel.yaml');
+    writeFileSync(file, `${toYaml({ toolsets: [{ name: 'broken', kind: 'openapi', spec, base_url: 'https://example.com' }] })}\n`);
+    const result = await runKeel(['config', 'check', file]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /toolset broken: .*broken\.json: not valid JSON/);
+  });
+
+  test('the egress guard applies to OpenAPI calls', async (t) => {
+    if (!existsSync(SPECS)) return t.skip(`${SPECS} is absent`);
+    const before = seen.length;
+    const guarded = await tools([{ ...trello(), allow_hosts: [] }], ['call', 'get-boards-id', '--args', '{"id":"b1"}']);
+    assert.equal(guarded.code, 1);
+    assert.match(guarded.stdout, /127\.0\.0\.1 is loopback/);
+    assert.equal(seen.length, before);
   });
 });
