@@ -34,15 +34,6 @@ std::string number(double value) {
 
 }  // namespace
 
-std::string tool_name_for_models(std::string_view name) {
-  std::string out;
-  for (char c : name.substr(0, 64)) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-    out += ok ? c : '_';
-  }
-  return out.empty() ? "_" : out;
-}
-
 std::string cap_output(std::string text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   const size_t total = text.size();

@@ -31,6 +31,7 @@ class McpClient {
   }
 
   Task<Result<std::vector<ToolSpec>>> list(CancelPtr caller) {
+    if (Status ready = co_await ensure_ready(caller); !ready) co_return ready.error();
     // Listing gets the call timeout: a server that stops answering cannot hold a request.
     CancelPtr cancel = caller->child();
     Deadline deadline;
@@ -41,7 +42,6 @@ class McpClient {
                                                "tools/list timed out");
         },
         cancel.get());
-    if (Status ready = co_await ensure_ready(cancel); !ready) co_return ready.error();
     if (transport_->take_list_changed()) listed_ = false;
     if (listed_) co_return tools_;
     std::vector<ToolSpec> tools;
