@@ -18,6 +18,7 @@ int pull(const std::vector<std::string>& args);
 int eval(const std::vector<std::string>& args);
 int reload(const std::vector<std::string>& args);
 int shadow(const std::vector<std::string>& args);   // shadow.cpp: `keel shadow report MODEL`   // reload.cpp: POST /admin/reload     // eval.cpp: `keel eval`, `keel eval compare`
+int tools(const std::vector<std::string>& args);   // list | call NAME --args JSON
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();

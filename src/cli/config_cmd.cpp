@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "http/download.h"
 #include "providers/provider.h"
+#include "tools/toolbox.h"
 #ifdef KEEL_HAS_LLAMA
 #include "providers/local/model_info.h"
 #endif
@@ -158,6 +159,12 @@ int config(const std::vector<std::string>& args) {
     return 1;
   }
 #endif
+  // OpenAPI specs are read and imported now (MCP servers are not started: they start on use).
+  const Toolbox toolbox(loaded->toolsets);
+  for (const auto& error : toolbox.errors()) {
+    std::fprintf(stderr, "%s: %s\n", args[1].c_str(), error.c_str());
+  }
+  if (!toolbox.errors().empty()) return 1;
   std::printf("%s: ok (%zu providers, %zu models)\n", args[1].c_str(), loaded->providers.size(),
               loaded->models.size());
   return 0;

@@ -41,6 +41,9 @@ void usage() {
       "  shadow report MODEL [--json]  quality, latency and cost of a model's shadow candidate\n"
       "  reload [--url URL]     a running keel reloads its config file (as SIGHUP does)\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
+      "  tools list | call [TOOLSET/]NAME --args JSON | approve [TOOLSET[/TOOL]]\n"
+      "                         the configured toolsets' tools; call one; approve changed\n"
+      "                         MCP tool definitions ([--config FILE] [--json])\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
       stderr);
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return keel::cli::eval(args);
   if (command == "reload") return keel::cli::reload(args);
   if (command == "shadow") return keel::cli::shadow(args);
+  if (command == "tools") return keel::cli::tools(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

@@ -13,6 +13,7 @@
 #include "router/router.h"
 #include "server/app.h"
 #include "store/store.h"
+#include "tools/toolbox.h"
 
 namespace keel::cli {
 
@@ -105,6 +106,14 @@ int serve(const std::vector<std::string>& args) {
   options.error_body = &App::server_error_body;
 
   App app(config, std::move(router), std::move(store.value()));
+  auto pins = ToolPins::open(config.state);  // MCP tools' pinned definitions
+  if (!pins) {
+    std::fprintf(stderr, "keel: %s\n", pins.error().message.c_str());
+    return 1;
+  }
+  Toolbox toolbox(config.toolsets);  // MCP servers start on first use
+  toolbox.set_pins(pins->get());
+  app.set_toolbox(&toolbox);
   options.header_check = [&app](const RequestHead& head) { return app.check_header(head); };
   Server server(options, [&app](Request& request, ResponseWriter& response) {
     return app.handle(request, response);

@@ -59,6 +59,17 @@ const ProviderConfig* Config::find_provider(const std::string& name) const {
   return nullptr;
 }
 
+const char* toolset_kind_name(ToolsetKind kind) {
+  return kind == ToolsetKind::kMcp ? "mcp" : kind == ToolsetKind::kOpenApi ? "openapi" : "builtin";
+}
+
+const ToolsetConfig* Config::find_toolset(const std::string& name) const {
+  for (const auto& toolset : toolsets) {
+    if (toolset.name == name) return &toolset;
+  }
+  return nullptr;
+}
+
 const ModelConfig* Config::find_model(const std::string& name) const {
   for (const auto& model : models) {
     if (model.name == name) return &model;
@@ -385,7 +396,7 @@ class Loader {
   void load(const Field& root) {
     const MapReader top(
         root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
-               "admin_keys", "providers", "models", "router", "server", "pricing"});
+               "admin_keys", "providers", "models", "router", "server", "pricing", "toolsets"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -414,6 +425,9 @@ class Loader {
     if (const Field* field = top.get("pricing")) load_pricing(*field);
     if (const Field* field = top.get("providers")) {
       for (const auto& item : list_items(*field)) load_provider(item);
+    }
+    if (const Field* field = top.get("toolsets")) {
+      for (const auto& item : list_items(*field)) load_toolset(item);
     }
     if (const Field* field = top.get("models")) {
       for (const auto& item : list_items(*field)) load_model(item);
@@ -747,8 +761,9 @@ class Loader {
   }
 
   void load_model(const Field& item) {
-    const MapReader map(item, {"name", "strategy", "retries", "timeout_ms",
-                               "first_token_timeout_ms", "targets", "shadow"});
+    const MapReader map(
+        item, {"name", "strategy", "retries", "timeout_ms", "first_token_timeout_ms", "targets",
+               "shadow", "tools", "max_tool_rounds"});
     ModelConfig model;
     const Field& name = map.require("name");
     model.name = text(name);
@@ -766,6 +781,18 @@ class Loader {
     if (const Field* f = map.get("timeout_ms")) model.timeout_ms = int_at_least(*f, 1);
     if (const Field* f = map.get("first_token_timeout_ms")) {
       model.first_token_timeout_ms = int_at_least(*f, 1);
+    }
+    if (const Field* f = map.get("tools")) {
+      for (const auto& entry : list_items(*f)) {
+        std::string toolset = text(entry);
+        if (config_.find_toolset(toolset) == nullptr) {
+          fail(entry, "no toolset named " + quote_value(toolset));
+        }
+        model.tools.push_back(std::move(toolset));
+      }
+    }
+    if (const Field* f = map.get("max_tool_rounds")) {
+      model.max_tool_rounds = static_cast<int>(integer(*f, 1, 100));
     }
     const Field& targets = map.require("targets");
     for (const auto& target_item : list_items(targets)) {
@@ -791,6 +818,130 @@ class Loader {
       shadow_fields_.push_back(shadow_map.require("model"));
     }
     config_.models.push_back(std::move(model));
+  }
+
+  std::vector<std::string> names(const Field& field) {
+    std::vector<std::string> out;
+    for (const auto& entry : list_items(field)) out.push_back(text(entry));
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(const Field& field, bool secret_values) {
+    std::map<std::string, std::string> out;
+    if (field.node.IsNull()) return out;
+    if (!field.node.IsMap()) fail(field, std::string("expected a map, got ") + shape_of(field.node));
+    for (auto it = field.node.begin(); it != field.node.end(); ++it) {
+      const int mark_line = it->first.Mark().line;
+      const std::string key = restore_refs(it->first.Scalar());
+      const Field value{it->second, join(field.path, key), mark_line >= 0 ? mark_line + 1 : field.line};
+      if (key.empty()) fail(value, "empty name");
+      out[key] = secret_values ? secret(value) : text(value);
+    }
+    return out;
+  }
+
+  void load_auth(const Field& field, ToolsetConfig::Auth& auth) {
+    const MapReader map(field, {"type", "token", "username", "password", "in", "name", "value",
+                                "values"});
+    const Field& type = map.require("type");
+    auth.type = text(type);
+    const auto need = [&](const char* key) { return secret(map.require(key)); };
+    if (auth.type == "bearer") {
+      auth.token = need("token");
+    } else if (auth.type == "basic") {
+      auth.username = need("username");
+      auth.password = need("password");
+    } else if (auth.type == "api_key") {
+      if (const Field* f = map.get("in")) {
+        auth.in = text(*f);
+        if (auth.in != "header" && auth.in != "query") fail(*f, "must be header or query");
+      }
+      if (const Field* f = map.get("values")) auth.values = string_map(*f, true);
+      if (const Field* f = map.get("name")) auth.values[text(*f)] = need("value");
+      if (auth.values.empty()) fail(field, "api_key needs name and value, or values");
+    } else {
+      fail(type, "unknown auth type " + quote_value(auth.type) + " (bearer, basic, api_key)");
+    }
+  }
+
+  void load_toolset(const Field& item) {
+    const MapReader map(item, {"name", "kind", "allow", "command", "args", "env", "url",
+                               "headers", "tools", "allow_hosts", "timeout_ms",
+                               "startup_timeout_ms", "max_output_bytes", "spec", "base_url",
+                               "operations", "auth"});
+    ToolsetConfig toolset;
+    const Field& name = map.require("name");
+    toolset.name = text(name);
+    // Tool names offered to models are built from it: keep it to every vendor's name rules.
+    if (toolset.name.empty() || toolset.name.size() > 64 ||
+        toolset.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_-") != std::string::npos) {
+      fail(name, "must be 1-64 letters, digits, _ or -, got " + quote_value(toolset.name));
+    }
+    if (config_.find_toolset(toolset.name) != nullptr) {
+      fail(name, "duplicate toolset name " + quote_value(toolset.name));
+    }
+    const Field& kind = map.require("kind");
+    toolset.kind = choice<ToolsetKind>(kind, "toolset kind",
+                                       {{"mcp", ToolsetKind::kMcp},
+                                        {"builtin", ToolsetKind::kBuiltin},
+                                        {"openapi", ToolsetKind::kOpenApi}});
+    if (const Field* f = map.get("allow")) toolset.allow = names(*f);
+    if (const Field* f = map.get("timeout_ms")) toolset.timeout_ms = int_at_least(*f, 1);
+    if (const Field* f = map.get("startup_timeout_ms")) {
+      toolset.startup_timeout_ms = int_at_least(*f, 1);
+    }
+    if (const Field* f = map.get("max_output_bytes")) {
+      toolset.max_output_bytes = integer(*f, 1, int64_t{1} << 30);
+    }
+    const auto only_for = [&](std::initializer_list<std::string_view> keys, const char* what) {
+      for (auto key : keys) {
+        if (const Field* f = map.get(key)) fail(*f, std::string("only for ") + what);
+      }
+    };
+    if (toolset.kind != ToolsetKind::kOpenApi) {
+      only_for({"spec", "base_url", "operations", "auth"}, "kind openapi");
+    }
+    if (toolset.kind == ToolsetKind::kOpenApi) {
+      only_for({"command", "args", "env", "url", "headers", "startup_timeout_ms", "tools"},
+               "kind mcp or builtin");
+      const Field& spec = map.require("spec");
+      toolset.spec = text(spec);
+      if (toolset.spec.empty()) fail(spec, "must not be empty");
+      if (const Field* f = map.get("base_url")) toolset.base_url = base_url(*f);
+      if (const Field* f = map.get("operations")) toolset.operations = names(*f);
+      if (const Field* f = map.get("allow_hosts")) toolset.allow_hosts = names(*f);
+      if (const Field* f = map.get("auth")) load_auth(*f, toolset.auth);
+    } else if (toolset.kind == ToolsetKind::kMcp) {
+      only_for({"tools", "allow_hosts"}, "kind builtin");
+      if (const Field* f = map.get("command")) toolset.command = text(*f);
+      if (const Field* f = map.get("args")) toolset.args = names(*f);
+      if (const Field* f = map.get("env")) toolset.env = string_map(*f, true);
+      if (const Field* f = map.get("url")) toolset.url = base_url(*f);
+      if (const Field* f = map.get("headers")) toolset.headers = string_map(*f, true);
+      if (toolset.command.empty() == toolset.url.empty()) {
+        fail(item, "toolset " + quote_value(toolset.name) +
+                       ": kind mcp needs either command (stdio) or url (streamable HTTP)");
+      }
+      if (!toolset.url.empty()) only_for({"command", "args", "env"}, "stdio (command)");
+      if (!toolset.command.empty()) only_for({"headers"}, "streamable HTTP (url)");
+    } else {
+      only_for({"command", "args", "env", "url", "headers", "startup_timeout_ms"}, "kind mcp");
+      const Field& tools = map.require("tools");
+      for (const auto& entry : list_items(tools)) {
+        std::string tool = text(entry);
+        if (std::find_if(std::begin(kBuiltinToolNames), std::end(kBuiltinToolNames),
+                         [&](const char* known) { return tool == known; }) ==
+            std::end(kBuiltinToolNames)) {
+          fail(entry, "toolset " + quote_value(toolset.name) + ": no builtin tool named " +
+                          quote_value(tool) + " (current_time, calculator, http_fetch)");
+        }
+        toolset.tools.push_back(std::move(tool));
+      }
+      if (toolset.tools.empty()) fail(tools, "must list at least one tool");
+      if (const Field* f = map.get("allow_hosts")) toolset.allow_hosts = names(*f);
+    }
+    config_.toolsets.push_back(std::move(toolset));
   }
 
   TargetConfig load_target(const Field& item) {

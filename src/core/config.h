@@ -55,8 +55,45 @@ struct ShadowConfig {
   int max_concurrency = 4;  // mirrored requests at once; more are dropped, counted
 };
 
+// A set of tools (`toolsets:`, DESIGN.md "Config for tools"): Semantic Kernel's plugins.
+enum class ToolsetKind { kMcp, kBuiltin, kOpenApi };
+const char* toolset_kind_name(ToolsetKind kind);
+
+struct ToolsetConfig {
+  std::string name;
+  ToolsetKind kind = ToolsetKind::kBuiltin;
+  std::vector<std::string> allow;      // only these tools (empty: all)
+  // mcp over stdio: a child process, as MCP clients' configs write it.
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  // mcp over streamable HTTP.
+  std::string url;
+  std::map<std::string, std::string> headers;   // never logged
+  // builtin: which tools; the egress guard's exceptions for http_fetch (and openapi calls).
+  std::vector<std::string> tools;
+  std::vector<std::string> allow_hosts;
+  // openapi: the spec file, the API's URL (default: the spec's first server), which operations
+  // (operationIds or tool names; empty: all), and the credentials every call carries.
+  std::string spec;
+  std::string base_url;
+  std::vector<std::string> operations;
+  struct Auth {
+    std::string type;                            // "" | bearer | basic | api_key
+    std::string token;                           // bearer
+    std::string username, password;              // basic
+    std::string in = "header";                   // api_key: header | query
+    std::map<std::string, std::string> values;   // api_key: name -> value (Trello: key, token)
+  } auth;
+  int timeout_ms = 30000;              // per tool call
+  int startup_timeout_ms = 30000;      // mcp: from starting the server to its initialize answer
+  int64_t max_output_bytes = 65536;    // a tool's result is cut here, with a note saying so
+};
+
 struct ModelConfig {
   std::string name;            // the public name clients ask for
+  std::vector<std::string> tools;   // toolsets whose tools keel runs itself (the tool loop)
+  int max_tool_rounds = 8;          // model calls in one tool loop, the answering one included
   Strategy strategy = Strategy::kFailover;
   int retries = 1;             // extra attempts on the same target, retryable errors only
   int timeout_ms = 60000;      // per attempt, until the last byte
@@ -117,6 +154,7 @@ struct Config {
   std::vector<std::string> admin_keys;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
+  std::vector<ToolsetConfig> toolsets;
   RouterConfig router;
   std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.
@@ -126,7 +164,11 @@ struct Config {
   const ModelConfig* find_model(const std::string& name) const;
   // The price of `provider`'s `model` ("provider/model" first, then "model"); null when unpriced.
   const ModelPrice* find_price(const std::string& provider, const std::string& model) const;
+  const ToolsetConfig* find_toolset(const std::string& name) const;
 };
+
+// The tools `kind: builtin` offers (src/tools/builtin/).
+inline constexpr const char* kBuiltinToolNames[] = {"current_time", "calculator", "http_fetch"};
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a
 // non-loopback host without api_keys is refused (DESIGN.md: keys are required there).

@@ -144,7 +144,7 @@ bool stale_connection_error(const beast::error_code& ec) {
          ec == bhttp::error::partial_message;
 }
 
-std::string pool_key(const Url& url, const void* context) {
+std::string pool_key(const Url& url, const void* context, const std::string& address) {
   char number[24];
   std::string key;
   key.reserve(40 + url.host.size());
@@ -155,11 +155,13 @@ std::string pool_key(const Url& url, const void* context) {
   key += url.host;
   key += ':';
   append_decimal(key, url.port);
+  if (!address.empty()) key += "@" + address;
   return key;
 }
 
 Task<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::string& key,
-                                                  int timeout_ms, CancelPtr cancel) {
+                                                  int timeout_ms, const std::string& address,
+                                                  CancelPtr cancel) {
   auto executor = co_await asio::this_coro::executor;
   auto conn = std::make_unique<Connection>();
   conn->key = key;
@@ -188,10 +190,16 @@ Task<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::str
   auto redirect = asio::redirect_error(asio::use_awaitable, ec);
   auto& stream = conn->lowest();
   stream.expires_after(std::chrono::milliseconds(timeout_ms));
-  auto endpoints = co_await conn->resolver->async_resolve(url.host, std::to_string(url.port),
-                                                           redirect);
-  if (ec) co_return io_error(ec, cancel, "cannot resolve " + url.host);
-  co_await stream.async_connect(endpoints, redirect);
+  if (!address.empty()) {
+    const auto pinned = asio::ip::make_address(address, ec);
+    if (ec) co_return Error(ErrorCode::kInvalidArgument, "not an IP address: " + address);
+    co_await stream.async_connect(tcp::endpoint(pinned, url.port), redirect);
+  } else {
+    auto endpoints = co_await conn->resolver->async_resolve(url.host, std::to_string(url.port),
+                                                             redirect);
+    if (ec) co_return io_error(ec, cancel, "cannot resolve " + url.host);
+    co_await stream.async_connect(endpoints, redirect);
+  }
   if (ec) co_return io_error(ec, cancel, "cannot connect to " + where);
   beast::error_code opt_ec;
   stream.socket().set_option(tcp::no_delay(true), opt_ec);
@@ -307,61 +315,10 @@ Task<ExchangeResult> exchange(Connection& conn, const ClientRequest& request) {
 
 }  // namespace
 
-Result<Url> Url::parse(std::string_view text) {
-  Url url;
-  if (text.starts_with("https://")) {
-    url.tls = true;
-    url.port = 443;
-    text.remove_prefix(8);
-  } else if (text.starts_with("http://")) {
-    text.remove_prefix(7);
-  } else {
-    return Error(ErrorCode::kInvalidArgument, "URL must start with http:// or https://");
-  }
-  size_t slash = text.find('/');
-  std::string_view authority = text.substr(0, slash);
-  url.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
-  if (authority.find('@') != std::string_view::npos)
-    return Error(ErrorCode::kInvalidArgument, "URL must not contain credentials");
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.starts_with("[")) {  // [::1]:8080
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Error(ErrorCode::kInvalidArgument, "bad IPv6 host");
-    host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
-  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return Error(ErrorCode::kInvalidArgument, "URL has no host");
-  url.host = std::string(host);
-  if (!port.empty()) {
-    int value = 0;
-    for (char c : port) {
-      if (c < '0' || c > '9') return Error(ErrorCode::kInvalidArgument, "bad port in URL");
-      value = value * 10 + (c - '0');
-      if (value > 65535) return Error(ErrorCode::kInvalidArgument, "bad port in URL");
-    }
-    if (value == 0) return Error(ErrorCode::kInvalidArgument, "bad port in URL");
-    url.port = static_cast<uint16_t>(value);
-  }
-  return url;
-}
-
-Url Url::with_path(std::string_view suffix) const {
-  Url out = *this;
-  std::string path = target.substr(0, target.find('?'));
-  std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?'));
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  if (!suffix.starts_with("/")) path += '/';
-  out.target = path + std::string(suffix) + query;
-  return out;
-}
-
 Task<Result<std::unique_ptr<ClientResponse>>> http_send(ClientRequest request, CancelPtr cancel) {
   auto executor = co_await asio::this_coro::executor;
-  std::string key = pool_key(request.url, &asio::query(executor, asio::execution::context));
+  std::string key = pool_key(request.url, &asio::query(executor, asio::execution::context),
+                             request.connect_address);
   auto where = [&] { return request.url.host + ":" + std::to_string(request.url.port); };
   // A pooled connection may have been closed by the server in the meantime: one retry on a
   // fresh connection when writing the request failed that way. Once the request went out the
@@ -369,7 +326,8 @@ Task<Result<std::unique_ptr<ClientResponse>>> http_send(ClientRequest request, C
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Connection> conn = attempt == 0 ? pool_take(key) : nullptr;
     if (!conn) {
-      auto fresh = co_await connect(request.url, key, request.connect_timeout_ms, cancel);
+      auto fresh = co_await connect(request.url, key, request.connect_timeout_ms,
+                                    request.connect_address, cancel);
       if (!fresh) co_return fresh.error();
       conn = std::move(fresh.value());
     }

@@ -43,6 +43,10 @@ struct ClientRequest {
   // Longest wait for any single read (headers or a body chunk); 0: none (callers time out via
   // the cancel token instead).
   int read_timeout_ms = 0;
+  // An IP address to connect to instead of resolving url.host (which still names the Host
+  // header and TLS's SNI and certificate check): the egress guard's checked address, so a name
+  // that resolves differently the second time (DNS rebinding) cannot slip past it.
+  std::string connect_address;
 };
 
 class Connection;

@@ -12,6 +12,8 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/console.h"
+#include "tools/loop.h"
+#include "tools/toolbox.h"
 
 namespace keel {
 
@@ -321,6 +323,7 @@ std::span<const Route> App::routes() {
        .logged = true,
        .handler = &App::count_tokens},
       {.pattern = "/v1/embeddings", .methods = {post}, .logged = true, .handler = &App::embeddings},
+      {.pattern = "/mcp", .methods = {post}, .logged = true, .handler = &App::mcp_route},
       {.pattern = "/v1/responses",
        .methods = {post},
        .logged = true,
@@ -448,9 +451,15 @@ Task<void> App::admin_shadow_route(RouteCall& call) {
 }
 
 Task<void> App::metrics_text(RouteCall& call) {
-  co_await call.response.send(
-      200, "text/plain; version=0.0.4",
-      metrics_.render(router_->status(), server_ ? server_->in_flight() : 0, store_->stats()));
+  std::string page =
+      metrics_.render(current_router()->status(), server_ ? server_->in_flight() : 0,
+                      store_->stats());
+  if (toolbox_) page += toolbox_->render_metrics();
+  co_await call.response.send(200, "text/plain; version=0.0.4", std::move(page));
+}
+
+Task<void> App::mcp_route(RouteCall& call) {
+  co_await mcp(call.request, call.response, call.record);
 }
 
 Task<void> App::list_models(RouteCall& call) {
@@ -508,7 +517,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await router->chat(chat, *sink, response.client_gone());
+    outcome = co_await route_chat(*router, chat, *sink, response.client_gone());
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -516,7 +525,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await router->chat(chat, sink, response.client_gone());
+    outcome = co_await route_chat(*router, chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -578,6 +587,16 @@ Task<void> App::settle(ResponseWriter& response, ChatOutcome& outcome, RequestRe
       co_await send_error(response, error, &record, format);
     }
   }
+}
+
+Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
+                                  CancelPtr client_gone) {
+  // The model as the request's router has it (a reload may have changed its tools).
+  const ModelConfig* model = router.model_config(chat.model);
+  if (toolbox_ == nullptr || model == nullptr || model->tools.empty()) {
+    co_return co_await router.chat(chat, sink, std::move(client_gone));
+  }
+  co_return co_await run_tool_loop(router, *toolbox_, chat, *model, sink, std::move(client_gone));
 }
 
 // GET /v1/models (`name` empty) or /v1/models/{name}, in `format`'s shape.

@@ -29,6 +29,7 @@ struct RouteCall {
 };
 
 class Admin;
+class Toolbox;
 
 class App {
  public:
@@ -59,6 +60,8 @@ class App {
   evals::ShadowMirror& shadow() { return shadow_; }
   // The server, for /metrics' in-flight gauge; optional.
   void set_server(const Server* server) { server_ = server; }
+  // The configured toolsets; models with `tools:` run the tool loop through it. Optional.
+  void set_toolbox(Toolbox* toolbox) { toolbox_ = toolbox; }
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
@@ -71,6 +74,7 @@ class App {
   Task<void> admin_request(RouteCall& call);
   Task<void> admin_models(RouteCall& call);
   Task<void> admin_reload_route(RouteCall& call);
+  Task<void> mcp_route(RouteCall& call);
   Task<void> admin_shadow_route(RouteCall& call);
   Task<void> metrics_text(RouteCall& call);
   Task<void> list_models(RouteCall& call);
@@ -98,12 +102,18 @@ class App {
   Task<void> settle(ResponseWriter& response, ChatOutcome& outcome, RequestRecord& record,
                     ApiFormat format);
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
+  // POST /mcp: keel's toolsets as an MCP server (src/server/mcp_route.cpp).
+  Task<void> mcp(Request& request, ResponseWriter& response, RequestRecord& record);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);
   // A router's failure: a cancelled request (the client went away) is logged as 499 and gets
   // no answer; any other error is sent in `format`'s shape.
   Task<void> send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
                           ApiFormat format);
+  // Router::chat, or the tool loop (tools/loop.h) for a model whose config names tools.
+  // The request's router, or the tool loop over it when the model has `tools:`.
+  Task<ChatOutcome> route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
+                               CancelPtr client_gone);
   bool authorized(const bhttp::fields& fields) const;
   // Why a request may not use a route of `access` (401 no or wrong key, 403 /admin is off);
   // nullopt when it may.
@@ -122,6 +132,7 @@ class App {
   Metrics metrics_;
   evals::ShadowMirror shadow_{*store_, config_};
   const Server* server_ = nullptr;
+  Toolbox* toolbox_ = nullptr;
   std::atomic<int> in_flight_{0};
   std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
   std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)

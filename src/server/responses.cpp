@@ -164,7 +164,9 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   ResponsesRequest& req = *parsed;
   record.model = truncate_utf8(req.chat.model, 256);
   record.stream = req.chat.stream;
-  if (!router_->has_model(req.chat.model)) {
+  // This request's router: a reload meanwhile does not change it.
+  const std::shared_ptr<Router> router = current_router();
+  if (!router->has_model(req.chat.model)) {
     Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
@@ -206,7 +208,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   ChatOutcome outcome;
   if (req.chat.stream) {
     ResponsesSseSink sink(response, encoder, record.id);
-    outcome = co_await router_->chat(req.chat, sink, response.client_gone());
+    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       co_await sink.done();
     } else if (outcome.committed || response.started()) {
@@ -222,7 +224,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     }
   } else {
     EncodingSink sink(encoder);
-    outcome = co_await router_->chat(req.chat, sink, response.client_gone());
+    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone());
     if (outcome.status.ok()) {
       std::vector<ResponsesEvent> events;
       encoder.finish(events);

@@ -54,6 +54,8 @@
 //   stop-seq*                   text "Hello", stop_reason stop_sequence, stop_sequence = the first
 //                               of the request's stop_sequences (or "END")
 //   refusal*                    no content, stop_reason refusal, stop_details {type: refusal}
+//   toolloop*                   works through TOOL_LOOP_SCRIPT (fake_common.mjs): one tool_use per
+//                               turn, then text "tool said: <the tool_results>"
 //   fail-500*                   500 api_error
 //   overloaded*, fail-529*      529 overloaded_error
 //   fail-400*                   400 invalid_request_error "messages.0.content: the fake says no
@@ -86,7 +88,7 @@
 // Any other path: 404 not_found_error.
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
-  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText, nextToolLoopCall,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -144,7 +146,7 @@ export function behaviourOf(model) {
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
   return prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
     'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools-noargs', 'tools',
-    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent', 'schema']);
+    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent', 'schema', 'toolloop']);
 }
 
 function blocksOf(content) {
@@ -167,6 +169,8 @@ function lastUserText(messages) {
   }
   return '';
 }
+
+let toolLoopSeq = 0;   // toolloop*'s tool_use ids, unique per process
 
 function toolResultsOf(messages) {
   const names = {};
@@ -461,6 +465,14 @@ export async function startFakeAnthropic(options = {}) {
         const use = codex ? ANTHROPIC_CODEX_AGENT_USE : ANTHROPIC_AGENT_USE;
         if (results.length === 0) return { ...base, stop_reason: 'tool_use', content: [toolUse(use)] };
         return { ...base, content: [text(`tool said: ${results.at(-1).content.trim()}`)] };
+      }
+      case 'toolloop': {
+        const results = toolResultsOf(body.messages);
+        const next = nextToolLoopCall(body.model, (body.tools ?? []).map((t) => t?.name), results.map((r) => r.name));
+        if (next && body.tool_choice?.type !== 'none') {
+          return { ...base, stop_reason: 'tool_use', content: [toolUse({ id: `toolu_loop_${++toolLoopSeq}`, name: next.name, input: next.arguments })] };
+        }
+        return { ...base, content: [text(`tool said: ${results.map((r) => r.content).join(' | ')}`)] };
       }
       case 'tools-noargs':
         return { ...base, stop_reason: 'tool_use', content: [toolUse({ id: 'toolu_03', name: 'get_time', input: {} })] };

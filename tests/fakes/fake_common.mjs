@@ -345,3 +345,29 @@ export function schemaInText(text) {
   }
   return null;
 }
+
+// toolloop*: a model that works through a script of tool calls, one per turn, then answers with
+// what the tools said. Each step runs only when the request offers its tool and no earlier turn
+// of the conversation has its result; once every offered step has a result, the answer is
+// `tool said: <each result's text, joined by " | ">`. "toolloop-badargs" sends the calculator
+// arguments its schema refuses.
+export const TOOL_LOOP_SCRIPT = [
+  { name: 'calculator', arguments: { expression: '6*7' } },
+  { name: 'echo', arguments: { message: 'hi from the model' } },
+  { name: 'get_weather', arguments: { city: 'Paris' } },
+  { name: 'grow', arguments: {} },
+  { name: 'crash', arguments: {} },
+];
+
+// The next scripted call, {name, arguments (object)}, or null when every offered step is done.
+// `offered`: the request's tool names; `done`: names of the tools whose results it holds.
+export function nextToolLoopCall(model, offered, done) {
+  const offeredSet = new Set(offered);
+  const doneSet = new Set(done);
+  const step = TOOL_LOOP_SCRIPT.find((s) => offeredSet.has(s.name) && !doneSet.has(s.name));
+  if (!step) return null;
+  if (String(model).includes('badargs') && step.name === 'calculator') {
+    return { name: step.name, arguments: { expr: '6*7' } };
+  }
+  return step;
+}

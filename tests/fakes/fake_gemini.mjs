@@ -43,6 +43,8 @@
 //                               with a thoughtSignature; finishReason STOP. Streamed: one chunk per
 //                               call, the second carrying finishReason.
 //   tools-ids*                  the same with ids "fc_paris" / "fc_tokyo"
+//   toolloop*                   works through TOOL_LOOP_SCRIPT (fake_common.mjs): one functionCall per
+//                               turn, then text "tool said: <the functionResponses>"
 //   tools-noargs*               one functionCall get_time with no args field at all
 //   schema*                     follows the request as Gemini would: calls of a declared
 //                               function (two: Gemini has no switch against parallel calls),
@@ -76,7 +78,7 @@
 // Any other path: 404 NOT_FOUND.
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
-  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
+  prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText, nextToolLoopCall,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -129,7 +131,8 @@ export function behaviourOf(model) {
   if (param) return param;
   if (name.startsWith('overloaded')) return { kind: 'fail-503' };
   return prefixBehaviour(name, ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
-    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked', 'schema', 'agent']);
+    'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked', 'schema', 'agent',
+    'toolloop']);
 }
 
 function isObject(v) {
@@ -513,6 +516,15 @@ export async function startFakeGemini(options = {}) {
         const response = responses.at(-1).response ?? {};
         const said = ['output', 'content', 'result'].map((k) => response[k]).find((v) => typeof v === 'string') ?? JSON.stringify(response);
         return { parts: [{ text: `tool said: ${said.trim()}` }], finishReason: 'STOP' };
+      }
+      case 'toolloop': {
+        const offered = (body.tools ?? []).flatMap((t) => t?.functionDeclarations ?? []).map((d) => d.name);
+        const responses = functionResponsesOf(body.contents);
+        const next = nextToolLoopCall('', offered, responses.map((r) => r.name));
+        if (next && body.toolConfig?.functionCallingConfig?.mode !== 'NONE') return { parts: [callPart({ name: next.name, args: next.arguments }, 0, false)], finishReason: 'STOP' };
+        const said = responses.map((r) => r.response?.result ?? r.response?.error)
+          .map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+        return { parts: [{ text: `tool said: ${said.join(' | ')}` }], finishReason: 'STOP' };
       }
       default:
         return { parts: [{ text: GEMINI_TEXT }], finishReason: 'STOP' };

@@ -29,6 +29,8 @@
 //                               {"command": "echo keel-agent-ok", ...} (AGENT_CALL), or to
 //                               exec_command {"cmd": ...} when offered (Codex CLI's; CODEX_AGENT_CALL); with one,
 //                               text "tool said: <the last tool message's text>"
+//   toolloop*                   works through TOOL_LOOP_SCRIPT (fake_common.mjs): one call per
+//                               turn, then text "tool said: <the results>"
 //   fail-500*                   500 with an OpenAI error body
 //   fail-400*, fail-401*        400 / 401 with an OpenAI error body (not retryable)
 //   rate-429*                   429, Retry-After: 1 (or N with "-raN" in the name, e.g. rate-429-ra30)
@@ -70,6 +72,7 @@
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
   prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
+  nextToolLoopCall,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -126,7 +129,8 @@ export function behaviourOf(model) {
   const m = /^die-after-(\d+)/.exec(name);
   if (m) return { kind: 'die-after', chunks: Number(m[1]) };
   return parametricBehaviour(name) ?? prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall',
-    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools', 'agent', 'schema']);
+    'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools', 'agent', 'schema',
+    'toolloop']);
 }
 
 // A tool message's content is a string or text parts only (ChatCompletionToolMessageParam in
@@ -153,6 +157,26 @@ function lastToolText(messages) {
     return typeof msg.content === 'string' ? msg.content : (msg.content ?? []).map((p) => p?.text ?? '').join('');
   }
   return null;
+}
+
+// toolloop*: the next scripted call, or null to answer. Call ids are unique per process.
+let toolLoopSeq = 0;
+function toolLoopCalls(body) {
+  if (body.tool_choice === 'none') return null;
+  const offered = (body.tools ?? []).map((t) => t?.function?.name);
+  const names = {};
+  for (const msg of body.messages ?? []) {
+    for (const call of msg?.tool_calls ?? []) names[call.id] = call.function?.name;
+  }
+  const done = (body.messages ?? []).filter((m) => m?.role === 'tool').map((m) => names[m.tool_call_id]);
+  const next = nextToolLoopCall(body.model, offered, done);
+  if (!next) return null;
+  return [{ id: `call_loop_${++toolLoopSeq}`, name: next.name, arguments: JSON.stringify(next.arguments) }];
+}
+
+function allToolTexts(messages) {
+  return (messages ?? []).filter((m) => m?.role === 'tool')
+    .map((m) => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p?.text ?? '').join('')));
 }
 
 function lastUserText(messages) {
@@ -355,6 +379,7 @@ export async function startFakeOpenAI(options = {}) {
     if (behaviour.kind === 'agent' && lastToolText(body.messages) === null) {
       return [offersTool(body, 'exec_command') ? CODEX_AGENT_CALL : AGENT_CALL];
     }
+    if (behaviour.kind === 'toolloop') return toolLoopCalls(body);
     return null;
   }
 
@@ -363,6 +388,7 @@ export async function startFakeOpenAI(options = {}) {
     if (typeof own === 'string') return own;
     if (behaviour.kind === 'echo') return `echo: ${lastUserText(body.messages)}`;
     if (behaviour.kind === 'agent') return `tool said: ${lastToolText(body.messages).trim()}`;
+    if (behaviour.kind === 'toolloop') return `tool said: ${allToolTexts(body.messages).join(' | ')}`;
     if (behaviour.kind === 'schema') return schemaText(body);
     if (behaviour.kind === 'json') {
       return JSON.stringify({ city: 'Paris', temperature_c: 21, response_format: body.response_format?.type ?? null });
@@ -485,7 +511,8 @@ export async function startFakeOpenAI(options = {}) {
       }
       case 'tools':
       case 'schema':
-      case 'agent': {
+      case 'agent':
+      case 'toolloop': {
         const calls = callsOf(body, behaviour);
         if (!calls) return streamText();
         // As OpenAI streams parallel calls: per call a first delta with id, type, name and

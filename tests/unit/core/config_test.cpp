@@ -273,7 +273,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -297,7 +297,8 @@ TEST(ConfigErrorTest, LogRetentionValues) {
             "keel.yaml:2: log_retention.max_requests: expected an integer, got \"lots\"");
   EXPECT_EQ(error_of("log_retention:\n  hours: 3\n"),
             "keel.yaml:2: log_retention.hours: unknown key (expected one of days, max_requests)");
-  EXPECT_EQ(error_of("log_retention: 30\n"), "keel.yaml:1: log_retention: expected a map, got a scalar");
+  EXPECT_EQ(error_of("log_retention: 30\n"),
+            "keel.yaml:1: log_retention: expected a map, got a scalar");
 }
 
 TEST(ConfigErrorTest, RepeatedKey) {
@@ -664,7 +665,7 @@ TEST(ModelErrorTest, NumbersAndNames) {
             "keel.yaml:6: models[0]: missing required key \"name\"");
   EXPECT_EQ(error_of(kProviders + "models:\n  - name: m\n    retry: 2\n" + targets),
             "keel.yaml:7: models[0].retry: unknown key (expected one of name, strategy, retries, "
-            "timeout_ms, first_token_timeout_ms, targets, shadow)");
+            "timeout_ms, first_token_timeout_ms, targets, shadow, tools, max_tool_rounds)");
 }
 
 // ---- interpolation ----------------------------------------------------------------------------
@@ -784,7 +785,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server, pricing)");
+            "router, server, pricing, toolsets)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
@@ -812,7 +813,92 @@ TEST(ConfigRegression, CredentialsInBaseUrlAreAnError) {
       "providers:\n  - {name: up, kind: openai, base_url: \"http://user:pw@127.0.0.1:9/v1\"}\n",
       "keel.yaml");
   ASSERT_FALSE(config.ok());
-  EXPECT_NE(config.error().message.find("credentials"), std::string::npos) << config.error().message;
+  EXPECT_NE(config.error().message.find("credentials"), std::string::npos)
+      << config.error().message;
+}
+
+}  // namespace
+}  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(ToolsetConfigTest, ToolsetsAndModelTools) {
+  auto config = parse_config(R"(
+providers: [{name: p, kind: openai, base_url: "http://127.0.0.1:1/v1"}]
+toolsets:
+  - {name: web, kind: builtin, tools: [http_fetch, calculator], allow_hosts: [10.0.0.0/8]}
+  - name: srv
+    kind: mcp
+    command: node
+    args: [server.js, --flag]
+    env: {TOKEN: secret}
+    allow: [echo]
+    timeout_ms: 500
+    startup_timeout_ms: 900
+    max_output_bytes: 100
+  - {name: remote, kind: mcp, url: "http://127.0.0.1:9/mcp", headers: {Authorization: Bearer x}}
+models:
+  - {name: agent, tools: [web, srv], max_tool_rounds: 3, targets: [{provider: p, model: m}]}
+)",
+                             "keel.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  ASSERT_EQ(config->toolsets.size(), 3u);
+  const ToolsetConfig& web = config->toolsets[0];
+  EXPECT_EQ(web.kind, ToolsetKind::kBuiltin);
+  EXPECT_EQ(web.tools, (std::vector<std::string>{"http_fetch", "calculator"}));
+  EXPECT_EQ(web.allow_hosts, std::vector<std::string>{"10.0.0.0/8"});
+  const ToolsetConfig& srv = config->toolsets[1];
+  EXPECT_EQ(srv.kind, ToolsetKind::kMcp);
+  EXPECT_EQ(srv.command, "node");
+  EXPECT_EQ(srv.args, (std::vector<std::string>{"server.js", "--flag"}));
+  EXPECT_EQ(srv.env.at("TOKEN"), "secret");
+  EXPECT_EQ(srv.allow, std::vector<std::string>{"echo"});
+  EXPECT_EQ(srv.timeout_ms, 500);
+  EXPECT_EQ(srv.startup_timeout_ms, 900);
+  EXPECT_EQ(srv.max_output_bytes, 100);
+  EXPECT_EQ(config->toolsets[2].url, "http://127.0.0.1:9/mcp");
+  EXPECT_EQ(config->toolsets[2].headers.at("Authorization"), "Bearer x");
+  EXPECT_EQ(config->models[0].tools, (std::vector<std::string>{"web", "srv"}));
+  EXPECT_EQ(config->models[0].max_tool_rounds, 3);
+}
+
+TEST(ToolsetConfigTest, ErrorsNameTheToolset) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"toolsets: [{name: w, kind: builtin, tools: [calculator, rm]}]",
+       "keel.yaml:1: toolsets[0].tools[1]: toolset \"w\": no builtin tool named \"rm\" "
+       "(current_time, calculator, http_fetch)"},
+      {"toolsets: [{name: w, kind: builtin}]",
+       "keel.yaml:1: toolsets[0]: missing required key \"tools\""},
+      {"toolsets: [{name: s, kind: mcp}]",
+       "keel.yaml:1: toolsets[0]: toolset \"s\": kind mcp needs either command (stdio) or url "
+       "(streamable HTTP)"},
+      {"toolsets: [{name: s, kind: mcp, command: x, url: \"http://a/mcp\"}]",
+       "keel.yaml:1: toolsets[0]: toolset \"s\": kind mcp needs either command (stdio) or url "
+       "(streamable HTTP)"},
+      {"toolsets: [{name: s, kind: mcp, command: x, headers: {a: b}}]",
+       "keel.yaml:1: toolsets[0].headers: only for streamable HTTP (url)"},
+      {"toolsets: [{name: s, kind: mcp, command: x, tools: [calculator]}]",
+       "keel.yaml:1: toolsets[0].tools: only for kind builtin"},
+      {"toolsets: [{name: s, kind: openapi}]",
+       "keel.yaml:1: toolsets[0]: missing required key \"spec\""},
+      {"toolsets: [{name: s, kind: openapi, spec: a.json, auth: {type: magic}}]",
+       "keel.yaml:1: toolsets[0].auth.type: unknown auth type \"magic\" (bearer, basic, api_key)"},
+      {"toolsets: [{name: s, kind: openapi, spec: a.json, auth: {type: basic, username: u}}]",
+       "keel.yaml:1: toolsets[0].auth: missing required key \"password\""},
+      {"toolsets: [{name: s, kind: builtin, tools: [calculator], spec: a.json}]",
+       "keel.yaml:1: toolsets[0].spec: only for kind openapi"},
+      {"toolsets: [{name: s, kind: magic}]",
+       "keel.yaml:1: toolsets[0].kind: unknown toolset kind \"magic\" (expected mcp, builtin, "
+       "openapi)"},
+      {"toolsets: [{name: \"a.b\", kind: builtin, tools: [calculator]}]",
+       "keel.yaml:1: toolsets[0].name: must be 1-64 letters, digits, _ or -, got \"a.b\""},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto config = parse_config(yaml, "keel.yaml");
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_EQ(config.error().message, expected);
+  }
 }
 
 }  // namespace
