@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "http/download.h"
+#include "prompts/prompt_set.h"
 #include "providers/provider.h"
 #ifdef KEEL_HAS_LLAMA
 #include "providers/local/model_info.h"
@@ -158,6 +159,11 @@ int config(const std::vector<std::string>& args) {
     return 1;
   }
 #endif
+  // Prompt files are part of the config: read and checked as serve would (file, line).
+  if (auto prompts = PromptSet::load(*loaded); !prompts) {
+    std::fprintf(stderr, "%s\n", prompts.error().message.c_str());
+    return 1;
+  }
   std::printf("%s: ok (%zu providers, %zu models)\n", args[1].c_str(), loaded->providers.size(),
               loaded->models.size());
   return 0;

@@ -35,6 +35,9 @@ void usage() {
       "  chat MODEL [--url URL] chat in the terminal with a running keel\n"
       "                         (URL default $KEEL_URL or http://127.0.0.1:8080/v1;\n"
       "                          key from $KEEL_API_KEY)\n"
+      "  prompt run NAME [--input k=v ...] [--config FILE] [--json]\n"
+      "                         run a configured prompt (its variant per target) and print\n"
+      "                         the answer\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
   if (command == "capabilities") return keel::cli::capabilities(args);
   if (command == "fixture") return keel::cli::fixture(args);
   if (command == "pull") return keel::cli::pull(args);
+  if (command == "prompt") return keel::cli::prompt(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

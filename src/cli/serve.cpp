@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "prompts/prompt_set.h"
 #include "providers/provider.h"
 #include "router/router.h"
 #include "server/app.h"
@@ -79,6 +80,11 @@ int serve(const std::vector<std::string>& args) {
   }
   auto router = std::make_unique<Router>(config, std::move(providers));
   if (config.models.empty()) explain_empty(config);
+  auto prompts = PromptSet::load(config);
+  if (!prompts) {
+    std::fprintf(stderr, "keel: %s\n", prompts.error().message.c_str());
+    return 1;
+  }
 
   ServerOptions options;
   options.host = config.server.host;
@@ -98,6 +104,7 @@ int serve(const std::vector<std::string>& args) {
     return app.handle(request, response);
   });
   app.set_server(&server);
+  app.set_prompts(std::move(*prompts));
   auto port = server.listen();
   if (!port) {
     std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());

@@ -59,6 +59,13 @@ const ProviderConfig* Config::find_provider(const std::string& name) const {
   return nullptr;
 }
 
+const PromptConfig* Config::find_prompt(const std::string& name) const {
+  for (const auto& prompt : prompts) {
+    if (prompt.name == name) return &prompt;
+  }
+  return nullptr;
+}
+
 const ModelConfig* Config::find_model(const std::string& name) const {
   for (const auto& model : models) {
     if (model.name == name) return &model;
@@ -378,7 +385,7 @@ class Loader {
 
   void load(const Field& root) {
     const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
-                               "api_keys", "providers", "models", "router", "server"});
+                               "api_keys", "providers", "models", "router", "server", "prompts"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -406,6 +413,9 @@ class Loader {
     }
     if (const Field* field = top.get("models")) {
       for (const auto& item : list_items(*field)) load_model(item);
+    }
+    if (const Field* field = top.get("prompts")) {
+      for (const auto& item : list_items(*field)) load_prompt(item);
     }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
@@ -726,6 +736,42 @@ class Loader {
     }
     if (model.targets.empty()) fail(targets, "must list at least one target");
     config_.models.push_back(std::move(model));
+  }
+
+  void load_prompt(const Field& item) {
+    const MapReader map(item, {"name", "file", "model", "variants"});
+    PromptConfig prompt;
+    prompt.line = item.line;
+    const Field& name = map.require("name");
+    prompt.name = text(name);
+    if (prompt.name.empty()) fail(name, "must not be empty");
+    if (config_.find_prompt(prompt.name) != nullptr) {
+      fail(name, "duplicate prompt name " + quote_value(prompt.name));
+    }
+    const Field& file = map.require("file");
+    prompt.file = text(file);
+    if (prompt.file.empty()) fail(file, "must not be empty");
+    if (const Field* f = map.get("model")) {
+      prompt.model = text(*f);
+      if (config_.find_model(prompt.model) == nullptr) {
+        fail(*f, "no model named " + quote_value(prompt.model));
+      }
+    }
+    if (const Field* f = map.get("variants"); f != nullptr && !f->node.IsNull()) {
+      if (!f->node.IsMap()) fail(*f, std::string("expected a map, got ") + shape_of(f->node));
+      for (auto it = f->node.begin(); it != f->node.end(); ++it) {
+        const int mark_line = it->first.Mark().line;
+        const Field value{it->second, join(f->path, it->first.Scalar()),
+                          mark_line >= 0 ? mark_line + 1 : f->line};
+        const std::string key = restore_refs(it->first.Scalar());
+        if (key.empty())
+          fail(value, "a variant needs a key (provider kind, provider name or model glob)");
+        const std::string path = text(value);
+        if (path.empty()) fail(value, "must not be empty");
+        prompt.variants.emplace_back(key, path);
+      }
+    }
+    config_.prompts.push_back(std::move(prompt));
   }
 
   TargetConfig load_target(const Field& item) {

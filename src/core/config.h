@@ -55,6 +55,18 @@ struct ModelConfig {
   std::vector<TargetConfig> targets;
 };
 
+// `prompts:` (DESIGN.md): a named .prompty file with per-target variants. Paths as written;
+// relative ones are relative to the config file's folder. Files are read by src/prompts/.
+struct PromptConfig {
+  std::string name;
+  std::string file;   // the default variant
+  std::string model;  // the public model it runs on; empty: the file's model id
+  // Key -> file, in the config's order: a provider kind, a provider name, or a glob over the
+  // target's upstream model name ("gpt-4o*").
+  std::vector<std::pair<std::string, std::string>> variants;
+  int line = 0;  // of the entry, for messages
+};
+
 struct RouterConfig {
   int backoff_base_ms = 100;         // first retry waits about this long, doubling each time
   int backoff_max_ms = 2000;
@@ -97,12 +109,14 @@ struct Config {
   std::vector<std::string> api_keys;     // empty entries are dropped
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
+  std::vector<PromptConfig> prompts;
   RouterConfig router;
   // Unset ${VAR}s seen while loading, for warnings.
   std::vector<std::string> unset_vars;
 
   const ProviderConfig* find_provider(const std::string& name) const;
   const ModelConfig* find_model(const std::string& name) const;
+  const PromptConfig* find_prompt(const std::string& name) const;
 };
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a

@@ -323,6 +323,10 @@ std::span<const Route> App::routes() {
        .methods = {get},
        .format_by_client = true,
        .handler = &App::get_model},
+      {.pattern = "/v1/prompts/{name}/run",
+       .methods = {post},
+       .logged = true,
+       .handler = &App::run_prompt},
   };
   return table;
 }
@@ -439,6 +443,13 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     co_await send_error(response, error, &record, format);
     co_return;
   }
+  co_await answer_chat(chat, request.message.body(), response, record, format);
+}
+
+Task<void> App::answer_chat(const ChatRequest& chat, std::string_view body,
+                            ResponseWriter& response, RequestRecord& record, ApiFormat format,
+                            const RequestShaper& shape) {
+  const bool anthropic = format == ApiFormat::kAnthropic;
   std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
   std::unique_ptr<ChatAggregator> transcript;
   if (config_.log_content) transcript = std::make_unique<ChatAggregator>();
@@ -452,7 +463,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await router_->chat(chat, *sink, response.client_gone());
+    outcome = co_await router_->chat(chat, *sink, response.client_gone(), shape);
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -460,7 +471,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await router_->chat(chat, sink, response.client_gone());
+    outcome = co_await router_->chat(chat, sink, response.client_gone(), shape);
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -497,7 +508,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   }
   if (transcript) {
     Json content = {
-        {"request", try_parse_json(request.message.body()).value_or(Json())},
+        {"request", try_parse_json(body).value_or(Json())},
         {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
                                : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "http/server.h"
+#include "prompts/prompt_set.h"
 #include "router/router.h"
 #include "server/metrics.h"
 #include "server/routes.h"
@@ -45,6 +46,8 @@ class App {
   Metrics& metrics() { return metrics_; }
   // The server, for /metrics' in-flight gauge; optional.
   void set_server(const Server* server) { server_ = server; }
+  // The config's prompts (PromptSet::load), for /v1/prompts/{name}/run; none by default.
+  void set_prompts(std::shared_ptr<const PromptSet> prompts) { prompts_ = std::move(prompts); }
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
@@ -59,10 +62,15 @@ class App {
   Task<void> messages(RouteCall& call);
   Task<void> count_tokens(RouteCall& call);
   Task<void> embeddings(RouteCall& call);
+  Task<void> run_prompt(RouteCall& call);  // src/server/prompts.cpp
 
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
                   ApiFormat format);
+  // The router's answer to `chat` in `format`'s shape, streamed when chat.stream; `shape`
+  // reshapes the request per attempt (prompt variants). `body`: the request, for log_content.
+  Task<void> answer_chat(const ChatRequest& chat, std::string_view body, ResponseWriter& response,
+                         RequestRecord& record, ApiFormat format, const RequestShaper& shape = {});
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
   Task<void> send_error(ResponseWriter& response, const Error& error, RequestRecord* record,
                         ApiFormat format = ApiFormat::kOpenAI);
@@ -78,6 +86,7 @@ class App {
   std::unique_ptr<Store> store_;
   Metrics metrics_;
   const Server* server_ = nullptr;
+  std::shared_ptr<const PromptSet> prompts_;
   std::atomic<int> in_flight_{0};
 };
 

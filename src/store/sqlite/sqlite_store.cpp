@@ -17,7 +17,8 @@
 namespace keel {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: attempts.variant (the prompt variant an attempt sent); a version 1 file gains the column.
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 // Column names are a contract: end-to-end tests and operators query them with the sqlite3 CLI.
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   ttft_ms INTEGER,
   prompt_tokens INTEGER,
   completion_tokens INTEGER,
+  variant TEXT,
   PRIMARY KEY(request_id, seq)
 );
 CREATE INDEX IF NOT EXISTS requests_started_ms ON requests(started_ms);
@@ -59,19 +61,21 @@ constexpr const char* kInsertRequestHead =
     "latency_ms, ttft_ms, prompt_tokens, completion_tokens, content) VALUES";
 constexpr const char* kInsertAttemptHead =
     "INSERT INTO attempts(request_id, seq, started_ms, provider, target_model, status, "
-    "error_class, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens) VALUES";
-constexpr int kColumns = 12;   // of each INSERT above
+    "error_class, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens, variant) "
+    "VALUES";
+constexpr int kRequestColumns = 12;  // of each INSERT above
+constexpr int kAttemptColumns = 13;
 // Rows per INSERT on the writer's fast path: a statement (its cursors opened and closed, its
 // program run, its savepoint) per this many rows instead of per row; the writer thread's CPU
 // per record fell by about a fifth. 16 x 12 parameters stay far below SQLite's limit.
 constexpr size_t kRowsPerInsert = 16;
 
-// head + `rows` groups of kColumns anonymous parameters (numbered 1, 2, ... left to right).
-std::string insert_sql(const char* head, size_t rows) {
+// head + `rows` groups of `columns` anonymous parameters (numbered 1, 2, ... left to right).
+std::string insert_sql(const char* head, size_t rows, int columns) {
   std::string sql = head;
   for (size_t row = 0; row < rows; ++row) {
     sql += row ? ",(" : "(";
-    for (int column = 0; column < kColumns; ++column) sql += column ? ",?" : "?";
+    for (int column = 0; column < columns; ++column) sql += column ? ",?" : "?";
     sql += ')';
   }
   return sql;
@@ -98,7 +102,8 @@ constexpr const char* kDeleteAttemptsUptoSql =
 constexpr const char* kDeleteRequestsUptoSql = "DELETE FROM requests WHERE rowid <= ?1";
 constexpr const char* kSelectAttemptsSql =
     "SELECT started_ms, provider, target_model, status, error_class, error_message, latency_ms, "
-    "ttft_ms, prompt_tokens, completion_tokens FROM attempts WHERE request_id = ?1 ORDER BY seq";
+    "ttft_ms, prompt_tokens, completion_tokens, variant FROM attempts WHERE request_id = ?1 "
+    "ORDER BY seq";
 
 std::string errmsg(sqlite3* db) { return db ? sqlite3_errmsg(db) : "out of memory"; }
 
@@ -188,7 +193,10 @@ Status create_schema(sqlite3* db) {
   }
   // IMMEDIATE: two processes opening a new file at once create the schema one after the other.
   if (auto status = exec(db, "BEGIN IMMEDIATE"); !status) return status;
-  auto status = exec(db, kSchemaSql);
+  // Version 1 files lack attempts.variant (CREATE TABLE IF NOT EXISTS leaves them as they are).
+  auto status =
+      version == 1 ? exec(db, "ALTER TABLE attempts ADD COLUMN variant TEXT") : Status::Ok();
+  if (status) status = exec(db, kSchemaSql);
   if (status) {
     status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
   }
@@ -331,10 +339,10 @@ Status SqliteStore::prepare_statements() {
     if (auto status = prepare(writer, sql, *stmt); !status) return status;
   }
   const std::pair<std::string, Stmt*> insert_statements[] = {
-      {insert_sql(kInsertRequestHead, 1), &insert_request_},
-      {insert_sql(kInsertAttemptHead, 1), &insert_attempt_},
-      {insert_sql(kInsertRequestHead, kRowsPerInsert), &insert_requests_},
-      {insert_sql(kInsertAttemptHead, kRowsPerInsert), &insert_attempts_},
+      {insert_sql(kInsertRequestHead, 1, kRequestColumns), &insert_request_},
+      {insert_sql(kInsertAttemptHead, 1, kAttemptColumns), &insert_attempt_},
+      {insert_sql(kInsertRequestHead, kRowsPerInsert, kRequestColumns), &insert_requests_},
+      {insert_sql(kInsertAttemptHead, kRowsPerInsert, kAttemptColumns), &insert_attempts_},
   };
   for (const auto& [sql, stmt] : insert_statements) {
     if (auto status = prepare(writer, sql.c_str(), *stmt); !status) return status;
@@ -716,7 +724,7 @@ SqliteStore::WriteOutcome SqliteStore::write_record(const RequestRecord& record)
 
 namespace {
 
-// A request row's kColumns parameters, from parameter `at` on.
+// A request row's kRequestColumns parameters, from parameter `at` on.
 void bind_request(sqlite3_stmt* stmt, int at, const RequestRecord& record) {
   bind_text(stmt, at, record.id);
   sqlite3_bind_int64(stmt, at + 1, record.started_ms);
@@ -751,16 +759,18 @@ void bind_attempt(sqlite3_stmt* stmt, int at, const RequestRecord& record, size_
   sqlite3_bind_int64(stmt, at + 9, a.ttft_ms);
   sqlite3_bind_int64(stmt, at + 10, a.prompt_tokens);
   sqlite3_bind_int64(stmt, at + 11, a.completion_tokens);
+  bind_text(stmt, at + 12, a.variant);
 }
 
 // Inserts `count` rows, kRowsPerInsert per run of `many` while that many are left, then one per
 // run of `one`; bind(stmt, first parameter, i) binds row i. False at the first failed run.
 template <class Bind>
-bool insert_rows(sqlite3_stmt* many, sqlite3_stmt* one, size_t count, const Bind& bind) {
+bool insert_rows(sqlite3_stmt* many, sqlite3_stmt* one, size_t count, int columns,
+                 const Bind& bind) {
   size_t row = 0;
   for (; row + kRowsPerInsert <= count; row += kRowsPerInsert) {
     for (size_t k = 0; k < kRowsPerInsert; ++k) {
-      bind(many, 1 + static_cast<int>(k) * kColumns, row + k);
+      bind(many, 1 + static_cast<int>(k) * columns, row + k);
     }
     if (run(many) != SQLITE_DONE) return false;
   }
@@ -785,10 +795,9 @@ bool SqliteStore::insert_record(const RequestRecord& record) {
 
 bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
   // Requests in batch order (their rowids keep the queue order recent() breaks ties with).
-  if (!insert_rows(insert_requests_.get(), insert_request_.get(), batch.size(),
-                   [&batch](sqlite3_stmt* stmt, int at, size_t i) {
-                     bind_request(stmt, at, batch[i]);
-                   })) {
+  if (!insert_rows(
+          insert_requests_.get(), insert_request_.get(), batch.size(), kRequestColumns,
+          [&batch](sqlite3_stmt* stmt, int at, size_t i) { bind_request(stmt, at, batch[i]); })) {
     return false;
   }
   attempt_rows_.clear();
@@ -798,7 +807,7 @@ bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
     }
   }
   return insert_rows(insert_attempts_.get(), insert_attempt_.get(), attempt_rows_.size(),
-                     [this](sqlite3_stmt* stmt, int at, size_t i) {
+                     kAttemptColumns, [this](sqlite3_stmt* stmt, int at, size_t i) {
                        bind_attempt(stmt, at, *attempt_rows_[i].first, attempt_rows_[i].second);
                      });
 }
@@ -847,6 +856,7 @@ Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {
       a.ttft_ms = sqlite3_column_int64(attempts, 7);
       a.prompt_tokens = sqlite3_column_int64(attempts, 8);
       a.completion_tokens = sqlite3_column_int64(attempts, 9);
+      a.variant = column_text(attempts, 10);
     }
     sqlite3_reset(attempts);
     if (rc != SQLITE_DONE) return Error(ErrorCode::kUnavailable, "sqlite: " + errmsg(db));

@@ -105,6 +105,7 @@ RequestRecord make_record(const std::string& id, int64_t started_ms, int attempt
     a.ttft_ms = i + 1 < attempts ? -1 : 5;
     a.prompt_tokens = i;
     a.completion_tokens = 2 * i;
+    a.variant = i % 2 ? "prompts/p.claude.prompty" : "";
     r.attempts.push_back(a);
   }
   return r;
@@ -121,6 +122,7 @@ void expect_same(const AttemptRecord& got, const AttemptRecord& want) {
   EXPECT_EQ(got.ttft_ms, want.ttft_ms);
   EXPECT_EQ(got.prompt_tokens, want.prompt_tokens);
   EXPECT_EQ(got.completion_tokens, want.completion_tokens);
+  EXPECT_EQ(got.variant, want.variant);
 }
 
 void expect_same(const RequestRecord& got, const RequestRecord& want) {
@@ -315,7 +317,7 @@ TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
   ASSERT_TRUE(store);
   RawDb raw(path_);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('requests') ORDER BY cid"),
             (std::vector<std::string>{"id", "started_ms", "endpoint", "model", "stream", "status",
                                       "error_class", "latency_ms", "ttft_ms", "prompt_tokens",
@@ -323,7 +325,7 @@ TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
   EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('attempts') ORDER BY cid"),
             (std::vector<std::string>{"request_id", "seq", "started_ms", "provider", "target_model",
                                       "status", "error_class", "error_message", "latency_ms",
-                                      "ttft_ms", "prompt_tokens", "completion_tokens"}));
+                                      "ttft_ms", "prompt_tokens", "completion_tokens", "variant"}));
   EXPECT_EQ(raw.column("SELECT name FROM pragma_index_list('requests') WHERE origin = 'c'"),
             (std::vector<std::string>{"requests_started_ms"}));
 
@@ -337,12 +339,42 @@ TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   {
     RawDb raw(path_);
-    raw.exec("PRAGMA user_version = 2");
+    raw.exec("PRAGMA user_version = 3");
   }
   auto store = SqliteStore::open(path_.string());
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.error().message.find("schema version 2"), std::string::npos)
+  EXPECT_NE(store.error().message.find("schema version 3"), std::string::npos)
       << store.error().message;
+}
+
+// A log written by a keel before prompt variants (schema 1) gains attempts.variant at open and
+// keeps its rows.
+TEST_F(SqliteStoreTest, VersionOneFileGainsTheVariantColumn) {
+  {
+    RawDb raw(path_);
+    raw.exec(
+        "CREATE TABLE requests(id TEXT PRIMARY KEY, started_ms INTEGER, endpoint TEXT, model "
+        "TEXT, stream INTEGER, status INTEGER, error_class TEXT, latency_ms INTEGER, ttft_ms "
+        "INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, content TEXT);"
+        "CREATE TABLE attempts(request_id TEXT REFERENCES requests(id), seq INTEGER, started_ms "
+        "INTEGER, provider TEXT, target_model TEXT, status INTEGER, error_class TEXT, "
+        "error_message TEXT, latency_ms INTEGER, ttft_ms INTEGER, prompt_tokens INTEGER, "
+        "completion_tokens INTEGER, PRIMARY KEY(request_id, seq));"
+        "INSERT INTO requests(id, started_ms) VALUES('old', 1);"
+        "INSERT INTO attempts(request_id, seq, provider) VALUES('old', 0, 'p');"
+        "PRAGMA user_version = 1;");
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  RequestRecord record = make_record("new", 5, 1);
+  record.attempts[0].variant = "prompts/a.claude.prompty";
+  store->record(record);
+  store->flush();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("SELECT variant FROM attempts WHERE request_id = 'new'"),
+            "prompts/a.claude.prompty");
+  EXPECT_EQ(raw.text("SELECT provider FROM attempts WHERE request_id = 'old'"), "p");
 }
 
 TEST_F(SqliteStoreTest, UnopenablePathsFail) {
