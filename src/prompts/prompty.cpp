@@ -12,6 +12,7 @@
 
 #include "api/json_util.h"
 #include "prompts/jinja.h"
+#include "prompts/yaml_json.h"
 
 namespace keel {
 
@@ -36,27 +37,6 @@ int line_of(const YAML::Node& node, int fallback) {
   return line >= 0 ? line + 1 : fallback;
 }
 
-// YAML 1.2's core schema for plain scalars; quoted ones are strings.
-Json scalar_json(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!") return text;
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
-    return nullptr;
-  }
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (std::regex_match(text, kInt)) {
-    errno = 0;
-    char* end = nullptr;
-    const long long value = std::strtoll(text.c_str(), &end, 10);
-    if (errno == 0) return static_cast<int64_t>(value);
-  }
-  if (std::regex_match(text, kFloat)) return std::strtod(text.c_str(), nullptr);
-  return text;
-}
-
 // The front matter as JSON with ${env:...} and ${file:...} resolved.
 class FrontMatterReader {
  public:
@@ -71,6 +51,9 @@ class FrontMatterReader {
         const int key_line = line_of(it->first, line);
         if (!it->first.IsScalar()) fail(key_line, "expected a key");
         const std::string key = it->first.Scalar();
+        if (object.contains(key)) {
+          fail(key_line, (key_path.empty() ? "" : key_path + ": ") + "repeated key '" + key + "'");
+        }
         object[key] =
             read(it->second, key_line, key_path.empty() ? key : key_path + "." + key, depth + 1);
       }
@@ -86,7 +69,7 @@ class FrontMatterReader {
       return array;
     }
     if (node.IsScalar()) {
-      Json value = scalar_json(node);
+      Json value = yaml_scalar(node);
       if (value.is_string()) return resolve(value.get<std::string>(), line, key_path);
       return value;
     }
@@ -320,6 +303,44 @@ void read_inputs(Prompty& prompt, const Json& inputs, const YAML::Node& node, in
 
 }  // namespace
 
+Json yaml_scalar(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;
+  static const std::regex kInt("[-+]?[0-9]+");
+  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
+    return nullptr;
+  }
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (std::regex_match(text, kInt)) {
+    errno = 0;
+    char* end = nullptr;
+    const long long value = std::strtoll(text.c_str(), &end, 10);
+    if (errno == 0) return static_cast<int64_t>(value);
+  }
+  if (std::regex_match(text, kFloat)) return std::strtod(text.c_str(), nullptr);
+  return text;
+}
+
+Json yaml_to_json(const YAML::Node& node, int depth) {
+  if (depth > 64) return nullptr;
+  if (node.IsMap()) {
+    Json object = Json::object();
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (it->first.IsScalar()) object[it->first.Scalar()] = yaml_to_json(it->second, depth + 1);
+    }
+    return object;
+  }
+  if (node.IsSequence()) {
+    Json array = Json::array();
+    for (const auto& item : node) array.push_back(yaml_to_json(item, depth + 1));
+    return array;
+  }
+  if (node.IsScalar()) return yaml_scalar(node);
+  return nullptr;
+}
+
 std::string Prompty::model_id() const {
   if (model.is_object()) {
     if (auto it = model.find("id"); it != model.end() && it->is_string()) return *it;
@@ -508,7 +529,8 @@ Result<Json> check_inputs(const Prompty& prompt, const Json& given) {
   if (!prompt.inputs_declared) return values;
   std::string declared;
   for (const auto& input : prompt.inputs) declared += (declared.empty() ? "" : ", ") + input.name;
-  for (const auto& [name, value] : values.items()) {
+  for (const auto& [key, value] : values.items()) {
+    const std::string& name = key;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(prompt.inputs.begin(), prompt.inputs.end(),
                            [&](const PromptInput& input) { return input.name == name; });
     if (it == prompt.inputs.end()) {

@@ -307,3 +307,20 @@ test('keel prompt run renders each attempt\'s variant, with relative paths from 
     rmSync(cfgDir, { recursive: true, force: true });
   }
 });
+
+test('without the local engine a config with prompts is refused, saying why', { skip: hasJinja }, async () => {
+  const cfgDir = mkdtempSync(path.join(tmpdir(), 'keel-prompts-nojinja-'));
+  try {
+    writeFileSync(path.join(cfgDir, 'default.prompty'), DEFAULT_PROMPT);
+    const cfg = keelConfig({ providers: [{ name: 'oa', kind: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'k' }],
+      models: [{ name: 'smart', targets: [{ provider: 'oa', model: 'm' }] }], dir: cfgDir });
+    cfg.prompts = [{ name: 'summarize', file: 'default.prompty', model: 'smart' }];
+    const cfgPath = path.join(cfgDir, 'keel.yaml');
+    writeFileSync(cfgPath, toYaml(cfg));
+    const checked = await runKeel(['config', 'check', cfgPath]);
+    assert.equal(checked.code, 1, checked.stderr);
+    assert.match(checked.stderr, /prompts: summarize: prompts need the Jinja engine of llama\.cpp, and this keel was built without the local engine/);
+  } finally {
+    rmSync(cfgDir, { recursive: true, force: true });
+  }
+});

@@ -349,6 +349,14 @@ TEST(Prompty, DialectsAreToldApartByTheirKeys) {
       << mixed.error().message;
 }
 
+// yaml-cpp keeps both of a repeated key; the JSON view would keep one (found by prompty_fuzz).
+TEST(Prompty, RepeatedKeysAreErrors) {
+  auto prompt = parse_prompty("---\nname: x\ninputs: {}\ninputs:\n  - name: a\n---\n", "r.prompty");
+  ASSERT_FALSE(prompt);
+  EXPECT_NE(prompt.error().message.find("r.prompty:4: repeated key 'inputs'"), std::string::npos)
+      << prompt.error().message;
+}
+
 TEST(Prompty, BadInputTypeIsAnErrorAtItsLine) {
   auto prompt = parse_prompty("---\nname: x\ninputs:\n  a:\n    type: strng\n---\n", "x.prompty");
   ASSERT_FALSE(prompt);
