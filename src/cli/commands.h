@@ -16,6 +16,7 @@ int capabilities(const std::vector<std::string>& args);
 int fixture(const std::vector<std::string>& args);  // without llama.cpp: says so, exits 1
 int pull(const std::vector<std::string>& args);
 int prompt(const std::vector<std::string>& args);  // prompt run NAME --input k=v ...
+int flow(const std::vector<std::string>& args);    // flow check PATH
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();

@@ -38,6 +38,8 @@ void usage() {
       "  prompt run NAME [--input k=v ...] [--config FILE] [--json]\n"
       "                         run a configured prompt (its variant per target) and print\n"
       "                         the answer\n"
+      "  flow check PATH [--variant NODE=ID ...]\n"
+      "                         check a Prompt flow folder (flow.dag.yaml) before it runs\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
   if (command == "fixture") return keel::cli::fixture(args);
   if (command == "pull") return keel::cli::pull(args);
   if (command == "prompt") return keel::cli::prompt(args);
+  if (command == "flow") return keel::cli::flow(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

@@ -1,0 +1,63 @@
+// `keel flow check PATH`: Prompt flow's own example flows (../shared/promptflow/flows) check
+// as they are, and broken graphs fail with errors naming the file, line and node.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runKeel } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FLOWS = path.resolve(here, '../../../shared/promptflow/flows');
+let dir;
+
+before(() => { dir = mkdtempSync(path.join(tmpdir(), 'keel-flows-')); });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('Prompt flow\'s example flows check, in dependency order', { skip: !existsSync(FLOWS) && `no ${FLOWS}` }, async () => {
+  for (const name of ['basic', 'basic-with-builtin-llm', 'web-classification', 'chat-basic',
+    'chat-math-variant', 'eval-basic', 'eval-classification-accuracy']) {
+    const run = await runKeel(['flow', 'check', path.join(FLOWS, name)]);
+    assert.equal(run.code, 0, `${name}: ${run.stderr}`);
+    assert.match(run.stdout, /: ok \(/);
+  }
+  const web = await runKeel(['flow', 'check', path.join(FLOWS, 'web-classification')]);
+  assert.match(web.stdout, /5 nodes, 2 outputs; runs fetch_text_content_from_url, summarize_text_content, prepare_examples, classify_with_llm, convert_to_dict\)/);
+  const chat = await runKeel(['flow', 'check', path.join(FLOWS, 'chat-basic')]);
+  assert.match(chat.stdout, /a chat flow/);
+  const variant = await runKeel(['flow', 'check', path.join(FLOWS, 'web-classification'), '--variant', 'summarize_text_content=variant_2']);
+  assert.equal(variant.code, 1);
+  assert.match(variant.stderr, /flow\.dag\.yaml:\d+: node_variants\.summarize_text_content: no variant 'variant_2'/);
+});
+
+test('a broken graph fails naming the file, line and node', async () => {
+  const write = (name, yaml, files) => {
+    const flowDir = mkdtempSync(path.join(dir, `${name}-`));
+    writeFileSync(path.join(flowDir, 'flow.dag.yaml'), yaml);
+    for (const file of files) writeFileSync(path.join(flowDir, file), 'x = 1\n');
+    return flowDir;
+  };
+  const head = 'inputs:\n  text: {type: string}\noutputs:\n  out: {reference: "${b.output}"}\nnodes:\n';
+  const cases = [
+    [head + '- {name: a, type: python, source: {type: code, path: a.py}, inputs: {x: "${b.output}"}}\n'
+      + '- {name: b, type: python, source: {type: code, path: a.py}, inputs: {x: "${a.output}"}}\n',
+    ['a.py'], /flow\.dag\.yaml:6: node a: a cycle: a -> b -> a/],
+    [head + '- {name: b, type: python, source: {type: code, path: b.py}, inputs: {x: "${inputs.text}"}}\n',
+      [], /flow\.dag\.yaml:6: node b: missing file b\.py/],
+    [head + '- {name: b, type: python, source: {type: code, path: b.py}, inputs: {x: "${c.output}"}}\n',
+      ['b.py'], /flow\.dag\.yaml:6: node b: inputs\.x: \$\{c\.output\} names no node/],
+    [head + '- {name: b, type: shell, source: {type: code, path: b.py}}\n',
+      ['b.py'], /flow\.dag\.yaml:6: node b: unknown node type 'shell'/],
+  ];
+  let i = 0;
+  for (const [yaml, files, pattern] of cases) {
+    const folder = write(`case${i++}`, yaml, files);
+    const run = await runKeel(['flow', 'check', folder]);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stderr, pattern);
+  }
+  const none = await runKeel(['flow', 'check', path.join(dir, 'nothing-here')]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /cannot open the flow \(no flow\.dag\.yaml\)/);
+});
