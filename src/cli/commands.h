@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "router/router.h"
 
 namespace keel::cli {
 
@@ -16,7 +17,7 @@ int capabilities(const std::vector<std::string>& args);
 int fixture(const std::vector<std::string>& args);  // without llama.cpp: says so, exits 1
 int pull(const std::vector<std::string>& args);
 int prompt(const std::vector<std::string>& args);  // prompt run NAME --input k=v ...
-int flow(const std::vector<std::string>& args);    // flow check PATH
+int flow(const std::vector<std::string>& args);    // flow check PATH | flow run PATH ...
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();
@@ -36,6 +37,10 @@ inline constexpr const char* kDefaultModelSource =
 // else, when no vendor is present, kDefaultModelSource pulled into the models folder, or where
 // that fails a generated fixture model (with a loud warning). "" when there is none.
 std::string default_local_model(bool vendors_present);
+
+// A router over the config's providers, for commands that call models in this process (keel
+// prompt run, keel flow run).
+Result<std::unique_ptr<Router>> make_router(const Config& config);
 
 // "1.1 MiB", "512 B": sizes for people.
 std::string human_bytes(double bytes);

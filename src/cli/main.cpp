@@ -40,6 +40,8 @@ void usage() {
       "                         the answer\n"
       "  flow check PATH [--variant NODE=ID ...]\n"
       "                         check a Prompt flow folder (flow.dag.yaml) before it runs\n"
+      "  flow run PATH [--inputs k=v ... | FILE] [--model NAME=PUBLIC ...] [--config FILE]\n"
+      "                         run it once (prompt and llm nodes) and print its outputs\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  fixture --arch llama|bert [--seed N] OUT.gguf  write a tiny random-weight test model\n"
       "  version\n",

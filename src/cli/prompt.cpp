@@ -60,6 +60,16 @@ Result<std::pair<std::string, Json>> parse_input(const Prompty& prompty, const s
 
 }  // namespace
 
+Result<std::unique_ptr<Router>> make_router(const Config& config) {
+  std::map<std::string, std::unique_ptr<Provider>> providers;
+  for (const auto& provider_config : config.providers) {
+    auto provider = make_provider(provider_config);
+    if (!provider) return provider.error();
+    providers.emplace(provider_config.name, std::move(provider.value()));
+  }
+  return std::make_unique<Router>(config, std::move(providers));
+}
+
 int prompt(const std::vector<std::string>& args) {
   if (args.size() < 2 || args[0] != "run" || args[1].starts_with("--")) {
     std::fputs("usage: keel prompt run NAME [--input k=v ...] [--config FILE] [--json]\n", stderr);
@@ -106,16 +116,12 @@ int prompt(const std::vector<std::string>& args) {
     std::fprintf(stderr, "keel: %s\n", request.error().message.c_str());
     return 1;
   }
-  std::map<std::string, std::unique_ptr<Provider>> providers;
-  for (const auto& provider_config : config->providers) {
-    auto provider = make_provider(provider_config);
-    if (!provider) {
-      std::fprintf(stderr, "keel: %s\n", provider.error().message.c_str());
-      return 1;
-    }
-    providers.emplace(provider_config.name, std::move(provider.value()));
+  auto made = make_router(*config);
+  if (!made) {
+    std::fprintf(stderr, "keel: %s\n", made.error().message.c_str());
+    return 1;
   }
-  Router router(*config, std::move(providers));
+  Router& router = **made;
   std::fprintf(stderr, "prompt %s on model %s\n", name.c_str(), prompt->model().c_str());
   PrintingSink sink(!json_output);
   ChatOutcome outcome;

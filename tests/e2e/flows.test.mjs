@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runKeel } from './harness.mjs';
+import { runKeel, keelConfig, toYaml, fakeProvider } from './harness.mjs';
+import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FLOWS = path.resolve(here, '../../../shared/promptflow/flows');
@@ -60,4 +61,48 @@ test('a broken graph fails naming the file, line and node', async () => {
   const none = await runKeel(['flow', 'check', path.join(dir, 'nothing-here')]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /cannot open the flow \(no flow\.dag\.yaml\)/);
+});
+
+test('keel flow run runs prompt and llm nodes through the router, unchanged flows over a fake upstream', { skip: !existsSync(FLOWS) && `no ${FLOWS}` }, async () => {
+  const fake = await startFakeOpenAI();
+  try {
+    const cfgDir = mkdtempSync(path.join(dir, 'run-'));
+    const cfgPath = path.join(cfgDir, 'keel.yaml');
+    writeFileSync(cfgPath, toYaml(keelConfig({
+      providers: [fakeProvider('oa', fake)],
+      models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-flow' }] },
+        { name: 'gpt-35-turbo', targets: [{ provider: 'oa', model: 'echo-deployment' }] }],
+      dir: cfgDir,
+    })));
+    // chat-basic: its connection mapped to a public model by --model.
+    const chat = await runKeel(['flow', 'run', path.join(FLOWS, 'chat-basic'), '--config', cfgPath,
+      '--inputs', 'question=What is keel?', '--model', 'open_ai_connection=chatty'], { timeoutMs: 15000 });
+    assert.equal(chat.code, 0, chat.stderr);
+    assert.deepEqual(JSON.parse(chat.stdout), { answer: 'echo: What is keel?' });
+    const sent = fake.requests.filter((r) => r.body?.model === 'echo-flow');
+    assert.equal(sent.length, 1);
+    assert.deepEqual(sent[0].body.messages, [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'What is keel?' },
+    ]);
+    assert.equal(sent[0].body.max_tokens ?? sent[0].body.max_completion_tokens, 256);
+    assert.equal(sent[0].body.temperature, 0.7);
+
+    // basic-with-builtin-llm: a prompt node, then an llm node whose deployment_name is a
+    // public model here; inputs from the flow's own data.jsonl (its first line).
+    const basic = await runKeel(['flow', 'run', path.join(FLOWS, 'basic-with-builtin-llm'), '--config', cfgPath,
+      '--inputs', path.join(FLOWS, 'basic-with-builtin-llm', 'data.jsonl')], { timeoutMs: 15000 });
+    assert.equal(basic.code, 0, basic.stderr);
+    const deployment = fake.requests.filter((r) => r.body?.model === 'echo-deployment');
+    assert.equal(deployment.length, 1);
+    assert.equal(deployment[0].body.messages[0].role, 'system');
+    assert.match(JSON.parse(basic.stdout).output, /^echo: Write a simple {2}program/);
+
+    // A python node is not run yet: the error names the node.
+    const py = await runKeel(['flow', 'run', path.join(FLOWS, 'basic'), '--config', cfgPath], { timeoutMs: 15000 });
+    assert.equal(py.code, 1);
+    assert.match(py.stderr, /flow\.dag\.yaml:\d+: node llm: node type python is not run by keel yet/);
+  } finally {
+    await fake.close();
+  }
 });

@@ -1,0 +1,190 @@
+#include "flows/run.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "prompts/jinja.h"
+#include "prompts/prompty.h"
+
+namespace keel {
+
+namespace {
+
+Error node_error(const Flow& flow, const FlowNode& node, const std::string& reason) {
+  return Error(ErrorCode::kInvalidArgument,
+               flow.file + ":" + std::to_string(node.line) + ": node " + node.name + ": " + reason);
+}
+
+// A reference's value: the flow input, or a node's output and the path into it.
+Result<Json> resolve(const FlowValue& value, const Json& inputs, const Json& outputs) {
+  if (value.kind == FlowValue::Kind::kLiteral) return value.literal;
+  if (value.kind == FlowValue::Kind::kInput) return inputs.value(value.name, Json());
+  Json current = outputs.value(value.name, Json());
+  for (const auto& step : value.path) {
+    if (step.is_string() && current.is_object() && current.contains(step.get<std::string>())) {
+      current = current[step.get<std::string>()];
+    } else if (step.is_number_integer() && current.is_array() &&
+               step.get<int64_t>() < static_cast<int64_t>(current.size())) {
+      current = current[static_cast<size_t>(step.get<int64_t>())];
+    } else {
+      return Error(ErrorCode::kInvalidArgument, value.text + ": no " + step.dump() + " there");
+    }
+  }
+  return current;
+}
+
+Result<std::string> read_template(const Flow& flow, const FlowNode& node) {
+  std::ifstream in(flow.folder + "/" + node.source_path, std::ios::binary);
+  if (!in) return node_error(flow, node, "cannot open " + node.source_path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<double> number_of(const Json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (value.is_string()) {
+    try {
+      return std::stod(value.get<std::string>());
+    } catch (...) {
+    }
+  }
+  return std::nullopt;
+}
+
+// Collects an answer's text.
+class TextSink final : public EventSink {
+ public:
+  Task<bool> on_event(ChatEvent event) override {
+    if (event.kind == ChatEvent::Kind::kTextDelta) text += event.text;
+    co_return true;
+  }
+  std::string text;
+};
+
+}  // namespace
+
+Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
+                            const FlowRunOptions& options, CancelPtr cancel) {
+  Json inputs = Json::object();
+  for (const auto& [name, value] : given.items()) {
+    bool declared = false;
+    for (const auto& input : flow.inputs) declared = declared || input.name == name;
+    if (!declared) {
+      co_return Error(ErrorCode::kInvalidArgument, flow.file + ": unknown input '" + name + "'");
+    }
+    inputs[name] = value;
+  }
+  for (const auto& input : flow.inputs) {
+    if (inputs.contains(input.name)) continue;
+    if (!input.default_value) {
+      co_return Error(ErrorCode::kInvalidArgument, flow.file + ":" + std::to_string(input.line) +
+                                                       ": missing input '" + input.name + "'");
+    }
+    inputs[input.name] = *input.default_value;
+  }
+  Json outputs = Json::object();
+  std::set<std::string> bypassed;
+  for (size_t index : flow.order) {
+    const FlowNode& node = flow.nodes[index];
+    if (node.aggregation) continue;  // aggregation runs over a batch's lines
+    // Prompt flow: a node with `activate` is bypassed when its `when` node was or the
+    // condition is false; one without, when all of its node inputs were bypassed.
+    bool skip = false;
+    if (node.activate) {
+      const FlowValue& when = node.activate->first;
+      if (when.kind == FlowValue::Kind::kNode && bypassed.count(when.name)) {
+        skip = true;
+      } else {
+        auto value = resolve(when, inputs, outputs);
+        if (!value) co_return node_error(flow, node, value.error().message);
+        skip = *value != node.activate->second;
+      }
+    } else {
+      int node_inputs = 0, skipped = 0;
+      for (const auto& [name, value] : node.inputs) {
+        if (value.kind != FlowValue::Kind::kNode) continue;
+        ++node_inputs;
+        skipped += bypassed.count(value.name) ? 1 : 0;
+      }
+      skip = node_inputs > 0 && skipped == node_inputs;
+    }
+    if (skip) {
+      bypassed.insert(node.name);
+      outputs[node.name] = nullptr;
+      continue;
+    }
+    Json args = Json::object();
+    for (const auto& [name, value] : node.inputs) {
+      if (value.kind == FlowValue::Kind::kNode && bypassed.count(value.name)) {
+        args[name] = nullptr;
+        continue;
+      }
+      auto resolved = resolve(value, inputs, outputs);
+      if (!resolved) co_return node_error(flow, node, resolved.error().message);
+      args[name] = std::move(*resolved);
+    }
+    if (node.type != "prompt" && node.type != "llm") {
+      co_return node_error(flow, node, "node type " + node.type + " is not run by keel yet");
+    }
+    auto source = read_template(flow, node);
+    if (!source) co_return source.error();
+    auto rendered =
+        render_jinja(*source, args, flow.folder + "/" + node.source_path, /*first_line=*/1);
+    if (!rendered) co_return node_error(flow, node, rendered.error().message);
+    if (node.type == "prompt") {
+      outputs[node.name] = *rendered;
+      continue;
+    }
+    // llm: the public model, from the connection, deployment or model name.
+    std::string model;
+    for (const std::string& name :
+         {node.connection,
+          args.value("deployment_name", Json("")).is_string()
+              ? args.value("deployment_name", std::string())
+              : std::string(),
+          args.value("model", Json("")).is_string() ? args.value("model", std::string())
+                                                    : std::string()}) {
+      if (name.empty()) continue;
+      if (auto it = options.models.find(name); it != options.models.end()) {
+        model = it->second;
+        break;
+      }
+      if (model.empty() && router.has_model(name)) model = name;
+    }
+    if (model.empty()) {
+      co_return node_error(flow, node,
+                           "no public model for connection '" + node.connection +
+                               "' (map it under the flow's `models:`, or name a public model)");
+    }
+    ChatRequest request;
+    request.model = model;
+    // Prompt flow's chat API: text before the first role marker is an error.
+    auto parts = split_messages(*rendered, /*preamble_is_error=*/true,
+                                flow.folder + "/" + node.source_path, 1);
+    if (!parts) co_return node_error(flow, node, parts.error().message);
+    auto messages = to_chat_messages(*parts, flow.file);
+    if (!messages) co_return node_error(flow, node, messages.error().message);
+    request.messages = std::move(*messages);
+    if (auto v = number_of(args.value("temperature", Json()))) request.sampling.temperature = *v;
+    if (auto v = number_of(args.value("top_p", Json()))) request.sampling.top_p = *v;
+    if (auto v = number_of(args.value("max_tokens", Json()))) {
+      request.sampling.max_tokens = static_cast<int64_t>(*v);
+    }
+    TextSink sink;
+    ChatOutcome outcome = co_await router.chat(request, sink, cancel);
+    if (!outcome.status.ok()) {
+      co_return node_error(flow, node, outcome.status.error().message);
+    }
+    outputs[node.name] = sink.text;
+  }
+  Json result = {{"outputs", Json::object()}, {"nodes", outputs}};
+  for (const auto& output : flow.outputs) {
+    auto value = resolve(output.reference, inputs, outputs);
+    result["outputs"][output.name] = value ? *value : Json();
+  }
+  co_return result;
+}
+
+}  // namespace keel

@@ -1,0 +1,31 @@
+// Runs a checked flow once (one line of inputs), node after node in `Flow::order`, as Prompt
+// flow runs it: ${...} references resolved, `activate` conditions, `prompt` nodes rendered with
+// Jinja and `llm` nodes rendered, split on role markers and sent through keel's router.
+// python, tool and flow nodes are not run yet (an error naming the node), nor aggregation
+// nodes (batch runs only).
+//
+//   FlowRunOptions options;
+//   options.models = {{"open_ai_connection", "smart"}};   // else the name itself
+//   Json outputs = co_await run_flow(*flow, inputs, router, options, cancel);
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "flows/flow.h"
+#include "router/router.h"
+
+namespace keel {
+
+struct FlowRunOptions {
+  // An llm node's connection, deployment_name or model -> a public model (tried in that
+  // order); a name not in the map is taken as a public model when the router has it.
+  std::map<std::string, std::string> models;
+};
+
+// The flow's inputs checked (undeclared ones refused, defaults filled), then every node run;
+// the result is {"outputs": {...}, "nodes": {node: output}}. Errors name the file and node.
+Task<Result<Json>> run_flow(const Flow& flow, const Json& inputs, Router& router,
+                            const FlowRunOptions& options, CancelPtr cancel);
+
+}  // namespace keel
