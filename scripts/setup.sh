@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
+  python3  # Prompt flow's python nodes run in python3 workers (src/flows/python.h)
 )
 
 missing=()

@@ -4,12 +4,15 @@
 #include <set>
 #include <sstream>
 
+#include "flows/python.h"
 #include "prompts/jinja.h"
 #include "prompts/prompty.h"
 
 namespace keel {
 
 namespace {
+
+constexpr int kPythonTimeoutMs = 600000;  // Prompt flow's default node timeout
 
 Error node_error(const Flow& flow, const FlowNode& node, const std::string& reason) {
   return Error(ErrorCode::kInvalidArgument,
@@ -124,6 +127,12 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
       auto resolved = resolve(value, inputs, outputs);
       if (!resolved) co_return node_error(flow, node, resolved.error().message);
       args[name] = std::move(*resolved);
+    }
+    if (node.type == "python") {
+      auto result = run_python_node(flow.folder, node.source_path, args, kPythonTimeoutMs);
+      if (!result) co_return node_error(flow, node, result.error().message);
+      outputs[node.name] = std::move(result->output);
+      continue;
     }
     if (node.type != "prompt" && node.type != "llm") {
       co_return node_error(flow, node, "node type " + node.type + " is not run by keel yet");

@@ -1,8 +1,8 @@
 // Runs a checked flow once (one line of inputs), node after node in `Flow::order`, as Prompt
 // flow runs it: ${...} references resolved, `activate` conditions, `prompt` nodes rendered with
-// Jinja and `llm` nodes rendered, split on role markers and sent through keel's router.
-// python, tool and flow nodes are not run yet (an error naming the node), nor aggregation
-// nodes (batch runs only).
+// Jinja, `llm` nodes rendered, split on role markers and sent through keel's router, `python`
+// nodes in python3 workers (flows/python.h). tool and flow nodes are not run yet (an error
+// naming the node), nor aggregation nodes (batch runs only).
 //
 //   FlowRunOptions options;
 //   options.models = {{"open_ai_connection", "smart"}};   // else the name itself

@@ -98,10 +98,23 @@ test('keel flow run runs prompt and llm nodes through the router, unchanged flow
     assert.equal(deployment[0].body.messages[0].role, 'system');
     assert.match(JSON.parse(basic.stdout).output, /^echo: Write a simple {2}program/);
 
-    // A python node is not run yet: the error names the node.
+    // Python nodes run in python3 workers with the promptflow shim: chat-math-variant's
+    // extract_result.py after its llm node (the echo's "$" and "!" stripped by the file's own
+    // code), and eval-basic's line_process.py on its data.jsonl.
+    const math = await runKeel(['flow', 'run', path.join(FLOWS, 'chat-math-variant'), '--config', cfgPath,
+      '--inputs', 'question=2+2=$?!', '--model', 'open_ai_connection=chatty'], { timeoutMs: 15000 });
+    assert.equal(math.code, 0, math.stderr);
+    assert.deepEqual(JSON.parse(math.stdout), { answer: 'echo: 2+2=?' });
+    const evalRun = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-basic'), '--config', cfgPath,
+      '--inputs', 'groundtruth=Sunny', 'prediction=sunny'], { timeoutMs: 15000 });
+    assert.equal(evalRun.code, 0, evalRun.stderr);
+    assert.deepEqual(JSON.parse(evalRun.stdout), { results: 'Correct' });
+
+    // A Python exception is the node's error, with its traceback (basic's hello.py imports the
+    // openai package, which is not installed here).
     const py = await runKeel(['flow', 'run', path.join(FLOWS, 'basic'), '--config', cfgPath], { timeoutMs: 15000 });
     assert.equal(py.code, 1);
-    assert.match(py.stderr, /flow\.dag\.yaml:\d+: node llm: node type python is not run by keel yet/);
+    assert.match(py.stderr, /flow\.dag\.yaml:\d+: node llm: hello\.py raised:\nTraceback \(most recent call last\):[\s\S]*hello\.py", line \d+/);
   } finally {
     await fake.close();
   }
