@@ -12,7 +12,8 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
-  python3  # Prompt flow's python nodes run in python3 workers (src/flows/python.h)
+  python3 python3-requests python3-bs4   # Prompt flow's python nodes (src/flows/python.h) and
+                                        # web-classification's fetch node
 )
 
 missing=()

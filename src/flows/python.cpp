@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "api/json_util.h"
@@ -84,13 +85,21 @@ Result<PythonResult> run_python_node(const std::string& folder, const std::strin
     close(in_pipe[1]);
     return Error(ErrorCode::kInternal, "pipe failed");
   }
+  // Debian's python3 (where python3-requests and python3-bs4 install), unless KEEL_PYTHON names
+  // another; a python3 on PATH when there is none.
+  std::string python = "python3";
+  if (const char* chosen = std::getenv("KEEL_PYTHON"); chosen && *chosen) {
+    python = chosen;
+  } else if (access("/usr/bin/python3", X_OK) == 0) {
+    python = "/usr/bin/python3";
+  }
   const pid_t pid = fork();
   if (pid < 0) return Error(ErrorCode::kInternal, std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
-    const char* argv[] = {"python3", "-c", kRunner, nullptr};
-    execvpe("python3", const_cast<char**>(argv), environ);
+    const char* argv[] = {python.c_str(), "-c", kRunner, nullptr};
+    execvpe(python.c_str(), const_cast<char**>(argv), environ);
     _exit(127);
   }
   close(in_pipe[0]);
@@ -132,7 +141,7 @@ Result<PythonResult> run_python_node(const std::string& folder, const std::strin
                  file + ": timed out after " + std::to_string(timeout_ms) + " ms");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-    return Error(ErrorCode::kUnavailable, "python3 is not installed (apt install python3)");
+    return Error(ErrorCode::kUnavailable, python + " cannot be run (apt install python3)");
   }
   auto json = try_parse_json(answer);
   if (!json || !json->is_object()) {

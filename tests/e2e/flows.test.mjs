@@ -1,6 +1,8 @@
 // `keel flow check PATH`: Prompt flow's own example flows (../shared/promptflow/flows) check
 // as they are, and broken graphs fail with errors naming the file, line and node.
 import { test, before, after } from 'node:test';
+import http from 'node:http';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,3 +121,51 @@ test('keel flow run runs prompt and llm nodes through the router, unchanged flow
     await fake.close();
   }
 });
+
+// Debian's python3 with python3-requests and python3-bs4 (scripts/setup.sh) runs the fetch node.
+const hasFetchDeps = (() => {
+  try {
+    execFileSync(process.env.KEEL_PYTHON || '/usr/bin/python3', ['-c', 'import requests, bs4']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('web-classification runs unchanged: its python fetch node reads a local page, its llm nodes go through the router',
+  { skip: (!existsSync(FLOWS) && `no ${FLOWS}`) || (!hasFetchDeps && 'no python3-requests / python3-bs4') }, async () => {
+    const page = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>Keel Notes</h1><p>A note-taking app for sailors.</p></body></html>');
+    });
+    await new Promise((r) => page.listen(0, '127.0.0.1', r));
+    const fake = await startFakeOpenAI();
+    try {
+      const cfgDir = mkdtempSync(path.join(dir, 'web-'));
+      const cfgPath = path.join(cfgDir, 'keel.yaml');
+      writeFileSync(cfgPath, toYaml(keelConfig({
+        providers: [fakeProvider('oa', fake)],
+        models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-web' }] }],
+        dir: cfgDir,
+      })));
+      const url = `http://127.0.0.1:${page.address().port}/app`;
+      const run = await runKeel(['flow', 'run', path.join(FLOWS, 'web-classification'), '--config', cfgPath,
+        '--inputs', `url=${url}`, '--model', 'open_ai_connection=chatty'], { timeoutMs: 30000 });
+      assert.equal(run.code, 0, run.stderr);
+      // The echo is not JSON: convert_to_dict.py's own fallback answers.
+      assert.deepEqual(JSON.parse(run.stdout), { category: 'None', evidence: 'None' });
+      const sent = fake.requests.filter((r) => r.body?.model === 'echo-web').map((r) => r.body);
+      assert.equal(sent.length, 2);
+      // summarize_text_content (variant_0) got the page's text as BeautifulSoup gives it.
+      assert.match(sent[0].messages.at(-1).content, /^Text: Keel NotesA note-taking app for sailors\.\nSummary:$/);
+      assert.equal(sent[0].max_tokens ?? sent[0].max_completion_tokens, 128);
+      // classify_with_llm got the url, the examples from prepare_examples.py and the summary.
+      const classify = sent[1].messages.map((m) => m.content).join('\n');
+      assert.ok(classify.includes(url), classify);
+      assert.ok(classify.includes('com.spotify.music'), classify);
+      assert.ok(classify.includes('echo: Text: Keel Notes'), classify);
+    } finally {
+      await fake.close();
+      page.close();
+    }
+  });
