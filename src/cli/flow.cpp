@@ -31,6 +31,8 @@ int run(const std::string& path, const std::vector<std::string>& args,
   }
   FlowRunOptions options;
   Json inputs = Json::object();
+  std::vector<Json> lines;  // from an --inputs FILE
+  bool batch = false;       // a *.jsonl FILE, or more than one line
   for (size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--model" && i + 1 < args.size() && args[i + 1].find('=') != std::string::npos) {
       const std::string& pair = args[++i];
@@ -41,18 +43,25 @@ int run(const std::string& path, const std::vector<std::string>& args,
         const std::string& item = args[++i];
         const size_t eq = item.find('=');
         if (eq == std::string::npos) {
+          // A JSON object (one run), or JSON lines (*.jsonl, Prompt flow's data.jsonl): a batch
+          // run over every line, with the aggregation nodes.
           std::ifstream in(item);
-          std::string first;
-          if (!in || !std::getline(in, first)) {
+          if (!in) {
             std::fprintf(stderr, "keel: --inputs %s: cannot read it\n", item.c_str());
             return 2;
           }
-          auto json = try_parse_json(first);
-          if (!json || !json->is_object()) {
-            std::fprintf(stderr, "keel: --inputs %s: not a JSON object\n", item.c_str());
-            return 2;
+          std::string text;
+          while (std::getline(in, text)) {
+            if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+            auto json = try_parse_json(text);
+            if (!json || !json->is_object()) {
+              std::fprintf(stderr, "keel: --inputs %s: a line that is not a JSON object\n",
+                           item.c_str());
+              return 2;
+            }
+            lines.push_back(std::move(*json));
           }
-          for (const auto& [key, value] : json->items()) inputs[key] = value;
+          batch = batch || item.ends_with(".jsonl");
           continue;
         }
         const std::string name = item.substr(0, eq);
@@ -83,8 +92,22 @@ int run(const std::string& path, const std::vector<std::string>& args,
   }
   Result<Json> result = Error(ErrorCode::kInternal, "not run");
   asio::io_context context;
+  batch = batch || lines.size() > 1;
+  if (!batch && lines.size() == 1) {
+    for (const auto& [key, value] : lines[0].items()) {
+      if (!inputs.contains(key)) inputs[key] = value;
+    }
+  }
   auto task = [&]() -> Task<void> {
-    result = co_await run_flow(*flow, inputs, **router, options, std::make_shared<CancelToken>());
+    auto cancel = std::make_shared<CancelToken>();
+    if (batch) {
+      for (auto& line : lines) {
+        for (const auto& [key, value] : inputs.items()) line[key] = value;
+      }
+      result = co_await run_flow_batch(*flow, lines, **router, options, cancel);
+    } else {
+      result = co_await run_flow(*flow, inputs, **router, options, cancel);
+    }
   };
   asio::co_spawn(context, task(), asio::detached);
   context.run();
@@ -93,7 +116,7 @@ int run(const std::string& path, const std::vector<std::string>& args,
     std::fprintf(stderr, "keel: %s\n", result.error().message.c_str());
     return 1;
   }
-  std::printf("%s\n", (*result)["outputs"].dump(2).c_str());
+  std::printf("%s\n", (batch ? *result : (*result)["outputs"]).dump(2).c_str());
   return 0;
 }
 

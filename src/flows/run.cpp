@@ -188,12 +188,62 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
     }
     outputs[node.name] = sink.text;
   }
-  Json result = {{"outputs", Json::object()}, {"nodes", outputs}};
+  Json result = {{"outputs", Json::object()}, {"nodes", outputs}, {"inputs", inputs}};
   for (const auto& output : flow.outputs) {
     auto value = resolve(output.reference, inputs, outputs);
     result["outputs"][output.name] = value ? *value : Json();
   }
   co_return result;
+}
+
+Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lines, Router& router,
+                                  const FlowRunOptions& options, CancelPtr cancel) {
+  Json results = Json::array();
+  std::vector<Json> done;  // the lines that ran: their inputs and node outputs
+  for (const auto& line : lines) {
+    auto result = co_await run_flow(flow, line, router, options, cancel);
+    if (!result) {
+      results.push_back({{"error", result.error().message}});
+      continue;
+    }
+    results.push_back((*result)["outputs"]);
+    done.push_back(std::move(*result));
+  }
+  // Aggregation nodes, once, over the lines that ran: a reference becomes the list of its
+  // per-line values (an aggregation node's own output stays one value).
+  Json metrics = Json::object();
+  Json aggregated = Json::object();
+  for (size_t index : flow.order) {
+    const FlowNode& node = flow.nodes[index];
+    if (!node.aggregation) continue;
+    Json args = Json::object();
+    for (const auto& [name, value] : node.inputs) {
+      if (value.kind == FlowValue::Kind::kLiteral) {
+        args[name] = value.literal;
+        continue;
+      }
+      if (value.kind == FlowValue::Kind::kNode && flow.find(value.name)->aggregation) {
+        auto one = resolve(value, Json::object(), aggregated);
+        args[name] = one ? *one : Json();
+        continue;
+      }
+      Json list = Json::array();
+      for (const auto& line : done) {
+        auto item = resolve(value, line["inputs"], line["nodes"]);
+        list.push_back(item ? *item : Json());
+      }
+      args[name] = std::move(list);
+    }
+    if (node.type != "python") {
+      co_return node_error(flow, node,
+                           "an aggregation node of type " + node.type + " is not run by keel yet");
+    }
+    auto result = run_python_node(flow.folder, node.source_path, args, kPythonTimeoutMs);
+    if (!result) co_return node_error(flow, node, result.error().message);
+    for (const auto& [key, value] : result->metrics.items()) metrics[key] = value;
+    aggregated[node.name] = std::move(result->output);
+  }
+  co_return Json{{"lines", std::move(results)}, {"metrics", std::move(metrics)}};
 }
 
 }  // namespace keel

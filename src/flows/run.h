@@ -2,7 +2,7 @@
 // flow runs it: ${...} references resolved, `activate` conditions, `prompt` nodes rendered with
 // Jinja, `llm` nodes rendered, split on role markers and sent through keel's router, `python`
 // nodes in python3 workers (flows/python.h). tool and flow nodes are not run yet (an error
-// naming the node), nor aggregation nodes (batch runs only).
+// naming the node); aggregation nodes run in run_flow_batch.
 //
 //   FlowRunOptions options;
 //   options.models = {{"open_ai_connection", "smart"}};   // else the name itself
@@ -24,8 +24,15 @@ struct FlowRunOptions {
 };
 
 // The flow's inputs checked (undeclared ones refused, defaults filled), then every node run;
-// the result is {"outputs": {...}, "nodes": {node: output}}. Errors name the file and node.
+// the result is {"outputs": {...}, "nodes": {node: output}, "inputs": {...}}. Aggregation
+// nodes are left out. Errors name the file and node.
 Task<Result<Json>> run_flow(const Flow& flow, const Json& inputs, Router& router,
                             const FlowRunOptions& options, CancelPtr cancel);
+
+// Every line (one object of inputs each) as run_flow runs it, then the aggregation nodes once
+// with per-line lists (${inputs.x} too) over the lines that ran: {"lines": [outputs or
+// {"error"}], "metrics": {log_metric's}}. A failed line drops out of the aggregation.
+Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lines, Router& router,
+                                  const FlowRunOptions& options, CancelPtr cancel);
 
 }  // namespace keel

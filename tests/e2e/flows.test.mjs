@@ -91,14 +91,33 @@ test('keel flow run runs prompt and llm nodes through the router, unchanged flow
     assert.equal(sent[0].body.temperature, 0.7);
 
     // basic-with-builtin-llm: a prompt node, then an llm node whose deployment_name is a
-    // public model here; inputs from the flow's own data.jsonl (its first line).
+    // public model here; a batch over the flow's own data.jsonl (three lines).
     const basic = await runKeel(['flow', 'run', path.join(FLOWS, 'basic-with-builtin-llm'), '--config', cfgPath,
       '--inputs', path.join(FLOWS, 'basic-with-builtin-llm', 'data.jsonl')], { timeoutMs: 15000 });
     assert.equal(basic.code, 0, basic.stderr);
     const deployment = fake.requests.filter((r) => r.body?.model === 'echo-deployment');
-    assert.equal(deployment.length, 1);
+    assert.equal(deployment.length, 3);
     assert.equal(deployment[0].body.messages[0].role, 'system');
-    assert.match(JSON.parse(basic.stdout).output, /^echo: Write a simple {2}program/);
+    const batch = JSON.parse(basic.stdout);
+    assert.equal(batch.lines.length, 3);
+    assert.match(batch.lines[0].output, /^echo: Write a simple {2}program/);
+    assert.deepEqual(batch.metrics, {});
+
+    // Aggregation: eval-classification-accuracy over its data.jsonl, calculate_accuracy.py
+    // getting the per-line grades as a list and logging its metric.
+    const accuracy = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-classification-accuracy'), '--config', cfgPath,
+      '--inputs', path.join(FLOWS, 'eval-classification-accuracy', 'data.jsonl')], { timeoutMs: 15000 });
+    assert.equal(accuracy.code, 0, accuracy.stderr);
+    assert.deepEqual(JSON.parse(accuracy.stdout), {
+      lines: [{ grade: 'Correct' }, { grade: 'Correct' }, { grade: 'Correct' }],
+      metrics: { accuracy: 1 },
+    });
+    const mixedFile = path.join(cfgDir, 'mixed.jsonl');
+    writeFileSync(mixedFile, '{"groundtruth": "App", "prediction": "App"}\n{"groundtruth": "App", "prediction": "Game"}\n');
+    const mixed = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-classification-accuracy'), '--config', cfgPath,
+      '--inputs', mixedFile], { timeoutMs: 15000 });
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assert.deepEqual(JSON.parse(mixed.stdout).metrics, { accuracy: 0.5 });
 
     // Python nodes run in python3 workers with the promptflow shim: chat-math-variant's
     // extract_result.py after its llm node (the echo's "$" and "!" stripped by the file's own
