@@ -1,5 +1,6 @@
 #include "flows/run.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -132,6 +133,17 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
       auto result = run_python_node(flow.folder, node.source_path, args, kPythonTimeoutMs);
       if (!result) co_return node_error(flow, node, result.error().message);
       outputs[node.name] = std::move(result->output);
+      continue;
+    }
+    if (node.type == "flow") {
+      if (options.max_depth <= 0) co_return node_error(flow, node, "sub-flows nest too deep");
+      auto sub = load_flow((std::filesystem::path(flow.folder) / node.source_path).string());
+      if (!sub) co_return node_error(flow, node, sub.error().message);
+      FlowRunOptions inner = options;
+      --inner.max_depth;
+      auto result = co_await run_flow(*sub, args, router, inner, cancel);
+      if (!result) co_return node_error(flow, node, result.error().message);
+      outputs[node.name] = (*result)["outputs"];
       continue;
     }
     if (node.type != "prompt" && node.type != "llm") {

@@ -1,8 +1,9 @@
 // Runs a checked flow once (one line of inputs), node after node in `Flow::order`, as Prompt
 // flow runs it: ${...} references resolved, `activate` conditions, `prompt` nodes rendered with
 // Jinja, `llm` nodes rendered, split on role markers and sent through keel's router, `python`
-// nodes in python3 workers (flows/python.h). tool and flow nodes are not run yet (an error
-// naming the node); aggregation nodes run in run_flow_batch.
+// nodes in python3 workers (flows/python.h), `flow` nodes as a sub-flow run with the node's
+// inputs (its output: the sub-flow's outputs). tool nodes are not run yet (an error naming
+// the node); aggregation nodes run in run_flow_batch.
 //
 //   FlowRunOptions options;
 //   options.models = {{"open_ai_connection", "smart"}};   // else the name itself
@@ -21,6 +22,7 @@ struct FlowRunOptions {
   // An llm node's connection, deployment_name or model -> a public model (tried in that
   // order); a name not in the map is taken as a public model when the router has it.
   std::map<std::string, std::string> models;
+  int max_depth = 8;  // sub-flows within sub-flows, at most
 };
 
 // The flow's inputs checked (undeclared ones refused, defaults filled), then every node run;

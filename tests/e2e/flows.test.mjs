@@ -131,6 +131,19 @@ test('keel flow run runs prompt and llm nodes through the router, unchanged flow
     assert.equal(evalRun.code, 0, evalRun.stderr);
     assert.deepEqual(JSON.parse(evalRun.stdout), { results: 'Correct' });
 
+    // A flow node runs a sub-flow (here eval-classification-accuracy, as it is) with its inputs.
+    const outer = mkdtempSync(path.join(dir, 'outer-'));
+    writeFileSync(path.join(outer, 'flow.dag.yaml'), toYaml({
+      inputs: { truth: { type: 'string' }, guess: { type: 'string', default: 'App' } },
+      outputs: { verdict: { type: 'string', reference: '${grade_it.output.grade}' } },
+      nodes: [{ name: 'grade_it', type: 'flow',
+        source: { type: 'code', path: path.join(FLOWS, 'eval-classification-accuracy') },
+        inputs: { groundtruth: '${inputs.truth}', prediction: '${inputs.guess}' } }],
+    }));
+    const nested = await runKeel(['flow', 'run', outer, '--config', cfgPath, '--inputs', 'truth=app'], { timeoutMs: 15000 });
+    assert.equal(nested.code, 0, nested.stderr);
+    assert.deepEqual(JSON.parse(nested.stdout), { verdict: 'Correct' });
+
     // A Python exception is the node's error, with its traceback (basic's hello.py imports the
     // openai package, which is not installed here).
     const py = await runKeel(['flow', 'run', path.join(FLOWS, 'basic'), '--config', cfgPath], { timeoutMs: 15000 });
