@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "flows/flow_set.h"
 #include "http/download.h"
 #include "prompts/prompt_set.h"
 #include "providers/provider.h"
@@ -162,6 +163,10 @@ int config(const std::vector<std::string>& args) {
   // Prompt files are part of the config: read and checked as serve would (file, line).
   if (auto prompts = PromptSet::load(*loaded); !prompts) {
     std::fprintf(stderr, "%s\n", prompts.error().message.c_str());
+    return 1;
+  }
+  if (auto flows = FlowSet::load(*loaded); !flows) {
+    std::fprintf(stderr, "%s\n", flows.error().message.c_str());
     return 1;
   }
   std::printf("%s: ok (%zu providers, %zu models)\n", args[1].c_str(), loaded->providers.size(),

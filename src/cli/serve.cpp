@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "flows/flow_set.h"
 #include "http/server.h"
 #include "prompts/prompt_set.h"
 #include "providers/provider.h"
@@ -85,6 +86,11 @@ int serve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "keel: %s\n", prompts.error().message.c_str());
     return 1;
   }
+  auto flows = FlowSet::load(config);
+  if (!flows) {
+    std::fprintf(stderr, "keel: %s\n", flows.error().message.c_str());
+    return 1;
+  }
 
   ServerOptions options;
   options.host = config.server.host;
@@ -105,6 +111,7 @@ int serve(const std::vector<std::string>& args) {
   });
   app.set_server(&server);
   app.set_prompts(std::move(*prompts));
+  app.set_flows(std::move(*flows));
   auto port = server.listen();
   if (!port) {
     std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());

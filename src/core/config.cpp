@@ -385,7 +385,8 @@ class Loader {
 
   void load(const Field& root) {
     const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
-                               "api_keys", "providers", "models", "router", "server", "prompts"});
+                               "api_keys", "providers", "models", "router", "server", "prompts",
+                               "flows"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -416,6 +417,9 @@ class Loader {
     }
     if (const Field* field = top.get("prompts")) {
       for (const auto& item : list_items(*field)) load_prompt(item);
+    }
+    if (const Field* field = top.get("flows")) {
+      for (const auto& item : list_items(*field)) load_flow_entry(item);
     }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
@@ -772,6 +776,35 @@ class Loader {
       }
     }
     config_.prompts.push_back(std::move(prompt));
+  }
+
+  void load_flow_entry(const Field& item) {
+    const MapReader map(item, {"name", "path", "models"});
+    FlowConfig flow;
+    flow.line = item.line;
+    const Field& name = map.require("name");
+    flow.name = text(name);
+    if (flow.name.empty()) fail(name, "must not be empty");
+    for (const auto& other : config_.flows) {
+      if (other.name == flow.name) fail(name, "duplicate flow name " + quote_value(flow.name));
+    }
+    const Field& path = map.require("path");
+    flow.path = text(path);
+    if (flow.path.empty()) fail(path, "must not be empty");
+    if (const Field* f = map.get("models"); f != nullptr && !f->node.IsNull()) {
+      if (!f->node.IsMap()) fail(*f, std::string("expected a map, got ") + shape_of(f->node));
+      for (auto it = f->node.begin(); it != f->node.end(); ++it) {
+        const int mark_line = it->first.Mark().line;
+        const Field value{it->second, join(f->path, it->first.Scalar()),
+                          mark_line >= 0 ? mark_line + 1 : f->line};
+        const std::string model = text(value);
+        if (config_.find_model(model) == nullptr) {
+          fail(value, "no model named " + quote_value(model));
+        }
+        flow.models[restore_refs(it->first.Scalar())] = model;
+      }
+    }
+    config_.flows.push_back(std::move(flow));
   }
 
   TargetConfig load_target(const Field& item) {

@@ -67,6 +67,15 @@ struct PromptConfig {
   int line = 0;  // of the entry, for messages
 };
 
+// `flows:` (DESIGN.md): a named Prompt flow folder, read by src/flows/. `models`: an llm
+// node's connection, deployment or model name -> a public model.
+struct FlowConfig {
+  std::string name;
+  std::string path;  // relative ones from the config file's folder
+  std::map<std::string, std::string> models;
+  int line = 0;
+};
+
 struct RouterConfig {
   int backoff_base_ms = 100;         // first retry waits about this long, doubling each time
   int backoff_max_ms = 2000;
@@ -110,6 +119,7 @@ struct Config {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   std::vector<PromptConfig> prompts;
+  std::vector<FlowConfig> flows;
   RouterConfig router;
   // Unset ${VAR}s seen while loading, for warnings.
   std::vector<std::string> unset_vars;

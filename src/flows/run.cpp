@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "flows/python.h"
+#include "http/asio.h"
 #include "prompts/jinja.h"
 #include "prompts/prompty.h"
 
@@ -55,6 +56,18 @@ std::optional<double> number_of(const Json& value) {
     }
   }
   return std::nullopt;
+}
+
+// A python node on a worker thread of its own pool, so that the caller's io thread goes on
+// serving while python3 runs; the coroutine resumes on the caller's executor.
+Task<Result<PythonResult>> python_node(const std::string& folder, const std::string& file,
+                                       const Json& args) {
+  static asio::thread_pool pool(4);
+  auto home = co_await asio::this_coro::executor;
+  co_await asio::post(pool, asio::use_awaitable);
+  Result<PythonResult> result = run_python_node(folder, file, args, kPythonTimeoutMs);
+  co_await asio::post(home, asio::use_awaitable);
+  co_return result;
 }
 
 // Collects an answer's text.
@@ -130,7 +143,7 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
       args[name] = std::move(*resolved);
     }
     if (node.type == "python") {
-      auto result = run_python_node(flow.folder, node.source_path, args, kPythonTimeoutMs);
+      auto result = co_await python_node(flow.folder, node.source_path, args);
       if (!result) co_return node_error(flow, node, result.error().message);
       outputs[node.name] = std::move(result->output);
       continue;
@@ -250,7 +263,7 @@ Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lin
       co_return node_error(flow, node,
                            "an aggregation node of type " + node.type + " is not run by keel yet");
     }
-    auto result = run_python_node(flow.folder, node.source_path, args, kPythonTimeoutMs);
+    auto result = co_await python_node(flow.folder, node.source_path, args);
     if (!result) co_return node_error(flow, node, result.error().message);
     for (const auto& [key, value] : result->metrics.items()) metrics[key] = value;
     aggregated[node.name] = std::move(result->output);

@@ -327,6 +327,10 @@ std::span<const Route> App::routes() {
        .methods = {post},
        .logged = true,
        .handler = &App::run_prompt},
+      {.pattern = "/v1/flows/{name}/run",
+       .methods = {post},
+       .logged = true,
+       .handler = &App::run_flow_route},
   };
   return table;
 }

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/config.h"
+#include "flows/flow_set.h"
 #include "http/server.h"
 #include "prompts/prompt_set.h"
 #include "router/router.h"
@@ -48,6 +49,8 @@ class App {
   void set_server(const Server* server) { server_ = server; }
   // The config's prompts (PromptSet::load), for /v1/prompts/{name}/run; none by default.
   void set_prompts(std::shared_ptr<const PromptSet> prompts) { prompts_ = std::move(prompts); }
+  // The config's flows (FlowSet::load), for /v1/flows/{name}/run; none by default.
+  void set_flows(std::shared_ptr<const FlowSet> flows) { flows_ = std::move(flows); }
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
@@ -62,7 +65,8 @@ class App {
   Task<void> messages(RouteCall& call);
   Task<void> count_tokens(RouteCall& call);
   Task<void> embeddings(RouteCall& call);
-  Task<void> run_prompt(RouteCall& call);  // src/server/prompts.cpp
+  Task<void> run_prompt(RouteCall& call);      // src/server/prompts.cpp
+  Task<void> run_flow_route(RouteCall& call);  // src/server/flows.cpp
 
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
@@ -87,6 +91,7 @@ class App {
   Metrics metrics_;
   const Server* server_ = nullptr;
   std::shared_ptr<const PromptSet> prompts_;
+  std::shared_ptr<const FlowSet> flows_;
   std::atomic<int> in_flight_{0};
 };
 

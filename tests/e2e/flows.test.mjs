@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runKeel, keelConfig, toYaml, fakeProvider } from './harness.mjs';
+import { runKeel, keelConfig, toYaml, fakeProvider, startKeel, makeClient } from './harness.mjs';
+import OpenAI from 'openai';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -201,3 +202,33 @@ test('web-classification runs unchanged: its python fetch node reads a local pag
       page.close();
     }
   });
+
+test('POST /v1/flows/{name}/run runs a configured flow through the router', { skip: !existsSync(FLOWS) && `no ${FLOWS}` }, async () => {
+  const fake = await startFakeOpenAI();
+  const keel = await startKeel({
+    providers: [fakeProvider('oa', fake)],
+    models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-served' }] }],
+    extra: { flows: [{ name: 'math', path: path.join(FLOWS, 'chat-math-variant'), models: { open_ai_connection: 'chatty' } }] },
+  });
+  try {
+    const client = makeClient(keel);
+    const data = await client.post('/flows/math/run', { body: { inputs: { question: '3*3=$?' } } });
+    assert.deepEqual(data, { outputs: { answer: 'echo: 3*3=?' } });
+    const sent = fake.requests.filter((r) => r.body?.model === 'echo-served');
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].body.messages.at(-1).content, '3*3=$?');
+    const isError = (status, pattern) => (e) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.equal(e.status, status, e.message);
+      assert.match(e.error?.message ?? '', pattern);
+      return true;
+    };
+    await assert.rejects(client.post('/flows/nope/run', { body: { inputs: {} } }), isError(404, /flow 'nope' does not exist/));
+    await assert.rejects(client.post('/flows/math/run', { body: { inputs: { topic: 'x' } } }), isError(400, /unknown input 'topic'/));
+    await assert.rejects(client.post('/flows/math/run', { body: { inputs: {}, stream: true } }), isError(400, /streaming a flow is not supported yet/));
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+    await fake.close();
+  }
+});

@@ -271,9 +271,10 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 }
 
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
-  EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
-            "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, providers, models, router, server, prompts)");
+  EXPECT_EQ(
+      error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
+      "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
+      "log_retention, access_log, api_keys, providers, models, router, server, prompts, flows)");
 }
 
 TEST(ConfigTest, PromptsWithVariants) {
@@ -295,6 +296,24 @@ TEST(ConfigTest, PromptsWithVariants) {
   EXPECT_EQ(prompt.variants, (std::vector<std::pair<std::string, std::string>>{
                                  {"anthropic", "a.prompty"}, {"gpt-4o*", "g.prompty"}}));
   EXPECT_EQ(config.find_prompt("summarize"), &config.prompts[0]);
+}
+
+TEST(ConfigTest, FlowsWithModelMaps) {
+  Config config = load_ok(kProviders +
+                          "models:\n"
+                          "  - name: smart\n"
+                          "    targets: [{provider: openai, model: gpt-4o}]\n"
+                          "flows:\n"
+                          "  - name: classify\n"
+                          "    path: flows/web-classification\n"
+                          "    models: {open_ai_connection: smart}\n");
+  ASSERT_EQ(config.flows.size(), 1u);
+  EXPECT_EQ(config.flows[0].path, "flows/web-classification");
+  EXPECT_EQ(config.flows[0].models.at("open_ai_connection"), "smart");
+  EXPECT_EQ(error_of("flows:\n  - {name: f, path: p, models: {c: nope}}\n"),
+            "keel.yaml:2: flows[0].models.c: no model named \"nope\"");
+  EXPECT_EQ(error_of("flows:\n  - {name: f}\n"),
+            "keel.yaml:2: flows[0]: missing required key \"path\"");
 }
 
 TEST(ConfigErrorTest, PromptEntries) {
@@ -804,7 +823,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, providers, models, router, server, "
-            "prompts)");
+            "prompts, flows)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
