@@ -15,6 +15,9 @@ import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FLOWS = path.resolve(here, '../../../shared/promptflow/flows');
 let dir;
+// prompt and llm nodes render Jinja with llama.cpp's engine, which comes with the local engine.
+const hasJinja = (await runKeel(['version'])).stdout.includes('local engine: llama.cpp');
+const noRun = (!existsSync(FLOWS) && `no ${FLOWS}`) || (!hasJinja && 'keel was built without the local engine (no Jinja)');
 
 before(() => { dir = mkdtempSync(path.join(tmpdir(), 'keel-flows-')); });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,7 +69,7 @@ test('a broken graph fails naming the file, line and node', async () => {
   assert.match(none.stderr, /cannot open the flow \(no flow\.dag\.yaml\)/);
 });
 
-test('keel flow run runs prompt and llm nodes through the router, unchanged flows over a fake upstream', { skip: !existsSync(FLOWS) && `no ${FLOWS}` }, async () => {
+test('keel flow run runs prompt and llm nodes through the router, unchanged flows over a fake upstream', { skip: noRun }, async () => {
   const fake = await startFakeOpenAI();
   try {
     const cfgDir = mkdtempSync(path.join(dir, 'run-'));
@@ -166,7 +169,7 @@ const hasFetchDeps = (() => {
 })();
 
 test('web-classification runs unchanged: its python fetch node reads a local page, its llm nodes go through the router',
-  { skip: (!existsSync(FLOWS) && `no ${FLOWS}`) || (!hasFetchDeps && 'no python3-requests / python3-bs4') }, async () => {
+  { skip: noRun || (!hasFetchDeps && 'no python3-requests / python3-bs4') }, async () => {
     const page = http.createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html><body><h1>Keel Notes</h1><p>A note-taking app for sailors.</p></body></html>');
@@ -203,7 +206,7 @@ test('web-classification runs unchanged: its python fetch node reads a local pag
     }
   });
 
-test('POST /v1/flows/{name}/run runs a configured flow through the router', { skip: !existsSync(FLOWS) && `no ${FLOWS}` }, async () => {
+test('POST /v1/flows/{name}/run runs a configured flow through the router', { skip: noRun }, async () => {
   const fake = await startFakeOpenAI();
   const keel = await startKeel({
     providers: [fakeProvider('oa', fake)],
