@@ -14,6 +14,8 @@ APT_PACKAGES=(
   ccache   # every keel build compiles through it (scripts/ccache.sh); cache in ~/.cache/ccache
   chromium   # tests/browser drive the web console in it (playwright-core, no browser download)
   libvalijson-dev   # JSON Schema validation for keel eval's json_schema evaluator (header-only)
+  python3 python3-requests python3-bs4   # Prompt flow's python nodes (src/flows/python.h) and
+                                        # web-classification's fetch node
 )
 
 missing=()

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "router/router.h"
 
 namespace keel::cli {
 
@@ -19,6 +20,8 @@ int eval(const std::vector<std::string>& args);
 int reload(const std::vector<std::string>& args);
 int shadow(const std::vector<std::string>& args);   // shadow.cpp: `keel shadow report MODEL`   // reload.cpp: POST /admin/reload     // eval.cpp: `keel eval`, `keel eval compare`
 int tools(const std::vector<std::string>& args);   // list | call NAME --args JSON
+int prompt(const std::vector<std::string>& args);  // prompt run NAME --input k=v ...
+int flow(const std::vector<std::string>& args);    // flow check PATH | flow run PATH ...
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();
@@ -38,6 +41,10 @@ inline constexpr const char* kDefaultModelSource =
 // else, when no vendor is present, kDefaultModelSource pulled into the models folder, or where
 // that fails a generated fixture model (with a loud warning). "" when there is none.
 std::string default_local_model(bool vendors_present);
+
+// A router over the config's providers, for commands that call models in this process (keel
+// prompt run, keel flow run).
+Result<std::unique_ptr<Router>> make_router(const Config& config);
 
 // "1.1 MiB", "512 B": sizes for people.
 std::string human_bytes(double bytes);

@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "flows/flow_set.h"
 #include "http/download.h"
+#include "prompts/prompt_set.h"
 #include "providers/provider.h"
 #include "tools/toolbox.h"
 #ifdef KEEL_HAS_LLAMA
@@ -165,6 +167,15 @@ int config(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: %s\n", args[1].c_str(), error.c_str());
   }
   if (!toolbox.errors().empty()) return 1;
+  // Prompt files are part of the config: read and checked as serve would (file, line).
+  if (auto prompts = PromptSet::load(*loaded); !prompts) {
+    std::fprintf(stderr, "%s\n", prompts.error().message.c_str());
+    return 1;
+  }
+  if (auto flows = FlowSet::load(*loaded); !flows) {
+    std::fprintf(stderr, "%s\n", flows.error().message.c_str());
+    return 1;
+  }
   std::printf("%s: ok (%zu providers, %zu models)\n", args[1].c_str(), loaded->providers.size(),
               loaded->models.size());
   return 0;

@@ -40,6 +40,13 @@ void usage() {
       "  eval compare DIR_A DIR_B  which differences between two eval runs are significant\n"
       "  shadow report MODEL [--json]  quality, latency and cost of a model's shadow candidate\n"
       "  reload [--url URL]     a running keel reloads its config file (as SIGHUP does)\n"
+      "  prompt run NAME [--input k=v ...] [--config FILE] [--json]\n"
+      "                         run a configured prompt (its variant per target) and print\n"
+      "                         the answer\n"
+      "  flow check PATH [--variant NODE=ID ...]\n"
+      "                         check a Prompt flow folder (flow.dag.yaml) before it runs\n"
+      "  flow run PATH [--inputs k=v ... | FILE] [--model NAME=PUBLIC ...] [--config FILE]\n"
+      "                         run it once (prompt and llm nodes) and print its outputs\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  tools list | call [TOOLSET/]NAME --args JSON | approve [TOOLSET[/TOOL]]\n"
       "                         the configured toolsets' tools; call one; approve changed\n"
@@ -76,6 +83,8 @@ int main(int argc, char** argv) {
   if (command == "reload") return keel::cli::reload(args);
   if (command == "shadow") return keel::cli::shadow(args);
   if (command == "tools") return keel::cli::tools(args);
+  if (command == "prompt") return keel::cli::prompt(args);
+  if (command == "flow") return keel::cli::flow(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

@@ -8,7 +8,9 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "flows/flow_set.h"
 #include "http/server.h"
+#include "prompts/prompt_set.h"
 #include "providers/provider.h"
 #include "router/router.h"
 #include "server/app.h"
@@ -92,6 +94,16 @@ int serve(const std::vector<std::string>& args) {
   }
   auto router = std::make_unique<Router>(config, std::move(providers));
   if (config.models.empty()) explain_empty(config);
+  auto prompts = PromptSet::load(config);
+  if (!prompts) {
+    std::fprintf(stderr, "keel: %s\n", prompts.error().message.c_str());
+    return 1;
+  }
+  auto flows = FlowSet::load(config);
+  if (!flows) {
+    std::fprintf(stderr, "keel: %s\n", flows.error().message.c_str());
+    return 1;
+  }
 
   ServerOptions options;
   options.host = config.server.host;
@@ -119,6 +131,8 @@ int serve(const std::vector<std::string>& args) {
     return app.handle(request, response);
   });
   app.set_server(&server);
+  app.set_prompts(std::move(*prompts));
+  app.set_flows(std::move(*flows));
   auto port = server.listen();
   if (!port) {
     std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());

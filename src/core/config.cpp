@@ -70,6 +70,13 @@ const ToolsetConfig* Config::find_toolset(const std::string& name) const {
   return nullptr;
 }
 
+const PromptConfig* Config::find_prompt(const std::string& name) const {
+  for (const auto& prompt : prompts) {
+    if (prompt.name == name) return &prompt;
+  }
+  return nullptr;
+}
+
 const ModelConfig* Config::find_model(const std::string& name) const {
   for (const auto& model : models) {
     if (model.name == name) return &model;
@@ -396,7 +403,8 @@ class Loader {
   void load(const Field& root) {
     const MapReader top(
         root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
-               "admin_keys", "providers", "models", "router", "server", "pricing", "toolsets"});
+               "admin_keys", "providers", "models", "router", "server", "pricing", "toolsets",
+               "prompts", "flows"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -441,6 +449,12 @@ class Loader {
       if (config_.find_model(model.shadow->model) == nullptr) {
         fail(at, "no model named " + quote_value(model.shadow->model));
       }
+    }
+    if (const Field* field = top.get("prompts")) {
+      for (const auto& item : list_items(*field)) load_prompt(item);
+    }
+    if (const Field* field = top.get("flows")) {
+      for (const auto& item : list_items(*field)) load_flow_entry(item);
     }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
@@ -942,6 +956,71 @@ class Loader {
       if (const Field* f = map.get("allow_hosts")) toolset.allow_hosts = names(*f);
     }
     config_.toolsets.push_back(std::move(toolset));
+  }
+
+  void load_prompt(const Field& item) {
+    const MapReader map(item, {"name", "file", "model", "variants"});
+    PromptConfig prompt;
+    prompt.line = item.line;
+    const Field& name = map.require("name");
+    prompt.name = text(name);
+    if (prompt.name.empty()) fail(name, "must not be empty");
+    if (config_.find_prompt(prompt.name) != nullptr) {
+      fail(name, "duplicate prompt name " + quote_value(prompt.name));
+    }
+    const Field& file = map.require("file");
+    prompt.file = text(file);
+    if (prompt.file.empty()) fail(file, "must not be empty");
+    if (const Field* f = map.get("model")) {
+      prompt.model = text(*f);
+      if (config_.find_model(prompt.model) == nullptr) {
+        fail(*f, "no model named " + quote_value(prompt.model));
+      }
+    }
+    if (const Field* f = map.get("variants"); f != nullptr && !f->node.IsNull()) {
+      if (!f->node.IsMap()) fail(*f, std::string("expected a map, got ") + shape_of(f->node));
+      for (auto it = f->node.begin(); it != f->node.end(); ++it) {
+        const int mark_line = it->first.Mark().line;
+        const Field value{it->second, join(f->path, it->first.Scalar()),
+                          mark_line >= 0 ? mark_line + 1 : f->line};
+        const std::string key = restore_refs(it->first.Scalar());
+        if (key.empty())
+          fail(value, "a variant needs a key (provider kind, provider name or model glob)");
+        const std::string path = text(value);
+        if (path.empty()) fail(value, "must not be empty");
+        prompt.variants.emplace_back(key, path);
+      }
+    }
+    config_.prompts.push_back(std::move(prompt));
+  }
+
+  void load_flow_entry(const Field& item) {
+    const MapReader map(item, {"name", "path", "models"});
+    FlowConfig flow;
+    flow.line = item.line;
+    const Field& name = map.require("name");
+    flow.name = text(name);
+    if (flow.name.empty()) fail(name, "must not be empty");
+    for (const auto& other : config_.flows) {
+      if (other.name == flow.name) fail(name, "duplicate flow name " + quote_value(flow.name));
+    }
+    const Field& path = map.require("path");
+    flow.path = text(path);
+    if (flow.path.empty()) fail(path, "must not be empty");
+    if (const Field* f = map.get("models"); f != nullptr && !f->node.IsNull()) {
+      if (!f->node.IsMap()) fail(*f, std::string("expected a map, got ") + shape_of(f->node));
+      for (auto it = f->node.begin(); it != f->node.end(); ++it) {
+        const int mark_line = it->first.Mark().line;
+        const Field value{it->second, join(f->path, it->first.Scalar()),
+                          mark_line >= 0 ? mark_line + 1 : f->line};
+        const std::string model = text(value);
+        if (config_.find_model(model) == nullptr) {
+          fail(value, "no model named " + quote_value(model));
+        }
+        flow.models[restore_refs(it->first.Scalar())] = model;
+      }
+    }
+    config_.flows.push_back(std::move(flow));
   }
 
   TargetConfig load_target(const Field& item) {

@@ -102,6 +102,27 @@ struct ModelConfig {
   std::optional<ShadowConfig> shadow;
 };
 
+// `prompts:` (DESIGN.md): a named .prompty file with per-target variants. Paths as written;
+// relative ones are relative to the config file's folder. Files are read by src/prompts/.
+struct PromptConfig {
+  std::string name;
+  std::string file;   // the default variant
+  std::string model;  // the public model it runs on; empty: the file's model id
+  // Key -> file, in the config's order: a provider kind, a provider name, or a glob over the
+  // target's upstream model name ("gpt-4o*").
+  std::vector<std::pair<std::string, std::string>> variants;
+  int line = 0;  // of the entry, for messages
+};
+
+// `flows:` (DESIGN.md): a named Prompt flow folder, read by src/flows/. `models`: an llm
+// node's connection, deployment or model name -> a public model.
+struct FlowConfig {
+  std::string name;
+  std::string path;  // relative ones from the config file's folder
+  std::map<std::string, std::string> models;
+  int line = 0;
+};
+
 struct RouterConfig {
   int backoff_base_ms = 100;         // first retry waits about this long, doubling each time
   int backoff_max_ms = 2000;
@@ -155,6 +176,8 @@ struct Config {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   std::vector<ToolsetConfig> toolsets;
+  std::vector<PromptConfig> prompts;
+  std::vector<FlowConfig> flows;
   RouterConfig router;
   std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.
@@ -165,6 +188,7 @@ struct Config {
   // The price of `provider`'s `model` ("provider/model" first, then "model"); null when unpriced.
   const ModelPrice* find_price(const std::string& provider, const std::string& model) const;
   const ToolsetConfig* find_toolset(const std::string& name) const;
+  const PromptConfig* find_prompt(const std::string& name) const;
 };
 
 // The tools `kind: builtin` offers (src/tools/builtin/).

@@ -311,8 +311,8 @@ Error Router::final_error(const Model& model,
   return error;
 }
 
-Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
-                               CancelPtr client_gone) {
+Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone,
+                               const RequestShaper& shape) {
   ChatOutcome outcome;
   auto model_it = models_.find(request.model);
   if (model_it == models_.end()) {
@@ -362,6 +362,22 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
       record.started_ms = unix_millis();
       record.provider = target.config.provider;
       record.target_model = target.config.model;
+      std::optional<ChatRequest> shaped;
+      if (shape) {
+        auto result = shape(
+            AttemptTarget{target.config.provider, target.provider->kind(), target.config.model},
+            record.variant);
+        if (!result) {
+          record.status = attempt_status(result.error());
+          record.error_class = error_code_name(result.error().code);
+          record.error_message = result.error().message;
+          outcome.attempts.push_back(record);
+          last_error = result.error();
+          break;
+        }
+        shaped = std::move(*result);
+      }
+      const ChatRequest& attempt_request = shaped ? *shaped : request;
       auto attempt_start = steady_clock::now();
       auto attempt_cancel = client_gone->child();
       AttemptTimer timer(executor, attempt_cancel, model.config.first_token_timeout_ms,
@@ -371,7 +387,7 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client,
         record.ttft_ms = elapsed_ms(attempt_start);
         outcome.ttft_ms = elapsed_ms(request_start);
       });
-      co_await target.provider->chat(request, target.config.model, sink, attempt_cancel);
+      co_await target.provider->chat(attempt_request, target.config.model, sink, attempt_cancel);
       record.latency_ms = elapsed_ms(attempt_start);
       record.prompt_tokens = sink.usage().prompt_tokens;
       record.completion_tokens = sink.usage().completion_tokens;

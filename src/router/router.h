@@ -11,6 +11,7 @@
 // serves every io thread; each call runs on its caller's thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,20 @@ struct TargetStatus {
   double latency_ewma_ms = -1;   // -1: no sample yet
 };
 
+// The target of one attempt, as a RequestShaper sees it.
+struct AttemptTarget {
+  const std::string& provider;  // the provider's name in the config
+  ProviderKind kind;
+  const std::string& model;  // the upstream's model name
+};
+
+// "What does this request look like for this target?" (DESIGN.md "Layers"): called before
+// every attempt, retries and failovers included, on the request's thread; `prompts` supplies
+// it (per-model prompt variants). It names what it chose in `variant`, which the attempt's
+// record keeps. An error fails that target without a retry, and the router goes on to the next.
+using RequestShaper =
+    std::function<Result<ChatRequest>(const AttemptTarget& target, std::string& variant)>;
+
 class Router {
  public:
   Router(const Config& config, std::map<std::string, std::unique_ptr<Provider>> providers,
@@ -58,7 +73,8 @@ class Router {
   }
   const Provider* provider(const std::string& name) const;
 
-  Task<ChatOutcome> chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone);
+  Task<ChatOutcome> chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone,
+                         const RequestShaper& shape = {});
   Task<Result<Embeddings>> embed(const EmbedRequest& request, CancelPtr client_gone,
                                  std::vector<AttemptRecord>& attempts);
   // The prompt's token count from the first of the model's targets whose provider can count

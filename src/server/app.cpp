@@ -352,6 +352,14 @@ std::span<const Route> App::routes() {
        .methods = {get},
        .format_by_client = true,
        .handler = &App::get_model},
+      {.pattern = "/v1/prompts/{name}/run",
+       .methods = {post},
+       .logged = true,
+       .handler = &App::run_prompt},
+      {.pattern = "/v1/flows/{name}/run",
+       .methods = {post},
+       .logged = true,
+       .handler = &App::run_flow_route},
   };
   return table;
 }
@@ -500,6 +508,13 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     co_await send_error(response, error, &record, format);
     co_return;
   }
+  co_await answer_chat(router, chat, request.message.body(), response, record, format);
+}
+
+Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& chat, std::string_view body,
+                            ResponseWriter& response, RequestRecord& record, ApiFormat format,
+                            const RequestShaper& shape) {
+  const bool anthropic = format == ApiFormat::kAnthropic;
   std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
   // Shadow traffic needs the served answer's text, as the content log does.
   const ModelConfig* model_config = router->model_config(chat.model);
@@ -517,7 +532,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await route_chat(*router, chat, *sink, response.client_gone());
+    outcome = co_await route_chat(*router, chat, *sink, response.client_gone(), shape);
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -525,7 +540,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await route_chat(*router, chat, sink, response.client_gone());
+    outcome = co_await route_chat(*router, chat, sink, response.client_gone(), shape);
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -555,12 +570,12 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
     served.completion_tokens = outcome.usage.completion_tokens;
     served.provider = outcome.provider;
     served.upstream_model = outcome.upstream_model;
-    shadow_.mirror(co_await asio::this_coro::executor, router, *model_config->shadow,
-                   std::move(served));
+    shadow_.mirror(co_await asio::this_coro::executor, router,
+                   *model_config->shadow, std::move(served));
   }
   if (transcript && config_.log_content) {
     Json content = {
-        {"request", try_parse_json(request.message.body()).value_or(Json())},
+        {"request", try_parse_json(body).value_or(Json())},
         {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
                                : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);
@@ -590,12 +605,14 @@ Task<void> App::settle(ResponseWriter& response, ChatOutcome& outcome, RequestRe
 }
 
 Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
-                                  CancelPtr client_gone) {
+                                  CancelPtr client_gone, const RequestShaper& shape) {
   // The model as the request's router has it (a reload may have changed its tools).
   const ModelConfig* model = router.model_config(chat.model);
   if (toolbox_ == nullptr || model == nullptr || model->tools.empty()) {
-    co_return co_await router.chat(chat, sink, std::move(client_gone));
+    co_return co_await router.chat(chat, sink, std::move(client_gone), shape);
   }
+  // The tool loop's rounds go out as the client's request: a prompt's variants do not apply
+  // to a model that has tools.
   co_return co_await run_tool_loop(router, *toolbox_, chat, *model, sink, std::move(client_gone));
 }
 

@@ -11,7 +11,9 @@
 
 #include "core/config.h"
 #include "evals/shadow.h"
+#include "flows/flow_set.h"
 #include "http/server.h"
+#include "prompts/prompt_set.h"
 #include "router/router.h"
 #include "server/metrics.h"
 #include "server/routes.h"
@@ -62,6 +64,10 @@ class App {
   void set_server(const Server* server) { server_ = server; }
   // The configured toolsets; models with `tools:` run the tool loop through it. Optional.
   void set_toolbox(Toolbox* toolbox) { toolbox_ = toolbox; }
+  // The config's prompts (PromptSet::load), for /v1/prompts/{name}/run; none by default.
+  void set_prompts(std::shared_ptr<const PromptSet> prompts) { prompts_ = std::move(prompts); }
+  // The config's flows (FlowSet::load), for /v1/flows/{name}/run; none by default.
+  void set_flows(std::shared_ptr<const FlowSet> flows) { flows_ = std::move(flows); }
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
@@ -83,6 +89,8 @@ class App {
   Task<void> messages(RouteCall& call);
   Task<void> count_tokens(RouteCall& call);
   Task<void> embeddings(RouteCall& call);
+  Task<void> run_prompt(RouteCall& call);      // src/server/prompts.cpp
+  Task<void> run_flow_route(RouteCall& call);  // src/server/flows.cpp
 
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
@@ -101,6 +109,11 @@ class App {
   // A chat's outcome into its record; a failure the client has not seen yet is sent to it.
   Task<void> settle(ResponseWriter& response, ChatOutcome& outcome, RequestRecord& record,
                     ApiFormat format);
+  // The router's answer to `chat` in `format`'s shape, streamed when chat.stream; `shape`
+  // reshapes the request per attempt (prompt variants). `body`: the request, for log_content.
+  Task<void> answer_chat(std::shared_ptr<Router> router, const ChatRequest& chat, std::string_view body,
+                         ResponseWriter& response, RequestRecord& record, ApiFormat format,
+                         const RequestShaper& shape = {});
   Task<void> models(ResponseWriter& response, std::string_view name, ApiFormat format);
   // POST /mcp: keel's toolsets as an MCP server (src/server/mcp_route.cpp).
   Task<void> mcp(Request& request, ResponseWriter& response, RequestRecord& record);
@@ -113,7 +126,7 @@ class App {
   // Router::chat, or the tool loop (tools/loop.h) for a model whose config names tools.
   // The request's router, or the tool loop over it when the model has `tools:`.
   Task<ChatOutcome> route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
-                               CancelPtr client_gone);
+                               CancelPtr client_gone, const RequestShaper& shape = {});
   bool authorized(const bhttp::fields& fields) const;
   // Why a request may not use a route of `access` (401 no or wrong key, 403 /admin is off);
   // nullopt when it may.
@@ -133,6 +146,8 @@ class App {
   evals::ShadowMirror shadow_{*store_, config_};
   const Server* server_ = nullptr;
   Toolbox* toolbox_ = nullptr;
+  std::shared_ptr<const PromptSet> prompts_;
+  std::shared_ptr<const FlowSet> flows_;
   std::atomic<int> in_flight_{0};
   std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
   std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)

@@ -30,6 +30,7 @@ struct AttemptRecord {
   int64_t ttft_ms = -1;          // -1: no token came
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  std::string variant;  // the prompt variant sent (a file), "" when not a prompt run
 };
 
 struct RequestRecord {

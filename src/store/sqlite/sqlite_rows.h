@@ -16,7 +16,7 @@ inline constexpr const char* kRequestColumns =
     "prompt_tokens, completion_tokens, content, key_id";
 inline constexpr const char* kAttemptColumns =
     "started_ms, provider, target_model, status, error_class, error_message, latency_ms, "
-    "ttft_ms, prompt_tokens, completion_tokens";
+    "ttft_ms, prompt_tokens, completion_tokens, variant";
 
 inline std::string column_text(sqlite3_stmt* stmt, int index) {
   auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
@@ -51,6 +51,7 @@ inline void read_attempt(sqlite3_stmt* stmt, AttemptRecord& a) {
   a.ttft_ms = sqlite3_column_int64(stmt, 7);
   a.prompt_tokens = sqlite3_column_int64(stmt, 8);
   a.completion_tokens = sqlite3_column_int64(stmt, 9);
+  a.variant = column_text(stmt, 10);
 }
 
 }  // namespace keel::sqlite_rows

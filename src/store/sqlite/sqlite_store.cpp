@@ -18,7 +18,8 @@
 namespace keel {
 namespace {
 
-// 2: requests.key_id (issue 24). A version 1 log gains the column at open.
+// 2: requests.key_id (issue 24) and attempts.variant (the prompt variant an attempt sent,
+//    issue 21). A version 1 log gains both columns at open.
 constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   ttft_ms INTEGER,
   prompt_tokens INTEGER,
   completion_tokens INTEGER,
+  variant TEXT,
   PRIMARY KEY(request_id, seq)
 );
 CREATE INDEX IF NOT EXISTS requests_started_ms ON requests(started_ms);
@@ -62,9 +64,10 @@ constexpr const char* kInsertRequestHead =
     "latency_ms, ttft_ms, prompt_tokens, completion_tokens, content, key_id) VALUES";
 constexpr const char* kInsertAttemptHead =
     "INSERT INTO attempts(request_id, seq, started_ms, provider, target_model, status, "
-    "error_class, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens) VALUES";
+    "error_class, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens, variant) "
+    "VALUES";
 constexpr int kRequestColumns = 13;  // of each INSERT above
-constexpr int kAttemptColumns = 12;
+constexpr int kAttemptColumns = 13;
 // Rows per INSERT on the writer's fast path: a statement (its cursors opened and closed, its
 // program run, its savepoint) per this many rows instead of per row; the writer thread's CPU
 // per record fell by about a fifth. 16 x 12 parameters stay far below SQLite's limit.
@@ -102,7 +105,8 @@ constexpr const char* kDeleteAttemptsUptoSql =
 constexpr const char* kDeleteRequestsUptoSql = "DELETE FROM requests WHERE rowid <= ?1";
 constexpr const char* kSelectAttemptsSql =
     "SELECT started_ms, provider, target_model, status, error_class, error_message, latency_ms, "
-    "ttft_ms, prompt_tokens, completion_tokens FROM attempts WHERE request_id = ?1 ORDER BY seq";
+    "ttft_ms, prompt_tokens, completion_tokens, variant FROM attempts WHERE request_id = ?1 "
+    "ORDER BY seq";
 
 std::string errmsg(sqlite3* db) { return db ? sqlite3_errmsg(db) : "out of memory"; }
 
@@ -195,8 +199,11 @@ Status create_schema(sqlite3* db) {
   }
   const long now = std::strtol(current->c_str(), nullptr, 10);
   if (now == kSchemaVersion) return exec(db, "COMMIT");
-  Status status =
-      now == 1 ? exec(db, "ALTER TABLE requests ADD COLUMN key_id TEXT") : exec(db, kSchemaSql);
+  // Version 1 lacks requests.key_id and attempts.variant; its rows keep NULL there.
+  Status status = Status::Ok();
+  if (now == 1) status = exec(db, "ALTER TABLE requests ADD COLUMN key_id TEXT");
+  if (now == 1 && status) status = exec(db, "ALTER TABLE attempts ADD COLUMN variant TEXT");
+  if (status) status = exec(db, kSchemaSql);
   if (status) {
     status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
   }
@@ -767,6 +774,7 @@ void bind_attempt(sqlite3_stmt* stmt, int at, const RequestRecord& record, size_
   sqlite3_bind_int64(stmt, at + 9, a.ttft_ms);
   sqlite3_bind_int64(stmt, at + 10, a.prompt_tokens);
   sqlite3_bind_int64(stmt, at + 11, a.completion_tokens);
+  bind_text(stmt, at + 12, a.variant);
 }
 
 // Inserts `count` rows, kRowsPerInsert per run of `many` while that many are left, then one per

@@ -273,7 +273,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets, prompts, flows)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -286,6 +286,56 @@ TEST(ConfigTest, AdminKeysAreTheirOwnList) {
   EXPECT_TRUE(load_ok("models: []\n").admin_keys.empty());
   EXPECT_EQ(error_of("admin_keys: key\n"),
             "keel.yaml:1: admin_keys: expected a list, got a scalar");
+}
+
+TEST(ConfigTest, PromptsWithVariants) {
+  Config config = load_ok(kProviders +
+                          "models:\n"
+                          "  - name: smart\n"
+                          "    targets: [{provider: openai, model: gpt-4o}]\n"
+                          "prompts:\n"
+                          "  - name: summarize\n"
+                          "    file: prompts/summarize.prompty\n"
+                          "    model: smart\n"
+                          "    variants: {anthropic: a.prompty, \"gpt-4o*\": g.prompty}\n");
+  ASSERT_EQ(config.prompts.size(), 1u);
+  const PromptConfig& prompt = config.prompts[0];
+  EXPECT_EQ(prompt.name, "summarize");
+  EXPECT_EQ(prompt.file, "prompts/summarize.prompty");
+  EXPECT_EQ(prompt.model, "smart");
+  EXPECT_EQ(prompt.line, 9);
+  EXPECT_EQ(prompt.variants, (std::vector<std::pair<std::string, std::string>>{
+                                 {"anthropic", "a.prompty"}, {"gpt-4o*", "g.prompty"}}));
+  EXPECT_EQ(config.find_prompt("summarize"), &config.prompts[0]);
+}
+
+TEST(ConfigTest, FlowsWithModelMaps) {
+  Config config = load_ok(kProviders +
+                          "models:\n"
+                          "  - name: smart\n"
+                          "    targets: [{provider: openai, model: gpt-4o}]\n"
+                          "flows:\n"
+                          "  - name: classify\n"
+                          "    path: flows/web-classification\n"
+                          "    models: {open_ai_connection: smart}\n");
+  ASSERT_EQ(config.flows.size(), 1u);
+  EXPECT_EQ(config.flows[0].path, "flows/web-classification");
+  EXPECT_EQ(config.flows[0].models.at("open_ai_connection"), "smart");
+  EXPECT_EQ(error_of("flows:\n  - {name: f, path: p, models: {c: nope}}\n"),
+            "keel.yaml:2: flows[0].models.c: no model named \"nope\"");
+  EXPECT_EQ(error_of("flows:\n  - {name: f}\n"),
+            "keel.yaml:2: flows[0]: missing required key \"path\"");
+}
+
+TEST(ConfigErrorTest, PromptEntries) {
+  EXPECT_EQ(error_of("prompts:\n  - name: p\n"),
+            "keel.yaml:2: prompts[0]: missing required key \"file\"");
+  EXPECT_EQ(error_of("prompts:\n  - {name: p, file: p.prompty, model: nope}\n"),
+            "keel.yaml:2: prompts[0].model: no model named \"nope\"");
+  EXPECT_EQ(error_of("prompts:\n  - {name: p, file: a}\n  - {name: p, file: b}\n"),
+            "keel.yaml:3: prompts[1].name: duplicate prompt name \"p\"");
+  EXPECT_EQ(error_of("prompts:\n  - {name: p, file: a, variants: [x]}\n"),
+            "keel.yaml:2: prompts[0].variants: expected a map, got a list");
 }
 
 TEST(ConfigErrorTest, LogRetentionValues) {
@@ -785,7 +835,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server, pricing, toolsets)");
+            "router, server, pricing, toolsets, prompts, flows)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","

@@ -115,6 +115,7 @@ class ScriptedProvider final : public Provider {
 
   int calls = 0;
   std::vector<std::string> models_seen;
+  std::vector<std::string> texts_seen;  // each call's first message
   std::vector<Error> cancel_reasons;   // one per call that saw its token fire
 
   const std::string& name() const override { return name_; }
@@ -131,6 +132,7 @@ class ScriptedProvider final : public Provider {
                   CancelPtr cancel) override {
     ++calls;
     models_seen.push_back(upstream_model);
+    texts_seen.push_back(request.messages.empty() ? "" : request.messages.front().text());
     Step step = fallback;
     if (!script_.empty()) {
       step = std::move(script_.front());
@@ -353,6 +355,66 @@ TEST_F(RouterTest, FailsOverInConfiguredOrder) {
   EXPECT_EQ(outcome.attempts[2].status, 200);
   EXPECT_EQ(outcome.attempts[2].error_class, "");
   EXPECT_EQ(outcome.attempts[2].completion_tokens, 1);
+}
+
+// The RequestShaper (prompt variants) is asked before every attempt, retries and failovers
+// included, and each attempt's record names what it chose.
+TEST_F(RouterTest, ShaperShapesEveryAttemptForItsTarget) {
+  auto* a = add_target("a");
+  auto* b = add_target("b");
+  model().retries = 1;
+  a->fallback = fail(ErrorCode::kUnavailable, "a down");
+  RecordingSink sink;
+  ChatRequest request;
+  request.model = kModel;
+  int asked = 0;
+  RequestShaper shape = [&](const AttemptTarget& target,
+                            std::string& variant) -> Result<ChatRequest> {
+    ++asked;
+    variant = "variant-for-" + target.provider;
+    ChatRequest shaped = request;
+    Message message;
+    ContentPart part;
+    part.text = "text for " + target.provider + " " + target.model;
+    message.content.push_back(part);
+    shaped.messages.push_back(message);
+    return shaped;
+  };
+  auto outcome = run(router().chat(request, sink, std::make_shared<CancelToken>(), shape));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error().message;
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(a->texts_seen, (std::vector<std::string>{"text for a a-model", "text for a a-model"}));
+  EXPECT_EQ(b->texts_seen, (std::vector<std::string>{"text for b b-model"}));
+  ASSERT_EQ(outcome.attempts.size(), 3u);
+  EXPECT_EQ(outcome.attempts[0].variant, "variant-for-a");
+  EXPECT_EQ(outcome.attempts[1].variant, "variant-for-a");
+  EXPECT_EQ(outcome.attempts[2].variant, "variant-for-b");
+}
+
+// A shaper that cannot shape the request for a target fails that target, without a retry and
+// without calling it; the next target is tried.
+TEST_F(RouterTest, ShaperErrorFailsOnlyThatTarget) {
+  auto* a = add_target("a");
+  auto* b = add_target("b");
+  model().retries = 2;
+  RecordingSink sink;
+  ChatRequest request;
+  request.model = kModel;
+  RequestShaper shape = [&](const AttemptTarget& target,
+                            std::string& variant) -> Result<ChatRequest> {
+    variant = target.provider + ".prompty";
+    if (target.provider == "a") return Error(ErrorCode::kInvalidArgument, "a.prompty:3: bad");
+    return request;
+  };
+  auto outcome = run(router().chat(request, sink, std::make_shared<CancelToken>(), shape));
+  ASSERT_TRUE(outcome.status.ok());
+  EXPECT_EQ(a->calls, 0);
+  EXPECT_EQ(b->calls, 1);
+  ASSERT_EQ(outcome.attempts.size(), 2u);
+  EXPECT_EQ(outcome.attempts[0].status, 400);
+  EXPECT_EQ(outcome.attempts[0].error_message, "a.prompty:3: bad");
+  EXPECT_EQ(outcome.attempts[0].variant, "a.prompty");
+  EXPECT_EQ(outcome.attempts[1].variant, "b.prompty");
 }
 
 TEST_F(RouterTest, RetriesRetryableErrorsOnTheSameTarget) {

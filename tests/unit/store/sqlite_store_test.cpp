@@ -105,6 +105,7 @@ RequestRecord make_record(const std::string& id, int64_t started_ms, int attempt
     a.ttft_ms = i + 1 < attempts ? -1 : 5;
     a.prompt_tokens = i;
     a.completion_tokens = 2 * i;
+    a.variant = i % 2 ? "prompts/p.claude.prompty" : "";
     r.attempts.push_back(a);
   }
   return r;
@@ -121,6 +122,7 @@ void expect_same(const AttemptRecord& got, const AttemptRecord& want) {
   EXPECT_EQ(got.ttft_ms, want.ttft_ms);
   EXPECT_EQ(got.prompt_tokens, want.prompt_tokens);
   EXPECT_EQ(got.completion_tokens, want.completion_tokens);
+  EXPECT_EQ(got.variant, want.variant);
 }
 
 void expect_same(const RequestRecord& got, const RequestRecord& want) {
@@ -323,7 +325,7 @@ TEST_F(SqliteStoreTest, FileIsWalWithSchemaVersionAndExactColumns) {
   EXPECT_EQ(raw.column("SELECT name FROM pragma_table_info('attempts') ORDER BY cid"),
             (std::vector<std::string>{"request_id", "seq", "started_ms", "provider", "target_model",
                                       "status", "error_class", "error_message", "latency_ms",
-                                      "ttft_ms", "prompt_tokens", "completion_tokens"}));
+                                      "ttft_ms", "prompt_tokens", "completion_tokens", "variant"}));
   EXPECT_EQ(raw.column("SELECT name FROM pragma_index_list('requests') WHERE origin = 'c'"),
             (std::vector<std::string>{"requests_started_ms"}));
 
@@ -345,7 +347,9 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
       << store.error().message;
 }
 
-TEST_F(SqliteStoreTest, VersionOneLogGainsKeyIdAndKeepsItsRows) {
+// A log written by a keel before key ids and prompt variants (schema 1) gains requests.key_id
+// and attempts.variant at open and keeps its rows.
+TEST_F(SqliteStoreTest, VersionOneLogGainsKeyIdAndVariantAndKeepsItsRows) {
   {
     RawDb raw(path_);
     // The schema keel wrote before requests.key_id (schema version 1).
@@ -359,12 +363,14 @@ TEST_F(SqliteStoreTest, VersionOneLogGainsKeyIdAndKeepsItsRows) {
         "completion_tokens INTEGER, PRIMARY KEY(request_id, seq));"
         "CREATE INDEX requests_started_ms ON requests(started_ms);"
         "INSERT INTO requests(id, started_ms, model, status) VALUES ('old', 5, 'm', 200);"
+        "INSERT INTO attempts(request_id, seq, provider) VALUES('old', 0, 'p');"
         "PRAGMA user_version = 1;");
   }
   auto store = open();
   ASSERT_TRUE(store);
-  RequestRecord fresh = make_record("new", 6, 0);
+  RequestRecord fresh = make_record("new", 6, 1);
   fresh.key_id = "key_0123abcd";
+  fresh.attempts[0].variant = "prompts/a.claude.prompty";
   store->record(fresh);
   store->flush();
   RawDb raw(path_);
@@ -375,6 +381,10 @@ TEST_F(SqliteStoreTest, VersionOneLogGainsKeyIdAndKeepsItsRows) {
   ASSERT_TRUE(recent.ok());
   EXPECT_EQ(recent->at(0).key_id, "key_0123abcd");
   EXPECT_EQ(recent->at(1).id, "old");
+  EXPECT_EQ(raw.text("SELECT variant FROM attempts WHERE request_id = 'new'"),
+            "prompts/a.claude.prompty");
+  EXPECT_EQ(raw.text("SELECT provider FROM attempts WHERE request_id = 'old'"), "p");
+  EXPECT_EQ(recent->at(0).attempts.at(0).variant, "prompts/a.claude.prompty");
 }
 
 TEST_F(SqliteStoreTest, UnopenablePathsFail) {

@@ -1,0 +1,237 @@
+// `keel flow check PATH`: Prompt flow's own example flows (../shared/promptflow/flows) check
+// as they are, and broken graphs fail with errors naming the file, line and node.
+import { test, before, after } from 'node:test';
+import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runKeel, keelConfig, toYaml, fakeProvider, startKeel, makeClient } from './harness.mjs';
+import OpenAI from 'openai';
+import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FLOWS = path.resolve(here, '../../../shared/promptflow/flows');
+let dir;
+// prompt and llm nodes render Jinja with llama.cpp's engine, which comes with the local engine.
+const hasJinja = (await runKeel(['version'])).stdout.includes('local engine: llama.cpp');
+const noRun = (!existsSync(FLOWS) && `no ${FLOWS}`) || (!hasJinja && 'keel was built without the local engine (no Jinja)');
+
+before(() => { dir = mkdtempSync(path.join(tmpdir(), 'keel-flows-')); });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('Prompt flow\'s example flows check, in dependency order', { skip: !existsSync(FLOWS) && `no ${FLOWS}` }, async () => {
+  for (const name of ['basic', 'basic-with-builtin-llm', 'web-classification', 'chat-basic',
+    'chat-math-variant', 'eval-basic', 'eval-classification-accuracy']) {
+    const run = await runKeel(['flow', 'check', path.join(FLOWS, name)]);
+    assert.equal(run.code, 0, `${name}: ${run.stderr}`);
+    assert.match(run.stdout, /: ok \(/);
+  }
+  const web = await runKeel(['flow', 'check', path.join(FLOWS, 'web-classification')]);
+  assert.match(web.stdout, /5 nodes, 2 outputs; runs fetch_text_content_from_url, summarize_text_content, prepare_examples, classify_with_llm, convert_to_dict\)/);
+  const chat = await runKeel(['flow', 'check', path.join(FLOWS, 'chat-basic')]);
+  assert.match(chat.stdout, /a chat flow/);
+  const variant = await runKeel(['flow', 'check', path.join(FLOWS, 'web-classification'), '--variant', 'summarize_text_content=variant_2']);
+  assert.equal(variant.code, 1);
+  assert.match(variant.stderr, /flow\.dag\.yaml:\d+: node_variants\.summarize_text_content: no variant 'variant_2'/);
+});
+
+test('a broken graph fails naming the file, line and node', async () => {
+  const write = (name, yaml, files) => {
+    const flowDir = mkdtempSync(path.join(dir, `${name}-`));
+    writeFileSync(path.join(flowDir, 'flow.dag.yaml'), yaml);
+    for (const file of files) writeFileSync(path.join(flowDir, file), 'x = 1\n');
+    return flowDir;
+  };
+  const head = 'inputs:\n  text: {type: string}\noutputs:\n  out: {reference: "${b.output}"}\nnodes:\n';
+  const cases = [
+    [head + '- {name: a, type: python, source: {type: code, path: a.py}, inputs: {x: "${b.output}"}}\n'
+      + '- {name: b, type: python, source: {type: code, path: a.py}, inputs: {x: "${a.output}"}}\n',
+    ['a.py'], /flow\.dag\.yaml:6: node a: a cycle: a -> b -> a/],
+    [head + '- {name: b, type: python, source: {type: code, path: b.py}, inputs: {x: "${inputs.text}"}}\n',
+      [], /flow\.dag\.yaml:6: node b: missing file b\.py/],
+    [head + '- {name: b, type: python, source: {type: code, path: b.py}, inputs: {x: "${c.output}"}}\n',
+      ['b.py'], /flow\.dag\.yaml:6: node b: inputs\.x: \$\{c\.output\} names no node/],
+    [head + '- {name: b, type: shell, source: {type: code, path: b.py}}\n',
+      ['b.py'], /flow\.dag\.yaml:6: node b: unknown node type 'shell'/],
+  ];
+  let i = 0;
+  for (const [yaml, files, pattern] of cases) {
+    const folder = write(`case${i++}`, yaml, files);
+    const run = await runKeel(['flow', 'check', folder]);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stderr, pattern);
+  }
+  const none = await runKeel(['flow', 'check', path.join(dir, 'nothing-here')]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /cannot open the flow \(no flow\.dag\.yaml\)/);
+});
+
+test('keel flow run runs prompt and llm nodes through the router, unchanged flows over a fake upstream', { skip: noRun }, async () => {
+  const fake = await startFakeOpenAI();
+  try {
+    const cfgDir = mkdtempSync(path.join(dir, 'run-'));
+    const cfgPath = path.join(cfgDir, 'keel.yaml');
+    writeFileSync(cfgPath, toYaml(keelConfig({
+      providers: [fakeProvider('oa', fake)],
+      models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-flow' }] },
+        { name: 'gpt-35-turbo', targets: [{ provider: 'oa', model: 'echo-deployment' }] }],
+      dir: cfgDir,
+    })));
+    // chat-basic: its connection mapped to a public model by --model.
+    const chat = await runKeel(['flow', 'run', path.join(FLOWS, 'chat-basic'), '--config', cfgPath,
+      '--inputs', 'question=What is keel?', '--model', 'open_ai_connection=chatty'], { timeoutMs: 15000 });
+    assert.equal(chat.code, 0, chat.stderr);
+    assert.deepEqual(JSON.parse(chat.stdout), { answer: 'echo: What is keel?' });
+    const sent = fake.requests.filter((r) => r.body?.model === 'echo-flow');
+    assert.equal(sent.length, 1);
+    assert.deepEqual(sent[0].body.messages, [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'What is keel?' },
+    ]);
+    assert.equal(sent[0].body.max_tokens ?? sent[0].body.max_completion_tokens, 256);
+    assert.equal(sent[0].body.temperature, 0.7);
+
+    // basic-with-builtin-llm: a prompt node, then an llm node whose deployment_name is a
+    // public model here; a batch over the flow's own data.jsonl (three lines).
+    const basic = await runKeel(['flow', 'run', path.join(FLOWS, 'basic-with-builtin-llm'), '--config', cfgPath,
+      '--inputs', path.join(FLOWS, 'basic-with-builtin-llm', 'data.jsonl')], { timeoutMs: 15000 });
+    assert.equal(basic.code, 0, basic.stderr);
+    const deployment = fake.requests.filter((r) => r.body?.model === 'echo-deployment');
+    assert.equal(deployment.length, 3);
+    assert.equal(deployment[0].body.messages[0].role, 'system');
+    const batch = JSON.parse(basic.stdout);
+    assert.equal(batch.lines.length, 3);
+    assert.match(batch.lines[0].output, /^echo: Write a simple {2}program/);
+    assert.deepEqual(batch.metrics, {});
+
+    // Aggregation: eval-classification-accuracy over its data.jsonl, calculate_accuracy.py
+    // getting the per-line grades as a list and logging its metric.
+    const accuracy = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-classification-accuracy'), '--config', cfgPath,
+      '--inputs', path.join(FLOWS, 'eval-classification-accuracy', 'data.jsonl')], { timeoutMs: 15000 });
+    assert.equal(accuracy.code, 0, accuracy.stderr);
+    assert.deepEqual(JSON.parse(accuracy.stdout), {
+      lines: [{ grade: 'Correct' }, { grade: 'Correct' }, { grade: 'Correct' }],
+      metrics: { accuracy: 1 },
+    });
+    const mixedFile = path.join(cfgDir, 'mixed.jsonl');
+    writeFileSync(mixedFile, '{"groundtruth": "App", "prediction": "App"}\n{"groundtruth": "App", "prediction": "Game"}\n');
+    const mixed = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-classification-accuracy'), '--config', cfgPath,
+      '--inputs', mixedFile], { timeoutMs: 15000 });
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assert.deepEqual(JSON.parse(mixed.stdout).metrics, { accuracy: 0.5 });
+
+    // Python nodes run in python3 workers with the promptflow shim: chat-math-variant's
+    // extract_result.py after its llm node (the echo's "$" and "!" stripped by the file's own
+    // code), and eval-basic's line_process.py on its data.jsonl.
+    const math = await runKeel(['flow', 'run', path.join(FLOWS, 'chat-math-variant'), '--config', cfgPath,
+      '--inputs', 'question=2+2=$?!', '--model', 'open_ai_connection=chatty'], { timeoutMs: 15000 });
+    assert.equal(math.code, 0, math.stderr);
+    assert.deepEqual(JSON.parse(math.stdout), { answer: 'echo: 2+2=?' });
+    const evalRun = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-basic'), '--config', cfgPath,
+      '--inputs', 'groundtruth=Sunny', 'prediction=sunny'], { timeoutMs: 15000 });
+    assert.equal(evalRun.code, 0, evalRun.stderr);
+    assert.deepEqual(JSON.parse(evalRun.stdout), { results: 'Correct' });
+
+    // A flow node runs a sub-flow (here eval-classification-accuracy, as it is) with its inputs.
+    const outer = mkdtempSync(path.join(dir, 'outer-'));
+    writeFileSync(path.join(outer, 'flow.dag.yaml'), toYaml({
+      inputs: { truth: { type: 'string' }, guess: { type: 'string', default: 'App' } },
+      outputs: { verdict: { type: 'string', reference: '${grade_it.output.grade}' } },
+      nodes: [{ name: 'grade_it', type: 'flow',
+        source: { type: 'code', path: path.join(FLOWS, 'eval-classification-accuracy') },
+        inputs: { groundtruth: '${inputs.truth}', prediction: '${inputs.guess}' } }],
+    }));
+    const nested = await runKeel(['flow', 'run', outer, '--config', cfgPath, '--inputs', 'truth=app'], { timeoutMs: 15000 });
+    assert.equal(nested.code, 0, nested.stderr);
+    assert.deepEqual(JSON.parse(nested.stdout), { verdict: 'Correct' });
+
+    // A Python exception is the node's error, with its traceback (basic's hello.py imports the
+    // openai package, which is not installed here).
+    const py = await runKeel(['flow', 'run', path.join(FLOWS, 'basic'), '--config', cfgPath], { timeoutMs: 15000 });
+    assert.equal(py.code, 1);
+    assert.match(py.stderr, /flow\.dag\.yaml:\d+: node llm: hello\.py raised:\nTraceback \(most recent call last\):[\s\S]*hello\.py", line \d+/);
+  } finally {
+    await fake.close();
+  }
+});
+
+// Debian's python3 with python3-requests and python3-bs4 (scripts/setup.sh) runs the fetch node.
+const hasFetchDeps = (() => {
+  try {
+    execFileSync(process.env.KEEL_PYTHON || '/usr/bin/python3', ['-c', 'import requests, bs4']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('web-classification runs unchanged: its python fetch node reads a local page, its llm nodes go through the router',
+  { skip: noRun || (!hasFetchDeps && 'no python3-requests / python3-bs4') }, async () => {
+    const page = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>Keel Notes</h1><p>A note-taking app for sailors.</p></body></html>');
+    });
+    await new Promise((r) => page.listen(0, '127.0.0.1', r));
+    const fake = await startFakeOpenAI();
+    try {
+      const cfgDir = mkdtempSync(path.join(dir, 'web-'));
+      const cfgPath = path.join(cfgDir, 'keel.yaml');
+      writeFileSync(cfgPath, toYaml(keelConfig({
+        providers: [fakeProvider('oa', fake)],
+        models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-web' }] }],
+        dir: cfgDir,
+      })));
+      const url = `http://127.0.0.1:${page.address().port}/app`;
+      const run = await runKeel(['flow', 'run', path.join(FLOWS, 'web-classification'), '--config', cfgPath,
+        '--inputs', `url=${url}`, '--model', 'open_ai_connection=chatty'], { timeoutMs: 30000 });
+      assert.equal(run.code, 0, run.stderr);
+      // The echo is not JSON: convert_to_dict.py's own fallback answers.
+      assert.deepEqual(JSON.parse(run.stdout), { category: 'None', evidence: 'None' });
+      const sent = fake.requests.filter((r) => r.body?.model === 'echo-web').map((r) => r.body);
+      assert.equal(sent.length, 2);
+      // summarize_text_content (variant_0) got the page's text as BeautifulSoup gives it.
+      assert.match(sent[0].messages.at(-1).content, /^Text: Keel NotesA note-taking app for sailors\.\nSummary:$/);
+      assert.equal(sent[0].max_tokens ?? sent[0].max_completion_tokens, 128);
+      // classify_with_llm got the url, the examples from prepare_examples.py and the summary.
+      const classify = sent[1].messages.map((m) => m.content).join('\n');
+      assert.ok(classify.includes(url), classify);
+      assert.ok(classify.includes('com.spotify.music'), classify);
+      assert.ok(classify.includes('echo: Text: Keel Notes'), classify);
+    } finally {
+      await fake.close();
+      page.close();
+    }
+  });
+
+test('POST /v1/flows/{name}/run runs a configured flow through the router', { skip: noRun }, async () => {
+  const fake = await startFakeOpenAI();
+  const keel = await startKeel({
+    providers: [fakeProvider('oa', fake)],
+    models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-served' }] }],
+    extra: { flows: [{ name: 'math', path: path.join(FLOWS, 'chat-math-variant'), models: { open_ai_connection: 'chatty' } }] },
+  });
+  try {
+    const client = makeClient(keel);
+    const data = await client.post('/flows/math/run', { body: { inputs: { question: '3*3=$?' } } });
+    assert.deepEqual(data, { outputs: { answer: 'echo: 3*3=?' } });
+    const sent = fake.requests.filter((r) => r.body?.model === 'echo-served');
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].body.messages.at(-1).content, '3*3=$?');
+    const isError = (status, pattern) => (e) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.equal(e.status, status, e.message);
+      assert.match(e.error?.message ?? '', pattern);
+      return true;
+    };
+    await assert.rejects(client.post('/flows/nope/run', { body: { inputs: {} } }), isError(404, /flow 'nope' does not exist/));
+    await assert.rejects(client.post('/flows/math/run', { body: { inputs: { topic: 'x' } } }), isError(400, /unknown input 'topic'/));
+    await assert.rejects(client.post('/flows/math/run', { body: { inputs: {}, stream: true } }), isError(400, /streaming a flow is not supported yet/));
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+    await fake.close();
+  }
+});
