@@ -272,7 +272,6 @@ int eval(const std::vector<std::string>& args) {
   options.progress = [&bar](size_t done, size_t total) { bar.update(done, total); };
 
   evals::RunResult run = evals::run_eval(models, **store, *rows, options, *evaluators);
-  http_pool_clear();
 
   std::vector<std::string> metric_names;
   for (const auto& evaluator : *evaluators) metric_names.push_back(evaluator->name());

@@ -123,13 +123,15 @@ int serve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "keel: %s\n", pins.error().message.c_str());
     return 1;
   }
-  Toolbox toolbox(config.toolsets);  // MCP servers start on first use
-  toolbox.set_pins(pins->get());
-  app.set_toolbox(&toolbox);
   options.header_check = [&app](const RequestHead& head) { return app.check_header(head); };
   Server server(options, [&app](Request& request, ResponseWriter& response) {
     return app.handle(request, response);
   });
+  // After the server: MCP clients live on its io threads (their pipes and sockets belong to
+  // its io_contexts), so the toolbox must go before the server does.
+  Toolbox toolbox(config.toolsets);  // MCP servers start on first use
+  toolbox.set_pins(pins->get());
+  app.set_toolbox(&toolbox);
   app.set_server(&server);
   app.set_prompts(std::move(*prompts));
   app.set_flows(std::move(*flows));

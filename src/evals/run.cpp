@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/asio.h"
+#include "http/client.h"
 
 namespace keel::evals {
 
@@ -253,6 +254,8 @@ RunResult run_eval(ModelGateway& models, Store& store, const std::vector<Json>& 
   const int workers = std::max(1, std::min<int>(options.concurrency, static_cast<int>(total)));
   for (int i = 0; i < workers && total > 0; ++i) asio::co_spawn(context, worker(), asio::detached);
   context.run();
+  // The upstream connections this thread pooled belong to `context`: dropped before it is.
+  http_pool_clear();
 
   std::vector<RowResult> kept;
   for (size_t i = 0; i < total; ++i) {

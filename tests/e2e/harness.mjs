@@ -19,6 +19,21 @@ import Anthropic from '@anthropic-ai/sdk';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const KEEL_BIN = process.env.KEEL_BIN || path.resolve(here, '../../build/keel');
+
+// Why this keel cannot serve `kind: local` ("" when it can): the local engine is built only with
+// llama.cpp (scripts/llama.sh), and sanitizer builds leave it out. `keel fixture` says which
+// this binary is (it makes a tiny model only where the engine exists).
+export function localEngineMissing() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keel-local-check-'));
+  try {
+    execFileSync(KEEL_BIN, ['fixture', '--arch', 'llama', path.join(dir, 'check.gguf')], { stdio: 'pipe' });
+    return '';
+  } catch (err) {
+    return `this keel has no local engine: ${String(err.stderr || err.message).trim()}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 export const CLIENT_KEY = 'sk-test';
 export const UPSTREAM_KEY = 'sk-upstream';
 export const UPSTREAM_KEY_2 = 'sk-upstream-two';

@@ -15,7 +15,7 @@ import { startFakeAnthropic, parseEcho as parseAnthropicEcho, ANTHROPIC_TEXT } f
 import { startFakeGemini, parseEcho as parseGeminiEcho, GEMINI_TEXT } from '../fakes/fake_gemini.mjs';
 import {
   startKeel, makeClient, fakeProvider, anthropicProvider, geminiProvider, azureProvider, postJSON, errorOf,
-  sseEvents, waitFor, UPSTREAM_KEY, CLIENT_KEY,
+  sseEvents, waitFor, UPSTREAM_KEY, CLIENT_KEY, localEngineMissing,
 } from './harness.mjs';
 
 const ANT_KEY = 'sk-ant-upstream-key';
@@ -449,7 +449,7 @@ describe('bad input, as OpenAI answers it', () => {
 
 // The local engine (llama.cpp in keel's process) behind the same front door: a stored thread
 // that starts on a hosted vendor continues on the local model.
-describe('responses over the local engine', { skip: NO_STORIES }, () => {
+describe('responses over the local engine', { skip: NO_STORIES || localEngineMissing() || false }, () => {
   let local;
   let localClient;
   before(async () => {
