@@ -17,6 +17,26 @@ void append_decimal(std::string& out, Int value) {
   out.append(digits, static_cast<size_t>(end - digits));
 }
 
+// `text` with every byte but RFC 3986's unreserved characters (letters, digits, - _ . ~) written
+// as %XX: safe in a path segment, a query name or value, and a form field.
+inline std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 // A URL path segment with its %XX escapes decoded (RFC 3986 section 2.1; clients escape a model
 // name such as "llama3:8b" in /v1/models/{model}); nullopt when an escape is malformed.
 inline std::optional<std::string> percent_decode(std::string_view segment) {

@@ -1,34 +1,13 @@
 #include "providers/openai/openai_provider.h"
 
-#include <cctype>
-
 #include "api/openai_chat.h"
+#include "core/text.h"
 #include "providers/upstream.h"
 
 namespace keel {
 
 namespace {
 const VendorWire kOpenAIWire{upstream_error_message, chat_response_from_wire};
-}  // namespace
-
-namespace {
-
-// Percent-encodes a path segment (RFC 3986 unreserved characters stay as they are).
-std::string encode_segment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Provider>> OpenAIProvider::create(const ProviderConfig& config) {
@@ -65,9 +44,9 @@ ClientRequest OpenAIProvider::make_request(std::string_view path, std::string bo
     // Azure OpenAI: the target model is a deployment, in the path; the version is a query
     // parameter; the key goes in api-key (learn.microsoft.com, "Azure OpenAI REST API
     // reference").
-    request.url = base_.with_path("/openai/deployments/" + encode_segment(upstream_model) +
+    request.url = base_.with_path("/openai/deployments/" + percent_encode(upstream_model) +
                                   std::string(path));
-    request.url.target += "?api-version=" + encode_segment(config_.api_version);
+    request.url.target += "?api-version=" + percent_encode(config_.api_version);
     if (!config_.api_key.empty()) request.headers.emplace_back("api-key", config_.api_key);
   } else {
     request.url = path == "/chat/completions" ? chat_url_ : base_.with_path(path);

@@ -2,6 +2,7 @@
 // the egress guard, with the toolset's auth.
 #include <openssl/evp.h>
 
+#include "core/text.h"
 #include "http/egress.h"
 #include "tools/openapi/openapi.h"
 #include "tools/tool.h"
@@ -9,21 +10,6 @@
 namespace keel {
 
 namespace {
-
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string base64(std::string_view text) {
   std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
