@@ -391,4 +391,15 @@ std::string ascii_lower(std::string_view text) {
   return out;
 }
 
+const Json* local_ref(const Json& root, const std::string& ref) {
+  if (ref == "#") return &root;
+  if (!ref.starts_with("#/")) return nullptr;
+  try {
+    const Json::json_pointer pointer(ref.substr(1));
+    return root.contains(pointer) ? &root.at(pointer) : nullptr;
+  } catch (const Json::exception&) {
+    return nullptr;
+  }
+}
+
 }  // namespace keel

@@ -83,6 +83,9 @@ bool same_json(const Json& a, const Json& b);
 // The member `key` of `object`, or nullptr when `object` is not an object, or the member is
 // absent or null (null counts as absent).
 const Json* member(const Json& object, const char* key);
+// What a local JSON Reference ("#" or "#/a/b", RFC 6901 within `root`) points at in `root`;
+// nullptr when it is not local, malformed, or points at nothing.
+const Json* local_ref(const Json& root, const std::string& ref);
 
 // The string in `value`, which the caller has checked is a string.
 const std::string& str(const Json& value);

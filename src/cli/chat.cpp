@@ -72,20 +72,13 @@ int chat(const std::vector<std::string>& args) {
     return 2;
   }
   std::string model = args[0];
-  std::string url_text = flag(args, "--url");
-  if (url_text.empty()) {
-    const char* env = std::getenv("KEEL_URL");
-    url_text = env && *env ? env : "http://127.0.0.1:8080/v1";
-  }
-  auto base = Url::parse(url_text);
-  if (!base) {
-    std::fprintf(stderr, "keel chat: --url: %s\n", base.error().message.c_str());
-    return 2;
-  }
+  const std::optional<Url> base = running_keel_url(args, "chat");
+  if (!base) return 2;
   const char* key_env = std::getenv("KEEL_API_KEY");
   std::string api_key = key_env ? key_env : "";
-  std::fprintf(stderr, "chatting with %s at %s (Ctrl-D to quit)\n", model.c_str(),
-               url_text.c_str());
+  std::fprintf(stderr, "chatting with %s at %s://%s:%u%s (Ctrl-D to quit)\n", model.c_str(),
+               base->tls ? "https" : "http", base->host.c_str(), base->port,
+               base->target.c_str());
   Json messages = Json::array();
   asio::io_context context;
   std::string line;

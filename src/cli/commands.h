@@ -1,10 +1,12 @@
 // The `keel` subcommands. Each returns the process exit code.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "http/client.h"
 #include "router/router.h"
 
 namespace keel::cli {
@@ -51,5 +53,9 @@ std::string human_bytes(double bytes);
 
 // Value of `--name VALUE` in args, or "".
 std::string flag(const std::vector<std::string>& args, const std::string& name);
+
+// The base URL of a running keel for a client command (`keel chat`, `keel reload`): --url, else
+// $KEEL_URL, else http://127.0.0.1:8080/v1; "" after printing "keel COMMAND: --url: why".
+std::optional<Url> running_keel_url(const std::vector<std::string>& args, const char* command);
 
 }  // namespace keel::cli

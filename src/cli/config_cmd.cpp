@@ -23,6 +23,20 @@ std::string flag(const std::vector<std::string>& args, const std::string& name) 
   return {};
 }
 
+std::optional<Url> running_keel_url(const std::vector<std::string>& args, const char* command) {
+  std::string text = flag(args, "--url");
+  if (text.empty()) {
+    const char* env = std::getenv("KEEL_URL");
+    text = env && *env ? env : "http://127.0.0.1:8080/v1";
+  }
+  auto url = Url::parse(text);
+  if (!url) {
+    std::fprintf(stderr, "keel %s: --url: %s\n", command, url.error().message.c_str());
+    return std::nullopt;
+  }
+  return *url;
+}
+
 namespace {
 
 std::string env(const char* name) {

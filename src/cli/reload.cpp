@@ -11,16 +11,8 @@
 namespace keel::cli {
 
 int reload(const std::vector<std::string>& args) {
-  std::string url_text = flag(args, "--url");
-  if (url_text.empty()) {
-    const char* env = std::getenv("KEEL_URL");
-    url_text = env && *env ? env : "http://127.0.0.1:8080/v1";
-  }
-  auto base = Url::parse(url_text);
-  if (!base) {
-    std::fprintf(stderr, "keel reload: --url: %s\n", base.error().message.c_str());
-    return 2;
-  }
+  const std::optional<Url> base = running_keel_url(args, "reload");
+  if (!base) return 2;
   // /admin/reload takes an admin key (admin_keys); KEEL_API_KEY serves where one key is both.
   const char* key = std::getenv("KEEL_ADMIN_KEY");
   if (!key || !*key) key = std::getenv("KEEL_API_KEY");

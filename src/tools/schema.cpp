@@ -107,16 +107,7 @@ class Validator {
     return it->get<size_t>();
   }
 
-  const Json* resolve(const std::string& ref) const {
-    if (ref == "#") return &root_;
-    if (!ref.starts_with("#/")) return nullptr;
-    try {
-      const Json::json_pointer pointer(ref.substr(1));
-      return root_.contains(pointer) ? &root_.at(pointer) : nullptr;
-    } catch (const Json::exception&) {
-      return nullptr;
-    }
-  }
+  const Json* resolve(const std::string& ref) const { return local_ref(root_, ref); }
 
   static std::string check_number(const Json& schema, double number, const std::string& path) {
     // The bound as the schema wrote it ("10", not "10.0").

@@ -59,14 +59,9 @@ class Resolver {
   }
 
  private:
+  // "#" itself is not a schema a parameter can name.
   const Json* lookup(const std::string& ref) const {
-    if (!ref.starts_with("#/")) return nullptr;
-    try {
-      const Json::json_pointer pointer(ref.substr(1));
-      return root_.contains(pointer) ? &root_.at(pointer) : nullptr;
-    } catch (const Json::exception&) {
-      return nullptr;
-    }
+    return ref == "#" ? nullptr : local_ref(root_, ref);
   }
   const Json& root_;
   mutable int expansions_ = 0;
