@@ -132,18 +132,12 @@ std::string App::server_error_body(int status, std::string_view message,
   Error error(status == 413 ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument,
               std::string(message));
   const std::string_view path = target.substr(0, target.find('?'));
-  const RouteMatch match = match_route(routes(), path, bhttp::verb::post);
+  const RouteMatch match = route_table().match(path, bhttp::verb::post);
   const bool anthropic = match.path_route && match.path_route->format == ApiFormat::kAnthropic;
   return dump(anthropic ? anthropic_error_to_wire(error, new_id("req_")) : error_to_wire(error));
 }
 
 namespace {
-
-std::string_view field_value(const bhttp::fields& fields, std::string_view name) {
-  auto it = fields.find(beast::string_view(name.data(), name.size()));
-  if (it == fields.end()) return {};
-  return std::string_view(it->value().data(), it->value().size());
-}
 
 // A client's model name as the request log and error messages keep it: a name is short, and a
 // client sending megabytes of one must not add megabytes to the log per request.
@@ -164,7 +158,7 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
   if (config_.api_keys.empty() && config_.admin_keys.empty()) return std::nullopt;
   const std::string_view path =
       request_path(std::string_view(head.target().data(), head.target().size()));
-  const RouteMatch match = match_route(routes(), path, head.method());
+  const RouteMatch match = route_table().match(path, head.method());
   if (!match.path_known) return std::nullopt;
   const std::optional<Error> error = refusal(match.path_route->access, head);
   if (!error) return std::nullopt;
@@ -364,10 +358,15 @@ std::span<const Route> App::routes() {
   return table;
 }
 
+const RouteTable& App::route_table() {
+  static const RouteTable table(routes());
+  return table;
+}
+
 Task<void> App::handle(Request& request, ResponseWriter& response) {
   const std::string_view path = request.path();
   const bhttp::verb method = request.message.method();
-  RouteMatch match = match_route(routes(), path, method);
+  RouteMatch match = route_table().match(path, method);
   if (!match.path_known) {
     Error error(ErrorCode::kNotFound, "no route for " + std::string(request.message.method_string()) +
                                           " " + std::string(path));
@@ -414,8 +413,10 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   // The route's pattern, not the path: ids in a path must not become metric labels.
   record.endpoint = std::string(route.pattern);
   // Which client key, for the log's key_id (authorized() above, or check_header, matched it).
-  if (const int key = key_position(config_.api_keys, presented_key(request.message)); key >= 0) {
-    record.key_id = key_ids_[static_cast<size_t>(key)];
+  if (!config_.api_keys.empty()) {
+    if (const int key = key_position(config_.api_keys, presented_key(request.message)); key >= 0) {
+      record.key_id = key_ids_[static_cast<size_t>(key)];
+    }
   }
   // Overload: past the configured number of in-flight requests, refuse at once.
   struct InFlight {

@@ -71,6 +71,8 @@ class App {
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
+  // routes(), indexed for lookups (routes.h).
+  static const RouteTable& route_table();
 
  private:
   // The handlers of routes(), one per row.

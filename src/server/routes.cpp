@@ -1,6 +1,7 @@
 #include "server/routes.h"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 
 namespace keel {
 
@@ -40,10 +41,45 @@ bool fits(std::string_view pattern, std::string_view path, std::vector<std::stri
 
 }  // namespace
 
-RouteMatch match_route(std::span<const Route> routes, std::string_view path, bhttp::verb method) {
+RouteTable::RouteTable(std::span<const Route> routes) : routes_(routes) {
+  for (uint32_t row = 0; row < routes.size(); ++row) {
+    const std::string_view pattern = routes[row].pattern;
+    const size_t brace = pattern.find('{');
+    if (brace == std::string_view::npos) {
+      literal_[pattern].push_back(row);
+    } else {
+      patterned_.emplace_back(pattern.substr(0, brace), row);
+    }
+  }
+  // A path equal to a literal pattern may fit pattern rows too: they join its list, in table
+  // order, so that a lookup of that path looks at nothing else.
+  std::vector<std::string_view> params;
+  for (auto& [path, rows] : literal_) {
+    for (const auto& [prefix, row] : patterned_) {
+      params.clear();
+      if (path.starts_with(prefix) && fits(routes[row].pattern, path, params)) rows.push_back(row);
+    }
+    std::sort(rows.begin(), rows.end());
+  }
+}
+
+RouteMatch RouteTable::match(std::string_view path, bhttp::verb method) const {
+  // The rows that could fit, in table order.
+  boost::container::small_vector<uint32_t, 8> candidates;
+  std::span<const uint32_t> rows;
+  if (auto it = literal_.find(path); it != literal_.end()) {
+    rows = it->second;  // every row that fits this path (the constructor added the patterns)
+  } else {
+    for (const auto& [prefix, row] : patterned_) {
+      if (path.starts_with(prefix)) candidates.push_back(row);
+    }
+    rows = std::span<const uint32_t>(candidates.data(), candidates.size());
+  }
+
   RouteMatch match;
   std::vector<std::string_view> params;
-  for (const Route& route : routes) {
+  for (uint32_t row : rows) {
+    const Route& route = routes_[row];
     params.clear();
     if (!fits(route.pattern, path, params)) continue;
     if (!match.path_known) {
@@ -53,17 +89,28 @@ RouteMatch match_route(std::span<const Route> routes, std::string_view path, bht
     const bool takes = std::any_of(route.methods.begin(), route.methods.end(), [&](bhttp::verb m) {
       return m == method || (m == bhttp::verb::get && method == bhttp::verb::head);
     });
+    if (takes) {
+      match.route = &route;
+      match.params = std::move(params);
+      return match;
+    }
+  }
+  // A known path without this method: the 405's Allow list, from every row of the path.
+  for (uint32_t row : rows) {
+    const Route& route = routes_[row];
+    params.clear();
+    if (!fits(route.pattern, path, params)) continue;
     for (bhttp::verb m : route.methods) {
       if (!match.allow.empty()) match.allow += ", ";
       match.allow += std::string_view(bhttp::to_string(m).data(), bhttp::to_string(m).size());
       if (m == bhttp::verb::get) match.allow += ", HEAD";
     }
-    if (takes && !match.route) {
-      match.route = &route;
-      match.params = params;
-    }
   }
   return match;
+}
+
+RouteMatch match_route(std::span<const Route> routes, std::string_view path, bhttp::verb method) {
+  return RouteTable(routes).match(path, method);
 }
 
 ApiFormat route_format(const Route& route, const bhttp::fields& fields) {

@@ -11,9 +11,11 @@
 // pattern rows that could shadow them.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "http/server.h"
@@ -53,6 +55,24 @@ struct RouteMatch {
   std::string allow;                     // "GET, HEAD, DELETE": the methods this path takes
 };
 
+// The rows of a table, indexed so that a lookup looks only at the rows that could fit a path:
+// a path equal to a literal pattern finds, by one hash lookup, every row that fits it (worked out
+// at construction); any other path is tried against the rows whose literal prefix (the pattern up
+// to its first "{") starts it. A lookup answers as a scan of every row in order would. Built once
+// per table (App keeps one for its routes()); a lookup allocates nothing unless the path has
+// {params} or the method is wrong (the Allow list).
+class RouteTable {
+ public:
+  explicit RouteTable(std::span<const Route> routes);
+  RouteMatch match(std::string_view path, bhttp::verb method) const;
+
+ private:
+  std::span<const Route> routes_;
+  std::unordered_map<std::string_view, std::vector<uint32_t>> literal_;  // pattern -> rows
+  std::vector<std::pair<std::string_view, uint32_t>> patterned_;         // literal prefix, row
+};
+
+// One lookup in a table indexed for it (tests, rare paths); App keeps a RouteTable.
 RouteMatch match_route(std::span<const Route> routes, std::string_view path, bhttp::verb method);
 
 // The format of a request's errors on `route` (format_by_client decided by the header fields).

@@ -38,6 +38,15 @@ TEST(RoutesTest, EarlierLiteralRowWinsOverAPattern) {
   EXPECT_EQ(m.route->pattern, "/v1/things/special");
 }
 
+TEST(RoutesTest, ALiteralPathFallsThroughToAPatternForAnotherMethod) {
+  // "/v1/things/special" is a literal row for GET only; DELETE of that path is the {id} row's.
+  auto m = match_route(table(), "/v1/things/special", delete_);
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/v1/things/{id}");
+  EXPECT_EQ(m.params.at(0), "special");
+  EXPECT_EQ(m.path_route->pattern, "/v1/things/special") << "the first row of the path";
+}
+
 TEST(RoutesTest, ParamsAreTheSegmentsInOrder) {
   auto m = match_route(table(), "/v1/things/abc/items/x1", delete_);
   ASSERT_NE(m.route, nullptr);
