@@ -24,6 +24,9 @@ namespace {
 constexpr auto kPoolIdleLimit = 30s;     // upstreams close idle keep-alive connections too
 constexpr size_t kPoolPerHostLimit = 64;
 constexpr size_t kReadChunk = 16 * 1024;
+// What ClientResponse::finish_in_background reads, at most, to pool a connection.
+constexpr size_t kDrainLimit = 64 * 1024;
+constexpr auto kDrainTimeout = 1s;
 // Bounds the response's header section, and separately its trailer section (http/parser.h).
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
@@ -418,6 +421,35 @@ Task<Result<std::string>> ClientResponse::read_all(size_t limit) {
                                                   std::to_string(limit) + " bytes");
   }
   co_return body;
+}
+
+void ClientResponse::finish_in_background(std::unique_ptr<ClientResponse> response) {
+  if (!response || !response->conn_ || !response->conn_->parser) return;
+  if (response->done() || !response->conn_->parser->keep_alive()) return;  // the destructor decides
+  if (response->cancel_) {
+    if (response->cancel_->cancelled()) return;
+    response->cancel_->remove(response->cancel_handle_);
+    response->cancel_.reset();
+  }
+  Connection& conn = *response->conn_;
+  conn.read_timeout = true;
+  conn.lowest().expires_after(kDrainTimeout);
+  auto executor = conn.lowest().get_executor();
+  asio::co_spawn(
+      executor,
+      [](std::unique_ptr<ClientResponse> rest) -> Task<void> {
+        size_t read = 0;
+        while (!rest->done()) {
+          auto chunk = co_await rest->read_some();  // empty at the body's end
+          read += chunk ? chunk->size() : 0;
+          if (!chunk || read > kDrainLimit) {
+            rest->conn_.reset();  // not pooled
+            co_return;
+          }
+        }
+        // The body ended: ~ClientResponse pools the connection.
+      }(std::move(response)),
+      asio::detached);
 }
 
 size_t http_pool_idle_count() {

@@ -67,6 +67,13 @@ class ClientResponse {
   Task<Result<std::string>> read_all(size_t limit = 64 << 20);
   bool done() const;
 
+  // The caller needs no more of the body (an event stream's end marker came), but the body may
+  // not have ended: a chunked answer's last chunk often comes in a later packet, and a connection
+  // whose body was not read to its end cannot be pooled. Reads the rest (at most 64 KiB, within
+  // a second) in a coroutine of its own on the connection's thread, apart from the request's
+  // cancel token, then pools the connection; a body that does not end so is dropped with it.
+  static void finish_in_background(std::unique_ptr<ClientResponse> response);
+
  private:
   std::unique_ptr<Connection> conn_;
   CancelPtr cancel_;

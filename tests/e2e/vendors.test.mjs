@@ -15,7 +15,7 @@ import {
   startFakeGemini, parseEcho as parseGeminiEcho, GEMINI_TEXT, GEMINI_OPENAI_USAGE, GEMINI_CALLS,
 } from '../fakes/fake_gemini.mjs';
 import {
-  startKeel, makeClient, fakeProvider, anthropicProvider, geminiProvider, azureProvider, postJSON, sseData, errorOf,
+  startKeel, makeClient, sleep, fakeProvider, anthropicProvider, geminiProvider, azureProvider, postJSON, sseData, errorOf,
   waitFor, UPSTREAM_KEY, CLIENT_KEY,
 } from './harness.mjs';
 
@@ -239,6 +239,28 @@ describe('each vendor, plain and streamed', () => {
       const final = await client.chat.completions.stream({ model: `${vendor}-tools`, messages: user('Weather?'), tools: [WEATHER_TOOL] }).finalChatCompletion();
       assert.equal(final.choices[0].finish_reason, 'tool_calls');
       assertWeatherCalls(asCalls(final.choices[0].message.tool_calls), v.toolIds);
+    });
+  }
+});
+
+describe('upstream connections', () => {
+  // A streamed answer's end marker (OpenAI's [DONE], Anthropic's message_stop) comes before its
+  // chunked body's end; keel reads that end off the request's path and pools the connection. It
+  // used to drop it, so every streamed request opened a connection (a TLS handshake, upstream).
+  for (const vendor of ['claude', 'gem', 'az']) {
+    test(`${vendor}: sequential streamed requests reuse pooled connections`, async () => {
+      const v = V[vendor];
+      const before = v.fake.stats.connections;
+      for (let i = 0; i < 6; i++) {
+        const s = await collectStream(await client.chat.completions.create({
+          model: `${vendor}-ok`, messages: user(`stream ${i}`), stream: true,
+        }));
+        assert.equal(s.text, v.text);
+        await sleep(20); // the rest of the body is read in the background
+      }
+      // At most one new connection per keel io thread (each has its own pool).
+      const opened = v.fake.stats.connections - before;
+      assert.ok(opened <= 2, `${opened} upstream connections for 6 sequential streamed requests`);
     });
   }
 });

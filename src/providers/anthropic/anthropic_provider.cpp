@@ -65,12 +65,15 @@ Task<void> AnthropicProvider::chat(const ChatRequest& request, const std::string
   auto stream = co_await send_chat(std::move(http), vendor_wire, config_, sink, cancel);
   if (!stream) co_return;
   AnthropicStreamDecoder decoder(json_tool);
-  co_await relay_sse(
+  const bool ended = co_await relay_sse(
       *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) {
         return decoder.decode(event.event, event.data, out, done);
       },
       sink);
+  // The stream's end marker came; its body's end may be a packet away. (A stream that failed
+  // or whose client left is closed at once: the upstream stops generating.)
+  if (ended) ClientResponse::finish_in_background(std::move(stream));
 }
 
 Task<Result<int64_t>> AnthropicProvider::count_tokens(const ChatRequest& request,

@@ -65,7 +65,7 @@ Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& u
   auto stream = co_await send_chat(std::move(http), kOpenAIWire, config_, sink, cancel);
   if (!stream) co_return;
   OpenAIStreamDecoder decoder;
-  co_await relay_sse(
+  const bool ended = co_await relay_sse(
       *stream,
       [&decoder](const SseEvent& event, std::vector<ChatEvent>& out, bool& done) -> Status {
         if (event.data == "[DONE]") {
@@ -76,6 +76,9 @@ Task<void> OpenAIProvider::chat(const ChatRequest& request, const std::string& u
         return decoder.decode(event.data, out);
       },
       sink);
+  // The stream's end marker came; its body's end may be a packet away. (A stream that failed
+  // or whose client left is closed at once: the upstream stops generating.)
+  if (ended) ClientResponse::finish_in_background(std::move(stream));
 }
 
 Task<Result<Embeddings>> OpenAIProvider::embed(const EmbedRequest& request,

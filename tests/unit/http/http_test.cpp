@@ -332,6 +332,60 @@ TEST_F(HttpTest, UnreadResponseIsNotPooled) {
   EXPECT_EQ(http_pool_idle_count(), 0u);
 }
 
+// An event stream's end marker comes before its body's end (a chunked body's last chunk often
+// comes in a later packet): finish_in_background reads the rest off the caller's path, and the
+// connection is pooled; before it, every streamed request through keel opened a new upstream
+// connection (a TLS handshake each, against a real vendor).
+TEST_F(HttpTest, FinishInBackgroundPoolsAStreamWhoseEndCameLater) {
+  std::atomic<bool> marker_read{false};
+  TestServer server([&](Request&, ResponseWriter& res) -> Task<void> {
+    if (!co_await res.begin_stream(200, "text/event-stream")) co_return;
+    co_await res.write("data: [DONE]\n\n");
+    co_await wait_for(marker_read);
+    co_await res.end();
+  });
+  auto stream = [&]() -> Task<bool> {
+    auto response = co_await http_send(get(server), std::make_shared<CancelToken>());
+    if (!response) co_return false;
+    auto chunk = co_await response.value()->read_some();
+    if (!chunk || chunk->find("[DONE]") == std::string::npos || response.value()->done()) {
+      co_return false;
+    }
+    ClientResponse::finish_in_background(std::move(response.value()));
+    marker_read = true;
+    // The background read ends the body on this thread and pools the connection.
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor);
+    for (int i = 0; i < 2000 && http_pool_idle_count() == 0; ++i) {
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return http_pool_idle_count() == 1;
+  };
+  EXPECT_TRUE(run_until_done(io_, stream()));
+}
+
+// A body that does not end within the background read's second is dropped with its connection.
+TEST_F(HttpTest, FinishInBackgroundDropsABodyThatDoesNotEnd) {
+  TestServer server([&](Request&, ResponseWriter& res) -> Task<void> {
+    if (!co_await res.begin_stream(200, "text/event-stream")) co_return;
+    co_await res.write("data: [DONE]\n\n");
+    co_await wait_for_client_gone(res, 5000);
+  });
+  auto stream = [&]() -> Task<bool> {
+    auto response = co_await http_send(get(server), std::make_shared<CancelToken>());
+    if (!response) co_return false;
+    auto chunk = co_await response.value()->read_some();
+    if (!chunk) co_return false;
+    ClientResponse::finish_in_background(std::move(response.value()));
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor, std::chrono::milliseconds(1500));
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return http_pool_idle_count() == 0;
+  };
+  EXPECT_TRUE(run_until_done(io_, stream()));
+}
+
 TEST_F(HttpTest, ChunkedResponseArrivesInPieces) {
   std::atomic<bool> first_seen{false};
   TestServer server([&](Request&, ResponseWriter& res) -> Task<void> {
