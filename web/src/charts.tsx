@@ -105,3 +105,59 @@ export function Bars({ title, items, unit }: { title: string; items: { label: st
     </figure>
   );
 }
+
+export interface Interval {
+  label: string;
+  value: number;
+  low: number;
+  high: number;
+  cls?: string; // a style.css class for the mark: its stroke colour
+}
+
+// One row per item: a dot at the value and a line over its confidence interval, on one axis
+// from the smallest to the largest bound (0 always shown, drawn as a dashed rule when inside).
+export function IntervalChart({ title, items, digits = 2 }: { title: string; items: Interval[]; digits?: number }) {
+  const width = 320;
+  const row = 24;
+  const labelWidth = 110;
+  const right = 56;
+  const height = items.length * row + 18;
+  const low = Math.min(0, ...items.map((item) => item.low));
+  const high = Math.max(low + 1e-9, ...items.map((item) => item.high), 0);
+  const x = (v: number) => labelWidth + ((v - low) * (width - labelWidth - right)) / (high - low);
+  const fmt = (v: number) => v.toFixed(digits);
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        role="img"
+        aria-label={`${title}: ${items.map((i) => `${i.label} ${fmt(i.value)} (95% CI ${fmt(i.low)} to ${fmt(i.high)})`).join(', ')}`}
+      >
+        {low < 0 && high > 0 && <line class="grid" x1={x(0)} y1={2} x2={x(0)} y2={height - 16} />}
+        <line class="axis" x1={labelWidth} y1={height - 16} x2={width - right} y2={height - 16} />
+        <text class="tick" x={labelWidth} y={height - 4}>
+          {fmt(low)}
+        </text>
+        <text class="tick" x={width - right} y={height - 4} text-anchor="end">
+          {fmt(high)}
+        </text>
+        {items.map((item, i) => {
+          const y = i * row + 12;
+          return (
+            <g key={item.label} class={`interval ${item.cls ?? 's-blue'}`}>
+              <text class="tick" x={labelWidth - 6} y={y + 3} text-anchor="end">
+                {item.label.length > 18 ? `${item.label.slice(0, 17)}…` : item.label}
+              </text>
+              <line class="series" x1={x(item.low)} y1={y} x2={x(item.high)} y2={y} />
+              <circle class="dot" cx={x(item.value)} cy={y} r="3.5" />
+              <text class="tick" x={width - right + 6} y={y + 3}>
+                {fmt(item.value)}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+    </figure>
+  );
+}
