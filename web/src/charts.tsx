@@ -1,5 +1,6 @@
 // Charts as inline SVG: nothing fetched, nothing styled inline (the CSP forbids both), colours
 // from style.css classes.
+import type { ComponentChildren } from 'preact';
 
 export interface Series {
   label: string;
@@ -80,29 +81,46 @@ export function Bars({ title, items, unit }: { title: string; items: { label: st
   const labelWidth = 120;
   const height = Math.max(row, items.length * row);
   return (
+    <Figure
+      title={title}
+      width={width}
+      height={height}
+      label={`${title}: ${items.map((item) => `${item.label} ${item.value} ${unit}`).join(', ')}`}
+    >
+      {items.map((item, i) => {
+        const barWidth = ((width - labelWidth - 60) * item.value) / top;
+        return (
+          <g key={item.label}>
+            <RowLabel x={labelWidth - 6} y={i * row + 15} text={item.label} />
+            <rect class="bar" x={labelWidth} y={i * row + 4} width={Math.max(barWidth, 1)} height={row - 8} rx="2" />
+            <text class="tick" x={labelWidth + barWidth + 6} y={i * row + 15}>
+              {`${item.value} ${unit}`}
+            </text>
+          </g>
+        );
+      })}
+    </Figure>
+  );
+}
+
+// A chart's frame: its caption, and an SVG that screen readers take as one image, `label`.
+function Figure(props: { title: string; label: string; width: number; height: number; children: ComponentChildren }) {
+  return (
     <figure class="chart">
-      <figcaption>{title}</figcaption>
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        role="img"
-        aria-label={`${title}: ${items.map((item) => `${item.label} ${item.value} ${unit}`).join(', ')}`}
-      >
-        {items.map((item, i) => {
-          const barWidth = ((width - labelWidth - 60) * item.value) / top;
-          return (
-            <g key={item.label}>
-              <text class="tick" x={labelWidth - 6} y={i * row + 15} text-anchor="end">
-                {item.label.length > 18 ? `${item.label.slice(0, 17)}…` : item.label}
-              </text>
-              <rect class="bar" x={labelWidth} y={i * row + 4} width={Math.max(barWidth, 1)} height={row - 8} rx="2" />
-              <text class="tick" x={labelWidth + barWidth + 6} y={i * row + 15}>
-                {`${item.value} ${unit}`}
-              </text>
-            </g>
-          );
-        })}
+      <figcaption>{props.title}</figcaption>
+      <svg viewBox={`0 0 ${props.width} ${props.height}`} role="img" aria-label={props.label}>
+        {props.children}
       </svg>
     </figure>
+  );
+}
+
+// An item's name left of its row, cut to fit.
+function RowLabel({ x, y, text }: { x: number; y: number; text: string }) {
+  return (
+    <text class="tick" x={x} y={y} text-anchor="end">
+      {text.length > 18 ? `${text.slice(0, 17)}…` : text}
+    </text>
   );
 }
 
@@ -127,37 +145,33 @@ export function IntervalChart({ title, items, digits = 2 }: { title: string; ite
   const x = (v: number) => labelWidth + ((v - low) * (width - labelWidth - right)) / (high - low);
   const fmt = (v: number) => v.toFixed(digits);
   return (
-    <figure class="chart">
-      <figcaption>{title}</figcaption>
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        role="img"
-        aria-label={`${title}: ${items.map((i) => `${i.label} ${fmt(i.value)} (95% CI ${fmt(i.low)} to ${fmt(i.high)})`).join(', ')}`}
-      >
-        {low < 0 && high > 0 && <line class="grid" x1={x(0)} y1={2} x2={x(0)} y2={height - 16} />}
-        <line class="axis" x1={labelWidth} y1={height - 16} x2={width - right} y2={height - 16} />
-        <text class="tick" x={labelWidth} y={height - 4}>
-          {fmt(low)}
-        </text>
-        <text class="tick" x={width - right} y={height - 4} text-anchor="end">
-          {fmt(high)}
-        </text>
-        {items.map((item, i) => {
-          const y = i * row + 12;
-          return (
-            <g key={item.label} class={`interval ${item.cls ?? 's-blue'}`}>
-              <text class="tick" x={labelWidth - 6} y={y + 3} text-anchor="end">
-                {item.label.length > 18 ? `${item.label.slice(0, 17)}…` : item.label}
-              </text>
-              <line class="series" x1={x(item.low)} y1={y} x2={x(item.high)} y2={y} />
-              <circle class="dot" cx={x(item.value)} cy={y} r="3.5" />
-              <text class="tick" x={width - right + 6} y={y + 3}>
-                {fmt(item.value)}
-              </text>
-            </g>
-          );
-        })}
-      </svg>
-    </figure>
+    <Figure
+      title={title}
+      width={width}
+      height={height}
+      label={`${title}: ${items.map((i) => `${i.label} ${fmt(i.value)} (95% CI ${fmt(i.low)} to ${fmt(i.high)})`).join(', ')}`}
+    >
+      {low < 0 && high > 0 && <line class="grid" x1={x(0)} y1={2} x2={x(0)} y2={height - 16} />}
+      <line class="axis" x1={labelWidth} y1={height - 16} x2={width - right} y2={height - 16} />
+      <text class="tick" x={labelWidth} y={height - 4}>
+        {fmt(low)}
+      </text>
+      <text class="tick" x={width - right} y={height - 4} text-anchor="end">
+        {fmt(high)}
+      </text>
+      {items.map((item, i) => {
+        const y = i * row + 12;
+        return (
+          <g key={item.label} class={`interval ${item.cls ?? 's-blue'}`}>
+            <RowLabel x={labelWidth - 6} y={y + 3} text={item.label} />
+            <line class="series" x1={x(item.low)} y1={y} x2={x(item.high)} y2={y} />
+            <circle class="dot" cx={x(item.value)} cy={y} r="3.5" />
+            <text class="tick" x={width - right + 6} y={y + 3}>
+              {fmt(item.value)}
+            </text>
+          </g>
+        );
+      })}
+    </Figure>
   );
 }
