@@ -69,3 +69,12 @@ export async function seriousViolations(page) {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
+
+// How a page's test ends: its screenshot, then no console error, failed or third-party request,
+// and no serious axe-core violation; the page's context closed.
+export async function finishPage(page, name) {
+  await screenshot(page, name);
+  assert.deepEqual(page.problems, []);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.context().close();
+}

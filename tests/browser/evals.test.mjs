@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 import { startKeel, runKeel, fakeProvider, postJSON, waitFor } from '../e2e/harness.mjs';
-import { launchBrowser, closeBrowser, openPage, screenshot, seriousViolations } from './browser.mjs';
+import { launchBrowser, closeBrowser, openPage, finishPage } from './browser.mjs';
 
 const LINES = [
   ['What is 2 + 3?', '5'],
@@ -88,10 +88,7 @@ describe('the Evaluations page', () => {
     assert.match(both, /bothrightright, driftexact_match, f116/);   // 8 lines x 2 candidates
     await page.getByRole('link', { name: 'main', exact: true }).waitFor();
     assert.match(await page.locator('ul.shadows').textContent(), /main → cand \(100% of requests, scored by f1, rouge_l\)/);
-    await screenshot(page, 'evals');
-    assert.deepEqual(page.problems, []);
-    assert.deepEqual(await seriousViolations(page), []);
-    await page.context().close();
+    await finishPage(page, 'evals');
   });
 
   test('a run\'s report: candidates ranked with CIs, charts, keel\'s comparison, and each line side by side', async () => {
@@ -111,10 +108,7 @@ describe('the Evaluations page', () => {
     assert.match(await second.textContent(), /What is the capital of France\?Paris/);
     assert.deepEqual(await second.locator('ins').allTextContents(), ['probably not ', 'but 1']);
     assert.equal(await lines.nth(0).locator('ins, del').count(), 0);
-    await screenshot(page, 'eval-run');
-    assert.deepEqual(page.problems, []);
-    assert.deepEqual(await seriousViolations(page), []);
-    await page.context().close();
+    await finishPage(page, 'eval-run');
   });
 
   test('two runs compared: keel\'s paired bootstrap and sign test, and the lines that changed', async () => {
@@ -132,10 +126,7 @@ describe('the Evaluations page', () => {
     await page.getByLabel('Only lines whose scores differ').check();
     await page.waitForFunction(() => document.querySelectorAll('table.paired-rows tbody tr').length === 4);
     assert.equal(await page.locator('table.paired-rows tbody tr.changed').count(), 4);
-    await screenshot(page, 'eval-compare');
-    assert.deepEqual(page.problems, []);
-    assert.deepEqual(await seriousViolations(page), []);
-    await page.context().close();
+    await finishPage(page, 'eval-compare');
   });
 
   test('the shadow report: scores against the served answers, latency, and the pairs side by side', async () => {
@@ -150,9 +141,6 @@ describe('the Evaluations page', () => {
     assert.match(first, /served-up/);
     assert.match(first, /cand-up/);
     assert.ok((await pairs.nth(0).locator('ins').count()) > 0, 'the candidate\'s answer diffed against the served one');
-    await screenshot(page, 'eval-shadow');
-    assert.deepEqual(page.problems, []);
-    assert.deepEqual(await seriousViolations(page), []);
-    await page.context().close();
+    await finishPage(page, 'eval-shadow');
   });
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 import { startKeel, runKeel, fakeProvider, pythonImports } from '../e2e/harness.mjs';
-import { launchBrowser, closeBrowser, openPage, screenshot, seriousViolations } from './browser.mjs';
+import { launchBrowser, closeBrowser, openPage, finishPage } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FLOWS = path.resolve(here, '../../../shared/promptflow/flows');
@@ -93,10 +93,7 @@ test('a flow\'s DAG drawn in layers, run with inputs, each node\'s output shown'
   await detail.waitFor();
   assert.match(await detail.textContent(), /text_content\$\{summarize_text_content\.output\}/);
   assert.match(await detail.locator('pre.json').textContent(), /^echo: /);
-  await screenshot(page, 'flows');
-  assert.deepEqual(page.problems, []);
-  assert.deepEqual(await seriousViolations(page), []);
-  await page.context().close();
+  await finishPage(page, 'flows');
 });
 
 test('another flow from the picker; a bad input shows keel\'s error', { skip }, async () => {
@@ -112,8 +109,5 @@ test('another flow from the picker; a bad input shows keel\'s error', { skip }, 
   await page.getByLabel('question (string)').fill('3*3=$?');
   await page.getByRole('button', { name: 'Run flow' }).click();
   await page.locator('pre.flow-outputs').getByText('"answer": "echo: 3*3=?"').waitFor();
-  await screenshot(page, 'flows-chat');
-  assert.deepEqual(page.problems, []);
-  assert.deepEqual(await seriousViolations(page), []);
-  await page.context().close();
+  await finishPage(page, 'flows-chat');
 });
