@@ -141,7 +141,9 @@ export function IntervalChart({ title, items, digits = 2 }: { title: string; ite
   const right = 56;
   const height = items.length * row + 18;
   const low = Math.min(0, ...items.map((item) => item.low));
-  const high = Math.max(low + 1e-9, ...items.map((item) => item.high), 0);
+  // Scores within [0, 1] are drawn on all of it, so that 0.96 does not look like the top.
+  const scores = items.every((item) => item.low >= 0 && item.high <= 1);
+  const high = scores ? 1 : Math.max(low + 1e-9, ...items.map((item) => item.high), 0);
   const x = (v: number) => labelWidth + ((v - low) * (width - labelWidth - right)) / (high - low);
   const fmt = (v: number) => v.toFixed(digits);
   return (
