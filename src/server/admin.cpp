@@ -7,34 +7,14 @@
 #include "core/clock.h"
 #include "core/text.h"
 #include "server/admin_query.h"
+#include "server/admin_reply.h"
 #include "server/auth.h"
 
 namespace keel {
 namespace {
 
-constexpr std::string_view kJson = "application/json";
 constexpr int64_t kWindowMs = 60 * 60 * 1000;  // the models page's window: the last hour
 constexpr int64_t kBucketMs = 60 * 1000;       // one chart point a minute
-
-std::string dump(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
-// Nothing an admin page reads should be kept by a browser or a proxy. (Headers are named
-// variables: g++ 12 cannot keep an initializer list alive across a co_await.)
-Headers no_store() { return {{"cache-control", "no-store"}}; }
-
-Task<void> send_json(ResponseWriter& response, const Json& body) {
-  const Headers headers = no_store();
-  co_await response.send(200, kJson, dump(body), headers);
-}
-
-Task<void> send_error(ResponseWriter& response, const Error& error) {
-  const Headers headers = no_store();
-  co_await response.send(http_status_for(error.code), kJson, dump(error_to_wire(error)), headers);
-}
 
 Json request_summary(const RequestRecord& r) {
   return {{"id", r.id},
@@ -70,20 +50,6 @@ Json window_json(const WindowStats& w) {
           {"completion_tokens", w.completion_tokens}};
 }
 
-// Runs `read` on `pool` and resumes the caller on its own executor with the result.
-template <typename Read>
-auto off_io(asio::thread_pool& pool, Read read) -> Task<decltype(read())> {
-  std::optional<decltype(read())> result;
-  co_await asio::co_spawn(
-      pool,
-      [&]() -> Task<void> {
-        result.emplace(read());
-        co_return;
-      },
-      asio::use_awaitable);
-  co_return std::move(*result);
-}
-
 }  // namespace
 
 Task<void> Admin::requests(Request& request, ResponseWriter& response) {
@@ -92,12 +58,12 @@ Task<void> Admin::requests(Request& request, ResponseWriter& response) {
   auto query = parse_request_query(mark == std::string_view::npos ? std::string_view()
                                                                   : target.substr(mark + 1));
   if (!query) {
-    co_await send_error(response, query.error());
+    co_await send_admin_error(response, query.error());
     co_return;
   }
   auto page = co_await off_io(reads_, [&] { return store_.query_requests(*query); });
   if (!page) {
-    co_await send_error(response, page.error());
+    co_await send_admin_error(response, page.error());
     co_return;
   }
   Json data = Json::array();
@@ -106,14 +72,14 @@ Task<void> Admin::requests(Request& request, ResponseWriter& response) {
                      {"offset", query->offset},
                      {"limit", query->limit},
                      {"has_more", page->more}};
-  co_await send_json(response, body);
+  co_await send_admin_json(response, body);
 }
 
 Task<void> Admin::request(std::string_view escaped_id, ResponseWriter& response) {
   auto id = percent_decode(escaped_id);
   if (!id) {
     const Error bad(ErrorCode::kInvalidArgument, "a malformed %-escape in the id");
-    co_await send_error(response, bad);
+    co_await send_admin_error(response, bad);
     co_return;
   }
   auto record = co_await off_io(reads_, [&] {
@@ -125,7 +91,7 @@ Task<void> Admin::request(std::string_view escaped_id, ResponseWriter& response)
     return store_.find_request(*id);
   });
   if (!record) {
-    co_await send_error(response, record.error());
+    co_await send_admin_error(response, record.error());
     co_return;
   }
   Json body = request_summary(*record);
@@ -136,7 +102,7 @@ Task<void> Admin::request(std::string_view escaped_id, ResponseWriter& response)
   body["content"] = record->content.empty()
                         ? Json()
                         : try_parse_json(record->content).value_or(Json(record->content));
-  co_await send_json(response, body);
+  co_await send_admin_json(response, body);
 }
 
 Task<void> Admin::models(const Router& router, ResponseWriter& response) {
@@ -146,7 +112,7 @@ Task<void> Admin::models(const Router& router, ResponseWriter& response) {
   auto stats = co_await off_io(
       reads_, [&] { return store_.model_stats(until - kWindowMs, until, kBucketMs); });
   if (!stats) {
-    co_await send_error(response, stats.error());
+    co_await send_admin_error(response, stats.error());
     co_return;
   }
   Json models = Json::array();
@@ -215,7 +181,7 @@ Task<void> Admin::models(const Router& router, ResponseWriter& response) {
                      {"bucket_ms", kBucketMs},
                      {"until_ms", until},
                      {"models", std::move(models)}};
-  co_await send_json(response, body);
+  co_await send_admin_json(response, body);
 }
 
 }  // namespace keel

@@ -4,6 +4,11 @@
 //   GET /admin/requests?model=&status=&since=&until=&limit=&offset=   the request log, a page
 //   GET /admin/requests/{id}        one request, its attempts, its bodies (when log_content)
 //   GET /admin/models               per public model: targets, breakers, the last hour's stats
+//   GET /admin/evals                evaluation runs (`keel eval`), newest first
+//   GET /admin/evals/{id}           a run: its summary (report.h) and scored rows
+//   GET /admin/evals/{a}/compare/{b}  two runs' paired comparison (evals::compare_runs)
+//   GET /admin/shadow               the models with `shadow:` (/admin/shadow/{model}: reload.cpp)
+//   GET /admin/flows                the config's flows as checked graphs
 //
 // Access: a key from admin_keys (Bearer or x-api-key). With no admin_keys, /admin is open when
 // api_keys is empty too (keel then listens on loopback only: config.cpp refuses other
@@ -16,6 +21,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "flows/flow_set.h"
 #include "http/server.h"
 #include "router/router.h"
 #include "store/store.h"
@@ -31,6 +37,13 @@ class Admin {
   Task<void> requests(Request& request, ResponseWriter& response);
   Task<void> request(std::string_view id, ResponseWriter& response);
   Task<void> models(const Router& router, ResponseWriter& response);
+  // admin_evals.cpp
+  Task<void> eval_runs(ResponseWriter& response);
+  Task<void> eval_run(std::string_view id, ResponseWriter& response);
+  Task<void> compare_eval_runs(std::string_view a, std::string_view b, ResponseWriter& response);
+  Task<void> shadows(ResponseWriter& response);
+  // admin_flows.cpp; `flows` may be null (none configured)
+  Task<void> flows(const FlowSet* flows, ResponseWriter& response);
 
  private:
 

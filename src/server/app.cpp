@@ -301,6 +301,26 @@ std::span<const Route> App::routes() {
        .methods = {get},
        .access = Access::kAdmin,
        .handler = &App::admin_shadow_route},
+      {.pattern = "/admin/shadow",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_shadows},
+      {.pattern = "/admin/evals",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_evals},
+      {.pattern = "/admin/evals/{id}",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_eval},
+      {.pattern = "/admin/evals/{a}/compare/{b}",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_eval_compare},
+      {.pattern = "/admin/flows",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_flows},
       {.pattern = "/metrics", .methods = {get}, .handler = &App::metrics_text},
       {.pattern = "/v1/chat/completions",
        .methods = {post},
@@ -457,6 +477,17 @@ Task<void> App::admin_models(RouteCall& call) {
 Task<void> App::admin_reload_route(RouteCall& call) { co_await admin_reload(call.response); }
 Task<void> App::admin_shadow_route(RouteCall& call) {
   co_await admin_shadow(call.response, call.params.at(0));
+}
+Task<void> App::admin_evals(RouteCall& call) { co_await admin_->eval_runs(call.response); }
+Task<void> App::admin_eval(RouteCall& call) {
+  co_await admin_->eval_run(call.params.at(0), call.response);
+}
+Task<void> App::admin_eval_compare(RouteCall& call) {
+  co_await admin_->compare_eval_runs(call.params.at(0), call.params.at(1), call.response);
+}
+Task<void> App::admin_shadows(RouteCall& call) { co_await admin_->shadows(call.response); }
+Task<void> App::admin_flows(RouteCall& call) {
+  co_await admin_->flows(flows_.get(), call.response);
 }
 
 Task<void> App::metrics_text(RouteCall& call) {

@@ -84,6 +84,11 @@ class App {
   Task<void> admin_reload_route(RouteCall& call);
   Task<void> mcp_route(RouteCall& call);
   Task<void> admin_shadow_route(RouteCall& call);
+  Task<void> admin_evals(RouteCall& call);
+  Task<void> admin_eval(RouteCall& call);
+  Task<void> admin_eval_compare(RouteCall& call);
+  Task<void> admin_shadows(RouteCall& call);
+  Task<void> admin_flows(RouteCall& call);
   Task<void> metrics_text(RouteCall& call);
   Task<void> list_models(RouteCall& call);
   Task<void> get_model(RouteCall& call);

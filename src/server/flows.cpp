@@ -1,6 +1,10 @@
 // POST /v1/flows/{name}/run (DESIGN.md "HTTP surface"): {"inputs": {...}} runs a configured
-// Prompt flow once through the router and answers {"outputs": {...}}. Streaming the final llm
+// Prompt flow once through the router and answers {"outputs": {...}}; with "include":
+// ["nodes"] (the word OpenAI's Responses API uses for optional parts of an answer) also
+// {"nodes": {node: output}}, which the console's Flows page shows. Streaming the final llm
 // node is not there yet: "stream": true is refused.
+#include <algorithm>
+
 #include "api/json_util.h"
 #include "core/text.h"
 #include "flows/run.h"
@@ -22,6 +26,7 @@ Task<void> App::run_flow_route(RouteCall& call) {
   auto body = parse_json(call.request.message.body(), ErrorCode::kInvalidArgument, "request body");
   std::optional<Error> error;
   Json inputs = Json::object();
+  bool include_nodes = false;
   if (!body) {
     error = body.error();
   } else if (!body->is_object()) {
@@ -31,11 +36,16 @@ Task<void> App::run_flow_route(RouteCall& call) {
       if (key == "inputs" && value.is_object()) {
         inputs = value;
       } else if (key == "stream" && (value.is_null() || value == Json(false))) {
+      } else if (key == "include" && value.is_array() &&
+                 std::all_of(value.begin(), value.end(),
+                             [](const Json& v) { return v == "nodes"; })) {
+        include_nodes = !value.empty();
       } else if (key == "stream") {
         error = Error(ErrorCode::kInvalidArgument, "stream: streaming a flow is not supported yet");
       } else {
         error = Error(ErrorCode::kInvalidArgument,
-                      "unknown or malformed field '" + key + "' (expected inputs: an object)");
+                      "unknown or malformed field '" + key +
+                          "' (expected inputs: an object; include: [\"nodes\"])");
       }
       if (error) break;
     }
@@ -55,6 +65,7 @@ Task<void> App::run_flow_route(RouteCall& call) {
   call.record.status = 200;
   Json answer = Json::object();
   answer["outputs"] = (*result)["outputs"];
+  if (include_nodes) answer["nodes"] = (*result)["nodes"];
   std::vector<std::pair<std::string, std::string>> headers{{"x-request-id", call.record.id}};
   co_await call.response.send(200, "application/json",
                               answer.dump(-1, ' ', false, Json::error_handler_t::replace), headers);

@@ -5,6 +5,7 @@
 // file changes nothing. The new router is swapped in under a mutex; each request holds the
 // router it started with (a shared_ptr), so requests in flight finish on the old config and
 // the old router goes when the last of them does.
+#include "api/json_util.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "providers/provider.h"
@@ -122,7 +123,19 @@ Task<void> App::admin_shadow(ResponseWriter& response, std::string_view name) {
       {"mirror",
        {{"mirrored", stats.mirrored}, {"dropped", stats.dropped}, {"failed", stats.failed}}},
       {"report", evals::shadow_report(*pairs)}};
-  co_await response.send(200, "application/json", body.dump());
+  // The newest pairs themselves, side by side in the console (results as shadow.cpp stores them).
+  constexpr size_t kRecentPairs = 20;
+  Json recent = Json::array();
+  for (size_t i = 0; i < pairs->size() && i < kRecentPairs; ++i) {
+    const ShadowPairRecord& pair = (*pairs)[i];
+    recent.push_back({{"id", pair.id},
+                      {"created_ms", pair.created_ms},
+                      {"shadow_model", pair.shadow_model},
+                      {"result", try_parse_json(pair.result).value_or(Json())}});
+  }
+  body["recent"] = std::move(recent);
+  co_await response.send(200, "application/json",
+                         body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 }  // namespace keel

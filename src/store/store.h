@@ -154,6 +154,15 @@ struct EvalRowRecord {
   std::string result;  // JSON text
 };
 
+// An evaluation run as the console lists it: its description and how far it got.
+struct EvalRunRecord {
+  std::string id;
+  int64_t created_ms = 0;
+  std::string describe;  // JSON text (save_eval_run's)
+  int64_t rows = 0;      // scored rows kept
+  int64_t last_ms = 0;   // the newest row's time; 0 with no rows
+};
+
 // One mirrored request (shadow traffic): the served answer and the candidate's, scored.
 struct ShadowPairRecord {
   std::string id;            // the client's request id
@@ -203,6 +212,8 @@ class Store : public StoreReader {
   virtual Status save_eval_row(const EvalRowRecord& row) = 0;
   // The run's rows, by line then candidate.
   virtual Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) = 0;
+  // The newest runs first (by creation), at most `limit`.
+  virtual Result<std::vector<EvalRunRecord>> eval_runs(int limit) = 0;
   // Shadow pairs (table shadow_pairs), written like eval rows; newest first, at most `limit`.
   virtual Status save_shadow_pair(const ShadowPairRecord& pair) = 0;
   virtual Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model,

@@ -452,3 +452,14 @@ export async function waitFor(pred, timeoutMs = 1000, stepMs = 10) {
   }
   return !!(await pred());
 }
+
+// Whether python3 (KEEL_PYTHON, else Debian's) imports every one of `modules`: flows' python
+// nodes need what their code imports (web-classification's fetch node: requests, bs4).
+export function pythonImports(...modules) {
+  try {
+    execFileSync(process.env.KEEL_PYTHON || '/usr/bin/python3', ['-c', `import ${modules.join(', ')}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -59,6 +59,16 @@ export async function getJson<T>(path: string, kind: KeyKind): Promise<T> {
   return (await response.json()) as T;
 }
 
+export async function postJson<T>(path: string, kind: KeyKind, body: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: headers(kind, { 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await errorOf(response, kind);
+  return (await response.json()) as T;
+}
+
 // ---- /v1 ------------------------------------------------------------------------------------
 
 export async function listModels(): Promise<string[]> {

@@ -1,5 +1,6 @@
 // Charts as inline SVG: nothing fetched, nothing styled inline (the CSP forbids both), colours
 // from style.css classes.
+import type { ComponentChildren } from 'preact';
 
 export interface Series {
   label: string;
@@ -80,28 +81,99 @@ export function Bars({ title, items, unit }: { title: string; items: { label: st
   const labelWidth = 120;
   const height = Math.max(row, items.length * row);
   return (
+    <Figure
+      title={title}
+      width={width}
+      height={height}
+      label={`${title}: ${items.map((item) => `${item.label} ${item.value} ${unit}`).join(', ')}`}
+    >
+      {items.map((item, i) => {
+        const barWidth = ((width - labelWidth - 60) * item.value) / top;
+        return (
+          <g key={item.label}>
+            <RowLabel x={labelWidth - 6} y={i * row + 15} text={item.label} />
+            <rect class="bar" x={labelWidth} y={i * row + 4} width={Math.max(barWidth, 1)} height={row - 8} rx="2" />
+            <text class="tick" x={labelWidth + barWidth + 6} y={i * row + 15}>
+              {`${item.value} ${unit}`}
+            </text>
+          </g>
+        );
+      })}
+    </Figure>
+  );
+}
+
+// A chart's frame: its caption, and an SVG that screen readers take as one image, `label`.
+function Figure(props: { title: string; label: string; width: number; height: number; children: ComponentChildren }) {
+  return (
     <figure class="chart">
-      <figcaption>{title}</figcaption>
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        role="img"
-        aria-label={`${title}: ${items.map((item) => `${item.label} ${item.value} ${unit}`).join(', ')}`}
-      >
-        {items.map((item, i) => {
-          const barWidth = ((width - labelWidth - 60) * item.value) / top;
-          return (
-            <g key={item.label}>
-              <text class="tick" x={labelWidth - 6} y={i * row + 15} text-anchor="end">
-                {item.label.length > 18 ? `${item.label.slice(0, 17)}…` : item.label}
-              </text>
-              <rect class="bar" x={labelWidth} y={i * row + 4} width={Math.max(barWidth, 1)} height={row - 8} rx="2" />
-              <text class="tick" x={labelWidth + barWidth + 6} y={i * row + 15}>
-                {`${item.value} ${unit}`}
-              </text>
-            </g>
-          );
-        })}
+      <figcaption>{props.title}</figcaption>
+      <svg viewBox={`0 0 ${props.width} ${props.height}`} role="img" aria-label={props.label}>
+        {props.children}
       </svg>
     </figure>
+  );
+}
+
+// An item's name left of its row, cut to fit.
+function RowLabel({ x, y, text }: { x: number; y: number; text: string }) {
+  return (
+    <text class="tick" x={x} y={y} text-anchor="end">
+      {text.length > 18 ? `${text.slice(0, 17)}…` : text}
+    </text>
+  );
+}
+
+export interface Interval {
+  label: string;
+  value: number;
+  low: number;
+  high: number;
+  cls?: string; // a style.css class for the mark: its stroke colour
+}
+
+// One row per item: a dot at the value and a line over its confidence interval, on one axis
+// from the smallest to the largest bound (0 always shown, drawn as a dashed rule when inside).
+export function IntervalChart({ title, items, digits = 2 }: { title: string; items: Interval[]; digits?: number }) {
+  const width = 320;
+  const row = 24;
+  const labelWidth = 110;
+  const right = 56;
+  const height = items.length * row + 18;
+  const low = Math.min(0, ...items.map((item) => item.low));
+  // Scores within [0, 1] are drawn on all of it, so that 0.96 does not look like the top.
+  const scores = items.every((item) => item.low >= 0 && item.high <= 1);
+  const high = scores ? 1 : Math.max(low + 1e-9, ...items.map((item) => item.high), 0);
+  const x = (v: number) => labelWidth + ((v - low) * (width - labelWidth - right)) / (high - low);
+  const fmt = (v: number) => v.toFixed(digits);
+  return (
+    <Figure
+      title={title}
+      width={width}
+      height={height}
+      label={`${title}: ${items.map((i) => `${i.label} ${fmt(i.value)} (95% CI ${fmt(i.low)} to ${fmt(i.high)})`).join(', ')}`}
+    >
+      {low < 0 && high > 0 && <line class="grid" x1={x(0)} y1={2} x2={x(0)} y2={height - 16} />}
+      <line class="axis" x1={labelWidth} y1={height - 16} x2={width - right} y2={height - 16} />
+      <text class="tick" x={labelWidth} y={height - 4}>
+        {fmt(low)}
+      </text>
+      <text class="tick" x={width - right} y={height - 4} text-anchor="end">
+        {fmt(high)}
+      </text>
+      {items.map((item, i) => {
+        const y = i * row + 12;
+        return (
+          <g key={item.label} class={`interval ${item.cls ?? 's-blue'}`}>
+            <RowLabel x={labelWidth - 6} y={y + 3} text={item.label} />
+            <line class="series" x1={x(item.low)} y1={y} x2={x(item.high)} y2={y} />
+            <circle class="dot" cx={x(item.value)} cy={y} r="3.5" />
+            <text class="tick" x={width - right + 6} y={y + 3}>
+              {fmt(item.value)}
+            </text>
+          </g>
+        );
+      })}
+    </Figure>
   );
 }

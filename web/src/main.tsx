@@ -1,8 +1,10 @@
 // The console's shell: a page registry, hash routing (#/playground, #/log/ID, ...), the nav.
-// A page is one entry in `pages`; copilots, flows and evaluations add theirs when keel has them.
+// A page is one entry in `pages`; copilots add theirs when keel has them.
 import { render, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getKey, setKey } from './api';
+import { Evaluations } from './pages/evals';
+import { Flows } from './pages/flows';
 import { Models } from './pages/models';
 import { Playground } from './pages/playground';
 import { RequestLog } from './pages/log';
@@ -19,6 +21,8 @@ const pages: Page[] = [
   { path: 'playground', title: 'Playground', view: () => <Playground /> },
   { path: 'models', title: 'Models & providers', view: () => <Models /> },
   { path: 'log', title: 'Request log', view: (rest) => <RequestLog id={rest} /> },
+  { path: 'flows', title: 'Flows', view: (rest) => <Flows name={rest} /> },
+  { path: 'evals', title: 'Evaluations', view: (rest) => <Evaluations route={rest} /> },
 ];
 
 function parseHash(hash: string): { page: Page; rest?: string } {

@@ -139,6 +139,37 @@ Result<std::vector<EvalRowRecord>> SqliteStore::eval_rows(const std::string& run
   return rows;
 }
 
+Result<std::vector<EvalRunRecord>> SqliteStore::eval_runs(int limit) {
+  if (limit < 0) return Error(ErrorCode::kInvalidArgument, "eval_runs: negative limit");
+  std::lock_guard lock(read_mutex_);
+  sqlite3* db = read_connection();
+  if (auto status = ensure_tables(db, eval_tables_); !status) return status.error();
+  Statement select;
+  // One pass over eval_rows' primary key per run (run_id leads it).
+  if (auto status = prepare(db,
+                            "SELECT r.id, r.created_ms, r.describe, "
+                            "(SELECT COUNT(*) FROM eval_rows e WHERE e.run_id = r.id), "
+                            "(SELECT MAX(e.created_ms) FROM eval_rows e WHERE e.run_id = r.id) "
+                            "FROM eval_runs r ORDER BY r.created_ms DESC, r.rowid DESC LIMIT ?1",
+                            select);
+      !status) {
+    return status.error();
+  }
+  sqlite3_bind_int(select.stmt, 1, limit);
+  std::vector<EvalRunRecord> runs;
+  int rc;
+  while ((rc = sqlite3_step(select.stmt)) == SQLITE_ROW) {
+    EvalRunRecord& run = runs.emplace_back();
+    run.id = column(select.stmt, 0);
+    run.created_ms = sqlite3_column_int64(select.stmt, 1);
+    run.describe = column(select.stmt, 2);
+    run.rows = sqlite3_column_int64(select.stmt, 3);
+    run.last_ms = sqlite3_column_int64(select.stmt, 4);  // NULL (no rows) reads as 0
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(db);
+  return runs;
+}
+
 Status SqliteStore::save_shadow_pair(const ShadowPairRecord& pair) {
   std::lock_guard lock(read_mutex_);
   sqlite3* db = read_connection();

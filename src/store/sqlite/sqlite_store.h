@@ -73,6 +73,7 @@ class SqliteStore final : public Store {
   Status save_eval_run(const std::string& run_id, const std::string& describe) override;
   Status save_eval_row(const EvalRowRecord& row) override;
   Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) override;
+  Result<std::vector<EvalRunRecord>> eval_runs(int limit) override;
   Status save_shadow_pair(const ShadowPairRecord& pair) override;
   Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model, int limit) override;
 

@@ -34,6 +34,19 @@ TEST(EvalRows, SavedReplacedAndReadBackByRunAndShadowPairsByModel) {
     EXPECT_EQ((*rows)[1].candidate, "a");
     EXPECT_EQ((*rows)[2].candidate, "b");
     EXPECT_TRUE((*store)->eval_rows("none")->empty());
+    ASSERT_TRUE((*store)->save_eval_run("run-3", R"({"target": "x"})").ok());
+    auto runs = (*store)->eval_runs(10);
+    ASSERT_TRUE(runs) << runs.error().message;
+    ASSERT_EQ(runs->size(), 2u);        // run-2 has rows but no eval_runs entry: not listed
+    EXPECT_EQ((*runs)[0].id, "run-3");  // newest first
+    EXPECT_EQ((*runs)[0].rows, 0);
+    EXPECT_EQ((*runs)[0].last_ms, 0);
+    EXPECT_EQ((*runs)[1].id, "run-1");
+    EXPECT_EQ((*runs)[1].describe, R"({"target": "m"})");
+    EXPECT_EQ((*runs)[1].rows, 3);
+    EXPECT_EQ((*runs)[1].last_ms, 5);
+    EXPECT_EQ((*store)->eval_runs(1)->size(), 1u);
+    EXPECT_FALSE((*store)->eval_runs(-1));
     ASSERT_TRUE((*store)->save_shadow_pair({"req_1", "main", "cand", 10, "{}"}).ok());
     ASSERT_TRUE((*store)->save_shadow_pair({"req_2", "main", "cand", 20, R"({"x": 1})"}).ok());
     ASSERT_TRUE((*store)->save_shadow_pair({"req_3", "other", "cand", 30, "{}"}).ok());
