@@ -1008,7 +1008,7 @@ TEST(CopilotConfigTest, LoadedAndChecked) {
                                  "    model: smart\n"
                                  "    tools: [calc]\n"
                                  "    knowledge: [handbook]\n"
-                                 "    starters: [How do I reset my password?]\n"
+                                 "    starters: [\"How do I reset my password?\"]\n"
                                  "    max_tool_rounds: 3\n"
                                  "    approval: [calc/calculator]\n"
                                  "  - {name: inline, instructions: Be brief., model: smart}\n",
