@@ -168,6 +168,19 @@ Json text_block(const std::string& text) {
   return {{"type", "text"}, {"text", text}, {"citations", nullptr}};
 }
 
+// char_location: the passage as the cited document (document_index: its marker's number - 1,
+// as the prompt listed it), the source file as its title, the chunk's id as file_id, and the
+// passage's place in the source's text.
+Json citation_to_anthropic(const Citation& citation) {
+  return {{"type", "char_location"},
+          {"cited_text", citation.cited_text},
+          {"document_index", std::max(0, citation.number - 1)},
+          {"document_title", citation.source},
+          {"start_char_index", citation.source_start},
+          {"end_char_index", citation.source_end},
+          {"file_id", citation.chunk_id}};
+}
+
 Json tool_use_block(const std::string& id, const std::string& name, Json input) {
   return {{"type", "tool_use"},
           {"id", id},
@@ -1334,7 +1347,16 @@ Json messages_response_to_wire(const ChatResponse& resp, const std::string& mode
   Json wire = message_envelope(resp.id, model);
   Json& content = wire["content"];
   std::string text = resp.message.text();
-  if (!text.empty()) content.push_back(text_block(text));
+  if (!text.empty()) {
+    Json block = text_block(text);
+    if (!resp.message.citations.empty()) {
+      block["citations"] = Json::array();
+      for (const Citation& citation : resp.message.citations) {
+        block["citations"].push_back(citation_to_anthropic(citation));
+      }
+    }
+    content.push_back(std::move(block));
+  }
   for (const auto& call : resp.message.tool_calls) {
     Json input = Json::object();
     if (auto parsed = parse_json(call.arguments, ErrorCode::kInvalidArgument, "arguments");
@@ -1470,6 +1492,16 @@ void AnthropicStreamEncoder::encode(const ChatEvent& event, std::vector<Anthropi
     case ChatEvent::Kind::kError:
       out.push_back({"error", anthropic_error_to_wire(event.error, request_id_)});
       ended_ = true;
+      break;
+    case ChatEvent::Kind::kCitation:
+      // On the text block that holds the marker, as Anthropic streams its own citations.
+      if (!event.citation || open_block_ < 0 || !open_is_text_) break;
+      out.push_back({"content_block_delta",
+                     {{"type", "content_block_delta"},
+                      {"index", open_block_},
+                      {"delta",
+                       {{"type", "citations_delta"},
+                        {"citation", citation_to_anthropic(*event.citation)}}}}});
       break;
   }
 }

@@ -122,6 +122,13 @@ ChatEvent ChatEvent::failure(Error error) {
   return e;
 }
 
+ChatEvent ChatEvent::cited(Citation citation) {
+  ChatEvent e;
+  e.kind = Kind::kCitation;
+  e.citation = std::make_shared<const Citation>(std::move(citation));
+  return e;
+}
+
 void ChatAggregator::add(const ChatEvent& event) {
   auto& msg = response_.message;
   msg.role = Role::kAssistant;
@@ -153,6 +160,9 @@ void ChatAggregator::add(const ChatEvent& event) {
       response_.usage = event.usage;
       break;
     case ChatEvent::Kind::kError:
+      break;
+    case ChatEvent::Kind::kCitation:
+      if (event.citation) msg.citations.push_back(*event.citation);
       break;
   }
 }

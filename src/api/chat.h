@@ -7,11 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.h"
 
@@ -42,6 +43,29 @@ struct ToolCall {
   std::string arguments;      // JSON text, as produced by the model (may be partial/invalid)
 };
 
+// A source an answer cites (a copilot's retrieved passage, src/copilots/citations.h), at a place
+// in the answer's text. Each front door writes it in its own shape: OpenAI chat `annotations`
+// (url_citation), Responses `file_citation`, Anthropic `citations` (char_location).
+struct Citation {
+  int64_t text_start = 0;  // the marker's span in the answer's text, in code points
+  int64_t text_end = 0;
+  int number = 0;         // the marker's number: the passage's place in the prompt, from 1
+  std::string knowledge;  // the knowledge base
+  std::string source;     // the file the passage came from
+  std::string chunk_id;
+  std::string heading;       // "Title > Section", may be empty
+  int64_t source_start = 0;  // the passage's byte range in the source's extracted text
+  int64_t source_end = 0;
+  std::string cited_text;  // the passage's text
+};
+
+// Code points in UTF-8 text (bytes that do not continue a sequence): where citations count.
+inline int64_t utf8_code_points(std::string_view text) {
+  int64_t points = 0;
+  for (unsigned char c : text) points += (c & 0xC0) != 0x80;
+  return points;
+}
+
 struct Message {
   Role role = Role::kUser;
   std::vector<ContentPart> content;   // empty for an assistant turn with only tool calls
@@ -53,6 +77,8 @@ struct Message {
   // tool: the result reports a failure (Anthropic's tool_result is_error). Wire formats without
   // such a flag get the text with_error_marked() makes.
   bool is_error = false;
+  // assistant: the sources its text cites, in the order of their markers.
+  std::vector<Citation> citations;
 
   std::string text() const;           // all text parts joined
 };
@@ -123,9 +149,19 @@ struct Usage {
 };
 
 // One event of a provider's stream. Order: Start, (TextDelta | ToolCallStart | ToolArgsDelta)*,
-// Finish, Usage. An Error may end the stream at any point.
+// Finish, Usage. An Error may end the stream at any point. Citation events (never from a
+// provider; a copilot adds them) follow the text delta that completed their marker.
 struct ChatEvent {
-  enum class Kind { kStart, kTextDelta, kToolCallStart, kToolArgsDelta, kFinish, kUsage, kError };
+  enum class Kind {
+    kStart,
+    kTextDelta,
+    kToolCallStart,
+    kToolArgsDelta,
+    kFinish,
+    kUsage,
+    kError,
+    kCitation
+  };
   Kind kind = Kind::kStart;
   std::string text;            // TextDelta: text; ToolArgsDelta: argument text; Finish: the
                                // stop sequence that ended the turn, when the upstream names it
@@ -139,6 +175,7 @@ struct ChatEvent {
   Error error;
   std::string id;              // Start: the upstream's response id (may be empty)
   std::string model;           // Start: the upstream's model name (may be empty)
+  std::shared_ptr<const Citation> citation;  // Citation
 
   static ChatEvent start(std::string id = {}, std::string model = {});
   static ChatEvent text_delta(std::string text);
@@ -147,6 +184,7 @@ struct ChatEvent {
   static ChatEvent finished(FinishReason reason);
   static ChatEvent usage_event(Usage usage);
   static ChatEvent failure(Error error);
+  static ChatEvent cited(Citation citation);
   // The hot ones, made in place in `into` (say `events.emplace_back()`): a ChatEvent holds
   // eight strings, and a temporary moved into a vector and destroyed cost more than the rest of
   // reading a short answer's event. The value forms above are these on a local.

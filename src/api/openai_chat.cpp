@@ -1674,6 +1674,23 @@ std::string upstream_error_message(std::string_view body) {
 
 // ==== toward the client ======================================================================
 
+Json citation_to_openai(const Citation& citation) {
+  // The chunk's address: knowledge://BASE/SOURCE#chunk=ID&start=S&end=E (byte offsets into the
+  // source's extracted text); the title names the file and, when it has one, the heading.
+  std::string url = "knowledge://" + citation.knowledge + "/" + citation.source +
+                    "#chunk=" + citation.chunk_id +
+                    "&start=" + std::to_string(citation.source_start) +
+                    "&end=" + std::to_string(citation.source_end);
+  std::string title = citation.source;
+  if (!citation.heading.empty()) title += " > " + citation.heading;
+  return {{"type", "url_citation"},
+          {"url_citation",
+           {{"end_index", citation.text_end},
+            {"start_index", citation.text_start},
+            {"title", std::move(title)},
+            {"url", std::move(url)}}}};
+}
+
 Json chat_response_to_wire(const ChatResponse& resp) {
   const Message& message = resp.message;
   std::string text = message.text();
@@ -1686,6 +1703,13 @@ Json chat_response_to_wire(const ChatResponse& resp) {
     Json calls = Json::array();
     for (const auto& call : message.tool_calls) calls.push_back(tool_call_to_wire(call));
     wire_message["tool_calls"] = std::move(calls);
+  }
+  if (!message.citations.empty()) {
+    Json annotations = Json::array();
+    for (const Citation& citation : message.citations) {
+      annotations.push_back(citation_to_openai(citation));
+    }
+    wire_message["annotations"] = std::move(annotations);
   }
   FinishReason finish = resp.finish;
   if (finish == FinishReason::kNone || finish == FinishReason::kError) {
@@ -1869,8 +1893,8 @@ std::string chat_request_to_wire_text(const ChatRequest& req, const std::string&
 std::string chat_response_to_wire_text(const ChatResponse& resp) {
   const Message& message = resp.message;
   std::string text = message.text();
-  if (!message.tool_calls.empty() || !valid_utf8(text) || !valid_utf8(resp.id) ||
-      !valid_utf8(resp.model)) {
+  if (!message.tool_calls.empty() || !message.citations.empty() || !valid_utf8(text) ||
+      !valid_utf8(resp.id) || !valid_utf8(resp.model)) {
     return dump_chunk(chat_response_to_wire(resp));
   }
   FinishReason finish = resp.finish;
@@ -1918,6 +1942,18 @@ Json OpenAIStreamEncoder::base_chunk() const {
                 {"choices", Json::array()}};
   if (include_usage_) chunk["usage"] = nullptr;  // as OpenAI does on every chunk but the last
   return chunk;
+}
+
+void OpenAIStreamEncoder::push_annotations(std::vector<Json>& out) {
+  if (annotations_.empty()) return;
+  Json chunk = base_chunk();
+  Json delta = {{"annotations", std::move(annotations_)}};
+  chunk["choices"].push_back({{"index", 0},
+                              {"delta", std::move(delta)},
+                              {"logprobs", nullptr},
+                              {"finish_reason", nullptr}});
+  annotations_ = Json::array();
+  out.push_back(std::move(chunk));
 }
 
 void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out) {
@@ -1969,6 +2005,7 @@ void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out)
     }
     case ChatEvent::Kind::kFinish: {
       send_role();
+      push_annotations(out);
       FinishReason finish = event.finish;
       if (finish == FinishReason::kNone || finish == FinishReason::kError) {
         finish = FinishReason::kStop;
@@ -1976,6 +2013,11 @@ void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out)
       push(Json::object(), finish_reason_name(finish));
       break;
     }
+    case ChatEvent::Kind::kCitation:
+      // Held for one chunk before the finish: the SDK's stream helper keeps the last
+      // `annotations` a delta carried, so they go out together.
+      if (event.citation) annotations_.push_back(citation_to_openai(*event.citation));
+      break;
     case ChatEvent::Kind::kUsage:
       if (include_usage_) {
         Json chunk = base_chunk();
@@ -2043,6 +2085,11 @@ void OpenAIStreamEncoder::encode_text(const ChatEvent& event,
     delta_ += '}';
     emit(text_chunk(delta_, nullptr));
   } else if (event.kind == ChatEvent::Kind::kFinish) {
+    if (!annotations_.empty()) {
+      std::vector<Json> chunks;
+      push_annotations(chunks);
+      for (const auto& chunk : chunks) emit(dump_chunk(chunk));
+    }
     FinishReason finish = event.finish;
     if (finish == FinishReason::kNone || finish == FinishReason::kError) finish = FinishReason::kStop;
     emit(text_chunk("{}", finish_reason_name(finish)));

@@ -85,6 +85,8 @@ std::string upstream_error_message(std::string_view body);
 
 // --- toward the client --------------------------------------------------------------------
 Json chat_response_to_wire(const ChatResponse& resp);
+// A citation as chat's url_citation annotation (its span in the message's content).
+Json citation_to_openai(const Citation& citation);
 // Its JSON text: exactly what Json::dump (compact, invalid UTF-8 replaced) gives for it, written
 // directly, without a Json tree, for answers without tool calls.
 std::string chat_response_to_wire_text(const ChatResponse& resp);
@@ -107,6 +109,9 @@ class OpenAIStreamEncoder {
 
  private:
   Json base_chunk() const;
+  // The held citations as one chunk whose delta carries `annotations`; nothing when none.
+  void push_annotations(std::vector<Json>& out);
+  Json annotations_ = Json::array();
   // One chunk's text, built in chunk_.
   std::string_view text_chunk(std::string_view delta, const char* finish_reason);
   std::string chunk_;           // text_chunk's scratch, kept for its capacity

@@ -1,10 +1,11 @@
 // `keel chat MODEL`: a terminal chat with a running keel, streaming tokens as they come.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
-#include <unistd.h>
-
+#include "api/json_util.h"
 #include "api/openai_chat.h"
 #include "cli/commands.h"
 #include "http/client.h"
@@ -13,6 +14,23 @@
 namespace keel::cli {
 
 namespace {
+
+// The citations an OpenAI chunk's delta carries (a copilot's: url_citation annotations).
+void note_sources(const std::string& data, std::vector<std::string>& sources) {
+  const auto chunk = try_parse_json(data);
+  if (!chunk || !chunk->is_object()) return;
+  const Json* choices = member(*chunk, "choices");
+  if (!choices || !choices->is_array() || choices->empty()) return;
+  const Json* delta = member(choices->at(0), "delta");
+  const Json* annotations = delta ? member(*delta, "annotations") : nullptr;
+  if (!annotations || !annotations->is_array()) return;
+  for (const Json& annotation : *annotations) {
+    const Json* citation = member(annotation, "url_citation");
+    if (!citation || !citation->is_object()) continue;
+    sources.push_back(optional_string(*citation, "title") + " (" +
+                      optional_string(*citation, "url") + ")");
+  }
+}
 
 // One streamed turn: prints deltas as they arrive; returns the whole answer.
 Task<Result<std::string>> stream_turn(const Url& base, const std::string& api_key,
@@ -37,12 +55,16 @@ Task<Result<std::string>> stream_turn(const Url& base, const std::string& api_ke
   OpenAIStreamDecoder decoder;
   std::string answer;
   std::optional<Error> failure;
+  std::vector<std::string> sources;  // a copilot's citations: "title (url)"
+  std::vector<std::string> calls;    // tool calls left to the client (a copilot's approval)
   while (true) {
     auto chunk = co_await res.read_some();
     if (!chunk) co_return chunk.error();
     if (chunk->empty()) break;
     parser.feed(*chunk, [&](const SseEvent& event) {
       if (event.data == "[DONE]") return;
+      if (event.data.find("\"annotations\"") != std::string::npos)
+        note_sources(event.data, sources);
       std::vector<ChatEvent> events;
       if (auto status = decoder.decode(event.data, events); !status.ok()) {
         failure = status.error();
@@ -55,11 +77,23 @@ Task<Result<std::string>> stream_turn(const Url& base, const std::string& api_ke
           answer += e.text;
         } else if (e.kind == ChatEvent::Kind::kError) {
           failure = e.error;
+        } else if (e.kind == ChatEvent::Kind::kToolCallStart) {
+          calls.push_back(e.tool_name);
         }
       }
     });
   }
   std::fputc('\n', stdout);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    std::printf("  source %zu: %s\n", i + 1, sources[i].c_str());
+  }
+  if (!calls.empty()) {
+    std::string names;
+    for (const auto& name : calls) names += (names.empty() ? "" : ", ") + name;
+    co_return Error(ErrorCode::kInvalidArgument,
+                    "the answer asks the client to run " + names +
+                        " (a tool that needs approval); keel chat runs no tools");
+  }
   if (failure) co_return *failure;
   co_return answer;
 }

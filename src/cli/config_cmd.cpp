@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "copilots/copilot.h"
 #include "flows/flow_set.h"
 #include "http/download.h"
 #include "prompts/prompt_set.h"
@@ -188,6 +189,11 @@ int config(const std::vector<std::string>& args) {
   }
   if (auto flows = FlowSet::load(*loaded); !flows) {
     std::fprintf(stderr, "%s\n", flows.error().message.c_str());
+    return 1;
+  }
+  // Copilots' instruction files are read and rendered as serve would.
+  if (auto copilots = copilots::CopilotSet::load(*loaded, nullptr); !copilots) {
+    std::fprintf(stderr, "%s\n", copilots.error().message.c_str());
     return 1;
   }
   std::printf("%s: ok (%zu providers, %zu models)\n", args[1].c_str(), loaded->providers.size(),

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "copilots/copilot.h"
 #include "core/log.h"
 #include "flows/flow_set.h"
 #include "http/server.h"
@@ -135,6 +136,20 @@ int serve(const std::vector<std::string>& args) {
   app.set_server(&server);
   app.set_prompts(std::move(*prompts));
   app.set_flows(std::move(*flows));
+  // Copilots as public names. Knowledge bases are found through knowledge/knowledge.h's
+  // KnowledgeBase; none is opened here yet, so a copilot naming one is refused.
+  auto copilots = copilots::CopilotSet::load(
+      config, [](const std::string&) -> knowledge::KnowledgeBase* { return nullptr; });
+  if (!copilots) {
+    std::fprintf(stderr, "keel: %s\n", copilots.error().message.c_str());
+    return 1;
+  }
+  auto public_names = std::make_shared<PublicNames>();
+  if (Status added = add_copilots(*public_names, *copilots, &toolbox); !added.ok()) {
+    std::fprintf(stderr, "keel: %s\n", added.error().message.c_str());
+    return 1;
+  }
+  app.set_public_names(std::move(public_names));
   auto port = server.listen();
   if (!port) {
     std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());

@@ -77,6 +77,13 @@ const PromptConfig* Config::find_prompt(const std::string& name) const {
   return nullptr;
 }
 
+const CopilotConfig* Config::find_copilot(const std::string& name) const {
+  for (const auto& copilot : copilots) {
+    if (copilot.name == name) return &copilot;
+  }
+  return nullptr;
+}
+
 const ModelConfig* Config::find_model(const std::string& name) const {
   for (const auto& model : models) {
     if (model.name == name) return &model;
@@ -401,10 +408,9 @@ class Loader {
   explicit Loader(Config& config) : config_(config) {}
 
   void load(const Field& root) {
-    const MapReader top(
-        root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
-               "admin_keys", "providers", "models", "router", "server", "pricing", "toolsets",
-               "prompts", "flows"});
+    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
+                               "api_keys", "admin_keys", "providers", "models", "router", "server",
+                               "pricing", "toolsets", "prompts", "flows", "copilots"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -455,6 +461,9 @@ class Loader {
     }
     if (const Field* field = top.get("flows")) {
       for (const auto& item : list_items(*field)) load_flow_entry(item);
+    }
+    if (const Field* field = top.get("copilots")) {
+      for (const auto& item : list_items(*field)) load_copilot(item);
     }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
@@ -796,15 +805,7 @@ class Loader {
     if (const Field* f = map.get("first_token_timeout_ms")) {
       model.first_token_timeout_ms = int_at_least(*f, 1);
     }
-    if (const Field* f = map.get("tools")) {
-      for (const auto& entry : list_items(*f)) {
-        std::string toolset = text(entry);
-        if (config_.find_toolset(toolset) == nullptr) {
-          fail(entry, "no toolset named " + quote_value(toolset));
-        }
-        model.tools.push_back(std::move(toolset));
-      }
-    }
+    if (const Field* f = map.get("tools")) model.tools = toolsets_named(*f);
     if (const Field* f = map.get("max_tool_rounds")) {
       model.max_tool_rounds = static_cast<int>(integer(*f, 1, 100));
     }
@@ -832,6 +833,19 @@ class Loader {
       shadow_fields_.push_back(shadow_map.require("model"));
     }
     config_.models.push_back(std::move(model));
+  }
+
+  // A list of toolset names (a model's or a copilot's `tools:`), each one configured.
+  std::vector<std::string> toolsets_named(const Field& field) {
+    std::vector<std::string> out;
+    for (const auto& entry : list_items(field)) {
+      std::string toolset = text(entry);
+      if (config_.find_toolset(toolset) == nullptr) {
+        fail(entry, "no toolset named " + quote_value(toolset));
+      }
+      out.push_back(std::move(toolset));
+    }
+    return out;
   }
 
   std::vector<std::string> names(const Field& field) {
@@ -1021,6 +1035,77 @@ class Loader {
       }
     }
     config_.flows.push_back(std::move(flow));
+  }
+
+  // Models, copilots and flows share one namespace of public names (DESIGN.md).
+  void load_copilot(const Field& item) {
+    const MapReader map(item, {"name", "instructions", "model", "tools", "knowledge", "starters",
+                               "max_tool_rounds", "approval", "top_k"});
+    CopilotConfig copilot;
+    copilot.line = item.line;
+    const Field& name = map.require("name");
+    copilot.name = text(name);
+    if (copilot.name.empty()) fail(name, "must not be empty");
+    if (config_.find_copilot(copilot.name) != nullptr) {
+      fail(name, "duplicate copilot name " + quote_value(copilot.name));
+    }
+    if (config_.find_model(copilot.name) != nullptr) {
+      fail(name, quote_value(copilot.name) +
+                     " is already a model's name (models, copilots and flows share one namespace)");
+    }
+    for (const auto& flow : config_.flows) {
+      if (flow.name == copilot.name) {
+        fail(name,
+             quote_value(copilot.name) +
+                 " is already a flow's name (models, copilots and flows share one namespace)");
+      }
+    }
+    if (const Field* f = map.get("instructions")) {
+      std::string value = text(*f);
+      // A value that names a .prompty file is one; anything else is the text itself.
+      const bool file = value.size() > 8 && value.find('\n') == std::string::npos &&
+                        value.compare(value.size() - 8, 8, ".prompty") == 0;
+      (file ? copilot.instructions_file : copilot.instructions) = std::move(value);
+    }
+    const Field& model = map.require("model");
+    copilot.model = text(model);
+    if (config_.find_model(copilot.model) == nullptr) {
+      fail(model, "no model named " + quote_value(copilot.model) +
+                      " (a copilot's model is a public model from models:)");
+    }
+    if (const Field* f = map.get("tools")) copilot.tools = toolsets_named(*f);
+    if (const Field* f = map.get("knowledge")) {
+      for (const auto& entry : list_items(*f)) {
+        std::string base = text(entry);
+        if (base.empty()) fail(entry, "must not be empty");
+        copilot.knowledge.push_back(std::move(base));
+      }
+    }
+    if (const Field* f = map.get("starters")) copilot.starters = names(*f);
+    if (const Field* f = map.get("max_tool_rounds")) {
+      copilot.max_tool_rounds = static_cast<int>(integer(*f, 1, 100));
+    }
+    if (const Field* f = map.get("top_k")) copilot.top_k = static_cast<int>(integer(*f, 1, 50));
+    if (const Field* f = map.get("approval")) {
+      for (const auto& entry : list_items(*f)) {
+        std::string tool = text(entry);
+        if (tool.empty()) fail(entry, "must not be empty");
+        // A toolset, or toolset/tool, must be one of this copilot's; a bare tool name can only
+        // be checked once its toolset lists its tools.
+        const std::string toolset = tool.substr(0, tool.find('/'));
+        const bool names_toolset =
+            tool.find('/') != std::string::npos || config_.find_toolset(toolset) != nullptr;
+        if (names_toolset &&
+            std::find(copilot.tools.begin(), copilot.tools.end(), toolset) == copilot.tools.end()) {
+          fail(entry, quote_value(toolset) + " is not one of this copilot's tools");
+        }
+        copilot.approval.push_back(std::move(tool));
+      }
+    }
+    if (!copilot.approval.empty() && copilot.tools.empty()) {
+      fail(*map.get("approval"), "the copilot has no tools to approve");
+    }
+    config_.copilots.push_back(std::move(copilot));
   }
 
   TargetConfig load_target(const Field& item) {

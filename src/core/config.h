@@ -123,6 +123,25 @@ struct FlowConfig {
   int line = 0;
 };
 
+// `copilots:` (DESIGN.md): a declarative copilot, served under its name as a public name
+// (src/copilots/). A name in models:, copilots: and flows: shares one namespace.
+struct CopilotConfig {
+  std::string name;
+  std::string instructions;        // inline text (empty when instructions_file is set)
+  std::string instructions_file;   // a .prompty file; relative ones from the config file's folder
+  std::string model;               // a public model: its failover and targets apply
+  std::vector<std::string> tools;  // toolsets whose tools keel runs (the tool loop)
+  std::vector<std::string> knowledge;  // knowledge bases searched with the user's last message
+  std::vector<std::string> starters;   // suggested first questions, for clients to show
+  int max_tool_rounds = 8;             // model calls in one turn, the answering one included
+  // Tools keel does not run itself: a call goes back to the client as an ordinary tool call,
+  // and the client's result continues the turn. Each entry names a tool as models see it, a
+  // `toolset/tool`, or a whole toolset.
+  std::vector<std::string> approval;
+  int top_k = 5;  // passages retrieved per turn, over all its knowledge bases
+  int line = 0;   // of the entry, for messages
+};
+
 struct RouterConfig {
   int backoff_base_ms = 100;         // first retry waits about this long, doubling each time
   int backoff_max_ms = 2000;
@@ -178,6 +197,7 @@ struct Config {
   std::vector<ToolsetConfig> toolsets;
   std::vector<PromptConfig> prompts;
   std::vector<FlowConfig> flows;
+  std::vector<CopilotConfig> copilots;
   RouterConfig router;
   std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.
@@ -189,6 +209,7 @@ struct Config {
   const ModelPrice* find_price(const std::string& provider, const std::string& model) const;
   const ToolsetConfig* find_toolset(const std::string& name) const;
   const PromptConfig* find_prompt(const std::string& name) const;
+  const CopilotConfig* find_copilot(const std::string& name) const;
 };
 
 // The tools `kind: builtin` offers (src/tools/builtin/).

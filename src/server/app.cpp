@@ -533,7 +533,7 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   record.stream = chat.stream;
   // This request's router: a reload meanwhile does not change it.
   const std::shared_ptr<Router> router = current_router();
-  if (!router->has_model(chat.model)) {
+  if (!serves(*router, chat.model)) {
     Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";
@@ -636,8 +636,20 @@ Task<void> App::settle(ResponseWriter& response, ChatOutcome& outcome, RequestRe
   }
 }
 
+const PublicName* App::public_name(const std::string& name) const {
+  return public_names_ ? public_names_->find(name) : nullptr;
+}
+
+bool App::serves(const Router& router, const std::string& name) const {
+  return router.has_model(name) || public_name(name) != nullptr;
+}
+
 Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
                                   CancelPtr client_gone, const RequestShaper& shape) {
+  // A copilot (or another public name that is not a model) answers through its handler.
+  if (const PublicName* named = public_name(chat.model)) {
+    co_return co_await named->handler(router, chat, sink, std::move(client_gone));
+  }
   // The model as the request's router has it (a reload may have changed its tools).
   const ModelConfig* model = router.model_config(chat.model);
   if (toolbox_ == nullptr || model == nullptr || model->tools.empty()) {
@@ -654,10 +666,14 @@ Task<void> App::models(ResponseWriter& response, std::string_view name, ApiForma
   const int64_t created = unix_seconds();
   const std::optional<std::string> model = percent_decode(name);
   Json body;
+  const std::shared_ptr<Router> router = current_router();
   if (name.empty()) {
-    const auto names = current_router()->model_names();
+    auto names = router->model_names();
+    if (public_names_) {
+      for (std::string& other : public_names_->names()) names.push_back(std::move(other));
+    }
     body = anthropic ? models_to_anthropic(names, created) : models_to_wire(names, created);
-  } else if (model && current_router()->has_model(*model)) {
+  } else if (model && serves(*router, *model)) {
     body = anthropic ? model_to_anthropic(*model, created) : model_to_wire(*model, created);
   } else {
     Error error(ErrorCode::kNotFound,

@@ -16,6 +16,7 @@
 #include "prompts/prompt_set.h"
 #include "router/router.h"
 #include "server/metrics.h"
+#include "server/public_names.h"
 #include "server/routes.h"
 #include "store/store.h"
 
@@ -68,6 +69,11 @@ class App {
   void set_prompts(std::shared_ptr<const PromptSet> prompts) { prompts_ = std::move(prompts); }
   // The config's flows (FlowSet::load), for /v1/flows/{name}/run; none by default.
   void set_flows(std::shared_ptr<const FlowSet> flows) { flows_ = std::move(flows); }
+  // Public names that are not router models (copilots; server/public_names.h): listed by
+  // GET /v1/models and served by every front door. Set before the server starts.
+  void set_public_names(std::shared_ptr<const PublicNames> names) {
+    public_names_ = std::move(names);
+  }
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
@@ -134,6 +140,10 @@ class App {
   // The request's router, or the tool loop over it when the model has `tools:`.
   Task<ChatOutcome> route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
                                CancelPtr client_gone, const RequestShaper& shape = {});
+  // The public name's handler when `name` is not a router model (public_names.h); else null.
+  const PublicName* public_name(const std::string& name) const;
+  // Whether any front door answers `name`: a model of `router` or another public name.
+  bool serves(const Router& router, const std::string& name) const;
   bool authorized(const bhttp::fields& fields) const;
   // Why a request may not use a route of `access` (401 no or wrong key, 403 /admin is off);
   // nullopt when it may.
@@ -155,6 +165,7 @@ class App {
   Toolbox* toolbox_ = nullptr;
   std::shared_ptr<const PromptSet> prompts_;
   std::shared_ptr<const FlowSet> flows_;
+  std::shared_ptr<const PublicNames> public_names_;
   std::atomic<int> in_flight_{0};
   std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
   std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)

@@ -166,7 +166,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   record.stream = req.chat.stream;
   // This request's router: a reload meanwhile does not change it.
   const std::shared_ptr<Router> router = current_router();
-  if (!router->has_model(req.chat.model)) {
+  if (!serves(*router, req.chat.model)) {
     Error error(ErrorCode::kNotFound, "model '" + record.model + "' does not exist");
     error.type_code = "model_not_found";
     error.param = "model";

@@ -46,6 +46,8 @@ class RoundSink final : public EventSink {
       case ChatEvent::Kind::kFinish:
       case ChatEvent::Kind::kUsage:
         co_return true;  // the loop sends one of each at the end
+      case ChatEvent::Kind::kCitation:
+        co_return co_await client_.on_event(std::move(event));
     }
     co_return true;
   }
@@ -112,8 +114,22 @@ void add_usage(Usage& total, const Usage& round) {
 
 }  // namespace
 
+bool needs_approval(const OfferedTool& tool, const std::vector<std::string>& approval) {
+  for (const std::string& entry : approval) {
+    if (entry == tool.name || entry == tool.toolset) return true;
+    if (entry.size() == tool.toolset.size() + 1 + tool.name.size() &&
+        entry.compare(0, tool.toolset.size(), tool.toolset) == 0 &&
+        entry[tool.toolset.size()] == '/' &&
+        entry.compare(tool.toolset.size() + 1, std::string::npos, tool.name) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest request,
-                                const ModelConfig& model, EventSink& client, CancelPtr cancel) {
+                                const ModelConfig& model, EventSink& client, CancelPtr cancel,
+                                const std::vector<std::string>& approval) {
   ChatOutcome total;
   // A toolset that is down (an MCP server restarting) leaves its tools out; the model still
   // answers.
@@ -128,10 +144,16 @@ Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest re
   std::set<std::string> client_tools;
   for (const auto& spec : request.tools) client_tools.insert(spec.name);
   std::map<std::string, const OfferedTool*> keel_tools;
+  const bool client_declared = !client_tools.empty();
   for (const auto& tool : *offered) {
     if (client_tools.count(tool.name)) continue;  // the client's own tool of that name wins
-    keel_tools[tool.name] = &tool;
     request.tools.push_back(tool.spec());
+    // A tool that needs approval is the client's to run, like one it declared.
+    if (needs_approval(tool, approval)) {
+      client_tools.insert(tool.name);
+    } else {
+      keel_tools[tool.name] = &tool;
+    }
   }
   const ToolChoice client_choice = request.tool_choice;
   bool start_sent = false;
@@ -145,7 +167,8 @@ Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest re
                       client_choice.mode == ToolChoice::Mode::kNamed)) {
       request.tool_choice.mode = ToolChoice::Mode::kAuto;
     }
-    if (last && client_tools.empty()) request.tool_choice.mode = ToolChoice::Mode::kNone;
+    // Tools needing approval do not count: the client did not ask for tool calls.
+    if (last && !client_declared) request.tool_choice.mode = ToolChoice::Mode::kNone;
     RoundSink sink(client, client_tools, start_sent, client_calls);
     ChatOutcome outcome = co_await router.chat(request, sink, cancel);
     for (auto& attempt : outcome.attempts) total.attempts.push_back(std::move(attempt));

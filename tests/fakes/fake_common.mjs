@@ -357,6 +357,8 @@ export const TOOL_LOOP_SCRIPT = [
   { name: 'get_weather', arguments: { city: 'Paris' } },
   { name: 'grow', arguments: {} },
   { name: 'crash', arguments: {} },
+  // Jira's createIssue (tests/e2e/copilots.test.mjs: a copilot files an issue).
+  { name: 'createIssue', arguments: { body: { fields: { summary: 'VPN is down', project: { key: 'KEEL' }, issuetype: { name: 'Bug' } } } } },
 ];
 
 // The next scripted call, {name, arguments (object)}, or null when every offered step is done.

@@ -75,6 +75,9 @@ Json response_object(const ResponsesRequest& req, const std::string& id, int64_t
                      const std::string& status);
 // ResponseUsage for `usage`.
 Json usage_to_wire(const Usage& usage);
+// A citation as a file_citation annotation on an output_text whose text begins `text_base`
+// code points into the answer (stream.cpp).
+Json file_citation_to_wire(const Citation& citation, int64_t text_base);
 // A failure as the response's `error` ({code, message}), code from OpenAI's ResponseErrorCode
 // (rate_limit_exceeded, server_error, ...) or context_length_exceeded where the upstream said so.
 Json response_error(const Error& error);
@@ -122,6 +125,8 @@ class ResponsesStreamEncoder {
     std::string text;     // a message's text, a call's arguments
     int tool_index = -1;  // a call's index among the turn's calls; -1 for a message
     bool custom = false;  // a custom_tool_call
+    int64_t text_base = 0;             // code points of the answer's text before this message's
+    Json annotations = Json::array();  // file_citation annotations on its output_text
   };
   Json& emit(std::vector<ResponsesEvent>& out, const char* type);
   Json& emit_for(std::vector<ResponsesEvent>& out, const char* type, const OpenItem& open);
@@ -133,6 +138,7 @@ class ResponsesStreamEncoder {
   std::set<std::string> custom_tools_;
   std::map<std::string, std::pair<std::string, std::string>> namespaced_;
   int64_t sequence_ = 0;
+  int64_t text_points_ = 0;  // code points of all text so far (citations count in it)
   bool begun_ = false;
   std::vector<OpenItem> open_;  // items added and not yet done, in output order
   FinishReason finish_ = FinishReason::kNone;

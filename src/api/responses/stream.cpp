@@ -6,6 +6,8 @@
 // output_item.done, and last response.completed (or .incomplete / .failed) carrying the whole
 // output. Function calls stay open until the turn ends, so deltas of parallel calls that an
 // upstream interleaves each reach their own item.
+#include <algorithm>
+
 #include "api/json_util.h"
 #include "api/responses/responses.h"
 #include "core/clock.h"
@@ -14,11 +16,11 @@
 namespace keel {
 namespace {
 
-Json output_text_part(const std::string& text) {
+Json output_text_part(const std::string& text, const Json& annotations = Json::array()) {
   Json part = Json::object();
   part["type"] = "output_text";
   part["text"] = text;
-  part["annotations"] = Json::array();
+  part["annotations"] = annotations;
   part["logprobs"] = Json::array();
   return part;
 }
@@ -35,6 +37,17 @@ std::string custom_input(const std::string& arguments) {
 }
 
 }  // namespace
+
+// file_citation: the source file as `filename`, the chunk's id as `file_id` (a configured
+// knowledge base's files have no /v1/files id), `index` the marker's place in the item's text.
+Json file_citation_to_wire(const Citation& citation, int64_t text_base) {
+  Json annotation = Json::object();
+  annotation["type"] = "file_citation";
+  annotation["file_id"] = citation.chunk_id;
+  annotation["filename"] = citation.source;
+  annotation["index"] = std::max<int64_t>(0, citation.text_start - text_base);
+  return annotation;
+}
 
 ResponsesStreamEncoder::ResponsesStreamEncoder(
     Json response, std::set<std::string> custom_tools,
@@ -100,7 +113,9 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
         open_item(std::move(item), -1, false, out);
       }
       OpenItem& open = open_.back();
+      if (open.text.empty()) open.text_base = text_points_;
       open.text += event.text;
+      text_points_ += utf8_code_points(event.text);
       Json& delta = emit_for(out, "response.output_text.delta", open);
       delta["content_index"] = 0;
       delta["delta"] = event.text;
@@ -149,6 +164,18 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       break;
     case ChatEvent::Kind::kError:
       break;
+    case ChatEvent::Kind::kCitation: {
+      // On the message whose text holds the marker (the last one open).
+      if (!event.citation || open_.empty() || open_.back().tool_index >= 0) break;
+      OpenItem& open = open_.back();
+      Json annotation = file_citation_to_wire(*event.citation, open.text_base);
+      Json& added = emit_for(out, "response.output_text.annotation.added", open);
+      added["content_index"] = 0;
+      added["annotation_index"] = open.annotations.size();
+      added["annotation"] = annotation;
+      open.annotations.push_back(std::move(annotation));
+      break;
+    }
   }
 }
 
@@ -162,8 +189,8 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
       done["logprobs"] = Json::array();
       Json& part = emit_for(out, "response.content_part.done", open);
       part["content_index"] = 0;
-      part["part"] = output_text_part(open.text);
-      item["content"] = Json::array({output_text_part(open.text)});
+      part["part"] = output_text_part(open.text, open.annotations);
+      item["content"] = Json::array({output_text_part(open.text, open.annotations)});
     } else if (open.custom) {
       const std::string input = custom_input(open.text);
       emit_for(out, "response.custom_tool_call_input.delta", open)["delta"] = input;

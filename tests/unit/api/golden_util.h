@@ -140,6 +140,10 @@ inline Json event_to_json(const ChatEvent& event) {
     case ChatEvent::Kind::kError:
       return {{"error",
                {{"code", error_code_name(event.error.code)}, {"message", event.error.message}}}};
+    case ChatEvent::Kind::kCitation:  // never from a provider; a copilot adds them
+      return {{"citation",
+               {{"number", event.citation ? event.citation->number : 0},
+                {"chunk_id", event.citation ? event.citation->chunk_id : std::string()}}}};
   }
   return nullptr;
 }

@@ -995,5 +995,58 @@ TEST(PricingAndShadow, LoadedAndChecked) {
   EXPECT_EQ(error(percent), "keel.yaml:3: models[0].shadow.percent: must be between 0 and 100");
 }
 
+TEST(CopilotConfigTest, LoadedAndChecked) {
+  const std::string base =
+      "providers: [{name: p, kind: openai, base_url: 'http://127.0.0.1:1/v1'}]\n"
+      "models: [{name: smart, targets: [{provider: p, model: x}]}]\n"
+      "toolsets: [{name: calc, kind: builtin, tools: [calculator]}]\n"
+      "flows: [{name: classify, path: flows/c}]\n";
+  auto config = parse_config(base +
+                                 "copilots:\n"
+                                 "  - name: helpdesk\n"
+                                 "    instructions: prompts/helpdesk.prompty\n"
+                                 "    model: smart\n"
+                                 "    tools: [calc]\n"
+                                 "    knowledge: [handbook]\n"
+                                 "    starters: [\"How do I reset my password?\"]\n"
+                                 "    max_tool_rounds: 3\n"
+                                 "    approval: [calc/calculator]\n"
+                                 "  - {name: inline, instructions: Be brief., model: smart}\n",
+                             "keel.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->copilots.size(), 2u);
+  const CopilotConfig& helpdesk = config->copilots[0];
+  EXPECT_EQ(helpdesk.instructions_file, "prompts/helpdesk.prompty");
+  EXPECT_EQ(helpdesk.instructions, "");
+  EXPECT_EQ(helpdesk.tools, std::vector<std::string>{"calc"});
+  EXPECT_EQ(helpdesk.knowledge, std::vector<std::string>{"handbook"});
+  EXPECT_EQ(helpdesk.starters, std::vector<std::string>{"How do I reset my password?"});
+  EXPECT_EQ(helpdesk.max_tool_rounds, 3);
+  EXPECT_EQ(helpdesk.approval, std::vector<std::string>{"calc/calculator"});
+  EXPECT_EQ(config->find_copilot("inline")->instructions, "Be brief.");
+
+  auto error = [&](const std::string& copilots) {
+    auto c = parse_config(base + "copilots:\n" + copilots, "keel.yaml");
+    return c ? std::string("ok") : c.error().message;
+  };
+  EXPECT_EQ(error("  - {name: smart, model: smart}\n"),
+            "keel.yaml:6: copilots[0].name: \"smart\" is already a model's name (models, "
+            "copilots and flows share one namespace)");
+  EXPECT_EQ(error("  - {name: classify, model: smart}\n"),
+            "keel.yaml:6: copilots[0].name: \"classify\" is already a flow's name (models, "
+            "copilots and flows share one namespace)");
+  EXPECT_EQ(error("  - {name: a, model: smart}\n  - {name: a, model: smart}\n"),
+            "keel.yaml:7: copilots[1].name: duplicate copilot name \"a\"");
+  EXPECT_EQ(error("  - {name: a, model: nope}\n"),
+            "keel.yaml:6: copilots[0].model: no model named \"nope\" (a copilot's model is a "
+            "public model from models:)");
+  EXPECT_EQ(error("  - {name: a, model: smart, tools: [web]}\n"),
+            "keel.yaml:6: copilots[0].tools[0]: no toolset named \"web\"");
+  EXPECT_EQ(error("  - {name: a, model: smart, approval: [calc]}\n"),
+            "keel.yaml:6: copilots[0].approval[0]: \"calc\" is not one of this copilot's tools");
+  EXPECT_EQ(error("  - {name: a, model: smart, toolz: [calc]}\n").find("unknown key"),
+            std::string("keel.yaml:6: copilots[0].toolz: ").size());
+}
+
 }  // namespace
 }  // namespace keel
