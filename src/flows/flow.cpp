@@ -184,9 +184,9 @@ class FlowReader {
       node.variant = std::get<2>(it->second);
     }
     static const std::initializer_list<std::string_view> kNodeKeys = {
-        "name",     "type",   "source",       "inputs",         "connection", "api",
-        "provider", "module", "activate",     "aggregation",    "reduce",     "use_variants",
-        "comment",  "tool",   "enable_cache", "deployment_name", "timeout",  "retries"};
+        "name",     "type",   "source",       "inputs",          "connection", "api",
+        "provider", "module", "activate",     "aggregation",     "reduce",     "use_variants",
+        "comment",  "tool",   "enable_cache", "deployment_name", "timeout",    "retries"};
     auto read_body = [&](const YAML::Node& map, int map_line) {
       for (auto& [key, value, key_line] : entries(map, map_line, what, kNodeKeys)) {
         if (key == "type") node.type = scalar_text(value, key_line, what + ": type");

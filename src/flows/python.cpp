@@ -1,9 +1,9 @@
 #include "flows/python.h"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,10 +244,9 @@ Result<PythonResult> run_python_node(const std::string& folder, const std::strin
     pool().give_back(std::move(worker));
     return *cancel->reason();
   }
-  const std::string request =
-      Json{{"folder", where}, {"path", file}, {"inputs", inputs}}.dump(
-          -1, ' ', false, Json::error_handler_t::replace) +
-      "\n";
+  const std::string request = Json{{"folder", where}, {"path", file}, {"inputs", inputs}}.dump(
+                                  -1, ' ', false, Json::error_handler_t::replace) +
+                              "\n";
   const bool sent = write_all_fd(worker.to_child, request);
   std::string answer = std::move(worker.pending);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -154,8 +154,8 @@ Task<Result<NodeResult>> run_llm(const Flow& flow, const FlowNode& node, const J
                              "' (map it under the flow's `models:`, or name a public model)");
   }
   // Prompt flow's chat API: text before the first role marker is an error.
-  auto parts = split_messages(rendered, /*preamble_is_error=*/true,
-                              flow.folder + "/" + node.source_path, 1);
+  auto parts =
+      split_messages(rendered, /*preamble_is_error=*/true, flow.folder + "/" + node.source_path, 1);
   if (!parts) co_return node_error(flow, node, parts.error().message);
   auto messages = to_chat_messages(*parts, flow.file);
   if (!messages) co_return node_error(flow, node, messages.error().message);
@@ -260,14 +260,14 @@ Task<Result<NodeResult>> run_node(const Flow& flow, const FlowNode& node, const 
         }
       });
     }
-    auto result =
-        co_await run_node_once(flow, node, args, router, options, node_cancel, stream);
+    auto result = co_await run_node_once(flow, node, args, router, options, node_cancel, stream);
     timer.cancel();
     if (result) co_return result;
     Error error = result.error();
     if (node_cancel->cancelled() && !run_cancel->cancelled()) error = node_cancel->reason();
     const bool prefixed = error.message.rfind(flow.file + ":", 0) == 0;
-    if (run_cancel->cancelled() || attempts > node.retries || result.error().code == ErrorCode::kCancelled) {
+    if (run_cancel->cancelled() || attempts > node.retries ||
+        result.error().code == ErrorCode::kCancelled) {
       co_return prefixed ? error : node_failure(flow, node, error);
     }
     KEEL_LOG(kInfo) << flow.file << ": node " << node.name << " failed (attempt " << attempts
@@ -286,7 +286,7 @@ struct LineRun {
   const Flow& flow;
   Router& router;
   const FlowRunOptions& options;
-  CancelPtr cancel;  // the run's own: cancelled by the caller's, or by the first failure
+  CancelPtr cancel;         // the run's own: cancelled by the caller's, or by the first failure
   asio::steady_timer wake;  // cancelled when a node ends
   std::vector<std::pair<size_t, Result<NodeResult>>> ended;
   size_t running = 0;
@@ -345,8 +345,10 @@ std::vector<size_t> dependencies(const Flow& flow, const FlowNode& node) {
 std::optional<FlowStreamTarget> stream_target(const Flow& flow) {
   std::vector<const FlowOutput*> outputs;
   for (const auto& output : flow.outputs) {
-    if (output.is_chat_output) outputs.insert(outputs.begin(), &output);
-    else outputs.push_back(&output);
+    if (output.is_chat_output)
+      outputs.insert(outputs.begin(), &output);
+    else
+      outputs.push_back(&output);
   }
   for (const FlowOutput* output : outputs) {
     const FlowValue& ref = output->reference;
@@ -386,8 +388,13 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
     if (auto target = stream_target(flow)) streamed_node = target->node;
   }
   auto executor = co_await asio::this_coro::executor;
-  LineRun run{flow, router, options, cancel->child(),
-              asio::steady_timer(executor, asio::steady_timer::time_point::max()), {}, 0};
+  LineRun run{flow,
+              router,
+              options,
+              cancel->child(),
+              asio::steady_timer(executor, asio::steady_timer::time_point::max()),
+              {},
+              0};
   enum class State { kWaiting, kRunning, kDone };
   std::vector<State> state(count, State::kWaiting);
   Json outputs = Json::object();
@@ -454,8 +461,7 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
         }
         state[index] = State::kRunning;
         ++run.running;
-        asio::co_spawn(executor,
-                       node_task(run, index, std::move(args), node.name == streamed_node),
+        asio::co_spawn(executor, node_task(run, index, std::move(args), node.name == streamed_node),
                        asio::detached);
       }
     }

@@ -33,13 +33,13 @@ struct FlowNodeRecord {
   std::string node;
   std::string type;
   Json inputs;
-  Json output;         // null when it failed or was bypassed
-  std::string error;   // "" when it did not fail
+  Json output;        // null when it failed or was bypassed
+  std::string error;  // "" when it did not fail
   bool bypassed = false;
   int attempts = 0;
   int64_t start_unix_ms = 0;
   int64_t duration_ms = 0;
-  Usage usage;  // llm nodes: the answer's tokens
+  Usage usage;        // llm nodes: the answer's tokens
   std::string model;  // llm nodes: the public model
 };
 

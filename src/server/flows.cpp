@@ -44,7 +44,7 @@ class FlowEvents final : public FlowTextSink {
   }
   std::string output;
   std::deque<std::string> frames;
-  bool gone = false;  // the client is
+  bool gone = false;        // the client is
   asio::steady_timer wake;  // cancelled when a frame is queued or the run ends
 };
 
@@ -109,10 +109,10 @@ Task<void> App::run_flow_route(RouteCall& call) {
   std::optional<Result<Json>> outcome;
   if (stream) {
     options.stream = &events;
-    asio::co_spawn(executor,
-                   run_streamed(flow->flow, inputs, *router, options, response.client_gone(),
-                                outcome, events),
-                   asio::detached);
+    asio::co_spawn(
+        executor,
+        run_streamed(flow->flow, inputs, *router, options, response.client_gone(), outcome, events),
+        asio::detached);
     // Writes what the run queues until it ends.
     while (true) {
       while (!events.frames.empty() && !events.gone) {
@@ -163,8 +163,7 @@ Task<void> App::run_flow_route(RouteCall& call) {
     co_return;
   }
   co_await response.send(200, "application/json",
-                         answer.dump(-1, ' ', false, Json::error_handler_t::replace),
-                         headers);
+                         answer.dump(-1, ' ', false, Json::error_handler_t::replace), headers);
 }
 
 }  // namespace keel

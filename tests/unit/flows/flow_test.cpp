@@ -141,11 +141,12 @@ TEST(FlowCheck, UnknownReferencesTypesAndFiles) {
 TEST(FlowCheck, TimeoutRetriesAndToolNodes) {
   FlowLoadOptions options;
   options.check_files = false;
-  auto flow = parse_flow(std::string(kHead) +
-                             "- {name: b, type: python, source: {type: code, path: b.py},\n"
-                             "   timeout: 1.5, retries: 2}\n"
-                             "- {name: t, type: tool, source: {type: package, tool: web/http_fetch}}\n",
-                         "/none", "f/flow.dag.yaml", options);
+  auto flow =
+      parse_flow(std::string(kHead) +
+                     "- {name: b, type: python, source: {type: code, path: b.py},\n"
+                     "   timeout: 1.5, retries: 2}\n"
+                     "- {name: t, type: tool, source: {type: package, tool: web/http_fetch}}\n",
+                 "/none", "f/flow.dag.yaml", options);
   ASSERT_TRUE(flow) << flow.error().message;
   EXPECT_EQ(flow->find("b")->timeout_ms, 1500);
   EXPECT_EQ(flow->find("b")->retries, 2);

@@ -24,9 +24,9 @@ using std::chrono::steady_clock;
 class FlowRun : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("keel-flow-run-" + std::to_string(getpid()) + "-" +
-            testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        fs::temp_directory_path() / ("keel-flow-run-" + std::to_string(getpid()) + "-" +
+                                     testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     // A node that sleeps `seconds`, writes its pid beside the flow, and answers `value`.
@@ -296,7 +296,8 @@ TEST(FlowStreamTarget, TheLlmNodeAFlowOutputNames) {
       "  parsed: {reference: '${extract.output}'}\n"
       "  answer: {reference: '${chat.output}', is_chat_output: true}\n"
       "nodes:\n"
-      "- {name: chat, type: llm, source: {type: code, path: c.jinja2}, inputs: {q: '${inputs.q}'}}\n"
+      "- {name: chat, type: llm, source: {type: code, path: c.jinja2}, inputs: {q: "
+      "'${inputs.q}'}}\n"
       "- {name: extract, type: python, source: {type: code, path: e.py},\n"
       "   inputs: {x: '${chat.output}'}}\n",
       "/none", "f/flow.dag.yaml", unchecked);
