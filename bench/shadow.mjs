@@ -6,13 +6,12 @@
 //
 //   node bench/shadow.mjs                      # needs build/keel
 //   BENCH_CLIENTS=50 BENCH_SECONDS=10 BENCH_ROUNDS=3 node bench/shadow.mjs
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from '../tests/fakes/fake_openai.mjs';
-import { quantile } from './util.mjs';
+import { quantile, serveKeel } from './util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const KEEL = process.env.KEEL_BIN || path.join(here, '..', 'build/keel');
@@ -37,16 +36,7 @@ writeFileSync(config, [
   `  - {name: cand, targets: [{provider: fake, model: ${CANDIDATE}}]}`,
   '',
 ].join('\n'));
-const keel = spawn(KEEL, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-const base = await new Promise((resolve, reject) => {
-  let text = '';
-  keel.stderr.on('data', (d) => {
-    text += d;
-    const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-    if (m) resolve(m[1]);
-  });
-  keel.on('exit', () => reject(new Error(`keel exited:\n${text}`)));
-});
+const { keel, base } = await serveKeel(KEEL, config);
 
 async function round(model) {
   const latencies = [];

@@ -1,4 +1,5 @@
 // Small helpers the Node.js benchmarks share (and tests/e2e/local.test.mjs, for freePort).
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 // A TCP port free on 127.0.0.1 right now (the OS picks it; it is released before returning).
@@ -22,3 +23,19 @@ export function quantile(xs, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 export const median = (xs) => quantile(xs, 0.5);
+
+// `keel serve --config CONFIG` (with `listen: 127.0.0.1:0`); resolves once it listens, with the
+// process and its base URL.
+export async function serveKeel(bin, config) {
+  const keel = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const base = await new Promise((resolve, reject) => {
+    let text = '';
+    keel.stderr.on('data', (d) => {
+      text += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    keel.on('exit', () => reject(new Error(`keel exited:\n${text}`)));
+  });
+  return { keel, base };
+}

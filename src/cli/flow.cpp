@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "flows/run.h"
 #include "http/client.h"
+#include "tools/toolbox.h"
 
 namespace keel::cli {
 
@@ -90,6 +91,11 @@ int run(const std::string& path, const std::vector<std::string>& args,
     std::fprintf(stderr, "keel: %s\n", router.error().message.c_str());
     return 1;
   }
+  auto pins = ToolPins::open(config->state);
+  if (!pins) {
+    std::fprintf(stderr, "keel: %s\n", pins.error().message.c_str());
+    return 1;
+  }
   Result<Json> result = Error(ErrorCode::kInternal, "not run");
   asio::io_context context;
   batch = batch || lines.size() > 1;
@@ -98,19 +104,27 @@ int run(const std::string& path, const std::vector<std::string>& args,
       if (!inputs.contains(key)) inputs[key] = value;
     }
   }
-  auto task = [&]() -> Task<void> {
-    auto cancel = std::make_shared<CancelToken>();
-    if (batch) {
-      for (auto& line : lines) {
-        for (const auto& [key, value] : inputs.items()) line[key] = value;
+  {
+    // Tool nodes' toolsets; their servers (MCP over stdio) end with it.
+    Toolbox toolbox(config->toolsets);
+    toolbox.set_pins(pins->get());
+    for (const auto& error : toolbox.errors()) std::fprintf(stderr, "keel: %s\n", error.c_str());
+    options.toolbox = &toolbox;
+    auto task = [&]() -> Task<void> {
+      auto cancel = std::make_shared<CancelToken>();
+      if (batch) {
+        for (auto& line : lines) {
+          for (const auto& [key, value] : inputs.items()) line[key] = value;
+        }
+        result = co_await run_flow_batch(*flow, lines, **router, options, cancel);
+      } else {
+        result = co_await run_flow(*flow, inputs, **router, options, cancel);
       }
-      result = co_await run_flow_batch(*flow, lines, **router, options, cancel);
-    } else {
-      result = co_await run_flow(*flow, inputs, **router, options, cancel);
-    }
-  };
-  asio::co_spawn(context, task(), asio::detached);
-  context.run();
+      context.stop();
+    };
+    asio::co_spawn(context, task(), asio::detached);
+    context.run();
+  }
   http_pool_clear();
   if (!result) {
     std::fprintf(stderr, "keel: %s\n", result.error().message.c_str());

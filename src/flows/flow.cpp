@@ -184,9 +184,9 @@ class FlowReader {
       node.variant = std::get<2>(it->second);
     }
     static const std::initializer_list<std::string_view> kNodeKeys = {
-        "name",     "type",   "source",       "inputs",         "connection", "api",
-        "provider", "module", "activate",     "aggregation",    "reduce",     "use_variants",
-        "comment",  "tool",   "enable_cache", "deployment_name"};
+        "name",     "type",   "source",       "inputs",          "connection", "api",
+        "provider", "module", "activate",     "aggregation",     "reduce",     "use_variants",
+        "comment",  "tool",   "enable_cache", "deployment_name", "timeout",    "retries"};
     auto read_body = [&](const YAML::Node& map, int map_line) {
       for (auto& [key, value, key_line] : entries(map, map_line, what, kNodeKeys)) {
         if (key == "type") node.type = scalar_text(value, key_line, what + ": type");
@@ -194,6 +194,20 @@ class FlowReader {
           node.connection = scalar_text(value, key_line, what + ": connection");
         if (key == "api") node.api = scalar_text(value, key_line, what + ": api");
         if (key == "aggregation" || key == "reduce") node.aggregation = truthy(value);
+        if (key == "timeout") {
+          Json seconds = yaml_scalar(value);
+          if (!seconds.is_number() || seconds.get<double>() <= 0 || seconds.get<double>() > 86400) {
+            fail(key_line, what + ": timeout must be a number of seconds (0 < timeout <= 86400)");
+          }
+          node.timeout_ms = static_cast<int64_t>(seconds.get<double>() * 1000);
+        }
+        if (key == "retries") {
+          Json count = yaml_scalar(value);
+          if (!count.is_number_integer() || count.get<int64_t>() < 0 || count.get<int64_t>() > 10) {
+            fail(key_line, what + ": retries must be an integer from 0 to 10");
+          }
+          node.retries = static_cast<int>(count.get<int64_t>());
+        }
         if (key == "source") read_source(node, value, key_line, what);
         if (key == "inputs") {
           for (auto& [name, input, input_line] : entries(value, key_line, what + ": inputs", {})) {
@@ -227,6 +241,12 @@ class FlowReader {
       if (node.type == "flow" && !fs::exists(path / "flow.dag.yaml", ec) &&
           !fs::is_regular_file(path, ec)) {
         fail(line, what + ": " + node.source_path + " holds no flow.dag.yaml");
+      }
+    }
+    if (node.type == "tool") {
+      const size_t slash = node.tool.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == node.tool.size()) {
+        fail(line, what + ": a tool node needs source.tool: TOOLSET/TOOL (a configured toolset)");
       }
     }
     if (node.source_path.empty() && node.source_type == "code") {

@@ -55,13 +55,17 @@ struct FlowNode {
   std::string type;         // python, prompt, llm, tool, flow (custom_llm: llm)
   std::string source_type;  // code, package, package_with_prompt
   std::string source_path;  // relative to the flow's folder ("" for package tools)
-  std::string tool;         // source.tool
+  std::string tool;         // source.tool (a tool node: TOOLSET/TOOL)
   std::string connection;
   std::string api;                                        // llm: chat | completion
   std::vector<std::pair<std::string, FlowValue>> inputs;  // in the file's order
   std::optional<std::pair<FlowValue, Json>> activate;     // {when, is}
   bool aggregation = false;
   std::string variant;  // the node variant chosen, "" when none
+  // keel's own keys: `timeout` (seconds, per attempt; 0: none but python's 600 s) and
+  // `retries` (extra attempts after a failure that is not the run's own cancellation).
+  int64_t timeout_ms = 0;
+  int retries = 0;
   int line = 0;
 };
 

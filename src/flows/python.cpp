@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <vector>
 
 #include "api/json_util.h"
 
@@ -49,11 +53,15 @@ for name in ("CustomConnection", "AzureOpenAIConnection", "OpenAIConnection",
 pf.core, pf.connections = core, connections
 sys.modules.update({"promptflow": pf, "promptflow.core": core,
                     "promptflow.connections": connections})
-request = json.load(sys.stdin)
-try:
-    sys.path.insert(0, request["folder"])
+def _run(request):
+    del _tools[:]
+    _metrics.clear()
+    folder = request["folder"]
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    os.chdir(folder)
     spec = importlib.util.spec_from_file_location(
-        "__keel_node__", os.path.join(request["folder"], request["path"]))
+        "__keel_node__", os.path.join(folder, request["path"]))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not _tools:
@@ -68,57 +76,189 @@ try:
         if value is None and key in params and params[key].default is not inspect.Parameter.empty:
             continue
         kwargs[key] = value
-    output = fn(**kwargs)
-    _answer.write(json.dumps({"output": output, "metrics": _metrics}, default=str))
-except BaseException:
-    _answer.write(json.dumps({"error": traceback.format_exc()}))
+    return fn(**kwargs)
+for line in sys.stdin:
+    try:
+        output = _run(json.loads(line))
+        answer = json.dumps({"output": output, "metrics": _metrics}, default=str)
+    except BaseException:
+        answer = json.dumps({"error": traceback.format_exc()})
+    _answer.write(answer + "\n")
+    _answer.flush()
 )py";
+
+// One python3 process running kRunner: requests on `to_child`, answers on `from_child`.
+struct Worker {
+  pid_t pid = -1;
+  int to_child = -1;
+  int from_child = -1;
+  std::string folder;
+  std::string pending;  // bytes read past the last answer's newline (none in practice)
+};
+
+void stop_worker(Worker& worker) {
+  if (worker.pid > 0) {
+    kill(-worker.pid, SIGKILL);  // its process group: what the node started too
+    int status = 0;
+    waitpid(worker.pid, &status, 0);
+  }
+  if (worker.to_child >= 0) close(worker.to_child);
+  if (worker.from_child >= 0) close(worker.from_child);
+  worker = Worker{};
+}
+
+// Debian's python3 (where python3-requests and python3-bs4 install), unless KEEL_PYTHON names
+// another; a python3 on PATH when there is none.
+std::string python_binary() {
+  if (const char* chosen = std::getenv("KEEL_PYTHON"); chosen && *chosen) return chosen;
+  if (access("/usr/bin/python3", X_OK) == 0) return "/usr/bin/python3";
+  return "python3";
+}
+
+Result<Worker> spawn_worker(const std::string& folder) {
+  int to_child[2], from_child[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0) return Error(ErrorCode::kInternal, "pipe failed");
+  if (pipe2(from_child, O_CLOEXEC) != 0) {
+    close(to_child[0]);
+    close(to_child[1]);
+    return Error(ErrorCode::kInternal, "pipe failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // Its own process group, so that a kill reaches what the node started; default signals.
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  sigset_t default_signals;
+  sigemptyset(&default_signals);
+  sigaddset(&default_signals, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attributes, &default_signals);
+  const std::string python = python_binary();
+  const char* argv[] = {python.c_str(), "-c", kRunner, nullptr};
+  Worker worker;
+  const int spawned = posix_spawnp(&worker.pid, python.c_str(), &actions, &attributes,
+                                   const_cast<char**>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  close(to_child[0]);
+  close(from_child[1]);
+  if (spawned != 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    return Error(ErrorCode::kUnavailable,
+                 python + " cannot be run (apt install python3): " + std::strerror(spawned));
+  }
+  worker.to_child = to_child[1];
+  worker.from_child = from_child[0];
+  worker.folder = folder;
+  return worker;
+}
+
+// Idle workers, the oldest first.
+class WorkerPool {
+ public:
+  Result<Worker> take(const std::string& folder) {
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        if (it->folder != folder) continue;
+        Worker worker = std::move(*it);
+        idle_.erase(it);
+        return worker;
+      }
+    }
+    return spawn_worker(folder);
+  }
+  void give_back(Worker worker) {
+    Worker evicted;
+    {
+      std::lock_guard lock(mutex_);
+      idle_.push_back(std::move(worker));
+      if (idle_.size() <= kPythonIdleWorkers) return;
+      evicted = std::move(idle_.front());
+      idle_.erase(idle_.begin());
+    }
+    stop_worker(evicted);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Worker> idle_;
+};
+
+WorkerPool& pool() {
+  static WorkerPool* workers = new WorkerPool;  // never destroyed: idle workers end with keel
+  return *workers;
+}
+
+bool write_all_fd(int fd, const std::string& bytes) {
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    written += static_cast<size_t>(n);
+  }
+  return true;
+}
 
 }  // namespace
 
+void PythonCancel::cancel(Error reason) {
+  std::lock_guard lock(mutex_);
+  if (reason_) return;
+  reason_ = std::move(reason);
+  if (pid_ > 0) kill(-pid_, SIGKILL);
+}
+
+bool PythonCancel::attach(pid_t pid) {
+  std::lock_guard lock(mutex_);
+  if (reason_) return false;
+  pid_ = pid;
+  return true;
+}
+
+std::optional<Error> PythonCancel::reason() const {
+  std::lock_guard lock(mutex_);
+  return reason_;
+}
+
 Result<PythonResult> run_python_node(const std::string& folder, const std::string& file,
-                                     const Json& inputs, int timeout_ms) {
-  int in_pipe[2], out_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0) return Error(ErrorCode::kInternal, "pipe failed");
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
-    close(in_pipe[0]);
-    close(in_pipe[1]);
-    return Error(ErrorCode::kInternal, "pipe failed");
+                                     const Json& inputs, int timeout_ms,
+                                     const std::shared_ptr<PythonCancel>& cancel) {
+  static const bool ignore_sigpipe = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)ignore_sigpipe;
+  if (cancel) {
+    if (auto reason = cancel->reason()) return *reason;
   }
-  // Debian's python3 (where python3-requests and python3-bs4 install), unless KEEL_PYTHON names
-  // another; a python3 on PATH when there is none.
-  std::string python = "python3";
-  if (const char* chosen = std::getenv("KEEL_PYTHON"); chosen && *chosen) {
-    python = chosen;
-  } else if (access("/usr/bin/python3", X_OK) == 0) {
-    python = "/usr/bin/python3";
+  // Absolute: the worker changes into the folder, and may serve another call there after.
+  std::error_code ec;
+  const std::string where = std::filesystem::absolute(folder, ec).lexically_normal().string();
+  auto taken = pool().take(where);
+  if (!taken) return taken.error();
+  Worker worker = std::move(*taken);
+  if (cancel && !cancel->attach(worker.pid)) {
+    pool().give_back(std::move(worker));
+    return *cancel->reason();
   }
-  const pid_t pid = fork();
-  if (pid < 0) return Error(ErrorCode::kInternal, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    dup2(in_pipe[0], 0);
-    dup2(out_pipe[1], 1);
-    const char* argv[] = {python.c_str(), "-c", kRunner, nullptr};
-    execvpe(python.c_str(), const_cast<char**>(argv), environ);
-    _exit(127);
-  }
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  const std::string request = Json{{"folder", folder}, {"path", file}, {"inputs", inputs}}.dump(
-      -1, ' ', false, Json::error_handler_t::replace);
-  signal(SIGPIPE, SIG_IGN);
-  size_t written = 0;
-  while (written < request.size()) {
-    const ssize_t n = write(in_pipe[1], request.data() + written, request.size() - written);
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
-  close(in_pipe[1]);
-  std::string answer;
+  const std::string request = Json{{"folder", where}, {"path", file}, {"inputs", inputs}}.dump(
+                                  -1, ' ', false, Json::error_handler_t::replace) +
+                              "\n";
+  const bool sent = write_all_fd(worker.to_child, request);
+  std::string answer = std::move(worker.pending);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  bool timed_out = false;
+  bool timed_out = false, complete = false;
   char buffer[65536];
-  while (true) {
+  while (sent) {
+    if (size_t newline = answer.find('\n'); newline != std::string::npos) {
+      worker.pending = answer.substr(newline + 1);
+      answer.resize(newline);
+      complete = true;
+      break;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
@@ -126,23 +266,34 @@ Result<PythonResult> run_python_node(const std::string& folder, const std::strin
       timed_out = true;
       break;
     }
-    pollfd fd{out_pipe[0], POLLIN, 0};
-    if (poll(&fd, 1, static_cast<int>(left)) <= 0) continue;
-    const ssize_t n = read(out_pipe[0], buffer, sizeof buffer);
+    pollfd fd{worker.from_child, POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(std::min<int64_t>(left, 1000000))) <= 0) continue;
+    const ssize_t n = read(worker.from_child, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     answer.append(buffer, static_cast<size_t>(n));
   }
-  close(out_pipe[0]);
-  if (timed_out) kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (timed_out) {
-    return Error(ErrorCode::kDeadlineExceeded,
-                 file + ": timed out after " + std::to_string(timeout_ms) + " ms");
+  if (cancel) cancel->attach(-1);
+  if (complete && cancel && cancel->reason()) complete = false;  // killed just as it answered
+  if (!complete) {
+    int status = 0;
+    const bool exited = waitpid(worker.pid, &status, WNOHANG) == worker.pid;
+    if (exited) worker.pid = -1;  // reaped: its pid may be reused, never kill it
+    stop_worker(worker);
+    if (cancel) {
+      if (auto reason = cancel->reason()) return *reason;
+    }
+    if (timed_out) {
+      return Error(ErrorCode::kDeadlineExceeded,
+                   file + ": timed out after " + std::to_string(timeout_ms) + " ms");
+    }
+    if (exited && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+      return Error(ErrorCode::kUnavailable,
+                   python_binary() + " cannot be run (apt install python3)");
+    }
+    return Error(ErrorCode::kInternal, file + ": the python worker ended without an answer");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-    return Error(ErrorCode::kUnavailable, python + " cannot be run (apt install python3)");
-  }
+  pool().give_back(std::move(worker));
   auto json = try_parse_json(answer);
   if (!json || !json->is_object()) {
     return Error(ErrorCode::kInternal, file + ": the python worker gave no answer");

@@ -1,20 +1,25 @@
 #include "flows/run.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "api/json_util.h"
+#include "core/log.h"
 #include "flows/python.h"
 #include "http/asio.h"
 #include "prompts/jinja.h"
 #include "prompts/prompty.h"
+#include "tools/toolbox.h"
 
 namespace keel {
 
 namespace {
 
-constexpr int kPythonTimeoutMs = 600000;  // Prompt flow's default node timeout
+constexpr int64_t kPythonTimeoutMs = 600000;  // Prompt flow's default node timeout
+constexpr int kPythonThreads = 8;             // python nodes running at once, per keel
 
 Error node_error(const Flow& flow, const FlowNode& node, const std::string& reason) {
   return Error(ErrorCode::kInvalidArgument,
@@ -58,29 +63,303 @@ std::optional<double> number_of(const Json& value) {
   return std::nullopt;
 }
 
-// A python node on a worker thread of its own pool, so that the caller's io thread goes on
-// serving while python3 runs; the coroutine resumes on the caller's executor.
+Error node_failure(const Flow& flow, const FlowNode& node, const Error& error) {
+  Error out = error;
+  out.message =
+      flow.file + ":" + std::to_string(node.line) + ": node " + node.name + ": " + error.message;
+  return out;
+}
+
+// A python node on a thread of its own pool, so that the caller's io thread goes on serving
+// (and hears its cancellation) while python3 runs. co_spawn on the pool's executor runs the
+// call there and resumes the caller on its own executor (a bare `co_await post(pool)` would
+// not: the coroutine resumes on its own executor). `cancel` (on the io thread) kills the
+// worker's process.
 Task<Result<PythonResult>> python_node(const std::string& folder, const std::string& file,
-                                       const Json& args) {
-  static asio::thread_pool pool(4);
-  auto home = co_await asio::this_coro::executor;
-  co_await asio::post(pool, asio::use_awaitable);
-  Result<PythonResult> result = run_python_node(folder, file, args, kPythonTimeoutMs);
-  co_await asio::post(home, asio::use_awaitable);
+                                       const Json& args, int64_t timeout_ms, CancelPtr cancel) {
+  static asio::thread_pool pool(kPythonThreads);
+  auto stop = std::make_shared<PythonCancel>();
+  CancelRegistration registration(cancel, [stop, cancel] { stop->cancel(cancel->reason()); });
+  // optional: co_spawn's value type must be default-constructible.
+  std::optional<Result<PythonResult>> result = co_await asio::co_spawn(
+      pool.get_executor(),
+      [&]() -> Task<std::optional<Result<PythonResult>>> {
+        co_return run_python_node(folder, file, args, static_cast<int>(timeout_ms), stop);
+      },
+      asio::use_awaitable);
+  co_return std::move(*result);
+}
+
+// Collects an answer's text and usage; the stream target's text also goes to options.stream.
+class NodeSink final : public BatchEventSink {
+ public:
+  explicit NodeSink(FlowTextSink* stream) : stream_(stream) {}
+  // A batch's text goes to the stream as one piece.
+  Task<bool> on_events(std::vector<ChatEvent>& events) override {
+    std::string piece;
+    for (const auto& event : events) {
+      if (event.kind == ChatEvent::Kind::kUsage) usage = event.usage;
+      if (event.kind == ChatEvent::Kind::kTextDelta) piece += event.text;
+    }
+    text += piece;
+    if (stream_ == nullptr || piece.empty()) co_return true;
+    streamed = true;
+    const bool more = co_await stream_->on_text(piece);
+    co_return more;
+  }
+  std::string text;
+  Usage usage;
+  bool streamed = false;
+
+ private:
+  FlowTextSink* stream_;
+};
+
+struct NodeResult {
+  Json output;
+  Json metrics = Json::object();
+  Usage usage;
+  std::string model;
+  bool streamed = false;
+};
+
+NodeResult node_result(Json output, Json metrics = Json::object()) {
+  NodeResult result;
+  result.output = std::move(output);
+  result.metrics = std::move(metrics);
+  return result;
+}
+
+// The public model of an llm node: its connection, deployment or model name, mapped.
+std::string model_of(const FlowNode& node, const Json& args, Router& router,
+                     const FlowRunOptions& options) {
+  for (const char* key : {"", "deployment_name", "model"}) {
+    const Json value = *key ? args.value(key, Json()) : Json(node.connection);
+    if (!value.is_string() || value.get<std::string>().empty()) continue;
+    const std::string name = value.get<std::string>();
+    if (auto it = options.models.find(name); it != options.models.end()) return it->second;
+    if (router.has_model(name)) return name;
+  }
+  return "";
+}
+
+Task<Result<NodeResult>> run_llm(const Flow& flow, const FlowNode& node, const Json& args,
+                                 const std::string& rendered, Router& router,
+                                 const FlowRunOptions& options, CancelPtr cancel, bool stream) {
+  ChatRequest request;
+  request.model = model_of(node, args, router, options);
+  if (request.model.empty()) {
+    co_return node_error(flow, node,
+                         "no public model for connection '" + node.connection +
+                             "' (map it under the flow's `models:`, or name a public model)");
+  }
+  // Prompt flow's chat API: text before the first role marker is an error.
+  auto parts =
+      split_messages(rendered, /*preamble_is_error=*/true, flow.folder + "/" + node.source_path, 1);
+  if (!parts) co_return node_error(flow, node, parts.error().message);
+  auto messages = to_chat_messages(*parts, flow.file);
+  if (!messages) co_return node_error(flow, node, messages.error().message);
+  request.messages = std::move(*messages);
+  if (auto v = number_of(args.value("temperature", Json()))) request.sampling.temperature = *v;
+  if (auto v = number_of(args.value("top_p", Json()))) request.sampling.top_p = *v;
+  if (auto v = number_of(args.value("max_tokens", Json()))) {
+    request.sampling.max_tokens = static_cast<int64_t>(*v);
+  }
+  request.stream = stream;
+  NodeSink sink(stream ? options.stream : nullptr);
+  ChatOutcome outcome = co_await router.chat(request, sink, cancel);
+  NodeResult result;
+  result.streamed = sink.streamed;
+  result.model = request.model;
+  if (!outcome.status.ok()) co_return outcome.status.error();
+  result.output = sink.text;
+  result.usage = outcome.usage.present ? outcome.usage : sink.usage;
   co_return result;
 }
 
-// Collects an answer's text.
-class TextSink final : public EventSink {
- public:
-  Task<bool> on_event(ChatEvent event) override {
-    if (event.kind == ChatEvent::Kind::kTextDelta) text += event.text;
-    co_return true;
+// A tool node: the node's inputs are the tool's arguments; its text is the output, as JSON
+// when it parses as JSON.
+Task<Result<NodeResult>> run_tool(const Flow& flow, const FlowNode& node, const Json& args,
+                                  const FlowRunOptions& options, CancelPtr cancel) {
+  if (options.toolbox == nullptr) {
+    co_return node_error(flow, node, "no toolsets here to run tool " + node.tool);
   }
-  std::string text;
+  const size_t slash = node.tool.find('/');
+  const std::string toolset = node.tool.substr(0, slash);
+  const std::string name = node.tool.substr(slash + 1);
+  const std::vector<std::string> toolsets{toolset};
+  auto offered = co_await options.toolbox->tools_of(toolsets, cancel);
+  if (!offered) co_return node_failure(flow, node, offered.error());
+  for (const auto& tool : *offered) {
+    if (tool.name != name && tool.tool->spec().name != name) continue;
+    ToolOutput output = co_await options.toolbox->invoke(tool, args.dump(), cancel);
+    if (output.is_error) co_return node_error(flow, node, node.tool + ": " + output.text);
+    NodeResult result;
+    auto json = try_parse_json(output.text);
+    result.output = json ? std::move(*json) : Json(output.text);
+    co_return result;
+  }
+  co_return node_error(flow, node, "toolset " + toolset + " has no tool " + name);
+}
+
+// One attempt at one node.
+Task<Result<NodeResult>> run_node_once(const Flow& flow, const FlowNode& node, const Json& args,
+                                       Router& router, const FlowRunOptions& options,
+                                       CancelPtr cancel, bool stream) {
+  if (node.type == "python") {
+    // With a node timeout its timer cancels the call (one message for every kind of node); the
+    // worker's own deadline is only the backstop.
+    const int64_t timeout = node.timeout_ms > 0 ? node.timeout_ms + 1000 : kPythonTimeoutMs;
+    auto result = co_await python_node(flow.folder, node.source_path, args, timeout, cancel);
+    if (!result) co_return result.error();
+    co_return node_result(std::move(result->output), std::move(result->metrics));
+  }
+  if (node.type == "tool") co_return co_await run_tool(flow, node, args, options, cancel);
+  if (node.type == "flow") {
+    if (options.max_depth <= 0) co_return node_error(flow, node, "sub-flows nest too deep");
+    auto sub = load_flow((std::filesystem::path(flow.folder) / node.source_path).string());
+    if (!sub) co_return node_error(flow, node, sub.error().message);
+    FlowRunOptions inner = options;
+    --inner.max_depth;
+    inner.stream = nullptr;
+    inner.on_node = nullptr;
+    auto result = co_await run_flow(*sub, args, router, inner, cancel);
+    if (!result) co_return result.error();
+    co_return node_result((*result)["outputs"]);
+  }
+  auto source = read_template(flow, node);
+  if (!source) co_return source.error();
+  auto rendered =
+      render_jinja(*source, args, flow.folder + "/" + node.source_path, /*first_line=*/1);
+  if (!rendered) co_return node_error(flow, node, rendered.error().message);
+  if (node.type == "prompt") co_return node_result(*rendered);
+  co_return co_await run_llm(flow, node, args, *rendered, router, options, cancel, stream);
+}
+
+std::string seconds_text(int64_t ms) {
+  std::ostringstream out;
+  out << static_cast<double>(ms) / 1000;
+  return out.str();
+}
+
+// A node with its `timeout` per attempt and its `retries`. The run's cancellation is never
+// retried, nor a stream target that has sent text.
+Task<Result<NodeResult>> run_node(const Flow& flow, const FlowNode& node, const Json& args,
+                                  Router& router, const FlowRunOptions& options,
+                                  CancelPtr run_cancel, bool stream, int& attempts) {
+  auto executor = co_await asio::this_coro::executor;
+  for (attempts = 1;; ++attempts) {
+    CancelPtr node_cancel = run_cancel->child();
+    asio::steady_timer timer(executor);
+    if (node.timeout_ms > 0) {
+      timer.expires_after(std::chrono::milliseconds(node.timeout_ms));
+      timer.async_wait([node_cancel, ms = node.timeout_ms](const boost::system::error_code& ec) {
+        if (!ec) {
+          node_cancel->cancel(ErrorCode::kDeadlineExceeded,
+                              "timed out after " + seconds_text(ms) + " s (its timeout)");
+        }
+      });
+    }
+    auto result = co_await run_node_once(flow, node, args, router, options, node_cancel, stream);
+    timer.cancel();
+    if (result) co_return result;
+    Error error = result.error();
+    if (node_cancel->cancelled() && !run_cancel->cancelled()) error = node_cancel->reason();
+    const bool prefixed = error.message.rfind(flow.file + ":", 0) == 0;
+    if (run_cancel->cancelled() || attempts > node.retries ||
+        result.error().code == ErrorCode::kCancelled) {
+      co_return prefixed ? error : node_failure(flow, node, error);
+    }
+    KEEL_LOG(kInfo) << flow.file << ": node " << node.name << " failed (attempt " << attempts
+                    << " of " << node.retries + 1 << "), trying again: " << error.message;
+  }
+}
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One line's run: what the scheduler and the node coroutines it starts share (one thread).
+struct LineRun {
+  const Flow& flow;
+  Router& router;
+  const FlowRunOptions& options;
+  CancelPtr cancel;         // the run's own: cancelled by the caller's, or by the first failure
+  asio::steady_timer wake;  // cancelled when a node ends
+  std::vector<std::pair<size_t, Result<NodeResult>>> ended;
+  size_t running = 0;
 };
 
+Task<void> node_task(LineRun& run, size_t index, Json args, bool stream) {
+  const FlowNode& node = run.flow.nodes[index];
+  FlowNodeRecord record;
+  record.node = node.name;
+  record.type = node.type;
+  record.start_unix_ms = unix_ms();
+  const auto start = std::chrono::steady_clock::now();
+  Result<NodeResult> result = Error(ErrorCode::kInternal, "not run");
+  try {
+    result = co_await run_node(run.flow, node, args, run.router, run.options, run.cancel, stream,
+                               record.attempts);
+  } catch (const std::exception& e) {
+    result = node_error(run.flow, node, std::string("internal error: ") + e.what());
+  }
+  if (run.options.on_node) {
+    record.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+    record.inputs = std::move(args);
+    if (result) {
+      record.output = result->output;
+      record.usage = result->usage;
+      record.model = result->model;
+    } else {
+      record.error = result.error().message;
+    }
+    run.options.on_node(record);
+  }
+  run.ended.emplace_back(index, std::move(result));
+  run.wake.cancel();
+}
+
+// The nodes a node waits for: those its inputs and activate.when name (aggregation nodes
+// aside: they run over a batch, after every line).
+std::vector<size_t> dependencies(const Flow& flow, const FlowNode& node) {
+  std::vector<size_t> out;
+  auto add = [&](const FlowValue& value) {
+    if (value.kind != FlowValue::Kind::kNode) return;
+    const FlowNode* other = flow.find(value.name);
+    if (other != nullptr && !other->aggregation) {
+      out.push_back(static_cast<size_t>(other - flow.nodes.data()));
+    }
+  };
+  for (const auto& [name, value] : node.inputs) add(value);
+  if (node.activate) add(node.activate->first);
+  return out;
+}
+
 }  // namespace
+
+std::optional<FlowStreamTarget> stream_target(const Flow& flow) {
+  std::vector<const FlowOutput*> outputs;
+  for (const auto& output : flow.outputs) {
+    if (output.is_chat_output)
+      outputs.insert(outputs.begin(), &output);
+    else
+      outputs.push_back(&output);
+  }
+  for (const FlowOutput* output : outputs) {
+    const FlowValue& ref = output->reference;
+    if (ref.kind != FlowValue::Kind::kNode || !ref.path.empty()) continue;
+    const FlowNode* node = flow.find(ref.name);
+    if (node != nullptr && node->type == "llm" && !node->aggregation) {
+      return FlowStreamTarget{node->name, output->name};
+    }
+  }
+  return std::nullopt;
+}
 
 Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
                             const FlowRunOptions& options, CancelPtr cancel) {
@@ -101,118 +380,110 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
     }
     inputs[input.name] = *input.default_value;
   }
+  const size_t count = flow.nodes.size();
+  std::vector<std::vector<size_t>> waits_for(count);
+  for (size_t i = 0; i < count; ++i) waits_for[i] = dependencies(flow, flow.nodes[i]);
+  std::string streamed_node;
+  if (options.stream != nullptr) {
+    if (auto target = stream_target(flow)) streamed_node = target->node;
+  }
+  auto executor = co_await asio::this_coro::executor;
+  LineRun run{flow,
+              router,
+              options,
+              cancel->child(),
+              asio::steady_timer(executor, asio::steady_timer::time_point::max()),
+              {},
+              0};
+  enum class State { kWaiting, kRunning, kDone };
+  std::vector<State> state(count, State::kWaiting);
   Json outputs = Json::object();
   std::set<std::string> bypassed;
-  for (size_t index : flow.order) {
-    const FlowNode& node = flow.nodes[index];
-    if (node.aggregation) continue;  // aggregation runs over a batch's lines
-    // Prompt flow: a node with `activate` is bypassed when its `when` node was or the
-    // condition is false; one without, when all of its node inputs were bypassed.
-    bool skip = false;
+  std::optional<Error> failure;
+  auto fail = [&](Error error) {
+    if (!failure) failure = std::move(error);
+    run.cancel->cancel(ErrorCode::kCancelled, "another node of the flow failed");
+  };
+  // Prompt flow's bypass rule: a node with `activate` is bypassed when its `when` node was or
+  // the condition is false; one without, when all of its node inputs were bypassed.
+  auto bypass = [&](const FlowNode& node) -> Result<bool> {
     if (node.activate) {
       const FlowValue& when = node.activate->first;
-      if (when.kind == FlowValue::Kind::kNode && bypassed.count(when.name)) {
-        skip = true;
-      } else {
-        auto value = resolve(when, inputs, outputs);
-        if (!value) co_return node_error(flow, node, value.error().message);
-        skip = *value != node.activate->second;
-      }
-    } else {
-      int node_inputs = 0, skipped = 0;
-      for (const auto& [name, value] : node.inputs) {
-        if (value.kind != FlowValue::Kind::kNode) continue;
-        ++node_inputs;
-        skipped += bypassed.count(value.name) ? 1 : 0;
-      }
-      skip = node_inputs > 0 && skipped == node_inputs;
+      if (when.kind == FlowValue::Kind::kNode && bypassed.count(when.name)) return true;
+      auto value = resolve(when, inputs, outputs);
+      if (!value) return node_error(flow, node, value.error().message);
+      return *value != node.activate->second;
     }
-    if (skip) {
-      bypassed.insert(node.name);
-      outputs[node.name] = nullptr;
-      continue;
-    }
-    Json args = Json::object();
+    int node_inputs = 0, skipped = 0;
     for (const auto& [name, value] : node.inputs) {
-      if (value.kind == FlowValue::Kind::kNode && bypassed.count(value.name)) {
-        args[name] = nullptr;
+      if (value.kind != FlowValue::Kind::kNode) continue;
+      ++node_inputs;
+      skipped += bypassed.count(value.name) ? 1 : 0;
+    }
+    return node_inputs > 0 && skipped == node_inputs;
+  };
+  // Starts every node whose inputs are ready (bypassing those that are bypassed) until none is.
+  auto start_ready = [&] {
+    for (bool progressed = true; progressed && !failure;) {
+      progressed = false;
+      for (size_t index : flow.order) {
+        const FlowNode& node = flow.nodes[index];
+        if (state[index] != State::kWaiting || node.aggregation) continue;
+        bool ready = true;
+        for (size_t other : waits_for[index]) ready = ready && state[other] == State::kDone;
+        if (!ready) continue;
+        progressed = true;
+        auto skip = bypass(node);
+        if (!skip) return fail(skip.error());
+        if (*skip) {
+          state[index] = State::kDone;
+          bypassed.insert(node.name);
+          outputs[node.name] = nullptr;
+          if (options.on_node) {
+            FlowNodeRecord record;
+            record.node = node.name;
+            record.type = node.type;
+            record.bypassed = true;
+            record.start_unix_ms = unix_ms();
+            options.on_node(record);
+          }
+          continue;
+        }
+        Json args = Json::object();
+        for (const auto& [name, value] : node.inputs) {
+          if (value.kind == FlowValue::Kind::kNode && bypassed.count(value.name)) {
+            args[name] = nullptr;
+            continue;
+          }
+          auto resolved = resolve(value, inputs, outputs);
+          if (!resolved) return fail(node_error(flow, node, resolved.error().message));
+          args[name] = std::move(*resolved);
+        }
+        state[index] = State::kRunning;
+        ++run.running;
+        asio::co_spawn(executor, node_task(run, index, std::move(args), node.name == streamed_node),
+                       asio::detached);
+      }
+    }
+  };
+  while (true) {
+    for (auto& [index, result] : run.ended) {
+      --run.running;
+      state[index] = State::kDone;
+      if (!result) {
+        fail(result.error());
         continue;
       }
-      auto resolved = resolve(value, inputs, outputs);
-      if (!resolved) co_return node_error(flow, node, resolved.error().message);
-      args[name] = std::move(*resolved);
+      outputs[flow.nodes[index].name] = std::move(result->output);
     }
-    if (node.type == "python") {
-      auto result = co_await python_node(flow.folder, node.source_path, args);
-      if (!result) co_return node_error(flow, node, result.error().message);
-      outputs[node.name] = std::move(result->output);
-      continue;
-    }
-    if (node.type == "flow") {
-      if (options.max_depth <= 0) co_return node_error(flow, node, "sub-flows nest too deep");
-      auto sub = load_flow((std::filesystem::path(flow.folder) / node.source_path).string());
-      if (!sub) co_return node_error(flow, node, sub.error().message);
-      FlowRunOptions inner = options;
-      --inner.max_depth;
-      auto result = co_await run_flow(*sub, args, router, inner, cancel);
-      if (!result) co_return node_error(flow, node, result.error().message);
-      outputs[node.name] = (*result)["outputs"];
-      continue;
-    }
-    if (node.type != "prompt" && node.type != "llm") {
-      co_return node_error(flow, node, "node type " + node.type + " is not run by keel yet");
-    }
-    auto source = read_template(flow, node);
-    if (!source) co_return source.error();
-    auto rendered =
-        render_jinja(*source, args, flow.folder + "/" + node.source_path, /*first_line=*/1);
-    if (!rendered) co_return node_error(flow, node, rendered.error().message);
-    if (node.type == "prompt") {
-      outputs[node.name] = *rendered;
-      continue;
-    }
-    // llm: the public model, from the connection, deployment or model name.
-    std::string model;
-    for (const std::string& name :
-         {node.connection,
-          args.value("deployment_name", Json("")).is_string()
-              ? args.value("deployment_name", std::string())
-              : std::string(),
-          args.value("model", Json("")).is_string() ? args.value("model", std::string())
-                                                    : std::string()}) {
-      if (name.empty()) continue;
-      if (auto it = options.models.find(name); it != options.models.end()) {
-        model = it->second;
-        break;
-      }
-      if (model.empty() && router.has_model(name)) model = name;
-    }
-    if (model.empty()) {
-      co_return node_error(flow, node,
-                           "no public model for connection '" + node.connection +
-                               "' (map it under the flow's `models:`, or name a public model)");
-    }
-    ChatRequest request;
-    request.model = model;
-    // Prompt flow's chat API: text before the first role marker is an error.
-    auto parts = split_messages(*rendered, /*preamble_is_error=*/true,
-                                flow.folder + "/" + node.source_path, 1);
-    if (!parts) co_return node_error(flow, node, parts.error().message);
-    auto messages = to_chat_messages(*parts, flow.file);
-    if (!messages) co_return node_error(flow, node, messages.error().message);
-    request.messages = std::move(*messages);
-    if (auto v = number_of(args.value("temperature", Json()))) request.sampling.temperature = *v;
-    if (auto v = number_of(args.value("top_p", Json()))) request.sampling.top_p = *v;
-    if (auto v = number_of(args.value("max_tokens", Json()))) {
-      request.sampling.max_tokens = static_cast<int64_t>(*v);
-    }
-    TextSink sink;
-    ChatOutcome outcome = co_await router.chat(request, sink, cancel);
-    if (!outcome.status.ok()) {
-      co_return node_error(flow, node, outcome.status.error().message);
-    }
-    outputs[node.name] = sink.text;
+    run.ended.clear();
+    if (!failure && cancel->cancelled()) fail(cancel->reason());
+    if (!failure) start_ready();
+    if (run.running == 0) break;
+    boost::system::error_code ec;
+    co_await run.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  if (failure) co_return *failure;
   Json result = {{"outputs", Json::object()}, {"nodes", outputs}, {"inputs", inputs}};
   for (const auto& output : flow.outputs) {
     auto value = resolve(output.reference, inputs, outputs);
@@ -259,12 +530,9 @@ Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lin
       }
       args[name] = std::move(list);
     }
-    if (node.type != "python") {
-      co_return node_error(flow, node,
-                           "an aggregation node of type " + node.type + " is not run by keel yet");
-    }
-    auto result = co_await python_node(flow.folder, node.source_path, args);
-    if (!result) co_return node_error(flow, node, result.error().message);
+    int attempts = 0;
+    auto result = co_await run_node(flow, node, args, router, options, cancel, false, attempts);
+    if (!result) co_return result.error();
     for (const auto& [key, value] : result->metrics.items()) metrics[key] = value;
     aggregated[node.name] = std::move(result->output);
   }

@@ -1,16 +1,24 @@
-// Runs a checked flow once (one line of inputs), node after node in `Flow::order`, as Prompt
-// flow runs it: ${...} references resolved, `activate` conditions, `prompt` nodes rendered with
-// Jinja, `llm` nodes rendered, split on role markers and sent through keel's router, `python`
-// nodes in python3 workers (flows/python.h), `flow` nodes as a sub-flow run with the node's
-// inputs (its output: the sub-flow's outputs). tool nodes are not run yet (an error naming
-// the node); aggregation nodes run in run_flow_batch.
+// Runs a checked flow once (one line of inputs) as Prompt flow runs it: ${...} references
+// resolved, `activate` conditions and bypassing, `prompt` nodes rendered with Jinja, `llm` nodes
+// rendered, split on role markers and sent through keel's router, `python` nodes on a pool of
+// python3 workers (flows/python.h), `tool` nodes as a call of a configured toolset's tool through
+// the Toolbox, `flow` nodes as a sub-flow run with the node's inputs (its output: the sub-flow's
+// outputs). Nodes whose inputs are ready run concurrently (coroutines on the caller's executor;
+// python nodes on a thread pool); each node gets its `timeout` per attempt and its `retries`.
+// The first node that fails cancels the others and fails the run; so does `cancel`.
+// Aggregation nodes run in run_flow_batch.
 //
 //   FlowRunOptions options;
 //   options.models = {{"open_ai_connection", "smart"}};   // else the name itself
 //   Json outputs = co_await run_flow(*flow, inputs, router, options, cancel);
+//
+// Runs on the caller's io thread (one io_context per thread); `router`, `options` and the
+// toolbox must outlive the call.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "flows/flow.h"
@@ -18,16 +26,58 @@
 
 namespace keel {
 
+class Toolbox;
+
+// What happened in one node, for a caller that records it (a trace span per node).
+struct FlowNodeRecord {
+  std::string node;
+  std::string type;
+  Json inputs;
+  Json output;        // null when it failed or was bypassed
+  std::string error;  // "" when it did not fail
+  bool bypassed = false;
+  int attempts = 0;
+  int64_t start_unix_ms = 0;
+  int64_t duration_ms = 0;
+  Usage usage;        // llm nodes: the answer's tokens
+  std::string model;  // llm nodes: the public model
+};
+
+// Takes the text of a streamed run's stream target as it arrives (FlowRunOptions::stream).
+// Called on the run's thread; one call at a time.
+class FlowTextSink {
+ public:
+  virtual ~FlowTextSink() = default;
+  // False when the consumer is gone: the run is cancelled.
+  virtual Task<bool> on_text(const std::string& text) = 0;
+};
+
 struct FlowRunOptions {
   // An llm node's connection, deployment_name or model -> a public model (tried in that
   // order); a name not in the map is taken as a public model when the router has it.
   std::map<std::string, std::string> models;
   int max_depth = 8;  // sub-flows within sub-flows, at most
+  // Tool nodes' tools; without one a tool node fails naming itself.
+  Toolbox* toolbox = nullptr;
+  // Gets each piece of text of the stream target's llm node as it arrives (at the top level
+  // only); must outlive the run. Once a piece has gone out the node is not retried.
+  FlowTextSink* stream = nullptr;
+  // Called on the run's thread as each node ends (ran, failed or was bypassed).
+  std::function<void(const FlowNodeRecord&)> on_node;
 };
+
+// The llm node whose whole output a flow output names (an is_chat_output first), with that
+// output's name: what "stream": true streams.
+struct FlowStreamTarget {
+  std::string node;
+  std::string output;
+};
+std::optional<FlowStreamTarget> stream_target(const Flow& flow);
 
 // The flow's inputs checked (undeclared ones refused, defaults filled), then every node run;
 // the result is {"outputs": {...}, "nodes": {node: output}, "inputs": {...}}. Aggregation
-// nodes are left out. Errors name the file and node.
+// nodes are left out. Errors name the file and node, and keep the failure's code (a timeout is
+// kDeadlineExceeded, a cancelled run kCancelled, an upstream's failure the router's code).
 Task<Result<Json>> run_flow(const Flow& flow, const Json& inputs, Router& router,
                             const FlowRunOptions& options, CancelPtr cancel);
 

@@ -4,11 +4,11 @@ import { test, before, after } from 'node:test';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runKeel, keelConfig, toYaml, fakeProvider, startKeel, makeClient } from './harness.mjs';
+import { runKeel, keelConfig, toYaml, fakeProvider, startKeel, makeClient, postJSON, sleep, waitFor } from './harness.mjs';
 import OpenAI from 'openai';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 
@@ -228,10 +228,176 @@ test('POST /v1/flows/{name}/run runs a configured flow through the router', { sk
     };
     await assert.rejects(client.post('/flows/nope/run', { body: { inputs: {} } }), isError(404, /flow 'nope' does not exist/));
     await assert.rejects(client.post('/flows/math/run', { body: { inputs: { topic: 'x' } } }), isError(400, /unknown input 'topic'/));
-    await assert.rejects(client.post('/flows/math/run', { body: { inputs: {}, stream: true } }), isError(400, /streaming a flow is not supported yet/));
+    await assert.rejects(client.post('/flows/math/run', { body: { inputs: {}, stream: 'yes' } }), isError(400, /unknown or malformed field 'stream'/));
   } finally {
     await keel.stop();
     keel.cleanup();
+    await fake.close();
+  }
+});
+
+// Collects a streamed flow run through the openai SDK's own SSE reader (data: lines, [DONE]).
+async function streamed(client, name, body) {
+  const stream = await client.post(`/flows/${name}/run`, { body: { ...body, stream: true }, stream: true });
+  const events = [];
+  for await (const event of stream) events.push(event);
+  return events;
+}
+
+test('"stream": true streams the final llm node\'s text, then the outputs; chat history reaches the prompt', { skip: noRun }, async () => {
+  const fake = await startFakeOpenAI();
+  const keel = await startKeel({
+    providers: [fakeProvider('oa', fake)],
+    models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-stream' }] },
+      { name: 'dying', targets: [{ provider: 'oa', model: 'die-after-3' }] }],
+    extra: { flows: [
+      { name: 'chat', path: path.join(FLOWS, 'chat-basic'), models: { open_ai_connection: 'chatty' } },
+      { name: 'math', path: path.join(FLOWS, 'chat-math-variant'), models: { open_ai_connection: 'chatty' } },
+      { name: 'dies', path: path.join(FLOWS, 'chat-basic'), models: { open_ai_connection: 'dying' } },
+    ] },
+  });
+  try {
+    const client = makeClient(keel);
+    const history = [{ inputs: { question: 'Who are you?' }, outputs: { answer: 'A helper.' } }];
+    const events = await streamed(client, 'chat', { inputs: { question: 'What is a keel?', chat_history: history } });
+    const deltas = events.filter((e) => e.delta).map((e) => e.delta.answer);
+    assert.ok(deltas.length > 1, JSON.stringify(events));
+    assert.equal(deltas.join(''), 'echo: What is a keel?');
+    assert.deepEqual(events.at(-1), { outputs: { answer: 'echo: What is a keel?' } });
+    const sent = fake.requests.filter((r) => r.body?.model === 'echo-stream');
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].body.stream, true);
+    // chat-basic's template turns each history item into a user and an assistant turn.
+    assert.deepEqual(sent[0].body.messages, [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'Who are you?' },
+      { role: 'assistant', content: 'A helper.' },
+      { role: 'user', content: 'What is a keel?' },
+    ]);
+
+    // chat-math-variant's output is its python node's: nothing to stream but the outputs.
+    const math = await streamed(client, 'math', { inputs: { question: '4*4=$?' } });
+    assert.deepEqual(math, [{ outputs: { answer: 'echo: 4*4=?' } }]);
+
+    // Bad inputs are still a 400 before any event; an upstream that dies mid-answer ends the
+    // stream with an error event, which the SDK raises.
+    await assert.rejects(streamed(client, 'chat', { inputs: { nope: 1 } }), (e) => e instanceof OpenAI.APIError && e.status === 400);
+    const seen = [];
+    await assert.rejects((async () => {
+      const stream = await client.post('/flows/dies/run', { body: { inputs: { question: 'x' }, stream: true }, stream: true });
+      for await (const event of stream) seen.push(event);
+    })(), (e) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.match(e.message, /node chat: /);
+      return true;
+    });
+    assert.ok(seen.length >= 1 && seen.every((e) => e.delta), JSON.stringify(seen));
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+    await fake.close();
+  }
+});
+
+// A flow of python nodes written here: two that sleep side by side (each writes its pid), one
+// that joins them, one with a timeout, and a tool node over the builtin calculator.
+function writeSleepyFlow(folder) {
+  writeFileSync(path.join(folder, 'nap.py'), [
+    'import os, time',
+    'from promptflow import tool',
+    '@tool',
+    'def nap(name: str, seconds: float):',
+    "    open(name + '.pid', 'w').write(str(os.getpid()))",
+    '    time.sleep(seconds)',
+    '    return name',
+    '',
+  ].join('\n'));
+  writeFileSync(path.join(folder, 'flow.dag.yaml'), toYaml({
+    inputs: { seconds: { type: 'double', default: 0.6 }, expression: { type: 'string', default: '6 * 7' } },
+    outputs: { naps: { reference: '${both.output}' }, product: { reference: '${calc.output}' } },
+    nodes: [
+      { name: 'a', type: 'python', source: { type: 'code', path: 'nap.py' }, inputs: { name: 'a', seconds: '${inputs.seconds}' } },
+      { name: 'b', type: 'python', source: { type: 'code', path: 'nap.py' }, inputs: { name: 'b', seconds: '${inputs.seconds}' }, timeout: 5 },
+      { name: 'calc', type: 'tool', source: { type: 'package', tool: 'math/calculator' }, inputs: { expression: '${inputs.expression}' } },
+      { name: 'both', type: 'prompt', source: { type: 'code', path: 'both.jinja2' }, inputs: { a: '${a.output}', b: '${b.output}' } },
+    ],
+  }));
+  writeFileSync(path.join(folder, 'both.jinja2'), '{{a}}+{{b}}');
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('served flows run ready nodes at once, call toolset tools, time out, and stop when the client goes away', { skip: noRun }, async () => {
+  const folder = mkdtempSync(path.join(dir, 'sleepy-'));
+  writeSleepyFlow(folder);
+  const keel = await startKeel({
+    extra: {
+      toolsets: [{ name: 'math', kind: 'builtin', tools: ['calculator'] }],
+      flows: [{ name: 'sleepy', path: folder }],
+    },
+  });
+  try {
+    const client = makeClient(keel);
+    const started = Date.now();
+    const data = await client.post('/flows/sleepy/run', { body: { inputs: {} } });
+    assert.deepEqual(data, { outputs: { naps: 'a+b', product: 42 } });
+    assert.ok(Date.now() - started < 1150, `two 0.6 s naps side by side took ${Date.now() - started} ms`);
+
+    // b's timeout (5 s) against a 30 s nap: a 504 naming the node.
+    const slow = await postJSON(keel, '/v1/flows/sleepy/run', { inputs: { seconds: 30 } });
+    assert.equal(slow.status, 504, slow.text);
+    assert.match(slow.json.error.message, /flow\.dag\.yaml:\d+: node b: timed out after 5 s/);
+
+    // A client that goes away mid-run: keel kills the python workers it started.
+    for (const name of ['a.pid', 'b.pid']) rmSync(path.join(folder, name), { force: true });
+    const abort = new AbortController();
+    const gone = postJSON(keel, '/v1/flows/sleepy/run', { inputs: { seconds: 30 } }, { signal: abort.signal }).catch((e) => e);
+    await waitFor(() => existsSync(path.join(folder, 'a.pid')) && existsSync(path.join(folder, 'b.pid')), 5000);
+    await sleep(100);
+    const pids = ['a.pid', 'b.pid'].map((name) => Number(readFileSync(path.join(folder, name), 'utf8')));
+    assert.ok(pids.every(alive));
+    abort.abort();
+    assert.equal((await gone).name, 'AbortError');
+    await waitFor(() => !pids.some(alive), 5000);
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+  }
+});
+
+test('keel flow run: a tool node calls a configured toolset\'s tool; --variant picks a node variant', { skip: noRun }, async () => {
+  const folder = mkdtempSync(path.join(dir, 'tool-'));
+  writeSleepyFlow(folder);
+  const fake = await startFakeOpenAI();
+  try {
+    const cfgPath = path.join(folder, 'keel.yaml');
+    writeFileSync(cfgPath, toYaml(keelConfig({
+      providers: [fakeProvider('oa', fake)],
+      models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-variant' }] }],
+      extra: { toolsets: [{ name: 'math', kind: 'builtin', tools: ['calculator'] }] },
+      dir: folder,
+    })));
+    const run = await runKeel(['flow', 'run', folder, '--config', cfgPath, '--inputs', 'seconds=0', 'expression=2^10'], { timeoutMs: 15000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { naps: 'a+b', product: 1024 });
+
+    const variant = await runKeel(['flow', 'run', path.join(FLOWS, 'chat-math-variant'), '--config', cfgPath,
+      '--inputs', 'question=1+1=?', '--model', 'open_ai_connection=chatty', '--variant', 'chat=variant_1'], { timeoutMs: 15000 });
+    assert.equal(variant.code, 0, variant.stderr);
+    const sent = fake.requests.filter((r) => r.body?.model === 'echo-variant');
+    assert.equal(sent.length, 1);
+    // variant_1's few-shot turns come before the question.
+    assert.match(sent[0].body.messages[0].content, /Please think step by step\./);
+    assert.equal(sent[0].body.messages.length, 6);
+    assert.equal(sent[0].body.messages.at(-1).content, '1+1=?');
+  } finally {
     await fake.close();
   }
 });

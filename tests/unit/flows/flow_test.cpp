@@ -138,6 +138,31 @@ TEST(FlowCheck, UnknownReferencesTypesAndFiles) {
             "f/flow.dag.yaml:4: node_variants.b: no variant 'v9'");
 }
 
+TEST(FlowCheck, TimeoutRetriesAndToolNodes) {
+  FlowLoadOptions options;
+  options.check_files = false;
+  auto flow =
+      parse_flow(std::string(kHead) +
+                     "- {name: b, type: python, source: {type: code, path: b.py},\n"
+                     "   timeout: 1.5, retries: 2}\n"
+                     "- {name: t, type: tool, source: {type: package, tool: web/http_fetch}}\n",
+                 "/none", "f/flow.dag.yaml", options);
+  ASSERT_TRUE(flow) << flow.error().message;
+  EXPECT_EQ(flow->find("b")->timeout_ms, 1500);
+  EXPECT_EQ(flow->find("b")->retries, 2);
+  EXPECT_EQ(flow->find("t")->tool, "web/http_fetch");
+  const std::string b = "- {name: b, type: python, source: {type: code, path: b.py}, ";
+  EXPECT_EQ(error_of(std::string(kHead) + b + "timeout: soon}\n"),
+            "f/flow.dag.yaml:6: node b: timeout must be a number of seconds (0 < timeout <= "
+            "86400)");
+  EXPECT_EQ(error_of(std::string(kHead) + b + "retries: -1}\n"),
+            "f/flow.dag.yaml:6: node b: retries must be an integer from 0 to 10");
+  EXPECT_EQ(error_of(std::string(kHead) + "- {name: b, type: tool, source: {type: package, "
+                                          "tool: http_fetch}}\n"),
+            "f/flow.dag.yaml:6: node b: a tool node needs source.tool: TOOLSET/TOOL (a "
+            "configured toolset)");
+}
+
 TEST(FlowValue, References) {
   auto literal = parse_flow_value("a ${inputs.x}");
   ASSERT_TRUE(literal);
