@@ -1,21 +1,17 @@
 #include "core/trace.h"
 
 #include <chrono>
-#include <random>
+
+#include "core/ids.h"
 
 namespace keel {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-std::mt19937_64& rng() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return generator;
-}
-
 uint64_t nonzero_random() {
   uint64_t value;
-  do value = rng()();
+  do value = random_bits();
   while (value == 0);
   return value;
 }
@@ -129,6 +125,21 @@ SpanId derived_span_id(const TraceId& trace, uint64_t index) {
 Trace Trace::for_request(std::string_view request_id) {
   const TraceId id = TraceId::for_request(request_id);
   return Trace(id, derived_span_id(id, 0));
+}
+
+Result<TraceId> parse_trace_ref(std::string_view text) {
+  if (text.starts_with("req_")) {
+    const TraceId id = TraceId::for_request(text);
+    if (id.request_id() == text) return id;
+  } else if (const TraceId id = TraceId::from_hex(text); id.valid()) {
+    return id;
+  }
+  Error error(ErrorCode::kInvalidArgument,
+              "'" + std::string(text.substr(0, 64)) +
+                  "' is neither a request id (req_ and 24 hex digits) nor a trace id (32 hex "
+                  "digits)");
+  error.param = "id";
+  return error;
 }
 
 const char* span_kind_name(SpanKind kind) {

@@ -31,6 +31,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/result.h"
+
 namespace keel {
 
 // 16 bytes, as W3C Trace Context and OTLP have it; all zero is "no trace".
@@ -71,6 +73,10 @@ struct SpanId {
 // The ids of the spans the store derives from a request's log rows: index 0 is the request's
 // own span (the trace's root), 1 + i its attempt i (AttemptRecord, seq i).
 SpanId derived_span_id(const TraceId& trace, uint64_t index);
+
+// What `keel trace ID` and GET /admin/traces/{id} take: "req_" + 24 hex digits (a request id:
+// its trace) or 32 hex digits (a trace id); kInvalidArgument naming both forms for the rest.
+Result<TraceId> parse_trace_ref(std::string_view text);
 
 // OTLP's Span.SpanKind numbers.
 enum class SpanKind : uint8_t {
