@@ -215,6 +215,23 @@ TEST(ConfigTest, LogRetention) {
   }
 }
 
+TEST(ConfigTest, Tracing) {
+  EXPECT_EQ(load_ok(kProviders).tracing.otlp_endpoint, "");  // export off by default
+  Config config = load_ok(kProviders +
+                          "tracing:\n  otlp_endpoint: http://127.0.0.1:4318\n"
+                          "  headers: {x-collector-key: k}\n  flush_interval_ms: 50\n");
+  EXPECT_EQ(config.tracing.otlp_endpoint, "http://127.0.0.1:4318");
+  EXPECT_EQ(config.tracing.headers.at("x-collector-key"), "k");
+  EXPECT_EQ(config.tracing.flush_interval_ms, 50);
+  EXPECT_EQ(config.tracing.batch_spans, 512);
+  EXPECT_NE(error_of(kProviders + "tracing: {otlp_endpoint: ftp://x}\n").find("http://"),
+            std::string::npos);
+  EXPECT_NE(error_of(kProviders + "tracing: {batch_spans: 0}\n").find("batch_spans"),
+            std::string::npos);
+  EXPECT_NE(error_of(kProviders + "tracing: {endpoint: http://x}\n").find("endpoint"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, NamesOfEnums) {
   EXPECT_STREQ(provider_kind_name(ProviderKind::kOpenAI), "openai");
   EXPECT_STREQ(provider_kind_name(ProviderKind::kAzure), "azure");
