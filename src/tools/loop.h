@@ -20,7 +20,9 @@
 
 namespace keel {
 
+// With a trace, each tool call is a span under `trace.parent` (Toolbox::invoke).
 Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest request,
-                                const ModelConfig& model, EventSink& client, CancelPtr cancel);
+                                const ModelConfig& model, EventSink& client, CancelPtr cancel,
+                                TraceContext trace = {});
 
 }  // namespace keel
