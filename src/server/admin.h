@@ -4,6 +4,7 @@
 //   GET /admin/requests?model=&status=&since=&until=&limit=&offset=   the request log, a page
 //   GET /admin/requests/{id}        one request, its attempts, its bodies (when log_content)
 //   GET /admin/models               per public model: targets, breakers, the last hour's stats
+//   GET /admin/traces/{id}          a trace's spans as a tree (trace_json.h); id: req_... or hex
 //
 // Access: a key from admin_keys (Bearer or x-api-key). With no admin_keys, /admin is open when
 // api_keys is empty too (keel then listens on loopback only: config.cpp refuses other
@@ -31,6 +32,7 @@ class Admin {
   Task<void> requests(Request& request, ResponseWriter& response);
   Task<void> request(std::string_view id, ResponseWriter& response);
   Task<void> models(const Router& router, ResponseWriter& response);
+  Task<void> trace(std::string_view id, ResponseWriter& response);
 
  private:
 
