@@ -290,7 +290,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets, prompts, flows)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets, prompts, flows, tracing)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -852,7 +852,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server, pricing, toolsets, prompts, flows)");
+            "router, server, pricing, toolsets, prompts, flows, tracing)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
