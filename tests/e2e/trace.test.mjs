@@ -219,7 +219,7 @@ describe('traces', () => {
     assert.equal(toolSpan.kind, 1);  // INTERNAL
 
     const metrics = await scrapeMetrics(keel);
-    assert.ok(metricSum(metrics, 'keel_trace_export_spans_total', { outcome: 'exported' }) >= 7);
+    assert.ok(metricSum(metrics.samples, 'keel_trace_export_spans_total', { outcome: 'exported' }) >= 7);
   });
 
   test('an eval row and a shadow pair are traces of their own', async () => {
@@ -284,7 +284,7 @@ test('a collector that does not answer never slows requests; what does not fit i
     }
     assert.ok(Date.now() - started < 900, 'requests did not wait for the collector');
     // One trace waits in the queue (queue_traces: 1); the other four (two spans each) are dropped.
-    dropped = metricSum(await scrapeMetrics(keel), 'keel_trace_export_spans_total', { outcome: 'dropped' });
+    dropped = metricSum((await scrapeMetrics(keel)).samples, 'keel_trace_export_spans_total', { outcome: 'dropped' });
   } finally {
     await keel.stop();
     await collector.close();
