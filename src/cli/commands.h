@@ -21,6 +21,7 @@ int pull(const std::vector<std::string>& args);
 int eval(const std::vector<std::string>& args);
 int reload(const std::vector<std::string>& args);
 int shadow(const std::vector<std::string>& args);   // shadow.cpp: `keel shadow report MODEL`   // reload.cpp: POST /admin/reload     // eval.cpp: `keel eval`, `keel eval compare`
+int trace(const std::vector<std::string>& args);    // trace.cpp: `keel trace ID`
 int tools(const std::vector<std::string>& args);   // list | call NAME --args JSON
 int prompt(const std::vector<std::string>& args);  // prompt run NAME --input k=v ...
 int flow(const std::vector<std::string>& args);    // flow check PATH | flow run PATH ...

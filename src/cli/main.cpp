@@ -40,6 +40,8 @@ void usage() {
       "  eval compare DIR_A DIR_B  which differences between two eval runs are significant\n"
       "  shadow report MODEL [--json]  quality, latency and cost of a model's shadow candidate\n"
       "  reload [--url URL]     a running keel reloads its config file (as SIGHUP does)\n"
+      "  trace ID [--json]      a request's (req_...), eval row's or shadow pair's trace as a\n"
+      "                         tree: durations, status, key attributes\n"
       "  prompt run NAME [--input k=v ...] [--config FILE] [--json]\n"
       "                         run a configured prompt (its variant per target) and print\n"
       "                         the answer\n"
@@ -83,6 +85,7 @@ int main(int argc, char** argv) {
   if (command == "reload") return keel::cli::reload(args);
   if (command == "shadow") return keel::cli::shadow(args);
   if (command == "tools") return keel::cli::tools(args);
+  if (command == "trace") return keel::cli::trace(args);
   if (command == "prompt") return keel::cli::prompt(args);
   if (command == "flow") return keel::cli::flow(args);
   if (command == "version" || command == "--version") {

@@ -410,7 +410,7 @@ class Loader {
   void load(const Field& root) {
     const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
                                "api_keys", "admin_keys", "providers", "models", "router", "server",
-                               "pricing", "toolsets", "prompts", "flows", "copilots"});
+                               "pricing", "toolsets", "prompts", "flows", "copilots", "tracing"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -418,6 +418,7 @@ class Loader {
     if (const Field* field = top.get("log_content")) config_.log_content = boolean(*field);
     if (const Field* field = top.get("access_log")) config_.access_log = boolean(*field);
     if (const Field* field = top.get("log_retention")) load_log_retention(*field);
+    if (const Field* field = top.get("tracing")) load_tracing(*field);
     for (auto [name, keys] :
          {std::pair{"api_keys", &config_.api_keys}, std::pair{"admin_keys", &config_.admin_keys}}) {
       const Field* field = top.get(name);
@@ -610,6 +611,19 @@ class Loader {
     if (const Field* f = map.get("max_requests")) {
       retention.max_requests = integer(*f, 0, std::numeric_limits<int64_t>::max());
     }
+  }
+
+  void load_tracing(const Field& field) {
+    const MapReader map(field, {"otlp_endpoint", "headers", "service_name", "batch_spans",
+                                "queue_traces", "flush_interval_ms", "timeout_ms"});
+    TracingConfig& tracing = config_.tracing;
+    if (const Field* f = map.get("otlp_endpoint")) tracing.otlp_endpoint = base_url(*f);
+    if (const Field* f = map.get("headers")) tracing.headers = string_map(*f, true);
+    if (const Field* f = map.get("service_name")) tracing.service_name = text(*f);
+    optional_int(map, "batch_spans", tracing.batch_spans, 1);
+    optional_int(map, "queue_traces", tracing.queue_traces, 1);
+    optional_int(map, "flush_interval_ms", tracing.flush_interval_ms, 1);
+    optional_int(map, "timeout_ms", tracing.timeout_ms, 1);
   }
 
   void load_router(const Field& field) {

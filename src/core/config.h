@@ -172,6 +172,18 @@ struct LogRetentionConfig {
   int64_t max_requests = 10'000'000;  // 0: no count limit; else the oldest beyond this many go
 };
 
+// `tracing:` OTLP/HTTP JSON export of every request's trace (DESIGN.md "Traces"); traces are
+// kept in the state store either way. Off while otlp_endpoint is empty.
+struct TracingConfig {
+  std::string otlp_endpoint;  // http(s)://host:port[/path]; no path: /v1/traces (OTLP's default)
+  std::map<std::string, std::string> headers;  // sent with each export (a collector's key)
+  std::string service_name = "keel";           // resource attribute service.name
+  int batch_spans = 512;                       // spans per export request at most
+  int queue_traces = 2048;       // traces waiting for the exporter; more are dropped, counted
+  int flush_interval_ms = 1000;  // longest wait before a partial batch goes out
+  int timeout_ms = 10'000;       // per export request
+};
+
 // `pricing:` what a target's tokens cost, per million tokens, in the user's currency (keel ships
 // no prices: they change). Keyed by "provider/model" or by the upstream model name alone.
 struct ModelPrice {
@@ -188,6 +200,7 @@ struct Config {
   // info level; without it the same lines come at KEEL_LOG_LEVEL=debug only.
   bool access_log = false;
   LogRetentionConfig log_retention;
+  TracingConfig tracing;
   std::vector<std::string> api_keys;     // empty entries are dropped
   // Bearer keys for /admin/... (the console's log and model pages). None: /admin is open when
   // api_keys is empty too (keel then listens on loopback only), else off (403).

@@ -27,6 +27,8 @@ void append_random_hex(std::string& id) {
 
 }  // namespace
 
+uint64_t random_bits() { return rng()(); }
+
 std::string new_id(std::string_view prefix) {
   std::string id;
   id.reserve(prefix.size() + 24);

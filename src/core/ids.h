@@ -18,4 +18,7 @@ std::string new_id(std::string_view prefix);
 // per insert, which is what the request log's primary keys need.
 std::string new_time_ordered_id(std::string_view prefix, int64_t unix_ms);
 
+// 64 random bits from this thread's generator (the one these ids use); trace and span ids too.
+uint64_t random_bits();
+
 }  // namespace keel

@@ -15,6 +15,21 @@
 
 namespace keel::evals {
 
+void record_score(SpanScope& span, const Score& score) {
+  if (!span.recording()) return;
+  if (score.prompt_tokens + score.completion_tokens > 0) {
+    span.set(gen_ai::kUsageInputTokens, score.prompt_tokens);
+    span.set(gen_ai::kUsageOutputTokens, score.completion_tokens);
+  }
+  if (!score.value) {
+    span.fail(score.error);
+    return;
+  }
+  span.set("gen_ai.evaluation.score.value", *score.value);
+  span.set("gen_ai.evaluation.score.label", score.passed ? "pass" : "fail");
+  span.ok();
+}
+
 namespace {
 
 const std::string& input(const Inputs& inputs, const std::string& key) {

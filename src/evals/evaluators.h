@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/trace.h"
 #include "evals/gateway.h"
 #include "evals/judge_prompt.h"
 
@@ -33,6 +34,10 @@ struct Score {
   int64_t completion_tokens = 0;
   std::optional<double> cost;
 };
+
+// An evaluator's score on its span (an eval row's or a shadow pair's trace): OpenTelemetry's
+// gen_ai.evaluation.score.value and .label (pass, fail), or the span's error.
+void record_score(SpanScope& span, const Score& score);
 
 class Evaluator {
  public:

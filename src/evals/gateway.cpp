@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "store/request_spans.h"
+
 namespace keel::evals {
 
 namespace {
@@ -35,7 +37,8 @@ std::optional<double> ModelGateway::price(const std::string& provider, const std
   return cost;
 }
 
-Task<CallResult> ModelGateway::chat(const ChatRequest& request, CancelPtr cancel) {
+Task<CallResult> ModelGateway::chat(const ChatRequest& request, CancelPtr cancel,
+                                    TraceContext trace) {
   CallResult call;
   CollectSink sink;
   const auto start = std::chrono::steady_clock::now();
@@ -45,6 +48,16 @@ Task<CallResult> ModelGateway::chat(const ChatRequest& request, CancelPtr cancel
                         .count();
   call.provider = outcome.provider;
   call.upstream_model = outcome.upstream_model;
+  if (trace) {
+    std::vector<Span> spans;
+    for (size_t seq = 0; seq < outcome.attempts.size(); ++seq) {
+      Span& span = spans.emplace_back(
+          attempt_span(outcome.attempts[seq], trace.trace->id(), trace.parent, SpanId::random()));
+      span.set(keel_attr::kAttempt, static_cast<int64_t>(seq));
+    }
+    name_providers(spans, config_.providers);
+    for (Span& span : spans) trace.trace->add(std::move(span));
+  }
   // Every attempt's tokens are billed, the failed ones' too.
   for (const auto& attempt : outcome.attempts) {
     call.prompt_tokens += attempt.prompt_tokens;

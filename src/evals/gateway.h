@@ -30,7 +30,8 @@ class ModelGateway {
  public:
   ModelGateway(Router& router, const Config& config) : router_(router), config_(config) {}
 
-  Task<CallResult> chat(const ChatRequest& request, CancelPtr cancel);
+  // With a trace, each attempt is a span under `trace.parent` (store/request_spans.h).
+  Task<CallResult> chat(const ChatRequest& request, CancelPtr cancel, TraceContext trace = {});
   // Embeddings of `inputs`, in order, from the public model `model`.
   Task<Result<std::vector<std::vector<float>>>> embed(const std::string& model,
                                                       std::vector<std::string> inputs,

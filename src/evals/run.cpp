@@ -44,6 +44,7 @@ Json RowResult::to_json() const {
   Json scores_json = Json::object();
   for (const auto& [name, score] : scores) scores_json[name] = score_json(score);
   json["scores"] = std::move(scores_json);
+  if (!trace_id.empty()) json["trace_id"] = trace_id;
   return json;
 }
 
@@ -63,6 +64,9 @@ std::optional<RowResult> RowResult::from_json(const Json& json) {
   }
   if (auto error = member(json, "error"); error && error->is_string()) {
     row.error = error->get<std::string>();
+  }
+  if (auto trace = member(json, "trace_id"); trace && trace->is_string()) {
+    row.trace_id = trace->get<std::string>();
   }
   auto integer = [&](const char* key) -> int64_t {
     auto value = member(json, key);
@@ -150,6 +154,14 @@ RunResult run_eval(ModelGateway& models, Store& store, const std::vector<Json>& 
     }
     if (!options.schema.empty() && !row.inputs.contains("schema"))
       row.inputs["schema"] = options.schema;
+    // One trace per row (DESIGN.md "Traces"): the candidate's attempts and each evaluator.
+    Trace trace(TraceId::random(), SpanId{});
+    SpanScope row_span(trace.root_context(), "eval_row " + row.candidate);
+    row_span.set(keel_attr::kEvalRun, options.run_id);
+    row_span.set(keel_attr::kEvalLine, row.line);
+    row_span.set(keel_attr::kCandidate, row.candidate);
+    row_span.set(gen_ai::kRequestModel, row.candidate);
+    row.trace_id = trace.id().hex();
 
     const RowResult* before = nullptr;
     if (auto it = earlier.find({row.line, row.candidate});
@@ -175,7 +187,7 @@ RunResult run_eval(ModelGateway& models, Store& store, const std::vector<Json>& 
       message.role = Role::kUser;
       set_string_content(message, row.inputs["question"].get<std::string>());
       request.messages.push_back(std::move(message));
-      CallResult call = co_await models.chat(request, cancel);
+      CallResult call = co_await models.chat(request, cancel, row_span.context());
       row.latency_ms = call.latency_ms;
       row.prompt_tokens = call.prompt_tokens;
       row.completion_tokens = call.completion_tokens;
@@ -203,7 +215,9 @@ RunResult run_eval(ModelGateway& models, Store& store, const std::vector<Json>& 
             continue;
           }
         }
+        SpanScope evaluate(row_span.context(), "evaluate " + evaluator->name());
         Score score = co_await evaluator->score(inputs, cancel);
+        record_score(evaluate, score);
         row.prompt_tokens += score.prompt_tokens;
         row.completion_tokens += score.completion_tokens;
         if (score.prompt_tokens + score.completion_tokens > 0) {
@@ -217,6 +231,13 @@ RunResult run_eval(ModelGateway& models, Store& store, const std::vector<Json>& 
       }
     }
     if (!priced) row.cost.reset();
+    if (row.error.empty()) {
+      row_span.ok();
+    } else {
+      row_span.fail(row.error);
+    }
+    row_span.end();
+    store.record_spans(std::move(trace));
     EvalRowRecord record;
     record.run_id = options.run_id;
     record.line = row.line;

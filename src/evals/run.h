@@ -35,6 +35,7 @@ struct RowResult {
   int64_t completion_tokens = 0;
   std::optional<double> cost;  // candidate and evaluator calls; unset when any was unpriced
   std::map<std::string, Score> scores;
+  std::string trace_id;  // the row's trace in the state store (`keel trace ID`)
 
   Json to_json() const;
   static std::optional<RowResult> from_json(const Json& json);

@@ -45,7 +45,13 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   request.model = shadow.model;
   request.stream = false;
   auto cancel = std::make_shared<CancelToken>();
-  CallResult call = co_await models.chat(request, cancel);
+  // One trace per pair (DESIGN.md "Traces"): the candidate's attempts and each evaluator.
+  Trace trace(TraceId::random(), SpanId{});
+  SpanScope pair_span(trace.root_context(), "shadow " + shadow.model);
+  pair_span.set(keel_attr::kRequestId, served.request_id);
+  pair_span.set(gen_ai::kRequestModel, served.model);
+  pair_span.set(keel_attr::kShadowModel, shadow.model);
+  CallResult call = co_await models.chat(request, cancel, pair_span.context());
 
   std::string question;
   for (const auto& message : served.request.messages) {
@@ -61,7 +67,9 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
         scores[name] = {{"value", nullptr}, {"error", evaluator.error().message}};
         continue;
       }
+      SpanScope evaluate(pair_span.context(), "evaluate " + name);
       Score score = co_await (*evaluator)->score(inputs, cancel);
+      record_score(evaluate, score);
       scores[name] = score.value ? Json{{"value", *score.value}, {"passed", score.passed}}
                                  : Json{{"value", nullptr}, {"error", score.error}};
     }
@@ -92,7 +100,15 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   Json result = {{"question", question},
                  {"served", std::move(served_json)},
                  {"shadow", std::move(shadow_json)},
-                 {"scores", std::move(scores)}};
+                 {"scores", std::move(scores)},
+                 {"trace_id", trace.id().hex()}};
+  if (call.error) {
+    pair_span.fail(call.error->message);
+  } else {
+    pair_span.ok();
+  }
+  pair_span.end();
+  store_.record_spans(std::move(trace));
   ShadowPairRecord record;
   record.id = served.request_id;
   record.model = served.model;

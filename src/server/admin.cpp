@@ -9,6 +9,7 @@
 #include "server/admin_query.h"
 #include "server/admin_reply.h"
 #include "server/auth.h"
+#include "server/trace_json.h"
 
 namespace keel {
 namespace {
@@ -98,11 +99,35 @@ Task<void> Admin::request(std::string_view escaped_id, ResponseWriter& response)
   Json attempts = Json::array();
   for (const auto& attempt : record->attempts) attempts.push_back(attempt_json(attempt));
   body["attempts"] = std::move(attempts);
+  body["trace_id"] = TraceId::for_request(record->id).hex();  // GET /admin/traces/{id}
   // The bodies exist only when log_content was on when the request ran.
   body["content"] = record->content.empty()
                         ? Json()
                         : try_parse_json(record->content).value_or(Json(record->content));
   co_await send_admin_json(response, body);
+}
+
+Task<void> Admin::trace(std::string_view escaped_id, ResponseWriter& response) {
+  auto decoded = percent_decode(escaped_id);
+  auto id =
+      decoded
+          ? parse_trace_ref(*decoded)
+          : Result<TraceId>(Error(ErrorCode::kInvalidArgument, "a malformed %-escape in the id"));
+  if (!id) {
+    co_await send_error(response, id.error());
+    co_return;
+  }
+  auto spans = co_await off_io(reads_, [&] {
+    auto found = read_trace(store_, *id, config_.providers);
+    if (found || found.error().code != ErrorCode::kNotFound) return found;
+    store_.flush();  // as for a request: its record (and spans) may still be queued
+    return read_trace(store_, *id, config_.providers);
+  });
+  if (!spans) {
+    co_await send_error(response, spans.error());
+    co_return;
+  }
+  co_await send_json(response, trace_to_json(*spans));
 }
 
 Task<void> Admin::models(const Router& router, ResponseWriter& response) {

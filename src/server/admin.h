@@ -9,6 +9,7 @@
 //   GET /admin/evals/{a}/compare/{b}  two runs' paired comparison (evals::compare_runs)
 //   GET /admin/shadow               the models with `shadow:` (/admin/shadow/{model}: reload.cpp)
 //   GET /admin/flows                the config's flows as checked graphs
+//   GET /admin/traces/{id}          a trace's spans as a tree (trace_json.h); id: req_... or hex
 //
 // Access: a key from admin_keys (Bearer or x-api-key). With no admin_keys, /admin is open when
 // api_keys is empty too (keel then listens on loopback only: config.cpp refuses other
@@ -44,6 +45,7 @@ class Admin {
   Task<void> shadows(ResponseWriter& response);
   // admin_flows.cpp; `flows` may be null (none configured)
   Task<void> flows(const FlowSet* flows, ResponseWriter& response);
+  Task<void> trace(std::string_view id, ResponseWriter& response);
 
  private:
 

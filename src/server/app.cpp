@@ -12,6 +12,7 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/console.h"
+#include "server/otlp_exporter.h"
 #include "tools/loop.h"
 #include "tools/toolbox.h"
 
@@ -123,6 +124,11 @@ App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> s
       metrics_(router_->model_names()),
       admin_(std::make_unique<Admin>(config_, *store_)) {
   for (const auto& key : config_.api_keys) key_ids_.push_back(key_id_of(key));
+  if (auto exporter = OtlpExporter::start(config_.tracing, config_.providers)) {
+    otlp_ = std::move(*exporter);
+  } else {
+    KEEL_LOG(kError) << exporter.error().message << "; traces are not exported";
+  }
 }
 
 App::~App() = default;
@@ -262,6 +268,7 @@ void App::finish(RequestRecord& record, steady_clock::time_point start) {
   } else {
     KEEL_LOG(kDebug) << access_log_line(record);
   }
+  if (otlp_) otlp_->add(record);
   store_->record(std::move(record));
 }
 
@@ -293,6 +300,10 @@ std::span<const Route> App::routes() {
        .methods = {get},
        .access = Access::kAdmin,
        .handler = &App::admin_models},
+      {.pattern = "/admin/traces/{id}",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_trace},
       {.pattern = "/admin/reload",
        .methods = {post},
        .access = Access::kAdmin,
@@ -430,6 +441,9 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
   // Time-ordered: the request log's keys (requests.id, attempts.request_id) then append to their
   // indexes; random ones cost a random index page per insert once the log is large.
   record.id = new_time_ordered_id("req_", record.started_ms);
+  // Its trace (core/trace.h): the ids come from the request id; spans are recorded only where
+  // something below adds one (a tool call, a flow node).
+  record.trace = Trace::for_request(record.id);
   // The route's pattern, not the path: ids in a path must not become metric labels.
   record.endpoint = std::string(route.pattern);
   // Which client key, for the log's key_id (authorized() above, or check_header, matched it).
@@ -467,6 +481,9 @@ Task<void> App::console_file(RouteCall& call) {
 Task<void> App::admin_requests(RouteCall& call) {
   co_await admin_->requests(call.request, call.response);
 }
+Task<void> App::admin_trace(RouteCall& call) {
+  co_await admin_->trace(call.params.at(0), call.response);
+}
 Task<void> App::admin_request(RouteCall& call) {
   co_await admin_->request(call.params.at(0), call.response);
 }
@@ -495,6 +512,7 @@ Task<void> App::metrics_text(RouteCall& call) {
       metrics_.render(current_router()->status(), server_ ? server_->in_flight() : 0,
                       store_->stats());
   if (toolbox_) page += toolbox_->render_metrics();
+  if (otlp_) page += otlp_->render_metrics();
   co_await call.response.send(200, "text/plain; version=0.0.4", std::move(page));
 }
 
@@ -564,7 +582,8 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
     }
-    outcome = co_await route_chat(*router, chat, *sink, response.client_gone(), shape);
+    outcome = co_await route_chat(*router, chat, *sink, response.client_gone(), shape,
+                                  record.trace.root_context());
     if (outcome.status.ok()) {
       co_await sink->done();
     } else if (outcome.committed || response.started()) {
@@ -572,7 +591,8 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
     }
   } else {
     AggregatingSink sink;
-    outcome = co_await route_chat(*router, chat, sink, response.client_gone(), shape);
+    outcome = co_await route_chat(*router, chat, sink, response.client_gone(), shape,
+                                  record.trace.root_context());
     if (outcome.status.ok()) {
       ChatResponse& whole = sink.aggregator().response();
       whole.id = response_id;
@@ -645,7 +665,8 @@ bool App::serves(const Router& router, const std::string& name) const {
 }
 
 Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
-                                  CancelPtr client_gone, const RequestShaper& shape) {
+                                  CancelPtr client_gone, const RequestShaper& shape,
+                                  TraceContext trace) {
   // A copilot (or another public name that is not a model) answers through its handler.
   if (const PublicName* named = public_name(chat.model)) {
     co_return co_await named->handler(router, chat, sink, std::move(client_gone));
@@ -657,7 +678,9 @@ Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, Event
   }
   // The tool loop's rounds go out as the client's request: a prompt's variants do not apply
   // to a model that has tools.
-  co_return co_await run_tool_loop(router, *toolbox_, chat, *model, sink, std::move(client_gone));
+  static const std::vector<std::string> kNoApproval;  // a model's tools all run in keel
+  co_return co_await run_tool_loop(router, *toolbox_, chat, *model, sink, std::move(client_gone),
+                                   kNoApproval, trace);
 }
 
 // GET /v1/models (`name` empty) or /v1/models/{name}, in `format`'s shape.

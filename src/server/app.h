@@ -32,6 +32,7 @@ struct RouteCall {
 };
 
 class Admin;
+class OtlpExporter;
 class Toolbox;
 
 class App {
@@ -86,6 +87,7 @@ class App {
   Task<void> console_file(RouteCall& call);
   Task<void> admin_requests(RouteCall& call);
   Task<void> admin_request(RouteCall& call);
+  Task<void> admin_trace(RouteCall& call);  // GET /admin/traces/{id}
   Task<void> admin_models(RouteCall& call);
   Task<void> admin_reload_route(RouteCall& call);
   Task<void> mcp_route(RouteCall& call);
@@ -138,8 +140,10 @@ class App {
                           ApiFormat format);
   // Router::chat, or the tool loop (tools/loop.h) for a model whose config names tools.
   // The request's router, or the tool loop over it when the model has `tools:`.
+  // `trace`: where the tool loop's tool calls are recorded (the request's trace).
   Task<ChatOutcome> route_chat(Router& router, const ChatRequest& chat, EventSink& sink,
-                               CancelPtr client_gone, const RequestShaper& shape = {});
+                               CancelPtr client_gone, const RequestShaper& shape = {},
+                               TraceContext trace = {});
   // The public name's handler when `name` is not a router model (public_names.h); else null.
   const PublicName* public_name(const std::string& name) const;
   // Whether any front door answers `name`: a model of `router` or another public name.
@@ -169,6 +173,7 @@ class App {
   std::atomic<int> in_flight_{0};
   std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
   std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)
+  std::unique_ptr<OtlpExporter> otlp_;  // with tracing.otlp_endpoint (otlp_exporter.h)
 };
 
 }  // namespace keel

@@ -208,7 +208,8 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   ChatOutcome outcome;
   if (req.chat.stream) {
     ResponsesSseSink sink(response, encoder, record.id);
-    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone());
+    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone(), {},
+                                  record.trace.root_context());
     if (outcome.status.ok()) {
       co_await sink.done();
     } else if (outcome.committed || response.started()) {
@@ -224,7 +225,8 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     }
   } else {
     EncodingSink sink(encoder);
-    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone());
+    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone(), {},
+                                  record.trace.root_context());
     if (outcome.status.ok()) {
       std::vector<ResponsesEvent> events;
       encoder.finish(events);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/trace.h"
 
 namespace keel {
 
@@ -48,6 +49,11 @@ struct RequestRecord {
   std::string content;           // JSON {request, response}; empty unless log_content
   std::string key_id;            // which client key (key_id_of, server/auth.h); "" without api_keys
   std::vector<AttemptRecord> attempts;
+  // The request's trace (Trace::for_request(id)): the spans recorded while it ran (tool calls,
+  // flow nodes), written with the record into `spans`. The request's own span and its attempts'
+  // are not in it: they are derived from this record (store/request_spans.h). A record with no
+  // id carries only spans (record_spans).
+  Trace trace;
 };
 
 // What the log's writer has done since start, for /metrics.
@@ -141,6 +147,10 @@ class StoreReader {
   // Every model with requests in [since_ms, until_ms), buckets of bucket_ms.
   virtual Result<std::vector<ModelWindowStats>> model_stats(int64_t since_ms, int64_t until_ms,
                                                             int64_t bucket_ms) = 0;
+  // Every span of a trace, in no particular order (tree_order, store/request_spans.h, sorts
+  // them): the stored ones and, for a request's trace (TraceId::for_request), the spans derived
+  // from its log row. kNotFound when the store has none.
+  virtual Result<std::vector<Span>> trace_spans(const TraceId& trace) = 0;
 };
 
 // One scored row of an evaluation run (`keel eval`): the data line, the candidate model, and
@@ -176,6 +186,9 @@ class Store : public StoreReader {
  public:
   virtual ~Store() = default;
   virtual void record(RequestRecord record) = 0;
+  // Spans of a trace that is not a request's (an eval row's, a shadow pair's), queued and
+  // written like record(); flush() waits for them too.
+  virtual void record_spans(Trace trace) = 0;
   // Blocks until every record given so far is committed.
   virtual void flush() = 0;
   // Most recent requests first, with their attempts; for `keel` tooling and tests.

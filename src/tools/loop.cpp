@@ -77,9 +77,10 @@ struct CallJob {
   Message result;
 };
 
-Task<void> run_call(Toolbox& toolbox, CallJob& job, CancelPtr cancel, size_t& remaining,
-                    asio::steady_timer& all_done) {
-  ToolOutput output = co_await toolbox.invoke(*job.tool, job.call->arguments, cancel);
+Task<void> run_call(Toolbox& toolbox, CallJob& job, CancelPtr cancel, TraceContext trace,
+                    size_t& remaining, asio::steady_timer& all_done) {
+  ToolOutput output =
+      co_await toolbox.invoke(*job.tool, job.call->arguments, cancel, trace, job.call->id);
   job.result.role = Role::kTool;
   job.result.tool_call_id = job.call->id;
   job.result.name = job.call->name;
@@ -89,12 +90,14 @@ Task<void> run_call(Toolbox& toolbox, CallJob& job, CancelPtr cancel, size_t& re
 }
 
 // Runs every call at once; returns when all have answered.
-Task<void> run_calls(Toolbox& toolbox, std::vector<CallJob>& jobs, CancelPtr cancel) {
+Task<void> run_calls(Toolbox& toolbox, std::vector<CallJob>& jobs, CancelPtr cancel,
+                     TraceContext trace) {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
   size_t remaining = jobs.size();
   for (auto& job : jobs) {
-    asio::co_spawn(executor, run_call(toolbox, job, cancel, remaining, all_done), asio::detached);
+    asio::co_spawn(executor, run_call(toolbox, job, cancel, trace, remaining, all_done),
+                   asio::detached);
   }
   while (remaining > 0) {
     beast::error_code ec;
@@ -129,7 +132,7 @@ bool needs_approval(const OfferedTool& tool, const std::vector<std::string>& app
 
 Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest request,
                                 const ModelConfig& model, EventSink& client, CancelPtr cancel,
-                                const std::vector<std::string>& approval) {
+                                const std::vector<std::string>& approval, TraceContext trace) {
   ChatOutcome total;
   // A toolset that is down (an MCP server restarting) leaves its tools out; the model still
   // answers.
@@ -219,7 +222,7 @@ Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest re
       total.committed = true;
       co_return total;
     }
-    co_await run_calls(toolbox, jobs, cancel);
+    co_await run_calls(toolbox, jobs, cancel, trace);
     if (cancel->cancelled()) {
       total.status = cancel->reason();
       co_return total;

@@ -141,13 +141,35 @@ Task<Result<std::vector<std::string>>> Toolbox::approve(const std::string& tools
 }
 
 Task<ToolOutput> Toolbox::invoke(const OfferedTool& offered, std::string_view arguments,
-                                 CancelPtr cancel) {
+                                 CancelPtr cancel, TraceContext trace, std::string_view call_id) {
   const auto start = std::chrono::steady_clock::now();
+  // OpenTelemetry's execute_tool span: kind internal, as the conventions have it for every tool.
+  SpanScope span(trace, trace ? "execute_tool " + offered.name : std::string());
+  if (span.recording()) {
+    span.set(gen_ai::kOperationName, "execute_tool");
+    span.set(gen_ai::kToolName, offered.name);
+    if (!call_id.empty()) span.set(gen_ai::kToolCallId, call_id);
+    span.set(gen_ai::kToolType,
+             offered.config->kind == ToolsetKind::kBuiltin ? "function" : "extension");
+    span.set(keel_attr::kToolset, offered.toolset);
+  }
   const auto finish = [&](ToolOutput output, const char* status) {
     record(offered, status,
            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     output.text =
         cap_output(std::move(output.text), static_cast<size_t>(offered.config->max_output_bytes));
+    if (span.recording()) {
+      span.set(keel_attr::kToolStatus, status);
+      span.set(keel_attr::kToolOutputBytes, static_cast<int64_t>(output.text.size()));
+      if (std::string_view(status) == "ok") {
+        span.ok();
+      } else {
+        span.set(gen_ai::kErrorType, status);
+        // The tool's own words may quote what it was given: the status names the failure.
+        span.fail(status);
+      }
+      span.end();
+    }
     return output;
   };
   // An empty argument text is a call without arguments (some models send "" for {}).

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/trace.h"
 #include "tools/pins.h"
 #include "tools/tool.h"
 
@@ -55,8 +56,11 @@ class Toolbox {
 
   // Calls the tool with the model's argument text. Never fails: what goes wrong (bad JSON,
   // a schema violation, a timeout, the tool's own error) is a ToolOutput with is_error, in
-  // words the model can act on. The text is cut at the toolset's max_output_bytes.
-  Task<ToolOutput> invoke(const OfferedTool& tool, std::string_view arguments, CancelPtr cancel);
+  // words the model can act on. The text is cut at the toolset's max_output_bytes. With a
+  // trace, the call is an `execute_tool` span under `trace.parent` (`call_id`: the model's id
+  // for the call, gen_ai.tool.call.id): tool, toolset, status and output bytes.
+  Task<ToolOutput> invoke(const OfferedTool& tool, std::string_view arguments, CancelPtr cancel,
+                          TraceContext trace = {}, std::string_view call_id = {});
 
   // keel_tool_calls_total and keel_tool_call_duration_seconds (Prometheus text).
   std::string render_metrics() const;

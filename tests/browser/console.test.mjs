@@ -1,7 +1,7 @@
 // keel's web console (web/) in Debian's chromium, driven by playwright-core: every page loads
 // with no console errors, the playground streams answers from a fake upstream (side by side,
 // with tool calls), a failover shows the provider that answered, the request log shows the
-// request and its attempts, the console asks for keys when keel has them, no provider key
+// request, its attempts and its trace as a timeline, the console asks for keys when keel has them, no provider key
 // reaches the browser, and axe-core finds no serious accessibility violation. Screenshots of
 // every page go to KEEL_BROWSER_OUT (default tests/browser/output/).
 import { test, describe, before, after } from 'node:test';
@@ -138,7 +138,7 @@ describe('an open keel (loopback, no keys)', () => {
     await page.context().close();
   });
 
-  test('the request log shows the request, filters, and its detail with attempts and bodies', async () => {
+  test('the request log shows the request, filters, and its detail with attempts, trace and bodies', async () => {
     const page = await openPage(keel, '#/log');
     const table = page.locator('table.requests');
     await table.waitFor();
@@ -160,6 +160,15 @@ describe('an open keel (loopback, no keys)', () => {
     assert.match(cells[0], /^1primaryfail-500-console500/);
     assert.match(cells[1], /^2secondaryok-console200/);
     assert.match(await page.locator('pre.json').textContent(), /"Hello from fake"/);
+    // The trace as a timeline: the request's span over its two attempts, the failed one red.
+    const spans = page.locator('.timeline table.spans tbody tr');
+    await spans.nth(2).waitFor();
+    const rows = await spans.allTextContents();
+    assert.match(rows[0], /^POST \/v1\/chat\/completions\+0\.0 ms.*ok/);
+    assert.match(rows[1], /^chat fail-500-console.*error.*provider=primary/);
+    assert.match(rows[2], /^chat ok-console.*ok.*system=openai/);
+    assert.equal(await page.locator('.timeline svg g.span').count(), 3);
+    assert.equal(await page.locator('.timeline svg g.status-error rect.span-bar').count(), 1);
     await screenshot(page, 'log-detail');
     assert.deepEqual(page.problems, []);
     assert.deepEqual(await seriousViolations(page), []);

@@ -241,6 +241,29 @@ export interface Attempt {
 export interface RequestDetail extends RequestSummary {
   attempts: Attempt[];
   content: unknown;
+  trace_id?: string;
+}
+
+// GET /admin/traces/{id} (src/server/trace_json.h): spans in tree order.
+export interface TraceSpan {
+  span_id: string;
+  parent_id: string | null;
+  name: string;
+  kind: string;
+  status: 'ok' | 'error' | 'unset';
+  status_message: string;
+  depth: number;
+  start_ms: number; // from the trace's start
+  duration_ms: number;
+  attributes: Record<string, string | number | boolean>;
+}
+
+export interface TraceTree {
+  trace_id: string;
+  request_id: string | null;
+  start_unix_nano: string;
+  duration_ms: number;
+  spans: TraceSpan[];
 }
 
 export interface RequestPage {
@@ -301,6 +324,8 @@ export interface ModelsReport {
 export const adminModels = () => getJson<ModelsReport>('/admin/models', 'admin');
 export const adminRequest = (id: string) =>
   getJson<RequestDetail>(`/admin/requests/${encodeURIComponent(id)}`, 'admin');
+export const adminTrace = (id: string) =>
+  getJson<TraceTree>(`/admin/traces/${encodeURIComponent(id)}`, 'admin');
 export function adminRequests(filters: Record<string, string>): Promise<RequestPage> {
   const query = new URLSearchParams(Object.entries(filters).filter(([, value]) => value !== ''));
   return getJson<RequestPage>(`/admin/requests?${query}`, 'admin');

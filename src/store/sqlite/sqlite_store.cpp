@@ -287,6 +287,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(std::move(write_db), std::move(read_db), options));
   if (auto status = store->prepare_statements(); !status) return fail(status.error());
+  if (auto status = store->prepare_span_statements(); !status) return fail(status.error());
   if (auto page_size = query_text(store->write_db_.get(), "PRAGMA page_size")) {
     store->page_size_ = std::max(std::strtoll(page_size->c_str(), nullptr, 10), 512LL);
   }
@@ -591,6 +592,8 @@ SqliteStore::PruneStep SqliteStore::prune_step() {
       if (!delete_requests(delete_attempts_started_.get(), delete_requests_started_.get(), bound)) {
         return false;
       }
+      // Spans go with the requests of their time (sqlite_trace.cpp).
+      if (!prune_spans((bound + 1) * 1'000'000)) return false;
     }
     if (options_.retention.max_requests > 0) {
       // The oldest beyond max_requests by rowid, at most `chunk` of them.
@@ -608,6 +611,14 @@ SqliteStore::PruneStep SqliteStore::prune_step() {
         if (!delete_requests(delete_attempts_upto_.get(), delete_requests_upto_.get(), upto)) {
           return false;
         }
+        // Spans older than the oldest request kept go too.
+        sqlite3_stmt* oldest = nth_oldest_start_.get();
+        sqlite3_bind_int64(oldest, 1, 0);
+        const int found = sqlite3_step(oldest);
+        const int64_t kept_from = found == SQLITE_ROW ? sqlite3_column_int64(oldest, 0) : 0;
+        sqlite3_reset(oldest);
+        if (found != SQLITE_ROW && found != SQLITE_DONE) return false;
+        if (kept_from > 0 && !prune_spans(kept_from * 1'000'000)) return false;
       }
     }
     return run(commit_.get()) == SQLITE_DONE;
@@ -798,33 +809,51 @@ bool insert_rows(sqlite3_stmt* many, sqlite3_stmt* one, size_t count, const Bind
 }  // namespace
 
 bool SqliteStore::insert_record(const RequestRecord& record) {
-  bind_request(insert_request_.get(), 1, record);
-  if (run(insert_request_.get()) != SQLITE_DONE) return false;
-  for (size_t seq = 0; seq < record.attempts.size(); ++seq) {
-    bind_attempt(insert_attempt_.get(), 1, record, seq);
-    if (run(insert_attempt_.get()) != SQLITE_DONE) return false;
+  // A record without an id carries only spans (record_spans).
+  if (!record.id.empty()) {
+    bind_request(insert_request_.get(), 1, record);
+    if (run(insert_request_.get()) != SQLITE_DONE) return false;
+    for (size_t seq = 0; seq < record.attempts.size(); ++seq) {
+      bind_attempt(insert_attempt_.get(), 1, record, seq);
+      if (run(insert_attempt_.get()) != SQLITE_DONE) return false;
+    }
   }
-  return true;
+  const RequestRecord* one = &record;
+  return insert_spans(&one, 1);
 }
 
 bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
-  // Requests in batch order (their rowids keep the queue order recent() breaks ties with).
-  if (!insert_rows<kRequestColumns>(
-          insert_requests_.get(), insert_request_.get(), batch.size(),
-          [&batch](sqlite3_stmt* stmt, int at, size_t i) { bind_request(stmt, at, batch[i]); })) {
-    return false;
-  }
+  // Requests in batch order (their rowids keep the queue order recent() breaks ties with);
+  // records without an id carry only spans.
+  request_rows_.clear();
   attempt_rows_.clear();
+  bool spans = false;
   for (const auto& record : batch) {
+    spans = spans || !record.trace.spans().empty();
+    if (record.id.empty()) continue;
+    request_rows_.push_back(&record);
     for (size_t seq = 0; seq < record.attempts.size(); ++seq) {
       attempt_rows_.emplace_back(&record, seq);
     }
   }
-  return insert_rows<kAttemptColumns>(
-      insert_attempts_.get(), insert_attempt_.get(), attempt_rows_.size(),
-      [this](sqlite3_stmt* stmt, int at, size_t i) {
-        bind_attempt(stmt, at, *attempt_rows_[i].first, attempt_rows_[i].second);
-      });
+  if (!insert_rows<kRequestColumns>(insert_requests_.get(), insert_request_.get(),
+                                    request_rows_.size(),
+                                    [this](sqlite3_stmt* stmt, int at, size_t i) {
+                                      bind_request(stmt, at, *request_rows_[i]);
+                                    })) {
+    return false;
+  }
+  if (!insert_rows<kAttemptColumns>(
+          insert_attempts_.get(), insert_attempt_.get(), attempt_rows_.size(),
+          [this](sqlite3_stmt* stmt, int at, size_t i) {
+            bind_attempt(stmt, at, *attempt_rows_[i].first, attempt_rows_[i].second);
+          })) {
+    return false;
+  }
+  if (!spans) return true;
+  request_rows_.clear();
+  for (const auto& record : batch) request_rows_.push_back(&record);
+  return insert_spans(request_rows_.data(), request_rows_.size());
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::recent(int limit) {

@@ -62,6 +62,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;  // commits everything queued, then joins the writer
 
   void record(RequestRecord record) override;
+  // sqlite_trace.cpp: queued as a record without an id, written in the same batches.
+  void record_spans(Trace trace) override;
   // Returns once every record accepted before the call has been written or, on a write error
   // (logged, counted in failed_count()), given up.
   void flush() override;
@@ -114,6 +116,8 @@ class SqliteStore final : public Store {
   Result<RequestRecord> find_request(const std::string& id) override;
   Result<std::vector<ModelWindowStats>> model_stats(int64_t since_ms, int64_t until_ms,
                                                     int64_t bucket_ms) override;
+  // sqlite_trace.cpp: on the read connection, under read_mutex_.
+  Result<std::vector<Span>> trace_spans(const TraceId& trace) override;
 
   // Runs a whole retention pass on the writer thread now (after the batch it may be writing),
   // and the vacuum it makes due to its end, and returns how many requests it deleted; 0 when
@@ -137,6 +141,7 @@ class SqliteStore final : public Store {
 
   SqliteStore(Db write_db, Db read_db, SqliteStoreOptions options);
   Status prepare_statements();
+  Status prepare_span_statements();  // sqlite_trace.cpp; creates the spans table first
   sqlite3* read_connection() const { return read_db_ ? read_db_.get() : write_db_.get(); }
 
   void writer_loop();
@@ -146,6 +151,9 @@ class SqliteStore final : public Store {
   bool insert_record(const RequestRecord& record);           // its rows; false on an error
   // Every record's rows, several rows per INSERT; false on an error (nothing says which).
   bool insert_records(const std::vector<RequestRecord>& batch);
+  // The spans of `count` records (sqlite_trace.cpp), several rows per INSERT.
+  bool insert_spans(const RequestRecord* const* records, size_t count);
+  bool prune_spans(int64_t before_ns);  // deletes spans that started before
   struct PruneStep {
     int64_t deleted = 0;   // requests
     bool more = false;     // a limit still has requests to delete
@@ -180,6 +188,11 @@ class SqliteStore final : public Store {
   Stmt insert_attempts_;
   // insert_records' list of (record, attempt index), kept for its capacity
   std::vector<std::pair<const RequestRecord*, size_t>> attempt_rows_;
+  std::vector<const RequestRecord*> request_rows_;  // the batch's records that have an id
+  Stmt insert_span_;                                // sqlite_trace.cpp
+  Stmt insert_spans_;                               // kSpansPerInsert rows each
+  Stmt delete_spans_before_;
+  std::vector<const Span*> span_rows_;
   // Retention (prune_step)
   Stmt nth_oldest_start_;         // started_ms of the ?1-th oldest request (0-based)
   Stmt delete_attempts_started_;  // attempts of requests with started_ms <= ?1

@@ -215,6 +215,23 @@ TEST(ConfigTest, LogRetention) {
   }
 }
 
+TEST(ConfigTest, Tracing) {
+  EXPECT_EQ(load_ok(kProviders).tracing.otlp_endpoint, "");  // export off by default
+  Config config = load_ok(kProviders +
+                          "tracing:\n  otlp_endpoint: http://127.0.0.1:4318\n"
+                          "  headers: {x-collector-key: k}\n  flush_interval_ms: 50\n");
+  EXPECT_EQ(config.tracing.otlp_endpoint, "http://127.0.0.1:4318");
+  EXPECT_EQ(config.tracing.headers.at("x-collector-key"), "k");
+  EXPECT_EQ(config.tracing.flush_interval_ms, 50);
+  EXPECT_EQ(config.tracing.batch_spans, 512);
+  EXPECT_NE(error_of(kProviders + "tracing: {otlp_endpoint: ftp://x}\n").find("http://"),
+            std::string::npos);
+  EXPECT_NE(error_of(kProviders + "tracing: {batch_spans: 0}\n").find("batch_spans"),
+            std::string::npos);
+  EXPECT_NE(error_of(kProviders + "tracing: {endpoint: http://x}\n").find("endpoint"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, NamesOfEnums) {
   EXPECT_STREQ(provider_kind_name(ProviderKind::kOpenAI), "openai");
   EXPECT_STREQ(provider_kind_name(ProviderKind::kAzure), "azure");
@@ -273,7 +290,7 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets, prompts, flows)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets, prompts, flows, copilots, tracing)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -835,7 +852,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server, pricing, toolsets, prompts, flows)");
+            "router, server, pricing, toolsets, prompts, flows, copilots, tracing)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","

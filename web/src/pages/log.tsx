@@ -1,7 +1,8 @@
 // Request log: filter by model, status and time; page through; a request's detail with its
-// attempts and, where log_content kept them, its bodies.
+// attempts, its trace as a timeline and, where log_content kept them, its bodies.
 import { useState } from 'preact/hooks';
-import { adminRequest, adminRequests } from '../api';
+import { adminRequest, adminRequests, adminTrace } from '../api';
+import { TraceTimeline } from '../timeline';
 import { Failure, Head, Loading, StatusBadge, TimingCells, count, dateTime, ms, useLoad } from '../ui';
 
 const PAGE = 25;
@@ -151,6 +152,13 @@ function RequestList() {
   );
 }
 
+function TraceView({ id }: { id: string }) {
+  const { data, error } = useLoad(() => adminTrace(id), [id]);
+  if (error) return <Failure error={error} />;
+  if (!data) return <Loading />;
+  return <TraceTimeline trace={data} />;
+}
+
 function RequestDetailView({ id }: { id: string }) {
   const { data, error } = useLoad(() => adminRequest(id), [id]);
   if (error) return <Failure error={error} />;
@@ -227,6 +235,10 @@ function RequestDetailView({ id }: { id: string }) {
             </tbody>
           </table>
         )}
+      </article>
+      <article class="card">
+        <h2>Trace</h2>
+        <TraceView id={data.trace_id ?? data.id} />
       </article>
       <article class="card">
         <h2>Bodies</h2>

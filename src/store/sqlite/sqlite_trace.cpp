@@ -1,0 +1,256 @@
+// Spans (core/trace.h) in the request log's database: table `spans`, written by the log's
+// writer thread in the transaction of the records that carry them, and read back as a trace.
+// A request's own span and its attempts' are not stored here: they are derived from `requests`
+// and `attempts` when read (store/request_spans.h).
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "store/request_spans.h"
+#include "store/sqlite/sqlite_rows.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keel {
+namespace {
+
+// Column names are a contract, like the request log's: operators query them with sqlite3.
+// Ids are lowercase hex as OTLP/JSON writes them; times unix nanoseconds; kind and status
+// OTLP's numbers; attributes one JSON object. `tool_calls` is issue 20's "each call is a row":
+// request, tool, duration, status and bytes of every tool call keel made.
+constexpr const char* kSpanSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS spans(
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_id TEXT,
+  name TEXT,
+  kind INTEGER,
+  start_ns INTEGER,
+  end_ns INTEGER,
+  status INTEGER,
+  status_message TEXT,
+  attributes TEXT,
+  PRIMARY KEY(trace_id, span_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spans_start_ns ON spans(start_ns);
+CREATE VIEW IF NOT EXISTS tool_calls AS
+  SELECT CASE WHEN substr(trace_id, 1, 8) = '00000000' THEN 'req_' || substr(trace_id, 9) END
+           AS request_id,
+         trace_id,
+         span_id,
+         json_extract(attributes, '$."keel.tool.toolset"') AS toolset,
+         json_extract(attributes, '$."gen_ai.tool.name"') AS tool,
+         json_extract(attributes, '$."gen_ai.tool.call.id"') AS call_id,
+         start_ns / 1000000 AS started_ms,
+         (end_ns - start_ns) / 1000000.0 AS duration_ms,
+         json_extract(attributes, '$."keel.tool.status"') AS status,
+         json_extract(attributes, '$."keel.tool.output_bytes"') AS output_bytes
+  FROM spans WHERE json_extract(attributes, '$."gen_ai.operation.name"') = 'execute_tool';
+)sql";
+
+constexpr const char* kInsertSpanHead =
+    "INSERT OR REPLACE INTO spans(trace_id, span_id, parent_id, name, kind, start_ns, end_ns, "
+    "status, status_message, attributes) VALUES";
+constexpr int kSpanColumns = 10;
+constexpr size_t kSpansPerInsert = 16;
+
+constexpr const char* kSelectSpansSql =
+    "SELECT trace_id, span_id, parent_id, name, kind, start_ns, end_ns, status, status_message, "
+    "attributes FROM spans WHERE trace_id = ?1";
+
+// SQLITE_TRANSIENT: the hex ids and the attributes' JSON are temporaries.
+void bind_copy(sqlite3_stmt* stmt, int index, const std::string& text) {
+  sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+int run(sqlite3_stmt* stmt) {
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc;
+}
+
+std::string sql_for(size_t rows) {
+  std::string sql = kInsertSpanHead;
+  for (size_t row = 0; row < rows; ++row) {
+    sql += row ? ",(" : "(";
+    for (int column = 0; column < kSpanColumns; ++column) sql += column ? ",?" : "?";
+    sql += ')';
+  }
+  return sql;
+}
+
+std::string attributes_json(const std::vector<SpanAttribute>& attributes) {
+  nlohmann::json object = nlohmann::json::object();
+  for (const SpanAttribute& attribute : attributes) {
+    std::visit([&](const auto& value) { object[attribute.key] = value; }, attribute.value);
+  }
+  // Strings a tool or a model returned may hold invalid UTF-8: replaced, never thrown on.
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void read_attributes(const std::string& text, std::vector<SpanAttribute>& out) {
+  const nlohmann::json object = nlohmann::json::parse(text, nullptr, false);
+  if (!object.is_object()) return;
+  for (const auto& [key, value] : object.items()) {
+    AttributeValue typed;
+    if (value.is_string()) {
+      typed = value.get<std::string>();
+    } else if (value.is_boolean()) {
+      typed = value.get<bool>();
+    } else if (value.is_number_integer()) {
+      typed = value.get<int64_t>();
+    } else if (value.is_number()) {
+      typed = value.get<double>();
+    } else {
+      typed = value.dump();
+    }
+    out.push_back(SpanAttribute{key, std::move(typed)});
+  }
+}
+
+void bind_span(sqlite3_stmt* stmt, int at, const Span& span) {
+  bind_copy(stmt, at, span.trace_id.hex());
+  bind_copy(stmt, at + 1, span.span_id.hex());
+  if (span.parent_id.valid()) {
+    bind_copy(stmt, at + 2, span.parent_id.hex());
+  } else {
+    sqlite3_bind_null(stmt, at + 2);
+  }
+  bind_copy(stmt, at + 3, span.name);
+  sqlite3_bind_int(stmt, at + 4, static_cast<int>(span.kind));
+  sqlite3_bind_int64(stmt, at + 5, span.start_ns);
+  sqlite3_bind_int64(stmt, at + 6, span.end_ns);
+  sqlite3_bind_int(stmt, at + 7, static_cast<int>(span.status));
+  if (span.status_message.empty()) {
+    sqlite3_bind_null(stmt, at + 8);
+  } else {
+    bind_copy(stmt, at + 8, span.status_message);
+  }
+  bind_copy(stmt, at + 9, attributes_json(span.attributes));
+}
+
+SpanKind kind_from(int value) {
+  switch (value) {
+    case 2:
+      return SpanKind::kServer;
+    case 3:
+      return SpanKind::kClient;
+    default:
+      return SpanKind::kInternal;
+  }
+}
+
+SpanStatus status_from(int value) {
+  switch (value) {
+    case 1:
+      return SpanStatus::kOk;
+    case 2:
+      return SpanStatus::kError;
+    default:
+      return SpanStatus::kUnset;
+  }
+}
+
+}  // namespace
+
+Status SqliteStore::prepare_span_statements() {
+  sqlite3* writer = write_db_.get();
+  char* message = nullptr;
+  if (sqlite3_exec(writer, kSpanSchemaSql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(writer);
+    sqlite3_free(message);
+    return Status(ErrorCode::kUnavailable, "sqlite: cannot create the spans table: " + text);
+  }
+  const std::pair<std::string, Stmt*> statements[] = {
+      {sql_for(1), &insert_span_},
+      {sql_for(kSpansPerInsert), &insert_spans_},
+      {"DELETE FROM spans WHERE start_ns < ?1", &delete_spans_before_},
+  };
+  for (const auto& [sql, stmt] : statements) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(writer, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) !=
+        SQLITE_OK) {
+      return Status(ErrorCode::kInternal, std::string("sqlite: cannot prepare span statements: ") +
+                                              sqlite3_errmsg(writer));
+    }
+    stmt->reset(raw);
+  }
+  return Status::Ok();
+}
+
+void SqliteStore::record_spans(Trace trace) {
+  if (trace.spans().empty()) return;
+  RequestRecord carrier;  // no id: only its spans are written
+  carrier.trace = std::move(trace);
+  record(std::move(carrier));
+}
+
+bool SqliteStore::insert_spans(const RequestRecord* const* records, size_t count) {
+  span_rows_.clear();
+  for (size_t i = 0; i < count; ++i) {
+    for (const Span& span : records[i]->trace.spans()) span_rows_.push_back(&span);
+  }
+  size_t row = 0;
+  for (; row + kSpansPerInsert <= span_rows_.size(); row += kSpansPerInsert) {
+    for (size_t k = 0; k < kSpansPerInsert; ++k) {
+      bind_span(insert_spans_.get(), 1 + static_cast<int>(k) * kSpanColumns, *span_rows_[row + k]);
+    }
+    if (run(insert_spans_.get()) != SQLITE_DONE) return false;
+  }
+  for (; row < span_rows_.size(); ++row) {
+    bind_span(insert_span_.get(), 1, *span_rows_[row]);
+    if (run(insert_span_.get()) != SQLITE_DONE) return false;
+  }
+  return true;
+}
+
+bool SqliteStore::prune_spans(int64_t before_ns) {
+  sqlite3_stmt* stmt = delete_spans_before_.get();
+  sqlite3_bind_int64(stmt, 1, before_ns);
+  return run(stmt) == SQLITE_DONE;
+}
+
+Result<std::vector<Span>> SqliteStore::trace_spans(const TraceId& trace) {
+  if (!trace.valid()) return Error(ErrorCode::kInvalidArgument, "not a trace id");
+  std::vector<Span> spans;
+  // A request's trace: its own span and its attempts', from the log.
+  if (const std::string request_id = trace.request_id(); !request_id.empty()) {
+    auto record = find_request(request_id);
+    if (record) {
+      spans = request_spans(*record);
+    } else if (record.error().code != ErrorCode::kNotFound) {
+      return record.error();
+    }
+  }
+  std::lock_guard lock(read_mutex_);
+  sqlite3* db = read_connection();
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, kSelectSpansSql, -1, &raw, nullptr) != SQLITE_OK) {
+    return Error(ErrorCode::kUnavailable, std::string("sqlite: ") + sqlite3_errmsg(db));
+  }
+  Stmt select(raw);
+  bind_copy(raw, 1, trace.hex());
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    Span& span = spans.emplace_back();
+    span.trace_id = TraceId::from_hex(sqlite_rows::column_text(raw, 0));
+    span.span_id = SpanId::from_hex(sqlite_rows::column_text(raw, 1));
+    span.parent_id = SpanId::from_hex(sqlite_rows::column_text(raw, 2));
+    span.name = sqlite_rows::column_text(raw, 3);
+    span.kind = kind_from(sqlite3_column_int(raw, 4));
+    span.start_ns = sqlite3_column_int64(raw, 5);
+    span.end_ns = sqlite3_column_int64(raw, 6);
+    span.status = status_from(sqlite3_column_int(raw, 7));
+    span.status_message = sqlite_rows::column_text(raw, 8);
+    read_attributes(sqlite_rows::column_text(raw, 9), span.attributes);
+  }
+  if (rc != SQLITE_DONE) {
+    return Error(ErrorCode::kUnavailable, std::string("sqlite: ") + sqlite3_errmsg(db));
+  }
+  if (spans.empty()) {
+    return Error(ErrorCode::kNotFound, "no trace '" + trace.hex() + "' in the store");
+  }
+  return spans;
+}
+
+}  // namespace keel
