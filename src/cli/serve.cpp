@@ -135,6 +135,7 @@ int serve(const std::vector<std::string>& args) {
   app.set_toolbox(&toolbox);
   app.set_server(&server);
   app.set_prompts(std::move(*prompts));
+  const std::shared_ptr<const FlowSet> flow_set = *flows;
   app.set_flows(std::move(*flows));
   // Copilots as public names. Knowledge bases are found through knowledge/knowledge.h's
   // KnowledgeBase; none is opened here yet, so a copilot naming one is refused.
@@ -146,6 +147,15 @@ int serve(const std::vector<std::string>& args) {
   }
   auto public_names = std::make_shared<PublicNames>();
   if (Status added = add_copilots(*public_names, *copilots, &toolbox); !added.ok()) {
+    std::fprintf(stderr, "keel: %s\n", added.error().message.c_str());
+    return 1;
+  }
+  // Chat flows as public names too; `router` was moved into the App, which has it.
+  const std::shared_ptr<Router> serving = app.current_router();
+  if (Status added =
+          add_chat_flows(*public_names, flow_set, &toolbox,
+                         [&serving](const std::string& n) { return serving->has_model(n); });
+      !added.ok()) {
     std::fprintf(stderr, "keel: %s\n", added.error().message.c_str());
     return 1;
   }

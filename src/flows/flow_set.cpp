@@ -31,4 +31,10 @@ const LoadedFlow* FlowSet::find(const std::string& name) const {
   return it == flows_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> FlowSet::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, flow] : flows_) out.push_back(name);
+  return out;
+}
+
 }  // namespace keel

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "flows/flow.h"
@@ -23,6 +24,7 @@ class FlowSet {
   // Relative paths from the config file's folder; errors name the flow file and line.
   static Result<std::shared_ptr<const FlowSet>> load(const Config& config);
   const LoadedFlow* find(const std::string& name) const;
+  std::vector<std::string> names() const;
 
  private:
   std::map<std::string, LoadedFlow> flows_;

@@ -30,6 +30,8 @@
 
 namespace keel {
 
+class FlowSet;
+
 namespace copilots {
 class CopilotSet;
 }
@@ -42,7 +44,7 @@ using NameHandler = std::function<Task<ChatOutcome>(Router& router, const ChatRe
 
 struct PublicName {
   std::string name;
-  std::string kind;  // "copilot"; later "flow"
+  std::string kind;  // "copilot" or "flow"
   NameHandler handler;
 };
 
@@ -62,5 +64,13 @@ class PublicNames {
 // (may be null when no copilot has tools). Both must outlive the App.
 Status add_copilots(PublicNames& names, std::shared_ptr<const copilots::CopilotSet> copilots,
                     Toolbox* toolbox);
+
+// Each chat flow of `flows` (a flow with an is_chat_input input) as a public name of kind
+// "flow": the client's last user message is the chat input, its earlier user and assistant turns
+// the chat history (Prompt flow's [{"inputs": {...}, "outputs": {...}}]), and the chat output
+// the answer. The flow runs whole before its answer goes out (a streamed request gets the answer
+// as one piece). `router_has` names the router's models: a chat flow named like one is refused.
+Status add_chat_flows(PublicNames& names, std::shared_ptr<const FlowSet> flows, Toolbox* toolbox,
+                      const std::function<bool(const std::string&)>& router_has);
 
 }  // namespace keel

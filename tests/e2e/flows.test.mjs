@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runKeel, keelConfig, toYaml, fakeProvider, startKeel, makeClient, postJSON, sleep, waitFor } from './harness.mjs';
+import { runKeel, keelConfig, toYaml, fakeProvider, startKeel, makeClient, makeAnthropicClient, postJSON, sleep, waitFor } from './harness.mjs';
 import OpenAI from 'openai';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
 
@@ -292,6 +292,60 @@ test('"stream": true streams the final llm node\'s text, then the outputs; chat 
       return true;
     });
     assert.ok(seen.length >= 1 && seen.every((e) => e.delta), JSON.stringify(seen));
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+    await fake.close();
+  }
+});
+
+test('a chat flow is a public name: listed by /v1/models, served by chat completions, messages and responses, history from the turns', { skip: noRun }, async () => {
+  const fake = await startFakeOpenAI();
+  const keel = await startKeel({
+    providers: [fakeProvider('oa', fake)],
+    models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo' }] }],
+    extra: { flows: [
+      { name: 'chat-flow', path: path.join(FLOWS, 'chat-basic'), models: { open_ai_connection: 'chatty' } },
+      { name: 'web', path: path.join(FLOWS, 'web-classification'), models: { open_ai_connection: 'chatty' } },
+    ] },
+  });
+  try {
+    const client = makeClient(keel);
+    const names = (await client.models.list()).data.map((m) => m.id);
+    assert.ok(names.includes('chat-flow'), names.join());
+    assert.ok(!names.includes('web'), 'a flow without a chat input is no public name');
+
+    const answer = await client.chat.completions.create({ model: 'chat-flow', messages: [
+      { role: 'user', content: 'Who are you?' }, { role: 'assistant', content: 'A helper.' },
+      { role: 'user', content: 'What is a keel?' }] });
+    assert.equal(answer.choices[0].message.content, 'echo: What is a keel?');
+    assert.equal(answer.model, 'chat-flow');
+    // The earlier turns reached chat-basic's template as its chat history.
+    const sent = fake.requests.at(-1).body.messages;
+    assert.deepEqual(sent.slice(1), [
+      { role: 'user', content: 'Who are you?' },
+      { role: 'assistant', content: 'A helper.' },
+      { role: 'user', content: 'What is a keel?' },
+    ]);
+
+    let streamedText = '';
+    for await (const chunk of await client.chat.completions.create({ model: 'chat-flow', stream: true,
+      messages: [{ role: 'user', content: 'streamed?' }] })) {
+      streamedText += chunk.choices[0]?.delta?.content ?? '';
+    }
+    assert.equal(streamedText, 'echo: streamed?');
+
+    const anthropic = makeAnthropicClient(keel);
+    const message = await anthropic.messages.create({ model: 'chat-flow', max_tokens: 64,
+      messages: [{ role: 'user', content: 'from anthropic' }] });
+    assert.equal(message.content[0].text, 'echo: from anthropic');
+
+    const response = await client.responses.create({ model: 'chat-flow', input: 'from responses', store: false });
+    assert.equal(response.output_text, 'echo: from responses');
+
+    // No user message: a 400 naming the flow.
+    await assert.rejects(client.chat.completions.create({ model: 'chat-flow', messages: [{ role: 'system', content: 'x' }] }),
+      (e) => e.status === 400 && /chat-flow/.test(e.message));
   } finally {
     await keel.stop();
     keel.cleanup();
