@@ -879,10 +879,10 @@ class Loader {
   }
 
   void load_toolset(const Field& item) {
-    const MapReader map(item, {"name", "kind", "allow", "command", "args", "env", "url",
-                               "headers", "tools", "allow_hosts", "timeout_ms",
-                               "startup_timeout_ms", "max_output_bytes", "spec", "base_url",
-                               "operations", "auth"});
+    const MapReader map(
+        item, {"name", "kind", "allow", "command", "args", "env", "url", "headers", "tools",
+               "allow_hosts", "timeout_ms", "startup_timeout_ms", "max_output_bytes", "spec",
+               "base_url", "operations", "auth", "preset"});
     ToolsetConfig toolset;
     const Field& name = map.require("name");
     toolset.name = text(name);
@@ -914,7 +914,7 @@ class Loader {
       }
     };
     if (toolset.kind != ToolsetKind::kOpenApi) {
-      only_for({"spec", "base_url", "operations", "auth"}, "kind openapi");
+      only_for({"spec", "base_url", "operations", "auth", "preset"}, "kind openapi");
     }
     if (toolset.kind == ToolsetKind::kOpenApi) {
       only_for({"command", "args", "env", "url", "headers", "startup_timeout_ms", "tools"},
@@ -926,6 +926,15 @@ class Loader {
       if (const Field* f = map.get("operations")) toolset.operations = names(*f);
       if (const Field* f = map.get("allow_hosts")) toolset.allow_hosts = names(*f);
       if (const Field* f = map.get("auth")) load_auth(*f, toolset.auth);
+      if (const Field* f = map.get("preset")) {
+        toolset.preset = text(*f);
+        if (std::find_if(std::begin(kOpenApiPresetNames), std::end(kOpenApiPresetNames),
+                         [&](const char* known) { return toolset.preset == known; }) ==
+            std::end(kOpenApiPresetNames)) {
+          fail(*f, "toolset " + quote_value(toolset.name) + ": no preset named " +
+                       quote_value(toolset.preset) + " (jira, trello, servicenow, sap)");
+        }
+      }
     } else if (toolset.kind == ToolsetKind::kMcp) {
       only_for({"tools", "allow_hosts"}, "kind builtin");
       if (const Field* f = map.get("command")) toolset.command = text(*f);

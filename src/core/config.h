@@ -78,6 +78,9 @@ struct ToolsetConfig {
   std::string spec;
   std::string base_url;
   std::vector<std::string> operations;
+  // openapi: a curated set of a known API's operations and its auth (tools/openapi/presets.h);
+  // `operations` then adds more.
+  std::string preset;
   struct Auth {
     std::string type;                            // "" | bearer | basic | api_key
     std::string token;                           // bearer
@@ -193,6 +196,8 @@ struct Config {
 
 // The tools `kind: builtin` offers (src/tools/builtin/).
 inline constexpr const char* kBuiltinToolNames[] = {"current_time", "calculator", "http_fetch"};
+// The presets `kind: openapi` offers (src/tools/openapi/presets.cpp).
+inline constexpr const char* kOpenApiPresetNames[] = {"jira", "trello", "servicenow", "sap"};
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a
 // non-loopback host without api_keys is refused (DESIGN.md: keys are required there).
