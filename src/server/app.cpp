@@ -2,6 +2,7 @@
 
 #include "api/anthropic.h"
 #include "api/json_util.h"
+#include "api/mcp.h"
 #include "api/openai_chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -152,6 +153,14 @@ std::string loggable_name(const std::string& name) {
   return name.size() <= kMaxLoggedName ? name : truncate_utf8(name, kMaxLoggedName) + "...";
 }
 
+// An error body in the route's API's shape. JSON-RPC's has no request to answer yet: id null,
+// code -32000 (the implementation-defined server errors), the HTTP status saying the rest.
+std::string error_body(const Error& error, ApiFormat format, const std::string& request_id) {
+  if (format == ApiFormat::kJsonRpc) return jsonrpc_error(Json(), -32000, error.message);
+  return dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, request_id)
+                                              : error_to_wire(error));
+}
+
 Error unauthenticated() {
   Error error(ErrorCode::kUnauthenticated, "missing or invalid API key");
   error.type_code = "invalid_api_key";
@@ -173,8 +182,7 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
   reply.status = http_status_for(error->code);
   // As send_error: every error names a request id (Anthropic's request_id is always a string).
   std::string request_id = new_id("req_");
-  reply.body = dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(*error, request_id)
-                                                    : error_to_wire(*error));
+  reply.body = error_body(*error, format, request_id);
   reply.headers.emplace_back("x-request-id", std::move(request_id));
   return reply;
 }
@@ -221,9 +229,7 @@ Task<void> App::send_error(ResponseWriter& response, const Error& error, Request
   // request_id is always a string.
   const std::string request_id = record ? record->id : new_id("req_");
   headers.emplace_back("x-request-id", request_id);
-  Json body = format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, request_id)
-                                              : error_to_wire(error);
-  co_await response.send(status, kJson, dump(body), headers);
+  co_await response.send(status, kJson, error_body(error, format, request_id), headers);
 }
 
 Task<void> App::send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
@@ -323,7 +329,11 @@ std::span<const Route> App::routes() {
        .logged = true,
        .handler = &App::count_tokens},
       {.pattern = "/v1/embeddings", .methods = {post}, .logged = true, .handler = &App::embeddings},
-      {.pattern = "/mcp", .methods = {post}, .logged = true, .handler = &App::mcp_route},
+      {.pattern = "/mcp",
+       .methods = {post},
+       .format = ApiFormat::kJsonRpc,
+       .logged = true,
+       .handler = &App::mcp_route},
       {.pattern = "/v1/responses",
        .methods = {post},
        .logged = true,
@@ -392,9 +402,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     Headers headers{{"allow", std::move(match.allow)}};
     // Built before co_await: g++ 12 mis-destroys temporaries of a conditional expression
     // inside a co_await's operands.
-    std::string body =
-        dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, new_id("req_"))
-                                             : error_to_wire(error));
+    std::string body = error_body(error, format, new_id("req_"));
     co_await response.send(405, kJson, std::move(body), headers);
     co_return;
   }
