@@ -9,10 +9,10 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/sse.h"
-#include "server/stream_sink.h"
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/console.h"
+#include "server/stream_sink.h"
 #include "tools/loop.h"
 #include "tools/toolbox.h"
 
@@ -499,12 +499,22 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   bool anthropic = format == ApiFormat::kAnthropic;
   auto parsed = anthropic ? parse_messages_request(request.message.body())
                           : parse_chat_request(request.message.body());
+  std::optional<ToolChoice> server_choice;  // names one of keel's tools (tools/loop.h)
+  if (!parsed && !anthropic && parsed.error().param == "tool_choice") {
+    std::string body(request.message.body());
+    const ModelConfig* model = current_router()->model_config(model_named_in(body));
+    if (model != nullptr && !model->tools.empty() &&
+        (server_choice = take_server_tool_choice(body))) {
+      parsed = parse_chat_request(body);
+    }
+  }
   if (!parsed) {
     record.model = model_named_in(request.message.body());
     co_await send_error(response, parsed.error(), &record, format);
     co_return;
   }
   ChatRequest& chat = *parsed;
+  if (server_choice) chat.tool_choice = *server_choice;
   record.model = loggable_name(chat.model);
   record.stream = chat.stream;
   // This request's router: a reload meanwhile does not change it.
