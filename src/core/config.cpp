@@ -450,6 +450,9 @@ class Loader {
         fail(at, "no model named " + quote_value(model.shadow->model));
       }
     }
+    for (const auto& [name, at] : shadow_models_) {
+      if (config_.find_model(name) == nullptr) fail(at, "no model named " + quote_value(name));
+    }
     if (const Field* field = top.get("prompts")) {
       for (const auto& item : list_items(*field)) load_prompt(item);
     }
@@ -466,6 +469,7 @@ class Loader {
 
  private:
   std::vector<Field> shadow_fields_;  // each shadowing model's `shadow.model`, in order
+  std::vector<std::pair<std::string, Field>> shadow_models_;  // shadow judges, embedding models
   struct Scalar {
     std::string raw;    // as written in the file
     std::string value;  // after ${VAR} interpolation
@@ -814,7 +818,8 @@ class Loader {
     }
     if (model.targets.empty()) fail(targets, "must list at least one target");
     if (const Field* f = map.get("shadow")) {
-      const MapReader shadow_map(*f, {"model", "percent", "evaluators", "max_concurrency"});
+      const MapReader shadow_map(
+          *f, {"model", "percent", "evaluators", "max_concurrency", "judge", "embedding_model"});
       ShadowConfig shadow;
       shadow.model = text(shadow_map.require("model"));
       shadow.percent = number(shadow_map.require("percent"));
@@ -827,6 +832,13 @@ class Loader {
       }
       if (const Field* c = shadow_map.get("max_concurrency")) {
         shadow.max_concurrency = int_at_least(*c, 1);
+      }
+      for (auto [key, target] : {std::pair{"judge", &shadow.judge},
+                                 std::pair{"embedding_model", &shadow.embedding_model}}) {
+        if (const Field* m = shadow_map.get(key)) {
+          *target = text(*m);
+          shadow_models_.emplace_back(*target, *m);
+        }
       }
       model.shadow = std::move(shadow);
       shadow_fields_.push_back(shadow_map.require("model"));

@@ -53,6 +53,8 @@ struct ShadowConfig {
   double percent = 0;  // 0-100: share of successful requests mirrored
   std::vector<std::string> evaluators = {"f1", "rouge_l"};  // candidate vs the served answer
   int max_concurrency = 4;  // mirrored requests at once; more are dropped, counted
+  std::string judge;        // a public model for LLM-judge evaluators ("" none)
+  std::string embedding_model;  // a public model for embedding_similarity ("" none)
 };
 
 // A set of tools (`toolsets:`, DESIGN.md "Config for tools"): Semantic Kernel's plugins.
