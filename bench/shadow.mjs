@@ -6,13 +6,12 @@
 //
 //   node bench/shadow.mjs                      # needs build/keel
 //   BENCH_CLIENTS=50 BENCH_SECONDS=10 BENCH_ROUNDS=3 node bench/shadow.mjs
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from '../tests/fakes/fake_openai.mjs';
-import { quantile } from './util.mjs';
+import { quantile, serveKeel } from './util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const KEEL = process.env.KEEL_BIN || path.join(here, '..', 'build/keel');
@@ -22,31 +21,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const CANDIDATE = process.env.BENCH_CANDIDATE || 'slow-stream-5x40';
 
 const fake = await startFakeOpenAI();
-const dir = mkdtempSync(path.join(tmpdir(), 'keel-bench-shadow-'));
-const config = path.join(dir, 'keel.yaml');
-writeFileSync(config, [
-  'listen: 127.0.0.1:0',
-  `state: sqlite:${path.join(dir, 'keel.db')}`,
-  'providers:',
-  `  - {name: fake, kind: openai, base_url: "${fake.url}", api_key: sk-bench}`,
+const { keel, base, dir } = await serveKeel(KEEL, fake.url, [
   'models:',
   '  - {name: plain, targets: [{provider: fake, model: ok}]}',
   '  - name: shadowed',
   '    targets: [{provider: fake, model: ok}]',
   `    shadow: {model: cand, percent: 100, max_concurrency: ${CLIENTS}}`,
   `  - {name: cand, targets: [{provider: fake, model: ${CANDIDATE}}]}`,
-  '',
-].join('\n'));
-const keel = spawn(KEEL, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-const base = await new Promise((resolve, reject) => {
-  let text = '';
-  keel.stderr.on('data', (d) => {
-    text += d;
-    const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-    if (m) resolve(m[1]);
-  });
-  keel.on('exit', () => reject(new Error(`keel exited:\n${text}`)));
-});
+], 'keel-bench-shadow-');
 
 async function round(model) {
   const latencies = [];
