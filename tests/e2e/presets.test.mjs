@@ -73,12 +73,13 @@ describe('OpenAPI presets against fake Jira, Trello, ServiceNow and SAP', () => 
     assert.match(tools[0].description, /JQL/);
     assert.match(tools[2].description, /Atlassian Document Format/);
 
-    const found = await call(jiraSet(), 'jira_search_issues', { jql: 'project = KEEL', fields: 'summary,status', maxResults: 5 });
+    const found = await call(jiraSet(), 'jira_search_issues', { jql: 'project = KEEL', fields: ['summary', 'status'], maxResults: 5 });
     assert.equal(found.status, 200, found.stdout + found.stderr);
     assert.deepEqual(found.json.issues.map((i) => [i.key, i.fields.summary]), [['KEEL-1', 'Login fails on Safari']]);
     const search = jira.seen.at(-1);
     assert.equal(search.path, '/rest/api/3/search/jql');
-    assert.deepEqual(search.query, { jql: 'project = KEEL', fields: 'summary,status', maxResults: '5' });
+    assert.deepEqual(search.query, { jql: 'project = KEEL', fields: 'status', maxResults: '5' });   // fields twice: form style
+    assert.deepEqual(Object.keys(found.json.issues[0].fields), ['summary', 'status']);
     assert.equal(search.headers.authorization, `Basic ${Buffer.from('me@example.com:jira-token').toString('base64')}`);
 
     const created = await call(jiraSet(), 'jira_create_issue', { body: { fields: { project: { key: 'KEEL' }, issuetype: { name: 'Task' }, summary: 'Rotate the keys', description: adf('Quarterly.') } } });
@@ -102,7 +103,7 @@ describe('OpenAPI presets against fake Jira, Trello, ServiceNow and SAP', () => 
     const moved = await call(jiraSet(), 'jira_transition_issue', { issueIdOrKey: 'KEEL-2', body: { transition: { id: done.id } } });
     assert.equal(moved.status, 204, moved.stdout);
     assert.equal(jira.issues.get('KEEL-2').fields.status.name, 'Done');
-    const issue = await call(jiraSet(), 'jira_get_issue', { issueIdOrKey: 'KEEL-2', fields: 'status' });
+    const issue = await call(jiraSet(), 'jira_get_issue', { issueIdOrKey: 'KEEL-2', fields: ['status'] });
     assert.deepEqual(issue.json.fields, { status: { name: 'Done' } });
   });
 
@@ -125,9 +126,9 @@ describe('OpenAPI presets against fake Jira, Trello, ServiceNow and SAP', () => 
     const set = trelloSet();
     assert.deepEqual((await listed(set)).map((x) => x.name), ['trello_search', 'trello_list_boards', 'trello_list_lists',
       'trello_list_cards', 'trello_get_card', 'trello_create_card', 'trello_add_comment', 'trello_update_card']);
-    const boards = await call(set, 'trello_list_boards', { id: 'me', fields: 'name,url' });
+    const boards = await call(set, 'trello_list_boards', { id: 'me', fields: 'name' });
     assert.equal(boards.json[0].name, 'Roadmap', boards.stdout);
-    assert.deepEqual(trello.seen.at(-1).query, { fields: 'name,url', key: 'trello-key', token: 'trello-token' });
+    assert.deepEqual(trello.seen.at(-1).query, { fields: 'name', key: 'trello-key', token: 'trello-token' });
     const lists = await call(set, 'trello_list_lists', { id: 'b1' });
     const done = lists.json.find((l) => l.name === 'Done');
     const card = await call(set, 'trello_create_card', { idList: 'l-todo', name: 'Ship 1.2', desc: 'after QA' });
@@ -186,7 +187,7 @@ describe('OpenAPI presets against fake Jira, Trello, ServiceNow and SAP', () => 
     assert.equal(partner.json.d.SearchTerm1, 'ACME', partner.stdout);
     assert.equal(decodeURIComponent(sap.seen.at(-1).rawPath), "/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_BusinessPartner('17100001')");
     const before = sap.seen.length;
-    const created = await call(bp, 'sap_create_business_partner', { body: { BusinessPartnerCategory: '2', OrganizationBPName1: 'Globex' } });
+    const created = await call(bp, 'sap_create_business_partner', { body: { BusinessPartner: '', BusinessPartnerCategory: '2', OrganizationBPName1: 'Globex' } });
     assert.equal(created.status, 201, created.stdout);
     // The token fetch, then the write with the token and both session cookies.
     const [fetch, write] = sap.seen.slice(before);
@@ -196,7 +197,7 @@ describe('OpenAPI presets against fake Jira, Trello, ServiceNow and SAP', () => 
     assert.match(write.headers.cookie, /SAP_SESSIONID_FAKE_100=\w+; sap-usercontext=sap-client=100/);
 
     const so = sapSet('API_SALES_ORDER_SRV', 'sap-sales-order.openapi.json');
-    const order = await call(so, 'sap_create_sales_order', { body: { SalesOrderType: 'OR', SalesOrganization: '1710', DistributionChannel: '10', OrganizationDivision: '00', SoldToParty: '17100001' } });
+    const order = await call(so, 'sap_create_sales_order', { body: { SalesOrder: '', SalesOrderType: 'OR', SalesOrganization: '1710', DistributionChannel: '10', OrganizationDivision: '00', SoldToParty: '17100001' } });
     assert.equal(order.status, 201, order.stdout);
     const number = order.json.d.SalesOrder;
     const text = await call(so, 'sap_add_sales_order_text', { SalesOrder: number, body: { Language: 'EN', LongTextID: '0001', LongText: 'Deliver before Friday' } });
@@ -276,7 +277,7 @@ describe('OpenAPI presets against fake Jira, Trello, ServiceNow and SAP', () => 
       try {
         const { tools } = await client.listTools();
         assert.ok(tools.some((x) => x.name === 'jira_get_transitions'));
-        const result = await client.callTool({ name: 'jira_get_issue', arguments: { issueIdOrKey: 'KEEL-1', fields: 'summary' } });
+        const result = await client.callTool({ name: 'jira_get_issue', arguments: { issueIdOrKey: 'KEEL-1', fields: ['summary'] } });
         assert.ok(!result.isError, result.content[0].text);
         assert.match(result.content[0].text, /"summary":"Login fails on Safari"/);
       } finally {

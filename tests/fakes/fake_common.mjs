@@ -357,7 +357,7 @@ export const TOOL_LOOP_SCRIPT = [
   { name: 'get_weather', arguments: { city: 'Paris' } },
   { name: 'grow', arguments: {} },
   { name: 'crash', arguments: {} },
-  { name: 'jira_search_issues', arguments: { jql: 'project = KEEL', fields: 'summary,status' } },
+  { name: 'jira_search_issues', arguments: { jql: 'project = KEEL', fields: ['summary', 'status'] } },
 ];
 
 // The next scripted call, {name, arguments (object)}, or null when every offered step is done.

@@ -67,7 +67,7 @@ export async function startFakeJira({ email = 'me@example.com', token = 'jira-to
       const project = /project\s*=\s*"?(\w+)"?/i.exec(jql)?.[1];
       const max = Number(url.searchParams.get('maxResults') ?? 50);
       const found = [...issues.values()].filter((i) => !project || i.fields.project.key === project).slice(0, max);
-      return send(200, { issues: found.map((i) => view(i, url.searchParams.get('fields'))), isLast: true });
+      return send(200, { issues: found.map((i) => view(i, url.searchParams.getAll('fields').join(','))), isLast: true });
     }
     const m = /^\/rest\/api\/3\/issue(?:\/([^/]+))?(?:\/(comment|transitions))?$/.exec(p);
     if (!m) return send(404, { errorMessages: ['Not found'], errors: {} });
@@ -90,7 +90,7 @@ export async function startFakeJira({ email = 'me@example.com', token = 'jira-to
     }
     const issue = issues.get(key) ?? [...issues.values()].find((i) => i.id === key);
     if (!issue) return send(404, { errorMessages: ['Issue does not exist or you do not have permission to see it.'], errors: {} });
-    if (!sub && req.method === 'GET') return send(200, view(issue, url.searchParams.get('fields')));
+    if (!sub && req.method === 'GET') return send(200, view(issue, url.searchParams.getAll('fields').join(',')));
     if (sub === 'comment' && req.method === 'GET') return send(200, { startAt: 0, maxResults: 50, total: issue.comments.length, comments: issue.comments });
     if (sub === 'comment' && req.method === 'POST') {
       if (!isAdf(input.body)) return send(400, { errorMessages: [], errors: { comment: 'Comment body can not be empty!' } });
@@ -280,7 +280,7 @@ export async function startFakeSap({ user = 'SAPUSER', password = 'sap-pass' } =
       }
       if (p === '/A_BusinessPartner' && req.method === 'POST') {
         if (!['1', '2'].includes(input?.BusinessPartnerCategory)) return send(400, odataError('R1/101', 'Business partner category is missing or invalid'));
-        const partner = { ...input, BusinessPartner: String(nextPartner++) };
+        const partner = { ...input, BusinessPartner: input.BusinessPartner || String(nextPartner++) };
         partners.push(partner);
         return send(201, { d: partner });
       }
@@ -299,7 +299,7 @@ export async function startFakeSap({ user = 'SAPUSER', password = 'sap-pass' } =
         for (const field of ['SalesOrderType', 'SalesOrganization', 'DistributionChannel', 'OrganizationDivision', 'SoldToParty']) {
           if (!input?.[field]) return send(400, odataError('V1/384', `Field ${field} is required`));
         }
-        const order = { ...input, SalesOrder: String(nextOrder++), OverallSDProcessStatus: 'A', texts: [], approval: 'pending' };
+        const order = { ...input, SalesOrder: input.SalesOrder || String(nextOrder++), OverallSDProcessStatus: 'A', texts: [], approval: 'pending' };
         orders.push(order);
         return send(201, { d: view(order) });
       }

@@ -54,8 +54,12 @@ class OpenApiTool final : public Tool {
           path.replace(at, token.size(), percent_encode(value_text(*value)));
         }
       } else if (parameter.in == "query") {
-        query += (query.empty() ? "" : "&") + percent_encode(parameter.name) + "=" +
-                 percent_encode(value_text(*value));
+        // An array is OpenAPI's default query style (form, explode): the name once per item.
+        const Json items = value->is_array() ? *value : Json::array({*value});
+        for (const auto& item : items) {
+          query += (query.empty() ? "" : "&") + percent_encode(parameter.name) + "=" +
+                   percent_encode(value_text(item));
+        }
       } else if (parameter.in == "header") {
         std::string text = value_text(*value);
         if (has_line_break(text)) co_return ToolOutput{parameter.name + ": a line break", true};

@@ -24,14 +24,14 @@ const OpenApiPreset kPresets[] = {
           "",
           {"GET /rest/api/3/search/jql", "GET /rest/api/3/search"},
           "Search Jira issues with JQL, e.g. jql: 'project = KEEL AND status = \"In Progress\" "
-          "ORDER BY updated DESC' or 'text ~ \"login error\"'. Give fields (comma-separated, e.g. "
-          "\"summary,status,assignee\") and maxResults to keep the answer small. Answers the "
-          "matching issues with their keys (KEEL-12)."},
+          "ORDER BY updated DESC' or 'text ~ \"login error\"'. Give fields (a list, e.g. "
+          "[\"summary\", \"status\", \"assignee\"]) and maxResults to keep the answer small. "
+          "Answers the matching issues with their keys (KEEL-12)."},
          {"jira_get_issue",
           "",
           {"GET /rest/api/3/issue/{}"},
           "Read one Jira issue by key (KEEL-12) or id: summary, status, assignee, description "
-          "and other fields (fields limits which, e.g. \"summary,status,comment\")."},
+          "and other fields (fields limits which, e.g. [\"summary\", \"status\"])."},
          {"jira_create_issue",
           "",
           {"POST /rest/api/3/issue"},
@@ -166,7 +166,8 @@ const OpenApiPreset kPresets[] = {
          {"sap_create_business_partner",
           "API_BUSINESS_PARTNER",
           {"POST /A_BusinessPartner"},
-          "Create an SAP business partner. body: {\"BusinessPartnerCategory\": \"2\" "
+          "Create an SAP business partner. body: {\"BusinessPartner\": \"\" (the system "
+          "numbers it; or a number in an external range), \"BusinessPartnerCategory\": \"2\" "
           "(organization; \"1\" a person), \"OrganizationBPName1\": \"Acme\", "
           "\"BusinessPartnerGrouping\": \"...\"}."},
          {"sap_update_business_partner",
@@ -188,7 +189,8 @@ const OpenApiPreset kPresets[] = {
          {"sap_create_sales_order",
           "API_SALES_ORDER_SRV",
           {"POST /A_SalesOrder"},
-          "Create an SAP sales order. body: {\"SalesOrderType\": \"OR\", \"SalesOrganization\": "
+          "Create an SAP sales order. body: {\"SalesOrder\": \"\" (the system numbers it), "
+          "\"SalesOrderType\": \"OR\", \"SalesOrganization\": "
           "\"1710\", \"DistributionChannel\": \"10\", \"OrganizationDivision\": \"00\", "
           "\"SoldToParty\": \"17100001\", \"to_Item\": [{\"Material\": \"TG11\", "
           "\"RequestedQuantity\": \"1\"}]}."},
