@@ -6,12 +6,12 @@
 //
 //   node bench/shadow.mjs                      # needs build/keel
 //   BENCH_CLIENTS=50 BENCH_SECONDS=10 BENCH_ROUNDS=3 node bench/shadow.mjs
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from '../tests/fakes/fake_openai.mjs';
-import { quantile, serveKeel } from './util.mjs';
+import { quantile, serveKeelWithFake } from './util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const KEEL = process.env.KEEL_BIN || path.join(here, '..', 'build/keel');
@@ -21,22 +21,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const CANDIDATE = process.env.BENCH_CANDIDATE || 'slow-stream-5x40';
 
 const fake = await startFakeOpenAI();
-const dir = mkdtempSync(path.join(tmpdir(), 'keel-bench-shadow-'));
-const config = path.join(dir, 'keel.yaml');
-writeFileSync(config, [
-  'listen: 127.0.0.1:0',
-  `state: sqlite:${path.join(dir, 'keel.db')}`,
-  'providers:',
-  `  - {name: fake, kind: openai, base_url: "${fake.url}", api_key: sk-bench}`,
+const { keel, base, dir } = await serveKeelWithFake(KEEL, fake.url, [
   'models:',
   '  - {name: plain, targets: [{provider: fake, model: ok}]}',
   '  - name: shadowed',
   '    targets: [{provider: fake, model: ok}]',
   `    shadow: {model: cand, percent: 100, max_concurrency: ${CLIENTS}}`,
   `  - {name: cand, targets: [{provider: fake, model: ${CANDIDATE}}]}`,
-  '',
-].join('\n'));
-const { keel, base } = await serveKeel(KEEL, config);
+], 'keel-bench-shadow-');
 
 async function round(model) {
   const latencies = [];

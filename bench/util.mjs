@@ -1,6 +1,9 @@
 // Small helpers the Node.js benchmarks share (and tests/e2e/local.test.mjs, for freePort).
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 // A TCP port free on 127.0.0.1 right now (the OS picks it; it is released before returning).
 export async function freePort() {
@@ -38,4 +41,21 @@ export async function serveKeel(bin, config) {
     keel.on('exit', () => reject(new Error(`keel exited:\n${text}`)));
   });
   return { keel, base };
+}
+
+// serveKeel on a config of the given lines (state in a fresh temporary folder, `listen:` on an
+// ephemeral loopback port), with a fake OpenAI upstream as provider `fake` first. Resolves
+// {keel (the child process), base (its URL), dir}.
+export async function serveKeelWithFake(keelBin, fakeUrl, lines, prefix = 'keel-bench-') {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const config = path.join(dir, 'keel.yaml');
+  writeFileSync(config, [
+    'listen: 127.0.0.1:0',
+    `state: sqlite:${path.join(dir, 'keel.db')}`,
+    'providers:',
+    `  - {name: fake, kind: openai, base_url: "${fakeUrl}", api_key: sk-bench}`,
+    ...lines,
+    '',
+  ].join('\n'));
+  return { ...(await serveKeel(keelBin, config)), dir };
 }

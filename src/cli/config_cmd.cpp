@@ -182,6 +182,9 @@ int config(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: %s\n", args[1].c_str(), error.c_str());
   }
   if (!toolbox.errors().empty()) return 1;
+  for (const auto& warning : toolbox.warnings()) {
+    std::fprintf(stderr, "%s: warning: %s\n", args[1].c_str(), warning.c_str());
+  }
   // Prompt files are part of the config: read and checked as serve would (file, line).
   if (auto prompts = PromptSet::load(*loaded); !prompts) {
     std::fprintf(stderr, "%s\n", prompts.error().message.c_str());

@@ -131,6 +131,7 @@ int serve(const std::vector<std::string>& args) {
   // After the server: MCP clients live on its io threads (their pipes and sockets belong to
   // its io_contexts), so the toolbox must go before the server does.
   Toolbox toolbox(config.toolsets);  // MCP servers start on first use
+  for (const auto& warning : toolbox.warnings()) KEEL_LOG(kWarn) << warning;
   toolbox.set_pins(pins->get());
   app.set_toolbox(&toolbox);
   app.set_server(&server);

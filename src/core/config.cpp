@@ -457,6 +457,9 @@ class Loader {
         fail(at, "no model named " + quote_value(model.shadow->model));
       }
     }
+    for (const auto& [name, at] : shadow_models_) {
+      if (config_.find_model(name) == nullptr) fail(at, "no model named " + quote_value(name));
+    }
     if (const Field* field = top.get("prompts")) {
       for (const auto& item : list_items(*field)) load_prompt(item);
     }
@@ -476,6 +479,7 @@ class Loader {
 
  private:
   std::vector<Field> shadow_fields_;  // each shadowing model's `shadow.model`, in order
+  std::vector<std::pair<std::string, Field>> shadow_models_;  // shadow judges, embedding models
   struct Scalar {
     std::string raw;    // as written in the file
     std::string value;  // after ${VAR} interpolation
@@ -829,7 +833,8 @@ class Loader {
     }
     if (model.targets.empty()) fail(targets, "must list at least one target");
     if (const Field* f = map.get("shadow")) {
-      const MapReader shadow_map(*f, {"model", "percent", "evaluators", "max_concurrency"});
+      const MapReader shadow_map(
+          *f, {"model", "percent", "evaluators", "max_concurrency", "judge", "embedding_model"});
       ShadowConfig shadow;
       shadow.model = text(shadow_map.require("model"));
       shadow.percent = number(shadow_map.require("percent"));
@@ -842,6 +847,13 @@ class Loader {
       }
       if (const Field* c = shadow_map.get("max_concurrency")) {
         shadow.max_concurrency = int_at_least(*c, 1);
+      }
+      for (auto [key, target] : {std::pair{"judge", &shadow.judge},
+                                 std::pair{"embedding_model", &shadow.embedding_model}}) {
+        if (const Field* m = shadow_map.get(key)) {
+          *target = text(*m);
+          shadow_models_.emplace_back(*target, *m);
+        }
       }
       model.shadow = std::move(shadow);
       shadow_fields_.push_back(shadow_map.require("model"));
@@ -907,10 +919,10 @@ class Loader {
   }
 
   void load_toolset(const Field& item) {
-    const MapReader map(item, {"name", "kind", "allow", "command", "args", "env", "url",
-                               "headers", "tools", "allow_hosts", "timeout_ms",
-                               "startup_timeout_ms", "max_output_bytes", "spec", "base_url",
-                               "operations", "auth"});
+    const MapReader map(
+        item, {"name", "kind", "allow", "command", "args", "env", "url", "headers", "tools",
+               "allow_hosts", "timeout_ms", "startup_timeout_ms", "max_output_bytes", "spec",
+               "base_url", "operations", "auth", "preset"});
     ToolsetConfig toolset;
     const Field& name = map.require("name");
     toolset.name = text(name);
@@ -942,7 +954,7 @@ class Loader {
       }
     };
     if (toolset.kind != ToolsetKind::kOpenApi) {
-      only_for({"spec", "base_url", "operations", "auth"}, "kind openapi");
+      only_for({"spec", "base_url", "operations", "auth", "preset"}, "kind openapi");
     }
     if (toolset.kind == ToolsetKind::kOpenApi) {
       only_for({"command", "args", "env", "url", "headers", "startup_timeout_ms", "tools"},
@@ -954,6 +966,15 @@ class Loader {
       if (const Field* f = map.get("operations")) toolset.operations = names(*f);
       if (const Field* f = map.get("allow_hosts")) toolset.allow_hosts = names(*f);
       if (const Field* f = map.get("auth")) load_auth(*f, toolset.auth);
+      if (const Field* f = map.get("preset")) {
+        toolset.preset = text(*f);
+        if (std::find_if(std::begin(kOpenApiPresetNames), std::end(kOpenApiPresetNames),
+                         [&](const char* known) { return toolset.preset == known; }) ==
+            std::end(kOpenApiPresetNames)) {
+          fail(*f, "toolset " + quote_value(toolset.name) + ": no preset named " +
+                       quote_value(toolset.preset) + " (jira, trello, servicenow, sap)");
+        }
+      }
     } else if (toolset.kind == ToolsetKind::kMcp) {
       only_for({"tools", "allow_hosts"}, "kind builtin");
       if (const Field* f = map.get("command")) toolset.command = text(*f);

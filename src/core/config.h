@@ -53,6 +53,8 @@ struct ShadowConfig {
   double percent = 0;  // 0-100: share of successful requests mirrored
   std::vector<std::string> evaluators = {"f1", "rouge_l"};  // candidate vs the served answer
   int max_concurrency = 4;  // mirrored requests at once; more are dropped, counted
+  std::string judge;        // a public model for LLM-judge evaluators ("" none)
+  std::string embedding_model;  // a public model for embedding_similarity ("" none)
 };
 
 // A set of tools (`toolsets:`, DESIGN.md "Config for tools"): Semantic Kernel's plugins.
@@ -78,6 +80,9 @@ struct ToolsetConfig {
   std::string spec;
   std::string base_url;
   std::vector<std::string> operations;
+  // openapi: a curated set of a known API's operations and its auth (tools/openapi/presets.h);
+  // `operations` then adds more.
+  std::string preset;
   struct Auth {
     std::string type;                            // "" | bearer | basic | api_key
     std::string token;                           // bearer
@@ -227,6 +232,8 @@ struct Config {
 
 // The tools `kind: builtin` offers (src/tools/builtin/).
 inline constexpr const char* kBuiltinToolNames[] = {"current_time", "calculator", "http_fetch"};
+// The presets `kind: openapi` offers (src/tools/openapi/presets.cpp).
+inline constexpr const char* kOpenApiPresetNames[] = {"jira", "trello", "servicenow", "sap"};
 
 // Parses and validates YAML text. `source` names the file in error messages. A `listen:` on a
 // non-loopback host without api_keys is refused (DESIGN.md: keys are required there).

@@ -148,6 +148,7 @@ class JudgeEvaluator final : public Evaluator {
     request.messages = std::move(*messages);
     request.sampling.temperature = prompt_.temperature();
     request.sampling.max_tokens = prompt_.max_tokens();
+    request.response_format = prompt_.response_format();
     CallResult call = co_await models_.chat(request, cancel);
     Score result;
     if (call.error) {

@@ -5,6 +5,8 @@
 #include <regex>
 
 #include "api/json_util.h"
+#include "prompts/prompty.h"
+#include "prompts/yaml_json.h"
 
 namespace keel::evals {
 
@@ -50,6 +52,9 @@ Result<JudgePrompt> JudgePrompt::parse(const std::string& text, const std::strin
     if (auto parameters = meta["model"]["parameters"]) {
       if (parameters["temperature"]) prompt.temperature_ = parameters["temperature"].as<double>();
       if (parameters["max_tokens"]) prompt.max_tokens_ = parameters["max_tokens"].as<int64_t>();
+      if (parameters["response_format"]) {
+        prompt.response_format_ = response_format_of(yaml_to_json(parameters["response_format"]));
+      }
     }
   } catch (const YAML::Exception& e) {
     return bad(source, std::string("front matter: ") + e.what());

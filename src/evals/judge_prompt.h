@@ -28,6 +28,9 @@ class JudgePrompt {
   const std::vector<std::string>& inputs() const { return inputs_; }
   std::optional<double> temperature() const { return temperature_; }
   std::optional<int64_t> max_tokens() const { return max_tokens_; }
+  // model.parameters.response_format, as a .prompty gives it: a schema can force a parseable
+  // rating from a model that would not write one (json_schema {type: integer, enum: [1..5]}).
+  const std::optional<ResponseFormat>& response_format() const { return response_format_; }
   Result<std::vector<Message>> render(const std::map<std::string, std::string>& values) const;
 
  private:
@@ -36,6 +39,7 @@ class JudgePrompt {
   std::vector<std::string> inputs_;
   std::optional<double> temperature_;
   std::optional<int64_t> max_tokens_;
+  std::optional<ResponseFormat> response_format_;
   std::vector<std::pair<Role, std::string>> sections_;
 };
 

@@ -59,7 +59,9 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   }
   Json scores = Json::object();
   if (!call.error) {
-    EvaluatorOptions options;  // deterministic evaluators; judges need `keel eval`
+    EvaluatorOptions options;  // judges and embeddings through this request's router
+    options.judge = shadow.judge;
+    options.embedding_model = shadow.embedding_model;
     Inputs inputs = {{"question", question}, {"answer", call.text}, {"ground_truth", served.text}};
     for (const auto& name : shadow.evaluators) {
       auto evaluator = make_evaluator(name, options, models);

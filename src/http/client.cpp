@@ -372,6 +372,14 @@ std::string ClientResponse::header(std::string_view name) const {
   return it == msg.end() ? std::string() : std::string(it->value());
 }
 
+std::vector<std::string> ClientResponse::header_values(std::string_view name) const {
+  const auto& msg = conn_->parser->get();
+  std::vector<std::string> values;
+  auto [first, last] = msg.equal_range(beast::string_view(name.data(), name.size()));
+  for (auto it = first; it != last; ++it) values.emplace_back(it->value());
+  return values;
+}
+
 bool ClientResponse::done() const { return conn_->parser->is_done(); }
 
 Task<Result<std::string>> ClientResponse::read_some() {

@@ -60,6 +60,8 @@ class ClientResponse {
 
   int status() const;
   std::string header(std::string_view name) const;
+  // Every value of a header that may repeat (set-cookie), in order.
+  std::vector<std::string> header_values(std::string_view name) const;
   // The next piece of the body as it arrives; an empty string at the end. Errors:
   // kUnavailable (connection lost), kCancelled / the token's reason, kDeadlineExceeded.
   Task<Result<std::string>> read_some();

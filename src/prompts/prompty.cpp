@@ -257,19 +257,8 @@ void read_sampling(Prompty& prompt, int line) {
       }
     }
   }
-  if (auto f = p.find("response_format"); f != p.end() && f->is_object()) {
-    const std::string type = f->value("type", "");
-    if (type == "json_object") {
-      prompt.response_format = ResponseFormat{ResponseFormat::Type::kJsonObject, "", {}, {}};
-    } else if (type == "json_schema" && f->contains("json_schema")) {
-      const Json& schema = (*f)["json_schema"];
-      ResponseFormat format;
-      format.type = ResponseFormat::Type::kJsonSchema;
-      format.name = schema.value("name", "response");
-      format.schema = schema.value("schema", Json::object());
-      prompt.response_format = format;
-    }
-  }
+  if (auto f = p.find("response_format"); f != p.end())
+    prompt.response_format = response_format_of(*f);
 }
 
 void read_inputs(Prompty& prompt, const Json& inputs, const YAML::Node& node, int line) {
@@ -302,6 +291,21 @@ void read_inputs(Prompty& prompt, const Json& inputs, const YAML::Node& node, in
 }
 
 }  // namespace
+
+std::optional<ResponseFormat> response_format_of(const Json& wire) {
+  if (!wire.is_object()) return std::nullopt;
+  const std::string type = wire.value("type", "");
+  if (type == "json_object") return ResponseFormat{ResponseFormat::Type::kJsonObject, "", {}, {}};
+  if (type != "json_schema" || !wire.contains("json_schema") || !wire["json_schema"].is_object()) {
+    return std::nullopt;
+  }
+  const Json& schema = wire["json_schema"];
+  ResponseFormat format;
+  format.type = ResponseFormat::Type::kJsonSchema;
+  format.name = schema.value("name", "response");
+  format.schema = schema.value("schema", Json::object());
+  return format;
+}
 
 Json yaml_scalar(const YAML::Node& node) {
   const std::string& text = node.Scalar();

@@ -72,6 +72,10 @@ struct Prompty {
   Json agent_json() const;
 };
 
+// A prompt's `response_format` parameter (OpenAI's shape: json_object, or json_schema with name
+// and schema); nullopt for text or anything else.
+std::optional<ResponseFormat> response_format_of(const Json& wire);
+
 // Environment lookup for ${env:NAME}; the default reads the process environment.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 

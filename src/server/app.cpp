@@ -2,17 +2,18 @@
 
 #include "api/anthropic.h"
 #include "api/json_util.h"
+#include "api/mcp.h"
 #include "api/openai_chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "http/sse.h"
-#include "server/stream_sink.h"
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/console.h"
 #include "server/otlp_exporter.h"
+#include "server/stream_sink.h"
 #include "tools/loop.h"
 #include "tools/toolbox.h"
 
@@ -152,6 +153,14 @@ std::string loggable_name(const std::string& name) {
   return name.size() <= kMaxLoggedName ? name : truncate_utf8(name, kMaxLoggedName) + "...";
 }
 
+// An error body in the route's API's shape. JSON-RPC's has no request to answer yet: id null,
+// code -32000 (the implementation-defined server errors), the HTTP status saying the rest.
+std::string error_body(const Error& error, ApiFormat format, const std::string& request_id) {
+  if (format == ApiFormat::kJsonRpc) return jsonrpc_error(Json(), -32000, error.message);
+  return dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, request_id)
+                                              : error_to_wire(error));
+}
+
 Error unauthenticated() {
   Error error(ErrorCode::kUnauthenticated, "missing or invalid API key");
   error.type_code = "invalid_api_key";
@@ -173,8 +182,7 @@ std::optional<ServerReply> App::check_header(const RequestHead& head) const {
   reply.status = http_status_for(error->code);
   // As send_error: every error names a request id (Anthropic's request_id is always a string).
   std::string request_id = new_id("req_");
-  reply.body = dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(*error, request_id)
-                                                    : error_to_wire(*error));
+  reply.body = error_body(*error, format, request_id);
   reply.headers.emplace_back("x-request-id", std::move(request_id));
   return reply;
 }
@@ -221,9 +229,7 @@ Task<void> App::send_error(ResponseWriter& response, const Error& error, Request
   // request_id is always a string.
   const std::string request_id = record ? record->id : new_id("req_");
   headers.emplace_back("x-request-id", request_id);
-  Json body = format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, request_id)
-                                              : error_to_wire(error);
-  co_await response.send(status, kJson, dump(body), headers);
+  co_await response.send(status, kJson, error_body(error, format, request_id), headers);
 }
 
 Task<void> App::send_failure(ResponseWriter& response, const Error& error, RequestRecord& record,
@@ -348,7 +354,11 @@ std::span<const Route> App::routes() {
        .logged = true,
        .handler = &App::count_tokens},
       {.pattern = "/v1/embeddings", .methods = {post}, .logged = true, .handler = &App::embeddings},
-      {.pattern = "/mcp", .methods = {post}, .logged = true, .handler = &App::mcp_route},
+      {.pattern = "/mcp",
+       .methods = {post},
+       .format = ApiFormat::kJsonRpc,
+       .logged = true,
+       .handler = &App::mcp_route},
       {.pattern = "/v1/responses",
        .methods = {post},
        .logged = true,
@@ -422,9 +432,7 @@ Task<void> App::handle(Request& request, ResponseWriter& response) {
     Headers headers{{"allow", std::move(match.allow)}};
     // Built before co_await: g++ 12 mis-destroys temporaries of a conditional expression
     // inside a co_await's operands.
-    std::string body =
-        dump(format == ApiFormat::kAnthropic ? anthropic_error_to_wire(error, new_id("req_"))
-                                             : error_to_wire(error));
+    std::string body = error_body(error, format, new_id("req_"));
     co_await response.send(405, kJson, std::move(body), headers);
     co_return;
   }
@@ -541,12 +549,22 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
   bool anthropic = format == ApiFormat::kAnthropic;
   auto parsed = anthropic ? parse_messages_request(request.message.body())
                           : parse_chat_request(request.message.body());
+  std::optional<ToolChoice> server_choice;  // names one of keel's tools (tools/loop.h)
+  if (!parsed && !anthropic && parsed.error().param == "tool_choice") {
+    std::string body(request.message.body());
+    const ModelConfig* model = current_router()->model_config(model_named_in(body));
+    if (model != nullptr && !model->tools.empty() &&
+        (server_choice = take_server_tool_choice(body))) {
+      parsed = parse_chat_request(body);
+    }
+  }
   if (!parsed) {
     record.model = model_named_in(request.message.body());
     co_await send_error(response, parsed.error(), &record, format);
     co_return;
   }
   ChatRequest& chat = *parsed;
+  if (server_choice) chat.tool_choice = *server_choice;
   record.model = loggable_name(chat.model);
   record.stream = chat.stream;
   // This request's router: a reload meanwhile does not change it.

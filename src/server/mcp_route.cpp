@@ -33,11 +33,43 @@ Task<std::vector<OfferedTool>> all_tools(Toolbox& toolbox, CancelPtr cancel) {
   co_return all;
 }
 
+// The host of a Host header ("localhost:8080", "[::1]:80") or an Origin ("http://127.0.0.1:3000").
+std::string_view host_part(std::string_view value) {
+  if (const size_t scheme = value.find("://"); scheme != std::string_view::npos) {
+    value.remove_prefix(scheme + 3);
+  }
+  value = value.substr(0, value.find('/'));
+  if (value.starts_with('[')) return value.substr(0, value.find(']') + 1);
+  return value.substr(0, value.find(':'));
+}
+
+// DNS rebinding: a web page whose name resolves to 127.0.0.1 must not reach a keel that takes no
+// key. Without api_keys (then keel listens on loopback only), Host and Origin must name loopback.
+bool rebinding_suspect(const Config& config, const bhttp::fields& fields) {
+  if (!config.api_keys.empty()) return false;
+  for (const auto field : {bhttp::field::host, bhttp::field::origin}) {
+    const auto it = fields.find(field);
+    if (it == fields.end()) continue;
+    const std::string_view value(it->value().data(), it->value().size());
+    if (!is_loopback_host(std::string(host_part(value)))) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Task<void> App::mcp(Request& request, ResponseWriter& response, RequestRecord& record) {
   record.endpoint = "/mcp";
   std::vector<std::pair<std::string, std::string>> headers{{"x-request-id", record.id}};
+  if (rebinding_suspect(config_, request.message)) {
+    record.status = 403;
+    record.error_class = error_code_name(ErrorCode::kPermissionDenied);
+    std::string body = jsonrpc_error(Json(), -32000,
+                                     "keel takes no API key here, so /mcp answers only requests "
+                                     "whose Host and Origin name a loopback address");
+    co_await response.send(403, kJson, std::move(body), headers);
+    co_return;
+  }
   auto message = parse_jsonrpc(request.message.body());
   if (!message) {
     record.status = 400;

@@ -23,7 +23,7 @@
 namespace keel {
 
 // Which API a route speaks, for its error bodies and stream format.
-enum class ApiFormat { kOpenAI, kAnthropic };
+enum class ApiFormat { kOpenAI, kAnthropic, kJsonRpc };  // kJsonRpc: /mcp (MCP's JSON-RPC)
 
 enum class Access {
   kOpen,    // /healthz, the console's files: no key

@@ -1,5 +1,6 @@
 #include "tools/loop.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/log.h"
@@ -157,6 +158,23 @@ Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest re
     } else {
       keel_tools[tool.name] = &tool;
     }
+  }
+  // A choice that names one of keel's tools (take_server_tool_choice) is checked here, where the
+  // tools are known.
+  const bool named_known =
+      std::any_of(request.tools.begin(), request.tools.end(),
+                  [&](const ToolSpec& spec) { return spec.name == request.tool_choice.name; });
+  if ((request.tool_choice.mode == ToolChoice::Mode::kNamed && !named_known) ||
+      (request.tool_choice.mode == ToolChoice::Mode::kRequired && request.tools.empty())) {
+    Error error(ErrorCode::kInvalidArgument,
+                request.tool_choice.mode == ToolChoice::Mode::kRequired
+                    ? "tool_choice 'required' needs at least one tool, and model " + model.name +
+                          " offers none now"
+                    : "tool_choice names function '" + request.tool_choice.name +
+                          "', which is neither in tools nor a tool of model " + model.name);
+    error.param = "tool_choice";
+    total.status = error;
+    co_return total;
   }
   const ToolChoice client_choice = request.tool_choice;
   bool start_sent = false;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "router/router.h"
+#include "tools/tool_choice.h"
 #include "tools/toolbox.h"
 
 namespace keel {

@@ -44,6 +44,8 @@ class Toolset {
   // The toolset's tools, `allow` applied. An MCP toolset connects and lists on first use, and
   // lists again after the server says its list changed. Called on an io thread.
   virtual Task<Result<std::vector<ToolPtr>>> tools(CancelPtr cancel) = 0;
+  // What is usable but not as configured (a preset operation the spec lacks), one line each.
+  virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 // Builds the toolset a config entry describes (tools/builtin, tools/mcp, tools/openapi). An

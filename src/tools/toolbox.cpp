@@ -55,6 +55,7 @@ Toolbox::Toolbox(const std::vector<ToolsetConfig>& toolsets) {
   for (const auto& config : toolsets) {
     auto toolset = make_toolset(config);
     if (toolset) {
+      for (auto& warning : (*toolset)->warnings()) warnings_.push_back(std::move(warning));
       toolsets_.push_back(std::move(toolset.value()));
     } else {
       errors_.push_back(toolset.error().message);

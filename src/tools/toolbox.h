@@ -39,6 +39,8 @@ class Toolbox {
   // Toolsets that could not be built (an OpenAPI spec that does not import), one message each
   // naming the toolset; they are left out.
   const std::vector<std::string>& errors() const { return errors_; }
+  // What the toolsets that were built say is not as configured, naming the toolset.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // Pins MCP tools' definitions (tools/pins.h): a changed one is left out of tools_of. Optional;
   // must outlive the toolbox.
   void set_pins(ToolPins* pins) { pins_ = pins; }
@@ -76,6 +78,7 @@ class Toolbox {
   std::vector<std::unique_ptr<Toolset>> toolsets_;
   ToolPins* pins_ = nullptr;
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
   mutable std::mutex mutex_;
   std::map<std::string, uint64_t> calls_;       // label text -> count
   std::map<std::string, Histogram> durations_;  // label text -> histogram

@@ -4,16 +4,24 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFakeOpenAI, FAKE_TEXT } from '../fakes/fake_openai.mjs';
-import { startKeel, makeClient, runKeel, fakeProvider, sqliteJson, waitFor } from './harness.mjs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startKeel, makeClient, runKeel, fakeProvider, sqliteJson, waitFor, toYaml } from './harness.mjs';
 
 let fake;
 let keel;
+const judgeAsked = [];
 
 before(async () => {
   fake = await startFakeOpenAI({
     answer(body) {
       if (body.model === 'same-upstream') return FAKE_TEXT;
       if (body.model === 'close-upstream') return `${FAKE_TEXT} indeed`;
+      if (body.model === 'judge-upstream') {
+        judgeAsked.push(body.messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n'));
+        return judgeAsked.length % 2 ? '4' : 'I would rather not say.';
+      }
       return undefined;
     },
   });
@@ -28,6 +36,9 @@ before(async () => {
         shadow: { model: 'hangs', percent: 100, max_concurrency: 2 } },
       { name: 'hangs', timeout_ms: 1500, first_token_timeout_ms: 1500, retries: 0, targets: [{ provider: 'fake', model: 'hang' }] },
       { name: 'never', targets: [{ provider: 'fake', model: 'ok' }], shadow: { model: 'cand', percent: 0 } },
+      { name: 'judged', targets: [{ provider: 'fake', model: 'ok' }],
+        shadow: { model: 'cand', percent: 100, evaluators: ['f1', 'similarity'], judge: 'judge', max_concurrency: 1 } },
+      { name: 'judge', targets: [{ provider: 'fake', model: 'judge-upstream' }] },
     ],
     extra: { pricing: { 'fake/ok': price, 'fake/close-upstream': price } },
   });
@@ -106,4 +117,37 @@ test('a hanging candidate never slows the client; mirrors beyond max_concurrency
   assert.equal(admin.report.candidate_failures, 2);
   const unknown = await fetch(`${keel.base}/admin/shadow/nope`);
   assert.equal(unknown.status, 404);
+});
+
+test('shadow pairs are scored by an LLM judge when shadow names one; garbage is a failed score', async () => {
+  const client = makeClient(keel);
+  for (let i = 0; i < 4; i++) {
+    await client.chat.completions.create({ model: 'judged', messages: [{ role: 'user', content: `judged ${i}` }] });
+    await waitFor(() => pairs('judged').length === i + 1, 5000);   // one at a time: the judge alternates
+  }
+  // The judge saw the candidate's answer and the served one as the reference.
+  assert.equal(judgeAsked.length, 4);
+  assert.ok(judgeAsked.every((text) => text.includes(`${FAKE_TEXT} indeed`) && text.includes(FAKE_TEXT)), judgeAsked[0]);
+  const scores = pairs('judged').map((p) => JSON.parse(p.result).scores.similarity);
+  assert.equal(scores.filter((s) => s.value === 4).length, 2);
+  assert.equal(scores.filter((s) => s.value === null && /rating/.test(s.error)).length, 2, JSON.stringify(scores));
+  const r = await runKeel(['shadow', 'report', 'judged', '--config', keel.configPath, '--json'], { timeoutMs: 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.metrics.similarity.mean, 4);
+  assert.equal(report.metrics.similarity.failed, 2);
+});
+
+test('a shadow judge that names no model is a config error', async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'keel-shadow-')), 'keel.yaml');
+  writeFileSync(file, `${toYaml({
+    providers: [fakeProvider('fake', fake)],
+    models: [
+      { name: 'a', targets: [{ provider: 'fake', model: 'ok' }], shadow: { model: 'b', percent: 1, judge: 'nobody' } },
+      { name: 'b', targets: [{ provider: 'fake', model: 'ok' }] },
+    ],
+  })}\n`);
+  const bad = await runKeel(['config', 'check', file]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /models\[0\]\.shadow\.judge: no model named "nobody"/);
 });

@@ -359,6 +359,7 @@ export const TOOL_LOOP_SCRIPT = [
   { name: 'crash', arguments: {} },
   // Jira's createIssue (tests/e2e/copilots.test.mjs: a copilot files an issue).
   { name: 'createIssue', arguments: { body: { fields: { summary: 'VPN is down', project: { key: 'KEEL' }, issuetype: { name: 'Bug' } } } } },
+  { name: 'jira_search_issues', arguments: { jql: 'project = KEEL', fields: ['summary', 'status'] } },
 ];
 
 // The next scripted call, {name, arguments (object)}, or null when every offered step is done.
