@@ -38,8 +38,9 @@ const ANT_KEY = 'sk-ant-upstream-key';
 const GEM_KEY = 'gm-upstream-key';
 
 // Runs `claude -p PROMPT [ARGS]` against keel; resolves {code, stdout, stderr}.
-function claude(keel, model, prompt, home, args = []) {
+function claude(keel, model, prompt, home, args = [], extraEnv = {}) {
   const env = {
+    ...extraEnv,
     PATH: process.env.PATH,
     HOME: home,
     ANTHROPIC_BASE_URL: keel.base,

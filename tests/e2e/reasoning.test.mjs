@@ -230,10 +230,9 @@ describe('Responses reasoning items', () => {
 });
 
 describe('Gemini thoughtSignature', () => {
-  test('a call\'s signature is echoed on its own functionCall part when keel runs the turn again', async () => {
-    // The Responses front door keeps the thread in the store; the call's signature rides in
-    // the native ToolCall only within one request, so a client-driven thread gets the sentinel
-    // and a keel-held reasoning part its own signature.
+  test('a call\'s signature goes back on the functionCall part that carried it, through a stored thread', async () => {
+    // The signature is a reasoning part of the turn (a reasoning item with keel's envelope),
+    // so previous_response_id brings it back to the turn's first call.
     const first = await openai.responses.create({
       model: 'gem-tools', input: 'Weather?', reasoning: { summary: 'auto' },
       tools: [{ type: 'function', name: 'get_weather', parameters: WEATHER.input_schema, strict: false }],
@@ -250,6 +249,7 @@ describe('Gemini thoughtSignature', () => {
     const model = lastBody(fakes.gem).contents.find((c) => c.role === 'model');
     const fc = model.parts.filter((p) => p.functionCall);
     assert.equal(fc.length, 2);
-    assert.ok([GEMINI_THOUGHT_SIGNATURE, 'skip_thought_signature_validator'].includes(fc[0].thoughtSignature), JSON.stringify(fc[0]));
+    assert.equal(fc[0].thoughtSignature, GEMINI_THOUGHT_SIGNATURE, JSON.stringify(fc[0]));
+    assert.equal(fc[1].thoughtSignature, undefined);
   });
 });
