@@ -947,7 +947,8 @@ void convert_thinking(const ReasoningConfig& reasoning, Json& config) {
   }
   const bool asked = reasoning.mode == Mode::kEnabled || reasoning.mode == Mode::kAdaptive ||
                      !reasoning.summary.empty();
-  if (asked && reasoning.summary != "none" && thinking["thinkingBudget"] != Json(0)) {
+  const Json* budget = member(thinking, "thinkingBudget");
+  if (asked && reasoning.summary != "none" && !(budget && *budget == Json(0))) {
     thinking["includeThoughts"] = true;
   }
   config["thinkingConfig"] = std::move(thinking);

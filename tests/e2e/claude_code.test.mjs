@@ -114,7 +114,7 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
     assert.equal(body.stream, true);
     assert.ok(body.tools.length >= 5, `${body.tools.length} tools`);
     assert.ok(body.tools.some((t) => t.name === 'Bash'), body.tools.map((t) => t.name).join(' '));
-    assert.deepEqual(body.thinking, { type: 'adaptive' });   // relayed as Claude Code asked
+    assert.equal(body.thinking.type, 'adaptive');   // relayed as Claude Code asked it
     assert.equal(body.context_management, undefined);
     const lastUser = body.messages.at(-1);
     const text = typeof lastUser.content === 'string' ? lastUser.content : lastUser.content.map((b) => b.text ?? '').join('');
@@ -144,7 +144,8 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
     const from = fakeA.requests.length;
     const run = await claude(keel, 'claude-sonnet-4-5', 'print the marker', home, ['--allowedTools', 'Bash(echo:*)']);
     assert.equal(run.code, 0, `stdout: ${run.stdout}\nstderr: ${run.stderr}`);
-    assert.equal(run.stdout.trim(), 'tool said: keel-agent-ok');
+    // Claude Code adds a token-budget reminder to a thinking model's tool result; the fake says it back.
+    assert.match(run.stdout.trim(), /^tool said: keel-agent-ok/);
     const chats = fakeA.requests.slice(from).filter((r) => r.path === '/v1/messages' && r.body.model === 'agent');
     const first = chats.find((r) => r.body.thinking?.type === 'enabled');
     assert.ok(first, `no request asked for enabled thinking: ${chats.map((r) => JSON.stringify(r.body.thinking)).join(' ')}`);
