@@ -10,6 +10,7 @@
 //  - normalised input items are a fixed point: parse_input_items(items) == items;
 //  - stream events are numbered 0, 1, 2, ..., every item added is done once, in order, and the
 //    final response's output is the done items;
+//  - a reasoning item keel writes reads back as the same reasoning (reasoning_from_item);
 //  - everything keel serialises is valid UTF-8 (dump_checked).
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,11 @@ void check_stream(const keel::ResponsesRequest& request) {
   std::vector<keel::ResponsesEvent> events;
   encoder.begin(events);
   encoder.encode(keel::ChatEvent::start("up", "m"), events);
+  // Reasoning first, as vendors send it, its opaque part from the request's own bytes.
+  encoder.encode(keel::ChatEvent::reasoning_delta(0, "thinking"), events);
+  encoder.encode(
+      keel::ChatEvent::reasoning_signature(0, request.instructions, keel::kVendorAnthropic),
+      events);
   encoder.encode(keel::ChatEvent::text_delta(std::string("hi")), events);
   int index = 0;
   for (const auto& tool : request.chat.tools) {
@@ -54,6 +60,10 @@ void check_stream(const keel::ResponsesRequest& request) {
   FUZZ_CHECK(added == done, "items added and done differ");
   FUZZ_CHECK(events.back().type == "response.completed", "the stream does not end completed");
   FUZZ_CHECK(encoder.response()["output"].size() == done.size(), "final output lost items");
+  const keel::ReasoningPart part = keel::reasoning_from_item(encoder.response()["output"][0]);
+  FUZZ_CHECK(part.text == "thinking", "a reasoning item lost its text");
+  FUZZ_CHECK(request.instructions.empty() || part.signature == request.instructions,
+             "a reasoning item lost its signature");
 }
 
 }  // namespace

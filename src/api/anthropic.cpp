@@ -6,11 +6,12 @@
 // function also catches at its own boundary as a last line of defence.
 //
 // Front door (parse_messages_request), decisions:
+//  - thinking ({type: enabled, budget_tokens}, adaptive, disabled; display) is the native
+//    reasoning config: Anthropic upstreams get it back as it came, others in their own terms
+//    (docs/dev.md's table). Other thinking types are a 400.
 //  - Rejected with a 400 naming the field, because keel would otherwise answer a different
-//    question: thinking (unless {"type": "disabled"} or {"type": "adaptive"}, which lets the
-//    model answer without thinking, and is what keel does: no thinking goes upstream),
-//    container, mcp_servers, compaction, thread; tools other than custom tools (server tools such
-//    as web_search_*, bash_*, text_editor_*); content blocks other than text, image,
+//    question: container, mcp_servers, compaction, thread; tools other than custom tools (server
+//    tools such as web_search_*, bash_*, text_editor_*); content blocks other than text, image,
 //    tool_use, tool_result (documents, search results, server tool blocks); image sources of
 //    type file (keel has no Files API); max_tokens 0 (cache pre-warming).
 //  - Ignored, because they are hints that do not change what the answer may say:
@@ -21,8 +22,11 @@
 //    input_examples, allowed_callers. Unknown top-level fields are ignored too (forward
 //    compatibility with newer SDKs); they are not put in `passthrough`, which goes to
 //    OpenAI-compatible upstreams unchanged.
-//  - thinking / redacted_thinking blocks in assistant history are dropped (keel never produces
-//    them; Anthropic itself does not show earlier turns' thinking to the model).
+//  - thinking / redacted_thinking blocks in assistant history become the turn's reasoning
+//    parts, byte for byte and in order (vendor anthropic when signed), and go back to Anthropic
+//    as they came, before the turn's text and tool_use (interleaved thinking between tool_use
+//    blocks moves to the front of its turn). A thinking block with an empty signature is one
+//    keel made from another vendor's reasoning: readable only, never sent to Anthropic.
 //  - temperature / top_p go to native sampling; top_k (no native field) to passthrough["top_k"].
 //    SDK 1.14 no longer declares these three, but older clients send them.
 //  - A user message's tool_result blocks become one native Role::kTool message each, in place;
@@ -50,7 +54,10 @@
 //    temperature above 1; passthrough n other than 1, logprobs true, top_logprobs > 0,
 //    logit_bias, audio, modalities other than text, web_search_options, functions,
 //    function_call. Other passthrough fields (OpenAI's store, metadata, service_tier,
-//    reasoning_effort, prediction, verbosity, prompt_cache_key, ...) are not sent; top_k is.
+//    prediction, verbosity, prompt_cache_key, ...) are not sent; top_k is.
+//  - Reasoning: the native config as thinking (an effort as the budget docs/dev.md's table
+//    gives it, shrunk below max_tokens); the assistant turns' Anthropic reasoning parts as
+//    thinking / redacted_thinking blocks first. Another vendor's reasoning is not sent.
 //  - Message `name`, image `detail` and empty text parts are dropped; tool_choice is sent only
 //    with tools.
 //
@@ -59,7 +66,10 @@
 // (stop_details, container, diagnostics, most usage details; stop_sequence unless the upstream
 // named the one that matched, when stop_reason is "stop_sequence"). input_tokens = prompt_tokens
 // - cached_tokens - cache_creation_tokens, cache_read_input_tokens = cached_tokens,
-// cache_creation_input_tokens = cache_creation_tokens. A tool call whose
+// cache_creation_input_tokens = cache_creation_tokens. Reasoning parts come first as thinking
+// blocks (redacted_thinking for Anthropic's redacted ones; another vendor's reasoning as
+// thinking with its readable text and an empty signature); streamed as thinking_delta and
+// signature_delta. A tool call whose
 // arguments are not a JSON object is given `input: {}` in a whole Message (streams carry the
 // raw text as input_json_delta).
 #include "api/anthropic.h"
@@ -187,6 +197,25 @@ Json tool_use_block(const std::string& id, const std::string& name, Json input) 
           {"name", name},
           {"input", std::move(input)},
           {"caller", {{"type", "direct"}}}};
+}
+
+// A thinking block's thinking_delta or signature_delta (`key` "thinking" or "signature").
+AnthropicSseEvent thinking_block_delta(int index, const std::string& key, const std::string& text) {
+  return {"content_block_delta",
+          {{"type", "content_block_delta"},
+           {"index", index},
+           {"delta", {{"type", key + "_delta"}, {key, text}}}}};
+}
+
+// A reasoning part as the block an Anthropic client (or Anthropic itself) reads. Another
+// vendor's reasoning goes with its readable text only and an empty signature, so that when the
+// client sends it back it is known not to be Anthropic's (parse_reasoning_block).
+Json reasoning_block(const ReasoningPart& part) {
+  const bool own = part.vendor == kVendorAnthropic;
+  if (own && part.redacted) return {{"type", "redacted_thinking"}, {"data", part.signature}};
+  return {{"type", "thinking"},
+          {"thinking", part.text},
+          {"signature", own ? part.signature : std::string()}};
 }
 
 // ==== front door: MessageCreateParams -> native ==============================================
@@ -361,6 +390,31 @@ Status parse_user_message(const Json& content, const std::string& path, std::vec
   return Status::Ok();
 }
 
+// thinking {thinking, signature} / redacted_thinking {data} -> a reasoning part, kept byte for
+// byte for Anthropic. A thinking block with an empty signature is one keel made from another
+// vendor's reasoning (reasoning_block): readable only, never sent to Anthropic as thinking.
+Status parse_reasoning_block(const Json& block, const std::string& path, const std::string& type,
+                             Message& message) {
+  ReasoningPart part;
+  auto read = [&](const char* key, std::string& into) -> Status {
+    const Json* value = member(block, key);
+    if (!value) return required(path + "." + key);
+    if (!value->is_string()) return wrong_type(path + "." + key, "a string", *value);
+    into = str(*value);
+    return Status::Ok();
+  };
+  if (type == "redacted_thinking") {
+    if (auto st = read("data", part.signature); !st.ok()) return st;
+    part.redacted = true;
+  } else {
+    if (auto st = read("thinking", part.text); !st.ok()) return st;
+    if (auto st = read("signature", part.signature); !st.ok()) return st;
+  }
+  if (!part.signature.empty()) part.vendor = kVendorAnthropic;
+  message.reasoning.push_back(std::move(part));
+  return Status::Ok();
+}
+
 Status parse_assistant_message(const Json& content, const std::string& path,
                                std::vector<Message>& out) {
   Message message;
@@ -399,14 +453,16 @@ Status parse_assistant_message(const Json& content, const std::string& path,
       call.arguments = input->dump();
       message.tool_calls.push_back(std::move(call));
     } else if (type == "thinking" || type == "redacted_thinking") {
-      continue;  // dropped (see the note at the top)
+      if (auto st = parse_reasoning_block(block, block_path, type, message); !st.ok()) return st;
     } else {
       return unsupported_block(block_path, type, "assistant");
     }
   }
   // Text parts make it a block list; a turn of tool calls alone reads as content: null.
   message.content_is_string = message.content.empty();
-  if (message.content.empty() && message.tool_calls.empty()) return Status::Ok();
+  if (message.content.empty() && message.tool_calls.empty() && message.reasoning.empty()) {
+    return Status::Ok();
+  }
   out.push_back(std::move(message));
   return Status::Ok();
 }
@@ -546,22 +602,52 @@ Status parse_output_format(const Json& wire, const std::string& path, ChatReques
   return Status::Ok();
 }
 
+// thinking: {type: enabled, budget_tokens, display?} | {type: adaptive, display?} |
+// {type: disabled}. Anthropic's own checks: a budget of at least 1024, below max_tokens.
+Status parse_thinking(const Json& thinking, ChatRequest& req) {
+  if (!thinking.is_object()) return wrong_type("thinking", "an object", thinking);
+  std::string type;
+  if (auto st = read_type(thinking, "thinking", type); !st.ok()) return st;
+  ReasoningConfig& config = req.reasoning;
+  if (type == "disabled") {
+    config.mode = ReasoningConfig::Mode::kDisabled;
+    return Status::Ok();
+  }
+  if (type == "enabled") {
+    const Json* budget = member(thinking, "budget_tokens");
+    if (!budget) return required("thinking.budget_tokens");
+    auto tokens = budget->is_number() ? as_int64(*budget) : std::nullopt;
+    if (!tokens) return wrong_type("thinking.budget_tokens", "an integer", *budget);
+    if (*tokens < 1024) {
+      return invalid("thinking.budget_tokens", "thinking.budget_tokens must be at least 1024");
+    }
+    if (req.sampling.max_tokens && *tokens >= *req.sampling.max_tokens) {
+      return invalid("thinking.budget_tokens",
+                     "thinking.budget_tokens must be less than max_tokens");
+    }
+    config.mode = ReasoningConfig::Mode::kEnabled;
+    config.budget_tokens = *tokens;
+  } else if (type == "adaptive") {
+    config.mode = ReasoningConfig::Mode::kAdaptive;
+  } else {
+    return invalid("thinking.type", "thinking.type " + echo(type) +
+                                        " is not supported by keel (use enabled, adaptive or "
+                                        "disabled)");
+  }
+  if (const Json* display = member(thinking, "display"); display && !display->is_null()) {
+    if (!display->is_string()) return wrong_type("thinking.display", "a string", *display);
+    if (str(*display) != "summarized" && str(*display) != "omitted") {
+      return invalid("thinking.display", "thinking.display " + echo(str(*display)) +
+                                             " is not one of summarized, omitted");
+    }
+    // Responses' reasoning.summary is the same knob: whether readable reasoning comes back.
+    config.summary = str(*display) == "omitted" ? "none" : "auto";
+  }
+  return Status::Ok();
+}
+
 // Request fields that would change the answer and that keel cannot honour.
 Status reject_unsupported_fields(const Json& body) {
-  if (const Json* thinking = member(body, "thinking")) {
-    if (!thinking->is_object()) return wrong_type("thinking", "an object", *thinking);
-    // "adaptive" leaves it to the model whether to think at all, so an answer without
-    // thinking is one it allows: keel, which relays no thinking blocks yet, takes it and sends
-    // no thinking upstream (Claude Code sends it by default). A budget ("enabled") or thinking
-    // between tool calls asks for thinking, which keel cannot give back.
-    const std::string type = optional_string(*thinking, "type");
-    if (type != "disabled" && type != "adaptive") {
-      return invalid("thinking",
-                     "thinking of type " + echo(type) +
-                         " is not supported by keel yet (it relays no thinking blocks); omit "
-                         "it or send {\"type\": \"adaptive\"} or {\"type\": \"disabled\"}");
-    }
-  }
   for (const char* field : {"container", "compaction", "thread"}) {
     if (member(body, field)) {
       return invalid(field, std::string(field) + " is not supported by keel");
@@ -569,8 +655,8 @@ Status reject_unsupported_fields(const Json& body) {
   }
   // Context editing (Anthropic clears old tool results or thinking once a threshold is passed)
   // saves context; it does not change the question, and Claude Code sends it on its own. keel
-  // takes it and sends it nowhere: its thinking edits would fail upstream without the thinking
-  // keel does not send, and other vendors have no such thing.
+  // takes it and sends it nowhere (other vendors have no such thing; a beta header enables it
+  // at Anthropic, which keel does not forward).
   if (const Json* editing = member(body, "context_management"); editing && !editing->is_object()) {
     return wrong_type("context_management", "an object", *editing);
   }
@@ -610,6 +696,9 @@ Status parse_messages_object(const Json& body, ChatRequest& req, bool counting) 
   }
 
   if (auto st = reject_unsupported_fields(body); !st.ok()) return st;
+  if (const Json* thinking = member(body, "thinking")) {
+    if (auto st = parse_thinking(*thinking, req); !st.ok()) return st;
+  }
 
   if (const Json* system = member(body, "system")) {
     Message message;
@@ -752,11 +841,23 @@ Result<Json> tool_result_block(const Message& message, const std::string& path) 
   return block;
 }
 
+// Anthropic's own reasoning parts, in order (another vendor's are not sent: Anthropic would
+// refuse a thinking block it did not sign).
+bool has_own_reasoning(const Message& message) {
+  return std::any_of(message.reasoning.begin(), message.reasoning.end(),
+                     [](const ReasoningPart& p) { return p.vendor == kVendorAnthropic; });
+}
+
 Result<Json> assistant_content(const Message& message, const std::string& path) {
-  if (message.tool_calls.empty() && message.content_is_string && !has_image(message)) {
+  const bool reasoning = has_own_reasoning(message);
+  if (message.tool_calls.empty() && message.content_is_string && !has_image(message) &&
+      !reasoning) {
     return Json(message.text());
   }
   Json blocks = Json::array();
+  for (const ReasoningPart& part : message.reasoning) {
+    if (part.vendor == kVendorAnthropic) blocks.push_back(reasoning_block(part));
+  }
   if (auto st = append_blocks(message, path + ".content", blocks); !st.ok()) return st.error();
   for (size_t i = 0; i < message.tool_calls.size(); ++i) {
     const ToolCall& call = message.tool_calls[i];
@@ -1257,6 +1358,7 @@ Result<std::vector<ChatEvent>> message_events(const Json& body, bool json_tool) 
   std::vector<ChatEvent> events;
   events.push_back(ChatEvent::start(optional_string(body, "id"), optional_string(body, "model")));
   int tool_count = 0;
+  int reasoning_count = 0;
   bool json_answer = false;
   for (const auto& block : *content) {
     if (!block.is_object()) return bad_gateway(prefix + "a content block is not an object");
@@ -1281,8 +1383,27 @@ Result<std::vector<ChatEvent>> message_events(const Json& body, bool json_tool) 
           ChatEvent::tool_call_start(tool_count, optional_string(block, "id"), str(*name)));
       events.push_back(ChatEvent::tool_args_delta(tool_count, std::move(arguments)));
       ++tool_count;
+    } else if (type == "thinking") {
+      const Json* thinking = member(block, "thinking");
+      const Json* signature = member(block, "signature");
+      if (!thinking || !thinking->is_string() || !signature || !signature->is_string()) {
+        return bad_gateway(prefix + "a thinking block without thinking and signature");
+      }
+      if (reasoning_count > kMaxToolIndex) return bad_gateway(prefix + "too many thinking blocks");
+      if (!str(*thinking).empty()) {
+        events.push_back(ChatEvent::reasoning_delta(reasoning_count, str(*thinking)));
+      }
+      events.push_back(
+          ChatEvent::reasoning_signature(reasoning_count, str(*signature), kVendorAnthropic));
+      ++reasoning_count;
+    } else if (type == "redacted_thinking") {
+      const Json* data = member(block, "data");
+      if (!data || !data->is_string()) return bad_gateway(prefix + "redacted_thinking has no data");
+      if (reasoning_count > kMaxToolIndex) return bad_gateway(prefix + "too many thinking blocks");
+      events.push_back(
+          ChatEvent::reasoning_signature(reasoning_count++, str(*data), kVendorAnthropic, true));
     }
-    // thinking, redacted_thinking and server-tool blocks carry nothing keel relays.
+    // server-tool blocks carry nothing keel relays.
   }
   std::string reason = optional_string(body, "stop_reason");
   // A JSON mode answer ends with tool_use, but what the client gets is text.
@@ -1346,6 +1467,12 @@ Result<ChatRequest> parse_count_tokens_request(std::string_view body) {
 Json messages_response_to_wire(const ChatResponse& resp, const std::string& model) {
   Json wire = message_envelope(resp.id, model);
   Json& content = wire["content"];
+  for (const ReasoningPart& part : resp.message.reasoning) {
+    // Another vendor's opaque part alone (a Gemini call's signature) says nothing to the client.
+    if (part.vendor == kVendorAnthropic || !part.text.empty()) {
+      content.push_back(reasoning_block(part));
+    }
+  }
   std::string text = resp.message.text();
   if (!text.empty()) {
     Json block = text_block(text);
@@ -1398,6 +1525,20 @@ void AnthropicStreamEncoder::close_block(std::vector<AnthropicSseEvent>& out) {
   if (open_block_ < 0) return;
   out.push_back({"content_block_stop", {{"type", "content_block_stop"}, {"index", open_block_}}});
   open_block_ = -1;
+  open_reasoning_ = -1;
+}
+
+void AnthropicStreamEncoder::open_thinking_block(int reasoning_index,
+                                                 std::vector<AnthropicSseEvent>& out) {
+  if (open_block_ >= 0 && open_reasoning_ == reasoning_index) return;
+  close_block(out);
+  open_block_ = next_block_++;
+  open_is_text_ = false;
+  open_reasoning_ = reasoning_index;
+  out.push_back({"content_block_start",
+                 {{"type", "content_block_start"},
+                  {"index", open_block_},
+                  {"content_block", reasoning_block(ReasoningPart{})}}});
 }
 
 int AnthropicStreamEncoder::open_tool_block(int tool_index, const std::string& id,
@@ -1489,6 +1630,34 @@ void AnthropicStreamEncoder::encode(const ChatEvent& event, std::vector<Anthropi
       usage_seen_ = true;
       if (finish_pending_) end_message(out);
       break;
+    case ChatEvent::Kind::kReasoningDelta:
+      if (event.text.empty()) break;
+      start_message(out);
+      open_thinking_block(event.tool_index, out);
+      out.push_back(thinking_block_delta(open_block_, "thinking", event.text));
+      break;
+    case ChatEvent::Kind::kReasoningSignature: {
+      // Another vendor's opaque reasoning has no meaning for an Anthropic client.
+      if (event.id != kVendorAnthropic || event.text.empty()) break;
+      start_message(out);
+      if (event.redacted) {
+        close_block(out);
+        ReasoningPart part;
+        part.signature = event.text;
+        part.vendor = kVendorAnthropic;
+        part.redacted = true;
+        const int block = next_block_++;
+        out.push_back({"content_block_start",
+                       {{"type", "content_block_start"},
+                        {"index", block},
+                        {"content_block", reasoning_block(part)}}});
+        out.push_back({"content_block_stop", {{"type", "content_block_stop"}, {"index", block}}});
+        break;
+      }
+      open_thinking_block(event.tool_index, out);
+      out.push_back(thinking_block_delta(open_block_, "signature", event.text));
+      break;
+    }
     case ChatEvent::Kind::kError:
       out.push_back({"error", anthropic_error_to_wire(event.error, request_id_)});
       ended_ = true;
@@ -1572,6 +1741,54 @@ std::string anthropic_tool_id(std::string_view id) {
   return out + suffix;
 }
 
+namespace {
+// thinking from the native reasoning config (docs/dev.md's table maps an effort to a budget).
+// A budget must stay below max_tokens: without max_tokens, max_tokens becomes the budget plus
+// the default; a budget from an effort shrinks to fit a given max_tokens.
+Status thinking_to_anthropic(const ReasoningConfig& config, bool max_tokens_given, Json& wire) {
+  using Mode = ReasoningConfig::Mode;
+  Mode mode = config.mode;
+  if (mode == Mode::kUnset && !config.effort.empty()) {
+    mode = config.effort == "none" ? Mode::kDisabled : Mode::kEnabled;
+  }
+  Json thinking;
+  switch (mode) {
+    case Mode::kUnset:
+      return Status::Ok();
+    case Mode::kDisabled:
+      wire["thinking"] = {{"type", "disabled"}};
+      return Status::Ok();
+    case Mode::kAdaptive:
+      thinking = {{"type", "adaptive"}};
+      break;
+    case Mode::kEnabled: {
+      int64_t budget = config.budget_tokens.value_or(reasoning_budget_for_effort(config.effort));
+      budget = std::max<int64_t>(budget, 1024);
+      if (!max_tokens_given) wire["max_tokens"] = budget + kAnthropicDefaultMaxTokens;
+      int64_t max_tokens = wire["max_tokens"].get<int64_t>();
+      if (budget >= max_tokens) {
+        if (config.budget_tokens) {
+          return invalid("reasoning", "a thinking budget of " + std::to_string(budget) +
+                                          " tokens needs max_tokens above it for " + kVendor);
+        }
+        if (max_tokens <= 1024) {
+          return invalid("max_tokens", std::string("reasoning needs max_tokens above 1024 for ") +
+                                           kVendor + " (its smallest thinking budget)");
+        }
+        budget = max_tokens - 1;
+      }
+      thinking = {{"type", "enabled"}, {"budget_tokens", budget}};
+      break;
+    }
+  }
+  if (!config.summary.empty()) {
+    thinking["display"] = config.summary == "none" ? "omitted" : "summarized";
+  }
+  wire["thinking"] = std::move(thinking);
+  return Status::Ok();
+}
+}  // namespace
+
 Result<Json> anthropic_strict_schema(const Json& schema) {
   try {
     return strict_schema(schema, 0);
@@ -1595,6 +1812,10 @@ Result<Json> chat_request_to_anthropic(const ChatRequest& req, const std::string
     if (auto st = sampling_to_anthropic(req, wire); !st.ok()) return st.error();
     if (auto st = response_format_to_anthropic(req, wire); !st.ok()) return st.error();
     if (auto st = check_passthrough(req.passthrough, wire); !st.ok()) return st.error();
+    if (auto st = thinking_to_anthropic(req.reasoning, req.sampling.max_tokens.has_value(), wire);
+        !st.ok()) {
+      return st.error();
+    }
     if (req.stream) wire["stream"] = true;
     if (!req.user.empty()) wire["metadata"] = {{"user_id", req.user}};
     return wire;
@@ -1613,7 +1834,8 @@ Result<Json> chat_request_to_anthropic_count(const ChatRequest& req,
   // The fields of MessageCountTokensParams (@anthropic-ai/sdk) keel sends; the API refuses
   // others (max_tokens, stream, sampling, metadata).
   Json count = Json::object();
-  for (const char* key : {"model", "messages", "system", "tools", "tool_choice", "output_config"}) {
+  for (const char* key :
+       {"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config"}) {
     if (auto it = wire->find(key); it != wire->end()) count[key] = std::move(*it);
   }
   return count;
@@ -1723,7 +1945,30 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
       }
       std::string block_type = optional_string(*block, "type");
       Block state;
-      if (block_type == "text") {
+      if ((block_type == "thinking" || block_type == "redacted_thinking") &&
+          reasoning_count_ > kMaxToolIndex) {
+        return bad_gateway(prefix + "too many thinking blocks");
+      }
+      if (block_type == "thinking") {
+        state.type = Block::Type::kThinking;
+        state.reasoning_index = reasoning_count_++;
+        std::string thinking = optional_string(*block, "thinking");
+        if (!thinking.empty()) {
+          out.push_back(ChatEvent::reasoning_delta(state.reasoning_index, std::move(thinking)));
+        }
+        std::string signature = optional_string(*block, "signature");
+        if (!signature.empty()) {
+          out.push_back(ChatEvent::reasoning_signature(state.reasoning_index, std::move(signature),
+                                                       kVendorAnthropic));
+        }
+      } else if (block_type == "redacted_thinking") {
+        const Json* data = member(*block, "data");
+        if (!data || !data->is_string()) {
+          return bad_gateway(prefix + "redacted_thinking has no data");
+        }
+        out.push_back(
+            ChatEvent::reasoning_signature(reasoning_count_++, str(*data), kVendorAnthropic, true));
+      } else if (block_type == "text") {
         state.type = Block::Type::kText;
         std::string text = optional_string(*block, "text");
         if (!text.empty()) out.push_back(ChatEvent::text_delta(std::move(text)));
@@ -1787,8 +2032,18 @@ Status AnthropicStreamDecoder::decode(std::string_view event_name, std::string_v
           block.got_delta = true;
           out.push_back(ChatEvent::tool_args_delta(block.tool_index, str(*partial)));
         }
+      } else if (delta_type == "thinking_delta" || delta_type == "signature_delta") {
+        const bool thinking = delta_type == "thinking_delta";
+        const Json* value = member(*delta, thinking ? "thinking" : "signature");
+        if (!value || !value->is_string() || block.type != Block::Type::kThinking) {
+          return bad_gateway(prefix + "a " + delta_type + " that is not in a thinking block");
+        }
+        if (str(*value).empty()) return Status::Ok();
+        out.push_back(thinking ? ChatEvent::reasoning_delta(block.reasoning_index, str(*value))
+                               : ChatEvent::reasoning_signature(block.reasoning_index, str(*value),
+                                                                kVendorAnthropic));
       }
-      // thinking_delta, signature_delta, citations_delta: nothing keel relays.
+      // citations_delta: nothing keel relays.
       return Status::Ok();
     }
     if (type == "content_block_stop") {

@@ -41,9 +41,10 @@ inline constexpr int64_t kAnthropicDefaultMaxTokens = 4096;
 // A MessageCreateParams body -> native request. Validates like Anthropic (model, max_tokens
 // and messages are required); errors are kInvalidArgument with `param` set to the dotted
 // Anthropic path ("messages.0.content.1.source"). Fields that would change the answer and
-// that keel cannot honour (thinking, container, mcp_servers, server tools, documents, ...) are
-// a 400 naming them; hints keel can ignore (cache_control, service_tier, speed, metadata other
-// than user_id, output_config.effort, ...) are ignored.
+// that keel cannot honour (container, mcp_servers, server tools, ...) are a 400 naming them;
+// thinking is the native reasoning config and thinking blocks in history its reasoning parts; hints
+// keel can ignore (cache_control, service_tier, speed, metadata other than user_id,
+// output_config.effort, ...) are ignored.
 Result<ChatRequest> parse_messages_request(std::string_view body);
 
 // A MessageCountTokensParams body (POST /v1/messages/count_tokens) -> native request: as
@@ -76,6 +77,7 @@ class AnthropicStreamEncoder {
  private:
   void start_message(std::vector<AnthropicSseEvent>& out, const Usage& at_start = Usage{});
   void close_block(std::vector<AnthropicSseEvent>& out);
+  void open_thinking_block(int reasoning_index, std::vector<AnthropicSseEvent>& out);
   int open_tool_block(int tool_index, const std::string& id, const std::string& name,
                       std::vector<AnthropicSseEvent>& out);
   void end_message(std::vector<AnthropicSseEvent>& out);
@@ -88,6 +90,7 @@ class AnthropicStreamEncoder {
   int next_block_ = 0;
   int open_block_ = -1;  // Anthropic block index of the open block, -1 when none
   bool open_is_text_ = false;
+  int open_reasoning_ = -1;  // native reasoning index of the open thinking block, -1 when none
   std::map<int, int> tool_blocks_;  // native tool index -> Anthropic block index
   bool finish_pending_ = false;
   FinishReason finish_ = FinishReason::kNone;
@@ -171,8 +174,16 @@ class AnthropicStreamDecoder {
  private:
   struct Block {
     // kJsonText: the JSON mode tool's input, relayed as text; kSkippedJson: a second one.
-    enum class Type { kText, kTool, kJsonText, kSkippedJson, kOther } type = Type::kOther;
+    enum class Type {
+      kText,
+      kTool,
+      kJsonText,
+      kSkippedJson,
+      kThinking,
+      kOther
+    } type = Type::kOther;
     int tool_index = -1;
+    int reasoning_index = -1;  // kThinking: its reasoning part among the answer's
     bool got_delta = false;
     std::string start_input;  // a non-empty `input` given in content_block_start
   };
@@ -182,6 +193,7 @@ class AnthropicStreamDecoder {
   bool finished_ = false;
   bool ended_ = false;
   int tool_count_ = 0;
+  int reasoning_count_ = 0;
   std::map<int, Block> blocks_;
   bool usage_seen_ = false;
   int64_t input_tokens_ = 0;

@@ -115,6 +115,21 @@ ChatEvent ChatEvent::usage_event(Usage usage) {
   usage_event(e, usage);
   return e;
 }
+ChatEvent ChatEvent::reasoning_delta(int index, std::string text) {
+  ChatEvent e = tool_args_delta(index, std::move(text));  // the same fields, another kind
+  e.kind = Kind::kReasoningDelta;
+  return e;
+}
+ChatEvent ChatEvent::reasoning_signature(int index, std::string signature, const char* vendor,
+                                         bool redacted) {
+  ChatEvent e;
+  e.kind = Kind::kReasoningSignature;
+  e.tool_index = index;
+  e.text = std::move(signature);
+  e.id = vendor;
+  e.redacted = redacted;
+  return e;
+}
 ChatEvent ChatEvent::failure(Error error) {
   ChatEvent e;
   e.kind = Kind::kError;
@@ -159,12 +174,47 @@ void ChatAggregator::add(const ChatEvent& event) {
     case ChatEvent::Kind::kUsage:
       response_.usage = event.usage;
       break;
+    case ChatEvent::Kind::kReasoningDelta:
+    case ChatEvent::Kind::kReasoningSignature: {
+      if (event.tool_index < 0 || event.tool_index > 1024) break;
+      if (event.tool_index >= static_cast<int>(msg.reasoning.size())) {
+        msg.reasoning.resize(event.tool_index + 1);
+      }
+      ReasoningPart& part = msg.reasoning[event.tool_index];
+      if (event.kind == ChatEvent::Kind::kReasoningDelta) {
+        part.text += event.text;
+      } else {
+        part.signature += event.text;
+        part.vendor = event.id;
+        part.redacted = event.redacted;
+      }
+      break;
+    }
     case ChatEvent::Kind::kError:
       break;
     case ChatEvent::Kind::kCitation:
       if (event.citation) msg.citations.push_back(*event.citation);
       break;
   }
+}
+
+// The table in docs/dev.md ("Reasoning across vendors").
+const char* reasoning_effort_for_budget(int64_t budget_tokens) {
+  if (budget_tokens <= 0) return "none";
+  if (budget_tokens <= 2048) return "low";
+  if (budget_tokens <= 8192) return "medium";
+  return "high";
+}
+
+int64_t reasoning_budget_for_effort(std::string_view effort) {
+  if (effort == "none") return 0;
+  if (effort == "minimal") return 1024;
+  if (effort == "low") return 2048;
+  if (effort == "medium") return 8192;
+  if (effort == "high") return 16384;
+  if (effort == "xhigh") return 24576;
+  if (effort == "max") return 32768;
+  return 8192;  // unknown words: the middle
 }
 
 }  // namespace keel

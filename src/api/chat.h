@@ -65,6 +65,43 @@ inline int64_t utf8_code_points(std::string_view text) {
   for (unsigned char c : text) points += (c & 0xC0) != 0x80;
   return points;
 }
+// Which vendor made a piece of opaque reasoning (kVendor*): it goes back to that vendor only.
+inline constexpr const char* kVendorAnthropic = "anthropic";
+inline constexpr const char* kVendorOpenAI = "openai";
+inline constexpr const char* kVendorGemini = "gemini";
+
+// Reasoning that came with an assistant turn, in the order it came; it precedes the turn's text
+// and tool calls (Anthropic: thinking blocks before text and tool_use; OpenAI: reasoning items
+// before the message; Gemini: thought parts first).
+struct ReasoningPart {
+  // What may be read: Anthropic's (summarised) thinking, OpenAI's reasoning summary, Gemini's
+  // thought summary. Empty when the vendor gave only the opaque part (Gemini: the
+  // thoughtSignature of a functionCall part, which goes back on the turn's first call).
+  std::string text;
+  // Opaque, valid only at `vendor`: Anthropic's thinking signature (redacted_thinking's data when
+  // `redacted`), OpenAI's encrypted_content, Gemini's thoughtSignature. Sent back byte for byte.
+  std::string signature;
+  std::string vendor;     // kVendor*; "" when the origin is unknown (then only `text` is used)
+  bool redacted = false;  // Anthropic redacted_thinking
+  std::string id;         // OpenAI's reasoning item id (rs_...), when it came from one
+};
+
+// What a request asks of the model's reasoning. Vendors' knobs map by the table in docs/dev.md
+// (reasoning_effort_for_budget / reasoning_budget_for_effort).
+struct ReasoningConfig {
+  enum class Mode { kUnset, kDisabled, kEnabled, kAdaptive };
+  Mode mode = Mode::kUnset;
+  std::optional<int64_t> budget_tokens;  // Anthropic budget_tokens, Gemini thinkingBudget
+  // none | minimal | low | medium | high | xhigh | max: OpenAI reasoning_effort / Responses
+  // reasoning.effort, Anthropic output_config.effort, Gemini thinkingLevel. "" when unset.
+  std::string effort;
+  std::string summary;  // Responses reasoning.summary: auto | concise | detailed; "" unset
+  bool is_set() const { return mode != Mode::kUnset || !effort.empty(); }
+};
+
+// The effort a thinking budget stands for, and the budget an effort stands for (docs/dev.md).
+const char* reasoning_effort_for_budget(int64_t budget_tokens);
+int64_t reasoning_budget_for_effort(std::string_view effort);
 
 struct Message {
   Role role = Role::kUser;
@@ -79,6 +116,8 @@ struct Message {
   bool is_error = false;
   // assistant: the sources its text cites, in the order of their markers.
   std::vector<Citation> citations;
+  // assistant: the model's reasoning before this turn's content (see ReasoningPart).
+  std::vector<ReasoningPart> reasoning;
 
   std::string text() const;           // all text parts joined
 };
@@ -126,6 +165,7 @@ struct ChatRequest {
   std::optional<bool> parallel_tool_calls;
   Sampling sampling;
   std::optional<ResponseFormat> response_format;
+  ReasoningConfig reasoning;
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
   std::string user;
@@ -148,9 +188,10 @@ struct Usage {
   std::optional<int64_t> cache_creation_tokens;
 };
 
-// One event of a provider's stream. Order: Start, (TextDelta | ToolCallStart | ToolArgsDelta)*,
-// Finish, Usage. An Error may end the stream at any point. Citation events (never from a
-// provider; a copilot adds them) follow the text delta that completed their marker.
+// One event of a provider's stream. Order: Start, (ReasoningDelta | ReasoningSignature |
+// TextDelta | ToolCallStart | ToolArgsDelta)*, Finish, Usage. An Error may end the stream at any
+// point. Reasoning events come before the text and calls of their turn. Citation events (never
+// from a provider; a copilot adds them) follow the text delta that completed their marker.
 struct ChatEvent {
   enum class Kind {
     kStart,
@@ -160,7 +201,10 @@ struct ChatEvent {
     kFinish,
     kUsage,
     kError,
-    kCitation
+    kCitation,
+    kReasoningDelta,      // text: readable reasoning; tool_index: its part among the turn's
+    kReasoningSignature,  // text: the opaque part (ReasoningPart::signature); tool_index: part;
+                          // id: the vendor (kVendor*); redacted: Anthropic redacted_thinking
   };
   Kind kind = Kind::kStart;
   std::string text;            // TextDelta: text; ToolArgsDelta: argument text; Finish: the
@@ -173,9 +217,11 @@ struct ChatEvent {
   // (usage.present: Anthropic's message_start, Gemini's first chunk, the local engine).
   Usage usage;
   Error error;
-  std::string id;              // Start: the upstream's response id (may be empty)
+  std::string id;              // Start: the upstream's response id (may be empty);
+                               // ReasoningSignature: the vendor (kVendor*)
   std::string model;           // Start: the upstream's model name (may be empty)
   std::shared_ptr<const Citation> citation;  // Citation
+  bool redacted = false;       // ReasoningSignature: an Anthropic redacted_thinking block
 
   static ChatEvent start(std::string id = {}, std::string model = {});
   static ChatEvent text_delta(std::string text);
@@ -185,6 +231,9 @@ struct ChatEvent {
   static ChatEvent usage_event(Usage usage);
   static ChatEvent failure(Error error);
   static ChatEvent cited(Citation citation);
+  static ChatEvent reasoning_delta(int index, std::string text);
+  static ChatEvent reasoning_signature(int index, std::string signature, const char* vendor,
+                                       bool redacted = false);
   // The hot ones, made in place in `into` (say `events.emplace_back()`): a ChatEvent holds
   // eight strings, and a temporary moved into a vector and destroyed cost more than the rest of
   // reading a short answer's event. The value forms above are these on a local.
@@ -196,7 +245,8 @@ struct ChatEvent {
   // Content: once one of these reaches a client, the router can no longer fail over.
   bool is_content() const {
     return kind == Kind::kTextDelta || kind == Kind::kToolCallStart ||
-           kind == Kind::kToolArgsDelta;
+           kind == Kind::kToolArgsDelta || kind == Kind::kReasoningDelta ||
+           kind == Kind::kReasoningSignature;
   }
 };
 

@@ -786,6 +786,19 @@ Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& opti
       }
       case Role::kAssistant: {
         Json parts = Json::array();
+        // Gemini's own thought parts go back as they came, each with its signature; another
+        // vendor's reasoning is not Gemini's to read.
+        std::string call_signature;  // a functionCall part's own, for the turn's first call
+        for (const ReasoningPart& reasoning : message.reasoning) {
+          if (reasoning.vendor != kVendorGemini) continue;
+          if (reasoning.text.empty()) {
+            if (call_signature.empty()) call_signature = reasoning.signature;
+            continue;
+          }
+          Json part = {{"text", reasoning.text}, {"thought", true}};
+          if (!reasoning.signature.empty()) part["thoughtSignature"] = reasoning.signature;
+          parts.push_back(std::move(part));
+        }
         std::string text = message.text();
         if (!text.empty()) parts.push_back({{"text", text}});
         for (size_t k = 0; k < message.tool_calls.size(); ++k) {
@@ -804,7 +817,9 @@ Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& opti
           Json function_call = {{"name", call.name}, {"args", std::move(args)}};
           if (!call.id.empty()) function_call["id"] = call.id;
           Json part = {{"functionCall", std::move(function_call)}};
-          if (k == 0 && options.synthetic_thought_signatures) {
+          if (k == 0 && !call_signature.empty()) {
+            part["thoughtSignature"] = call_signature;  // on the part that carried it
+          } else if (k == 0 && options.synthetic_thought_signatures) {
             part["thoughtSignature"] = kSyntheticThoughtSignature;
           }
           parts.push_back(std::move(part));
@@ -905,7 +920,42 @@ Status convert_tools(const ChatRequest& req, Json& body) {
   return Status::Ok();
 }
 
+// thinkingConfig from the native reasoning config (docs/dev.md's table): a budget, or one from
+// the effort; adaptive is Gemini's dynamic budget (-1); disabled is 0; a summary alone leaves
+// the model's own budget. Thoughts are included when the client can show them (thinking asked
+// for as such, or a summary).
+void convert_thinking(const ReasoningConfig& reasoning, Json& config) {
+  using Mode = ReasoningConfig::Mode;
+  if (!reasoning.is_set() && reasoning.summary.empty()) return;
+  Json thinking = Json::object();
+  switch (reasoning.mode) {
+    case Mode::kDisabled:
+      thinking["thinkingBudget"] = 0;
+      break;
+    case Mode::kAdaptive:
+      thinking["thinkingBudget"] = -1;
+      break;
+    case Mode::kEnabled:
+      thinking["thinkingBudget"] =
+          reasoning.budget_tokens.value_or(reasoning_budget_for_effort(reasoning.effort));
+      break;
+    case Mode::kUnset:  // an effort, or only a summary asked for (the model's own budget)
+      if (!reasoning.effort.empty()) {
+        thinking["thinkingBudget"] = reasoning_budget_for_effort(reasoning.effort);
+      }
+      break;
+  }
+  const bool asked = reasoning.mode == Mode::kEnabled || reasoning.mode == Mode::kAdaptive ||
+                     !reasoning.summary.empty();
+  const Json* budget = member(thinking, "thinkingBudget");
+  if (asked && reasoning.summary != "none" && !(budget && *budget == Json(0))) {
+    thinking["includeThoughts"] = true;
+  }
+  config["thinkingConfig"] = std::move(thinking);
+}
+
 Status convert_generation_config(const ChatRequest& req, Json& config) {
+  convert_thinking(req.reasoning, config);
   const Sampling& sampling = req.sampling;
   if (sampling.temperature) config["temperature"] = *sampling.temperature;
   if (sampling.top_p) config["topP"] = *sampling.top_p;
@@ -1075,6 +1125,13 @@ Status decode_response(const Json& body, GeminiStreamDecoder::State& state,
   }
   std::vector<std::string> texts;
   std::vector<ToolPart> tools;
+  // Thought parts and functionCall signatures, in order. A signature ends its reasoning part;
+  // a call's signature is a part of its own.
+  struct Thought {
+    std::string text, signature;
+    bool of_call = false;
+  };
+  std::vector<Thought> thoughts;
   std::string finish_reason;
   if (candidate) {
     if (const Json* content = member(*candidate, "content")) {
@@ -1085,9 +1142,18 @@ Status decode_response(const Json& body, GeminiStreamDecoder::State& state,
         if (!part.is_object()) return bad_gateway(prefix + "a part is not an object");
         const Json* thought = member(part, "thought");
         bool is_thought = thought && thought->is_boolean() && thought->get<bool>();
+        const Json* signature = member(part, "thoughtSignature");
+        if (signature && !signature->is_string()) {
+          return bad_gateway(prefix + "a part's thoughtSignature is not a string");
+        }
         if (const Json* text = member(part, "text")) {
           if (!text->is_string()) return bad_gateway(prefix + "a part's text is not a string");
-          if (!is_thought && !str(*text).empty()) texts.push_back(str(*text));
+          if (is_thought) {
+            thoughts.push_back({str(*text), signature ? str(*signature) : std::string()});
+          } else if (!str(*text).empty()) {
+            texts.push_back(str(*text));
+          }
+          // A signature on a text part is not kept: Gemini does not require it back.
         }
         if (const Json* call = member(part, "functionCall")) {
           if (!call->is_object()) return bad_gateway(prefix + "functionCall is not an object");
@@ -1102,6 +1168,11 @@ Status decode_response(const Json& body, GeminiStreamDecoder::State& state,
           tool.name = str(*name);
           tool.args = args ? args->dump(-1, ' ', false, Json::error_handler_t::replace) : "{}";
           tool.id = optional_string(*call, "id");
+          // Its signature is a reasoning part of its own, before the turn's content; it goes
+          // back on the turn's first call (convert_messages).
+          if (signature && !str(*signature).empty()) {
+            thoughts.push_back({"", str(*signature), true});
+          }
           tools.push_back(std::move(tool));
         }
         // Other parts (inlineData, executableCode, ...) come only from features keel does not
@@ -1140,6 +1211,19 @@ Status decode_response(const Json& body, GeminiStreamDecoder::State& state,
   if (state.finished) {  // content after Finish is not the documented order; only usage counts
     if (usage) state.usage = usage;
     return Status::Ok();
+  }
+  for (Thought& thought : thoughts) {
+    if (state.reasoning_count > 1023) break;
+    if (thought.of_call && state.reasoning_text) ++state.reasoning_count;
+    if (!thought.text.empty()) {
+      state.reasoning_text = true;
+      out.push_back(ChatEvent::reasoning_delta(state.reasoning_count, std::move(thought.text)));
+    }
+    if (!thought.signature.empty()) {
+      state.reasoning_text = false;
+      out.push_back(ChatEvent::reasoning_signature(state.reasoning_count++,
+                                                   std::move(thought.signature), kVendorGemini));
+    }
   }
   for (auto& text : texts) out.push_back(ChatEvent::text_delta(std::move(text)));
   for (auto& tool : tools) {

@@ -28,9 +28,11 @@ namespace keel {
 
 struct GeminiRequestOptions {
   // Gemini 3 rejects a replayed model turn whose first functionCall part has no
-  // thoughtSignature. keel keeps no signatures (ToolCall has no field for them) and threads may
-  // come from other vendors, so each model turn's first call gets Google's documented
-  // "skip_thought_signature_validator" sentinel (what gemini-cli sends). Off: no signatures.
+  // thoughtSignature. A turn keeps the signature Gemini gave its call (a ReasoningPart of vendor
+  // gemini without text), but threads may come from other vendors or from clients that drop
+  // it, so a model turn whose first call has none gets Google's documented
+  // "skip_thought_signature_validator" sentinel (what gemini-cli sends). Off: only the calls'
+  // own signatures.
   bool synthetic_thought_signatures = true;
 };
 
@@ -61,10 +63,12 @@ Result<int64_t> gemini_count_from_wire(std::string_view body);
 Result<Json> json_schema_to_gemini(const Json& schema, const std::string& path);
 
 // --- from Gemini ----------------------------------------------------------------------------
-// A whole GenerateContentResponse -> events: Start(responseId, modelVersion), TextDelta per text
-// part (thought parts skipped), ToolCallStart + ToolArgsDelta per functionCall part, Finish,
-// Usage (when usageMetadata is present). A prompt blocked by promptFeedback.blockReason gives
-// Start + Finish(content_filter). Garbage, or an {"error": ...} body -> kBadGateway.
+// A whole GenerateContentResponse -> events: Start(responseId, modelVersion), ReasoningDelta per
+// thought part (a part's thoughtSignature as ReasoningSignature, vendor gemini, which ends that
+// reasoning part; a functionCall part's signature is a reasoning part without text), TextDelta
+// per text part, ToolCallStart + ToolArgsDelta per functionCall part, Finish, Usage (when
+// usageMetadata is present). A prompt blocked by promptFeedback.blockReason gives Start +
+// Finish(content_filter). Garbage, or an {"error": ...} body -> kBadGateway.
 Result<std::vector<ChatEvent>> gemini_response_from_wire(std::string_view body);
 // The same, keeping only the answer's first functionCall (gemini_single_tool_call requests).
 Result<std::vector<ChatEvent>> gemini_single_call_response_from_wire(std::string_view body);
@@ -96,6 +100,8 @@ class GeminiStreamDecoder {
     bool finished = false;
     bool failed = false;
     int tool_count = 0;
+    int reasoning_count = 0;        // reasoning parts ended so far (by a signature)
+    bool reasoning_text = false;    // the current reasoning part has text
     bool single_tool_call = false;  // drop every functionCall after the first
     std::string response_id;
     std::optional<Usage> usage;

@@ -308,6 +308,22 @@ std::optional<int64_t> as_int64(const Json& value) {
   return std::nullopt;
 }
 
+Status read_reasoning_effort(const Json& object, const char* key, const std::string& param,
+                             ReasoningConfig& out) {
+  const Json* value = member(object, key);
+  if (!value) return Status::Ok();
+  if (!value->is_string()) return wrong_type(param, "a string", *value);
+  const std::string& effort = value->get_ref<const std::string&>();
+  for (const char* known : {"none", "minimal", "low", "medium", "high", "xhigh"}) {
+    if (effort == known) {
+      out.effort = effort;
+      return Status::Ok();
+    }
+  }
+  return invalid(
+      param, param + " " + echo(effort) + " is not one of none, minimal, low, medium, high, xhigh");
+}
+
 Status read_number(const Json& object, const char* key, double low, double high,
                    std::optional<double>& out) {
   const Json* value = member(object, key);
@@ -400,6 +416,65 @@ const Json* local_ref(const Json& root, const std::string& ref) {
   } catch (const Json::exception&) {
     return nullptr;
   }
+}
+
+namespace {
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+}  // namespace
+
+std::string base64_encode(const unsigned char* data, size_t size) {
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < size; i += 3) {
+    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += kBase64Alphabet[(v >> 6) & 63];
+    out += kBase64Alphabet[v & 63];
+  }
+  if (i < size) {
+    uint32_t v = uint32_t{data[i]} << 16;
+    if (i + 1 < size) v |= uint32_t{data[i + 1]} << 8;
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += i + 1 < size ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;  // '-' and '_': the URL-safe alphabet
+    else if (c == '/' || c == '_')
+      v = 63;
+    else
+      return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone trailing character
+  return out;
 }
 
 }  // namespace keel

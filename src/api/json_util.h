@@ -101,6 +101,15 @@ std::optional<int64_t> as_int64(const Json& value);
 Status read_number(const Json& object, const char* key, double low, double high,
                    std::optional<double>& out);
 
+// Optional reasoning effort `key` (none, minimal, low, medium, high, xhigh) into
+// `out.effort`; errors name `param`.
+Status read_reasoning_effort(const Json& object, const char* key, const std::string& param,
+                             ReasoningConfig& out);
+
+// Standard base64 with padding; decoding also takes the URL-safe alphabet and no padding.
+std::string base64_encode(const unsigned char* data, size_t size);
+std::optional<std::string> base64_decode(std::string_view text);
+
 // ---- error messages ------------------------------------------------------------------------
 
 // "an object", "a string", "null", ...: a value's type, for "x must be ..., got <this>".

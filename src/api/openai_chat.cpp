@@ -106,6 +106,7 @@ bool is_modelled_chat_field(const std::string& key) {
                                                                "stream",
                                                                "stream_options",
                                                                "user",
+                                                               "reasoning_effort",
                                                                "n"};
   return kModelled.count(key) > 0;
 }
@@ -533,6 +534,10 @@ Status parse_chat_object(const Json& body, ChatRequest& req) {
   }
 
   if (auto st = read_string(body, "user", "user", req.user); !st.ok()) return st;
+  if (auto st = read_reasoning_effort(body, "reasoning_effort", "reasoning_effort", req.reasoning);
+      !st.ok()) {
+    return st;
+  }
 
   if (const Json* n = member(body, "n")) {
     if (!n->is_number()) return wrong_type("n", "an integer", *n);
@@ -1012,62 +1017,6 @@ Result<std::vector<ChatEvent>> chat_events_from_body(const Json& body) {
 
 // ---- embeddings ----------------------------------------------------------------------------
 
-constexpr char kBase64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(const unsigned char* data, size_t size) {
-  std::string out;
-  out.reserve((size + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < size; i += 3) {
-    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += kBase64Alphabet[(v >> 6) & 63];
-    out += kBase64Alphabet[v & 63];
-  }
-  if (i < size) {
-    uint32_t v = uint32_t{data[i]} << 16;
-    if (i + 1 < size) v |= uint32_t{data[i + 1]} << 8;
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += i + 1 < size ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+' || c == '-')
-      v = 62;  // '-' and '_': the URL-safe alphabet
-    else if (c == '/' || c == '_')
-      v = 63;
-    else
-      return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone trailing character
-  return out;
-}
-
 // The double whose shortest decimal form is the float's shortest form, so 0.1f is written as
 // 0.1 rather than 0.10000000149011612.
 double float_for_json(float value) {
@@ -1339,6 +1288,13 @@ Json chat_request_to_wire(const ChatRequest& req, const std::string& upstream_mo
     wire["stream_options"] = {{"include_usage", true}};
   }
   if (!req.user.empty()) wire["user"] = req.user;
+  // A thinking budget (an Anthropic or Gemini client's) as the effort it stands for
+  // (docs/dev.md); adaptive or disabled thinking leaves the model's default.
+  if (!req.reasoning.effort.empty()) {
+    wire["reasoning_effort"] = req.reasoning.effort;
+  } else if (req.reasoning.mode == ReasoningConfig::Mode::kEnabled && req.reasoning.budget_tokens) {
+    wire["reasoning_effort"] = reasoning_effort_for_budget(*req.reasoning.budget_tokens);
+  }
 
   append_absent(wire, req.passthrough, "max_completion_tokens");  // a spelling marker, above
   return wire;
@@ -1828,9 +1784,10 @@ std::string chat_request_to_wire_text(const ChatRequest& req, const std::string&
       req.passthrough.is_object() && req.passthrough.contains("max_completion_tokens");
   if (!req.tools.empty() || req.tool_choice.mode != ToolChoice::Mode::kUnset ||
       req.parallel_tool_calls || sampling.temperature || sampling.top_p || sampling.seed ||
-      sampling.presence_penalty || sampling.frequency_penalty || req.response_format ||
-      !req.passthrough.is_object() || req.passthrough.size() > (completion_spelling ? 1u : 0u) ||
-      !valid_utf8(upstream_model) || !valid_utf8(req.user)) {
+      req.reasoning.is_set() || sampling.presence_penalty || sampling.frequency_penalty ||
+      req.response_format || !req.passthrough.is_object() ||
+      req.passthrough.size() > (completion_spelling ? 1u : 0u) || !valid_utf8(upstream_model) ||
+      !valid_utf8(req.user)) {
     return tree();
   }
   for (const auto& stop : sampling.stop) {
@@ -2026,6 +1983,8 @@ void OpenAIStreamEncoder::encode(const ChatEvent& event, std::vector<Json>& out)
       }
       break;
     case ChatEvent::Kind::kError:
+    case ChatEvent::Kind::kReasoningDelta:  // chat completions has no field for reasoning
+    case ChatEvent::Kind::kReasoningSignature:
       break;
   }
 }

@@ -29,6 +29,8 @@ class RoundSink final : public EventSink {
         forwarded_ = true;
         co_return co_await client_.on_event(std::move(event));
       case ChatEvent::Kind::kTextDelta:
+      case ChatEvent::Kind::kReasoningDelta:
+      case ChatEvent::Kind::kReasoningSignature:
       case ChatEvent::Kind::kError:
         forwarded_ = true;
         co_return co_await client_.on_event(std::move(event));

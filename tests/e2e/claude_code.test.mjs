@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeOpenAI, FAKE_TEXT } from '../fakes/fake_openai.mjs';
-import { startFakeAnthropic, ANTHROPIC_TEXT } from '../fakes/fake_anthropic.mjs';
+import { startFakeAnthropic, thinkingSignature, ANTHROPIC_TEXT } from '../fakes/fake_anthropic.mjs';
 import { startFakeGemini, GEMINI_TEXT } from '../fakes/fake_gemini.mjs';
 import {
   startKeel, fakeProvider, anthropicProvider, geminiProvider, UPSTREAM_KEY, CLIENT_KEY,
@@ -38,8 +38,9 @@ const ANT_KEY = 'sk-ant-upstream-key';
 const GEM_KEY = 'gm-upstream-key';
 
 // Runs `claude -p PROMPT [ARGS]` against keel; resolves {code, stdout, stderr}.
-function claude(keel, model, prompt, home, args = []) {
+function claude(keel, model, prompt, home, args = [], extraEnv = {}) {
   const env = {
+    ...extraEnv,
     PATH: process.env.PATH,
     HOME: home,
     ANTHROPIC_BASE_URL: keel.base,
@@ -85,6 +86,9 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
         m('claude-opus-4-6', 'claude'), m('house-openai', 'oa'), m('house-gemini', 'gem'),
         { ...m('agent-claude', 'claude'), targets: [{ provider: 'claude', model: 'agent' }] },
         { ...m('agent-openai', 'oa'), targets: [{ provider: 'oa', model: 'agent' }] },
+        // A name Claude Code knows as a thinking model with a fixed budget: it asks for
+        // thinking of type enabled, and the fake thinks and signs its thinking.
+        { ...m('claude-sonnet-4-5', 'claude'), targets: [{ provider: 'claude', model: 'agent' }] },
       ],
       extra: { api_keys: [CLIENT_KEY] },
     });
@@ -110,7 +114,7 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
     assert.equal(body.stream, true);
     assert.ok(body.tools.length >= 5, `${body.tools.length} tools`);
     assert.ok(body.tools.some((t) => t.name === 'Bash'), body.tools.map((t) => t.name).join(' '));
-    assert.equal(body.thinking, undefined);   // adaptive thinking is taken, not sent on
+    assert.equal(body.thinking.type, 'adaptive');   // relayed as Claude Code asked it
     assert.equal(body.context_management, undefined);
     const lastUser = body.messages.at(-1);
     const text = typeof lastUser.content === 'string' ? lastUser.content : lastUser.content.map((b) => b.text ?? '').join('');
@@ -134,6 +138,25 @@ describe('Claude Code through keel', { skip: SKIP }, () => {
     assert.equal(run.stdout.trim(), GEMINI_TEXT);
     const request = fakeG.lastRequest();
     assert.ok(request.body.tools[0].functionDeclarations.some((f) => f.name === 'Bash'));
+  });
+
+  test('claude-sonnet-4-5 thinks: the signed thinking goes back to the fake through the tool turn', async () => {
+    const from = fakeA.requests.length;
+    const run = await claude(keel, 'claude-sonnet-4-5', 'print the marker', home, ['--allowedTools', 'Bash(echo:*)']);
+    assert.equal(run.code, 0, `stdout: ${run.stdout}\nstderr: ${run.stderr}`);
+    // Claude Code adds a token-budget reminder to a thinking model's tool result; the fake says it back.
+    assert.match(run.stdout.trim(), /^tool said: keel-agent-ok/);
+    const chats = fakeA.requests.slice(from).filter((r) => r.path === '/v1/messages' && r.body.model === 'agent');
+    const first = chats.find((r) => r.body.thinking?.type === 'enabled');
+    assert.ok(first, `no request asked for enabled thinking: ${chats.map((r) => JSON.stringify(r.body.thinking)).join(' ')}`);
+    assert.ok(first.body.thinking.budget_tokens >= 1024 && first.body.thinking.budget_tokens < first.body.max_tokens);
+    // The turn after the tool ran: the assistant turn starts with the thinking the fake signed
+    // (the fake also refuses the request otherwise).
+    const last = chats.at(-1).body;
+    const turn = last.messages.findLast((msg) => msg.role === 'assistant' && Array.isArray(msg.content) && msg.content.some((b) => b.type === 'tool_use'));
+    assert.ok(turn, JSON.stringify(last.messages).slice(0, 400));
+    assert.equal(turn.content[0].type, 'thinking');
+    assert.equal(turn.content[0].signature, thinkingSignature(turn.content[0].thinking));
   });
 
   // The fakes' agent* model calls Claude Code's Bash tool with `echo keel-agent-ok`, then says

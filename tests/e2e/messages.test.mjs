@@ -320,7 +320,7 @@ describe('stop reasons', () => {
 describe("errors in Anthropic's shape", () => {
   const bearer = { authorization: `Bearer ${CLIENT_KEY}` };
 
-  test('bad input → 400 invalid_request_error (missing max_tokens, missing messages, max_tokens 0, thinking)', async () => {
+  test('bad input → 400 invalid_request_error (missing max_tokens, missing messages, max_tokens 0, a thinking budget below 1024)', async () => {
     for (const body of [
       { model: 'oa-ok', messages: user('hi') },
       { model: 'oa-ok', max_tokens: 10 },
@@ -336,7 +336,7 @@ describe("errors in Anthropic's shape", () => {
     assert.equal(res.status, 400);
     assert.equal(anthropicErrorOf(res.json).type, 'invalid_request_error');
     await assert.rejects(
-      client.messages.create({ model: 'oa-ok', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: user('hi') }),
+      client.messages.create({ model: 'oa-ok', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 512 }, messages: user('hi') }),
       (e) => {
         assert.ok(e instanceof Anthropic.BadRequestError, String(e));
         assert.equal(e.error.type, 'error');
@@ -373,17 +373,19 @@ describe("errors in Anthropic's shape", () => {
     }
   });
 
-  test("adaptive thinking and context editing (Claude Code sends both) are taken; neither goes upstream", async () => {
+  test("adaptive thinking and context editing (Claude Code sends both) are taken: thinking is relayed, context editing goes nowhere", async () => {
     const editing = { edits: [{ type: 'clear_tool_uses_20250919', trigger: { type: 'input_tokens', value: 100000 } }] };
     for (const model of ['claude-ok', 'oa-ok']) {
       const msg = await client.messages.create({ model, max_tokens: 200, thinking: { type: 'adaptive' }, context_management: editing, messages: user('hi') });
-      assert.equal(msg.content[0].type, 'text');
+      assert.equal(msg.content.at(-1).type, 'text');
       assert.equal(msg.stop_reason, 'end_turn');
+      // The Anthropic fake thinks when asked (tests/e2e/reasoning.test.mjs has the rest).
+      assert.equal(msg.content[0].type, model === 'claude-ok' ? 'thinking' : 'text');
     }
-    assert.equal(fakeA.lastRequest().body.thinking, undefined);
     assert.equal(fakeA.lastRequest().body.context_management, undefined);
     const streamed = await client.messages.stream({ model: 'claude-ok', max_tokens: 200, thinking: { type: 'adaptive' }, messages: user('hi') }).finalMessage();
-    assert.equal(streamed.content[0].text, ANTHROPIC_TEXT);
+    assert.deepEqual(fakeA.lastRequest().body.thinking, { type: 'adaptive' });
+    assert.equal(streamed.content.at(-1).text, ANTHROPIC_TEXT);
   });
 
   test('unknown model → 404 not_found_error (plain and streamed)', async () => {

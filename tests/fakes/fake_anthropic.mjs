@@ -86,6 +86,19 @@
 // max_tokens, stream or sampling fields are "Extra inputs are not permitted"); the failure
 // behaviours above (fail-*, overloaded*, rate-429*, flaky-N*, hang*, garbage*) apply to it too.
 // Any other path: 404 not_found_error.
+//
+// Extended thinking, as Anthropic documents it (build-with-claude/extended-thinking): with
+// `thinking` {type: "enabled", budget_tokens >= 1024 and < max_tokens} or {type: "adaptive"}
+// every answer starts with a `thinking` block ({thinking, signature}; streamed as
+// content_block_start with empty thinking and signature, thinking_delta pieces, one
+// signature_delta); a model whose name contains "redact" puts a `redacted_thinking` block
+// ({data}) before it. Signatures are the fake's own (thinkingSignature: a hash of the thinking
+// with the fake's secret), and thinking blocks that come back in assistant turns must carry a
+// signature the fake made for that very text (else 400 "Invalid `signature` in `thinking`
+// block"), so a client or gateway that alters a byte of them is caught. With thinking on, an
+// assistant turn whose tool_use is answered by the last user turn must start with a thinking
+// or redacted_thinking block, as the real API demands.
+import { createHash } from 'node:crypto';
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
   prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText, nextToolLoopCall,
@@ -120,6 +133,38 @@ const COUNT_FIELDS = new Set([
   'user_profile_id', 'workspace_id',
 ]);
 const ID_RE = /^[a-zA-Z0-9_-]+$/;
+
+const THINKING_SECRET = 'fake-anthropic-thinking-secret';
+// The fake's signature of a thinking block's text.
+export function thinkingSignature(thinking) {
+  return createHash('sha256').update(`${THINKING_SECRET}\0${thinking}`).digest('base64');
+}
+// What a redacted_thinking block carries: opaque, and checkable by the fake.
+export const REDACTED_THINKING_DATA = `EmwKAhgB${thinkingSignature('redacted')}`;
+export function thinkingOf(body) {
+  return Array.from(`Thinking about: ${lastUserText(body.messages)}`).slice(0, 200).join('');
+}
+function thinkingOn(body) {
+  return body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive';
+}
+
+function validateThinking(body) {
+  const t = body.thinking;
+  if (t === undefined) return null;
+  if (t === null || typeof t !== 'object') return 'thinking: Input should be a valid dictionary';
+  if (t.type === 'enabled') {
+    if (!Number.isInteger(t.budget_tokens)) return 'thinking.enabled.budget_tokens: Field required';
+    if (t.budget_tokens < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (body.max_tokens !== undefined && t.budget_tokens >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`';
+  } else if (t.type !== 'adaptive' && t.type !== 'disabled') {
+    return "thinking: Input tag does not match any of the expected tags: 'adaptive', 'disabled', 'enabled'";
+  }
+  for (const key of Object.keys(t)) {
+    if (!['type', 'budget_tokens', 'display'].includes(key)) return `thinking.${key}: Extra inputs are not permitted`;
+  }
+  if (t.display !== undefined && t.display !== null && !['summarized', 'omitted'].includes(t.display)) return 'thinking.display: Input should be \'summarized\' or \'omitted\'';
+  return null;
+}
 
 // The fake's token count for a count_tokens body: deterministic, and it grows with the content.
 export function countTokensOf(body) {
@@ -290,11 +335,32 @@ export function validateMessagesRequest(body) {
           if (b.content !== undefined && typeof b.content !== 'string' && !Array.isArray(b.content)) return `${where}.tool_result.content: Input should be a valid string or list`;
           break;
         case 'thinking':
+          if (msg.role !== 'assistant') return `${where}: thinking blocks are only allowed in assistant messages`;
+          if (typeof b.thinking !== 'string') return `${where}.thinking.thinking: Field required`;
+          if (typeof b.signature !== 'string') return `${where}.thinking.signature: Field required`;
+          if (b.signature !== thinkingSignature(b.thinking)) return `${where}: Invalid \`signature\` in \`thinking\` block`;
+          break;
         case 'redacted_thinking':
           if (msg.role !== 'assistant') return `${where}: thinking blocks are only allowed in assistant messages`;
+          if (b.data !== REDACTED_THINKING_DATA) return `${where}: Invalid \`data\` in \`redacted_thinking\` block`;
           break;
         default:
           return `${where}: Input tag '${b.type}' found using 'type' does not match any of the expected tags`;
+      }
+    }
+  }
+  const thinkingWhy = validateThinking(body);
+  if (thinkingWhy) return thinkingWhy;
+  // With thinking on, the assistant turn whose tool calls the last user turn answers must start
+  // with its thinking (Anthropic: "a final `assistant` message must start with a thinking block").
+  if (thinkingOn(body) && msgs.length >= 2) {
+    const last = msgs.at(-1);
+    const prev = msgs.at(-2);
+    const answersTools = last.role === 'user' && blocksOf(last.content).some((b) => b?.type === 'tool_result');
+    if (answersTools && prev.role === 'assistant') {
+      const first = blocksOf(prev.content)[0];
+      if (first?.type !== 'thinking' && first?.type !== 'redacted_thinking') {
+        return `messages.${msgs.length - 2}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first?.type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns.`;
       }
     }
   }
@@ -445,8 +511,18 @@ export async function startFakeAnthropic(options = {}) {
     };
   }
 
-  // The answer as {content: [blocks], stop_reason, stop_sequence, stop_details}.
+  // The answer, with the thinking blocks first when the request turned thinking on.
   function answerOf(body, behaviour) {
+    const answer = plainAnswerOf(body, behaviour);
+    if (!thinkingOn(body)) return answer;
+    const thinking = thinkingOf(body);
+    const blocks = [{ type: 'thinking', thinking, signature: thinkingSignature(thinking) }];
+    if (String(body.model).includes('redact')) blocks.unshift({ type: 'redacted_thinking', data: REDACTED_THINKING_DATA });
+    return { ...answer, content: [...blocks, ...answer.content] };
+  }
+
+  // The answer as {content: [blocks], stop_reason, stop_sequence, stop_details}.
+  function plainAnswerOf(body, behaviour) {
     const text = (t) => ({ type: 'text', text: t, citations: null });
     const toolUse = (u) => ({ type: 'tool_use', id: u.id, name: u.name, input: u.input, caller: { type: 'direct' } });
     const base = { stop_reason: 'end_turn', stop_sequence: null, stop_details: null };
@@ -616,7 +692,15 @@ export async function startFakeAnthropic(options = {}) {
         const answer = answerOf(body, behaviour);
         let out = start;
         answer.content.forEach((block, index) => {
-          if (block.type === 'text') {
+          if (block.type === 'thinking') {
+            out += ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+            if (index === 0) out += ping;
+            for (const p of splitText(block.thinking)) out += ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: p } });
+            out += ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: block.signature } });
+          } else if (block.type === 'redacted_thinking') {
+            out += ev('content_block_start', { index, content_block: block });
+            if (index === 0) out += ping;
+          } else if (block.type === 'text') {
             out += textStart(index);
             if (index === 0) out += ping;
             const pieces = behaviour.kind === 'ok' ? ANTHROPIC_TEXT_CHUNKS : splitText(block.text);

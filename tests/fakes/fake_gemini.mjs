@@ -30,6 +30,14 @@
 // Schema keywords, and every user turn of functionResponse parts answering the model turn just
 // before it: as many responses as calls, with the calls' names (and ids, when the calls had ids).
 //
+// Thinking, as Gemini documents it (ai.google.dev/gemini-api/docs/thinking): generationConfig.
+// thinkingConfig {thinkingBudget (-1 dynamic, 0 off, else 1..32768), includeThoughts, thinkingLevel}
+// is checked; with includeThoughts true (and a budget other than 0) every answer starts with a
+// thought summary part {text, thought: true} (streamed in its own first chunk). Every
+// thoughtSignature that comes back in the contents must be one the fake gave
+// (GEMINI_THOUGHT_SIGNATURE) or Google's documented "skip_thought_signature_validator"
+// (else 400 "Thought signature is not valid"), so a gateway that alters one is caught.
+//
 // The behaviour is picked by the {model} in the URL path (prefixes):
 //   ok (and anything unlisted)  text "Hello from gemini" (streamed in 3 chunks), STOP; usage
 //                               prompt 6, candidates 4, thoughts 2, total 12
@@ -94,6 +102,14 @@ export const GEMINI_CALLS = [
 // What agent* calls (the tool Claude Code and the e2e agents have, with a harmless command).
 export const GEMINI_AGENT_CALL = { name: 'Bash', args: { command: 'echo keel-agent-ok' } };
 export const GEMINI_THOUGHT_SIGNATURE = 'ZmFrZS10aG91Z2h0LXNpZ25hdHVyZQ==';
+export const GEMINI_SKIP_SIGNATURE = 'skip_thought_signature_validator';
+export function geminiThoughtOf(contents) {
+  return Array.from(`Thinking about: ${lastUserText(contents)}`).slice(0, 200).join('');
+}
+function thoughtsIncluded(body) {
+  const t = body.generationConfig?.thinkingConfig;
+  return t?.includeThoughts === true && t.thinkingBudget !== 0;
+}
 
 const TOP_LEVEL = new Set(['contents', 'tools', 'toolConfig', 'safetySettings', 'systemInstruction', 'generationConfig', 'cachedContent']);
 const GENERATION_CONFIG = new Set([
@@ -190,6 +206,10 @@ function checkParts(parts, where) {
     const data = PART_DATA.filter((k) => k in p);
     if (data.length !== 1) return `* GenerateContentRequest.${at}.data: required oneof field 'data' must have one initialized field`;
     if ('text' in p && (typeof p.text !== 'string' || p.text === '')) return `* GenerateContentRequest.${at}.text: must not be empty (Unable to submit request because it has an empty text parameter.)`;
+    if (p.thoughtSignature !== undefined && p.thoughtSignature !== GEMINI_THOUGHT_SIGNATURE && p.thoughtSignature !== GEMINI_SKIP_SIGNATURE) {
+      return `* GenerateContentRequest.${at}.thought_signature: Thought signature is not valid.`;
+    }
+    if (p.thought !== undefined && typeof p.thought !== 'boolean') return `Invalid JSON payload received. Invalid value at '${at}.thought'`;
     if (p.functionCall !== undefined) {
       const fc = p.functionCall;
       if (!isObject(fc) || typeof fc.name !== 'string' || !FUNCTION_NAME_RE.test(fc.name)) return `* GenerateContentRequest.${at}.function_call.name: Invalid function name`;
@@ -251,6 +271,15 @@ export function validateGenerateContent(body) {
     if (g.temperature !== undefined && (typeof g.temperature !== 'number' || g.temperature < 0 || g.temperature > 2)) return '* GenerateContentRequest.generation_config.temperature: must be in [0, 2]';
     if (g.maxOutputTokens !== undefined && (!Number.isInteger(g.maxOutputTokens) || g.maxOutputTokens < 1)) return '* GenerateContentRequest.generation_config.max_output_tokens: must be positive';
     if (g.stopSequences !== undefined && (!Array.isArray(g.stopSequences) || g.stopSequences.length > 5)) return '* GenerateContentRequest.generation_config.stop_sequences: at most 5';
+    if (g.thinkingConfig !== undefined) {
+      const t = g.thinkingConfig;
+      if (!isObject(t)) return "Invalid JSON payload received. Invalid value at 'generation_config.thinking_config'";
+      for (const key of Object.keys(t)) {
+        if (!['thinkingBudget', 'includeThoughts', 'thinkingLevel'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at 'generation_config.thinking_config': Cannot find field.`;
+      }
+      if (t.thinkingBudget !== undefined && (!Number.isInteger(t.thinkingBudget) || t.thinkingBudget < -1 || t.thinkingBudget > 32768)) return '* GenerateContentRequest.generation_config.thinking_config.thinking_budget: must be -1, 0 or in [1, 32768]';
+      if (t.includeThoughts !== undefined && typeof t.includeThoughts !== 'boolean') return "Invalid JSON payload received. Invalid value at 'generation_config.thinking_config.include_thoughts'";
+    }
     if (g.responseSchema !== undefined) {
       const why = checkSchema(g.responseSchema, 'generation_config.response_schema');
       if (why) return why;
@@ -488,8 +517,15 @@ export async function startFakeGemini(options = {}) {
     return { parts: [{ text: responses.length > 0 ? `done: ${JSON.stringify(responses.at(-1).response)}` : GEMINI_TEXT }], finishReason: 'STOP' };
   }
 
-  // The answer: {parts, finishReason, blocked}.
+  // The answer, a thought summary first when the request includes thoughts.
   function answerOf(body, behaviour) {
+    const answer = plainAnswerOf(body, behaviour);
+    if (!thoughtsIncluded(body) || answer.blocked || answer.parts.length === 0) return answer;
+    return { ...answer, parts: [{ text: geminiThoughtOf(body.contents), thought: true }, ...answer.parts] };
+  }
+
+  // The answer: {parts, finishReason, blocked}.
+  function plainAnswerOf(body, behaviour) {
     switch (behaviour.kind) {
       case 'echo': {
         let t = `echo: ${lastUserText(body.contents)}`;
@@ -577,13 +613,18 @@ export async function startFakeGemini(options = {}) {
         chunks = [responseOf(model, answer)];
       } else if (answer.parts.length === 0) {
         chunks = [chunkOf([], answer.finishReason, 0)];
-      } else if (answer.parts[0].functionCall) {
-        chunks = answer.parts.map((p, i) => chunkOf([p], i === answer.parts.length - 1 ? answer.finishReason : null, i + 1));
       } else {
-        const pieces = behaviour.kind === 'ok' ? GEMINI_TEXT_CHUNKS : splitText(answer.parts[0].text);
-        chunks = pieces.map((t, i) => chunkOf([{ text: t }], i === pieces.length - 1 ? answer.finishReason : null, i + 1));
-        // The real API ends with the counts that match the whole answer.
-        chunks[chunks.length - 1].usageMetadata = usage();
+        const thought = answer.parts[0].thought ? [answer.parts[0]] : [];
+        const parts = answer.parts.slice(thought.length);
+        if (parts[0].functionCall) {
+          chunks = parts.map((p, i) => chunkOf([p], i === parts.length - 1 ? answer.finishReason : null, i + 1));
+        } else {
+          const pieces = behaviour.kind === 'ok' ? GEMINI_TEXT_CHUNKS : splitText(parts[0].text);
+          chunks = pieces.map((t, i) => chunkOf([{ text: t }], i === pieces.length - 1 ? answer.finishReason : null, i + 1));
+          // The real API ends with the counts that match the whole answer.
+          chunks[chunks.length - 1].usageMetadata = usage();
+        }
+        if (thought.length > 0) chunks.unshift(chunkOf(thought, null, 0));
       }
     }
     if (!sse) {

@@ -468,12 +468,25 @@ Result<ResponsesRequest> parse_responses_request(std::string_view text) {
   }
   if (const Json* reasoning = member(body, "reasoning")) {
     if (!reasoning->is_object()) return wrong_type("reasoning", "an object", *reasoning);
-    // OpenAI-compatible upstreams take it as chat completions' reasoning_effort (passthrough
-    // reaches only them); other kinds do not get it yet.
-    if (const Json* effort = member(*reasoning, "effort"); effort && effort->is_string()) {
-      req.chat.passthrough["reasoning_effort"] = *effort;
+    // The native reasoning config: each vendor gets it in its own terms (docs/dev.md's table).
+    ReasoningConfig& config = req.chat.reasoning;
+    if (auto st = read_reasoning_effort(*reasoning, "effort", "reasoning.effort", config);
+        !st.ok()) {
+      return st.error();
+    }
+    for (const char* key : {"summary", "generate_summary"}) {
+      const Json* summary = member(*reasoning, key);
+      if (!summary) continue;
+      const std::string param = std::string("reasoning.") + key;
+      if (!summary->is_string()) return wrong_type(param, "a string", *summary);
+      if (str(*summary) != "auto" && str(*summary) != "concise" && str(*summary) != "detailed") {
+        return invalid(
+            param, param + " " + echo(str(*summary)) + " is not one of auto, concise, detailed");
+      }
+      config.summary = str(*summary);
     }
   }
+
   if (auto status = parse_flags(body, req); !status) return status.error();
   if (auto status = parse_sampling(body, req); !status) return status.error();
   for (const char* key : kEchoed) {
@@ -499,6 +512,7 @@ std::string output_text(const Json& output) {
 void items_to_messages(const Json& items, std::vector<Message>& out) {
   // Whether out.back() is an assistant turn that a following call joins.
   bool assistant_open = false;
+  std::vector<ReasoningPart> reasoning;  // reasoning items waiting for their turn
   for (const Json& item : items) {
     if (!item.is_object()) continue;
     const std::string type = optional_string(item, "type");
@@ -528,6 +542,8 @@ void items_to_messages(const Json& items, std::vector<Message>& out) {
       message.content_is_string =
           message.content.size() == 1 && message.content[0].type == ContentPart::Type::kText;
       assistant_open = message.role == Role::kAssistant;
+      if (assistant_open) message.reasoning = std::move(reasoning);
+      reasoning.clear();
       out.push_back(std::move(message));
     } else if (type == "function_call" || type == "custom_tool_call") {
       if (!assistant_open) {
@@ -537,6 +553,8 @@ void items_to_messages(const Json& items, std::vector<Message>& out) {
         out.push_back(std::move(message));
         assistant_open = true;
       }
+      for (auto& part : reasoning) out.back().reasoning.push_back(std::move(part));
+      reasoning.clear();
       ToolCall call;
       call.id = optional_string(item, "call_id");
       call.name =
@@ -557,8 +575,12 @@ void items_to_messages(const Json& items, std::vector<Message>& out) {
       set_string_content(message, output ? output_text(*output) : std::string());
       out.push_back(std::move(message));
       assistant_open = false;
+      reasoning.clear();
+    } else if (type == "reasoning") {
+      // It belongs to the assistant turn of the next message or call (a call joins the open
+      // turn, so reasoning between calls moves before the turn's content).
+      reasoning.push_back(reasoning_from_item(item));
     }
-    // reasoning: skipped (responses.h).
   }
 }
 

@@ -16,7 +16,58 @@ Json echoed(const ResponsesRequest& req, const char* key, Json fallback) {
   return value ? *value : std::move(fallback);
 }
 
+constexpr std::string_view kEnvelope = "keel1.";
+
 }  // namespace
+
+std::string reasoning_encrypted_content(const ReasoningPart& part) {
+  if (part.signature.empty()) return {};
+  if (part.vendor == kVendorOpenAI) return part.signature;
+  Json sealed = Json::object();
+  sealed["vendor"] = part.vendor;
+  sealed["text"] = part.text;
+  sealed["signature"] = part.signature;
+  if (part.redacted) sealed["redacted"] = true;
+  const std::string text = sealed.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return std::string(kEnvelope) +
+         base64_encode(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+}
+
+ReasoningPart reasoning_from_item(const Json& item) {
+  ReasoningPart part;
+  part.id = optional_string(item, "id");
+  if (const Json* summary = member(item, "summary"); summary && summary->is_array()) {
+    for (const Json& entry : *summary) {
+      if (!entry.is_object()) continue;
+      if (!part.text.empty()) part.text += "\n\n";
+      part.text += optional_string(entry, "text");
+    }
+  }
+  const std::string encrypted = optional_string(item, "encrypted_content");
+  if (encrypted.compare(0, kEnvelope.size(), kEnvelope) == 0) {
+    auto bytes = base64_decode(std::string_view(encrypted).substr(kEnvelope.size()));
+    auto sealed = bytes ? try_parse_json(*bytes) : std::nullopt;
+    if (sealed && sealed->is_object()) {
+      const std::string vendor = optional_string(*sealed, "vendor");
+      for (const char* known : {kVendorAnthropic, kVendorGemini}) {
+        if (vendor == known) part.vendor = known;
+      }
+      if (!part.vendor.empty()) {
+        part.text = optional_string(*sealed, "text");
+        part.signature = optional_string(*sealed, "signature");
+        const Json* redacted = member(*sealed, "redacted");
+        part.redacted = redacted && *redacted == Json(true);
+        return part;
+      }
+    }
+    return part;  // a damaged envelope: readable text only
+  }
+  if (!encrypted.empty()) {
+    part.signature = encrypted;
+    part.vendor = kVendorOpenAI;
+  }
+  return part;
+}
 
 Json response_object(const ResponsesRequest& req, const std::string& id, int64_t created_at,
                      const std::string& status) {

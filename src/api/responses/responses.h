@@ -62,11 +62,23 @@ Result<Json> parse_input_items(const Json& items, const std::string& param);
 
 // Native messages for `items` (normalised items, oldest first: stored history and this turn's
 // input, or a response's output), appended to `out`. function_call items join the assistant
-// turn before them; reasoning items carry nothing another vendor could use and are skipped.
+// turn before them; reasoning items become the reasoning of the assistant turn after them
+// (reasoning_from_item).
 void items_to_messages(const Json& items, std::vector<Message>& out);
 
 // req.chat.messages = instructions (system) + history + req.input_items.
 void build_messages(ResponsesRequest& req, const Json& history);
+
+// --- reasoning items -----------------------------------------------------------------------------
+
+// A reasoning part's encrypted_content. OpenAI's own goes as it came; another vendor's is keel's
+// envelope, "keel1." + base64 of {"vendor", "text", "signature", "redacted"}, so that a client
+// that sends its items back (store: false, as Codex CLI does) returns the vendor's reasoning
+// byte for byte. "" when the part has nothing opaque.
+std::string reasoning_encrypted_content(const ReasoningPart& part);
+// A reasoning item (from a client or stored) -> the part: keel's envelope restored; anything
+// else is OpenAI's (encrypted_content as the signature, the summary texts joined as its text).
+ReasoningPart reasoning_from_item(const Json& item);
 
 // --- the response object ----------------------------------------------------------------------
 
@@ -121,6 +133,8 @@ class ResponsesStreamEncoder {
  private:
   struct OpenItem {
     size_t output_index = 0;
+    int reasoning_index = -1;  // a reasoning item: its native index; -1 for other items
+    ReasoningPart reasoning;   // a reasoning item's opaque part (text grows in `text`)
     Json item;            // the item as it stands; arguments / input grow in `text`
     std::string text;     // a message's text, a call's arguments
     int tool_index = -1;  // a call's index among the turn's calls; -1 for a message
@@ -131,6 +145,8 @@ class ResponsesStreamEncoder {
   Json& emit(std::vector<ResponsesEvent>& out, const char* type);
   Json& emit_for(std::vector<ResponsesEvent>& out, const char* type, const OpenItem& open);
   void open_item(Json item, int tool_index, bool custom, std::vector<ResponsesEvent>& out);
+  OpenItem& reasoning_item(int reasoning_index, std::vector<ResponsesEvent>& out);
+  void close_reasoning(OpenItem& open, Json& item, std::vector<ResponsesEvent>& out);
   void close_items(const char* status, std::vector<ResponsesEvent>& out);
   void end(const char* type, std::vector<ResponsesEvent>& out);
 

@@ -90,19 +90,74 @@ void ResponsesStreamEncoder::open_item(Json item, int tool_index, bool custom,
   Json& added = emit(out, "response.output_item.added");
   added["output_index"] = open.output_index;
   added["item"] = open.item;
-  if (tool_index < 0) {
+  if (tool_index < 0 && open.item["type"] == "message") {
     Json& part = emit_for(out, "response.content_part.added", open);
     part["content_index"] = 0;
     part["part"] = output_text_part("");
   }
 }
 
+// The open reasoning item for `reasoning_index`, opened (closing what was open) when new.
+ResponsesStreamEncoder::OpenItem& ResponsesStreamEncoder::reasoning_item(
+    int reasoning_index, std::vector<ResponsesEvent>& out) {
+  for (OpenItem& open : open_) {
+    if (open.reasoning_index == reasoning_index) return open;
+  }
+  close_items("completed", out);
+  Json item = Json::object();
+  item["id"] = new_id("rs_");
+  item["type"] = "reasoning";
+  item["summary"] = Json::array();
+  open_item(std::move(item), -1, false, out);
+  open_.back().reasoning_index = reasoning_index;
+  return open_.back();
+}
+
+void ResponsesStreamEncoder::close_reasoning(OpenItem& open, Json& item,
+                                             std::vector<ResponsesEvent>& out) {
+  if (!open.text.empty()) {
+    Json& done = emit_for(out, "response.reasoning_summary_text.done", open);
+    done["summary_index"] = 0;
+    done["text"] = open.text;
+    Json part = {{"type", "summary_text"}, {"text", open.text}};
+    Json& part_done = emit_for(out, "response.reasoning_summary_part.done", open);
+    part_done["summary_index"] = 0;
+    part_done["part"] = part;
+    item["summary"] = Json::array({std::move(part)});
+  }
+  open.reasoning.text = open.text;
+  if (std::string sealed = reasoning_encrypted_content(open.reasoning); !sealed.empty()) {
+    item["encrypted_content"] = std::move(sealed);
+  }
+}
+
 void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<ResponsesEvent>& out) {
   begin(out);
   switch (event.kind) {
+    case ChatEvent::Kind::kReasoningDelta: {
+      if (event.text.empty()) break;
+      OpenItem& open = reasoning_item(event.tool_index, out);
+      if (open.text.empty()) {
+        Json& added = emit_for(out, "response.reasoning_summary_part.added", open);
+        added["summary_index"] = 0;
+        added["part"] = {{"type", "summary_text"}, {"text", ""}};
+      }
+      open.text += event.text;
+      Json& delta = emit_for(out, "response.reasoning_summary_text.delta", open);
+      delta["summary_index"] = 0;
+      delta["delta"] = event.text;
+      break;
+    }
+    case ChatEvent::Kind::kReasoningSignature: {
+      OpenItem& open = reasoning_item(event.tool_index, out);
+      open.reasoning.signature += event.text;
+      open.reasoning.vendor = event.id;
+      open.reasoning.redacted = event.redacted;
+      break;
+    }
     case ChatEvent::Kind::kTextDelta: {
       if (event.text.empty()) break;
-      if (open_.empty() || open_.back().tool_index >= 0) {
+      if (open_.empty() || open_.back().tool_index >= 0 || open_.back().reasoning_index >= 0) {
         close_items("completed", out);
         Json item = Json::object();
         item["id"] = new_id("msg_");
@@ -123,7 +178,7 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       break;
     }
     case ChatEvent::Kind::kToolCallStart: {
-      // A message before the call is done; calls stay open together.
+      // A message (or reasoning) before the call is done; calls stay open together.
       if (!open_.empty() && open_.back().tool_index < 0) close_items("completed", out);
       const bool custom = custom_tools_.count(event.tool_name) > 0;
       Json item = Json::object();
@@ -182,7 +237,9 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
 void ResponsesStreamEncoder::close_items(const char* status, std::vector<ResponsesEvent>& out) {
   for (OpenItem& open : open_) {
     Json& item = open.item;
-    if (open.tool_index < 0) {
+    if (open.reasoning_index >= 0) {
+      close_reasoning(open, item, out);
+    } else if (open.tool_index < 0) {
       Json& done = emit_for(out, "response.output_text.done", open);
       done["content_index"] = 0;
       done["text"] = open.text;
@@ -202,7 +259,7 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
       done["arguments"] = open.text;
       item["arguments"] = open.text;
     }
-    item["status"] = status;
+    if (open.reasoning_index < 0) item["status"] = status;
     Json& done = emit(out, "response.output_item.done");
     done["output_index"] = open.output_index;
     done["item"] = item;

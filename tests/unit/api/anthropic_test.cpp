@@ -75,50 +75,6 @@ fs::path golden(const std::string& name, const std::string& kind) {
   return kGoldenDir / (name + "." + kind);
 }
 
-ErrorCode code_named(const std::string& name) {
-  for (ErrorCode code :
-       {ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
-        ErrorCode::kNotFound, ErrorCode::kPayloadTooLarge, ErrorCode::kUnsupportedMedia,
-        ErrorCode::kResourceExhausted, ErrorCode::kInternal, ErrorCode::kBadGateway,
-        ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded, ErrorCode::kCancelled}) {
-    if (name == error_code_name(code)) return code;
-  }
-  return ErrorCode::kInternal;
-}
-
-ChatEvent event_from_json(const Json& json) {
-  if (json.contains("start")) {
-    return ChatEvent::start(json["start"]["id"], json["start"]["model"]);
-  }
-  if (json.contains("text")) return ChatEvent::text_delta(json["text"]);
-  if (json.contains("tool_call_start")) {
-    const Json& call = json["tool_call_start"];
-    return ChatEvent::tool_call_start(call["index"], call["id"], call["name"]);
-  }
-  if (json.contains("tool_args")) {
-    return ChatEvent::tool_args_delta(json["tool_args"]["index"], json["tool_args"]["text"]);
-  }
-  if (json.contains("finish")) {
-    ChatEvent finish = ChatEvent::finished(parse_finish_reason(json["finish"].get<std::string>()));
-    if (json.contains("stop_sequence")) finish.text = json["stop_sequence"].get<std::string>();
-    return finish;
-  }
-  if (json.contains("usage")) {
-    const Json& wire = json["usage"];
-    Usage usage;
-    usage.prompt_tokens = wire["prompt_tokens"];
-    usage.completion_tokens = wire["completion_tokens"];
-    usage.total_tokens = wire["total_tokens"];
-    if (wire.contains("cached_tokens")) usage.cached_tokens = wire["cached_tokens"].get<int64_t>();
-    if (wire.contains("cache_creation_tokens")) {
-      usage.cache_creation_tokens = wire["cache_creation_tokens"].get<int64_t>();
-    }
-    return ChatEvent::usage_event(usage);
-  }
-  const Json& error = json["error"];
-  return ChatEvent::failure(Error(code_named(error["code"]), error["message"]));
-}
-
 Json frames_to_json(const std::vector<AnthropicSseEvent>& frames) {
   Json out = Json::array();
   for (const auto& frame : frames) out.push_back({{"event", frame.name}, {"data", frame.data}});
@@ -235,6 +191,10 @@ class SdkChecker {
       fields(block, "TextBlock", path);
     } else if (type == "tool_use") {
       fields(block, "ToolUseBlock", path);
+    } else if (type == "thinking") {
+      fields(block, "ThinkingBlock", path);
+    } else if (type == "redacted_thinking") {
+      fields(block, "RedactedThinkingBlock", path);
     } else {
       problems.push_back(path + ": unexpected block type " + type);
     }
@@ -285,7 +245,11 @@ class SdkChecker {
     } else if (type == "content_block_delta") {
       fields(event, "RawContentBlockDeltaEvent", path);
       std::string delta = event["delta"].value("type", "");
-      fields(event["delta"], delta == "text_delta" ? "TextDelta" : "InputJSONDelta",
+      fields(event["delta"],
+             delta == "text_delta"        ? "TextDelta"
+             : delta == "thinking_delta"  ? "ThinkingDelta"
+             : delta == "signature_delta" ? "SignatureDelta"
+                                          : "InputJSONDelta",
              path + ".delta");
     } else if (type == "content_block_stop") {
       fields(event, "RawContentBlockStopEvent", path);
@@ -357,6 +321,10 @@ class SdkChecker {
              path + ".source");
     } else if (type == "tool_use") {
       fields(block, "ToolUseBlockParam", path);
+    } else if (type == "thinking") {
+      fields(block, "ThinkingBlockParam", path);
+    } else if (type == "redacted_thinking") {
+      fields(block, "RedactedThinkingBlockParam", path);
     } else if (type == "tool_result") {
       fields(block, "ToolResultBlockParam", path);
       if (block.contains("content") && block["content"].is_array()) {
@@ -686,8 +654,8 @@ TEST(AnthropicFrontDoor, RejectsWhatKeelCannotHonour) {
     const char* param;
   };
   for (const Case& c : std::vector<Case>{
-           {"thinking", {{"type", "enabled"}, {"budget_tokens", 2048}}, "thinking"},
-           {"thinking", {{"type", "between_tools"}}, "thinking"},
+           {"thinking", {{"type", "enabled"}, {"budget_tokens", 2048}}, "thinking.budget_tokens"},
+           {"thinking", {{"type", "between_tools"}}, "thinking.type"},
            {"container", "container_1", "container"},
            {"mcp_servers", Json::array({{{"type", "url"}, {"url", "https://x"}}}), "mcp_servers"},
            {"context_management", "clear", "context_management"},
@@ -719,12 +687,11 @@ TEST(AnthropicFrontDoor, RejectsWhatKeelCannotHonour) {
   Json body = minimal_body();
   body["thinking"] = {{"type", "disabled"}};
   EXPECT_TRUE(parse_messages_request(body.dump()).ok());
-  // Adaptive thinking (Claude Code's default) leaves thinking to the model: taken, and nothing
-  // of it goes upstream.
+  // Adaptive thinking (Claude Code's default) goes upstream as it came.
   body["thinking"] = {{"type", "adaptive"}, {"display", "summarized"}};
   auto adaptive = parse_messages_request(body.dump());
   ASSERT_TRUE(adaptive.ok()) << adaptive.error().message;
-  EXPECT_FALSE(chat_request_to_anthropic(*adaptive, "claude")->contains("thinking"));
+  EXPECT_EQ((*chat_request_to_anthropic(*adaptive, "claude"))["thinking"], body["thinking"]);
   body["mcp_servers"] = Json::array();
   EXPECT_TRUE(parse_messages_request(body.dump()).ok());
   // Context editing, which Claude Code sends on its own: taken, sent nowhere.
@@ -1016,20 +983,29 @@ TEST(AnthropicFrontDoor, SystemRoleInMessagesAndThinkingHistory) {
       {{"role", "user"}, {"content", "Again"}}};
   auto req = parse_messages_request(body.dump());
   ASSERT_TRUE(req.ok()) << req.error().message;
-  // The thinking-only assistant turn is dropped; the thinking block of the other is too.
-  ASSERT_EQ(req->messages.size(), 5u);
+  // Thinking blocks are the turns' reasoning parts, kept byte for byte; a thinking-only turn
+  // stays a turn.
+  ASSERT_EQ(req->messages.size(), 6u);
   EXPECT_EQ(req->messages[0].role, Role::kSystem);
   EXPECT_EQ(req->messages[2].role, Role::kAssistant);
   ASSERT_EQ(req->messages[2].content.size(), 1u);
   EXPECT_EQ(req->messages[2].text(), "Hello");
+  ASSERT_EQ(req->messages[2].reasoning.size(), 1u);
+  EXPECT_EQ(req->messages[2].reasoning[0].signature, "sig");
   EXPECT_EQ(req->messages[3].role, Role::kSystem);
   EXPECT_EQ(req->messages[3].text(), "mid");
+  ASSERT_EQ(req->messages[4].reasoning.size(), 1u);
+  EXPECT_TRUE(req->messages[4].reasoning[0].redacted);
   // Toward Anthropic every system message moves to the top-level system.
   auto wire = chat_request_to_anthropic(*req, "claude");
   ASSERT_TRUE(wire.ok()) << wire.error().message;
   EXPECT_EQ((*wire)["system"], Json::array({{{"type", "text"}, {"text", "top"}},
                                             {{"type", "text"}, {"text", "mid"}}}));
-  EXPECT_EQ((*wire)["messages"].size(), 3u);
+  EXPECT_EQ((*wire)["messages"].size(), 4u);
+  EXPECT_EQ((*wire)["messages"][1]["content"][0],
+            Json::parse(R"({"type":"thinking","thinking":"hmm","signature":"sig"})"));
+  EXPECT_EQ((*wire)["messages"][2]["content"],
+            Json::parse(R"([{"type":"redacted_thinking","data":"x"}])"));
 }
 
 TEST(AnthropicFrontDoor, ToolChoiceWithoutToolsIsDropped) {
@@ -1413,7 +1389,7 @@ TEST(AnthropicResponse, StopReasons) {
   }
 }
 
-TEST(AnthropicResponse, SkipsThinkingAndServerBlocks) {
+TEST(AnthropicResponse, ThinkingIsReasoningAndServerBlocksAreSkipped) {
   Json content = {{{"type", "thinking"}, {"thinking", "hmm"}, {"signature", "s"}},
                   {{"type", "redacted_thinking"}, {"data", "x"}},
                   {{"type", "text"}, {"text", "Answer"}},
@@ -1421,7 +1397,11 @@ TEST(AnthropicResponse, SkipsThinkingAndServerBlocks) {
   auto events = anthropic_response_from_wire(message_body(content, "tool_use").dump());
   ASSERT_TRUE(events.ok()) << events.error().message;
   Json got = events_to_json(*events);
-  EXPECT_EQ(got, Json::parse(R"([{"start":{"id":"msg_1","model":"claude"}},{"text":"Answer"},
+  EXPECT_EQ(got, Json::parse(R"([{"start":{"id":"msg_1","model":"claude"}},
+      {"reasoning":{"index":0,"text":"hmm"}},
+      {"reasoning_signature":{"index":0,"signature":"s","vendor":"anthropic"}},
+      {"reasoning_signature":{"index":1,"signature":"x","vendor":"anthropic","redacted":true}},
+      {"text":"Answer"},
       {"tool_call_start":{"index":0,"id":"t","name":"f"}},{"tool_args":{"index":0,"text":"{}"}},
       {"finish":"tool_calls"},{"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}])"))
       << got.dump();
@@ -1567,6 +1547,8 @@ TEST(AnthropicStreamDecoder, TolerantWhereTheSdkIs) {
   ASSERT_TRUE(got.status.ok()) << got.status.error().message;
   EXPECT_TRUE(got.done);
   EXPECT_EQ(events_to_json(got.events), Json::parse(R"([{"start":{"id":"msg_1","model":"claude"}},
+      {"reasoning":{"index":0,"text":"hmm"}},
+      {"reasoning_signature":{"index":0,"signature":"s","vendor":"anthropic"}},
       {"tool_call_start":{"index":0,"id":"t1","name":"f"}},{"tool_args":{"index":0,"text":"{\"a\":1}"}},
       {"finish":"tool_calls"},{"usage":{"prompt_tokens":8,"completion_tokens":9,"total_tokens":17}}])"))
       << events_to_json(got.events).dump();

@@ -232,7 +232,6 @@ TEST(GeminiRequest, IgnoresHarmlessFields) {
   body["service_tier"] = "flex";
   body["prompt_cache_key"] = "key";
   body["safety_identifier"] = "sid";
-  body["reasoning_effort"] = "low";
   body["verbosity"] = "low";
   body["prediction"] = {{"type", "content"}, {"content", "x"}};
   body["logprobs"] = false;
@@ -911,14 +910,21 @@ TEST(GeminiResponse, GeneratedToolIdsAreUniqueDeterministicAndPortable) {
   EXPECT_EQ(events_to_json(streamed), events_to_json(*first));
 }
 
-TEST(GeminiResponse, ThoughtsAndUnknownPartsAreSkipped) {
+// Thought parts are reasoning (tests/unit/api/reasoning_test.cpp has the rest); parts of
+// features keel does not request are skipped.
+TEST(GeminiResponse, ThoughtsAreReasoningAndUnknownPartsAreSkipped) {
   auto events = decode(R"({"candidates":[{"content":{"parts":[
-      {"text":"thinking...","thought":true},{"thought":true,"thoughtSignature":"c2ln"},
+      {"text":"thinking...","thought":true},{"text":" more","thought":true,"thoughtSignature":"c2ln"},
       {"executableCode":{"language":"PYTHON","code":"1"}},{"text":""},{"text":"answer"}]},
       "finishReason":"STOP"}]})");
   ASSERT_TRUE(events.ok()) << events.error().message;
-  ASSERT_EQ(events->size(), 3u);
-  EXPECT_EQ((*events)[1].text, "answer");
+  ASSERT_EQ(events->size(), 6u);
+  EXPECT_EQ((*events)[1].kind, ChatEvent::Kind::kReasoningDelta);
+  EXPECT_EQ((*events)[1].text, "thinking...");
+  EXPECT_EQ((*events)[2].tool_index, 0);  // one reasoning part, ended by its signature
+  EXPECT_EQ((*events)[3].kind, ChatEvent::Kind::kReasoningSignature);
+  EXPECT_EQ((*events)[3].text, "c2ln");
+  EXPECT_EQ((*events)[4].text, "answer");
 }
 
 TEST(GeminiResponse, UsageCounts) {

@@ -4,6 +4,8 @@
 // the golden .events.jsonl notation (tests/golden/README.md).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "api/json_util.h"
 #include "api/openai_chat.h"
 
 namespace keel::golden_util {
@@ -144,8 +147,79 @@ inline Json event_to_json(const ChatEvent& event) {
       return {{"citation",
                {{"number", event.citation ? event.citation->number : 0},
                 {"chunk_id", event.citation ? event.citation->chunk_id : std::string()}}}};
+    case ChatEvent::Kind::kReasoningDelta:
+      return {{"reasoning", {{"index", event.tool_index}, {"text", event.text}}}};
+    case ChatEvent::Kind::kReasoningSignature: {
+      Json signature = {
+          {"index", event.tool_index}, {"signature", event.text}, {"vendor", event.id}};
+      if (event.redacted) signature["redacted"] = true;
+      return {{"reasoning_signature", signature}};
+    }
   }
   return nullptr;
+}
+
+// A line of the golden .events.jsonl notation -> a native event (event_to_json's inverse).
+inline ErrorCode code_named(const std::string& name) {
+  for (ErrorCode code :
+       {ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
+        ErrorCode::kNotFound, ErrorCode::kPayloadTooLarge, ErrorCode::kUnsupportedMedia,
+        ErrorCode::kResourceExhausted, ErrorCode::kInternal, ErrorCode::kBadGateway,
+        ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded, ErrorCode::kCancelled}) {
+    if (name == error_code_name(code)) return code;
+  }
+  return ErrorCode::kInternal;
+}
+
+inline ChatEvent event_from_json(const Json& json) {
+  if (json.contains("start")) {
+    return ChatEvent::start(json["start"]["id"], json["start"]["model"]);
+  }
+  if (json.contains("text")) return ChatEvent::text_delta(json["text"]);
+  if (json.contains("tool_call_start")) {
+    const Json& call = json["tool_call_start"];
+    return ChatEvent::tool_call_start(call["index"], call["id"], call["name"]);
+  }
+  if (json.contains("tool_args")) {
+    return ChatEvent::tool_args_delta(json["tool_args"]["index"], json["tool_args"]["text"]);
+  }
+  if (json.contains("finish")) {
+    ChatEvent finish = ChatEvent::finished(parse_finish_reason(json["finish"].get<std::string>()));
+    if (json.contains("stop_sequence")) finish.text = json["stop_sequence"].get<std::string>();
+    return finish;
+  }
+  if (json.contains("usage")) {
+    const Json& wire = json["usage"];
+    Usage usage;
+    usage.prompt_tokens = wire["prompt_tokens"];
+    usage.completion_tokens = wire["completion_tokens"];
+    usage.total_tokens = wire["total_tokens"];
+    if (wire.contains("cached_tokens")) usage.cached_tokens = wire["cached_tokens"].get<int64_t>();
+    if (wire.contains("cache_creation_tokens")) {
+      usage.cache_creation_tokens = wire["cache_creation_tokens"].get<int64_t>();
+    }
+    return ChatEvent::usage_event(usage);
+  }
+  if (const Json* reasoning = member(json, "reasoning")) {
+    return ChatEvent::reasoning_delta((*reasoning)["index"].get<int>(),
+                                      (*reasoning)["text"].get<std::string>());
+  }
+  if (const Json* signature = member(json, "reasoning_signature")) {
+    static const std::string vendors[] = {kVendorAnthropic, kVendorOpenAI, kVendorGemini};
+    const char* vendor = kVendorAnthropic;
+    for (const auto& name : vendors) {
+      if ((*signature)["vendor"] == name) vendor = name.c_str();
+    }
+    return ChatEvent::reasoning_signature((*signature)["index"].get<int>(),
+                                          (*signature)["signature"].get<std::string>(), vendor,
+                                          signature->value("redacted", false));
+  }
+  if (!json.contains("error")) {
+    ADD_FAILURE() << "unknown event line " << json.dump();
+    return ChatEvent::finished(FinishReason::kStop);
+  }
+  const Json& error = json["error"];
+  return ChatEvent::failure(Error(code_named(error["code"]), error["message"]));
 }
 
 inline Json events_to_json(const std::vector<ChatEvent>& events) {

@@ -375,7 +375,8 @@ TEST(OpenAIRequest, UnknownTopLevelFieldsGoToPassthroughUnchanged) {
       R"("modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"top_logprobs":2,)"
       R"("functions":[{"name":"legacy"}],"vendor_extension":{"deep":[1,{"a":null}]})"));
   ASSERT_TRUE(req.ok()) << req.error().message;
-  EXPECT_EQ(req->passthrough.size(), 11u);
+  EXPECT_EQ(req->passthrough.size(), 10u);  // reasoning_effort is modelled (ReasoningConfig)
+  EXPECT_EQ(req->reasoning.effort, "high");
   EXPECT_EQ(req->passthrough["vendor_extension"], Json::parse(R"({"deep":[1,{"a":null}]})"));
   EXPECT_EQ(req->passthrough["audio"], Json::parse(R"({"voice":"alloy","format":"wav"})"));
   Json wire = chat_request_to_wire(*req, "up");

@@ -27,36 +27,6 @@ using namespace golden_util;
 const fs::path kDir = golden_dir("responses");
 constexpr int64_t kCreated = 1700000000;
 
-// The golden .events.jsonl notation (tests/golden/README.md) -> a native event.
-ChatEvent event_from_json(const Json& line) {
-  if (const Json* start = member(line, "start")) {
-    return ChatEvent::start(optional_string(*start, "id"), optional_string(*start, "model"));
-  }
-  if (const Json* text = member(line, "text")) return ChatEvent::text_delta(str(*text));
-  if (const Json* call = member(line, "tool_call_start")) {
-    return ChatEvent::tool_call_start((*call)["index"].get<int>(), optional_string(*call, "id"),
-                                      optional_string(*call, "name"));
-  }
-  if (const Json* args = member(line, "tool_args")) {
-    return ChatEvent::tool_args_delta((*args)["index"].get<int>(), optional_string(*args, "text"));
-  }
-  if (const Json* finish = member(line, "finish")) {
-    return ChatEvent::finished(parse_finish_reason(str(*finish)));
-  }
-  if (const Json* usage = member(line, "usage")) {
-    Usage native;
-    native.present = true;
-    native.prompt_tokens = (*usage)["prompt_tokens"].get<int64_t>();
-    native.completion_tokens = (*usage)["completion_tokens"].get<int64_t>();
-    native.total_tokens = (*usage)["total_tokens"].get<int64_t>();
-    if (usage->contains("cached_tokens"))
-      native.cached_tokens = (*usage)["cached_tokens"].get<int64_t>();
-    return ChatEvent::usage_event(native);
-  }
-  ADD_FAILURE() << "unknown event line " << line.dump();
-  return ChatEvent::finished(FinishReason::kStop);
-}
-
 // keel's generated ids (msg_..., fc_..., 24 hex digits) and clock readings -> fixed stand-ins,
 // numbered in order of appearance, so that a golden can be compared.
 class Normaliser {
@@ -76,7 +46,7 @@ class Normaliser {
     } else if (value.is_array()) {
       for (auto& item : value) walk(item);
     } else if (value.is_string()) {
-      static const std::regex kGenerated("^(msg|fc|ctc|call)_[0-9a-f]{24}$");
+      static const std::regex kGenerated("^(msg|fc|ctc|call|rs)_[0-9a-f]{24}$");
       const std::string& text = value.get_ref<const std::string&>();
       if (std::regex_match(text, kGenerated)) {
         auto [it, fresh] = ids_.emplace(text, "<" + text.substr(0, text.find('_')) + ":" +
@@ -112,6 +82,10 @@ std::string event_schema(const std::string& type) {
       {"response.function_call_arguments.done", "ResponseFunctionCallArgumentsDoneEvent"},
       {"response.custom_tool_call_input.delta", "ResponseCustomToolCallInputDeltaEvent"},
       {"response.custom_tool_call_input.done", "ResponseCustomToolCallInputDoneEvent"},
+      {"response.reasoning_summary_part.added", "ResponseReasoningSummaryPartAddedEvent"},
+      {"response.reasoning_summary_part.done", "ResponseReasoningSummaryPartDoneEvent"},
+      {"response.reasoning_summary_text.delta", "ResponseReasoningSummaryTextDeltaEvent"},
+      {"response.reasoning_summary_text.done", "ResponseReasoningSummaryTextDoneEvent"},
   };
   auto it = kSchemas.find(type);
   return it == kSchemas.end() ? std::string() : it->second;
