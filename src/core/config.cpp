@@ -70,6 +70,13 @@ const ToolsetConfig* Config::find_toolset(const std::string& name) const {
   return nullptr;
 }
 
+const KnowledgeConfig* Config::find_knowledge(const std::string& name) const {
+  for (const auto& base : knowledge) {
+    if (base.name == name) return &base;
+  }
+  return nullptr;
+}
+
 const PromptConfig* Config::find_prompt(const std::string& name) const {
   for (const auto& prompt : prompts) {
     if (prompt.name == name) return &prompt;
@@ -401,10 +408,9 @@ class Loader {
   explicit Loader(Config& config) : config_(config) {}
 
   void load(const Field& root) {
-    const MapReader top(
-        root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
-               "admin_keys", "providers", "models", "router", "server", "pricing", "toolsets",
-               "prompts", "flows"});
+    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
+                               "api_keys", "admin_keys", "providers", "models", "router", "server",
+                               "pricing", "toolsets", "prompts", "flows", "knowledge"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -455,6 +461,9 @@ class Loader {
     }
     if (const Field* field = top.get("flows")) {
       for (const auto& item : list_items(*field)) load_flow_entry(item);
+    }
+    if (const Field* field = top.get("knowledge")) {
+      for (const auto& item : list_items(*field)) load_knowledge(item);
     }
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
@@ -1021,6 +1030,67 @@ class Loader {
       }
     }
     config_.flows.push_back(std::move(flow));
+  }
+
+  void load_knowledge(const Field& item) {
+    const MapReader map(item, {"name", "sources", "embedding_model", "chunk_tokens",
+                               "overlap_tokens", "rerank_model", "index", "embed_batch"});
+    KnowledgeConfig base;
+    base.line = item.line;
+    const Field& name = map.require("name");
+    base.name = text(name);
+    if (base.name.empty()) fail(name, "must not be empty");
+    if (base.name.find_first_of("/\\") != std::string::npos || base.name[0] == '.') {
+      fail(name, "must not contain / or \\ or start with . (it names the index's folder)");
+    }
+    if (config_.find_knowledge(base.name) != nullptr) {
+      fail(name, "duplicate knowledge base name " + quote_value(base.name));
+    }
+    const Field& sources = map.require("sources");
+    for (const auto& entry : list_items(sources)) {
+      std::string source = text(entry);
+      if (source.empty()) fail(entry, "must not be empty");
+      base.sources.push_back(std::move(source));
+    }
+    if (base.sources.empty()) fail(sources, "must list at least one file, folder or glob");
+    const Field& model = map.require("embedding_model");
+    base.embedding_model = text(model);
+    const ModelConfig* embedder = config_.find_model(base.embedding_model);
+    if (embedder == nullptr) fail(model, "no model named " + quote_value(base.embedding_model));
+    const bool embeds = std::any_of(
+        embedder->targets.begin(), embedder->targets.end(), [&](const TargetConfig& target) {
+          const ProviderConfig* provider = config_.find_provider(target.provider);
+          return provider != nullptr && provider->kind != ProviderKind::kAnthropic;
+        });
+    if (!embeds) {
+      fail(model, "model " + quote_value(base.embedding_model) +
+                      " has no target that serves embeddings (anthropic has none)");
+    }
+    if (const Field* f = map.get("chunk_tokens")) base.chunk_tokens = integer(*f, 16, 8192);
+    if (const Field* f = map.get("overlap_tokens")) base.overlap_tokens = integer(*f, 0, 4096);
+    if (base.overlap_tokens >= base.chunk_tokens) {
+      const Field* f = map.get("overlap_tokens");
+      fail(f ? *f : item, "overlap_tokens (" + std::to_string(base.overlap_tokens) +
+                              ") must be less than chunk_tokens (" +
+                              std::to_string(base.chunk_tokens) + ")");
+    }
+    if (const Field* f = map.get("rerank_model")) {
+      base.rerank_model = text(*f);
+      if (config_.find_model(base.rerank_model) == nullptr) {
+        fail(*f, "no model named " + quote_value(base.rerank_model));
+      }
+    }
+    if (const Field* f = map.get("index")) {
+      base.index = text(*f);
+      if (base.index.empty()) fail(*f, "must not be empty");
+      for (const auto& other : config_.knowledge) {
+        if (!other.index.empty() && other.index == base.index) {
+          fail(*f, "knowledge base " + quote_value(other.name) + " already uses this index");
+        }
+      }
+    }
+    if (const Field* f = map.get("embed_batch")) base.embed_batch = integer(*f, 1, 2048);
+    config_.knowledge.push_back(std::move(base));
   }
 
   TargetConfig load_target(const Field& item) {
