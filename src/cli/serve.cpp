@@ -10,6 +10,8 @@
 #include "core/log.h"
 #include "flows/flow_set.h"
 #include "http/server.h"
+#include "knowledge/knowledge_set.h"
+#include "knowledge/vector_stores.h"
 #include "prompts/prompt_set.h"
 #include "providers/provider.h"
 #include "router/router.h"
@@ -135,6 +137,21 @@ int serve(const std::vector<std::string>& args) {
   app.set_server(&server);
   app.set_prompts(std::move(*prompts));
   app.set_flows(std::move(*flows));
+  // Knowledge bases: opened now, ingested in the background when their sources changed.
+  auto knowledge = knowledge::KnowledgeSet::open(config, [&app] { return app.current_router(); });
+  if (!knowledge) {
+    std::fprintf(stderr, "keel: %s\n", knowledge.error().message.c_str());
+    return 1;
+  }
+  (*knowledge)->ingest_stale_in_background();
+  app.set_knowledge(std::move(*knowledge));
+  auto vector_stores = knowledge::VectorStores::open(
+      config, knowledge::router_embedder([&app] { return app.current_router(); }));
+  if (!vector_stores) {
+    std::fprintf(stderr, "keel: %s\n", vector_stores.error().message.c_str());
+    return 1;
+  }
+  app.set_vector_stores(std::move(*vector_stores));
   auto port = server.listen();
   if (!port) {
     std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());

@@ -408,9 +408,10 @@ class Loader {
   explicit Loader(Config& config) : config_(config) {}
 
   void load(const Field& root) {
-    const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
-                               "api_keys", "admin_keys", "providers", "models", "router", "server",
-                               "pricing", "toolsets", "prompts", "flows", "knowledge"});
+    const MapReader top(
+        root, {"listen", "state", "log_content", "log_retention", "access_log", "api_keys",
+               "admin_keys", "providers", "models", "router", "server", "pricing", "toolsets",
+               "prompts", "flows", "knowledge", "vector_stores"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -465,6 +466,7 @@ class Loader {
     if (const Field* field = top.get("knowledge")) {
       for (const auto& item : list_items(*field)) load_knowledge(item);
     }
+    if (const Field* field = top.get("vector_stores")) load_vector_stores(*field);
     // DESIGN.md: an exposed gateway must not be open to anyone who can reach it.
     if (const Field* field = top.get("listen");
         field != nullptr && config_.api_keys.empty() && !is_loopback_host(config_.server.host)) {
@@ -1055,17 +1057,7 @@ class Loader {
     if (base.sources.empty()) fail(sources, "must list at least one file, folder or glob");
     const Field& model = map.require("embedding_model");
     base.embedding_model = text(model);
-    const ModelConfig* embedder = config_.find_model(base.embedding_model);
-    if (embedder == nullptr) fail(model, "no model named " + quote_value(base.embedding_model));
-    const bool embeds = std::any_of(
-        embedder->targets.begin(), embedder->targets.end(), [&](const TargetConfig& target) {
-          const ProviderConfig* provider = config_.find_provider(target.provider);
-          return provider != nullptr && provider->kind != ProviderKind::kAnthropic;
-        });
-    if (!embeds) {
-      fail(model, "model " + quote_value(base.embedding_model) +
-                      " has no target that serves embeddings (anthropic has none)");
-    }
+    check_embedding_model(model, base.embedding_model);
     if (const Field* f = map.get("chunk_tokens")) base.chunk_tokens = integer(*f, 16, 8192);
     if (const Field* f = map.get("overlap_tokens")) base.overlap_tokens = integer(*f, 0, 4096);
     if (base.overlap_tokens >= base.chunk_tokens) {
@@ -1091,6 +1083,38 @@ class Loader {
     }
     if (const Field* f = map.get("embed_batch")) base.embed_batch = integer(*f, 1, 2048);
     config_.knowledge.push_back(std::move(base));
+  }
+
+  // `vector_stores:` how /v1/vector_stores chunks and embeds uploads (knowledge's fields).
+  void load_vector_stores(const Field& field) {
+    const MapReader map(field,
+                        {"embedding_model", "chunk_tokens", "overlap_tokens", "embed_batch"});
+    KnowledgeConfig& stores = config_.vector_stores;
+    const Field& model = map.require("embedding_model");
+    stores.embedding_model = text(model);
+    check_embedding_model(model, stores.embedding_model);
+    if (const Field* f = map.get("chunk_tokens")) stores.chunk_tokens = integer(*f, 16, 8192);
+    if (const Field* f = map.get("overlap_tokens")) stores.overlap_tokens = integer(*f, 0, 4096);
+    if (stores.overlap_tokens >= stores.chunk_tokens) {
+      fail(field, "overlap_tokens (" + std::to_string(stores.overlap_tokens) +
+                      ") must be less than chunk_tokens (" + std::to_string(stores.chunk_tokens) +
+                      ")");
+    }
+    if (const Field* f = map.get("embed_batch")) stores.embed_batch = integer(*f, 1, 2048);
+  }
+
+  void check_embedding_model(const Field& field, const std::string& name) {
+    const ModelConfig* embedder = config_.find_model(name);
+    if (embedder == nullptr) fail(field, "no model named " + quote_value(name));
+    const bool embeds = std::any_of(
+        embedder->targets.begin(), embedder->targets.end(), [&](const TargetConfig& target) {
+          const ProviderConfig* provider = config_.find_provider(target.provider);
+          return provider != nullptr && provider->kind != ProviderKind::kAnthropic;
+        });
+    if (!embeds) {
+      fail(field, "model " + quote_value(name) +
+                      " has no target that serves embeddings (anthropic has none)");
+    }
   }
 
   TargetConfig load_target(const Field& item) {

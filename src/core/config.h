@@ -193,6 +193,9 @@ struct Config {
   std::vector<PromptConfig> prompts;
   std::vector<FlowConfig> flows;
   std::vector<KnowledgeConfig> knowledge;
+  // `vector_stores:` (embedding_model, chunk_tokens, overlap_tokens, embed_batch): how
+  // /v1/vector_stores chunks and embeds uploaded files; without an embedding_model they are off.
+  KnowledgeConfig vector_stores;
   RouterConfig router;
   std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.

@@ -335,15 +335,64 @@ Result<ProgramOutput> run_program(const std::vector<std::string>& args, size_t m
 
 }  // namespace
 
+namespace {
+
+// The length of the valid UTF-8 sequence at text[i], 0 when there is none (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF).
+size_t utf8_length(std::string_view text, size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  if (c < 0x80) return 1;
+  size_t extra = 0;
+  if (c >= 0xc2 && c <= 0xdf) {
+    extra = 1;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    extra = 2;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    extra = 3;
+  } else {
+    return 0;
+  }
+  if (i + extra >= text.size()) return 0;
+  for (size_t k = 1; k <= extra; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  const auto c1 = static_cast<unsigned char>(text[i + 1]);
+  if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
+      (c == 0xf4 && c1 > 0x8f)) {
+    return 0;
+  }
+  return extra + 1;
+}
+
+// Bytes a parser passed through undecoded (libxml2 on bytes in no declared charset) become
+// U+FFFD, so every extracted text and heading is UTF-8 (and JSON-safe in citations).
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = text[i] == 0 ? 0 : utf8_length(text, i);
+    if (length == 0) {
+      out += "\xef\xbf\xbd";
+      ++i;
+    } else {
+      out.append(text.data() + i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void Extracted::add(std::string_view block_text, const std::string& heading) {
   block_text = trim(block_text);
   if (block_text.empty()) return;
   if (!text.empty()) text += "\n\n";
   Block block;
   block.start = text.size();
-  text += block_text;
+  text += valid_utf8(block_text);
   block.end = text.size();
-  block.heading = heading;
+  block.heading = valid_utf8(heading);
   blocks.push_back(std::move(block));
 }
 
@@ -361,41 +410,18 @@ DocumentKind document_kind(std::string_view path) {
 }
 
 Status check_text(std::string_view bytes) {
-  size_t i = 0;
-  while (i < bytes.size()) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == 0) {
+  for (size_t i = 0; i < bytes.size();) {
+    if (bytes[i] == 0) {
       return Error(ErrorCode::kInvalidArgument,
                    "a binary file, not text (a NUL byte at offset " + std::to_string(i) + ")");
     }
-    size_t extra = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf)
-      extra = 1;
-    else if (c >= 0xe0 && c <= 0xef)
-      extra = 2;
-    else if (c >= 0xf0 && c <= 0xf4)
-      extra = 3;
-    bool ok = extra > 0;
-    for (size_t k = 1; ok && k <= extra; ++k) {
-      ok = i + k < bytes.size() && (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok && extra == 2) {
-      const auto c1 = static_cast<unsigned char>(bytes[i + 1]);
-      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 > 0x9f);
-    } else if (ok && extra == 3) {
-      const auto c1 = static_cast<unsigned char>(bytes[i + 1]);
-      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 > 0x8f);
-    }
-    if (!ok) {
+    const size_t length = utf8_length(bytes, i);
+    if (length == 0) {
       return Error(
           ErrorCode::kInvalidArgument,
           "a binary file, not UTF-8 text (an invalid byte at offset " + std::to_string(i) + ")");
     }
-    i += extra + 1;
+    i += length;
   }
   return Status::Ok();
 }

@@ -67,8 +67,9 @@ Embedder router_embedder(RouterSource router) {
     request.inputs = std::move(texts);
     request.raw_input = Json(request.inputs);
     std::vector<AttemptRecord> attempts;
-    auto embedded = co_await current->embed(
-        request, cancel ? cancel : std::make_shared<CancelToken>(), attempts);
+    // No temporaries inside co_await (g++ 12 ends their lifetime at the first suspension).
+    CancelPtr token = cancel ? cancel : std::make_shared<CancelToken>();
+    auto embedded = co_await current->embed(request, token, attempts);
     if (!embedded) co_return embedded.error();
     co_return std::move(embedded->vectors);
   };
@@ -199,8 +200,8 @@ Task<std::vector<Passage>> IndexedKnowledgeBase::rerank(const std::string& query
   request.messages.push_back(std::move(message));
   request.sampling.temperature = 0;
   CollectingSink sink;
-  ChatOutcome outcome =
-      co_await router->chat(request, sink, cancel ? cancel : std::make_shared<CancelToken>());
+  CancelPtr token = cancel ? cancel : std::make_shared<CancelToken>();
+  ChatOutcome outcome = co_await router->chat(request, sink, token);
   if (!outcome.status.ok()) {
     KEEL_LOG(kWarn) << "knowledge " << config_.name << ": rerank with " << config_.rerank_model
                     << " failed, keeping the fused order: " << outcome.status.error().message;

@@ -274,7 +274,7 @@ TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
             "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, "
-            "pricing, toolsets, prompts, flows, knowledge)");
+            "pricing, toolsets, prompts, flows, knowledge, vector_stores)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -836,7 +836,7 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server, pricing, toolsets, prompts, flows, knowledge)");
+            "router, server, pricing, toolsets, prompts, flows, knowledge, vector_stores)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
@@ -1035,6 +1035,12 @@ TEST(KnowledgeConfigTest, EntriesLoadAndAreChecked) {
       error_of(models + "knowledge:\n  - {name: ../k, sources: [a], embedding_model: embed}\n"),
       "keel.yaml:10: knowledge[0].name: must not contain / or \\ or start with . (it names "
       "the index's folder)");
+  EXPECT_EQ(load_ok(models + "vector_stores: {embedding_model: embed, chunk_tokens: 100}\n")
+                .vector_stores.chunk_tokens,
+            100);
+  EXPECT_EQ(error_of(models + "vector_stores: {embedding_model: chat}\n"),
+            "keel.yaml:9: vector_stores.embedding_model: model \"chat\" has no target that serves "
+            "embeddings (anthropic has none)");
 }
 
 }  // namespace
