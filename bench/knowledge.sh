@@ -34,6 +34,10 @@ mapfile -t files < <(ls "$DOCS"/*.html | sort)
   echo "knowledge:"
   echo "  - name: pydocs"
   echo "    embedding_model: embed"
+  # keel estimates tokens (src/knowledge/chunk.h); the fixture BERT's tokenizer counts about
+  # twice as many on this text and embeds at most 512, so chunks stay well below that.
+  echo "    chunk_tokens: 120"
+  echo "    overlap_tokens: 20"
   echo "    sources:"
   for f in "${files[@]}"; do echo "      - $f"; done
 } >"$work/keel.yaml"
