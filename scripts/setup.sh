@@ -16,6 +16,9 @@ APT_PACKAGES=(
   libvalijson-dev   # JSON Schema validation for keel eval's json_schema evaluator (header-only)
   python3 python3-requests python3-bs4   # Prompt flow's python nodes (src/flows/python.h) and
                                         # web-classification's fetch node
+  libxml2-dev libhnswlib-dev poppler-utils   # knowledge bases: HTML parser, vector index, pdftotext
+  qpdf shared-mime-info   # knowledge tests: a password-protected pdf made from a real one (its spec)
+  python3-doc   # Python's HTML documentation: the corpus of the knowledge retrieval tests
 )
 
 missing=()

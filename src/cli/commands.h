@@ -25,6 +25,8 @@ int trace(const std::vector<std::string>& args);    // trace.cpp: `keel trace ID
 int tools(const std::vector<std::string>& args);   // list | call NAME --args JSON
 int prompt(const std::vector<std::string>& args);  // prompt run NAME --input k=v ...
 int flow(const std::vector<std::string>& args);    // flow check PATH | flow run PATH ...
+int ingest(const std::vector<std::string>& args);  // ingest.cpp: `keel ingest NAME`
+int search(const std::vector<std::string>& args);  // ingest.cpp: `keel search NAME QUERY`
 
 // The provider kind x feature table (markdown) that README.md embeds.
 std::string capability_matrix();

@@ -49,6 +49,10 @@ void usage() {
       "                         check a Prompt flow folder (flow.dag.yaml) before it runs\n"
       "  flow run PATH [--inputs k=v ... | FILE] [--model NAME=PUBLIC ...] [--config FILE]\n"
       "                         run it once (prompt and llm nodes) and print its outputs\n"
+      "  ingest NAME [--config FILE] [--json]\n"
+      "                         ingest a knowledge base's sources (incremental)\n"
+      "  search NAME QUERY [--k N] [--mode fused|vector|exact|keyword] [--rerank] [--json]\n"
+      "                         search a knowledge base and print the chunks found\n"
       "  capabilities           the provider kind x feature matrix (markdown)\n"
       "  tools list | call [TOOLSET/]NAME --args JSON | approve [TOOLSET[/TOOL]]\n"
       "                         the configured toolsets' tools; call one; approve changed\n"
@@ -88,6 +92,8 @@ int main(int argc, char** argv) {
   if (command == "trace") return keel::cli::trace(args);
   if (command == "prompt") return keel::cli::prompt(args);
   if (command == "flow") return keel::cli::flow(args);
+  if (command == "ingest") return keel::cli::ingest(args);
+  if (command == "search") return keel::cli::search(args);
   if (command == "version" || command == "--version") {
 #ifdef KEEL_HAS_LLAMA
     std::puts("keel 0.1.0 (local engine: llama.cpp)");

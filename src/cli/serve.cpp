@@ -11,6 +11,8 @@
 #include "core/log.h"
 #include "flows/flow_set.h"
 #include "http/server.h"
+#include "knowledge/knowledge_set.h"
+#include "knowledge/vector_stores.h"
 #include "prompts/prompt_set.h"
 #include "providers/provider.h"
 #include "router/router.h"
@@ -138,10 +140,27 @@ int serve(const std::vector<std::string>& args) {
   app.set_prompts(std::move(*prompts));
   const std::shared_ptr<const FlowSet> flow_set = *flows;
   app.set_flows(std::move(*flows));
-  // Copilots as public names. Knowledge bases are found through knowledge/knowledge.h's
-  // KnowledgeBase; none is opened here yet, so a copilot naming one is refused.
+  // Knowledge bases: opened now, ingested in the background when their sources changed.
+  auto knowledge = knowledge::KnowledgeSet::open(config, [&app] { return app.current_router(); });
+  if (!knowledge) {
+    std::fprintf(stderr, "keel: %s\n", knowledge.error().message.c_str());
+    return 1;
+  }
+  (*knowledge)->ingest_stale_in_background();
+  app.set_knowledge(std::move(*knowledge));
+  auto vector_stores = knowledge::VectorStores::open(
+      config, knowledge::router_embedder([&app] { return app.current_router(); }));
+  if (!vector_stores) {
+    std::fprintf(stderr, "keel: %s\n", vector_stores.error().message.c_str());
+    return 1;
+  }
+  app.set_vector_stores(std::move(*vector_stores));
+  // Copilots as public names, searching the knowledge bases opened above.
+  knowledge::KnowledgeSet* bases = app.knowledge();
   auto copilots = copilots::CopilotSet::load(
-      config, [](const std::string&) -> knowledge::KnowledgeBase* { return nullptr; });
+      config, [bases](const std::string& name) -> knowledge::KnowledgeBase* {
+        return bases != nullptr ? bases->find(name) : nullptr;
+      });
   if (!copilots) {
     std::fprintf(stderr, "keel: %s\n", copilots.error().message.c_str());
     return 1;

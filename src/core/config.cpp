@@ -70,6 +70,13 @@ const ToolsetConfig* Config::find_toolset(const std::string& name) const {
   return nullptr;
 }
 
+const KnowledgeConfig* Config::find_knowledge(const std::string& name) const {
+  for (const auto& base : knowledge) {
+    if (base.name == name) return &base;
+  }
+  return nullptr;
+}
+
 const PromptConfig* Config::find_prompt(const std::string& name) const {
   for (const auto& prompt : prompts) {
     if (prompt.name == name) return &prompt;
@@ -410,7 +417,8 @@ class Loader {
   void load(const Field& root) {
     const MapReader top(root, {"listen", "state", "log_content", "log_retention", "access_log",
                                "api_keys", "admin_keys", "providers", "models", "router", "server",
-                               "pricing", "toolsets", "prompts", "flows", "copilots", "tracing"});
+                               "pricing", "toolsets", "prompts", "flows", "knowledge",
+                               "vector_stores", "copilots", "tracing"});
     if (const Field* field = top.get("state")) {
       config_.state = text(*field);
       if (config_.state.empty()) fail(*field, "must not be empty");
@@ -466,6 +474,10 @@ class Loader {
     if (const Field* field = top.get("flows")) {
       for (const auto& item : list_items(*field)) load_flow_entry(item);
     }
+    if (const Field* field = top.get("knowledge")) {
+      for (const auto& item : list_items(*field)) load_knowledge(item);
+    }
+    if (const Field* field = top.get("vector_stores")) load_vector_stores(*field);
     if (const Field* field = top.get("copilots")) {
       for (const auto& item : list_items(*field)) load_copilot(item);
     }
@@ -1113,6 +1125,9 @@ class Loader {
       for (const auto& entry : list_items(*f)) {
         std::string base = text(entry);
         if (base.empty()) fail(entry, "must not be empty");
+        if (config_.find_knowledge(base) == nullptr) {
+          fail(entry, "no knowledge base named " + quote_value(base) + " (knowledge:)");
+        }
         copilot.knowledge.push_back(std::move(base));
       }
     }
@@ -1141,6 +1156,87 @@ class Loader {
       fail(*map.get("approval"), "the copilot has no tools to approve");
     }
     config_.copilots.push_back(std::move(copilot));
+  void load_knowledge(const Field& item) {
+    const MapReader map(item, {"name", "sources", "embedding_model", "chunk_tokens",
+                               "overlap_tokens", "rerank_model", "index", "embed_batch"});
+    KnowledgeConfig base;
+    base.line = item.line;
+    const Field& name = map.require("name");
+    base.name = text(name);
+    if (base.name.empty()) fail(name, "must not be empty");
+    if (base.name.find_first_of("/\\") != std::string::npos || base.name[0] == '.') {
+      fail(name, "must not contain / or \\ or start with . (it names the index's folder)");
+    }
+    if (config_.find_knowledge(base.name) != nullptr) {
+      fail(name, "duplicate knowledge base name " + quote_value(base.name));
+    }
+    const Field& sources = map.require("sources");
+    for (const auto& entry : list_items(sources)) {
+      std::string source = text(entry);
+      if (source.empty()) fail(entry, "must not be empty");
+      base.sources.push_back(std::move(source));
+    }
+    if (base.sources.empty()) fail(sources, "must list at least one file, folder or glob");
+    const Field& model = map.require("embedding_model");
+    base.embedding_model = text(model);
+    check_embedding_model(model, base.embedding_model);
+    if (const Field* f = map.get("chunk_tokens")) base.chunk_tokens = integer(*f, 16, 8192);
+    if (const Field* f = map.get("overlap_tokens")) base.overlap_tokens = integer(*f, 0, 4096);
+    if (base.overlap_tokens >= base.chunk_tokens) {
+      const Field* f = map.get("overlap_tokens");
+      fail(f ? *f : item, "overlap_tokens (" + std::to_string(base.overlap_tokens) +
+                              ") must be less than chunk_tokens (" +
+                              std::to_string(base.chunk_tokens) + ")");
+    }
+    if (const Field* f = map.get("rerank_model")) {
+      base.rerank_model = text(*f);
+      if (config_.find_model(base.rerank_model) == nullptr) {
+        fail(*f, "no model named " + quote_value(base.rerank_model));
+      }
+    }
+    if (const Field* f = map.get("index")) {
+      base.index = text(*f);
+      if (base.index.empty()) fail(*f, "must not be empty");
+      for (const auto& other : config_.knowledge) {
+        if (!other.index.empty() && other.index == base.index) {
+          fail(*f, "knowledge base " + quote_value(other.name) + " already uses this index");
+        }
+      }
+    }
+    if (const Field* f = map.get("embed_batch")) base.embed_batch = integer(*f, 1, 2048);
+    config_.knowledge.push_back(std::move(base));
+  }
+
+  // `vector_stores:` how /v1/vector_stores chunks and embeds uploads (knowledge's fields).
+  void load_vector_stores(const Field& field) {
+    const MapReader map(field,
+                        {"embedding_model", "chunk_tokens", "overlap_tokens", "embed_batch"});
+    KnowledgeConfig& stores = config_.vector_stores;
+    const Field& model = map.require("embedding_model");
+    stores.embedding_model = text(model);
+    check_embedding_model(model, stores.embedding_model);
+    if (const Field* f = map.get("chunk_tokens")) stores.chunk_tokens = integer(*f, 16, 8192);
+    if (const Field* f = map.get("overlap_tokens")) stores.overlap_tokens = integer(*f, 0, 4096);
+    if (stores.overlap_tokens >= stores.chunk_tokens) {
+      fail(field, "overlap_tokens (" + std::to_string(stores.overlap_tokens) +
+                      ") must be less than chunk_tokens (" + std::to_string(stores.chunk_tokens) +
+                      ")");
+    }
+    if (const Field* f = map.get("embed_batch")) stores.embed_batch = integer(*f, 1, 2048);
+  }
+
+  void check_embedding_model(const Field& field, const std::string& name) {
+    const ModelConfig* embedder = config_.find_model(name);
+    if (embedder == nullptr) fail(field, "no model named " + quote_value(name));
+    const bool embeds = std::any_of(
+        embedder->targets.begin(), embedder->targets.end(), [&](const TargetConfig& target) {
+          const ProviderConfig* provider = config_.find_provider(target.provider);
+          return provider != nullptr && provider->kind != ProviderKind::kAnthropic;
+        });
+    if (!embeds) {
+      fail(field, "model " + quote_value(name) +
+                      " has no target that serves embeddings (anthropic has none)");
+    }
   }
 
   TargetConfig load_target(const Field& item) {

@@ -147,6 +147,20 @@ struct CopilotConfig {
   int line = 0;   // of the entry, for messages
 };
 
+// `knowledge:` (DESIGN.md): a knowledge base, ingested by src/knowledge/ (`keel ingest NAME`).
+// Paths as written; relative ones are relative to the config file's folder.
+struct KnowledgeConfig {
+  std::string name;
+  std::vector<std::string> sources;  // files, folders (recursive), globs (*, ?, [..], **)
+  std::string embedding_model;       // a public model with a target that serves embeddings
+  int chunk_tokens = 300;            // a chunk's size, in estimated tokens (src/knowledge/chunk.h)
+  int overlap_tokens = 50;           // what a chunk repeats of the one before it in its section
+  std::string rerank_model;          // a public chat model that reranks fused results; "" none
+  std::string index;                 // the index's folder; "": .keel-knowledge/NAME
+  int embed_batch = 32;              // chunks per embeddings request
+  int line = 0;
+};
+
 struct RouterConfig {
   int backoff_base_ms = 100;         // first retry waits about this long, doubling each time
   int backoff_max_ms = 2000;
@@ -216,6 +230,10 @@ struct Config {
   std::vector<PromptConfig> prompts;
   std::vector<FlowConfig> flows;
   std::vector<CopilotConfig> copilots;
+  std::vector<KnowledgeConfig> knowledge;
+  // `vector_stores:` (embedding_model, chunk_tokens, overlap_tokens, embed_batch): how
+  // /v1/vector_stores chunks and embeds uploaded files; without an embedding_model they are off.
+  KnowledgeConfig vector_stores;
   RouterConfig router;
   std::map<std::string, ModelPrice> pricing;
   // Unset ${VAR}s seen while loading, for warnings.
@@ -228,6 +246,7 @@ struct Config {
   const ToolsetConfig* find_toolset(const std::string& name) const;
   const PromptConfig* find_prompt(const std::string& name) const;
   const CopilotConfig* find_copilot(const std::string& name) const;
+  const KnowledgeConfig* find_knowledge(const std::string& name) const;
 };
 
 // The tools `kind: builtin` offers (src/tools/builtin/).

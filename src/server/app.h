@@ -34,6 +34,10 @@ struct RouteCall {
 class Admin;
 class OtlpExporter;
 class Toolbox;
+namespace knowledge {
+class KnowledgeSet;
+class VectorStores;
+}  // namespace knowledge
 
 class App {
  public:
@@ -75,6 +79,15 @@ class App {
   void set_public_names(std::shared_ptr<const PublicNames> names) {
     public_names_ = std::move(names);
   }
+  // The config's knowledge bases (KnowledgeSet::open), by name; none by default.
+  void set_knowledge(std::shared_ptr<knowledge::KnowledgeSet> knowledge) {
+    knowledge_ = std::move(knowledge);
+  }
+  knowledge::KnowledgeSet* knowledge() const { return knowledge_.get(); }
+  // Uploaded files and vector stores (/v1/files, /v1/vector_stores); none by default.
+  void set_vector_stores(std::shared_ptr<knowledge::VectorStores> stores) {
+    vector_stores_ = std::move(stores);
+  }
 
   // Every route keel serves, in the order they are matched (src/server/routes.h).
   static std::span<const Route> routes();
@@ -106,6 +119,15 @@ class App {
   Task<void> embeddings(RouteCall& call);
   Task<void> run_prompt(RouteCall& call);      // src/server/prompts.cpp
   Task<void> run_flow_route(RouteCall& call);  // src/server/flows.cpp
+  // /v1/files and /v1/vector_stores, OpenAI's shapes (src/server/knowledge.cpp).
+  Task<void> files_route(RouteCall& call);
+  Task<void> file_route(RouteCall& call);
+  Task<void> file_content_route(RouteCall& call);
+  Task<void> vector_stores_route(RouteCall& call);
+  Task<void> vector_store_route(RouteCall& call);
+  Task<void> vector_store_files_route(RouteCall& call);
+  Task<void> vector_store_file_route(RouteCall& call);
+  Task<void> vector_store_search_route(RouteCall& call);
 
   // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
@@ -170,6 +192,8 @@ class App {
   std::shared_ptr<const PromptSet> prompts_;
   std::shared_ptr<const FlowSet> flows_;
   std::shared_ptr<const PublicNames> public_names_;
+  std::shared_ptr<knowledge::KnowledgeSet> knowledge_;
+  std::shared_ptr<knowledge::VectorStores> vector_stores_;
   std::atomic<int> in_flight_{0};
   std::vector<std::string> key_ids_;  // key_id_of each of config_.api_keys
   std::unique_ptr<Admin> admin_;  // /admin/... (admin.h)

@@ -290,7 +290,8 @@ TEST(ConfigErrorTest, OneDocumentOnly) {
 TEST(ConfigErrorTest, UnknownTopLevelKey) {
   EXPECT_EQ(error_of("state: x\n\nlisen: 127.0.0.1:80\n"),
             "keel.yaml:3: lisen: unknown key (expected one of listen, state, log_content, "
-            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, pricing, toolsets, prompts, flows, copilots, tracing)");
+            "log_retention, access_log, api_keys, admin_keys, providers, models, router, server, "
+            "pricing, toolsets, prompts, flows, knowledge, vector_stores, copilots, tracing)");
 }
 
 TEST(ConfigTest, AdminKeysAreTheirOwnList) {
@@ -852,7 +853,8 @@ TEST(InterpolateTest, KeysAreNotInterpolated) {
   EXPECT_EQ(error_of("${KEEL_TEST_KEYNAME}: x\n"),
             "keel.yaml:1: ${KEEL_TEST_KEYNAME}: unknown key (expected one of listen, state, "
             "log_content, log_retention, access_log, api_keys, admin_keys, providers, models, "
-            "router, server, pricing, toolsets, prompts, flows, copilots, tracing)");
+            "router, server, pricing, toolsets, prompts, flows, knowledge, vector_stores, copilots, "
+            "tracing)");
 }
 
 // Found by config_fuzz (fuzz/regressions/config/): yaml-cpp 0.7's LoadAll never returns on ","
@@ -1019,6 +1021,8 @@ TEST(CopilotConfigTest, LoadedAndChecked) {
       "toolsets: [{name: calc, kind: builtin, tools: [calculator]}]\n"
       "flows: [{name: classify, path: flows/c}]\n";
   auto config = parse_config(base +
+                                 "knowledge: [{name: handbook, sources: [docs/], "
+                                 "embedding_model: smart}]\n"
                                  "copilots:\n"
                                  "  - name: helpdesk\n"
                                  "    instructions: prompts/helpdesk.prompty\n"
@@ -1063,6 +1067,56 @@ TEST(CopilotConfigTest, LoadedAndChecked) {
             "keel.yaml:6: copilots[0].approval[0]: \"calc\" is not one of this copilot's tools");
   EXPECT_EQ(error("  - {name: a, model: smart, toolz: [calc]}\n").find("unknown key"),
             std::string("keel.yaml:6: copilots[0].toolz: ").size());
+  EXPECT_EQ(error("  - {name: a, model: smart, knowledge: [handbook]}\n"),
+            "keel.yaml:6: copilots[0].knowledge[0]: no knowledge base named \"handbook\" "
+            "(knowledge:)");
+}
+
+TEST(KnowledgeConfigTest, EntriesLoadAndAreChecked) {
+  const std::string models = kProviders +
+                             "  - {name: claude, kind: anthropic, api_key: k}\n"
+                             "models:\n"
+                             "  - {name: embed, targets: [{provider: openai, model: e}]}\n"
+                             "  - {name: chat, targets: [{provider: claude, model: c}]}\n";
+  Config config = load_ok(models +
+                          "knowledge:\n"
+                          "  - name: handbook\n"
+                          "    sources: [docs/, notes/*.md]\n"
+                          "    embedding_model: embed\n"
+                          "    chunk_tokens: 200\n"
+                          "    overlap_tokens: 20\n"
+                          "    rerank_model: chat\n");
+  ASSERT_EQ(config.knowledge.size(), 1u);
+  const KnowledgeConfig& base = config.knowledge[0];
+  EXPECT_EQ(base.sources, (std::vector<std::string>{"docs/", "notes/*.md"}));
+  EXPECT_EQ(base.chunk_tokens, 200);
+  EXPECT_EQ(base.overlap_tokens, 20);
+  EXPECT_EQ(base.rerank_model, "chat");
+  EXPECT_EQ(config.find_knowledge("handbook"), &config.knowledge[0]);
+  EXPECT_EQ(error_of(models + "knowledge:\n  - {name: k, sources: [a], embedding_model: nope}\n"),
+            "keel.yaml:10: knowledge[0].embedding_model: no model named \"nope\"");
+  EXPECT_EQ(error_of(models + "knowledge:\n  - {name: k, sources: [a], embedding_model: chat}\n"),
+            "keel.yaml:10: knowledge[0].embedding_model: model \"chat\" has no target that "
+            "serves embeddings (anthropic has none)");
+  EXPECT_EQ(error_of(models + "knowledge:\n  - {name: k, sources: [a], embedding_model: embed}\n"
+                              "  - {name: k, sources: [b], embedding_model: embed}\n"),
+            "keel.yaml:11: knowledge[1].name: duplicate knowledge base name \"k\"");
+  EXPECT_EQ(error_of(models + "knowledge:\n  - {name: k, sources: [], embedding_model: embed}\n"),
+            "keel.yaml:10: knowledge[0].sources: must list at least one file, folder or glob");
+  EXPECT_EQ(error_of(models + "knowledge:\n  - {name: k, sources: [a], embedding_model: embed, "
+                              "chunk_tokens: 40, overlap_tokens: 40}\n"),
+            "keel.yaml:10: knowledge[0].overlap_tokens: overlap_tokens (40) must be less than "
+            "chunk_tokens (40)");
+  EXPECT_EQ(
+      error_of(models + "knowledge:\n  - {name: ../k, sources: [a], embedding_model: embed}\n"),
+      "keel.yaml:10: knowledge[0].name: must not contain / or \\ or start with . (it names "
+      "the index's folder)");
+  EXPECT_EQ(load_ok(models + "vector_stores: {embedding_model: embed, chunk_tokens: 100}\n")
+                .vector_stores.chunk_tokens,
+            100);
+  EXPECT_EQ(error_of(models + "vector_stores: {embedding_model: chat}\n"),
+            "keel.yaml:9: vector_stores.embedding_model: model \"chat\" has no target that serves "
+            "embeddings (anthropic has none)");
 }
 
 }  // namespace
