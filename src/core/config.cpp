@@ -1156,6 +1156,8 @@ class Loader {
       fail(*map.get("approval"), "the copilot has no tools to approve");
     }
     config_.copilots.push_back(std::move(copilot));
+  }
+
   void load_knowledge(const Field& item) {
     const MapReader map(item, {"name", "sources", "embedding_model", "chunk_tokens",
                                "overlap_tokens", "rerank_model", "index", "embed_batch"});

@@ -114,7 +114,7 @@ Task<void> Admin::trace(std::string_view escaped_id, ResponseWriter& response) {
           ? parse_trace_ref(*decoded)
           : Result<TraceId>(Error(ErrorCode::kInvalidArgument, "a malformed %-escape in the id"));
   if (!id) {
-    co_await send_error(response, id.error());
+    co_await send_admin_error(response, id.error());
     co_return;
   }
   auto spans = co_await off_io(reads_, [&] {
@@ -124,10 +124,10 @@ Task<void> Admin::trace(std::string_view escaped_id, ResponseWriter& response) {
     return read_trace(store_, *id, config_.providers);
   });
   if (!spans) {
-    co_await send_error(response, spans.error());
+    co_await send_admin_error(response, spans.error());
     co_return;
   }
-  co_await send_json(response, trace_to_json(*spans));
+  co_await send_admin_json(response, trace_to_json(*spans));
 }
 
 Task<void> Admin::models(const Router& router, ResponseWriter& response) {

@@ -51,6 +51,13 @@ Result<Json> chat_flow_inputs(const Flow& flow, const ChatRequest& request) {
     if (input.is_chat_input) input_name = input.name;
     if (input.is_chat_history) history_name = input.name;
   }
+  // Prompt flow's chat flows name it by convention when no input says is_chat_history
+  // (chat-basic's `chat_history: {type: list}`).
+  if (history_name.empty()) {
+    for (const FlowInput& input : flow.inputs) {
+      if (input.name == "chat_history" && input.type == "list") history_name = input.name;
+    }
+  }
   for (const FlowOutput& output : flow.outputs) {
     if (output.is_chat_output) output_name = output.name;
   }
