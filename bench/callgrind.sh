@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Instructions per request on each of keel's threads, under callgrind (bench/README.md,
+# "Profiling keel"): deterministic where wrk's CPU column moves with the machine's load, so two
+# builds can be compared on a busy machine. A node mock answers as bench/run.sh's nginx mock does
+# (but chunked, as real vendors answer), keel runs under valgrind with instrumentation off during a
+# warm-up, then `wrk -c1` drives it for SECONDS with instrumentation on; each thread's total is
+# divided by wrk's request count.
+#
+#   bench/callgrind.sh KEEL_BIN [plain|stream] [SECONDS]     # e.g. A/B: run it for each binary
+#
+# Needs valgrind, wrk, curl and node. Prints one line per thread (the io thread is usually -01,
+# the request log's writer -02).
+set -euo pipefail
+BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream] [SECONDS]}
+MODE=${2:-plain}
+SECS=${3:-8}
+W=$(mktemp -d)
+trap 'kill "${KEEL:-}" "${MOCK:-}" 2>/dev/null || true; rm -rf "$W"' EXIT
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+MP=$(free_port); KP=$(free_port)
+cat >"$W/mock.mjs" <<'JS'
+import http from 'node:http';
+const CHAT = '{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}';
+const chunk = (d, f) => `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,"delta":${d},"finish_reason":${f}}]}\n\n`;
+let SSE = chunk('{"role":"assistant","content":""}', 'null');
+for (const w of ['Hello', ' from', ' the', ' mock', ' upstream.']) SSE += chunk(JSON.stringify({ content: w }), 'null');
+SSE += chunk('{}', '"stop"') + 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}\n\ndata: [DONE]\n\n';
+http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.url === '/v1/chat/completions') { res.writeHead(200, { 'content-type': 'application/json' }); res.end(CHAT); }
+    else if (req.url === '/stream/v1/chat/completions') { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.end(SSE); }
+    else { res.writeHead(404); res.end(); }
+  });
+}).listen(+process.argv[2], '127.0.0.1');
+JS
+node "$W/mock.mjs" "$MP" & MOCK=$!
+cat >"$W/keel.yaml" <<YAML
+listen: 127.0.0.1:$KP
+state: sqlite:$W/keel.db
+log_retention: {days: 0, max_requests: 0}
+server: {threads: 1, shutdown_grace_ms: 1000}
+providers:
+  - {name: mock, kind: openai, base_url: "http://127.0.0.1:$MP/v1", api_key: bench}
+  - {name: mock-stream, kind: openai, base_url: "http://127.0.0.1:$MP/stream/v1", api_key: bench}
+models:
+  - {name: bench, retries: 0, targets: [{provider: mock, model: m}]}
+  - {name: bench-stream, retries: 0, targets: [{provider: mock-stream, model: m}]}
+YAML
+valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
+  --callgrind-out-file="$W/cg.out" "$BIN" serve --config "$W/keel.yaml" >"$W/keel.log" 2>&1 &
+KEEL=$!
+for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$KP/healthz" && break; sleep 0.3; done
+if [[ $MODE == plain ]]; then
+  BODY='{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
+else
+  BODY='{"model":"bench-stream","messages":[{"role":"user","content":"hi"}],"stream":true}'
+fi
+printf 'wrk.method = "POST"; wrk.body = %s; wrk.headers["Content-Type"] = "application/json"\n' \
+  "'$BODY'" >"$W/post.lua"
+URL="http://127.0.0.1:$KP/v1/chat/completions"
+wrk -t1 -c1 -d3s -s "$W/post.lua" "$URL" >/dev/null
+callgrind_control -i on "$KEEL" >/dev/null
+wrk -t1 -c1 -d"${SECS}s" -s "$W/post.lua" "$URL" >"$W/wrk.txt"
+callgrind_control -i off "$KEEL" >/dev/null
+N=$(awk '/requests in/ {print $1}' "$W/wrk.txt")
+kill -INT "$KEEL"; wait "$KEEL" || true
+echo "$MODE: $N requests"
+for f in "$W"/cg.out-*; do
+  per=$(($(awk '/^totals:/ {print $2}' "$f") / N))
+  if ((per > 0)); then echo "  thread ${f##*-}: $per instructions per request"; fi
+done
