@@ -4,8 +4,7 @@
 // instructions reach the model as its system message, its tools run in keel's tool loop, a tool
 // under `approval` goes back to the client and the client's result continues the turn, and a
 // copilot with the Jira OpenAPI toolset files an issue at a fake Jira. `keel chat COPILOT` works.
-// Citations over a real knowledge base need `keel ingest`; that test skips, saying so, where it
-// is not built yet.
+// Citations over a real knowledge base (ingested by `keel ingest`), plain and streamed.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -253,13 +252,10 @@ describe('copilot config', () => {
   });
 });
 
-// Citations over a real knowledge base: needs `keel ingest` (the knowledge bases of issue 23);
-// skipped, saying so, until it exists in this build.
+// Citations over a real knowledge base (src/knowledge/, ingested by `keel ingest`).
 describe('copilot citations over a knowledge base', () => {
-  let openai, keel, ingestAvailable = false;
+  let openai, keel;
   before(async () => {
-    ingestAvailable = (await runKeel(['ingest', '--help'])).code === 0;
-    if (!ingestAvailable) return;
     // The model cites what the prompt numbered: the source whose text names the VPN, and a
     // number that was never retrieved (which keel must drop).
     openai = await startFakeOpenAI({
@@ -294,8 +290,7 @@ describe('copilot citations over a knowledge base', () => {
 
   const question = [{ role: 'user', content: 'How do I connect to the VPN?' }];
 
-  test('openai chat: url_citation annotations name the retrieved chunk; unknown markers dropped', async (t) => {
-    if (!ingestAvailable) return t.skip('keel ingest is not available in this build (knowledge bases land separately)');
+  test('openai chat: url_citation annotations name the retrieved chunk; unknown markers dropped', async () => {
     const completion = await makeClient(keel).chat.completions.create({ model: 'helpdesk', messages: question });
     const message = completion.choices[0].message;
     assert.doesNotMatch(message.content, /\[99\]/);
@@ -309,8 +304,7 @@ describe('copilot citations over a knowledge base', () => {
     assert.equal(final.choices[0].message.annotations.length, 1);
   });
 
-  test('responses: file_citation; anthropic: char_location citations', async (t) => {
-    if (!ingestAvailable) return t.skip('keel ingest is not available in this build (knowledge bases land separately)');
+  test('responses: file_citation; anthropic: char_location citations', async () => {
     const response = await makeClient(keel).responses.create({ model: 'helpdesk', input: 'How do I connect to the VPN?' });
     const annotations = response.output[0].content[0].annotations;
     assert.equal(annotations.length, 1);

@@ -537,7 +537,8 @@ export async function startFakeOpenAI(options = {}) {
     function streamText() {
       write(chunk(role));
       const text = completionText(body, behaviour);
-      const pieces = behaviour.kind === 'ok' ? FAKE_TEXT_CHUNKS : splitText(text);
+      // The fixed chunks of FAKE_TEXT; a test's own answer (options.answer) or another text split.
+      const pieces = text === FAKE_TEXT ? FAKE_TEXT_CHUNKS : splitText(text);
       for (const piece of pieces) write(chunk({ content: piece }));
       return finishAll('stop');
     }
