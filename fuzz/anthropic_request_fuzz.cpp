@@ -87,7 +87,7 @@ void as_count_request(std::string_view input) {
     dump_checked(*wire);
     for (const auto& [key, value] : wire->items()) {
       FUZZ_CHECK(key == "model" || key == "messages" || key == "system" || key == "tools" ||
-                     key == "tool_choice" || key == "output_config",
+                     key == "tool_choice" || key == "thinking" || key == "output_config",
                  "a count_tokens body with a field MessageCountTokensParams does not have");
     }
   } else {
