@@ -111,6 +111,16 @@ Error store_error(const Error& error) {
                "keel could not read or write its knowledge store: " + error.message);
 }
 
+// What a lookup (a Result of an optional, or of whether it found and deleted) answers when it
+// failed or found nothing; nullopt when it found the object.
+template <typename Found>
+std::optional<Error> lookup_error(const Result<Found>& found, std::string_view kind,
+                                  const std::string& id) {
+  if (!found) return store_error(found.error());
+  if (!*found) return not_found(kind, id);
+  return std::nullopt;
+}
+
 }  // namespace
 
 Task<void> App::files_route(RouteCall& call) {
@@ -189,9 +199,8 @@ Task<void> App::file_route(RouteCall& call) {
   }
   if (call.request.message.method() == bhttp::verb::delete_) {
     auto deleted = stores->delete_file(owner, id);
-    if (!deleted || !*deleted) {
-      const Error error = deleted ? not_found("file", id) : store_error(deleted.error());
-      co_await send_error(call.response, error, nullptr);
+    if (const std::optional<Error> error = lookup_error(deleted, "file", id)) {
+      co_await send_error(call.response, *error, nullptr);
       co_return;
     }
     const std::string answer = dump(Json{{"id", id}, {"object", "file"}, {"deleted", true}});
@@ -199,9 +208,8 @@ Task<void> App::file_route(RouteCall& call) {
     co_return;
   }
   auto found = stores->get_file(owner, id);
-  if (!found || !*found) {
-    const Error error = found ? not_found("file", id) : store_error(found.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(found, "file", id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   co_await call.response.send(200, kJson, dump(file_json(**found)));
@@ -212,9 +220,8 @@ Task<void> App::file_content_route(RouteCall& call) {
   const std::string id = param_of(call, 0);
   auto content = stores ? stores->file_content(owner_of(call.request.message), id)
                         : Result<std::optional<std::string>>(std::optional<std::string>());
-  if (!content || !*content) {
-    const Error error = content ? not_found("file", id) : store_error(content.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(content, "file", id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   co_await call.response.send(200, "application/octet-stream", std::move(**content));
@@ -274,9 +281,8 @@ Task<void> App::vector_stores_route(RouteCall& call) {
   }
   for (const auto& file_id : file_ids) {
     auto file = stores->get_file(owner, file_id);
-    if (!file || !*file) {
-      const Error error = file ? not_found("file", file_id) : store_error(file.error());
-      co_await send_error(call.response, error, nullptr);
+    if (const std::optional<Error> error = lookup_error(file, "file", file_id)) {
+      co_await send_error(call.response, *error, nullptr);
       co_return;
     }
   }
@@ -294,9 +300,8 @@ Task<void> App::vector_stores_route(RouteCall& call) {
     }
   }
   auto store = stores->get_store(owner, created->id);
-  if (!store || !*store) {
-    const Error error = store ? not_found("vector store", created->id) : store_error(store.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(store, "vector store", created->id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   co_await call.response.send(200, kJson, dump(store_json(**store)));
@@ -312,9 +317,8 @@ Task<void> App::vector_store_route(RouteCall& call) {
   }
   if (call.request.message.method() == bhttp::verb::delete_) {
     auto deleted = stores->delete_store(owner, id);
-    if (!deleted || !*deleted) {
-      const Error error = deleted ? not_found("vector store", id) : store_error(deleted.error());
-      co_await send_error(call.response, error, nullptr);
+    if (const std::optional<Error> error = lookup_error(deleted, "vector store", id)) {
+      co_await send_error(call.response, *error, nullptr);
       co_return;
     }
     const std::string answer =
@@ -323,9 +327,8 @@ Task<void> App::vector_store_route(RouteCall& call) {
     co_return;
   }
   auto found = stores->get_store(owner, id);
-  if (!found || !*found) {
-    const Error error = found ? not_found("vector store", id) : store_error(found.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(found, "vector store", id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   co_await call.response.send(200, kJson, dump(store_json(**found)));
@@ -337,9 +340,8 @@ Task<void> App::vector_store_files_route(RouteCall& call) {
   const std::string id = param_of(call, 0);
   auto store = stores ? stores->get_store(owner, id)
                       : Result<std::optional<knowledge::VectorStoreRecord>>(std::nullopt);
-  if (!store || !*store) {
-    const Error error = store ? not_found("vector store", id) : store_error(store.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(store, "vector store", id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   if (call.request.message.method() != bhttp::verb::post) {
@@ -385,9 +387,8 @@ Task<void> App::vector_store_file_route(RouteCall& call) {
   }
   if (call.request.message.method() == bhttp::verb::delete_) {
     auto removed = stores->remove_store_file(owner, id, file_id);
-    if (!removed || !*removed) {
-      const Error error = removed ? not_found("file", file_id) : store_error(removed.error());
-      co_await send_error(call.response, error, nullptr);
+    if (const std::optional<Error> error = lookup_error(removed, "file", file_id)) {
+      co_await send_error(call.response, *error, nullptr);
       co_return;
     }
     const std::string answer =
@@ -396,9 +397,8 @@ Task<void> App::vector_store_file_route(RouteCall& call) {
     co_return;
   }
   auto found = stores->get_store_file(owner, id, file_id);
-  if (!found || !*found) {
-    const Error error = found ? not_found("file", file_id) : store_error(found.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(found, "file", file_id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   co_await call.response.send(200, kJson, dump(store_file_json(**found, config_.vector_stores)));
@@ -444,9 +444,8 @@ Task<void> App::vector_store_search_route(RouteCall& call) {
   }
   auto store = stores ? stores->get_store(owner, id)
                       : Result<std::optional<knowledge::VectorStoreRecord>>(std::nullopt);
-  if (!store || !*store) {
-    const Error error = store ? not_found("vector store", id) : store_error(store.error());
-    co_await send_error(call.response, error, nullptr);
+  if (const std::optional<Error> error = lookup_error(store, "vector store", id)) {
+    co_await send_error(call.response, *error, nullptr);
     co_return;
   }
   auto found = co_await stores->search(owner, id, query, k, call.response.client_gone());
