@@ -1,9 +1,7 @@
 #include "flows/python.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +13,8 @@
 #include <vector>
 
 #include "api/json_util.h"
+#include "core/child_process.h"
 
-extern char** environ;
 
 namespace keel {
 
@@ -116,43 +114,17 @@ std::string python_binary() {
 }
 
 Result<Worker> spawn_worker(const std::string& folder) {
-  int to_child[2], from_child[2];
-  if (pipe2(to_child, O_CLOEXEC) != 0) return Error(ErrorCode::kInternal, "pipe failed");
-  if (pipe2(from_child, O_CLOEXEC) != 0) {
-    close(to_child[0]);
-    close(to_child[1]);
-    return Error(ErrorCode::kInternal, "pipe failed");
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  // Its own process group, so that a kill reaches what the node started; default signals.
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t default_signals;
-  sigemptyset(&default_signals);
-  sigaddset(&default_signals, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attributes, &default_signals);
   const std::string python = python_binary();
-  const char* argv[] = {python.c_str(), "-c", kRunner, nullptr};
-  Worker worker;
-  const int spawned = posix_spawnp(&worker.pid, python.c_str(), &actions, &attributes,
-                                   const_cast<char**>(argv), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(to_child[0]);
-  close(from_child[1]);
-  if (spawned != 0) {
-    close(to_child[1]);
-    close(from_child[0]);
+  auto child = spawn_piped({python, "-c", kRunner});
+  if (!child) {
+    if (child.error().code != ErrorCode::kUnavailable) return child.error();
     return Error(ErrorCode::kUnavailable,
-                 python + " cannot be run (apt install python3): " + std::strerror(spawned));
+                 python + " cannot be run (apt install python3): " + child.error().message);
   }
-  worker.to_child = to_child[1];
-  worker.from_child = from_child[0];
+  Worker worker;
+  worker.pid = child->pid;
+  worker.to_child = child->stdin_fd;
+  worker.from_child = child->stdout_fd;
   worker.folder = folder;
   return worker;
 }

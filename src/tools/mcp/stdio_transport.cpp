@@ -1,8 +1,6 @@
 // MCP over stdio: the server is a child process; newline-delimited JSON-RPC on its stdin and
 // stdout; its stderr is keel's.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <mutex>
 
 #include "api/mcp.h"
+#include "core/child_process.h"
 #include "core/log.h"
 #include "tools/mcp/transport.h"
 
@@ -30,57 +29,26 @@ class StdioTransport final : public McpTransport,
   ~StdioTransport() override { close(); }
 
   Task<Status> open(CancelPtr) override {
-    int to_child[2], from_child[2];
-    if (pipe2(to_child, O_CLOEXEC) != 0) co_return os_error("pipe");
-    if (pipe2(from_child, O_CLOEXEC) != 0) {
-      ::close(to_child[0]);
-      ::close(to_child[1]);
-      co_return os_error("pipe");
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
-    posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
     // Its own process group, so that close() reaches what it starts (npx starts node); SIGPIPE
     // back to its default there (keel ignores it, see make_stdio_transport).
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attributes, 0);
-    sigset_t default_signals;
-    sigemptyset(&default_signals);
-    sigaddset(&default_signals, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attributes, &default_signals);
-    std::vector<std::string> argv_text{config_.command};
-    argv_text.insert(argv_text.end(), config_.args.begin(), config_.args.end());
-    std::vector<char*> argv;
-    for (auto& arg : argv_text) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_text;
+    std::vector<std::string> argv{config_.command};
+    argv.insert(argv.end(), config_.args.begin(), config_.args.end());
+    std::vector<std::string> env;
     for (char** entry = environ; *entry != nullptr; ++entry) {
       const std::string_view line(*entry);
       const std::string name(line.substr(0, line.find('=')));
-      if (!config_.env.count(name)) env_text.emplace_back(line);
+      if (!config_.env.count(name)) env.emplace_back(line);
     }
-    for (const auto& [name, value] : config_.env) env_text.push_back(name + "=" + value);
-    std::vector<char*> envp;
-    for (auto& entry : env_text) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-    const int spawned = posix_spawnp(&pid_, config_.command.c_str(), &actions, &attributes,
-                                     argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    ::close(to_child[0]);
-    ::close(from_child[1]);
-    if (spawned != 0) {
-      ::close(to_child[1]);
-      ::close(from_child[0]);
+    for (const auto& [name, value] : config_.env) env.push_back(name + "=" + value);
+    auto child = spawn_piped(argv, &env);
+    if (!child) {
       pid_ = -1;
-      co_return Status(ErrorCode::kUnavailable,
-                       "cannot start " + config_.command + ": " + std::strerror(spawned));
+      co_return Status(child.error().code,
+                       "cannot start " + config_.command + ": " + child.error().message);
     }
-    stdin_ = std::make_unique<asio::posix::stream_descriptor>(executor_, to_child[1]);
-    stdout_ = std::make_unique<asio::posix::stream_descriptor>(executor_, from_child[0]);
+    pid_ = child->pid;
+    stdin_ = std::make_unique<asio::posix::stream_descriptor>(executor_, child->stdin_fd);
+    stdout_ = std::make_unique<asio::posix::stream_descriptor>(executor_, child->stdout_fd);
     alive_ = true;
     down_reason_.clear();
     asio::co_spawn(executor_, read_loop(shared_from_this()), asio::detached);
@@ -143,10 +111,6 @@ class StdioTransport final : public McpTransport,
     asio::steady_timer wake;
     std::optional<Result<Json>> result;
   };
-
-  Status os_error(const char* what) {
-    return Status(ErrorCode::kUnavailable, std::string(what) + ": " + std::strerror(errno));
-  }
 
   // Queues a line; one writer at a time drains the queue, so lines never interleave.
   void send(std::string line) {
