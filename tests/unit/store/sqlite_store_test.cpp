@@ -14,6 +14,8 @@
 
 #include "core/clock.h"
 
+#include "store_file_test.h"
+
 namespace keel {
 namespace {
 
@@ -59,27 +61,7 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-class SqliteStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ =
-        fs::temp_directory_path() / ("keel-store-" + std::to_string(getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = dir_ / "keel.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<SqliteStore> open(SqliteStoreOptions options = {}) {
-    auto store = SqliteStore::open(path_.string(), options);
-    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
-    return store.ok() ? std::move(*store) : nullptr;
-  }
-
-  fs::path dir_;
-  fs::path path_;
-};
+class SqliteStoreTest : public StoreFileTest {};
 
 RequestRecord make_record(const std::string& id, int64_t started_ms, int attempts = 0) {
   RequestRecord r;

@@ -12,29 +12,15 @@
 #include "core/ids.h"
 #include "store/request_spans.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store_file_test.h"
 
 namespace keel {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SqliteTraceTest : public ::testing::Test {
+class SqliteTraceTest : public StoreFileTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ =
-        fs::temp_directory_path() / ("keel-trace-" + std::to_string(getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = dir_ / "keel.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<SqliteStore> open(SqliteStoreOptions options = {}) {
-    auto store = SqliteStore::open(path_.string(), options);
-    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
-    return store.ok() ? std::move(*store) : nullptr;
-  }
   // Rows of `sql` from an independent connection (what the sqlite3 CLI sees), columns joined
   // by '|', NULL as "NULL".
   std::vector<std::string> rows(const std::string& sql) {
@@ -58,8 +44,6 @@ class SqliteTraceTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
-  fs::path path_;
 };
 
 // A chat that failed over once and called one tool in between.
