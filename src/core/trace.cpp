@@ -1,5 +1,6 @@
 #include "core/trace.h"
 
+#include <array>
 #include <chrono>
 
 #include "core/ids.h"
@@ -20,12 +21,18 @@ void append_hex(std::string& out, uint64_t value, int digits) {
   for (int i = digits - 1; i >= 0; --i) out += kHex[(value >> (4 * i)) & 0xf];
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// A byte's value as a hex digit, -1 when it is none: one load per digit (a request's trace id
+// parses 24 of them per request, on the io thread and again on the log's writer).
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> table{};
+  table.fill(-1);
+  for (int c = '0'; c <= '9'; ++c) table[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) table[c] = static_cast<int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) table[c] = static_cast<int8_t>(c - 'A' + 10);
+  return table;
+}();
+
+int hex_digit(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
 
 // `digits` hex digits of `text` from `at` into `value`; false on a non-hex character.
 bool parse_hex(std::string_view text, size_t at, size_t digits, uint64_t& value) {
