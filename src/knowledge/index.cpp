@@ -21,7 +21,7 @@ class VectorGraph {
  public:
   static constexpr size_t kM = 16;
   static constexpr size_t kEfConstruction = 200;
-  static constexpr size_t kEfSearch = 128;
+  static constexpr size_t kEfSearch = 256;
 
   VectorGraph(int dimensions, size_t capacity)
       : space_(static_cast<size_t>(dimensions)),

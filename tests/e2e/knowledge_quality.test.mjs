@@ -110,11 +110,10 @@ async function search(query, mode, k) {
 
 const pageOf = (source) => path.basename(source, '.html');
 
-// NOT MET YET (2026-12-07, this corpus): vector 0.925, keyword 0.975, fused 0.950; hnswlib
-// recall@10 against exact 0.977. With a lexical embedding the vector list adds little that BM25
-// lacks; marked todo (node:test reports it, the run does not fail) until that is fixed.
-const TODO = 'fused must beat keyword-only (measured 0.950 vs 0.975) and hnswlib recall@10 >= 0.98 (0.977)';
-test('retrieval over Python\'s documentation: fused beats vector-only and keyword-only; hnswlib matches exact search', { skip: missing || false, todo: TODO, timeout: 600000 }, async () => {
+// Measured by the first test, judged by both.
+let recall = null;
+
+test('retrieval over Python\'s documentation: fused beats vector-only; hnswlib matches exact search', { skip: missing || false, timeout: 600000 }, async () => {
   const ingest = await runKeel(['ingest', 'pydocs', '--json', '--config', configPath], { timeoutMs: 400000 });
   assert.equal(ingest.code, 0, ingest.stderr);
   const report = JSON.parse(ingest.stdout);
@@ -133,13 +132,12 @@ test('retrieval over Python\'s documentation: fused beats vector-only and keywor
     const exactIds = new Set(exact.map((p) => p.chunk_id));
     overlap += graph.filter((p) => exactIds.has(p.chunk_id)).length / exact.length;
   }
-  const recall = Object.fromEntries(Object.entries(hits).map(([mode, n]) => [mode, n / QUESTIONS.length]));
+  recall = Object.fromEntries(Object.entries(hits).map(([mode, n]) => [mode, n / QUESTIONS.length]));
   const graphRecall = overlap / QUESTIONS.length;
   console.log(`recall@5 over ${QUESTIONS.length} questions, ${report.chunks_total} chunks: ` +
     `vector ${recall.vector.toFixed(3)}, keyword ${recall.keyword.toFixed(3)}, fused ${recall.fused.toFixed(3)}; ` +
     `hnswlib recall@10 against exact search ${graphRecall.toFixed(3)}`);
   assert.ok(recall.fused > recall.vector, `fused ${recall.fused} must beat vector-only ${recall.vector}`);
-  assert.ok(recall.fused > recall.keyword, `fused ${recall.fused} must beat keyword-only ${recall.keyword}`);
   assert.ok(graphRecall >= 0.98, `hnswlib recall@10 ${graphRecall}`);
 
   // A second ingest finds nothing to do.
@@ -148,4 +146,13 @@ test('retrieval over Python\'s documentation: fused beats vector-only and keywor
   const second = JSON.parse(again.stdout);
   assert.equal(second.indexed, 0);
   assert.equal(second.unchanged, second.files);
+});
+
+// NOT MET YET (2026-12-07, this corpus): keyword 0.975, fused 0.950. The only embeddings offline
+// are the fake upstream's hashed words and trigrams, lexical like BM25, so the vector list adds
+// little that BM25 lacks; marked todo (node:test reports it, the run does not fail) until a
+// semantic embedding model can be used here.
+test('retrieval over Python\'s documentation: fused beats keyword-only', { skip: missing || false, todo: 'fused must beat keyword-only (measured 0.950 vs 0.975 with a lexical embedding)' }, () => {
+  assert.ok(recall, 'the measuring test ran');
+  assert.ok(recall.fused > recall.keyword, `fused ${recall.fused} must beat keyword-only ${recall.keyword}`);
 });
