@@ -110,18 +110,16 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
     pair_span.ok();
   }
   pair_span.end();
-  store_.record_spans(std::move(trace));
   ShadowPairRecord record;
   record.id = served.request_id;
   record.model = served.model;
   record.shadow_model = shadow.model;
   record.created_ms = unix_millis();
   record.result = result.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (auto status = store_.save_shadow_pair(record); !status) {
-    KEEL_LOG(kWarn) << "shadow: pair " << record.id << " not stored: " << status.error().message;
-  } else {
-    mirrored_.fetch_add(1);
-  }
+  // Written by the log's writer, off this io thread (a full queue drops it, as it drops a
+  // request record, and says so in the log and /metrics).
+  store_.record_shadow_pair(std::move(record), std::move(trace));
+  mirrored_.fetch_add(1);
 }
 
 Json shadow_report(const std::vector<ShadowPairRecord>& pairs) {

@@ -34,6 +34,8 @@ struct AttemptRecord {
   std::string variant;  // the prompt variant sent (a file), "" when not a prompt run
 };
 
+struct ShadowPairRecord;
+
 struct RequestRecord {
   std::string id;                // keel's request id
   int64_t started_ms = 0;
@@ -52,8 +54,9 @@ struct RequestRecord {
   // The request's trace (Trace::for_request(id)): the spans recorded while it ran (tool calls,
   // flow nodes), written with the record into `spans`. The request's own span and its attempts'
   // are not in it: they are derived from this record (store/request_spans.h). A record with no
-  // id carries only spans (record_spans).
+  // id carries only spans (record_spans), and may carry a shadow pair (record_shadow_pair).
   Trace trace;
+  std::shared_ptr<const ShadowPairRecord> shadow_pair;
 };
 
 // What the log's writer has done since start, for /metrics.
@@ -227,8 +230,11 @@ class Store : public StoreReader {
   virtual Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) = 0;
   // The newest runs first (by creation), at most `limit`.
   virtual Result<std::vector<EvalRunRecord>> eval_runs(int limit) = 0;
-  // Shadow pairs (table shadow_pairs), written like eval rows; newest first, at most `limit`.
-  virtual Status save_shadow_pair(const ShadowPairRecord& pair) = 0;
+  // Shadow pairs (table shadow_pairs): queued with the pair's trace and written by the log's
+  // writer like record_spans() (a mirror runs on an io thread, which must not wait for a
+  // transaction); flush() waits for them too. A pair of the same id is replaced.
+  virtual void record_shadow_pair(ShadowPairRecord pair, Trace trace) = 0;
+  // Newest first, at most `limit`.
   virtual Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model,
                                                              int limit) = 0;
 };

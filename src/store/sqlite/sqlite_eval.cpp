@@ -170,21 +170,37 @@ Result<std::vector<EvalRunRecord>> SqliteStore::eval_runs(int limit) {
   return runs;
 }
 
-Status SqliteStore::save_shadow_pair(const ShadowPairRecord& pair) {
-  std::lock_guard lock(read_mutex_);
-  sqlite3* db = read_connection();
-  if (auto status = ensure_tables(db, eval_tables_); !status) return status;
-  return insert_row(db,
-                    "INSERT OR REPLACE INTO shadow_pairs(id, model, shadow_model, created_ms, "
-                    "result) VALUES(?1, ?2, ?3, ?4, ?5)",
-                    [&](sqlite3_stmt* stmt) {
-                      bind(stmt, 1, pair.id);
-                      bind(stmt, 2, pair.model);
-                      bind(stmt, 3, pair.shadow_model);
-                      sqlite3_bind_int64(stmt, 4,
-                                         pair.created_ms ? pair.created_ms : unix_millis());
-                      bind(stmt, 5, pair.result);
-                    });
+void SqliteStore::record_shadow_pair(ShadowPairRecord pair, Trace trace) {
+  RequestRecord carrier;  // no id: its spans and its pair are written
+  carrier.trace = std::move(trace);
+  carrier.shadow_pair = std::make_shared<const ShadowPairRecord>(std::move(pair));
+  record(std::move(carrier));
+}
+
+// On the writer's thread, inside its transaction.
+bool SqliteStore::insert_shadow_pair(const ShadowPairRecord& pair) {
+  sqlite3* db = write_db_.get();
+  if (!insert_shadow_pair_) {
+    if (!ensure_tables(db, writer_eval_tables_).ok()) return false;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db,
+                           "INSERT OR REPLACE INTO shadow_pairs(id, model, shadow_model, "
+                           "created_ms, result) VALUES(?1, ?2, ?3, ?4, ?5)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+      return false;
+    }
+    insert_shadow_pair_.reset(raw);
+  }
+  sqlite3_stmt* stmt = insert_shadow_pair_.get();
+  bind(stmt, 1, pair.id);
+  bind(stmt, 2, pair.model);
+  bind(stmt, 3, pair.shadow_model);
+  sqlite3_bind_int64(stmt, 4, pair.created_ms ? pair.created_ms : unix_millis());
+  bind(stmt, 5, pair.result);
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return rc == SQLITE_DONE;
 }
 
 Result<std::vector<ShadowPairRecord>> SqliteStore::shadow_pairs(const std::string& model,

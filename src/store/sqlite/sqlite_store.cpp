@@ -819,6 +819,7 @@ bool SqliteStore::insert_record(const RequestRecord& record) {
     }
   }
   const RequestRecord* one = &record;
+  if (record.shadow_pair && !insert_shadow_pair(*record.shadow_pair)) return false;
   return insert_spans(&one, 1);
 }
 
@@ -830,6 +831,7 @@ bool SqliteStore::insert_records(const std::vector<RequestRecord>& batch) {
   bool spans = false;
   for (const auto& record : batch) {
     spans = spans || !record.trace.spans().empty();
+    if (record.shadow_pair && !insert_shadow_pair(*record.shadow_pair)) return false;
     if (record.id.empty()) continue;
     request_rows_.push_back(&record);
     for (size_t seq = 0; seq < record.attempts.size(); ++seq) {

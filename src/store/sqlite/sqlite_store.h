@@ -76,7 +76,7 @@ class SqliteStore final : public Store {
   Status save_eval_row(const EvalRowRecord& row) override;
   Result<std::vector<EvalRowRecord>> eval_rows(const std::string& run_id) override;
   Result<std::vector<EvalRunRecord>> eval_runs(int limit) override;
-  Status save_shadow_pair(const ShadowPairRecord& pair) override;
+  void record_shadow_pair(ShadowPairRecord pair, Trace trace) override;
   Result<std::vector<ShadowPairRecord>> shadow_pairs(const std::string& model, int limit) override;
 
   // Stored Responses state, on a connection of its own (sqlite_state.h).
@@ -153,6 +153,8 @@ class SqliteStore final : public Store {
   bool insert_records(const std::vector<RequestRecord>& batch);
   // The spans of `count` records (sqlite_trace.cpp), several rows per INSERT.
   bool insert_spans(const RequestRecord* const* records, size_t count);
+  // A carrier's shadow pair (sqlite_eval.cpp), on the writer's connection.
+  bool insert_shadow_pair(const ShadowPairRecord& pair);
   bool prune_spans(int64_t before_ns);  // deletes spans that started before
   struct PruneStep {
     int64_t deleted = 0;   // requests
@@ -193,6 +195,8 @@ class SqliteStore final : public Store {
   Stmt insert_spans_;                               // kSpansPerInsert rows each
   Stmt delete_spans_before_;
   std::vector<const Span*> span_rows_;
+  Stmt insert_shadow_pair_;          // prepared at the first pair (sqlite_eval.cpp)
+  bool writer_eval_tables_ = false;  // the writer has made sure the eval tables exist
   // Retention (prune_step)
   Stmt nth_oldest_start_;         // started_ms of the ?1-th oldest request (0-based)
   Stmt delete_attempts_started_;  // attempts of requests with started_ms <= ?1

@@ -47,9 +47,11 @@ TEST(EvalRows, SavedReplacedAndReadBackByRunAndShadowPairsByModel) {
     EXPECT_EQ((*runs)[1].last_ms, 5);
     EXPECT_EQ((*store)->eval_runs(1)->size(), 1u);
     EXPECT_FALSE((*store)->eval_runs(-1));
-    ASSERT_TRUE((*store)->save_shadow_pair({"req_1", "main", "cand", 10, "{}"}).ok());
-    ASSERT_TRUE((*store)->save_shadow_pair({"req_2", "main", "cand", 20, R"({"x": 1})"}).ok());
-    ASSERT_TRUE((*store)->save_shadow_pair({"req_3", "other", "cand", 30, "{}"}).ok());
+    // Queued like request records: written by the writer, read after flush().
+    (*store)->record_shadow_pair({"req_1", "main", "cand", 10, "{}"}, Trace());
+    (*store)->record_shadow_pair({"req_2", "main", "cand", 20, R"({"x": 1})"}, Trace());
+    (*store)->record_shadow_pair({"req_3", "other", "cand", 30, "{}"}, Trace());
+    (*store)->flush();
     auto pairs = (*store)->shadow_pairs("main", 10);
     ASSERT_TRUE(pairs) << pairs.error().message;
     ASSERT_EQ(pairs->size(), 2u);
