@@ -6,12 +6,15 @@
 # warm-up, then `wrk -c1` drives it for SECONDS with instrumentation on; each thread's total is
 # divided by wrk's request count.
 #
-#   bench/callgrind.sh KEEL_BIN [plain|stream] [SECONDS]     # e.g. A/B: run it for each binary
+#   bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow] [SECONDS]
+#                                       # e.g. A/B: run it for each binary
+#   CG_KEEP=DIR bench/callgrind.sh ...  # also copy callgrind's output files to DIR, for
+#                                       # callgrind_annotate
 #
 # Needs valgrind, wrk, curl and node. Prints one line per thread (the io thread is usually -01,
 # the request log's writer -02).
 set -euo pipefail
-BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream] [SECONDS]}
+BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow] [SECONDS]}
 MODE=${2:-plain}
 SECS=${3:-8}
 W=$(mktemp -d)
@@ -46,19 +49,33 @@ providers:
 models:
   - {name: bench, retries: 0, targets: [{provider: mock, model: m}]}
   - {name: bench-stream, retries: 0, targets: [{provider: mock-stream, model: m}]}
+  # shadow mode: every answer mirrored to a candidate on the same mock (percent 100, so that
+  # a mirror's cost is whole in the per-request numbers).
+  - name: bench-shadowed
+    retries: 0
+    targets: [{provider: mock, model: m}]
+    shadow: {model: bench-candidate, percent: 100}
+  - {name: bench-candidate, retries: 0, targets: [{provider: mock, model: m}]}
 YAML
 valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
   --callgrind-out-file="$W/cg.out" "$BIN" serve --config "$W/keel.yaml" >"$W/keel.log" 2>&1 &
 KEEL=$!
 for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$KP/healthz" && break; sleep 0.3; done
-if [[ $MODE == plain ]]; then
-  BODY='{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
-else
-  BODY='{"model":"bench-stream","messages":[{"role":"user","content":"hi"}],"stream":true}'
-fi
+URL="http://127.0.0.1:$KP/v1/chat/completions"
+case $MODE in
+  plain) BODY='{"model":"bench","messages":[{"role":"user","content":"hi"}]}' ;;
+  stream) BODY='{"model":"bench-stream","messages":[{"role":"user","content":"hi"}],"stream":true}' ;;
+  # bench/run.sh's Responses row: the same turn, not stored.
+  shadow) BODY='{"model":"bench-shadowed","messages":[{"role":"user","content":"hi"}]}' ;;
+  responses) BODY='{"model":"bench","input":"hi","store":false}' URL="http://127.0.0.1:$KP/v1/responses" ;;
+  responses-stream)
+    BODY='{"model":"bench-stream","input":"hi","stream":true,"store":false}'
+    URL="http://127.0.0.1:$KP/v1/responses"
+    ;;
+  *) echo "callgrind.sh: unknown mode '$MODE'" >&2; exit 2 ;;
+esac
 printf 'wrk.method = "POST"; wrk.body = %s; wrk.headers["Content-Type"] = "application/json"\n' \
   "'$BODY'" >"$W/post.lua"
-URL="http://127.0.0.1:$KP/v1/chat/completions"
 wrk -t1 -c1 -d3s -s "$W/post.lua" "$URL" >/dev/null
 callgrind_control -i on "$KEEL" >/dev/null
 wrk -t1 -c1 -d"${SECS}s" -s "$W/post.lua" "$URL" >"$W/wrk.txt"
@@ -66,6 +83,7 @@ callgrind_control -i off "$KEEL" >/dev/null
 N=$(awk '/requests in/ {print $1}' "$W/wrk.txt")
 kill -INT "$KEEL"; wait "$KEEL" || true
 echo "$MODE: $N requests"
+if [[ -n ${CG_KEEP:-} ]]; then mkdir -p "$CG_KEEP" && cp "$W"/cg.out-* "$CG_KEEP"/; fi
 for f in "$W"/cg.out-*; do
   per=$(($(awk '/^totals:/ {print $2}' "$f") / N))
   if ((per > 0)); then echo "  thread ${f##*-}: $per instructions per request"; fi

@@ -9,6 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "api/json_scan.h"
+#include "core/text.h"
+
 namespace keel {
 namespace {
 
@@ -166,6 +169,152 @@ void build_tree(std::string_view text, Json& out, OrderedTreeBuilder& builder) {
 }
 
 }  // namespace
+
+// ---- writing -------------------------------------------------------------------------------
+
+namespace {
+
+// The length of the well-formed UTF-8 sequence at `p` (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), 0 when it is not one.
+size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = p[0];
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (c >= 0xC2 && c <= 0xDF) {
+    length = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    length = 3;
+    if (c == 0xE0) low = 0xA0;
+    if (c == 0xED) high = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    length = 4;
+    if (c == 0xF0) low = 0x90;
+    if (c == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) < length || p[1] < low || p[1] > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+  }
+  return length;
+}
+
+// `text` as a JSON string, escaped as Json::dump escapes it (ensure_ascii off); false, with
+// `out` as it was, when `text` is not valid UTF-8.
+bool append_utf8_string(std::string& out, std::string_view text) {
+  const size_t start = out.size();
+  out += '"';
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const char* run = p;
+  while ((p = json_plain_run_end(p, end)) != end) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x80) {
+      const size_t length = utf8_sequence(reinterpret_cast<const unsigned char*>(p),
+                                          reinterpret_cast<const unsigned char*>(end));
+      if (length == 0) {
+        out.resize(start);
+        return false;
+      }
+      p += length;
+      continue;
+    }
+    out.append(run, static_cast<size_t>(p - run));
+    run = ++p;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(escape, sizeof escape);
+      }
+    }
+  }
+  out.append(run, static_cast<size_t>(end - run));
+  out += '"';
+  return true;
+}
+
+void append_string_value(std::string& out, const std::string& text) {
+  if (!append_utf8_string(out, text)) {
+    out += Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
+}  // namespace
+
+void append_json(std::string& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null:
+      out += "null";
+      break;
+    case Json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      break;
+    case Json::value_t::number_integer:
+      append_decimal(out, value.get<int64_t>());
+      break;
+    case Json::value_t::number_unsigned:
+      append_decimal(out, value.get<uint64_t>());
+      break;
+    case Json::value_t::string:
+      append_string_value(out, value.get_ref<const std::string&>());
+      break;
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const Json& element : value.get_ref<const Json::array_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        append_json(out, element);
+      }
+      out += ']';
+      break;
+    }
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, member] : value.get_ref<const Json::object_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        append_string_value(out, key);
+        out += ':';
+        append_json(out, member);
+      }
+      out += '}';
+      break;
+    }
+    default:  // floats (nlohmann's shortest round-trip form; NaN and infinities as null), binary
+      out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
+std::string json_text(const Json& value) {
+  std::string out;
+  append_json(out, value);
+  return out;
+}
 
 // ---- parsing -------------------------------------------------------------------------------
 

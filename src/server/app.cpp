@@ -26,9 +26,7 @@ using std::chrono::steady_clock;
 constexpr std::string_view kJson = "application/json";
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-std::string dump(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+std::string dump(const Json& json) { return json_text(json); }
 
 bool is_json_content_type(std::string_view value) {
   // "application/json", optionally with parameters ("; charset=utf-8"), any case.

@@ -25,9 +25,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // previous_response_id chains longer than this are cut at their oldest end.
 constexpr int kMaxThreadDepth = 10'000;
 
-std::string dump(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+std::string dump(const Json& json) { return json_text(json); }
 
 // Who owns stored state: the SHA-256 of the API key the request presented, in hex (the key
 // itself is never stored). Without configured keys every client shares the empty key's hash.
@@ -173,7 +171,10 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     co_await send_error(response, error, &record);
     co_return;
   }
-  const std::string owner = owner_of(request.message);
+  // Hashed only when stored state is read or written (a SHA-256 per request otherwise).
+  const bool stateful =
+      req.store || !req.previous_response_id.empty() || !req.conversation_id.empty();
+  const std::string owner = stateful ? owner_of(request.message) : std::string();
   Json history = Json::array();
   if (!req.previous_response_id.empty()) {
     auto thread = load_thread(*store_, owner, req.previous_response_id);
@@ -224,6 +225,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
       co_await response.end();
     }
   } else {
+    encoder.quiet();  // the events would be dropped
     EncodingSink sink(encoder);
     outcome = co_await route_chat(*router, req.chat, sink, response.client_gone(), {},
                                   record.trace.root_context());

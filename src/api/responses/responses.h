@@ -126,6 +126,9 @@ class ResponsesStreamEncoder {
   // The client went away: open items end incomplete, the response `cancelled`; no events (there
   // is nobody to send them to), only the response object, for the store.
   void cancel();
+  // No events from now on, only the response object: for a response that is not streamed,
+  // which would drop them (three copies of the response object among them).
+  void quiet() { quiet_ = true; }
   // The response object as last sent (final after finish/fail/cancel).
   const Json& response() const { return response_; }
   bool begun() const { return begun_; }
@@ -156,6 +159,8 @@ class ResponsesStreamEncoder {
   int64_t sequence_ = 0;
   int64_t text_points_ = 0;  // code points of all text so far (citations count in it)
   bool begun_ = false;
+  bool quiet_ = false;
+  Json scratch_;                // what emit() hands out when quiet
   std::vector<OpenItem> open_;  // items added and not yet done, in output order
   FinishReason finish_ = FinishReason::kNone;
   Usage usage_;

@@ -57,6 +57,10 @@ ResponsesStreamEncoder::ResponsesStreamEncoder(
       namespaced_(std::move(namespaced)) {}
 
 Json& ResponsesStreamEncoder::emit(std::vector<ResponsesEvent>& out, const char* type) {
+  if (quiet_) {  // the callers that would copy much check quiet_ first
+    scratch_ = Json();
+    return scratch_;
+  }
   ResponsesEvent& event = out.emplace_back();
   event.type = type;
   event.data = Json::object();
@@ -76,6 +80,7 @@ Json& ResponsesStreamEncoder::emit_for(std::vector<ResponsesEvent>& out, const c
 void ResponsesStreamEncoder::begin(std::vector<ResponsesEvent>& out) {
   if (begun_) return;
   begun_ = true;
+  if (quiet_) return;
   emit(out, "response.created")["response"] = response_;
   emit(out, "response.in_progress")["response"] = response_;
 }
@@ -87,6 +92,7 @@ void ResponsesStreamEncoder::open_item(Json item, int tool_index, bool custom,
   open.item = std::move(item);
   open.tool_index = tool_index;
   open.custom = custom;
+  if (quiet_) return;
   Json& added = emit(out, "response.output_item.added");
   added["output_index"] = open.output_index;
   added["item"] = open.item;
@@ -137,6 +143,10 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
     case ChatEvent::Kind::kReasoningDelta: {
       if (event.text.empty()) break;
       OpenItem& open = reasoning_item(event.tool_index, out);
+      if (quiet_) {
+        open.text += event.text;
+        break;
+      }
       if (open.text.empty()) {
         Json& added = emit_for(out, "response.reasoning_summary_part.added", open);
         added["summary_index"] = 0;
@@ -171,6 +181,7 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       if (open.text.empty()) open.text_base = text_points_;
       open.text += event.text;
       text_points_ += utf8_code_points(event.text);
+      if (quiet_) break;
       Json& delta = emit_for(out, "response.output_text.delta", open);
       delta["content_index"] = 0;
       delta["delta"] = event.text;
@@ -201,7 +212,7 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
         if (open.tool_index != event.tool_index) continue;
         open.text += event.text;
         // A custom tool's input is the string inside the arguments: sent whole when it ends.
-        if (!open.custom && !event.text.empty()) {
+        if (!open.custom && !event.text.empty() && !quiet_) {
           emit_for(out, "response.function_call_arguments.delta", open)["delta"] = event.text;
         }
         break;
@@ -224,6 +235,10 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       if (!event.citation || open_.empty() || open_.back().tool_index >= 0) break;
       OpenItem& open = open_.back();
       Json annotation = file_citation_to_wire(*event.citation, open.text_base);
+      if (quiet_) {
+        open.annotations.push_back(std::move(annotation));
+        break;
+      }
       Json& added = emit_for(out, "response.output_text.annotation.added", open);
       added["content_index"] = 0;
       added["annotation_index"] = open.annotations.size();
@@ -240,13 +255,15 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
     if (open.reasoning_index >= 0) {
       close_reasoning(open, item, out);
     } else if (open.tool_index < 0) {
-      Json& done = emit_for(out, "response.output_text.done", open);
-      done["content_index"] = 0;
-      done["text"] = open.text;
-      done["logprobs"] = Json::array();
-      Json& part = emit_for(out, "response.content_part.done", open);
-      part["content_index"] = 0;
-      part["part"] = output_text_part(open.text, open.annotations);
+      if (!quiet_) {
+        Json& done = emit_for(out, "response.output_text.done", open);
+        done["content_index"] = 0;
+        done["text"] = open.text;
+        done["logprobs"] = Json::array();
+        Json& part = emit_for(out, "response.content_part.done", open);
+        part["content_index"] = 0;
+        part["part"] = output_text_part(open.text, open.annotations);
+      }
       item["content"] = Json::array({output_text_part(open.text, open.annotations)});
     } else if (open.custom) {
       const std::string input = custom_input(open.text);
@@ -260,9 +277,11 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
       item["arguments"] = open.text;
     }
     if (open.reasoning_index < 0) item["status"] = status;
-    Json& done = emit(out, "response.output_item.done");
-    done["output_index"] = open.output_index;
-    done["item"] = item;
+    if (!quiet_) {
+      Json& done = emit(out, "response.output_item.done");
+      done["output_index"] = open.output_index;
+      done["item"] = item;
+    }
     response_["output"].push_back(std::move(item));
   }
   open_.clear();
@@ -271,7 +290,7 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
 void ResponsesStreamEncoder::end(const char* type, std::vector<ResponsesEvent>& out) {
   if (usage_.present) response_["usage"] = usage_to_wire(usage_);
   response_["completed_at"] = unix_seconds();
-  emit(out, type)["response"] = response_;
+  if (!quiet_) emit(out, type)["response"] = response_;
 }
 
 void ResponsesStreamEncoder::finish(std::vector<ResponsesEvent>& out) {
