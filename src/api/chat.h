@@ -1,7 +1,7 @@
 // The native chat types: every front door parses into them, every provider produces them.
 // N front doors x M providers cost N + M translators, not N x M (DESIGN.md).
 //
-//   ChatRequest req = ...;                    // from api/openai_chat.h parse_chat_request()
+//   ChatRequest req = ...;                    // parse_chat_request(), api/openai_chat/
 //   provider.chat(req, target, sink, cancel); // emits ChatEvents into sink
 //   ChatAggregator agg; agg.add(event) ...;   // folds a stream into one ChatResponse
 #pragma once

@@ -1,4 +1,4 @@
-// Small helpers shared by the wire translators (openai_chat.cpp, anthropic.cpp, gemini.cpp):
+// Small helpers shared by the wire translators (src/api/openai_chat/, anthropic/, gemini/):
 // reading untrusted JSON, the error messages about it, and a few text helpers. None of them
 // throws on bad input except str(), whose caller checks the value is a string first.
 //

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <iterator>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/log.h"
 #include "http/deadline.h"
 

@@ -1,6 +1,6 @@
 #include "providers/anthropic/anthropic_provider.h"
 
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 #include "providers/upstream.h"
 
 namespace keel {

@@ -1,8 +1,8 @@
 #include "providers/gemini/gemini_provider.h"
 
-#include "api/gemini.h"
+#include "api/gemini/gemini.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "providers/upstream.h"
 
 namespace keel {

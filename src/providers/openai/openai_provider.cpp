@@ -1,6 +1,6 @@
 #include "providers/openai/openai_provider.h"
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/text.h"
 #include "providers/upstream.h"
 

@@ -1,9 +1,9 @@
-// Tests for the Anthropic Messages wire format (src/api/anthropic.h). Recorded wire pairs in
-// tests/golden/anthropic/ drive the conversions (see its README.md for the file kinds and where
+// Tests for the Anthropic Messages wire format (src/api/anthropic/anthropic.h). Recorded wire pairs
+// in tests/golden/anthropic/ drive the conversions (see its README.md for the file kinds and where
 // each format comes from); every Anthropic-shaped golden and encoder output is also checked
 // against the types of the official @anthropic-ai/sdk package when tests/e2e/node_modules holds
 // it. Unit tests below cover each error, unsupported feature, normalisation and edge case.
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 
 #include <gtest/gtest.h>
 
@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "api/gemini.h"
-#include "api/openai_chat.h"
+#include "api/gemini/gemini.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 
 namespace keel {

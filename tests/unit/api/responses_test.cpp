@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 #include "openapi_schema.h"
 
