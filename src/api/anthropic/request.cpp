@@ -10,8 +10,11 @@
 //  - Rejected with a 400 naming the field, because keel would otherwise answer a different
 //    question: container, mcp_servers, compaction, thread; tools other than custom tools (server
 //    tools such as web_search_*, bash_*, text_editor_*); content blocks other than text, image,
-//    tool_use, tool_result (documents, search results, server tool blocks); image sources of
-//    type file (keel has no Files API); max_tokens 0 (cache pre-warming).
+//    document, tool_use, tool_result (search results, server tool blocks); image sources of
+//    type file (keel has no Files API); document sources other than a base64 PDF or text (url,
+//    content, file); max_tokens 0 (cache pre-warming).
+//  - document blocks (user turns) are native document parts with their title, context and
+//    citations config, which go back to Anthropic as they came; docs/dev.md "Documents".
 //  - Ignored, because they are hints that do not change what the answer may say:
 //    cache_control (top level and on blocks), citations on text blocks, diagnostics,
 //    context_management (context editing, which Claude Code sends on its own),
@@ -120,6 +123,62 @@ Status parse_image_block(const Json& block, const std::string& path, ContentPart
   return Status::Ok();
 }
 
+// An optional string member that may also be null (title, context): "" when absent or null.
+Status read_nullable_string(const Json& block, const std::string& path, const char* key,
+                            std::string& out) {
+  const Json* value = member(block, key);
+  if (!value || value->is_null()) return Status::Ok();
+  if (!value->is_string()) return wrong_type(path + "." + key, "a string or null", *value);
+  out = str(*value);
+  return Status::Ok();
+}
+
+// DocumentBlockParam: source Base64PDFSource {type: base64, media_type: application/pdf, data}
+// or PlainTextSource {type: text, media_type: text/plain, data}; title, context, citations
+// ({enabled?}) kept for Anthropic upstreams. URL and content sources would have keel fetch or
+// assemble a document: a 400 naming them.
+Status parse_document_block(const Json& block, const std::string& path, ContentPart& out) {
+  const Json* source = member(block, "source");
+  if (!source) return required(path + ".source");
+  std::string type;
+  if (auto st = read_type(*source, path + ".source", type); !st.ok()) return st;
+  const char* expected = type == "base64" ? "application/pdf" : "text/plain";
+  if (type != "base64" && type != "text") {
+    return invalid(path + ".source.type", path + ".source.type " + echo(type) +
+                                              " is not supported: send the document as a "
+                                              "base64 PDF or as text");
+  }
+  const Json* media_type = member(*source, "media_type");
+  if (!media_type) return required(path + ".source.media_type");
+  if (!media_type->is_string()) {
+    return wrong_type(path + ".source.media_type", "a string", *media_type);
+  }
+  if (str(*media_type) != expected) {
+    return invalid(path + ".source.media_type", path + ".source.media_type " +
+                                                    echo(str(*media_type)) + " is not " + expected +
+                                                    " (source type " + type + ")");
+  }
+  const Json* data = member(*source, "data");
+  if (!data) return required(path + ".source.data");
+  if (!data->is_string()) return wrong_type(path + ".source.data", "a string", *data);
+  if (str(*data).empty()) return invalid(path + ".source.data", path + ".source.data is empty");
+  auto document = std::make_shared<Document>();
+  document->media_type = expected;
+  document->data = str(*data);
+  document->is_text = type == "text";
+  if (auto st = read_nullable_string(block, path, "title", document->title); !st.ok()) return st;
+  if (auto st = read_nullable_string(block, path, "context", document->context); !st.ok()) {
+    return st;
+  }
+  if (const Json* citations = member(block, "citations"); citations && !citations->is_null()) {
+    if (!citations->is_object()) return wrong_type(path + ".citations", "an object", *citations);
+    document->citations = *citations;
+  }
+  out.type = ContentPart::Type::kDocument;
+  out.document = std::move(document);
+  return Status::Ok();
+}
+
 Status parse_tool_result(const Json& block, const std::string& path, Message& out) {
   out.role = Role::kTool;
   const Json* id = member(block, "tool_use_id");
@@ -221,6 +280,9 @@ Status parse_user_message(const Json& content, const std::string& path, std::vec
       pending.content.push_back(std::move(part));
     } else if (type == "image") {
       if (auto st = parse_image_block(block, block_path, part); !st.ok()) return st;
+      pending.content.push_back(std::move(part));
+    } else if (type == "document") {
+      if (auto st = parse_document_block(block, block_path, part); !st.ok()) return st;
       pending.content.push_back(std::move(part));
     } else if (type == "tool_result") {
       flush();

@@ -20,6 +20,8 @@
 //  - Reasoning: the native config as thinking (an effort as the budget docs/dev.md's table
 //    gives it, shrunk below max_tokens); the assistant turns' Anthropic reasoning parts as
 //    thinking / redacted_thinking blocks first. Another vendor's reasoning is not sent.
+//  - Documents: a PDF as a base64 source, text/plain as a text source, with title (or the
+//    filename), context and citations; other media types are a 400 (docs/dev.md "Documents").
 //  - Message `name`, image `detail` and empty text parts are dropped; tool_choice is sent only
 //    with tools.
 #include <algorithm>
@@ -85,12 +87,41 @@ Result<Json> image_to_anthropic(const ContentPart& part, const std::string& para
                  param + ": only https: and base64 data: image URLs are supported by " + kVendor);
 }
 
-// Content parts -> text and image blocks; empty text parts are dropped (Anthropic rejects them).
+// A document part -> a document block: a PDF as a base64 source, text (an Anthropic client's, or
+// another client's text/plain file, decoded) as a text source; title (an OpenAI client's
+// filename when there is none), context and citations as they came. Other types: a 400.
+Result<Json> document_to_anthropic(const Document& document, const std::string& param) {
+  Json source;
+  if (document.media_type == "application/pdf" && !document.is_text) {
+    source = {{"type", "base64"}, {"media_type", document.media_type}, {"data", document.data}};
+  } else if (document.media_type == "text/plain") {
+    auto text = document_text(document);
+    if (!text) return invalid(param, param + ": the document's data is not valid base64");
+    source = {{"type", "text"}, {"media_type", document.media_type}, {"data", std::move(*text)}};
+  } else {
+    Error error = document_unsupported(document, kVendor);
+    error.param = param;
+    return error;
+  }
+  Json block = {{"type", "document"}, {"source", std::move(source)}};
+  const std::string& title = document.title.empty() ? document.filename : document.title;
+  if (!title.empty()) block["title"] = title;
+  if (!document.context.empty()) block["context"] = document.context;
+  if (!document.citations.is_null()) block["citations"] = document.citations;
+  return block;
+}
+
+// Content parts -> text, image and document blocks; empty text parts are dropped (Anthropic
+// rejects them).
 Status append_blocks(const Message& message, const std::string& param, Json& blocks) {
   for (size_t i = 0; i < message.content.size(); ++i) {
     const ContentPart& part = message.content[i];
     if (part.type == ContentPart::Type::kText) {
       if (!part.text.empty()) blocks.push_back({{"type", "text"}, {"text", part.text}});
+    } else if (part.type == ContentPart::Type::kDocument) {
+      auto document = document_to_anthropic(*part.document, indexed(param, i));
+      if (!document) return document.error();
+      blocks.push_back(std::move(*document));
     } else {
       auto image = image_to_anthropic(part, indexed(param, i) + ".image_url");
       if (!image) return image.error();
@@ -100,14 +131,15 @@ Status append_blocks(const Message& message, const std::string& param, Json& blo
   return Status::Ok();
 }
 
-bool has_image(const Message& message) {
+// True when the content has a part other than text (an image or a document): blocks, then.
+bool has_media(const Message& message) {
   return std::any_of(message.content.begin(), message.content.end(),
-                     [](const ContentPart& p) { return p.type == ContentPart::Type::kImage; });
+                     [](const ContentPart& p) { return p.type != ContentPart::Type::kText; });
 }
 
 // A user turn's content: a string when the client sent one, else blocks.
 Result<Json> user_content(const Message& message, const std::string& path) {
-  if (message.content_is_string && !has_image(message)) return Json(message.text());
+  if (message.content_is_string && !has_media(message)) return Json(message.text());
   Json blocks = Json::array();
   if (auto st = append_blocks(message, path + ".content", blocks); !st.ok()) return st.error();
   return blocks;
@@ -115,7 +147,7 @@ Result<Json> user_content(const Message& message, const std::string& path) {
 
 Result<Json> tool_result_block(const Message& message, const std::string& path) {
   Json block = {{"type", "tool_result"}, {"tool_use_id", anthropic_tool_id(message.tool_call_id)}};
-  if (message.content_is_string && !has_image(message)) {
+  if (message.content_is_string && !has_media(message)) {
     std::string text = message.text();
     if (!text.empty()) block["content"] = std::move(text);
   } else {
@@ -136,7 +168,7 @@ bool has_own_reasoning(const Message& message) {
 
 Result<Json> assistant_content(const Message& message, const std::string& path) {
   const bool reasoning = has_own_reasoning(message);
-  if (message.tool_calls.empty() && message.content_is_string && !has_image(message) &&
+  if (message.tool_calls.empty() && message.content_is_string && !has_media(message) &&
       !reasoning) {
     return Json(message.text());
   }
@@ -226,7 +258,7 @@ Result<Json> messages_to_anthropic(const ChatRequest& req) {
         }
         if (i < native.size() && native[i].role == Role::kUser) {  // joins the results' turn
           const Message& user = native[i];
-          if (user.content_is_string && !has_image(user)) {
+          if (user.content_is_string && !has_media(user)) {
             if (!user.text().empty()) blocks.push_back({{"type", "text"}, {"text", user.text()}});
           } else if (auto st = append_blocks(user, indexed("messages", i) + ".content", blocks);
                      !st.ok()) {

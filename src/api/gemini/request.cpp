@@ -127,6 +127,19 @@ Status image_part(const ContentPart& part, const std::string& path, Json& out) {
   return unsupported(path, path + ": an image URL with scheme " + echo(scheme));
 }
 
+// A document part -> inlineData (Blob: mimeType, base64 data), a text document encoded. Gemini
+// reads PDFs and text (ai.google.dev/gemini-api/docs/document-processing); other types are a
+// 400 before anything is sent. No displayName: the Gemini API (not Vertex) refuses it.
+Status document_part(const Document& document, const std::string& path, Json& out) {
+  if (document.media_type != "application/pdf" && !document.media_type.starts_with("text/")) {
+    Error error = document_unsupported(document, kVendor);
+    error.param = path;
+    return error;
+  }
+  out = {{"inlineData", {{"mimeType", document.media_type}, {"data", document_base64(document)}}}};
+  return Status::Ok();
+}
+
 // A tool result -> the functionResponse.response value: {"result": JSON or text}, or for a
 // failed tool (is_error) {"error": JSON or text}, the key FunctionResponse.response's
 // documentation (@google/genai) names for error details.
@@ -160,6 +173,13 @@ Status convert_messages(const ChatRequest& req, const GeminiRequestOptions& opti
           const ContentPart& part = message.content[k];
           if (part.type == ContentPart::Type::kText) {
             if (!part.text.empty()) parts.push_back({{"text", part.text}});
+          } else if (part.type == ContentPart::Type::kDocument) {
+            Json document;
+            if (auto st = document_part(*part.document, indexed(path + ".content", k), document);
+                !st.ok()) {
+              return st;
+            }
+            parts.push_back(std::move(document));
           } else {
             Json image;
             if (auto st = image_part(part, indexed(path + ".content", k), image); !st.ok()) {

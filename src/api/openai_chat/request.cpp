@@ -129,6 +129,14 @@ Status parse_content(const Json& content, Role role, const std::string& path, Me
                                                 "messages");
       }
       if (auto st = parse_image_part(item, part_path, part); !st.ok()) return st;
+    } else if (str(*type) == "file") {
+      if (role != Role::kUser) {
+        return invalid(part_path + ".type",
+                       part_path + ": file parts are only allowed in user messages");
+      }
+      const Json* file = member(item, "file");
+      if (!file) return invalid(part_path + ".file", part_path + ".file is required");
+      if (auto st = parse_openai_file(*file, part_path + ".file", part); !st.ok()) return st;
     } else {
       return invalid(part_path + ".type",
                      part_path + ".type " + echo(str(*type)) + " is not supported");

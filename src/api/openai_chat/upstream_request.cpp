@@ -45,8 +45,20 @@ bool has_image(const Message& message) {
                      [](const auto& p) { return p.type == ContentPart::Type::kImage; });
 }
 
+// A document part -> a file part (ChatCompletionContentPart.File): the bytes as a data: URL,
+// the filename (or an Anthropic client's title) when there is one.
+Json document_to_wire(const Document& document) {
+  Json file = {{"file_data", document_data_url(document)}};
+  const std::string& name = document.filename.empty() ? document.title : document.filename;
+  if (!name.empty()) file["filename"] = name;
+  return {{"type", "file"}, {"file", std::move(file)}};
+}
+
 Json content_to_wire(const Message& message) {
-  if (message.content_is_string && !has_image(message)) {
+  const bool parts_only =
+      std::any_of(message.content.begin(), message.content.end(),
+                  [](const auto& p) { return p.type != ContentPart::Type::kText; });
+  if (message.content_is_string && !parts_only) {
     if (message.content.empty()) {
       return message.role == Role::kAssistant ? Json(nullptr) : Json("");
     }
@@ -56,6 +68,8 @@ Json content_to_wire(const Message& message) {
   for (const auto& part : message.content) {
     if (part.type == ContentPart::Type::kText) {
       parts.push_back({{"type", "text"}, {"text", part.text}});
+    } else if (part.type == ContentPart::Type::kDocument) {
+      parts.push_back(document_to_wire(*part.document));
     } else {
       parts.push_back(image_to_wire(part));
     }

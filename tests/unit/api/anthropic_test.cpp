@@ -319,6 +319,14 @@ class SdkChecker {
       fields(block["source"],
              block["source"].value("type", "") == "base64" ? "Base64ImageSource" : "URLImageSource",
              path + ".source");
+    } else if (type == "document") {
+      fields(block, "DocumentBlockParam", path);
+      fields(block["source"],
+             block["source"].value("type", "") == "base64" ? "Base64PDFSource" : "PlainTextSource",
+             path + ".source");
+      if (block.contains("citations")) {
+        fields(block["citations"], "CitationsConfigParam", path + ".citations");
+      }
     } else if (type == "tool_use") {
       fields(block, "ToolUseBlockParam", path);
     } else if (type == "thinking") {
@@ -524,7 +532,8 @@ TEST(AnthropicGolden, EncodersMatchSdkTypes) {
     response.id = "msg_1";
     response.finish = finish;
     checker.message(messages_response_to_wire(response, "m"), "empty");
-    response.message.content.push_back(ContentPart{ContentPart::Type::kText, "hi", "", ""});
+    response.message.content.push_back(
+        ContentPart{ContentPart::Type::kText, "hi", "", "", nullptr});
     response.message.tool_calls.push_back({"call_1", "f", "not json"});
     response.usage = Usage{10, 2, 12, 4, true, std::nullopt};
     checker.message(messages_response_to_wire(response, "m"), "full");
@@ -710,8 +719,24 @@ TEST(AnthropicFrontDoor, RejectsUnsupportedBlocks) {
   Json image_source = {{"type", "base64"}, {"media_type", "image/png"}, {"data", "AAAA"}};
   for (const Case& c : std::vector<Case>{
            {"user",
+            {{"type", "document"}, {"source", {{"type", "url"}, {"url", "https://x/a.pdf"}}}},
+            "messages.0.content.1.source.type"},
+           {"user",
             {{"type", "document"},
-             {"source", {{"type", "base64"}, {"media_type", "application/pdf"}, {"data", "x"}}}},
+             {"source", {{"type", "base64"}, {"media_type", "text/plain"}, {"data", "eA=="}}}},
+            "messages.0.content.1.source.media_type"},
+           {"user",
+            {{"type", "document"},
+             {"source", {{"type", "text"}, {"media_type", "text/plain"}, {"data", 1}}}},
+            "messages.0.content.1.source.data"},
+           {"user",
+            {{"type", "document"},
+             {"source", {{"type", "text"}, {"media_type", "text/plain"}, {"data", "x"}}},
+             {"title", 5}},
+            "messages.0.content.1.title"},
+           {"assistant",
+            {{"type", "document"},
+             {"source", {{"type", "text"}, {"media_type", "text/plain"}, {"data", "x"}}}},
             "messages.0.content.1.type"},
            {"user", {{"type", "search_result"}}, "messages.0.content.1.type"},
            {"user",
