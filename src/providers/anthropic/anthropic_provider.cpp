@@ -32,7 +32,8 @@ Capabilities AnthropicProvider::capabilities() const {
                       .json_schema = true,
                       .json_object = Capabilities::JsonMode::kEmulated,
                       .embeddings = false,
-                      .count_tokens = true};
+                      .count_tokens = true,
+                      .documents = true};
 }
 
 ClientRequest AnthropicProvider::make_request(const Url& url, const Json& body,

@@ -26,7 +26,8 @@ Capabilities GeminiProvider::capabilities() const {
                       .json_schema = true,
                       .json_object = Capabilities::JsonMode::kNative,
                       .embeddings = true,
-                      .count_tokens = true};
+                      .count_tokens = true,
+                      .documents = true};
 }
 
 ClientRequest GeminiProvider::make_request(const std::string& model, std::string_view method,
