@@ -19,9 +19,9 @@
 #include <string>
 #include <string_view>
 
-#include "api/anthropic.h"
-#include "api/gemini.h"
-#include "api/openai_chat.h"
+#include "api/anthropic/anthropic.h"
+#include "api/gemini/gemini.h"
+#include "api/openai_chat/openai_chat.h"
 #include "fuzz_check.h"
 
 namespace {

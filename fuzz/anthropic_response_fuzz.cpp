@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 #include "fuzz_check.h"
 #include "fuzz_events.h"
 

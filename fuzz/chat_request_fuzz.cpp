@@ -4,7 +4,8 @@
 // Invariants beyond "no crash, no UB, no leak":
 //  - whatever parses turns into an upstream body that serialises, and that body, fed back as
 //    a client request, parses again to the same upstream body (to_wire is a fixed point:
-//    openai_chat.cpp lists the normalisations a round trip may make, all idempotent);
+//    openai_chat/upstream_request.cpp lists the normalisations a round trip may make, all
+//    idempotent);
 //  - a rejected request is a 400 whose error body is valid UTF-8 (it goes to the client);
 //  - everything keel serialises is valid UTF-8 (dump_checked).
 #include <cstddef>
@@ -12,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "fuzz_check.h"
 
 namespace {

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "api/anthropic.h"
-#include "api/openai_chat.h"
+#include "api/anthropic/anthropic.h"
+#include "api/openai_chat/openai_chat.h"
 #include "fuzz_check.h"
 #include "http/sse.h"
 

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "api/gemini.h"
+#include "api/gemini/gemini.h"
 #include "api/json_util.h"
 #include "fuzz_check.h"
 #include "fuzz_events.h"

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "fuzz_check.h"
 #include "fuzz_events.h"
 

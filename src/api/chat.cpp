@@ -37,6 +37,22 @@ Message with_error_marked(const Message& message) {
   return out;
 }
 
+const ContentPart* first_document(const std::vector<Message>& messages) {
+  for (const auto& message : messages) {
+    for (const auto& part : message.content) {
+      if (part.type == ContentPart::Type::kDocument) return &part;
+    }
+  }
+  return nullptr;
+}
+
+Error document_unsupported(const Document& document, const std::string& provider) {
+  Error error(ErrorCode::kInvalidArgument,
+              "document input (" + document.media_type + ") is not supported by " + provider);
+  error.param = "messages";
+  return error;
+}
+
 const char* finish_reason_name(FinishReason reason) {
   switch (reason) {
     case FinishReason::kNone: return "";

@@ -1,7 +1,7 @@
 // The native chat types: every front door parses into them, every provider produces them.
 // N front doors x M providers cost N + M translators, not N x M (DESIGN.md).
 //
-//   ChatRequest req = ...;                    // from api/openai_chat.h parse_chat_request()
+//   ChatRequest req = ...;                    // parse_chat_request(), api/openai_chat/
 //   provider.chat(req, target, sink, cancel); // emits ChatEvents into sink
 //   ChatAggregator agg; agg.add(event) ...;   // folds a stream into one ChatResponse
 #pragma once
@@ -28,13 +28,28 @@ using Json = nlohmann::ordered_json;
 enum class Role { kSystem, kDeveloper, kUser, kAssistant, kTool };
 const char* role_name(Role role);
 
-// A piece of message content. Text, or an image by URL (https: or data:).
+// A file the user attached for the model to read: an Anthropic `document` block, an OpenAI
+// chat `file` part, a Responses `input_file`. Which vendors take one, and the 400 elsewhere:
+// docs/dev.md "Documents".
+struct Document {
+  std::string media_type;  // application/pdf, text/plain, ...
+  std::string data;        // base64 of the bytes; the text itself when `is_text`
+  bool is_text = false;    // Anthropic's text source: `data` is plain text, not base64
+  std::string filename;    // OpenAI's filename; "" when not given
+  std::string title;       // Anthropic's title and context; "" when not given
+  std::string context;
+  Json citations;  // Anthropic's citations config as it came; null when absent
+};
+
+// A piece of message content. Text, an image by URL (https: or data:), or a document.
 struct ContentPart {
-  enum class Type { kText, kImage };
+  enum class Type { kText, kImage, kDocument };
   Type type = Type::kText;
   std::string text;
   std::string image_url;      // https://... or data:image/png;base64,...
   std::string image_detail;   // auto | low | high; empty when unset
+  // kDocument. Behind a pointer so that the parts without one (nearly all) stay small.
+  std::shared_ptr<const Document> document;
 };
 
 struct ToolCall {
@@ -125,6 +140,12 @@ struct Message {
 // A tool result with is_error set, for a model that reads only its text: "Error: " before the
 // first text part ("Error" alone when there is none), is_error cleared. Others: a plain copy.
 Message with_error_marked(const Message& message);
+
+// The first document part of any message, nullptr when there is none.
+const ContentPart* first_document(const std::vector<Message>& messages);
+// The 400 for a document `provider` cannot take: "document input (application/pdf) is not
+// supported by <provider>", param "messages".
+Error document_unsupported(const Document& document, const std::string& provider);
 
 struct ToolSpec {
   std::string name;

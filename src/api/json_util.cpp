@@ -626,4 +626,58 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::optional<Document> document_from_data_url(std::string_view url) {
+  constexpr std::string_view kBase64 = ";base64";
+  if (url.size() < 5 || ascii_lower(url.substr(0, 5)) != "data:") return std::nullopt;
+  size_t comma = url.find(',');
+  if (comma == std::string_view::npos || comma + 1 == url.size()) return std::nullopt;
+  std::string meta = ascii_lower(url.substr(5, comma - 5));
+  if (meta.size() <= kBase64.size() || !meta.ends_with(kBase64)) return std::nullopt;
+  Document document;
+  document.media_type = meta.substr(0, meta.find(';'));
+  if (document.media_type.empty()) return std::nullopt;
+  document.data = std::string(url.substr(comma + 1));
+  return document;
+}
+
+std::string document_base64(const Document& document) {
+  if (!document.is_text) return document.data;
+  return base64_encode(reinterpret_cast<const unsigned char*>(document.data.data()),
+                       document.data.size());
+}
+
+std::string document_data_url(const Document& document) {
+  return "data:" + document.media_type + ";base64," + document_base64(document);
+}
+
+std::optional<std::string> document_text(const Document& document) {
+  if (document.is_text) return document.data;
+  return base64_decode(document.data);
+}
+
+Status parse_openai_file(const Json& file, const std::string& path, ContentPart& out) {
+  if (!file.is_object()) return wrong_type(path, "an object", file);
+  if (const Json* id = member(file, "file_id"); id && !id->is_null()) {
+    return invalid(path + ".file_id", path +
+                                          ".file_id is not supported: keel does not look files "
+                                          "up by id here; send the file as file_data");
+  }
+  const Json* data = member(file, "file_data");
+  if (!data) return invalid(path + ".file_data", path + ".file_data is required");
+  if (!data->is_string()) return wrong_type(path + ".file_data", "a string", *data);
+  auto document = document_from_data_url(str(*data));
+  if (!document) {
+    return invalid(
+        path + ".file_data",
+        path + ".file_data must be a base64 data: URL (data:application/pdf;base64,...)");
+  }
+  if (const Json* name = member(file, "filename"); name && !name->is_null()) {
+    if (!name->is_string()) return wrong_type(path + ".filename", "a string", *name);
+    document->filename = str(*name);
+  }
+  out.type = ContentPart::Type::kDocument;
+  out.document = std::make_shared<const Document>(std::move(*document));
+  return Status::Ok();
+}
+
 }  // namespace keel

@@ -1,4 +1,4 @@
-// Small helpers shared by the wire translators (openai_chat.cpp, anthropic.cpp, gemini.cpp):
+// Small helpers shared by the wire translators (src/api/openai_chat/, anthropic/, gemini/):
 // reading untrusted JSON, the error messages about it, and a few text helpers. None of them
 // throws on bad input except str(), whose caller checks the value is a string first.
 //
@@ -118,6 +118,22 @@ Status read_reasoning_effort(const Json& object, const char* key, const std::str
 // Standard base64 with padding; decoding also takes the URL-safe alphabet and no padding.
 std::string base64_encode(const unsigned char* data, size_t size);
 std::optional<std::string> base64_decode(std::string_view text);
+
+// ---- documents (ContentPart::Type::kDocument) ------------------------------------------------
+
+// A data: URL of base64 data ("data:application/pdf;base64,JVBERi0...") as a document (media
+// type lower-cased); nullopt when `url` is not one, or its media type or data is empty.
+std::optional<Document> document_from_data_url(std::string_view url);
+// The document's bytes as base64 (a text document's text encoded), and as a data: URL.
+std::string document_base64(const Document& document);
+std::string document_data_url(const Document& document);
+// The document's bytes as text (decoded when they are base64); nullopt when they do not decode.
+std::optional<std::string> document_text(const Document& document);
+// OpenAI's file object ({file_data, file_id, filename}: a chat `file` part's `file`, a
+// Responses `input_file` item itself) at `path` -> a document part. file_data must be a base64
+// data: URL; file_id is a 400 naming it (keel sends what it was given, it keeps no files for
+// chat); errors name `path`.file_data etc.
+Status parse_openai_file(const Json& file, const std::string& path, ContentPart& out);
 
 // ---- error messages ------------------------------------------------------------------------
 

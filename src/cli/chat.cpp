@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "cli/commands.h"
 #include "http/client.h"
 #include "http/sse.h"

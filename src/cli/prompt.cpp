@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/ids.h"

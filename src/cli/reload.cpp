@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "cli/commands.h"
 #include "http/client.h"
 

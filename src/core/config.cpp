@@ -663,7 +663,7 @@ class Loader {
   void load_provider(const Field& item) {
     const MapReader map(
         item, {"name", "kind", "base_url", "api_key", "api_version", "headers", "model", "threads",
-               "parallel", "context", "poll", "connect_timeout_ms"});
+               "parallel", "context", "poll", "connect_timeout_ms", "documents"});
     ProviderConfig provider;
     const Field& name = map.require("name");
     provider.name = text(name);
@@ -700,6 +700,11 @@ class Loader {
     if (const Field* f = only_for("headers", !local, "remote kinds")) load_headers(*f, provider);
     if (const Field* f = only_for("connect_timeout_ms", !local, "remote kinds")) {
       provider.connect_timeout_ms = int_at_least(*f, 1);
+    }
+    const bool openai_like =
+        provider.kind == ProviderKind::kOpenAI || provider.kind == ProviderKind::kAzure;
+    if (const Field* f = only_for("documents", openai_like, "openai, azure")) {
+      provider.documents = boolean(*f);
     }
     if (const Field* f = only_for("model", local, "local")) {
       provider.model_path = text(*f);

@@ -35,6 +35,9 @@ struct ProviderConfig {
   int poll = 1;                // compute threads' spin between decodes, 0-100 (llama.cpp's --poll)
   // Timeouts toward this provider.
   int connect_timeout_ms = 5000;
+  // openai, azure: whether the upstream takes document (file) input. Unset: OpenAI's own API
+  // (no base_url, or api.openai.com) and Azure do, other OpenAI-compatible servers do not.
+  std::optional<bool> documents;
 };
 
 enum class Strategy { kFailover, kWeighted, kLeastLatency };

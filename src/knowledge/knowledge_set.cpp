@@ -196,7 +196,7 @@ Task<std::vector<Passage>> IndexedKnowledgeBase::rerank(const std::string& query
   request.model = config_.rerank_model;
   Message message;
   message.role = Role::kUser;
-  message.content.push_back(ContentPart{ContentPart::Type::kText, prompt, "", ""});
+  message.content.push_back(ContentPart{ContentPart::Type::kText, prompt, "", "", nullptr});
   request.messages.push_back(std::move(message));
   request.sampling.temperature = 0;
   CollectingSink sink;

@@ -33,6 +33,9 @@ struct Capabilities {
   JsonMode json_object = JsonMode::kNone;
   bool embeddings = false;
   bool count_tokens = false;   // an exact prompt token count (POST /v1/messages/count_tokens)
+  // Document (file) content parts; the router skips a target without it for a request that
+  // carries one (docs/dev.md "Documents").
+  bool documents = false;
 };
 
 class EventSink {

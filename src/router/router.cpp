@@ -4,7 +4,7 @@
 #include <chrono>
 #include <iterator>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/log.h"
 #include "http/deadline.h"
 
@@ -311,6 +311,21 @@ Error Router::final_error(const Model& model,
   return error;
 }
 
+// A request that carries a document goes only to targets whose provider takes documents; the
+// others are skipped, and when none is left the request is a 400 naming the feature and the
+// first target's provider, before any upstream call.
+Status Router::keep_document_targets(const ChatRequest& request, Plan& plan) {
+  const ContentPart* document = first_document(request.messages);
+  if (!document || plan.order.empty()) return Status::Ok();
+  Target* first = plan.order.front();
+  std::erase_if(plan.order,
+                [](Target* target) { return !target->provider->capabilities().documents; });
+  if (!plan.order.empty()) return Status::Ok();
+  return document_unsupported(*document->document,
+                              "provider '" + first->config.provider + "' (kind " +
+                                  provider_kind_name(first->provider->kind()) + ")");
+}
+
 Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client, CancelPtr client_gone,
                                const RequestShaper& shape) {
   ChatOutcome outcome;
@@ -326,6 +341,10 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client, Ca
   auto executor = co_await asio::this_coro::executor;
   auto request_start = steady_clock::now();
   Plan plan = make_plan(model);
+  if (auto refused = keep_document_targets(request, plan); !refused.ok()) {
+    outcome.status = refused.error();
+    co_return outcome;
+  }
   size_t open_start = plan.order.size();
   {
     std::lock_guard lock(mutex_);
@@ -536,7 +555,10 @@ Task<Result<Embeddings>> Router::embed(const EmbedRequest& request, CancelPtr cl
 Task<Result<int64_t>> Router::count_tokens(const ChatRequest& request, CancelPtr client_gone,
                                            std::vector<AttemptRecord>& attempts) {
   co_return co_await unary<int64_t>(
-      request.model, [](const Capabilities& caps) { return caps.count_tokens; },
+      request.model,
+      [&request](const Capabilities& caps) {
+        return caps.count_tokens && (caps.documents || !first_document(request.messages));
+      },
       [&request](Target& target, CancelPtr cancel) {
         return target.provider->count_tokens(request, target.config.model, std::move(cancel));
       },

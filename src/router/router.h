@@ -100,6 +100,7 @@ class Router {
   };
 
   Plan make_plan(Model& model);
+  static Status keep_document_targets(const ChatRequest& request, Plan& plan);
   // `probe`: this call took the target's half-open probe slot.
   bool allow(Target& target, bool& probe);
   void abandon_probe(Target& target);

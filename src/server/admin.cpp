@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/clock.h"
 #include "core/text.h"
 #include "server/admin_query.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "http/server.h"
 
 namespace keel {

@@ -1,9 +1,9 @@
 #include "server/app.h"
 
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 #include "api/json_util.h"
 #include "api/mcp.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"

@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/text.h"
 #include "flows/run.h"
 #include "server/app.h"

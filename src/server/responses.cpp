@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"

@@ -75,6 +75,20 @@ Result<Json> normalise_part(const Json& part, const std::string& path, bool assi
                                                             : optional_string(part, "detail");
     return out;
   }
+  if (type == "input_file" && !assistant) {
+    // ResponseInputFile: file_data (a base64 data: URL) and filename; file_id and file_url
+    // would have keel look up or fetch the file: a 400 naming them.
+    if (member(part, "file_url")) {
+      return invalid(path + ".file_url", path +
+                                             ".file_url is not supported: keel does not fetch "
+                                             "files; send the file as file_data");
+    }
+    ContentPart document;
+    if (auto st = parse_openai_file(part, path, document); !st.ok()) return st.error();
+    out["file_data"] = *member(part, "file_data");
+    if (!document.document->filename.empty()) out["filename"] = document.document->filename;
+    return out;
+  }
   if (type.empty()) return invalid(path + ".type", path + ".type is required");
   return invalid(path + ".type", path + ".type '" + truncate_utf8(type, 64) +
                                      "' is not supported by keel in an " +
@@ -532,6 +546,13 @@ void items_to_messages(const Json& items, std::vector<Message>& out) {
             native.type = ContentPart::Type::kImage;
             native.image_url = optional_string(part, "image_url");
             native.image_detail = optional_string(part, "detail");
+          } else if (auto document =
+                         part_type == "input_file"
+                             ? document_from_data_url(optional_string(part, "file_data"))
+                             : std::nullopt) {
+            document->filename = optional_string(part, "filename");
+            native.type = ContentPart::Type::kDocument;
+            native.document = std::make_shared<const Document>(std::move(*document));
           } else {
             native.text = part_type == "refusal" ? optional_string(part, "refusal")
                                                  : optional_string(part, "text");

@@ -1,6 +1,6 @@
 #include "providers/anthropic/anthropic_provider.h"
 
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 #include "providers/upstream.h"
 
 namespace keel {
@@ -32,7 +32,8 @@ Capabilities AnthropicProvider::capabilities() const {
                       .json_schema = true,
                       .json_object = Capabilities::JsonMode::kEmulated,
                       .embeddings = false,
-                      .count_tokens = true};
+                      .count_tokens = true,
+                      .documents = true};
 }
 
 ClientRequest AnthropicProvider::make_request(const Url& url, const Json& body,

@@ -1,8 +1,8 @@
 #include "providers/gemini/gemini_provider.h"
 
-#include "api/gemini.h"
+#include "api/gemini/gemini.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "providers/upstream.h"
 
 namespace keel {
@@ -26,7 +26,8 @@ Capabilities GeminiProvider::capabilities() const {
                       .json_schema = true,
                       .json_object = Capabilities::JsonMode::kNative,
                       .embeddings = true,
-                      .count_tokens = true};
+                      .count_tokens = true,
+                      .documents = true};
 }
 
 ClientRequest GeminiProvider::make_request(const std::string& model, std::string_view method,

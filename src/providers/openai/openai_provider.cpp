@@ -1,6 +1,6 @@
 #include "providers/openai/openai_provider.h"
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "core/text.h"
 #include "providers/upstream.h"
 
@@ -22,6 +22,16 @@ OpenAIProvider::OpenAIProvider(ProviderConfig config, Url base)
   if (!config_.api_key.empty()) bearer_ = "Bearer " + config_.api_key;
 }
 
+namespace {
+// OpenAI's own API and Azure's take file parts; another OpenAI-compatible server only when its
+// config says so (`documents: true`), as most (vLLM, llama-server, Ollama) refuse them.
+bool takes_documents(const ProviderConfig& config) {
+  if (config.documents) return *config.documents;
+  return config.kind == ProviderKind::kAzure || config.base_url.empty() ||
+         config.base_url.find("://api.openai.com") != std::string::npos;
+}
+}  // namespace
+
 Capabilities OpenAIProvider::capabilities() const {
   return Capabilities{.streaming = true,
                       .tools = true,
@@ -29,7 +39,8 @@ Capabilities OpenAIProvider::capabilities() const {
                       .images = true,
                       .json_schema = true,
                       .json_object = Capabilities::JsonMode::kNative,
-                      .embeddings = true};
+                      .embeddings = true,
+                      .documents = takes_documents(config_)};
 }
 
 ClientRequest OpenAIProvider::make_request(std::string_view path, std::string body, bool stream,

@@ -1,9 +1,9 @@
-// Tests for the Anthropic Messages wire format (src/api/anthropic.h). Recorded wire pairs in
-// tests/golden/anthropic/ drive the conversions (see its README.md for the file kinds and where
+// Tests for the Anthropic Messages wire format (src/api/anthropic/anthropic.h). Recorded wire pairs
+// in tests/golden/anthropic/ drive the conversions (see its README.md for the file kinds and where
 // each format comes from); every Anthropic-shaped golden and encoder output is also checked
 // against the types of the official @anthropic-ai/sdk package when tests/e2e/node_modules holds
 // it. Unit tests below cover each error, unsupported feature, normalisation and edge case.
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 
 #include <gtest/gtest.h>
 
@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "api/gemini.h"
-#include "api/openai_chat.h"
+#include "api/gemini/gemini.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 
 namespace keel {
@@ -319,6 +319,14 @@ class SdkChecker {
       fields(block["source"],
              block["source"].value("type", "") == "base64" ? "Base64ImageSource" : "URLImageSource",
              path + ".source");
+    } else if (type == "document") {
+      fields(block, "DocumentBlockParam", path);
+      fields(block["source"],
+             block["source"].value("type", "") == "base64" ? "Base64PDFSource" : "PlainTextSource",
+             path + ".source");
+      if (block.contains("citations")) {
+        fields(block["citations"], "CitationsConfigParam", path + ".citations");
+      }
     } else if (type == "tool_use") {
       fields(block, "ToolUseBlockParam", path);
     } else if (type == "thinking") {
@@ -524,7 +532,8 @@ TEST(AnthropicGolden, EncodersMatchSdkTypes) {
     response.id = "msg_1";
     response.finish = finish;
     checker.message(messages_response_to_wire(response, "m"), "empty");
-    response.message.content.push_back(ContentPart{ContentPart::Type::kText, "hi", "", ""});
+    response.message.content.push_back(
+        ContentPart{ContentPart::Type::kText, "hi", "", "", nullptr});
     response.message.tool_calls.push_back({"call_1", "f", "not json"});
     response.usage = Usage{10, 2, 12, 4, true, std::nullopt};
     checker.message(messages_response_to_wire(response, "m"), "full");
@@ -710,8 +719,24 @@ TEST(AnthropicFrontDoor, RejectsUnsupportedBlocks) {
   Json image_source = {{"type", "base64"}, {"media_type", "image/png"}, {"data", "AAAA"}};
   for (const Case& c : std::vector<Case>{
            {"user",
+            {{"type", "document"}, {"source", {{"type", "url"}, {"url", "https://x/a.pdf"}}}},
+            "messages.0.content.1.source.type"},
+           {"user",
             {{"type", "document"},
-             {"source", {{"type", "base64"}, {"media_type", "application/pdf"}, {"data", "x"}}}},
+             {"source", {{"type", "base64"}, {"media_type", "text/plain"}, {"data", "eA=="}}}},
+            "messages.0.content.1.source.media_type"},
+           {"user",
+            {{"type", "document"},
+             {"source", {{"type", "text"}, {"media_type", "text/plain"}, {"data", 1}}}},
+            "messages.0.content.1.source.data"},
+           {"user",
+            {{"type", "document"},
+             {"source", {{"type", "text"}, {"media_type", "text/plain"}, {"data", "x"}}},
+             {"title", 5}},
+            "messages.0.content.1.title"},
+           {"assistant",
+            {{"type", "document"},
+             {"source", {{"type", "text"}, {"media_type", "text/plain"}, {"data", "x"}}}},
             "messages.0.content.1.type"},
            {"user", {{"type", "search_result"}}, "messages.0.content.1.type"},
            {"user",

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "api/anthropic.h"
-#include "api/gemini.h"
+#include "api/anthropic/anthropic.h"
+#include "api/gemini/gemini.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 
 namespace keel {
 namespace {

@@ -1,7 +1,7 @@
 // The Gemini wire format: golden cases in tests/golden/gemini/ (see its README for the file kinds
 // and the documentation each format comes from), then unit tests for every refused feature,
 // every schema rule, the response and stream decoders, and a thread that moves between vendors.
-#include "api/gemini.h"
+#include "api/gemini/gemini.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 
 namespace keel {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 
 namespace keel::golden_util {
 

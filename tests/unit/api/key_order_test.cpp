@@ -7,10 +7,10 @@
 #include <chrono>
 #include <string>
 
-#include "api/anthropic.h"
-#include "api/gemini.h"
+#include "api/anthropic/anthropic.h"
+#include "api/gemini/gemini.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 
 namespace keel {
 namespace {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 #include "openapi_schema.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 
 namespace keel {
@@ -113,7 +113,7 @@ const BadCase kBadCases[] = {
      "messages[0].content[1].type", "'input_audio' is not supported"},
     {"part_file",
      with_messages(R"([{"role":"user","content":[{"type":"file","file":{"file_id":"f1"}}]}])"),
-     "messages[0].content[0].type", "'file' is not supported"},
+     "messages[0].content[0].file.file_id", "file_id is not supported"},
     {"part_refusal_assistant",
      with_messages(
          R"([{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"refusal","refusal":"no"}]}])"),
@@ -485,12 +485,12 @@ TEST(OpenAIRequest, ToWireFromNativeBuiltRequests) {
   req.model = "smart";
   Message system;
   system.role = Role::kSystem;
-  system.content.push_back({ContentPart::Type::kText, "a", "", ""});
-  system.content.push_back({ContentPart::Type::kText, "b", "", ""});
+  system.content.push_back({ContentPart::Type::kText, "a", "", "", nullptr});
+  system.content.push_back({ContentPart::Type::kText, "b", "", "", nullptr});
   req.messages.push_back(system);
   Message user;
   user.role = Role::kUser;
-  user.content.push_back({ContentPart::Type::kImage, "", "https://x/y.png", ""});
+  user.content.push_back({ContentPart::Type::kImage, "", "https://x/y.png", "", nullptr});
   req.messages.push_back(user);  // content_is_string, but an image forces the array form
   Message assistant;
   assistant.role = Role::kAssistant;

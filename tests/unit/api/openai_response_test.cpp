@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 
 namespace keel {
@@ -321,7 +321,7 @@ TEST(OpenAIResponseToWire, TextResponse) {
   response.model = "smart";
   response.created = 123;
   response.message.role = Role::kAssistant;
-  response.message.content.push_back({ContentPart::Type::kText, "Hello", "", ""});
+  response.message.content.push_back({ContentPart::Type::kText, "Hello", "", "", nullptr});
   response.finish = FinishReason::kStop;
   response.usage = {7, 2, 9, std::nullopt, true, std::nullopt};
   EXPECT_EQ(chat_response_to_wire(response), Json::parse(R"({

@@ -10,7 +10,7 @@
 
 #include "api/json_scan.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 
 namespace keel {

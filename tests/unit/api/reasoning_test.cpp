@@ -5,10 +5,10 @@
 // reasoning_tools); these are the rules between them.
 #include <gtest/gtest.h>
 
-#include "api/anthropic.h"
-#include "api/gemini.h"
+#include "api/anthropic/anthropic.h"
+#include "api/gemini/gemini.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "api/responses/responses.h"
 
 namespace keel {

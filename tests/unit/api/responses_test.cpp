@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "golden_util.h"
 #include "openapi_schema.h"
 
@@ -188,7 +188,7 @@ TEST(ResponsesRequest, BadInputNamesWhatIsWrong) {
       parse_error(
           R"({"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]})")
           .param,
-      "input[0].content[0].type");
+      "input[0].content[0].file_id");
   EXPECT_EQ(http_status_for(parse_error("[1]").code), 400);
 }
 

@@ -3,9 +3,9 @@
 // ResponseOutputText.FileCitation, @anthropic-ai/sdk's CitationCharLocation).
 #include <gtest/gtest.h>
 
-#include "api/anthropic.h"
+#include "api/anthropic/anthropic.h"
 #include "api/json_util.h"
-#include "api/openai_chat.h"
+#include "api/openai_chat/openai_chat.h"
 #include "api/responses/responses.h"
 
 namespace keel {

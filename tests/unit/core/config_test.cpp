@@ -556,7 +556,7 @@ TEST(ProviderErrorTest, UnknownKey) {
   EXPECT_EQ(error_of(kProviders + "    base-url: https://x\n"),
             "keel.yaml:5: providers[0].base-url: unknown key (expected one of name, kind, "
             "base_url, api_key, api_version, headers, model, threads, parallel, context, poll, "
-            "connect_timeout_ms)");
+            "connect_timeout_ms, documents)");
 }
 
 TEST(ProviderErrorTest, BaseUrl) {
@@ -617,6 +617,11 @@ TEST(ProviderErrorTest, KeysThatTheKindDoesNotUse) {
                      "    model: m.gguf\n"
                      "    base_url: http://x\n"),
             "keel.yaml:5: providers[0].base_url: not used by kind local (only remote kinds)");
+  EXPECT_EQ(error_of("providers:\n"
+                     "  - name: c\n"
+                     "    kind: anthropic\n"
+                     "    documents: true\n"),
+            "keel.yaml:4: providers[0].documents: not used by kind anthropic (only openai, azure)");
 }
 
 TEST(ProviderErrorTest, Headers) {

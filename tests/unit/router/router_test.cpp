@@ -121,8 +121,9 @@ class ScriptedProvider final : public Provider {
   const std::string& name() const override { return name_; }
   ProviderKind kind() const override { return ProviderKind::kOpenAI; }
   Capabilities capabilities() const override {
-    return Capabilities{.streaming = true, .count_tokens = counts};
+    return Capabilities{.streaming = true, .count_tokens = counts, .documents = documents};
   }
+  bool documents = false;  // Capabilities::documents
   // Token counting: off unless `counts`; each call plays the next of `count_results` (then 42).
   bool counts = false;
   std::deque<Result<int64_t>> count_results;
@@ -283,6 +284,23 @@ class RouterTest : public ::testing::Test {
     return chat(sink);
   }
 
+  // A request whose user message carries a PDF document.
+  ChatOutcome chat_with_document() {
+    ChatRequest request;
+    request.model = kModel;
+    Message message;
+    ContentPart part;
+    part.type = ContentPart::Type::kDocument;
+    auto document = std::make_shared<Document>();
+    document->media_type = "application/pdf";
+    document->data = "JVBERi0xLjQK";
+    part.document = std::move(document);
+    message.content.push_back(std::move(part));
+    request.messages.push_back(std::move(message));
+    RecordingSink sink;
+    return run(router().chat(request, sink, std::make_shared<CancelToken>()));
+  }
+
   // Router::count_tokens to completion (its Result has no default for run() to start from).
   Result<int64_t> count_tokens(const ChatRequest& request, std::vector<AttemptRecord>& attempts) {
     std::optional<Result<int64_t>> out;
@@ -355,6 +373,33 @@ TEST_F(RouterTest, FailsOverInConfiguredOrder) {
   EXPECT_EQ(outcome.attempts[2].status, 200);
   EXPECT_EQ(outcome.attempts[2].error_class, "");
   EXPECT_EQ(outcome.attempts[2].completion_tokens, 1);
+}
+
+// A request with a document skips the targets that cannot take one; with none left it is a
+// 400 naming the feature and the first target, and no target is called.
+TEST_F(RouterTest, DocumentsGoOnlyToTargetsThatTakeThem) {
+  auto* a = add_target("a");
+  auto* b = add_target("b");
+  b->documents = true;
+  b->fallback = answer("from-b");
+  auto outcome = chat_with_document();
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error().message;
+  EXPECT_EQ(attempt_providers(outcome), std::vector<std::string>{"b"});
+  EXPECT_EQ(a->calls, 0);
+  // Requests without one still start at the first target.
+  EXPECT_TRUE(chat().status.ok());
+  EXPECT_EQ(a->calls, 1);
+
+  b->documents = false;
+  outcome = chat_with_document();
+  ASSERT_FALSE(outcome.status.ok());
+  EXPECT_EQ(outcome.status.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(outcome.status.error().message,
+            "document input (application/pdf) is not supported by provider 'a' (kind openai)");
+  EXPECT_EQ(outcome.status.error().param, "messages");
+  EXPECT_TRUE(outcome.attempts.empty());
+  EXPECT_EQ(a->calls, 1);
+  EXPECT_EQ(b->calls, 1);
 }
 
 // The RequestShaper (prompt variants) is asked before every attempt, retries and failovers

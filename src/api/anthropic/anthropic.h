@@ -4,7 +4,8 @@
 // npm package 1.14.0 (resources/messages/messages.d.ts: MessageCreateParams, Message,
 // ContentBlock, RawMessageStreamEvent, Usage; resources/shared.d.ts: ErrorResponse, ErrorType).
 // The mapping decisions (what is rejected, dropped or adapted) are listed at the top of
-// anthropic.cpp and in tests/golden/anthropic/README.md.
+// src/api/anthropic/request.cpp, upstream_request.cpp and response.cpp, and in
+// tests/golden/anthropic/README.md.
 //
 // Front door:
 //   auto req = parse_messages_request(body);             // Anthropic client -> native
@@ -94,7 +95,7 @@ class AnthropicStreamEncoder {
   std::map<int, int> tool_blocks_;  // native tool index -> Anthropic block index
   bool finish_pending_ = false;
   FinishReason finish_ = FinishReason::kNone;
-  std::string stop_sequence_;   // of the Finish event: non-empty when a stop sequence ended it
+  std::string stop_sequence_;  // of the Finish event: non-empty when a stop sequence ended it
   bool usage_seen_ = false;
   Usage usage_;
 };
@@ -105,7 +106,8 @@ inline constexpr const char* kOverloadedCode = "overloaded";
 // {"type": "error", "error": {"type", "message"}, "request_id"}; error.type is one of the SDK's
 // ErrorType values chosen from the code (kUnavailable -> overloaded_error when its type_code is
 // kOverloadedCode, else api_error; ...). request_id is always a string, as Anthropic's is: pass
-// the request's id. The HTTP status stays http_status_for(error.code) (api/openai_chat.h).
+// the request's id. The HTTP status stays http_status_for(error.code)
+// (api/openai_chat/openai_chat.h).
 Json anthropic_error_to_wire(const Error& error, const std::string& request_id);
 // The Anthropic error type keel uses for `code` ("invalid_request_error", ...).
 const char* anthropic_error_type(ErrorCode code);
@@ -123,7 +125,7 @@ Result<Json> chat_request_to_anthropic(const ChatRequest& req, const std::string
 // tools, tool_choice and output_config, nothing else. Refuses what chat_request_to_anthropic
 // refuses.
 Result<Json> chat_request_to_anthropic_count(const ChatRequest& req,
-                                            const std::string& upstream_model);
+                                             const std::string& upstream_model);
 // A MessageTokensCount answer ({"input_tokens": N}) -> N; anything else -> kBadGateway.
 Result<int64_t> anthropic_count_from_wire(std::string_view body);
 

@@ -50,9 +50,8 @@ Result<Json> chat_request_to_gemini(const ChatRequest& req,
 
 // The countTokens body for `upstream_model`: {"generateContentRequest": the generateContent
 // body with "model": "models/<upstream_model>"}; refuses what chat_request_to_gemini refuses.
-Result<Json> chat_request_to_gemini_count(const ChatRequest& req,
-                                         const std::string& upstream_model,
-                                         const GeminiRequestOptions& options = {});
+Result<Json> chat_request_to_gemini_count(const ChatRequest& req, const std::string& upstream_model,
+                                          const GeminiRequestOptions& options = {});
 // A CountTokensResponse ({"totalTokens": N, ...}) -> N; anything else -> kBadGateway.
 Result<int64_t> gemini_count_from_wire(std::string_view body);
 
@@ -94,7 +93,8 @@ class GeminiStreamDecoder {
   // At the end of the body (Gemini sends no [DONE]): a Finish if none came, then Usage.
   void finish(std::vector<ChatEvent>& out);
 
-  // Decoding state across chunks (public only so gemini.cpp's shared decoder can use it).
+  // Decoding state across chunks (public only so that the folder's shared decoder,
+  // decode_response in internal.h, can use it).
   struct State {
     bool started = false;
     bool finished = false;

@@ -114,11 +114,11 @@ class OpenAIStreamEncoder {
   Json annotations_ = Json::array();
   // One chunk's text, built in chunk_.
   std::string_view text_chunk(std::string_view delta, const char* finish_reason);
-  std::string chunk_;           // text_chunk's scratch, kept for its capacity
-  std::string delta_;           // encode_text's scratch for a text delta
-  std::string head_;            // encode_text: the chunk's text up to the delta, escaped once
+  std::string chunk_;  // text_chunk's scratch, kept for its capacity
+  std::string delta_;  // encode_text's scratch for a text delta
+  std::string head_;   // encode_text: the chunk's text up to the delta, escaped once
   bool head_ready_ = false;
-  bool text_ok_ = false;        // id and model are valid UTF-8: the direct path may be used
+  bool text_ok_ = false;  // id and model are valid UTF-8: the direct path may be used
   std::string id_;
   std::string model_;
   int64_t created_;
