@@ -56,6 +56,9 @@
 //   refusal*                    no content, stop_reason refusal, stop_details {type: refusal}
 //   toolloop*                   works through TOOL_LOOP_SCRIPT (fake_common.mjs): one tool_use per
 //                               turn, then text "tool said: <the tool_results>"
+//   docs*                       text "documents: <JSON array>": each document block the request
+//                               carried, as documentsAnswer (fake_common.mjs) describes it (name:
+//                               its title); document blocks are checked as the API checks them
 //   fail-500*                   500 api_error
 //   overloaded*, fail-529*      529 overloaded_error
 //   fail-400*                   400 invalid_request_error "messages.0.content: the fake says no
@@ -102,6 +105,7 @@ import { createHash } from 'node:crypto';
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
   prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText, nextToolLoopCall,
+  strictBase64, documentsAnswer,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -191,7 +195,7 @@ export function behaviourOf(model) {
   if (name.startsWith('fail-529')) return { kind: 'overloaded' };
   return prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'overloaded', 'hang', 'stall', 'close-before-first',
     'close-mid-stream', 'stream-overloaded', 'error-after-text', 'garbage', 'echo', 'tools-text', 'tools-noargs', 'tools',
-    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent', 'schema', 'toolloop']);
+    'max-tokens', 'stop-seq', 'refusal', 'usage-classic', 'agent', 'schema', 'toolloop', 'docs']);
 }
 
 function blocksOf(content) {
@@ -227,6 +231,51 @@ function toolResultsOf(messages) {
     for (const b of blocksOf(msg?.content)) {
       if (b?.type !== 'tool_result') continue;
       out.push({ tool_use_id: b.tool_use_id, name: names[b.tool_use_id] ?? null, content: flattenToolResult(b.content), is_error: b.is_error === true });
+    }
+  }
+  return out;
+}
+
+// A DocumentBlockParam (@anthropic-ai/sdk resources/messages/messages.d.ts) as the API checks
+// it: source Base64PDFSource {type: base64, media_type: application/pdf, data: base64} or
+// PlainTextSource {type: text, media_type: text/plain, data}; URL and content sources are not
+// served by this fake. title and context strings or null, citations {enabled?: boolean} or null.
+function documentError(b, where) {
+  for (const key of Object.keys(b)) {
+    if (!['type', 'source', 'title', 'context', 'citations', 'cache_control'].includes(key)) return `${where}.document.${key}: Extra inputs are not permitted`;
+  }
+  const src = b.source;
+  if (src === null || typeof src !== 'object') return `${where}.document.source: Field required`;
+  if (src.type === 'base64') {
+    if (src.media_type !== 'application/pdf') return `${where}.document.source.base64.media_type: Input should be 'application/pdf'`;
+    if (strictBase64(src.data) === null) return `${where}.document.source.base64.data: The PDF specified was not valid base64.`;
+  } else if (src.type === 'text') {
+    if (src.media_type !== 'text/plain') return `${where}.document.source.text.media_type: Input should be 'text/plain'`;
+    if (typeof src.data !== 'string') return `${where}.document.source.text.data: Input should be a valid string`;
+  } else {
+    return `${where}.document.source: Input tag '${src.type}' found using 'type' does not match any of the expected tags: 'base64', 'text' (this fake)`;
+  }
+  for (const key of Object.keys(src)) {
+    if (!['type', 'media_type', 'data'].includes(key)) return `${where}.document.source.${src.type}.${key}: Extra inputs are not permitted`;
+  }
+  for (const key of ['title', 'context']) {
+    if (b[key] !== undefined && b[key] !== null && typeof b[key] !== 'string') return `${where}.document.${key}: Input should be a valid string`;
+  }
+  if (b.citations !== undefined && b.citations !== null) {
+    if (typeof b.citations !== 'object' || Object.keys(b.citations).some((k) => k !== 'enabled')) return `${where}.document.citations: Input should be a valid dictionary with only 'enabled'`;
+    if (b.citations.enabled !== undefined && typeof b.citations.enabled !== 'boolean') return `${where}.document.citations.enabled: Input should be a valid boolean`;
+  }
+  return null;
+}
+
+// The documents of every user turn, as documentsAnswer (fake_common.mjs) describes them.
+function documentsOf(messages) {
+  const out = [];
+  for (const msg of messages) {
+    for (const b of blocksOf(msg?.content)) {
+      if (b?.type !== 'document') continue;
+      const text = b.source.type === 'text';
+      out.push({ mediaType: b.source.media_type, bytes: text ? Buffer.from(b.source.data, 'utf8') : strictBase64(b.source.data), name: b.title ?? null });
     }
   }
   return out;
@@ -322,6 +371,13 @@ export function validateMessagesRequest(body) {
           if (!b.source || !['base64', 'url'].includes(b.source.type)) return `${where}.image.source: Input tag does not match any of the expected tags: 'base64', 'url'`;
           seenNonResult = true;
           break;
+        case 'document': {
+          if (msg.role !== 'user') return `${where}: document blocks are only allowed in user messages`;
+          const why = documentError(b, where);
+          if (why) return why;
+          seenNonResult = true;
+          break;
+        }
         case 'tool_use':
           if (msg.role !== 'assistant') return `${where}: tool_use blocks are only allowed in assistant messages`;
           if (typeof b.id !== 'string' || !ID_RE.test(b.id)) return `${where}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'`;
@@ -533,6 +589,8 @@ export async function startFakeAnthropic(options = {}) {
         if (results.length > 0) t += `\n[tool_results] ${JSON.stringify(results)}`;
         return { ...base, content: [text(t)] };
       }
+      case 'docs':
+        return { ...base, content: [text(documentsAnswer(documentsOf(body.messages)))] };
       case 'tools':
         return { ...base, stop_reason: 'tool_use', content: ANTHROPIC_TOOL_USES.map(toolUse) };
       case 'agent': {

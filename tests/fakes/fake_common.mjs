@@ -5,6 +5,7 @@
 // with Retry-After) and the common parts of the object each start function returns.
 import http from 'node:http';
 import https from 'node:https';
+import { createHash } from 'node:crypto';
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -373,4 +374,42 @@ export function nextToolLoopCall(model, offered, done) {
     return { name: step.name, arguments: { expr: '6*7' } };
   }
   return step;
+}
+
+// --- documents (docs* in every fake) --------------------------------------------------------
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+// The bytes of standard, padded base64 text; null when it is not that (the vendors reject it).
+export function strictBase64(text) {
+  if (typeof text !== 'string' || !BASE64_RE.test(text)) return null;
+  return Buffer.from(text, 'base64');
+}
+
+// {mediaType, bytes} of a data URL "data:<media type>;base64,<data>"; null when it is not one.
+export function dataUrlBytes(url) {
+  const m = typeof url === 'string' ? /^data:([^;,]+);base64,(.*)$/s.exec(url) : null;
+  const bytes = m ? strictBase64(m[2]) : null;
+  return bytes ? { mediaType: m[1], bytes } : null;
+}
+
+// What docs* answers: "documents: " and a JSON array describing each document the request
+// carried, in order, as the fake received it ({mediaType, bytes: Buffer, name}): its media type,
+// name (filename or title; null when none), byte length and SHA-256 of its bytes, and the first
+// 40 characters of a text document, so that a test proves the document arrived intact.
+export function documentsAnswer(docs) {
+  return `documents: ${JSON.stringify(docs.map((d) => ({
+    media_type: d.mediaType,
+    name: d.name ?? null,
+    bytes: d.bytes.length,
+    sha256: createHash('sha256').update(d.bytes).digest('hex'),
+    text: d.mediaType.startsWith('text/') ? d.bytes.toString('utf8').slice(0, 40) : null,
+  })))}`;
+}
+
+// The array documentsAnswer wrote.
+export function parseDocuments(answer) {
+  const m = /^documents: (.*)$/s.exec(answer ?? '');
+  if (!m) throw new Error(`not a docs* answer: ${answer}`);
+  return JSON.parse(m[1]);
 }

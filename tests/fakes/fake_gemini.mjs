@@ -46,6 +46,9 @@
 //                               request held functionResponse parts, "\n[function_responses]
 //                               <JSON array of {id, name, response}>" (id null when absent). See
 //                               parseEcho().
+//   docs*                       text "documents: <JSON array>": each inlineData part that is not
+//                               an image, as documentsAnswer (fake_common.mjs) describes it
+//                               (name: displayName); inlineData must be valid base64
 //   tools*                      two functionCall parts, get_weather {"city":"Paris"} / {"city":
 //                               "Tokyo"}, without ids (as the Gemini API sends them), the first
 //                               with a thoughtSignature; finishReason STOP. Streamed: one chunk per
@@ -87,6 +90,7 @@
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
   prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText, nextToolLoopCall,
+  strictBase64, documentsAnswer,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -148,7 +152,7 @@ export function behaviourOf(model) {
   if (name.startsWith('overloaded')) return { kind: 'fail-503' };
   return prefixBehaviour(name, ['fail-500', 'fail-503', 'fail-400', 'hang', 'stall', 'close-before-first', 'close-mid-stream',
     'stream-error', 'garbage', 'echo', 'tools-ids', 'tools-noargs', 'tools', 'max-tokens', 'safety', 'blocked', 'schema', 'agent',
-    'toolloop']);
+    'toolloop', 'docs']);
 }
 
 function isObject(v) {
@@ -234,6 +238,13 @@ function checkParts(parts, where) {
     }
     if (p.inlineData !== undefined && (!isObject(p.inlineData) || typeof p.inlineData.mimeType !== 'string' || typeof p.inlineData.data !== 'string')) {
       return `* GenerateContentRequest.${at}.inline_data: mime_type and data are required`;
+    }
+    // Blob (@google/genai): {mimeType, data: base64 bytes, displayName?}.
+    if (p.inlineData !== undefined) {
+      for (const key of Object.keys(p.inlineData)) {
+        if (!['mimeType', 'data', 'displayName'].includes(key)) return `Invalid JSON payload received. Unknown name "${key}" at '${at}.inline_data': Cannot find field.`;
+      }
+      if (strictBase64(p.inlineData.data) === null) return `Invalid value at '${at}.inline_data.data' (TYPE_BYTES), Base64 decoding failed for "${p.inlineData.data.slice(0, 20)}"`;
     }
     if (p.fileData !== undefined && (!isObject(p.fileData) || typeof p.fileData.fileUri !== 'string')) {
       return `* GenerateContentRequest.${at}.file_data.file_uri: required`;
@@ -332,6 +343,20 @@ export function validateGenerateContent(body) {
     }
   }
   return null;
+}
+
+// The inlineData parts of every turn that are not images, as documentsAnswer (fake_common.mjs)
+// describes them (name: displayName).
+function documentsOf(contents) {
+  const out = [];
+  for (const c of contents ?? []) {
+    for (const p of c?.parts ?? []) {
+      const blob = p?.inlineData;
+      if (!blob || blob.mimeType.startsWith('image/')) continue;
+      out.push({ mediaType: blob.mimeType, bytes: strictBase64(blob.data), name: blob.displayName ?? null });
+    }
+  }
+  return out;
 }
 
 function lastUserText(contents) {
@@ -533,6 +558,8 @@ export async function startFakeGemini(options = {}) {
         if (responses.length > 0) t += `\n[function_responses] ${JSON.stringify(responses)}`;
         return { parts: [{ text: t }], finishReason: 'STOP' };
       }
+      case 'docs':
+        return { parts: [{ text: documentsAnswer(documentsOf(body.contents)) }], finishReason: 'STOP' };
       case 'tools':
       case 'tools-ids':
         return { parts: GEMINI_CALLS.map((c, i) => callPart(c, i, behaviour.kind === 'tools-ids')), finishReason: 'STOP' };

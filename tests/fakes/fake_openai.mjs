@@ -19,6 +19,9 @@
 //   ok (and anything unlisted)  text "Hello from fake" (streamed as several chunks),
 //                               usage prompt 5, completion 3
 //   echo*                       text "echo: <last user message>"
+//   docs*                       text "documents: <JSON array>": each file part of the request, as
+//                               documentsAnswer (fake_common.mjs) describes it (name: filename);
+//                               file parts are checked as the API checks them (fileContentError)
 //   json*                       a JSON object as text, naming the response_format type it got
 //   tools*                      two parallel tool calls, call_1 / call_2, get_weather Paris / Tokyo
 //   schema*                     follows the request as a model would: a named or required
@@ -75,7 +78,7 @@ import { hashedTextEmbedding } from './text_embedding.mjs';
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
   prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
-  nextToolLoopCall,
+  nextToolLoopCall, dataUrlBytes, documentsAnswer,
 } from './fake_common.mjs';
 
 export { waitFor } from './fake_common.mjs';
@@ -133,7 +136,7 @@ export function behaviourOf(model) {
   if (m) return { kind: 'die-after', chunks: Number(m[1]) };
   return parametricBehaviour(name) ?? prefixBehaviour(name, ['fail-500', 'fail-400', 'fail-401', 'hang', 'stall',
     'close-before-first', 'close-mid-stream', 'garbage', 'echo', 'json', 'tools', 'agent', 'schema',
-    'toolloop']);
+    'toolloop', 'docs']);
 }
 
 // A tool message's content is a string or text parts only (ChatCompletionToolMessageParam in
@@ -149,6 +152,45 @@ function toolContentError(messages) {
     }
   }
   return null;
+}
+
+// A user message's file parts (ChatCompletionContentPart.File in the openai SDK: {type: "file",
+// file: {file_data?, file_id?, filename?}}) as the API checks them: file_data a data URL of
+// base64 bytes ("data:application/pdf;base64,..."); file_id is not served by this fake. Else the
+// API's 400 naming the part.
+function fileContentError(messages) {
+  if (!Array.isArray(messages)) return null;
+  for (const [i, msg] of messages.entries()) {
+    if (!Array.isArray(msg?.content)) continue;
+    for (const [j, part] of msg.content.entries()) {
+      if (part?.type !== 'file') continue;
+      const param = `messages[${i}].content[${j}].file`;
+      if (msg.role !== 'user') return { param: `messages[${i}].content[${j}].type`, message: `Invalid value: 'file'. Supported values are: 'text' and 'refusal'.` };
+      const f = part.file;
+      if (f === null || typeof f !== 'object') return { param, message: `Invalid type for '${param}': expected an object.` };
+      for (const key of Object.keys(f)) {
+        if (!['file_data', 'file_id', 'filename'].includes(key)) return { param: `${param}.${key}`, message: `Unrecognized request argument supplied: ${key}` };
+      }
+      if (f.file_data === undefined) return { param: `${param}.file_data`, message: `Missing required parameter: '${param}.file_data' (this fake takes no file_id).` };
+      if (!dataUrlBytes(f.file_data)) return { param: `${param}.file_data`, message: `Invalid value for '${param}.file_data': expected a base64 data URL.` };
+      if (f.filename !== undefined && typeof f.filename !== 'string') return { param: `${param}.filename`, message: `Invalid type for '${param}.filename': expected a string.` };
+    }
+  }
+  return null;
+}
+
+// The file parts of every message, as documentsAnswer (fake_common.mjs) describes them.
+function documentsOf(messages) {
+  const out = [];
+  for (const msg of messages ?? []) {
+    if (!Array.isArray(msg?.content)) continue;
+    for (const part of msg.content) {
+      if (part?.type !== 'file') continue;
+      const { mediaType, bytes } = dataUrlBytes(part.file.file_data);
+      out.push({ mediaType, bytes, name: part.file.filename ?? null });
+    }
+  }
+  return out;
 }
 
 // The text of the last tool message, or null when there is none.
@@ -249,7 +291,7 @@ export async function startFakeOpenAI(options = {}) {
         return sendJSON(res, 400, errorBody(
           `We could not parse the JSON body of your request. (${raw.slice(0, 40)})`, 'invalid_request_error'));
       }
-      const invalid = path === '/v1/chat/completions' && toolContentError(body.messages);
+      const invalid = path === '/v1/chat/completions' && (toolContentError(body.messages) || fileContentError(body.messages));
       if (invalid) return sendJSON(res, 400, errorBody(invalid.message, 'invalid_request_error', 'invalid_value', invalid.param));
       const model = typeof body.model === 'string' ? body.model : '';
       countHit(stats, model);
@@ -280,7 +322,7 @@ export async function startFakeOpenAI(options = {}) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return sendJSON(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error'));
     }
-    const invalid = op === 'chat/completions' && toolContentError(body.messages);
+    const invalid = op === 'chat/completions' && (toolContentError(body.messages) || fileContentError(body.messages));
     if (invalid) return sendJSON(res, 400, errorBody(invalid.message, 'invalid_request_error', 'invalid_value', invalid.param));
     countHit(stats, deployment);
     const behaviour = behaviourOf(deployment);
@@ -390,6 +432,7 @@ export async function startFakeOpenAI(options = {}) {
     const own = options.answer?.(body);
     if (typeof own === 'string') return own;
     if (behaviour.kind === 'echo') return `echo: ${lastUserText(body.messages)}`;
+    if (behaviour.kind === 'docs') return documentsAnswer(documentsOf(body.messages));
     if (behaviour.kind === 'agent') return `tool said: ${lastToolText(body.messages).trim()}`;
     if (behaviour.kind === 'toolloop') return `tool said: ${allToolTexts(body.messages).join(' | ')}`;
     if (behaviour.kind === 'schema') return schemaText(body);
