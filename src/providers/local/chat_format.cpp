@@ -1,5 +1,6 @@
 #include "providers/local/chat_format.h"
 
+#include <chat-peg-parser.h>
 #include <json-schema-to-grammar.h>
 
 #include <algorithm>
@@ -40,6 +41,54 @@ std::string schema_for(const ChatRequest& request) {
   return {};
 }
 
+// The tools the model may call: all of them, or only the one a named tool_choice names.
+Result<std::vector<common_chat_tool>> offered_tools(const ChatRequest& request) {
+  std::vector<common_chat_tool> tools;
+  const bool named = request.tool_choice.mode == ToolChoice::Mode::kNamed;
+  for (const auto& tool : request.tools) {
+    if (named && tool.name != request.tool_choice.name) continue;
+    tools.push_back({tool.name, tool.description, tool.parameters.dump()});
+  }
+  if (named && tools.empty()) {
+    return bad_request(
+        "tool_choice names '" + request.tool_choice.name + "', which is not among the tools",
+        "tool_choice");
+  }
+  return tools;
+}
+
+bool forces_a_call(const ChatRequest& request) {
+  return !request.tools.empty() && (request.tool_choice.mode == ToolChoice::Mode::kRequired ||
+                                    request.tool_choice.mode == ToolChoice::Mode::kNamed);
+}
+
+// A forced call without a chat template (llama.cpp's generic format is gone: its autoparser
+// only knows the formats templates show). The answer is one bare JSON object,
+// {"name": ..., "arguments": {...}}, held to the tools' schemas by a grammar; llama.cpp's PEG
+// builder makes both that grammar and the parser that turns the output into a tool call.
+Status generic_forced_call(const std::vector<common_chat_tool>& tools, Prepared& out) {
+  const common_json tools_json = common_chat_tools_to_json_oaicompat(tools);
+  common_peg_arena parser = build_chat_peg_parser([&](common_chat_peg_builder& p) {
+    return p.space() +
+           p.standard_json_tools("", "", tools_json, /*parallel_tool_calls=*/false,
+                                 /*force_tool_calls=*/true) +
+           p.space() + p.end();
+  });
+  std::string grammar = build_grammar([&](const common_grammar_builder& builder) {
+    for (const auto& tool : tools_json) {
+      auto schema = tool.at("function").value("parameters", common_json::object());
+      builder.resolve_refs(schema);
+    }
+    parser.build_grammar(builder, /*lazy=*/false);
+  });
+  out.sampling.grammar = {COMMON_GRAMMAR_TYPE_TOOL_CALLS, std::move(grammar)};
+  out.parse_output = true;
+  out.parser.format = COMMON_CHAT_FORMAT_PEG_NATIVE;
+  out.parser.reasoning_format = COMMON_REASONING_FORMAT_NONE;
+  out.parser.parser = std::move(parser);
+  return Status();
+}
+
 }  // namespace
 
 ChatFormat::ChatFormat(const llama_model* model, std::string provider_name, std::string model_name)
@@ -68,16 +117,9 @@ Status ChatFormat::apply_template(const ChatRequest& request, const std::string&
     if (message.role == Role::kTool) msg.tool_name = message.name;
     inputs.messages.push_back(std::move(msg));
   }
-  const bool named = request.tool_choice.mode == ToolChoice::Mode::kNamed;
-  for (const auto& tool : request.tools) {
-    if (named && tool.name != request.tool_choice.name) continue;
-    inputs.tools.push_back({tool.name, tool.description, tool.parameters.dump()});
-  }
-  if (named && inputs.tools.empty()) {
-    return bad_request("tool_choice names '" + request.tool_choice.name +
-                           "', which is not among the tools",
-                       "tool_choice");
-  }
+  auto tools = offered_tools(request);
+  if (!tools.ok()) return tools.error();
+  inputs.tools = std::move(tools).value();
   switch (request.tool_choice.mode) {
     case ToolChoice::Mode::kNone: inputs.tool_choice = COMMON_CHAT_TOOL_CHOICE_NONE; break;
     case ToolChoice::Mode::kRequired:
@@ -91,10 +133,28 @@ Status ChatFormat::apply_template(const ChatRequest& request, const std::string&
   inputs.use_jinja = true;
 
   common_chat_params params;
+  // A forced call opens with the template's call marker. llama.cpp's grammar for a required call
+  // lets text come first (a random-weight model never stops writing it); with the marker put
+  // after the generation prompt, the model and the grammar both start inside the call. The
+  // marker is the word that triggers the lazy grammar of tool_choice auto.
+  std::string marker;
   {
     std::lock_guard lock(templates_mutex_);
     params = common_chat_templates_apply(templates_.get(), inputs);
+    if (inputs.tool_choice == COMMON_CHAT_TOOL_CHOICE_REQUIRED && !inputs.tools.empty()) {
+      common_chat_templates_inputs probe = inputs;
+      probe.tool_choice = COMMON_CHAT_TOOL_CHOICE_AUTO;
+      for (const auto& trigger :
+           common_chat_templates_apply(templates_.get(), probe).grammar_triggers) {
+        if (trigger.type == COMMON_GRAMMAR_TRIGGER_TYPE_WORD) {
+          marker = trigger.value;
+          break;
+        }
+      }
+    }
   }
+  params.prompt += marker;
+  params.generation_prompt += marker;
   KEEL_LOG(kDebug) << "local chat template: format " << common_chat_format_name(params.format)
                    << ", grammar " << params.grammar.size() << " bytes"
                    << (params.grammar_lazy ? " (lazy)" : "") << ", "
@@ -111,6 +171,7 @@ Status ChatFormat::apply_template(const ChatRequest& request, const std::string&
   out.preserved = params.preserved_tokens;
   for (const auto& trigger : params.grammar_triggers) out.sampling.grammar_triggers.push_back(trigger);
   for (auto& stop : params.additional_stops) out.stops.push_back(std::move(stop));
+  out.templated = true;
   out.parse_output = true;
   out.parser = common_chat_parser_params(params);
   out.parser.reasoning_format = COMMON_REASONING_FORMAT_NONE;
@@ -133,11 +194,17 @@ Result<Prepared> ChatFormat::prepare(const ChatRequest& request) const {
     if (templates_) {
       if (auto status = apply_template(request, schema, out); !status.ok()) return status.error();
     } else {
-      // No chat template: a plain transcript, which is what a base model continues best.
-      if (!request.tools.empty() && request.tool_choice.mode != ToolChoice::Mode::kNone) {
-        return bad_request("model '" + model_name_ + "' of provider '" + provider_name_ +
-                               "' has no chat template, so it cannot call tools",
-                           "tools");
+      // No chat template: a plain transcript, which is what a base model continues best. It
+      // cannot be shown tools; a forced call is made by the generic grammar, and with
+      // tool_choice auto the model answers in text (it never chooses a call).
+      if (forces_a_call(request)) {
+        if (!schema.empty()) {
+          return bad_request("a forced tool call and response_format cannot be combined",
+                             "response_format");
+        }
+        auto tools = offered_tools(request);
+        if (!tools.ok()) return tools.error();
+        if (auto status = generic_forced_call(*tools, out); !status.ok()) return status.error();
       }
       for (const auto& message : request.messages) {
         const std::string text = message.text();

@@ -1,7 +1,9 @@
 // How a chat request becomes a prompt for a local model, and how the model's text becomes native
 // events again. With a chat template (GGUF metadata), llama.cpp's common chat code renders the
 // messages and tools, makes the grammar for tool calls and response_format, and parses the
-// output back into content and tool calls. Without one, the prompt is a plain transcript.
+// output back into content and tool calls. Without one, the prompt is a plain transcript, and a
+// forced tool call (tool_choice required or named) is one bare JSON object held to the tools'
+// schemas by a grammar; with tool_choice auto such a model answers in text.
 //
 //   ChatFormat format(model, "local", "qwen2.5-0.5b");
 //   auto prepared = format.prepare(request);        // 400-class errors for what it cannot serve
@@ -32,7 +34,10 @@ struct Prepared {
   std::vector<std::string> stops;
   std::vector<std::string> preserved;
   // The prompt came from the model's chat template: it is tokenized with its special tokens
-  // (user text in a plain transcript is not), and the output goes through llama.cpp's parser.
+  // (user text in a plain transcript is not).
+  bool templated = false;
+  // The output goes through llama.cpp's parser (a chat template's, or the generic one of a
+  // forced call without a template).
   bool parse_output = false;
   common_chat_parser_params parser;
   int max_tokens = -1;

@@ -117,7 +117,7 @@ class LocalProvider final : public Provider {
   }
   std::vector<llama_token> tokenize(const Prepared& prepared) const {
     return common_tokenize(engine_->vocab(), prepared.prompt, /*add_special=*/true,
-                           /*parse_special=*/prepared.parse_output);
+                           /*parse_special=*/prepared.templated);
   }
   // Tokenizes the prompt (checking it fits the context) and builds the job's sampler.
   Result<std::shared_ptr<GenerateJob>> make_job(Prepared& prepared, int& prompt_tokens) const;

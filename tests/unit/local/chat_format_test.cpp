@@ -70,6 +70,27 @@ class ChatFormatTest : public ::testing::Test {
     return events;
   }
 
+  // What a parser's events say: how many calls began, the last call's name, its arguments and
+  // the text.
+  struct Said {
+    int starts = 0;
+    std::string name, args, text;
+  };
+  static Said said(const std::vector<ChatEvent>& events) {
+    Said out;
+    for (const auto& event : events) {
+      if (event.kind == ChatEvent::Kind::kToolCallStart) {
+        ++out.starts;
+        out.name = event.tool_name;
+        EXPECT_FALSE(event.tool_id.empty());
+        EXPECT_EQ(event.tool_index, 0);
+      }
+      if (event.kind == ChatEvent::Kind::kToolArgsDelta) out.args += event.text;
+      if (event.kind == ChatEvent::Kind::kTextDelta) out.text += event.text;
+    }
+    return out;
+  }
+
   static fs::path dir_;
   static llama_model* model_;
 };
@@ -133,32 +154,83 @@ TEST_F(ChatFormatTest, GrammarsKeepTheSchemasPropertyOrder) {
   EXPECT_LT(reasoning, answer) << prepared->sampling.grammar.grammar;
 }
 
+// With tool_choice auto the model writes the whole call; a forced call (required) has the
+// template's call marker put at the end of the prompt, so the model and the grammar start inside
+// the call (llama.cpp's grammar would let a model write text first, forever), and the parser
+// reads the output as continuing it.
 TEST_F(ChatFormatTest, ToolCallsParseIntoNativeEventsWhateverThePieces) {
   ChatFormat format(model_, "local", "fixture");
-  auto prepared = format.prepare(weather_request());
-  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
-  const std::string output =
-      R"(<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>)";
-  for (size_t step : {1u, 3u, 7u, 1000u}) {
-    const auto events = parse_in_pieces(*prepared, output, step);
-    std::string name, args, text;
-    int starts = 0;
-    for (const auto& event : events) {
-      if (event.kind == ChatEvent::Kind::kToolCallStart) {
-        ++starts;
-        name = event.tool_name;
-        EXPECT_FALSE(event.tool_id.empty());
-        EXPECT_EQ(event.tool_index, 0);
-      }
-      if (event.kind == ChatEvent::Kind::kToolArgsDelta) args += event.text;
-      if (event.kind == ChatEvent::Kind::kTextDelta) text += event.text;
+  const std::string call = R"({"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>)";
+  for (auto mode : {ToolChoice::Mode::kAuto, ToolChoice::Mode::kRequired}) {
+    ChatRequest request = weather_request();
+    request.tool_choice.mode = mode;
+    auto prepared = format.prepare(request);
+    ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+    const bool forced = mode == ToolChoice::Mode::kRequired;
+    EXPECT_EQ(prepared->prompt.ends_with("<|im_start|>assistant\n<tool_call>"), forced)
+        << prepared->prompt;
+    EXPECT_EQ(prepared->sampling.grammar_lazy, !forced);
+    const std::string output = forced ? call : "<tool_call>" + call;
+    for (size_t step : {1u, 3u, 7u, 1000u}) {
+      const Said out = said(parse_in_pieces(*prepared, output, step));
+      EXPECT_EQ(out.starts, 1) << "step " << step;
+      EXPECT_EQ(out.name, "get_weather") << "step " << step;
+      EXPECT_EQ(Json::parse(out.args, nullptr, false), Json::parse(R"({"city":"Paris"})"))
+          << "step " << step << ": " << out.args;
+      EXPECT_EQ(out.text, "") << "step " << step;
     }
-    EXPECT_EQ(starts, 1) << "step " << step;
-    EXPECT_EQ(name, "get_weather") << "step " << step;
-    EXPECT_EQ(Json::parse(args, nullptr, false), Json::parse(R"({"city":"Paris"})"))
-        << "step " << step << ": " << args;
-    EXPECT_EQ(text, "") << "step " << step;
   }
+}
+
+// A model without a chat template (stories260K) cannot be shown tools: a forced call is one bare
+// JSON object under a grammar, parsed back into a call; with tool_choice auto it answers in text.
+TEST_F(ChatFormatTest, WithoutATemplateAForcedCallIsGenericJson) {
+  const fs::path stories =
+      fs::path(KEEL_SOURCE_DIR) / ".." / "shared" / "models" / "stories260K.gguf";
+  if (!fs::exists(stories)) GTEST_SKIP() << "needs " << stories << " (absent)";
+  testing_llama::ModelPtr model(
+      llama_model_load_from_file(stories.c_str(), llama_model_default_params()));
+  ASSERT_NE(model, nullptr);
+  ChatFormat format(model.get(), "local", "stories260K");
+  ASSERT_FALSE(format.has_template());
+
+  for (auto mode : {ToolChoice::Mode::kRequired, ToolChoice::Mode::kNamed}) {
+    ChatRequest request = weather_request();
+    request.tool_choice.mode = mode;
+    request.tool_choice.name = mode == ToolChoice::Mode::kNamed ? "get_weather" : "";
+    auto prepared = format.prepare(request);
+    ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+    EXPECT_FALSE(prepared->templated) << "user text is never read as special tokens";
+    EXPECT_EQ(prepared->prompt, "What is the weather in Paris?");
+    EXPECT_NE(prepared->sampling.grammar.grammar.find("get_weather"), std::string::npos)
+        << prepared->sampling.grammar.grammar;
+    EXPECT_FALSE(prepared->sampling.grammar_lazy);
+    for (size_t step : {1u, 5u, 1000u}) {
+      const Said out = said(parse_in_pieces(
+          *prepared, R"({"name": "get_weather", "arguments": {"city": "Paris"}})", step));
+      EXPECT_EQ(out.starts, 1) << "step " << step;
+      EXPECT_EQ(out.name, "get_weather") << "step " << step;
+      EXPECT_EQ(Json::parse(out.args, nullptr, false), Json::parse(R"({"city":"Paris"})"))
+          << "step " << step << ": " << out.args;
+      EXPECT_EQ(out.text, "") << "step " << step;
+    }
+  }
+
+  ChatRequest unknown = weather_request();
+  unknown.tool_choice.mode = ToolChoice::Mode::kNamed;
+  unknown.tool_choice.name = "nope";
+  auto refused = format.prepare(unknown);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().param, "tool_choice");
+
+  ChatRequest automatic = weather_request();
+  automatic.tool_choice = ToolChoice{};
+  auto prepared = format.prepare(automatic);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  EXPECT_TRUE(prepared->sampling.grammar.grammar.empty());
+  const Said out = said(parse_in_pieces(*prepared, "It is sunny.", 3));
+  EXPECT_EQ(out.starts, 0);
+  EXPECT_EQ(out.text, "It is sunny.");
 }
 
 TEST_F(ChatFormatTest, PlainAnswersAreContent) {

@@ -231,6 +231,35 @@ TEST_F(LocalProviderTest, JsonSchemaIsEnforcedByAGrammar) {
   EXPECT_EQ(sink.finish, FinishReason::kStop);
 }
 
+// stories260K has no chat template: a tool_choice naming a tool makes the engine emit the call
+// as generic JSON under a grammar, and the provider hands it on as a tool call.
+TEST_F(LocalProviderTest, ForcedToolCallWithoutATemplateBecomesACall) {
+  auto request = user_says("Once upon a time");
+  ToolSpec tool;
+  tool.name = "current_time";
+  tool.description = "The current time";
+  tool.parameters =
+      Json::parse(R"({"type":"object","properties":{"utc_offset_minutes":{"type":"integer",)"
+                  R"("minimum":-840,"maximum":840}},"additionalProperties":false})");
+  request.tools.push_back(tool);
+  request.tool_choice.mode = ToolChoice::Mode::kNamed;
+  request.tool_choice.name = "current_time";
+  request.sampling.max_tokens = 200;
+  Collect sink = chat(request);
+  ASSERT_FALSE(sink.error) << sink.error->message;
+  std::string name;
+  std::string args;
+  for (const auto& event : sink.events) {
+    if (event.kind == ChatEvent::Kind::kToolCallStart) name = event.tool_name;
+    if (event.kind == ChatEvent::Kind::kToolArgsDelta) args += event.text;
+  }
+  EXPECT_EQ(name, "current_time");
+  Json parsed = Json::parse(args, nullptr, false);
+  EXPECT_TRUE(parsed.is_object()) << args;
+  EXPECT_EQ(sink.text, "");
+  EXPECT_EQ(sink.finish, FinishReason::kToolCalls);
+}
+
 TEST_F(LocalProviderTest, PromptLongerThanTheContextIs400WithTokenCounts) {
   std::string text;
   for (int i = 0; i < 400; ++i) text += "dog cat ";
