@@ -1,7 +1,9 @@
 // `keel flow check PATH` and `keel flow run PATH` (DESIGN.md "Commands"): check reads a Prompt
 // flow folder (flow.dag.yaml and the files it names) and checks the graph before anything runs:
 // cycles, unknown references, unknown node types, missing files, with errors naming the file,
-// line and node; run runs it once through this process's router and prints its outputs.
+// line and node; run runs it once through this process's router and prints its outputs (a
+// single run of a flow with aggregation nodes prints its metrics to stderr). The run is a trace
+// of its own in the config's state store (`keel trace ID`), its id printed to stderr.
 #include "flows/flow.h"
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "cli/commands.h"
 #include "flows/run.h"
 #include "http/client.h"
+#include "store/store.h"
 #include "tools/toolbox.h"
 
 namespace keel::cli {
@@ -96,6 +99,15 @@ int run(const std::string& path, const std::vector<std::string>& args,
     std::fprintf(stderr, "keel: %s\n", pins.error().message.c_str());
     return 1;
   }
+  auto store = open_store(config->state);
+  if (!store) {
+    std::fprintf(stderr, "keel: state: %s\n", store.error().message.c_str());
+    return 1;
+  }
+  // The run's trace: an invoke_workflow span, a span per node (flows/run.h).
+  Trace trace(TraceId::random(), SpanId{});
+  options.trace = trace.root_context();
+  options.trace_content = config->log_content;
   Result<Json> result = Error(ErrorCode::kInternal, "not run");
   asio::io_context context;
   batch = batch || lines.size() > 1;
@@ -126,9 +138,16 @@ int run(const std::string& path, const std::vector<std::string>& args,
     context.run();
   }
   http_pool_clear();
+  const std::string trace_id = trace.id().hex();
+  (*store)->record_spans(std::move(trace));
+  (*store)->flush();
+  std::fprintf(stderr, "keel: trace %s\n", trace_id.c_str());
   if (!result) {
     std::fprintf(stderr, "keel: %s\n", result.error().message.c_str());
     return 1;
+  }
+  if (!batch && result->contains("metrics")) {
+    std::fprintf(stderr, "keel: metrics %s\n", (*result)["metrics"].dump().c_str());
   }
   std::printf("%s\n", (batch ? *result : (*result)["outputs"]).dump(2).c_str());
   return 0;

@@ -49,12 +49,7 @@ Task<CallResult> ModelGateway::chat(const ChatRequest& request, CancelPtr cancel
   call.provider = outcome.provider;
   call.upstream_model = outcome.upstream_model;
   if (trace) {
-    std::vector<Span> spans;
-    for (size_t seq = 0; seq < outcome.attempts.size(); ++seq) {
-      Span& span = spans.emplace_back(
-          attempt_span(outcome.attempts[seq], trace.trace->id(), trace.parent, SpanId::random()));
-      span.set(keel_attr::kAttempt, static_cast<int64_t>(seq));
-    }
+    std::vector<Span> spans = attempt_spans(outcome.attempts, trace.trace->id(), trace.parent);
     name_providers(spans, config_.providers);
     for (Span& span : spans) trace.trace->add(std::move(span));
   }

@@ -21,6 +21,8 @@ Result<std::shared_ptr<const FlowSet>> FlowSet::load(const Config& config) {
     }
     LoadedFlow loaded{entry.name, std::move(*flow), {}};
     loaded.options.models = entry.models;
+    loaded.options.name = entry.name;
+    loaded.options.trace_content = config.log_content;  // node spans keep content only then
     set->flows_.emplace(entry.name, std::move(loaded));
   }
   return std::shared_ptr<const FlowSet>(std::move(set));

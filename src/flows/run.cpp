@@ -1,5 +1,6 @@
 #include "flows/run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "http/asio.h"
 #include "prompts/jinja.h"
 #include "prompts/prompty.h"
+#include "store/request_spans.h"
 #include "tools/toolbox.h"
 
 namespace keel {
@@ -145,7 +147,8 @@ std::string model_of(const FlowNode& node, const Json& args, Router& router,
 
 Task<Result<NodeResult>> run_llm(const Flow& flow, const FlowNode& node, const Json& args,
                                  const std::string& rendered, Router& router,
-                                 const FlowRunOptions& options, CancelPtr cancel, bool stream) {
+                                 const FlowRunOptions& options, CancelPtr cancel, bool stream,
+                                 TraceContext trace) {
   ChatRequest request;
   request.model = model_of(node, args, router, options);
   if (request.model.empty()) {
@@ -168,6 +171,13 @@ Task<Result<NodeResult>> run_llm(const Flow& flow, const FlowNode& node, const J
   request.stream = stream;
   NodeSink sink(stream ? options.stream : nullptr);
   ChatOutcome outcome = co_await router.chat(request, sink, cancel);
+  // The node's model attempts, under the node's span (the request's own log keeps none of a
+  // flow's attempts, so they are recorded once).
+  if (trace) {
+    for (Span& span : attempt_spans(outcome.attempts, trace.trace->id(), trace.parent)) {
+      trace.trace->add(std::move(span));
+    }
+  }
   NodeResult result;
   result.streamed = sink.streamed;
   result.model = request.model;
@@ -180,7 +190,8 @@ Task<Result<NodeResult>> run_llm(const Flow& flow, const FlowNode& node, const J
 // A tool node: the node's inputs are the tool's arguments; its text is the output, as JSON
 // when it parses as JSON.
 Task<Result<NodeResult>> run_tool(const Flow& flow, const FlowNode& node, const Json& args,
-                                  const FlowRunOptions& options, CancelPtr cancel) {
+                                  const FlowRunOptions& options, CancelPtr cancel,
+                                  TraceContext trace) {
   if (options.toolbox == nullptr) {
     co_return node_error(flow, node, "no toolsets here to run tool " + node.tool);
   }
@@ -192,7 +203,7 @@ Task<Result<NodeResult>> run_tool(const Flow& flow, const FlowNode& node, const 
   if (!offered) co_return node_failure(flow, node, offered.error());
   for (const auto& tool : *offered) {
     if (tool.name != name && tool.tool->spec().name != name) continue;
-    ToolOutput output = co_await options.toolbox->invoke(tool, args.dump(), cancel);
+    ToolOutput output = co_await options.toolbox->invoke(tool, args.dump(), cancel, trace);
     if (output.is_error) co_return node_error(flow, node, node.tool + ": " + output.text);
     NodeResult result;
     auto json = try_parse_json(output.text);
@@ -205,7 +216,7 @@ Task<Result<NodeResult>> run_tool(const Flow& flow, const FlowNode& node, const 
 // One attempt at one node.
 Task<Result<NodeResult>> run_node_once(const Flow& flow, const FlowNode& node, const Json& args,
                                        Router& router, const FlowRunOptions& options,
-                                       CancelPtr cancel, bool stream) {
+                                       CancelPtr cancel, bool stream, TraceContext trace) {
   if (node.type == "python") {
     // With a node timeout its timer cancels the call (one message for every kind of node); the
     // worker's own deadline is only the backstop.
@@ -214,7 +225,7 @@ Task<Result<NodeResult>> run_node_once(const Flow& flow, const FlowNode& node, c
     if (!result) co_return result.error();
     co_return node_result(std::move(result->output), std::move(result->metrics));
   }
-  if (node.type == "tool") co_return co_await run_tool(flow, node, args, options, cancel);
+  if (node.type == "tool") co_return co_await run_tool(flow, node, args, options, cancel, trace);
   if (node.type == "flow") {
     if (options.max_depth <= 0) co_return node_error(flow, node, "sub-flows nest too deep");
     auto sub = load_flow((std::filesystem::path(flow.folder) / node.source_path).string());
@@ -223,6 +234,8 @@ Task<Result<NodeResult>> run_node_once(const Flow& flow, const FlowNode& node, c
     --inner.max_depth;
     inner.stream = nullptr;
     inner.on_node = nullptr;
+    inner.trace = trace;
+    inner.name = node.name;
     auto result = co_await run_flow(*sub, args, router, inner, cancel);
     if (!result) co_return result.error();
     co_return node_result((*result)["outputs"]);
@@ -233,7 +246,7 @@ Task<Result<NodeResult>> run_node_once(const Flow& flow, const FlowNode& node, c
       render_jinja(*source, args, flow.folder + "/" + node.source_path, /*first_line=*/1);
   if (!rendered) co_return node_error(flow, node, rendered.error().message);
   if (node.type == "prompt") co_return node_result(*rendered);
-  co_return co_await run_llm(flow, node, args, *rendered, router, options, cancel, stream);
+  co_return co_await run_llm(flow, node, args, *rendered, router, options, cancel, stream, trace);
 }
 
 std::string seconds_text(int64_t ms) {
@@ -246,7 +259,8 @@ std::string seconds_text(int64_t ms) {
 // retried, nor a stream target that has sent text.
 Task<Result<NodeResult>> run_node(const Flow& flow, const FlowNode& node, const Json& args,
                                   Router& router, const FlowRunOptions& options,
-                                  CancelPtr run_cancel, bool stream, int& attempts) {
+                                  CancelPtr run_cancel, bool stream, int& attempts,
+                                  TraceContext trace) {
   auto executor = co_await asio::this_coro::executor;
   for (attempts = 1;; ++attempts) {
     CancelPtr node_cancel = run_cancel->child();
@@ -260,7 +274,8 @@ Task<Result<NodeResult>> run_node(const Flow& flow, const FlowNode& node, const 
         }
       });
     }
-    auto result = co_await run_node_once(flow, node, args, router, options, node_cancel, stream);
+    auto result =
+        co_await run_node_once(flow, node, args, router, options, node_cancel, stream, trace);
     timer.cancel();
     if (result) co_return result;
     Error error = result.error();
@@ -288,25 +303,69 @@ struct LineRun {
   const FlowRunOptions& options;
   CancelPtr cancel;         // the run's own: cancelled by the caller's, or by the first failure
   asio::steady_timer wake;  // cancelled when a node ends
+  TraceContext trace;       // the run's span
   std::vector<std::pair<size_t, Result<NodeResult>>> ended;
   size_t running = 0;
 };
 
-Task<void> node_task(LineRun& run, size_t index, Json args, bool stream) {
-  const FlowNode& node = run.flow.nodes[index];
+// `text` cut to at most `max_bytes` at a UTF-8 boundary, with "..." when it was cut.
+std::string cut_text(std::string text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  text.resize(end);
+  return text + "...";
+}
+
+// A failed node's or run's span: error.type is the code's name, the status its first line.
+void fail_span(SpanScope& span, const Error& error) {
+  span.set(gen_ai::kErrorType, error_code_name(error.code));
+  span.fail(cut_text(error.message.substr(0, error.message.find('\n')), 512));
+}
+
+// What a node's span says of it once it ended (FlowRunOptions::trace).
+void describe_node(SpanScope& span, const FlowNode& node, const Json& args,
+                   const Result<NodeResult>& result, int attempts, bool content) {
+  span.set(keel_attr::kFlowNode, node.name);
+  span.set(keel_attr::kNodeType, node.type);
+  if (node.type == "tool") span.set(gen_ai::kToolName, node.tool);
+  span.set(keel_attr::kNodeAttempts, attempts);
+  if (content) span.set(keel_attr::kInputs, span_content(args));
+  if (!result) {
+    fail_span(span, result.error());
+    return;
+  }
+  if (!result->model.empty()) span.set(gen_ai::kRequestModel, result->model);
+  if (node.type == "llm") {
+    span.set(gen_ai::kUsageInputTokens, result->usage.prompt_tokens);
+    span.set(gen_ai::kUsageOutputTokens, result->usage.completion_tokens);
+  }
+  if (content) span.set(keel_attr::kOutput, span_content(result->output));
+  span.ok();
+}
+
+// One node with what records it: its span under `trace` (its attempts' own spans under that)
+// and options.on_node.
+Task<Result<NodeResult>> traced_node(const Flow& flow, const FlowNode& node, Json args,
+                                     Router& router, const FlowRunOptions& options,
+                                     CancelPtr cancel, bool stream, TraceContext trace) {
+  SpanScope span(trace, trace ? "flow_node " + node.name : std::string());
   FlowNodeRecord record;
-  record.node = node.name;
-  record.type = node.type;
   record.start_unix_ms = unix_ms();
   const auto start = std::chrono::steady_clock::now();
   Result<NodeResult> result = Error(ErrorCode::kInternal, "not run");
   try {
-    result = co_await run_node(run.flow, node, args, run.router, run.options, run.cancel, stream,
-                               record.attempts);
+    result = co_await run_node(flow, node, args, router, options, std::move(cancel), stream,
+                               record.attempts, span.context());
   } catch (const std::exception& e) {
-    result = node_error(run.flow, node, std::string("internal error: ") + e.what());
+    result = node_error(flow, node, std::string("internal error: ") + e.what());
   }
-  if (run.options.on_node) {
+  if (span.recording()) {
+    describe_node(span, node, args, result, record.attempts, options.trace_content);
+  }
+  if (options.on_node) {
+    record.node = node.name;
+    record.type = node.type;
     record.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count();
@@ -318,8 +377,32 @@ Task<void> node_task(LineRun& run, size_t index, Json args, bool stream) {
     } else {
       record.error = result.error().message;
     }
-    run.options.on_node(record);
+    options.on_node(record);
   }
+  co_return result;
+}
+
+// A bypassed node: a span of no length (keel.flow.node.bypassed) and its record.
+void record_bypassed(const FlowNode& node, const FlowRunOptions& options, TraceContext trace) {
+  SpanScope span(trace, trace ? "flow_node " + node.name : std::string());
+  if (span.recording()) {
+    span.set(keel_attr::kFlowNode, node.name);
+    span.set(keel_attr::kNodeType, node.type);
+    span.set(keel_attr::kNodeBypassed, true);
+  }
+  if (!options.on_node) return;
+  FlowNodeRecord record;
+  record.node = node.name;
+  record.type = node.type;
+  record.bypassed = true;
+  record.start_unix_ms = unix_ms();
+  options.on_node(record);
+}
+
+Task<void> node_task(LineRun& run, size_t index, Json args, bool stream) {
+  const FlowNode& node = run.flow.nodes[index];
+  Result<NodeResult> result = co_await traced_node(run.flow, node, std::move(args), run.router,
+                                                   run.options, run.cancel, stream, run.trace);
   run.ended.emplace_back(index, std::move(result));
   run.wake.cancel();
 }
@@ -361,8 +444,11 @@ std::optional<FlowStreamTarget> stream_target(const Flow& flow) {
   return std::nullopt;
 }
 
-Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
-                            const FlowRunOptions& options, CancelPtr cancel) {
+namespace {
+
+// One line's run (run_flow without the aggregation nodes), its nodes' spans under `trace`.
+Task<Result<Json>> run_line(const Flow& flow, const Json& given, Router& router,
+                            const FlowRunOptions& options, CancelPtr cancel, TraceContext trace) {
   Json inputs = Json::object();
   for (const auto& [name, value] : given.items()) {
     bool declared = false;
@@ -393,6 +479,7 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
               options,
               cancel->child(),
               asio::steady_timer(executor, asio::steady_timer::time_point::max()),
+              trace,
               {},
               0};
   enum class State { kWaiting, kRunning, kDone };
@@ -439,14 +526,7 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
           state[index] = State::kDone;
           bypassed.insert(node.name);
           outputs[node.name] = nullptr;
-          if (options.on_node) {
-            FlowNodeRecord record;
-            record.node = node.name;
-            record.type = node.type;
-            record.bypassed = true;
-            record.start_unix_ms = unix_ms();
-            options.on_node(record);
-          }
+          record_bypassed(node, options, trace);
           continue;
         }
         Json args = Json::object();
@@ -492,21 +572,12 @@ Task<Result<Json>> run_flow(const Flow& flow, const Json& given, Router& router,
   co_return result;
 }
 
-Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lines, Router& router,
-                                  const FlowRunOptions& options, CancelPtr cancel) {
-  Json results = Json::array();
-  std::vector<Json> done;  // the lines that ran: their inputs and node outputs
-  for (const auto& line : lines) {
-    auto result = co_await run_flow(flow, line, router, options, cancel);
-    if (!result) {
-      results.push_back({{"error", result.error().message}});
-      continue;
-    }
-    results.push_back((*result)["outputs"]);
-    done.push_back(std::move(*result));
-  }
-  // Aggregation nodes, once, over the lines that ran: a reference becomes the list of its
-  // per-line values (an aggregation node's own output stays one value).
+// The aggregation nodes, once, over the lines that ran (run_line's results): a reference
+// becomes the list of its per-line values (an aggregation node's own output stays one value).
+// {"nodes": {node: output}, "metrics": {log_metric's}}.
+Task<Result<Json>> run_aggregation(const Flow& flow, const std::vector<Json>& done, Router& router,
+                                   const FlowRunOptions& options, CancelPtr cancel,
+                                   TraceContext trace) {
   Json metrics = Json::object();
   Json aggregated = Json::object();
   for (size_t index : flow.order) {
@@ -530,13 +601,79 @@ Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lin
       }
       args[name] = std::move(list);
     }
-    int attempts = 0;
-    auto result = co_await run_node(flow, node, args, router, options, cancel, false, attempts);
+    auto result =
+        co_await traced_node(flow, node, std::move(args), router, options, cancel, false, trace);
     if (!result) co_return result.error();
     for (const auto& [key, value] : result->metrics.items()) metrics[key] = value;
     aggregated[node.name] = std::move(result->output);
   }
-  co_return Json{{"lines", std::move(results)}, {"metrics", std::move(metrics)}};
+  co_return Json{{"nodes", std::move(aggregated)}, {"metrics", std::move(metrics)}};
+}
+
+bool has_aggregation(const Flow& flow) {
+  return std::any_of(flow.nodes.begin(), flow.nodes.end(),
+                     [](const FlowNode& node) { return node.aggregation; });
+}
+
+// A line's run as an invoke_workflow span under options.trace; with `aggregate`, the
+// aggregation nodes after it over lists of one.
+Task<Result<Json>> run_traced(const Flow& flow, const Json& given, Router& router,
+                              const FlowRunOptions& options, CancelPtr cancel, bool aggregate) {
+  const std::string name =
+      options.name.empty() ? std::filesystem::path(flow.folder).filename().string() : options.name;
+  SpanScope span(options.trace, options.trace ? "invoke_workflow " + name : std::string());
+  if (span.recording()) {
+    span.set(gen_ai::kOperationName, "invoke_workflow");
+    span.set(keel_attr::kFlowName, name);
+  }
+  Result<Json> result = co_await run_line(flow, given, router, options, cancel, span.context());
+  if (result && aggregate && has_aggregation(flow)) {
+    const std::vector<Json> done{*result};
+    auto aggregated = co_await run_aggregation(flow, done, router, options, cancel, span.context());
+    if (aggregated) {
+      for (auto& [node, output] : (*aggregated)["nodes"].items()) (*result)["nodes"][node] = output;
+      (*result)["metrics"] = std::move((*aggregated)["metrics"]);
+    } else {
+      result = aggregated.error();
+    }
+  }
+  if (span.recording()) {
+    if (result) {
+      span.ok();
+    } else {
+      fail_span(span, result.error());
+    }
+  }
+  co_return result;
+}
+
+}  // namespace
+
+std::string span_content(const Json& json, size_t max_bytes) {
+  return cut_text(json.dump(-1, ' ', false, Json::error_handler_t::replace), max_bytes);
+}
+
+Task<Result<Json>> run_flow(const Flow& flow, const Json& inputs, Router& router,
+                            const FlowRunOptions& options, CancelPtr cancel) {
+  co_return co_await run_traced(flow, inputs, router, options, std::move(cancel), true);
+}
+
+Task<Result<Json>> run_flow_batch(const Flow& flow, const std::vector<Json>& lines, Router& router,
+                                  const FlowRunOptions& options, CancelPtr cancel) {
+  Json results = Json::array();
+  std::vector<Json> done;  // the lines that ran: their inputs and node outputs
+  for (const auto& line : lines) {
+    auto result = co_await run_traced(flow, line, router, options, cancel, false);
+    if (!result) {
+      results.push_back({{"error", result.error().message}});
+      continue;
+    }
+    results.push_back((*result)["outputs"]);
+    done.push_back(std::move(*result));
+  }
+  auto aggregated = co_await run_aggregation(flow, done, router, options, cancel, options.trace);
+  if (!aggregated) co_return aggregated.error();
+  co_return Json{{"lines", std::move(results)}, {"metrics", std::move((*aggregated)["metrics"])}};
 }
 
 }  // namespace keel

@@ -6,7 +6,9 @@
 // outputs). Nodes whose inputs are ready run concurrently (coroutines on the caller's executor;
 // python nodes on a thread pool); each node gets its `timeout` per attempt and its `retries`.
 // The first node that fails cancels the others and fails the run; so does `cancel`.
-// Aggregation nodes run in run_flow_batch.
+// Aggregation nodes run once after the line (run_flow: over lists of one) or after every line
+// (run_flow_batch). With FlowRunOptions::trace the run is an invoke_workflow span with a span
+// per node under it (an llm node's model attempts and a tool node's execute_tool under that).
 //
 //   FlowRunOptions options;
 //   options.models = {{"open_ai_connection", "smart"}};   // else the name itself
@@ -21,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "core/trace.h"
 #include "flows/flow.h"
 #include "router/router.h"
 
@@ -64,7 +67,22 @@ struct FlowRunOptions {
   FlowTextSink* stream = nullptr;
   // Called on the run's thread as each node ends (ran, failed or was bypassed).
   std::function<void(const FlowNodeRecord&)> on_node;
+  // Where the run's spans go (core/trace.h): "invoke_workflow NAME", under it "flow_node NODE"
+  // per node (type, duration, status and error, attempts; an llm node's model and tokens, its
+  // model attempts as children; a tool node's execute_tool span; a flow node's sub-run). Null:
+  // nothing is recorded. Valid through the run, on the run's thread.
+  TraceContext trace;
+  // Node spans carry the node's inputs and output (keel.inputs, keel.output: JSON text, cut at
+  // kSpanContentBytes) only with this set: the request log's log_content.
+  bool trace_content = false;
+  std::string name;  // the flow's name in its spans; "" is the folder's name
 };
+
+// What a node span keeps of a node's inputs or output (bytes of JSON text; longer is cut, at a
+// UTF-8 boundary, and marked with "...").
+inline constexpr size_t kSpanContentBytes = 4096;
+// `json` as span content: its JSON text, cut at `max_bytes` (a UTF-8 boundary) with "...".
+std::string span_content(const Json& json, size_t max_bytes = kSpanContentBytes);
 
 // The llm node whose whole output a flow output names (an is_chat_output first), with that
 // output's name: what "stream": true streams.
@@ -76,8 +94,11 @@ std::optional<FlowStreamTarget> stream_target(const Flow& flow);
 
 // The flow's inputs checked (undeclared ones refused, defaults filled), then every node run;
 // the result is {"outputs": {...}, "nodes": {node: output}, "inputs": {...}}. Aggregation
-// nodes are left out. Errors name the file and node, and keep the failure's code (a timeout is
-// kDeadlineExceeded, a cancelled run kCancelled, an upstream's failure the router's code).
+// nodes then run once as Prompt flow runs them for a single line: each reference is a list of
+// one (the line's value); their outputs join "nodes" and their log_metric's are "metrics": {...}
+// (present only when the flow has aggregation nodes). Errors name the file and node, and keep
+// the failure's code (a timeout is kDeadlineExceeded, a cancelled run kCancelled, an upstream's
+// failure the router's code).
 Task<Result<Json>> run_flow(const Flow& flow, const Json& inputs, Router& router,
                             const FlowRunOptions& options, CancelPtr cancel);
 

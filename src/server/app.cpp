@@ -703,7 +703,7 @@ Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, Event
                                   TraceContext trace) {
   // A copilot (or another public name that is not a model) answers through its handler.
   if (const PublicName* named = public_name(chat.model)) {
-    co_return co_await named->handler(router, chat, sink, std::move(client_gone));
+    co_return co_await named->handler(router, chat, sink, std::move(client_gone), trace);
   }
   // The model as the request's router has it (a reload may have changed its tools).
   const ModelConfig* model = router.model_config(chat.model);

@@ -6,15 +6,17 @@
 // whose whole output a flow output names, then `data: {"outputs": {...}}` (with "nodes" when
 // asked), then `data: [DONE]`; a failure after the first event is `data: {"error": {...}}`
 // (OpenAI's error object). A client that goes away cancels the run: its llm calls and python
-// workers are stopped.
+// workers are stopped. A flow with aggregation nodes also answers "metrics": {...} (they run
+// once over lists of one, as Prompt flow runs them for a single line). The run's spans go into
+// the request's trace (flows/run.h: an invoke_workflow span, a span per node), and its llm
+// nodes' tokens into the request's log row.
 #include <algorithm>
-#include <deque>
 #include <optional>
 
 #include "api/json_util.h"
 #include "api/openai_chat/openai_chat.h"
 #include "core/text.h"
-#include "flows/run.h"
+#include "flows/stream.h"
 #include "server/app.h"
 
 namespace keel {
@@ -29,36 +31,6 @@ std::string event(const Json& data) {
 std::string stream_output(const Flow& flow) {
   auto target = stream_target(flow);
   return target ? target->output : std::string();
-}
-
-// A streamed run's events. The run's nodes are coroutines of their own; they only queue
-// frames here (on_text), and the request's handler writes them itself: every write to the
-// client stays in the handler's own coroutine (writes from a coroutine of the handler's
-// crashed with g++ 12: a frame resumed after its end; docs/dev.md "g++ 12 and coroutines").
-class FlowEvents final : public FlowTextSink {
- public:
-  FlowEvents(std::string output, const asio::any_io_executor& executor)
-      : output(std::move(output)), wake(executor, asio::steady_timer::time_point::max()) {}
-  Task<bool> on_text(const std::string& text) override {
-    Json delta = Json::object();
-    delta["delta"][output] = text;
-    frames.push_back(event(delta));
-    wake.cancel();
-    co_return !gone;
-  }
-  std::string output;
-  std::deque<std::string> frames;
-  bool gone = false;        // the client is
-  asio::steady_timer wake;  // cancelled when a frame is queued or the run ends
-};
-
-// The run, as a coroutine of its own beside the handler's relay.
-Task<void> run_streamed(const Flow& flow, const Json& inputs, Router& router,
-                        const FlowRunOptions& options, CancelPtr cancel,
-                        std::optional<Result<Json>>& result, FlowEvents& events) {
-  auto outcome = co_await run_flow(flow, inputs, router, options, std::move(cancel));
-  result.emplace(std::move(outcome));
-  events.wake.cancel();
 }
 
 }  // namespace
@@ -110,37 +82,41 @@ Task<void> App::run_flow_route(RouteCall& call) {
   const std::shared_ptr<Router> router = current_router();
   FlowRunOptions options = flow->options;
   options.toolbox = toolbox_;
+  options.trace = call.record.trace.root_context();
+  RequestRecord& record = call.record;
+  options.on_node = [&record](const FlowNodeRecord& node) {
+    record.prompt_tokens += node.usage.prompt_tokens;
+    record.completion_tokens += node.usage.completion_tokens;
+  };
   ResponseWriter& response = call.response;
   auto executor = co_await asio::this_coro::executor;
   const std::vector<std::pair<std::string, std::string>> headers = {
       {"x-request-id", call.record.id}};
-  FlowEvents events(stream_output(flow->flow), executor);
+  // Streamed, the run is a coroutine of its own (flows/stream.h) and this one writes its text.
+  FlowStream run(executor);
   std::optional<Result<Json>> outcome;
   if (stream) {
-    options.stream = &events;
-    asio::co_spawn(
-        executor,
-        run_streamed(flow->flow, inputs, *router, options, response.client_gone(), outcome, events),
-        asio::detached);
-    // Writes what the run queues until it ends.
+    run.start(flow->flow, inputs, *router, std::move(options), response.client_gone(), true);
+    const std::string output = stream_output(flow->flow);
     while (true) {
-      while (!events.frames.empty() && !events.gone) {
-        const std::string frame = std::move(events.frames.front());
-        events.frames.pop_front();
+      const bool more = co_await run.next();
+      for (std::string& piece : run.take()) {
+        if (run.closed()) break;
+        Json delta = Json::object();
+        delta["delta"][output] = std::move(piece);
         if (!response.started()) {
           const bool begun = co_await response.begin_stream(200, "text/event-stream", headers);
-          events.gone = !begun;
+          if (!begun) run.close();
         }
-        if (!events.gone) {
+        if (!run.closed()) {
+          const std::string frame = event(delta);
           const bool sent = co_await response.write(frame);
-          events.gone = !sent;
+          if (!sent) run.close();
         }
       }
-      events.frames.clear();
-      if (outcome) break;
-      boost::system::error_code ec;
-      co_await events.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!more) break;
     }
+    outcome.emplace(std::move(run.result()));
   } else {
     outcome.emplace(
         co_await run_flow(flow->flow, inputs, *router, options, response.client_gone()));
@@ -161,6 +137,7 @@ Task<void> App::run_flow_route(RouteCall& call) {
   call.record.status = 200;
   Json answer = Json::object();
   answer["outputs"] = (*result)["outputs"];
+  if (result->contains("metrics")) answer["metrics"] = (*result)["metrics"];
   if (include_nodes) answer["nodes"] = (*result)["nodes"];
   if (stream) {
     const std::string last = event(answer) + "data: [DONE]\n\n";

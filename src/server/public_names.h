@@ -12,7 +12,7 @@
 //
 //   PublicNames names;
 //   names.add({"helpdesk", "copilot", [copilot](Router& router, const ChatRequest& request,
-//                                               EventSink& sink, CancelPtr cancel) {
+//                                               EventSink& sink, CancelPtr cancel, TraceContext) {
 //     return copilot->answer(router, toolbox, request, sink, std::move(cancel));
 //   }});
 //   app.set_public_names(std::make_shared<const PublicNames>(std::move(names)));
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/trace.h"
 #include "router/router.h"
 
 namespace keel {
@@ -38,9 +39,11 @@ class CopilotSet;
 class Toolbox;
 
 // Answers one request under a public name; see above. The Router is the request's (a reload
-// meanwhile does not change it). Whatever the handler captures must outlive the App.
-using NameHandler = std::function<Task<ChatOutcome>(Router& router, const ChatRequest& request,
-                                                    EventSink& sink, CancelPtr cancel)>;
+// meanwhile does not change it); `trace` is where its spans go (the request's trace; null when
+// not recorded). Whatever the handler captures must outlive the App.
+using NameHandler =
+    std::function<Task<ChatOutcome>(Router& router, const ChatRequest& request, EventSink& sink,
+                                    CancelPtr cancel, TraceContext trace)>;
 
 struct PublicName {
   std::string name;
@@ -68,8 +71,10 @@ Status add_copilots(PublicNames& names, std::shared_ptr<const copilots::CopilotS
 // Each chat flow of `flows` (a flow with an is_chat_input input) as a public name of kind
 // "flow": the client's last user message is the chat input, its earlier user and assistant turns
 // the chat history (Prompt flow's [{"inputs": {...}, "outputs": {...}}]), and the chat output
-// the answer. The flow runs whole before its answer goes out (a streamed request gets the answer
-// as one piece). `router_has` names the router's models: a chat flow named like one is refused.
+// the answer. When the chat output is an llm node's whole output (stream_target) the node's
+// text goes out as it arrives; otherwise the answer is one piece once the flow has run. The run's
+// spans go under the handler's TraceContext. `router_has` names the router's models: a chat flow
+// named like one is refused.
 Status add_chat_flows(PublicNames& names, std::shared_ptr<const FlowSet> flows, Toolbox* toolbox,
                       const std::function<bool(const std::string&)>& router_has);
 

@@ -93,6 +93,17 @@ Span attempt_span(const AttemptRecord& attempt, const TraceId& trace, SpanId par
   return span;
 }
 
+std::vector<Span> attempt_spans(const std::vector<AttemptRecord>& attempts, const TraceId& trace,
+                                SpanId parent) {
+  std::vector<Span> spans;
+  spans.reserve(attempts.size());
+  for (size_t seq = 0; seq < attempts.size(); ++seq) {
+    Span& span = spans.emplace_back(attempt_span(attempts[seq], trace, parent, SpanId::random()));
+    span.set(keel_attr::kAttempt, static_cast<int64_t>(seq));
+  }
+  return spans;
+}
+
 std::vector<Span> tree_order(std::vector<Span> spans) {
   std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
     return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.name < b.name;

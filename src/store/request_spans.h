@@ -27,6 +27,12 @@ std::vector<Span> request_spans(const RequestRecord& record);
 Span attempt_span(const AttemptRecord& attempt, const TraceId& trace, SpanId parent, SpanId id,
                   const char* operation = "chat");
 
+// Each of `attempts` as attempt_span makes it, under `parent`, with random ids and keel.attempt
+// (its index): the attempts of a call that is not the request's own (an eval row's, a flow
+// node's), which the store does not derive.
+std::vector<Span> attempt_spans(const std::vector<AttemptRecord>& attempts, const TraceId& trace,
+                                SpanId parent);
+
 // Every span of `trace` in the order a tree is printed: parents before children, siblings by
 // start time (then name). Spans whose parent is missing are treated as roots.
 std::vector<Span> tree_order(std::vector<Span> spans);

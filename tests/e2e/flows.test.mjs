@@ -353,6 +353,175 @@ test('a chat flow is a public name: listed by /v1/models, served by chat complet
   }
 });
 
+const traceIdOf = (requestId) => `00000000${requestId.slice(4)}`;
+
+test('a served run is a trace: an invoke_workflow span, a span per node, the llm node\'s attempts under it; aggregation nodes give metrics', { skip: noRun }, async () => {
+  const fake = await startFakeOpenAI();
+  const keel = await startKeel({
+    providers: [fakeProvider('oa', fake)],
+    models: [{ name: 'chatty', targets: [{ provider: 'oa', model: 'echo-traced' }] }],
+    extra: {
+      log_content: true,
+      flows: [
+        { name: 'chat', path: path.join(FLOWS, 'chat-basic'), models: { open_ai_connection: 'chatty' } },
+        { name: 'accuracy', path: path.join(FLOWS, 'eval-classification-accuracy') },
+      ],
+    },
+  });
+  try {
+    const client = makeClient(keel);
+    const { data, response } = await client.post('/flows/chat/run', { body: { inputs: { question: 'Traced?' } } }).withResponse();
+    assert.deepEqual(data, { outputs: { answer: 'echo: Traced?' } });
+    const requestId = response.headers.get('x-request-id');
+    const tree = await (await fetch(`${keel.base}/admin/traces/${requestId}`)).json();
+    assert.equal(tree.trace_id, traceIdOf(requestId));
+    assert.deepEqual(tree.spans.map((s) => `${s.depth} ${s.name}`), [
+      '0 POST /v1/flows/{name}/run', '1 invoke_workflow chat', '2 flow_node chat', '3 chat echo-traced']);
+    const [root, run, node, attempt] = tree.spans;
+    assert.equal(run.parent_id, root.span_id);
+    assert.equal(node.parent_id, run.span_id);
+    assert.equal(attempt.parent_id, node.span_id);
+    assert.equal(run.attributes['gen_ai.operation.name'], 'invoke_workflow');
+    assert.equal(run.attributes['keel.flow.name'], 'chat');
+    assert.equal(node.status, 'ok');
+    assert.equal(node.attributes['keel.flow.node'], 'chat');
+    assert.equal(node.attributes['keel.flow.node.type'], 'llm');
+    assert.equal(node.attributes['gen_ai.request.model'], 'chatty');
+    assert.equal(node.attributes['gen_ai.usage.input_tokens'], 5);
+    assert.equal(node.attributes['gen_ai.usage.output_tokens'], 3);
+    // log_content is on: the node's inputs and output as JSON text.
+    assert.equal(JSON.parse(node.attributes['keel.inputs']).question, 'Traced?');
+    assert.equal(JSON.parse(node.attributes['keel.output']), 'echo: Traced?');
+    assert.ok(node.duration_ms >= attempt.duration_ms);
+    assert.equal(attempt.attributes['gen_ai.provider.name'], 'openai');
+    // The request's log row has the llm node's tokens.
+    assert.equal(root.attributes['gen_ai.usage.input_tokens'], 5);
+
+    // keel trace prints the same tree.
+    const printed = await runKeel(['trace', requestId, '--config', keel.configPath]);
+    assert.equal(printed.code, 0, printed.stderr);
+    const lines = printed.stdout.trim().split('\n');
+    assert.match(lines[0], /4 spans/);
+    assert.match(lines[2], /^ {2}invoke_workflow chat .*ok/);
+    assert.match(lines[3], /^ {4}flow_node chat .*ok .*model=chatty .*in=5 .*out=3 .*node=chat/);
+    assert.match(lines[4], /^ {6}chat echo-traced .*ok .*provider=oa/);
+
+    // eval-classification-accuracy, as it is: a single run gives calculate_accuracy a list of
+    // one grade, and its log_metric is the answer's metrics.
+    const right = await client.post('/flows/accuracy/run', { body: { inputs: { groundtruth: 'App', prediction: 'app' } } });
+    assert.deepEqual(right, { outputs: { grade: 'Correct' }, metrics: { accuracy: 1 } });
+    const { data: wrong, response: wrongResponse } = await client.post('/flows/accuracy/run', {
+      body: { inputs: { groundtruth: 'App', prediction: 'Game' }, include: ['nodes'] } }).withResponse();
+    assert.deepEqual(wrong, { outputs: { grade: 'Incorrect' }, metrics: { accuracy: 0 },
+      nodes: { grade: 'Incorrect', calculate_accuracy: ['Incorrect'] } });
+    const evalTree = await (await fetch(`${keel.base}/admin/traces/${wrongResponse.headers.get('x-request-id')}`)).json();
+    assert.deepEqual(evalTree.spans.map((s) => `${s.depth} ${s.name}`), [
+      '0 POST /v1/flows/{name}/run', '1 invoke_workflow accuracy', '2 flow_node grade', '2 flow_node calculate_accuracy']);
+    const aggregation = evalTree.spans[3];
+    assert.deepEqual(JSON.parse(aggregation.attributes['keel.inputs']), { grades: ['Incorrect'] });
+    assert.equal(aggregation.attributes['keel.flow.node.type'], 'python');
+
+    // A failing node: its span and the run's are errors, with the failure's first line.
+    const failed = await postJSON(keel, '/v1/flows/accuracy/run', { inputs: { groundtruth: 1, prediction: 'x' } });
+    assert.equal(failed.status, 400, failed.text);
+    const failedTree = await (await fetch(`${keel.base}/admin/traces/${failed.headers.get('x-request-id')}`)).json();
+    const grade = failedTree.spans.find((s) => s.name === 'flow_node grade');
+    assert.equal(grade.status, 'error');
+    assert.match(grade.status_message, /node grade: grade\.py raised:$/);
+    assert.equal(grade.attributes['error.type'], 'invalid_argument');
+    assert.equal(failedTree.spans.find((s) => s.name === 'invoke_workflow accuracy').status, 'error');
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+    await fake.close();
+  }
+});
+
+test('keel flow run records its trace and prints a single run\'s metrics', { skip: noRun }, async () => {
+  const cfgDir = mkdtempSync(path.join(dir, 'trace-run-'));
+  const cfgPath = path.join(cfgDir, 'keel.yaml');
+  writeFileSync(cfgPath, toYaml(keelConfig({ dir: cfgDir })));
+  const run = await runKeel(['flow', 'run', path.join(FLOWS, 'eval-classification-accuracy'), '--config', cfgPath,
+    '--inputs', 'groundtruth=App', 'prediction=App'], { timeoutMs: 15000 });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { grade: 'Correct' });
+  assert.deepEqual(JSON.parse(run.stderr.match(/keel: metrics (.*)/)[1]), { accuracy: 1 });
+  const traceId = run.stderr.match(/keel: trace ([0-9a-f]{32})/)?.[1];
+  assert.ok(traceId, run.stderr);
+  const printed = await runKeel(['trace', traceId, '--config', cfgPath, '--json']);
+  assert.equal(printed.code, 0, printed.stderr);
+  const tree = JSON.parse(printed.stdout);
+  assert.deepEqual(tree.spans.map((s) => `${s.depth} ${s.name}`), [
+    '0 invoke_workflow eval-classification-accuracy', '1 flow_node grade', '1 flow_node calculate_accuracy']);
+  // log_content is off: no inputs or outputs in the spans.
+  assert.ok(tree.spans.every((s) => s.attributes['keel.inputs'] === undefined && s.attributes['keel.output'] === undefined));
+});
+
+test('a chat flow streams its llm node\'s text token by token through chat completions, messages and responses; a client that goes away cancels the run', { skip: noRun }, async () => {
+  const fake = await startFakeOpenAI();
+  const keel = await startKeel({
+    providers: [fakeProvider('oa', fake)],
+    models: [{ name: 'trickle', targets: [{ provider: 'oa', model: 'slow-stream-6x30' }] },
+      { name: 'endless', targets: [{ provider: 'oa', model: 'slow-stream' }] }],
+    extra: { flows: [
+      { name: 'trickle-flow', path: path.join(FLOWS, 'chat-basic'), models: { open_ai_connection: 'trickle' } },
+      { name: 'endless-flow', path: path.join(FLOWS, 'chat-basic'), models: { open_ai_connection: 'endless' } },
+    ] },
+  });
+  const whole = '0 1 2 3 4 5 ';
+  try {
+    const client = makeClient(keel);
+    const deltas = [];
+    const stream = await client.chat.completions.create({ model: 'trickle-flow', stream: true,
+      messages: [{ role: 'user', content: 'count' }] }).withResponse();
+    for await (const chunk of stream.data) {
+      const text = chunk.choices[0]?.delta?.content;
+      if (text) deltas.push(text);
+    }
+    assert.ok(deltas.length > 1, JSON.stringify(deltas));
+    assert.equal(deltas.join(''), whole);
+    // The run's spans are in the request's trace.
+    const tree = await (await fetch(`${keel.base}/admin/traces/${stream.response.headers.get('x-request-id')}`)).json();
+    assert.deepEqual(tree.spans.slice(0, 3).map((s) => `${s.depth} ${s.name}`),
+      ['0 POST /v1/chat/completions', '1 invoke_workflow trickle-flow', '2 flow_node chat']);
+
+    const anthropic = makeAnthropicClient(keel);
+    const texts = [];
+    const messages = anthropic.messages.stream({ model: 'trickle-flow', max_tokens: 64,
+      messages: [{ role: 'user', content: 'count' }] });
+    messages.on('text', (text) => texts.push(text));
+    const final = await messages.finalMessage();
+    assert.ok(texts.length > 1, JSON.stringify(texts));
+    assert.equal(texts.join(''), whole);
+    assert.equal(final.content[0].text, whole);
+
+    const pieces = [];
+    for await (const event of await client.responses.create({ model: 'trickle-flow', input: 'count', stream: true, store: false })) {
+      if (event.type === 'response.output_text.delta') pieces.push(event.delta);
+    }
+    assert.ok(pieces.length > 1, JSON.stringify(pieces));
+    assert.equal(pieces.join(''), whole);
+
+    // 100 chunks 100 ms apart: the client leaves after two; the upstream call is cancelled.
+    const cancelledBefore = fake.stats.cancelled;
+    const endless = await client.chat.completions.create({ model: 'endless-flow', stream: true,
+      messages: [{ role: 'user', content: 'go on' }] });
+    let seen = 0;
+    for await (const chunk of endless) {
+      if (chunk.choices[0]?.delta?.content) seen++;
+      if (seen === 2) break;
+    }
+    assert.ok(await waitFor(() => fake.stats.cancelled > cancelledBefore, 3000), 'the flow\'s upstream call was not cancelled');
+    // keel goes on serving.
+    const after = await client.chat.completions.create({ model: 'trickle-flow', messages: [{ role: 'user', content: 'again' }] });
+    assert.equal(after.choices[0].message.content, whole);
+  } finally {
+    await keel.stop();
+    keel.cleanup();
+    await fake.close();
+  }
+});
+
 // A flow of python nodes written here: two that sleep side by side (each writes its pid), one
 // that joins them, one with a timeout, and a tool node over the builtin calculator.
 function writeSleepyFlow(folder) {

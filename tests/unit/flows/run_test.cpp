@@ -287,6 +287,142 @@ TEST_F(FlowRun, ToolNodesCallAToolsetsTool) {
       << missing.error().message;
 }
 
+// The attribute `key` of `span` as text ("" when it has none).
+std::string attribute(const Span& span, std::string_view key) {
+  const AttributeValue* value = span.find(key);
+  if (value == nullptr) return "";
+  if (const auto* text = std::get_if<std::string>(value)) return *text;
+  if (const auto* number = std::get_if<int64_t>(value)) return std::to_string(*number);
+  if (const auto* flag = std::get_if<bool>(value)) return *flag ? "true" : "false";
+  return std::to_string(std::get<double>(*value));
+}
+
+const Span* span_named(const Trace& trace, const std::string& name) {
+  for (const Span& span : trace.spans()) {
+    if (span.name == name) return &span;
+  }
+  return nullptr;
+}
+
+TEST_F(FlowRun, EachNodeIsASpanUnderTheRunsSpan) {
+  ToolsetConfig calc;
+  calc.name = "calc";
+  calc.kind = ToolsetKind::kBuiltin;
+  calc.tools = {"calculator"};
+  Toolbox toolbox({calc});
+  Flow f = flow(
+      "inputs: {go: {type: bool, default: false}}\n"
+      "outputs: {out: {reference: '${joined.output}'}}\n"
+      "nodes:\n"
+      "- {name: left, type: python, source: {type: code, path: sleep.py}, inputs: {value: L}}\n"
+      "- {name: maybe, type: python, source: {type: code, path: sleep.py},\n"
+      "   activate: {when: '${inputs.go}', is: true}, inputs: {value: M}}\n"
+      "- {name: sum, type: tool, source: {type: package, tool: calc/calculator},\n"
+      "   inputs: {expression: '6 * 7'}}\n"
+      "- {name: joined, type: python, source: {type: code, path: join.py},\n"
+      "   inputs: {a: '${left.output}', b: '${sum.output}'}}\n");
+  Trace trace(TraceId::random(), SpanId::random());
+  FlowRunOptions options;
+  options.toolbox = &toolbox;
+  options.trace = trace.root_context();
+  options.name = "spans";
+  auto result = run(f, Json::object(), options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ((*result)["outputs"]["out"], (Json{"L", 42}));
+
+  // invoke_workflow under the given parent; a span per node under it; the tool node's
+  // execute_tool span under the node's.
+  ASSERT_EQ(trace.spans().size(), 6u);
+  const Span* run_span = span_named(trace, "invoke_workflow spans");
+  ASSERT_NE(run_span, nullptr);
+  EXPECT_EQ(run_span->parent_id, trace.root());
+  EXPECT_EQ(run_span->status, SpanStatus::kOk);
+  EXPECT_EQ(attribute(*run_span, gen_ai::kOperationName), "invoke_workflow");
+  EXPECT_EQ(attribute(*run_span, keel_attr::kFlowName), "spans");
+  for (const char* name : {"left", "maybe", "sum", "joined"}) {
+    const Span* node = span_named(trace, std::string("flow_node ") + name);
+    ASSERT_NE(node, nullptr) << name;
+    EXPECT_EQ(node->parent_id, run_span->span_id) << name;
+    EXPECT_EQ(attribute(*node, keel_attr::kFlowNode), name);
+    EXPECT_GE(node->start_ns, run_span->start_ns);
+    EXPECT_LE(node->end_ns, run_span->end_ns);
+    // Without trace_content no inputs or output.
+    EXPECT_EQ(node->find(keel_attr::kInputs), nullptr);
+    EXPECT_EQ(node->find(keel_attr::kOutput), nullptr);
+  }
+  const Span* left = span_named(trace, "flow_node left");
+  EXPECT_EQ(attribute(*left, keel_attr::kNodeType), "python");
+  EXPECT_EQ(attribute(*left, keel_attr::kNodeAttempts), "1");
+  EXPECT_EQ(left->status, SpanStatus::kOk);
+  EXPECT_EQ(attribute(*span_named(trace, "flow_node maybe"), keel_attr::kNodeBypassed), "true");
+  const Span* sum = span_named(trace, "flow_node sum");
+  EXPECT_EQ(attribute(*sum, gen_ai::kToolName), "calc/calculator");
+  const Span* tool = span_named(trace, "execute_tool calculator");
+  ASSERT_NE(tool, nullptr);
+  EXPECT_EQ(tool->parent_id, sum->span_id);
+
+  // With trace_content the node's inputs and output, as JSON text; a failure is the span's
+  // error.
+  Trace content(TraceId::random(), SpanId::random());
+  options.trace = content.root_context();
+  options.trace_content = true;
+  ASSERT_TRUE(run(f, Json::object(), options));
+  const Span* joined = span_named(content, "flow_node joined");
+  ASSERT_NE(joined, nullptr);
+  EXPECT_EQ(attribute(*joined, keel_attr::kInputs), R"({"a":"L","b":42})");
+  EXPECT_EQ(attribute(*joined, keel_attr::kOutput), R"(["L",42])");
+  Flow failing = flow(
+      "outputs: {out: {reference: '${bad.output}'}}\n"
+      "nodes:\n"
+      "- {name: bad, type: python, source: {type: code, path: fail.py}, inputs: {x: 1}}\n");
+  Trace failed(TraceId::random(), SpanId::random());
+  options.trace = failed.root_context();
+  ASSERT_FALSE(run(failing, Json::object(), options));
+  const Span* bad = span_named(failed, "flow_node bad");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_EQ(bad->status, SpanStatus::kError);
+  EXPECT_NE(bad->status_message.find("node bad: fail.py raised"), std::string::npos)
+      << bad->status_message;
+  EXPECT_EQ(bad->status_message.find('\n'), std::string::npos);
+  EXPECT_EQ(span_named(failed, "invoke_workflow spans")->status, SpanStatus::kError);
+}
+
+TEST_F(FlowRun, ASingleRunGivesAggregationNodesListsOfOne) {
+  write("agg.py",
+        "from promptflow.core import log_metric, tool\n"
+        "@tool\n"
+        "def agg(values, xs):\n"
+        "    log_metric('count', len(values))\n"
+        "    return [values, xs]\n");
+  Flow f = flow(
+      "inputs: {x: {type: string, default: hi}}\n"
+      "outputs: {out: {reference: '${left.output}'}}\n"
+      "nodes:\n"
+      "- {name: left, type: python, source: {type: code, path: sleep.py}, inputs: {value: L}}\n"
+      "- {name: total, type: python, source: {type: code, path: agg.py}, aggregation: true,\n"
+      "   inputs: {values: '${left.output}', xs: '${inputs.x}'}}\n");
+  std::vector<std::string> ended;
+  FlowRunOptions options;
+  options.on_node = [&](const FlowNodeRecord& record) { ended.push_back(record.node); };
+  auto result = run(f, Json::object(), options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ((*result)["outputs"], (Json{{"out", "L"}}));
+  EXPECT_EQ((*result)["metrics"], (Json{{"count", 1}}));
+  EXPECT_EQ((*result)["nodes"]["total"], (Json{{"L"}, {"hi"}}));
+  EXPECT_EQ(ended, (std::vector<std::string>{"left", "total"}));
+  // A flow without aggregation nodes has no "metrics".
+  auto plain = run(flow(kTwoSleepers), Json::object());
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_FALSE(plain->contains("metrics"));
+}
+
+TEST(FlowSpanContent, IsCutAtAUtf8Boundary) {
+  EXPECT_EQ(span_content(Json{{"a", 1}}), R"({"a":1})");
+  // "é" is two bytes: a cut at 4 bytes of "\"éé\"" falls inside the second one.
+  EXPECT_EQ(span_content(Json("\xc3\xa9\xc3\xa9"), 4), "\"\xc3\xa9...");
+  EXPECT_EQ(span_content(Json(std::string(10000, 'x'))).size(), kSpanContentBytes + 3);
+}
+
 TEST(FlowStreamTarget, TheLlmNodeAFlowOutputNames) {
   FlowLoadOptions unchecked;
   unchecked.check_files = false;
