@@ -168,9 +168,9 @@ TEST(ResponsesRequest, BadInputNamesWhatIsWrong) {
   EXPECT_EQ(error.param, "input[0].type");
   EXPECT_NE(error.message.find("web_search_call"), std::string::npos);
 
-  error = parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search"}]})");
+  error = parse_error(R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})");
   EXPECT_EQ(error.param, "tools[0].type");
-  EXPECT_NE(error.message.find("file_search"), std::string::npos);
+  EXPECT_NE(error.message.find("web_search"), std::string::npos);
 
   error = parse_error(
       R"({"model":"m","input":"x","previous_response_id":"resp_1","conversation":"conv_1"})");
@@ -291,6 +291,9 @@ TEST(ResponsesLists, PagesInEitherOrder) {
 }  // namespace
 }  // namespace keel
 
+namespace keel {
+namespace {
+
 TEST(ResponsesFileSearch, ToolParsedAndItemStreamedAsOpenAIDoes) {
   ResponsesRequest req =
       parse_ok(R"({"model":"m","input":"x","include":["file_search_call.results"],"tools":[)"
@@ -387,3 +390,6 @@ TEST(ResponsesPage, BeforeCursorAndLimits) {
   EXPECT_TRUE(item_page(items, "limit=500", 20, 10'000).ok());
   EXPECT_FALSE(item_page(items, "limit=500").ok());
 }
+
+}  // namespace
+}  // namespace keel
