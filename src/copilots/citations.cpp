@@ -93,6 +93,7 @@ Task<bool> CitingSink::on_events(std::vector<ChatEvent>& events) {
   std::vector<ChatEvent> out;
   out.reserve(events.size() + 2);
   std::vector<MarkerScanner::Marker> markers;
+  scanner_.set_passages(passages_.size());  // a search between rounds may have added some
   for (ChatEvent& event : events) {
     if (event.kind != ChatEvent::Kind::kTextDelta) {
       // Anything else ends a run of text: what was held back was not a marker.

@@ -41,6 +41,8 @@ class MarkerScanner {
   };
   std::string feed(std::string_view text, std::vector<Marker>& markers);
   std::string flush();  // what is held back, as text
+  // Markers from now on may name passages 1..`passages` (the list grew).
+  void set_passages(size_t passages) { passages_ = passages; }
 
  private:
   void pass(std::string& out, std::string_view text);
@@ -50,7 +52,9 @@ class MarkerScanner {
 };
 
 // An EventSink in front of the client's: text goes through a MarkerScanner, and each known
-// marker adds a Citation event right after the text that ends with it.
+// marker adds a Citation event right after the text that ends with it. `passages` may grow
+// between calls (the Responses file_search tool adds each search's results); it must outlive
+// the sink.
 class CitingSink final : public BatchEventSink {
  public:
   CitingSink(EventSink& client, const std::vector<knowledge::Passage>& passages)

@@ -235,6 +235,56 @@ Task<Result<IngestReport>> IndexedKnowledgeBase::ingest(const ProgressFn& progre
   co_return report;
 }
 
+// A name's handle: what copilots hold. The base behind it is swapped by a reload; a search
+// takes the base it starts with, so a swap never pulls it out from under the search.
+class KnowledgeSet::Slot final : public KnowledgeBase {
+ public:
+  Slot(std::string name, std::mutex& mutex) : name_(std::move(name)), mutex_(mutex) {}
+  const std::string& name() const override { return name_; }
+  Task<Result<std::vector<Passage>>> search(std::string query, SearchOptions options,
+                                            CancelPtr cancel) override {
+    std::shared_ptr<IndexedKnowledgeBase> base = get();
+    if (!base) {
+      co_return Error(ErrorCode::kUnavailable,
+                      "knowledge base " + name_ + " is no longer in the config");
+    }
+    co_return co_await base->search(std::move(query), options, std::move(cancel));
+  }
+  std::shared_ptr<IndexedKnowledgeBase> get() const {
+    std::lock_guard lock(mutex_);
+    return base_;
+  }
+  // With the set's mutex held.
+  std::shared_ptr<IndexedKnowledgeBase> base_;
+
+ private:
+  std::string name_;
+  std::mutex& mutex_;
+};
+
+namespace {
+
+bool same_base(const KnowledgeConfig& a, const KnowledgeConfig& b) {
+  return a.sources == b.sources && a.embedding_model == b.embedding_model &&
+         a.chunk_tokens == b.chunk_tokens && a.overlap_tokens == b.overlap_tokens &&
+         a.rerank_model == b.rerank_model && a.index == b.index && a.embed_batch == b.embed_batch;
+}
+
+Result<std::shared_ptr<IndexedKnowledgeBase>> open_base(const KnowledgeConfig& base,
+                                                        const std::string& folder,
+                                                        const Embedder& embed,
+                                                        const RouterSource& router) {
+  std::string index_dir = base.index.empty() ? ".keel-knowledge/" + base.name : base.index;
+  if (index_dir[0] != '/') index_dir = folder + "/" + index_dir;
+  auto index = Index::open(index_dir);
+  if (!index) {
+    return Error(index.error().code, "knowledge base " + base.name + ": " + index.error().message);
+  }
+  return std::make_shared<IndexedKnowledgeBase>(base, folder, std::move(*index), embed, router);
+}
+
+}  // namespace
+
 KnowledgeSet::~KnowledgeSet() {
   if (background_.joinable()) {
     // The token belongs to the background thread: cancelled there.
@@ -248,58 +298,120 @@ KnowledgeSet::~KnowledgeSet() {
 Result<std::shared_ptr<KnowledgeSet>> KnowledgeSet::open(const Config& config, RouterSource router,
                                                          Embedder embed) {
   auto set = std::make_shared<KnowledgeSet>();
-  const std::string folder = config_folder(config);
-  if (!embed) embed = router_embedder(router);
+  set->folder_ = config_folder(config);
+  set->router_ = router;
+  set->embed_ = embed ? std::move(embed) : router_embedder(router);
   for (const auto& base : config.knowledge) {
-    std::string index_dir = base.index.empty() ? ".keel-knowledge/" + base.name : base.index;
-    if (index_dir[0] != '/') index_dir = folder + "/" + index_dir;
-    auto index = Index::open(index_dir);
-    if (!index) {
-      return Error(index.error().code,
-                   "knowledge base " + base.name + ": " + index.error().message);
-    }
-    set->bases_.emplace(base.name, std::make_unique<IndexedKnowledgeBase>(
-                                       base, folder, std::move(*index), embed, router));
+    auto opened = open_base(base, set->folder_, set->embed_, set->router_);
+    if (!opened) return opened.error();
+    auto slot = std::make_unique<Slot>(base.name, set->mutex_);
+    slot->base_ = std::move(*opened);
+    set->bases_.emplace(base.name, std::move(slot));
   }
   return set;
 }
 
-KnowledgeBase* KnowledgeSet::find(const std::string& name) const { return find_indexed(name); }
+Result<KnowledgeChanges> KnowledgeSet::reload(const Config& next) {
+  // Opened first, outside the lock, so that a failure changes nothing.
+  std::map<std::string, std::shared_ptr<IndexedKnowledgeBase>> opened;
+  KnowledgeChanges changes;
+  for (const auto& base : next.knowledge) {
+    std::shared_ptr<IndexedKnowledgeBase> now;
+    if (auto it = bases_.find(base.name); it != bases_.end()) now = it->second->get();
+    if (now && same_base(now->config(), base)) continue;
+    auto fresh = open_base(base, folder_, embed_, router_);
+    if (!fresh) return fresh.error();
+    (now ? changes.reopened : changes.added).push_back(base.name);
+    opened.emplace(base.name, std::move(*fresh));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, slot] : bases_) {
+      const bool kept = std::any_of(next.knowledge.begin(), next.knowledge.end(),
+                                    [&](const KnowledgeConfig& base) { return base.name == name; });
+      if (!kept && slot->base_) {
+        slot->base_.reset();
+        changes.removed.push_back(name);
+      }
+    }
+    for (auto& [name, base] : opened) {
+      auto& slot = bases_[name];
+      if (!slot) slot = std::make_unique<Slot>(name, mutex_);
+      slot->base_ = std::move(base);
+    }
+  }
+  return changes;
+}
 
-IndexedKnowledgeBase* KnowledgeSet::find_indexed(const std::string& name) const {
+KnowledgeBase* KnowledgeSet::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
   auto it = bases_.find(name);
   return it == bases_.end() ? nullptr : it->second.get();
 }
 
+IndexedKnowledgeBase* KnowledgeSet::find_indexed(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = bases_.find(name);
+  return it == bases_.end() ? nullptr : it->second->base_.get();
+}
+
 std::vector<std::string> KnowledgeSet::names() const {
+  std::lock_guard lock(mutex_);
   std::vector<std::string> out;
-  for (const auto& [name, base] : bases_) out.push_back(name);
+  for (const auto& [name, slot] : bases_) {
+    if (slot->base_) out.push_back(name);
+  }
+  return out;
+}
+
+bool KnowledgeSet::empty() const { return names().empty(); }
+
+std::vector<std::shared_ptr<IndexedKnowledgeBase>> KnowledgeSet::current() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<IndexedKnowledgeBase>> out;
+  for (const auto& [name, slot] : bases_) {
+    if (slot->base_) out.push_back(slot->base_);
+  }
   return out;
 }
 
 void KnowledgeSet::ingest_stale_in_background() {
-  if (bases_.empty() || background_.joinable()) return;
+  if (empty()) return;
+  background_again_ = true;
+  if (background_running_.exchange(true)) return;  // the run going looks again when it ends
+  if (background_.joinable()) background_.join();  // a run that has ended
   background_cancel_ = std::make_shared<CancelToken>();
   background_context_ = std::make_unique<asio::io_context>();
   background_ = std::thread([this, cancel = background_cancel_] {
     asio::io_context& context = *background_context_;
     auto work = asio::make_work_guard(context);  // until the run ends, so a cancel can be posted
     auto run = [&]() -> Task<void> {
-      for (auto& [name, base] : bases_) {
-        if (cancel->cancelled()) break;
-        auto stale = is_stale(base->index(), base->config(), base->base_dir());
-        if (stale && !*stale) continue;
-        KEEL_LOG(kInfo) << "knowledge " << name << ": sources changed, ingesting in the background";
-        auto report = co_await base->ingest({}, cancel);
-        if (!report) {
-          KEEL_LOG(kWarn) << "knowledge " << name << ": ingest stopped: " << report.error().message;
-          continue;
+      for (;;) {
+        while (background_again_.exchange(false) && !cancel->cancelled()) {
+          for (const auto& base : current()) {
+            if (cancel->cancelled()) break;
+            const std::string& name = base->name();
+            auto stale = is_stale(base->index(), base->config(), base->base_dir());
+            if (stale && !*stale) continue;
+            KEEL_LOG(kInfo) << "knowledge " << name
+                            << ": sources changed, ingesting in the background";
+            auto report = co_await base->ingest({}, cancel);
+            if (!report) {
+              KEEL_LOG(kWarn) << "knowledge " << name
+                              << ": ingest stopped: " << report.error().message;
+              continue;
+            }
+            for (const auto& error : report->errors)
+              KEEL_LOG(kWarn) << "knowledge " << name << ": " << error;
+            KEEL_LOG(kInfo) << "knowledge " << name << ": " << report->indexed << " files indexed ("
+                            << report->chunks << " chunks), " << report->unchanged << " unchanged, "
+                            << report->removed << " removed, " << report->errors.size()
+                            << " failed";
+          }
         }
-        for (const auto& error : report->errors)
-          KEEL_LOG(kWarn) << "knowledge " << name << ": " << error;
-        KEEL_LOG(kInfo) << "knowledge " << name << ": " << report->indexed << " files indexed ("
-                        << report->chunks << " chunks), " << report->unchanged << " unchanged, "
-                        << report->removed << " removed, " << report->errors.size() << " failed";
+        background_running_ = false;
+        // A call that came as the last pass ended, and saw this run still going, is served here.
+        if (!background_again_ || cancel->cancelled() || background_running_.exchange(true)) break;
       }
       work.reset();
     };

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,11 @@ class IndexedKnowledgeBase final : public KnowledgeBase {
   std::atomic<bool> ingesting_{false};
 };
 
+// What KnowledgeSet::reload changed, by base name.
+struct KnowledgeChanges {
+  std::vector<std::string> added, reopened, removed;
+};
+
 class KnowledgeSet {
  public:
   ~KnowledgeSet();
@@ -86,21 +92,43 @@ class KnowledgeSet {
   static Result<std::shared_ptr<KnowledgeSet>> open(const Config& config, RouterSource router,
                                                     Embedder embed = {});
 
+  // A base by name: a handle that stays valid for the set's life (copilots keep it) and
+  // searches whatever the config names now, across reloads; null for an unknown name.
   KnowledgeBase* find(const std::string& name) const;
+  // The base as opened now (`keel ingest`, tests): a reload may replace it.
   IndexedKnowledgeBase* find_indexed(const std::string& name) const;
   std::vector<std::string> names() const;
-  bool empty() const { return bases_.empty(); }
+  bool empty() const;
+
+  // `keel reload`: bases that are new, or whose entry changed (sources, embedding model,
+  // chunking, index, rerank model), are opened anew and take over from the next search;
+  // searches in flight finish on the base they started with. A removed base answers searches
+  // with an error naming it. An index that cannot be opened fails the reload and changes
+  // nothing. The caller then runs ingest_stale_in_background (once its new router is in place:
+  // a new base may name a new embedding model).
+  Result<KnowledgeChanges> reload(const Config& next);
 
   // For `keel serve`: bases whose sources changed since their last ingest are ingested on one
   // background thread with its own io_context, one after the other; searches meanwhile see the
-  // previous index. Returns at once. The destructor cancels the run and joins the thread.
+  // previous index. Returns at once; a call while a run is going makes it look again when it
+  // ends. The destructor cancels the run and joins the thread.
   void ingest_stale_in_background();
 
  private:
-  std::map<std::string, std::unique_ptr<IndexedKnowledgeBase>> bases_;
+  class Slot;
+  // The bases now, in name order, for the background run.
+  std::vector<std::shared_ptr<IndexedKnowledgeBase>> current() const;
+
+  RouterSource router_;
+  Embedder embed_;
+  std::string folder_;
+  mutable std::mutex mutex_;  // bases_ (the map and each slot's base)
+  std::map<std::string, std::unique_ptr<Slot>> bases_;
   std::unique_ptr<asio::io_context> background_context_;
   std::thread background_;
   CancelPtr background_cancel_;
+  std::atomic<bool> background_running_{false};
+  std::atomic<bool> background_again_{false};
 };
 
 // The folder a base's configured paths are relative to: the config file's folder.

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/clock.h"
@@ -41,6 +42,12 @@ CREATE TABLE IF NOT EXISTS vector_store_files(
   usage_bytes INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   PRIMARY KEY(store_id, file_id)
+);
+CREATE TABLE IF NOT EXISTS vector_store_file_batches(
+  id TEXT PRIMARY KEY,
+  store_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  file_ids TEXT NOT NULL
 );
 )sql";
 
@@ -100,25 +107,37 @@ Result<std::unique_ptr<VectorStores>> VectorStores::open(const Config& config, E
   stores->config_ = config.vector_stores;
   stores->config_.name = "vector_stores";
   stores->embed_ = std::move(embed);
+  return stores;
+}
+
+Result<std::unique_lock<std::mutex>> VectorStores::records() {
+  std::unique_lock lock(mutex_);
+  if (db_) return lock;
   std::error_code ec;
-  std::filesystem::create_directories(stores->folder_, ec);
+  std::filesystem::create_directories(folder_, ec);
   if (ec) {
     return Error(ErrorCode::kUnavailable,
-                 "vector stores: cannot create " + stores->folder_ + ": " + ec.message());
+                 "vector stores: cannot create " + folder_ + ": " + ec.message());
   }
-  const std::string path = stores->folder_ + "/records.db";
-  if (sqlite3_open_v2(path.c_str(), &stores->db_,
+  const std::string path = folder_ + "/records.db";
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
-    return db_error(stores->db_, "opening " + path);
+    Error error = db_error(db, "opening " + path);
+    sqlite3_close_v2(db);
+    return error;
   }
-  sqlite3_busy_timeout(stores->db_, 10000);
+  sqlite3_busy_timeout(db, 10000);
   for (const char* sql : {"PRAGMA journal_mode = WAL", kSchemaSql}) {
-    if (sqlite3_exec(stores->db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return db_error(stores->db_, "creating tables");
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Error error = db_error(db, "creating tables");
+      sqlite3_close_v2(db);
+      return error;
     }
   }
-  return stores;
+  db_ = db;
+  return lock;
 }
 
 std::string VectorStores::unavailable() const {
@@ -137,7 +156,8 @@ Result<UploadedFile> VectorStores::add_file(const std::string& owner, const std:
   file.purpose = purpose;
   file.bytes = static_cast<int64_t>(data.size());
   file.created_at = unix_seconds();
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement insert(
       db_,
       "INSERT INTO uploaded_files(id, owner, filename, purpose, bytes, created_at, data) "
@@ -155,7 +175,8 @@ Result<UploadedFile> VectorStores::add_file(const std::string& owner, const std:
 
 Result<std::vector<UploadedFile>> VectorStores::list_files(const std::string& owner,
                                                            const std::string& purpose) {
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement query(
       db_,
       "SELECT id, filename, purpose, bytes, created_at FROM uploaded_files "
@@ -170,7 +191,8 @@ Result<std::vector<UploadedFile>> VectorStores::list_files(const std::string& ow
 
 Result<std::optional<UploadedFile>> VectorStores::get_file(const std::string& owner,
                                                            const std::string& id) {
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement query(db_,
                   "SELECT id, filename, purpose, bytes, created_at FROM uploaded_files "
                   "WHERE owner = ? AND id = ?");
@@ -183,7 +205,8 @@ Result<std::optional<UploadedFile>> VectorStores::get_file(const std::string& ow
 
 Result<std::optional<std::string>> VectorStores::file_content(const std::string& owner,
                                                               const std::string& id) {
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement query(db_, "SELECT data FROM uploaded_files WHERE owner = ? AND id = ?");
   query.text(1, owner).text(2, id);
   const int rc = query.step();
@@ -202,7 +225,8 @@ Result<bool> VectorStores::delete_file(const std::string& owner, const std::stri
     auto removed = remove_store_file(owner, store.id, id);
     if (!removed) return removed.error();
   }
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement drop(db_, "DELETE FROM uploaded_files WHERE owner = ? AND id = ?");
   if (Status ok = drop.text(1, owner).text(2, id).run("deleting a file"); !ok) return ok.error();
   return true;
@@ -216,7 +240,8 @@ Result<VectorStoreRecord> VectorStores::create_store(const std::string& owner,
   store.name = name;
   store.metadata = metadata;
   store.created_at = store.last_active_at = unix_seconds();
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement insert(
       db_,
       "INSERT INTO vector_stores(id, owner, name, metadata, created_at, last_active_at) "
@@ -232,7 +257,8 @@ Result<VectorStoreRecord> VectorStores::create_store(const std::string& owner,
 }
 
 Result<std::vector<VectorStoreRecord>> VectorStores::list_stores(const std::string& owner) {
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   const std::string sql =
       std::string("SELECT ") + kStoreColumns +
       " FROM vector_stores s WHERE s.owner = ? ORDER BY s.created_at DESC, s.rowid DESC";
@@ -247,7 +273,8 @@ Result<std::vector<VectorStoreRecord>> VectorStores::list_stores(const std::stri
 
 Result<std::optional<VectorStoreRecord>> VectorStores::get_store(const std::string& owner,
                                                                  const std::string& id) {
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   const std::string sql = std::string("SELECT ") + kStoreColumns +
                           " FROM vector_stores s WHERE s.owner = ? AND s.id = ?";
   Statement query(db_, sql.c_str());
@@ -262,7 +289,8 @@ Result<bool> VectorStores::delete_store(const std::string& owner, const std::str
   auto store = get_store(owner, id);
   if (!store) return store.error();
   if (!*store) return false;
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement drop_files(db_, "DELETE FROM vector_store_files WHERE store_id = ?");
   if (Status ok = drop_files.text(1, id).run("deleting a vector store"); !ok) return ok.error();
   Statement drop(db_, "DELETE FROM vector_stores WHERE owner = ? AND id = ?");
@@ -354,7 +382,8 @@ Result<std::vector<VectorStoreFileRecord>> VectorStores::list_store_files(
   if (!store) return store.error();
   std::vector<VectorStoreFileRecord> out;
   if (!*store) return out;
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement query(
       db_,
       "SELECT store_id, file_id, status, error, usage_bytes, created_at "
@@ -371,7 +400,8 @@ Result<std::optional<VectorStoreFileRecord>> VectorStores::get_store_file(
   auto store = get_store(owner, store_id);
   if (!store) return store.error();
   if (!*store) return std::optional<VectorStoreFileRecord>();
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   Statement query(db_,
                   "SELECT store_id, file_id, status, error, usage_bytes, created_at "
                   "FROM vector_store_files WHERE store_id = ? AND file_id = ?");
@@ -387,7 +417,8 @@ Result<bool> VectorStores::remove_store_file(const std::string& owner, const std
   auto found = get_store_file(owner, store_id, file_id);
   if (!found) return found.error();
   if (!*found) return false;
-  std::lock_guard lock(mutex_);
+  auto lock = records();
+  if (!lock) return lock.error();
   auto index = index_of(store_id);
   if (!index) return index.error();
   if (Status ok = (*index)->remove_file(file_id); !ok) return ok.error();
@@ -398,6 +429,52 @@ Result<bool> VectorStores::remove_store_file(const std::string& owner, const std
     return ok.error();
   }
   return true;
+}
+
+Result<FileBatchRecord> VectorStores::add_batch(const std::string& owner,
+                                                const std::string& store_id,
+                                                const std::vector<std::string>& file_ids) {
+  auto store = get_store(owner, store_id);
+  if (!store) return store.error();
+  if (!*store) {
+    return Error(ErrorCode::kNotFound, "No vector store found with id '" + store_id + "'.");
+  }
+  FileBatchRecord batch{new_id("vsfb_"), store_id, unix_seconds(), file_ids};
+  std::string joined;  // file ids never hold a newline (new_id)
+  for (const std::string& id : file_ids) joined += (joined.empty() ? "" : "\n") + id;
+  auto lock = records();
+  if (!lock) return lock.error();
+  Statement insert(db_,
+                   "INSERT INTO vector_store_file_batches(id, store_id, created_at, file_ids) "
+                   "VALUES(?, ?, ?, ?)");
+  insert.text(1, batch.id).text(2, store_id).integer(3, batch.created_at).text(4, joined);
+  if (Status ok = insert.run("recording a file batch"); !ok) return ok.error();
+  return batch;
+}
+
+Result<std::optional<FileBatchRecord>> VectorStores::get_batch(const std::string& owner,
+                                                               const std::string& store_id,
+                                                               const std::string& batch_id) {
+  auto store = get_store(owner, store_id);
+  if (!store) return store.error();
+  if (!*store) return std::optional<FileBatchRecord>();
+  auto lock = records();
+  if (!lock) return lock.error();
+  Statement query(db_,
+                  "SELECT created_at, file_ids FROM vector_store_file_batches "
+                  "WHERE id = ? AND store_id = ?");
+  query.text(1, batch_id).text(2, store_id);
+  const int rc = query.step();
+  if (rc == SQLITE_DONE) return std::optional<FileBatchRecord>();
+  if (rc != SQLITE_ROW) return db_error(db_, "reading a file batch");
+  FileBatchRecord batch{batch_id, store_id, query.column_int(0), {}};
+  const std::string joined = query.column_text(1);
+  for (size_t at = 0; at < joined.size();) {
+    const size_t end = std::min(joined.find('\n', at), joined.size());
+    batch.file_ids.push_back(joined.substr(at, end - at));
+    at = end + 1;
+  }
+  return std::optional<FileBatchRecord>(std::move(batch));
 }
 
 Task<Result<std::vector<FoundChunk>>> VectorStores::search(const std::string& owner,

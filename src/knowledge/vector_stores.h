@@ -57,6 +57,15 @@ struct VectorStoreFileRecord {
   int64_t usage_bytes = 0;
 };
 
+// A file batch (POST /v1/vector_stores/{id}/file_batches): the files it added, in its order.
+// Its files are indexed before the call returns, so a batch is complete once it exists.
+struct FileBatchRecord {
+  std::string id;  // vsfb_...
+  std::string vector_store_id;
+  int64_t created_at = 0;
+  std::vector<std::string> file_ids;
+};
+
 struct FoundChunk {
   Passage passage;  // passage.source is the file id
   std::string filename;
@@ -101,6 +110,13 @@ class VectorStores {
   Result<bool> remove_store_file(const std::string& owner, const std::string& store_id,
                                  const std::string& file_id);
 
+  // Records a batch of files already added to the owner's store; kNotFound for an unknown store.
+  Result<FileBatchRecord> add_batch(const std::string& owner, const std::string& store_id,
+                                    const std::vector<std::string>& file_ids);
+  Result<std::optional<FileBatchRecord>> get_batch(const std::string& owner,
+                                                   const std::string& store_id,
+                                                   const std::string& batch_id);
+
   // Hybrid search (vector + keyword, reciprocal rank fusion) over one store.
   Task<Result<std::vector<FoundChunk>>> search(const std::string& owner,
                                                const std::string& store_id, std::string query,
@@ -108,13 +124,16 @@ class VectorStores {
 
  private:
   VectorStores() = default;
+  // mutex_, locked, with the records open: the folder and records.db are made on first use, so
+  // a `keel serve` whose clients never use vector stores leaves no trace of them.
+  Result<std::unique_lock<std::mutex>> records();
   Result<Index*> index_of(const std::string& store_id);
 
   std::string folder_;
   KnowledgeConfig config_;
   Embedder embed_;
-  sqlite3* db_ = nullptr;
-  std::mutex mutex_;  // db_ and indexes_
+  sqlite3* db_ = nullptr;  // records(): opened on first use
+  std::mutex mutex_;       // db_ and indexes_
   std::map<std::string, std::unique_ptr<Index>> indexes_;
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "api/json_util.h"
+#include "api/responses/responses.h"
 #include "core/text.h"
 #include "http/download.h"
 #include "http/multipart.h"
@@ -83,12 +84,86 @@ Json store_file_json(const knowledge::VectorStoreFileRecord& file, const Knowled
               {"chunk_overlap_tokens", config.overlap_tokens}}}}}};
 }
 
-Json list_json(Json data) {
-  Json out = {{"object", "list"}, {"has_more", false}};
-  out["first_id"] = data.empty() ? Json(nullptr) : data.front()["id"];
-  out["last_id"] = data.empty() ? Json(nullptr) : data.back()["id"];
-  out["data"] = std::move(data);
-  return out;
+// OpenAI's /v1/files lists up to 10,000 files a page (and that many by default).
+constexpr int64_t kMaxFilesPage = 10'000;
+
+std::string_view query_of(const Request& request) {
+  const std::string_view target(request.message.target().data(), request.message.target().size());
+  const size_t question = target.find('?');
+  return question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+}
+
+// One page of `data` (newest first, as VectorStores lists) as OpenAI's list endpoints page:
+// limit, order, after, before; first_id, last_id, has_more. /v1/files pages up to 10,000.
+Result<Json> page_of(Json data, const Request& request, int64_t max_limit = 100) {
+  std::reverse(data.begin(), data.end());
+  return item_page(data, query_of(request), max_limit == 100 ? 20 : max_limit, max_limit);
+}
+
+// A vector store's files as list data: those with the status the query's `filter` names, or all.
+Json store_files_json(const std::vector<knowledge::VectorStoreFileRecord>& files,
+                      const KnowledgeConfig& config, const Request& request) {
+  std::string status;
+  if (auto query = parse_query_string(query_of(request)); query) {
+    for (const auto& [key, value] : *query) {
+      if (key == "filter") status = value;
+    }
+  }
+  Json data = Json::array();
+  for (const auto& file : files) {
+    if (status.empty() || file.status == status) data.push_back(store_file_json(file, config));
+  }
+  return data;
+}
+
+// VectorStoreFileBatch: counts from the batch's files as the store holds them now.
+Json batch_json(const knowledge::FileBatchRecord& batch,
+                const std::vector<knowledge::VectorStoreFileRecord>& store_files) {
+  int64_t completed = 0, failed = 0;
+  for (const auto& file : store_files) {
+    if (std::find(batch.file_ids.begin(), batch.file_ids.end(), file.file_id) ==
+        batch.file_ids.end()) {
+      continue;
+    }
+    (file.status == "completed" ? completed : failed) += 1;
+  }
+  return {{"id", batch.id},
+          {"object", "vector_store.files_batch"},
+          {"created_at", batch.created_at},
+          {"vector_store_id", batch.vector_store_id},
+          {"status", "completed"},
+          {"file_counts",
+           {{"in_progress", 0},
+            {"completed", completed},
+            {"failed", failed},
+            {"cancelled", 0},
+            {"total", static_cast<int64_t>(batch.file_ids.size())}}}};
+}
+
+// The file ids of a batch request: `file_ids`, or `files` (objects with a file_id each).
+Result<std::vector<std::string>> batch_file_ids(const Json& body) {
+  std::vector<std::string> ids;
+  const Json* file_ids = member(body, "file_ids");
+  const Json* files = member(body, "files");
+  if (file_ids && !file_ids->is_null()) {
+    if (!file_ids->is_array() || file_ids->empty() ||
+        !std::all_of(file_ids->begin(), file_ids->end(),
+                     [](const Json& id) { return id.is_string(); })) {
+      return invalid("file_ids", "'file_ids' must be a non-empty array of strings");
+    }
+    for (const Json& id : *file_ids) ids.push_back(id.get<std::string>());
+  } else if (files && files->is_array() && !files->empty()) {
+    for (size_t i = 0; i < files->size(); ++i) {
+      const Json* id = member((*files)[i], "file_id");
+      if (!id || !id->is_string()) {
+        return invalid(indexed("files", i) + ".file_id", "each file needs a 'file_id' string");
+      }
+      ids.push_back(id->get<std::string>());
+    }
+  } else {
+    return invalid("file_ids", "Missing required parameter: 'file_ids'.");
+  }
+  return ids;
 }
 
 std::string param_of(const RouteCall& call, size_t index) {
@@ -121,6 +196,61 @@ std::optional<Error> lookup_error(const Result<Found>& found, std::string_view k
   return std::nullopt;
 }
 
+// Whether the route's path (before any query) is a file batch's: .../file_batches[/...].
+// File batches share the route handlers of a store's files.
+bool is_batch_path(const RouteCall& call) {
+  const std::string_view target(call.request.message.target().data(),
+                                call.request.message.target().size());
+  return target.substr(0, target.find('?')).find("/file_batches") != std::string_view::npos;
+}
+
+// POST /v1/vector_stores/{id}/file_batches: each file is added (and indexed) before the answer,
+// so the batch is complete when created and `createAndPoll` returns at its first poll.
+Task<Result<Json>> create_file_batch(knowledge::VectorStores* stores, const std::string& owner,
+                                     const std::string& id, const Request& request,
+                                     CancelPtr cancel) {
+  auto store = stores ? stores->get_store(owner, id)
+                      : Result<std::optional<knowledge::VectorStoreRecord>>(std::nullopt);
+  if (std::optional<Error> error = lookup_error(store, "vector store", id)) co_return *error;
+  auto body = json_body(request);
+  auto file_ids = body ? batch_file_ids(*body) : Result<std::vector<std::string>>(body.error());
+  if (!file_ids) co_return file_ids.error();
+  for (const std::string& file_id : *file_ids) {
+    if (auto error = lookup_error(stores->get_file(owner, file_id), "file", file_id)) {
+      co_return *error;
+    }
+  }
+  for (const std::string& file_id : *file_ids) {
+    auto added = co_await stores->add_file_to_store(owner, id, file_id, cancel);
+    if (!added) co_return store_error(added.error());
+  }
+  auto batch = stores->add_batch(owner, id, *file_ids);
+  if (!batch) co_return store_error(batch.error());
+  auto files = stores->list_store_files(owner, id);
+  if (!files) co_return store_error(files.error());
+  co_return batch_json(*batch, *files);
+}
+
+// GET /v1/vector_stores/{id}/file_batches/{batch_id}, POST .../cancel (a batch is complete once
+// it exists: there is nothing left to cancel, and the batch is answered as it is) and
+// GET .../files (the batch's files as the store holds them, paged; `filter` by status).
+Result<Json> file_batch_reply(knowledge::VectorStores* stores, const std::string& owner,
+                              const std::string& id, const std::string& batch_id,
+                              const Request& request, const KnowledgeConfig& config) {
+  auto batch = stores ? stores->get_batch(owner, id, batch_id)
+                      : Result<std::optional<knowledge::FileBatchRecord>>(std::nullopt);
+  if (std::optional<Error> error = lookup_error(batch, "file batch", batch_id)) return *error;
+  auto files = stores->list_store_files(owner, id);
+  if (!files) return store_error(files.error());
+  const std::string_view target(request.message.target().data(), request.message.target().size());
+  if (!target.substr(0, target.find('?')).ends_with("/files")) return batch_json(**batch, *files);
+  const std::vector<std::string>& in_batch = (*batch)->file_ids;
+  std::erase_if(*files, [&](const auto& file) {
+    return std::find(in_batch.begin(), in_batch.end(), file.file_id) == in_batch.end();
+  });
+  return page_of(store_files_json(*files, config, request), request);
+}
+
 }  // namespace
 
 Task<void> App::files_route(RouteCall& call) {
@@ -134,12 +264,7 @@ Task<void> App::files_route(RouteCall& call) {
   const std::string owner = owner_of(call.request.message);
   if (call.request.message.method() != bhttp::verb::post) {
     std::string purpose;
-    const std::string_view target(call.request.message.target().data(),
-                                  call.request.message.target().size());
-    const size_t question = target.find('?');
-    const std::string_view query_text =
-        question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
-    if (auto query = parse_query_string(query_text); query) {
+    if (auto query = parse_query_string(query_of(call.request)); query) {
       for (const auto& [key, value] : *query) {
         if (key == "purpose") purpose = value;
       }
@@ -151,7 +276,12 @@ Task<void> App::files_route(RouteCall& call) {
     }
     Json data = Json::array();
     for (const auto& file : *files) data.push_back(file_json(file));
-    co_await call.response.send(200, kJson, dump(list_json(std::move(data))));
+    auto page = page_of(std::move(data), call.request, kMaxFilesPage);
+    if (!page) {
+      co_await send_error(call.response, page.error(), nullptr);
+      co_return;
+    }
+    co_await call.response.send(200, kJson, dump(*page));
     co_return;
   }
   auto boundary = multipart_boundary(call.request.header("content-type"));
@@ -244,7 +374,12 @@ Task<void> App::vector_stores_route(RouteCall& call) {
     }
     Json data = Json::array();
     for (const auto& store : *list) data.push_back(store_json(store));
-    co_await call.response.send(200, kJson, dump(list_json(std::move(data))));
+    auto page = page_of(std::move(data), call.request);
+    if (!page) {
+      co_await send_error(call.response, page.error(), nullptr);
+      co_return;
+    }
+    co_await call.response.send(200, kJson, dump(*page));
     co_return;
   }
   auto body = json_body(call.request);
@@ -338,6 +473,16 @@ Task<void> App::vector_store_files_route(RouteCall& call) {
   auto* stores = vector_stores_.get();
   const std::string owner = owner_of(call.request.message);
   const std::string id = param_of(call, 0);
+  if (is_batch_path(call)) {
+    auto batch =
+        co_await create_file_batch(stores, owner, id, call.request, call.response.client_gone());
+    if (!batch) {
+      co_await send_error(call.response, batch.error(), nullptr);
+      co_return;
+    }
+    co_await call.response.send(200, kJson, dump(*batch));
+    co_return;
+  }
   auto store = stores ? stores->get_store(owner, id)
                       : Result<std::optional<knowledge::VectorStoreRecord>>(std::nullopt);
   if (const std::optional<Error> error = lookup_error(store, "vector store", id)) {
@@ -350,9 +495,13 @@ Task<void> App::vector_store_files_route(RouteCall& call) {
       co_await send_error(call.response, store_error(files.error()), nullptr);
       co_return;
     }
-    Json data = Json::array();
-    for (const auto& file : *files) data.push_back(store_file_json(file, config_.vector_stores));
-    co_await call.response.send(200, kJson, dump(list_json(std::move(data))));
+    auto page =
+        page_of(store_files_json(*files, config_.vector_stores, call.request), call.request);
+    if (!page) {
+      co_await send_error(call.response, page.error(), nullptr);
+      co_return;
+    }
+    co_await call.response.send(200, kJson, dump(*page));
     co_return;
   }
   auto body = json_body(call.request);
@@ -381,6 +530,15 @@ Task<void> App::vector_store_file_route(RouteCall& call) {
   const std::string owner = owner_of(call.request.message);
   const std::string id = param_of(call, 0);
   const std::string file_id = param_of(call, 1);
+  if (is_batch_path(call)) {
+    auto reply = file_batch_reply(stores, owner, id, file_id, call.request, config_.vector_stores);
+    if (!reply) {
+      co_await send_error(call.response, reply.error(), nullptr);
+      co_return;
+    }
+    co_await call.response.send(200, kJson, dump(*reply));
+    co_return;
+  }
   if (stores == nullptr) {
     co_await send_error(call.response, not_found("vector store", id), nullptr);
     co_return;

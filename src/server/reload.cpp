@@ -8,6 +8,7 @@
 #include "api/json_util.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "knowledge/knowledge_set.h"
 #include "providers/provider.h"
 #include "server/app.h"
 
@@ -73,6 +74,19 @@ Result<Json> App::reload() {
     }
     providers.emplace(provider_config.name, std::move(provider.value()));
   }
+  // Knowledge bases whose entry changed are reopened (before the router, so that a base that
+  // cannot be opened leaves everything as it was).
+  knowledge::KnowledgeChanges knowledge_changes;
+  if (knowledge_) {
+    auto changed = knowledge_->reload(*next);
+    if (!changed) {
+      Error error = changed.error();
+      error.message = "config not reloaded, nothing changed: " + error.message;
+      KEEL_LOG(kWarn) << error.message;
+      return error;
+    }
+    knowledge_changes = std::move(*changed);
+  }
   auto router = std::make_shared<Router>(*next, std::move(providers));
   const auto names = router->model_names();
   metrics_.add_models(names);
@@ -81,6 +95,7 @@ Result<Json> App::reload() {
     router_.swap(router);
   }
   router.reset();  // the old router lives on in requests that hold it
+  if (knowledge_) knowledge_->ingest_stale_in_background();
   const auto restart = needs_restart(config_, *next);
   KEEL_LOG(kInfo) << "config reloaded from " << config_.source << ": " << names.size()
                   << " models, " << next->providers.size() << " providers";
@@ -90,6 +105,14 @@ Result<Json> App::reload() {
   Json answer = {{"reloaded", true}, {"source", config_.source}};
   answer["models"] = names;
   answer["needs_restart"] = restart;
+  answer["knowledge"] = {{"added", knowledge_changes.added},
+                         {"reopened", knowledge_changes.reopened},
+                         {"removed", knowledge_changes.removed}};
+  for (const char* what : {"added", "reopened", "removed"}) {
+    for (const auto& name : answer["knowledge"][what]) {
+      KEEL_LOG(kInfo) << "config reload: knowledge base " << name.get<std::string>() << " " << what;
+    }
+  }
   return answer;
 }
 

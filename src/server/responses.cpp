@@ -7,6 +7,7 @@
 
 #include "api/json_util.h"
 #include "api/openai_chat/openai_chat.h"
+#include "copilots/citations.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -15,7 +16,9 @@
 #include "http/sse.h"
 #include "server/app.h"
 #include "server/auth.h"
+#include "server/file_search.h"
 #include "server/stream_sink.h"
+#include "tools/loop.h"
 
 namespace keel {
 namespace {
@@ -104,9 +107,12 @@ class ResponsesSseSink final : public StreamSink {
   ResponsesSseSink(ResponseWriter& writer, ResponsesStreamEncoder& encoder, std::string request_id)
       : StreamSink(writer, std::move(request_id), nullptr), encoder_(encoder) {}
   bool failed() const { return failed_; }
+  // Events made outside the sink (FileSearch's), sent ahead of the next ones.
+  std::vector<ResponsesEvent> pending;
 
  protected:
   void append_frames(const ChatEvent& event, std::string& out) override {
+    send_pending(out);
     encoded_.clear();
     if (event.kind == ChatEvent::Kind::kError) {
       encoder_.fail(event.error, encoded_);
@@ -118,14 +124,20 @@ class ResponsesSseSink final : public StreamSink {
   }
   // response.completed (or .incomplete).
   std::string closing_frames() override {
+    std::string frames;
+    send_pending(frames);
     encoded_.clear();
     encoder_.finish(encoded_);
-    std::string frames;
     append_events(encoded_, frames);
     return frames;
   }
 
  private:
+  void send_pending(std::string& out) {
+    append_events(pending, out);
+    pending.clear();
+  }
+
   ResponsesStreamEncoder& encoder_;
   std::vector<ResponsesEvent> encoded_;
   bool failed_ = false;
@@ -147,6 +159,21 @@ class EncodingSink final : public BatchEventSink {
   ResponsesStreamEncoder& encoder_;
   std::vector<ResponsesEvent> scratch_;
 };
+
+// The answer over keel's file_search tool: the tool loop with the tool added for this request,
+// the model's citations of its results turned into file_citation annotations.
+Task<ChatOutcome> answer_with_file_search(Router& router, Toolbox* toolbox, const ChatRequest& chat,
+                                          FileSearch& search, EventSink& sink, CancelPtr cancel,
+                                          TraceContext trace) {
+  static Toolbox no_toolsets{std::vector<ToolsetConfig>{}};
+  const ModelConfig* model = router.model_config(chat.model);
+  copilots::CitingSink citing(sink, search.passages());
+  static const std::vector<std::string> kNoApproval;
+  std::vector<OfferedTool> request_tools;  // (a braced list here trips g++ 12's coroutines)
+  request_tools.push_back(search.offered());
+  co_return co_await run_tool_loop(router, toolbox ? *toolbox : no_toolsets, chat, *model, citing,
+                                   std::move(cancel), kNoApproval, trace, request_tools);
+}
 
 }  // namespace
 
@@ -206,11 +233,38 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   const std::string id = new_id("resp_");
   ResponsesStreamEncoder encoder(response_object(req, id, unix_seconds(), "in_progress"),
                                  req.custom_tools, req.namespaced);
+  ResponsesSseSink stream_sink(response, encoder, record.id);
+  std::unique_ptr<FileSearch> file_search;
+  if (req.file_search) {
+    if (public_name(req.chat.model)) {
+      co_await send_error(response,
+                          invalid("tools", "the file_search tool needs a model; '" + record.model +
+                                               "' answers with its own sources"),
+                          &record);
+      co_return;
+    }
+    file_search = std::make_unique<FileSearch>(vector_stores_.get(), owner, *req.file_search,
+                                               req.file_search_spec, encoder,
+                                               req.chat.stream ? &stream_sink.pending : nullptr);
+    if (Status ok = file_search->check(); !ok) {
+      co_await send_error(response, ok.error(), &record);
+      co_return;
+    }
+  }
+  // The router's answer, or the tool loop's when the request has a file_search tool.
+  auto answer = [&](EventSink& sink) -> Task<ChatOutcome> {
+    if (file_search) {
+      co_return co_await answer_with_file_search(*router, toolbox_, req.chat, *file_search, sink,
+                                                 response.client_gone(),
+                                                 record.trace.root_context());
+    }
+    co_return co_await route_chat(*router, req.chat, sink, response.client_gone(), {},
+                                  record.trace.root_context());
+  };
   ChatOutcome outcome;
   if (req.chat.stream) {
-    ResponsesSseSink sink(response, encoder, record.id);
-    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone(), {},
-                                  record.trace.root_context());
+    ResponsesSseSink& sink = stream_sink;
+    outcome = co_await answer(sink);
     if (outcome.status.ok()) {
       co_await sink.done();
     } else if (outcome.committed || response.started()) {
@@ -227,8 +281,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   } else {
     encoder.quiet();  // the events would be dropped
     EncodingSink sink(encoder);
-    outcome = co_await route_chat(*router, req.chat, sink, response.client_gone(), {},
-                                  record.trace.root_context());
+    outcome = co_await answer(sink);
     if (outcome.status.ok()) {
       std::vector<ResponsesEvent> events;
       encoder.finish(events);

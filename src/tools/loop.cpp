@@ -135,7 +135,8 @@ bool needs_approval(const OfferedTool& tool, const std::vector<std::string>& app
 
 Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest request,
                                 const ModelConfig& model, EventSink& client, CancelPtr cancel,
-                                const std::vector<std::string>& approval, TraceContext trace) {
+                                const std::vector<std::string>& approval, TraceContext trace,
+                                const std::vector<OfferedTool>& request_tools) {
   ChatOutcome total;
   // A toolset that is down (an MCP server restarting) leaves its tools out; the model still
   // answers.
@@ -147,6 +148,7 @@ Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest re
     total.status = error;
     co_return total;
   }
+  offered->insert(offered->end(), request_tools.begin(), request_tools.end());
   std::set<std::string> client_tools;
   for (const auto& spec : request.tools) client_tools.insert(spec.name);
   std::map<std::string, const OfferedTool*> keel_tools;

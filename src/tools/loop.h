@@ -25,11 +25,13 @@ namespace keel {
 // client as an ordinary tool call, as a client tool's does; the client's result in its next
 // request reaches the model as that call's tool message. An entry names a tool as models see
 // it, `toolset/tool`, or a whole toolset. With a trace, each tool call is a span under
-// `trace.parent` (Toolbox::invoke).
+// `trace.parent` (Toolbox::invoke). `request_tools`: tools of this request only (the Responses
+// file_search tool), offered and run beside the model's.
 Task<ChatOutcome> run_tool_loop(Router& router, Toolbox& toolbox, ChatRequest request,
                                 const ModelConfig& model, EventSink& client, CancelPtr cancel,
                                 const std::vector<std::string>& approval = {},
-                                TraceContext trace = {});
+                                TraceContext trace = {},
+                                const std::vector<OfferedTool>& request_tools = {});
 
 // Whether `tool` is named by an `approval` list (see run_tool_loop).
 bool needs_approval(const OfferedTool& tool, const std::vector<std::string>& approval);

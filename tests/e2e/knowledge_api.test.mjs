@@ -137,3 +137,87 @@ test('bad input on the knowledge API gets OpenAI-shaped errors', async () => {
   const empty = await client.vectorStores.search(store.id, { query: 'anything' });
   assert.equal(empty.data.length, 0);
 });
+
+test('file batches and list pagination through the openai SDK: createAndPoll, auto-pagination, cursors', { timeout: 60000 }, async () => {
+  const made = [];
+  for (let i = 0; i < 5; i++) {
+    const text = `# Note ${i}\n\nNote ${i} says that shelf ${i} holds the ${['red', 'green', 'blue', 'grey', 'gold'][i]} boxes.\n`;
+    made.push(await client.files.create({ file: await toFile(Buffer.from(text), `note${i}.md`), purpose: 'assistants' }));
+  }
+  const ids = made.map((f) => f.id);
+  // The SDK walks every page (limit 2), newest first as OpenAI lists.
+  const walked = [];
+  for await (const file of client.files.list({ limit: 2 })) walked.push(file.id);
+  assert.equal(new Set(walked).size, walked.length);
+  assert.deepEqual(walked.filter((id) => ids.includes(id)), [...ids].reverse());
+  const first = await client.files.list({ limit: 2 });
+  assert.deepEqual(first.data.map((f) => f.id), [ids[4], ids[3]]);
+  assert.equal(first.has_more, true);
+  const raw = await (await fetch(`${keel.url}/files?limit=2`, { headers: { authorization: 'Bearer sk-test' } })).json();
+  assert.equal(raw.first_id, ids[4]);
+  assert.equal(raw.last_id, ids[3]);
+  const asc = await client.files.list({ limit: 2, order: 'asc', after: ids[1] });
+  assert.deepEqual(asc.data.map((f) => f.id), [ids[2], ids[3]]);
+  assert.equal(asc.has_more, true);
+  const last = await client.files.list({ limit: 2, order: 'asc', after: ids[3] });
+  assert.deepEqual(last.data.map((f) => f.id), [ids[4]]);
+  assert.equal(last.has_more, false);
+  const before = await client.files.list({ limit: 2, order: 'asc', before: ids[4] });
+  assert.deepEqual(before.data.map((f) => f.id), [ids[2], ids[3]]);
+
+  const store = await client.vectorStores.create({ name: 'batched' });
+  const batch = await client.vectorStores.fileBatches.createAndPoll(store.id, { file_ids: ids });
+  assert.match(batch.id, /^vsfb_/);
+  assert.equal(batch.object, 'vector_store.files_batch');
+  assert.equal(batch.vector_store_id, store.id);
+  assert.equal(batch.status, 'completed');
+  assert.deepEqual(batch.file_counts, { in_progress: 0, completed: 5, failed: 0, cancelled: 0, total: 5 });
+  assert.deepEqual(await client.vectorStores.fileBatches.retrieve(batch.id, { vector_store_id: store.id }), batch);
+  const inBatch = [];
+  for await (const file of client.vectorStores.fileBatches.listFiles(batch.id, { vector_store_id: store.id, limit: 2 })) {
+    assert.equal(file.status, 'completed');
+    inBatch.push(file.id);
+  }
+  assert.deepEqual(new Set(inBatch), new Set(ids));
+  const failedOnes = await client.vectorStores.fileBatches.listFiles(batch.id, { vector_store_id: store.id, filter: 'failed' });
+  assert.equal(failedOnes.data.length, 0);
+  const cancelled = await client.vectorStores.fileBatches.cancel(batch.id, { vector_store_id: store.id });
+  assert.equal(cancelled.status, 'completed');
+  const found = await client.vectorStores.search(store.id, { query: 'which shelf holds the gold boxes' });
+  assert.equal(found.data[0].file_id, ids[4]);
+
+  const storeFiles = [];
+  for await (const file of client.vectorStores.files.list(store.id, { limit: 2 })) storeFiles.push(file.id);
+  assert.deepEqual(storeFiles, [...ids].reverse());
+  const stores = [];
+  for await (const s of client.vectorStores.list({ limit: 1 })) stores.push(s.id);
+  assert.equal(stores[0], store.id);
+  assert.equal(new Set(stores).size, stores.length);
+
+  // Errors in OpenAI's shape.
+  await assert.rejects(client.vectorStores.fileBatches.retrieve('vsfb_nope', { vector_store_id: store.id }),
+    (err) => err.status === 404 && /vsfb_nope/.test(err.message));
+  await assert.rejects(client.vectorStores.fileBatches.create(store.id, { file_ids: [ids[0], 'file-nope'] }),
+    (err) => err.status === 404 && /file-nope/.test(err.message));
+  await assert.rejects(other.vectorStores.fileBatches.retrieve(batch.id, { vector_store_id: store.id }), (err) => err.status === 404);
+  const noIds = await postJSON(keel, `/v1/vector_stores/${store.id}/file_batches`, {});
+  assert.equal(noIds.status, 400);
+  assert.equal(errorOf(noIds.json).param, 'file_ids');
+  await assert.rejects(client.files.list({ limit: 0 }), (err) => err.status === 400 && err.param === 'limit');
+  await assert.rejects(client.vectorStores.list({ after: 'vs_nope' }), (err) => err.status === 400 && err.param === 'after');
+});
+
+test('a keel that no client asked for vector stores leaves no records behind', async () => {
+  const idle = await startKeel({
+    providers: [fakeProvider('fake', fake)],
+    models: [{ name: 'embed', targets: [{ provider: 'fake', model: 'hashed-embedding' }] }],
+    extra: { vector_stores: { embedding_model: 'embed' } },
+  });
+  try {
+    assert.equal((await fetch(`${idle.base}/healthz`)).status, 200);
+    assert.equal(existsSync(`${idle.dir}/keel.db.knowledge`), false);
+  } finally {
+    await idle.stop();
+    idle.cleanup();
+  }
+});

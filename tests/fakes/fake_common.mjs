@@ -361,6 +361,8 @@ export const TOOL_LOOP_SCRIPT = [
   // Jira's createIssue (tests/e2e/copilots.test.mjs: a copilot files an issue).
   { name: 'createIssue', arguments: { body: { fields: { summary: 'VPN is down', project: { key: 'KEEL' }, issuetype: { name: 'Bug' } } } } },
   { name: 'jira_search_issues', arguments: { jql: 'project = KEEL', fields: ['summary', 'status'] } },
+  // The Responses API's file_search tool as keel offers it (tests/e2e/file_search.test.mjs).
+  { name: 'file_search', arguments: { query: 'when does the alpha service restart' } },
 ];
 
 // The next scripted call, {name, arguments (object)}, or null when every offered step is done.

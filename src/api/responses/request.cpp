@@ -197,10 +197,16 @@ Result<Json> normalise_item(const Json& item, const std::string& path) {
     if (!summary) out["summary"] = Json::array();
     return out;
   }
+  if (type == "file_search_call") {
+    // keel's own search of an earlier turn, sent back: kept, never shown to a model again.
+    out = item;
+    out["id"] = item_id(item, "fs_");
+    return out;
+  }
   return invalid(path + ".type", path + ".type '" + truncate_utf8(type, 64) +
                                      "' is not supported by keel (supported: message, "
                                      "function_call, function_call_output, custom_tool_call, "
-                                     "custom_tool_call_output, reasoning)");
+                                     "custom_tool_call_output, reasoning, file_search_call)");
 }
 
 // One function or custom tool (`namespace_name` "" for a top-level one).
@@ -253,12 +259,70 @@ Status parse_tool(const Json& tool, const std::string& path, const std::string& 
   return Status::Ok();
 }
 
+// {"type": "file_search", "vector_store_ids": [...], "max_num_results"?, "ranking_options"?}.
+// `filters` select by file attributes, which keel's vector store files do not carry: refused
+// rather than ignored.
+Status parse_file_search(const Json& tool, const std::string& path, ResponsesRequest& req) {
+  if (req.file_search) {
+    return invalid(path + ".type", "only one file_search tool may be given");
+  }
+  FileSearchOptions options;
+  const Json* ids = member(tool, "vector_store_ids");
+  if (!ids || !ids->is_array() || ids->empty()) {
+    return invalid(path + ".vector_store_ids",
+                   "vector_store_ids must be a non-empty array of vector store ids");
+  }
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const Json& id = (*ids)[i];
+    if (!id.is_string()) return wrong_type(indexed(path + ".vector_store_ids", i), "a string", id);
+    options.vector_store_ids.push_back(str(id));
+  }
+  if (const Json* max = member(tool, "max_num_results"); max && !max->is_null()) {
+    if (!max->is_number_integer() || max->get<int64_t>() < 1 || max->get<int64_t>() > 50) {
+      return invalid(path + ".max_num_results", "max_num_results must be an integer from 1 to 50");
+    }
+    options.max_num_results = static_cast<int>(max->get<int64_t>());
+  }
+  if (const Json* filters = member(tool, "filters"); filters && !filters->is_null()) {
+    return invalid(path + ".filters",
+                   "filters are not supported by keel: its vector store files carry no attributes");
+  }
+  if (const Json* ranking = member(tool, "ranking_options"); ranking && !ranking->is_null()) {
+    if (!ranking->is_object()) return wrong_type(path + ".ranking_options", "an object", *ranking);
+    if (const Json* threshold = member(*ranking, "score_threshold")) {
+      if (!threshold->is_number() || threshold->get<double>() < 0 || threshold->get<double>() > 1) {
+        return invalid(path + ".ranking_options.score_threshold",
+                       "score_threshold must be a number from 0 to 1");
+      }
+      options.score_threshold = threshold->get<double>();
+    }
+    if (const Json* ranker = member(*ranking, "ranker")) {
+      if (!ranker->is_string() ||
+          (str(*ranker) != "auto" && str(*ranker) != "default-2024-11-15")) {
+        return invalid(path + ".ranking_options.ranker",
+                       "ranker must be 'auto' or 'default-2024-11-15'");
+      }
+    }
+  }
+  ToolSpec spec;
+  spec.name = kFileSearchTool;
+  spec.description =
+      "Searches the user's uploaded files for passages relevant to a query. Use it to answer "
+      "questions about those files; the results are numbered sources to cite.";
+  spec.parameters = Json::parse(R"({"type": "object", "properties": {"query": {"type": "string",
+      "description": "What to search for, in a few words or a question."}},
+      "required": ["query"], "additionalProperties": false})");
+  req.file_search = std::move(options);
+  req.file_search_spec = std::move(spec);
+  return Status::Ok();
+}
+
 Status parse_tools(const Json& tools, ResponsesRequest& req) {
   if (!tools.is_array()) return wrong_type("tools", "an array", tools);
   auto unsupported = [](const std::string& path, const std::string& type) {
     return invalid(path + ".type", "tool type '" + truncate_utf8(type, 64) +
                                        "' is not supported by keel: it runs only function, "
-                                       "custom and namespace tools");
+                                       "custom, namespace and file_search tools");
   };
   for (size_t i = 0; i < tools.size(); ++i) {
     const Json& tool = tools[i];
@@ -283,6 +347,8 @@ Status parse_tools(const Json& tools, ResponsesRequest& req) {
       }
     } else if (type == "function" || type == "custom") {
       if (auto status = parse_tool(tool, path, "", req); !status) return status;
+    } else if (type == "file_search") {
+      if (auto status = parse_file_search(tool, path, req); !status) return status;
     } else {
       return unsupported(path, type);
     }
@@ -404,6 +470,11 @@ Status parse_sampling(const Json& body, ResponsesRequest& req) {
   }
   if (const Json* include = member(body, "include")) {
     if (!include->is_array()) return wrong_type("include", "an array", *include);
+    for (const Json& what : *include) {
+      if (what == "file_search_call.results" && req.file_search) {
+        req.file_search->include_results = true;
+      }
+    }
   }
   if (const Json* user = member(body, "user"); user && user->is_string())
     req.chat.user = str(*user);

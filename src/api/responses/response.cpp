@@ -135,10 +135,11 @@ Json response_error(const Error& error) {
   return {{"code", code}, {"message", error.message}};
 }
 
-Result<Json> item_page(const Json& items, std::string_view query) {
-  int64_t limit = 20;
+Result<Json> item_page(const Json& items, std::string_view query, int64_t default_limit,
+                       int64_t max_limit) {
+  int64_t limit = default_limit;
   bool descending = true;
-  std::string after;
+  std::string after, before;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -150,8 +151,9 @@ Result<Json> item_page(const Json& items, std::string_view query) {
     if (!value) return invalid(std::string(key), "malformed query parameter");
     if (key == "limit") {
       const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), limit);
-      if (ec != std::errc() || end != value->data() + value->size() || limit < 1 || limit > 100) {
-        return invalid("limit", "limit must be an integer from 1 to 100");
+      if (ec != std::errc() || end != value->data() + value->size() || limit < 1 ||
+          limit > max_limit) {
+        return invalid("limit", "limit must be an integer from 1 to " + std::to_string(max_limit));
       }
     } else if (key == "order") {
       if (*value != "asc" && *value != "desc") {
@@ -160,21 +162,37 @@ Result<Json> item_page(const Json& items, std::string_view query) {
       descending = *value == "desc";
     } else if (key == "after") {
       after = *value;
+    } else if (key == "before") {
+      before = *value;
     }
   }
   std::vector<const Json*> ordered;
   for (const Json& item : items) ordered.push_back(&item);
   if (descending) std::reverse(ordered.begin(), ordered.end());
+  // The cursor's place in the list; the whole list when there is none.
+  auto place_of = [&](const std::string& id, const char* param) -> Result<size_t> {
+    size_t at = 0;
+    while (at < ordered.size() && optional_string(*ordered[at], "id") != id) ++at;
+    if (at == ordered.size()) return invalid(param, "no item " + echo(id) + " in this list");
+    return at;
+  };
   size_t start = 0;
+  size_t stop = ordered.size();
   if (!after.empty()) {
-    while (start < ordered.size() && optional_string(*ordered[start], "id") != after) ++start;
-    if (start == ordered.size())
-      return invalid("after", "no item " + echo(after) + " in this list");
-    ++start;
+    auto at = place_of(after, "after");
+    if (!at) return at.error();
+    start = *at + 1;
+  }
+  if (!before.empty()) {
+    auto at = place_of(before, "before");
+    if (!at) return at.error();
+    stop = std::max(start, *at);
+    // The page just before the cursor.
+    if (after.empty() && stop > static_cast<size_t>(limit)) start = stop - limit;
   }
   Json data = Json::array();
   size_t index = start;
-  for (; index < ordered.size() && data.size() < static_cast<size_t>(limit); ++index) {
+  for (; index < stop && data.size() < static_cast<size_t>(limit); ++index) {
     data.push_back(*ordered[index]);
   }
   Json page = Json::object();
@@ -182,7 +200,7 @@ Result<Json> item_page(const Json& items, std::string_view query) {
   page["data"] = std::move(data);
   page["first_id"] = page["data"].empty() ? Json() : page["data"].front()["id"];
   page["last_id"] = page["data"].empty() ? Json() : page["data"].back()["id"];
-  page["has_more"] = index < ordered.size();
+  page["has_more"] = before.empty() ? index < stop : start > 0;
   return page;
 }
 

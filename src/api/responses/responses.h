@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -25,6 +26,18 @@
 namespace keel {
 
 // --- the client's request ---------------------------------------------------------------------
+
+// The `file_search` tool (FileSearchTool in the openai SDK): keel searches its own vector
+// stores with the model's query (server/file_search.cpp) and the output holds a
+// file_search_call item.
+struct FileSearchOptions {
+  std::vector<std::string> vector_store_ids;
+  int max_num_results = 10;  // 1..50
+  // ranking_options.score_threshold: results scoring below it are left out. keel's scores are
+  // the fused reciprocal-rank scores of /v1/vector_stores/{id}/search.
+  double score_threshold = 0;
+  bool include_results = false;  // include: ["file_search_call.results"]
+};
 
 struct ResponsesRequest {
   // Model, tools, tool_choice, sampling, text.format, stream. Messages are filled by
@@ -47,7 +60,14 @@ struct ResponsesRequest {
   // Tools of a `namespace` tool: offered as functions named "<namespace>__<name>"; their calls
   // go back with `name` and `namespace` apart. Qualified name -> {namespace, name}.
   std::map<std::string, std::pair<std::string, std::string>> namespaced;
+  // A `file_search` tool (at most one, as OpenAI allows); the model is offered a function of
+  // that name (kFileSearchTool) that keel runs.
+  std::optional<FileSearchOptions> file_search;
+  ToolSpec file_search_spec;  // the function offered for it
 };
+
+// The function name the model sees for the file_search tool.
+inline constexpr const char* kFileSearchTool = "file_search";
 
 // The name a model sees for `name` in `namespace_name` ("" when none).
 std::string qualified_tool_name(const std::string& namespace_name, const std::string& name);
@@ -94,8 +114,12 @@ Json file_citation_to_wire(const Citation& citation, int64_t text_base);
 // (rate_limit_exceeded, server_error, ...) or context_length_exceeded where the upstream said so.
 Json response_error(const Error& error);
 // {"object":"list","data":...,"first_id","last_id","has_more"} for a page of `items` (oldest
-// first): `order` asc or desc, after the item with id `after`, at most `limit` (1..100).
-Result<Json> item_page(const Json& items, std::string_view query);
+// first), as OpenAI's list endpoints page: `order` asc or desc (default desc), the items after
+// the one with id `after` or the page just before the one with id `before`, at most `limit`
+// (1..max_limit, default default_limit). With `before`, has_more says whether there are more
+// items before the page.
+Result<Json> item_page(const Json& items, std::string_view query, int64_t default_limit = 20,
+                       int64_t max_limit = 100);
 // ConversationResource.
 Json conversation_object(const std::string& id, int64_t created_at, const Json& metadata);
 
@@ -123,6 +147,15 @@ class ResponsesStreamEncoder {
   void finish(std::vector<ResponsesEvent>& out);
   // Closes open items; response.failed with the error.
   void fail(const Error& error, std::vector<ResponsesEvent>& out);
+  // A file_search_call item `id` with `queries`: begin() adds it (output_item.added,
+  // file_search_call.in_progress, .searching), closing what was open; end() completes it
+  // (file_search_call.completed, output_item.done) with `results` (a JSON array, or null when
+  // the client did not ask for them) and `status` (completed | failed). Searches of one round
+  // may overlap: each item has its own place in the output from begin() on.
+  void file_search_begin(const std::string& id, const Json& queries,
+                         std::vector<ResponsesEvent>& out);
+  void file_search_end(const std::string& id, Json results, const char* status,
+                       std::vector<ResponsesEvent>& out);
   // The client went away: open items end incomplete, the response `cancelled`; no events (there
   // is nobody to send them to), only the response object, for the store.
   void cancel();

@@ -39,7 +39,8 @@ std::string custom_input(const std::string& arguments) {
 }  // namespace
 
 // file_citation: the source file as `filename`, the chunk's id as `file_id` (a configured
-// knowledge base's files have no /v1/files id), `index` the marker's place in the item's text.
+// knowledge base's files have no /v1/files id; a vector store's passage carries its file's id
+// there, server/file_search.cpp), `index` the marker's place in the item's text.
 Json file_citation_to_wire(const Citation& citation, int64_t text_base) {
   Json annotation = Json::object();
   annotation["type"] = "file_citation";
@@ -285,6 +286,50 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
     response_["output"].push_back(std::move(item));
   }
   open_.clear();
+}
+
+void ResponsesStreamEncoder::file_search_begin(const std::string& id, const Json& queries,
+                                               std::vector<ResponsesEvent>& out) {
+  begin(out);
+  close_items("completed", out);
+  Json item = Json::object();
+  item["id"] = id;
+  item["type"] = "file_search_call";
+  item["status"] = "in_progress";
+  item["queries"] = queries;
+  item["results"] = nullptr;
+  const size_t output_index = response_["output"].size();
+  Json& added = emit(out, "response.output_item.added");
+  added["output_index"] = output_index;
+  added["item"] = item;
+  for (const char* type :
+       {"response.file_search_call.in_progress", "response.file_search_call.searching"}) {
+    Json& progress = emit(out, type);
+    progress["item_id"] = id;
+    progress["output_index"] = output_index;
+  }
+  item["status"] = "searching";
+  response_["output"].push_back(std::move(item));
+}
+
+void ResponsesStreamEncoder::file_search_end(const std::string& id, Json results,
+                                             const char* status, std::vector<ResponsesEvent>& out) {
+  Json& output = response_["output"];
+  for (size_t output_index = 0; output_index < output.size(); ++output_index) {
+    Json& item = output[output_index];
+    if (item["id"] != id || item["type"] != "file_search_call") continue;
+    item["status"] = status;
+    item["results"] = std::move(results);
+    if (std::string_view(status) == "completed") {
+      Json& completed = emit(out, "response.file_search_call.completed");
+      completed["item_id"] = id;
+      completed["output_index"] = output_index;
+    }
+    Json& done = emit(out, "response.output_item.done");
+    done["output_index"] = output_index;
+    done["item"] = item;
+    return;
+  }
 }
 
 void ResponsesStreamEncoder::end(const char* type, std::vector<ResponsesEvent>& out) {

@@ -168,9 +168,9 @@ TEST(ResponsesRequest, BadInputNamesWhatIsWrong) {
   EXPECT_EQ(error.param, "input[0].type");
   EXPECT_NE(error.message.find("web_search_call"), std::string::npos);
 
-  error = parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search"}]})");
+  error = parse_error(R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})");
   EXPECT_EQ(error.param, "tools[0].type");
-  EXPECT_NE(error.message.find("file_search"), std::string::npos);
+  EXPECT_NE(error.message.find("web_search"), std::string::npos);
 
   error = parse_error(
       R"({"model":"m","input":"x","previous_response_id":"resp_1","conversation":"conv_1"})");
@@ -286,6 +286,109 @@ TEST(ResponsesLists, PagesInEitherOrder) {
     EXPECT_SCHEMA(schemas, conversation_object("conv_1", kCreated, Json::object()),
                   "ConversationResource");
   }
+}
+
+}  // namespace
+}  // namespace keel
+
+namespace keel {
+namespace {
+
+TEST(ResponsesFileSearch, ToolParsedAndItemStreamedAsOpenAIDoes) {
+  ResponsesRequest req =
+      parse_ok(R"({"model":"m","input":"x","include":["file_search_call.results"],"tools":[)"
+               R"({"type":"file_search","vector_store_ids":["vs_1","vs_2"],"max_num_results":3,)"
+               R"("ranking_options":{"ranker":"auto","score_threshold":0.01}}]})");
+  ASSERT_TRUE(req.file_search.has_value());
+  EXPECT_EQ(req.file_search->vector_store_ids, (std::vector<std::string>{"vs_1", "vs_2"}));
+  EXPECT_EQ(req.file_search->max_num_results, 3);
+  EXPECT_DOUBLE_EQ(req.file_search->score_threshold, 0.01);
+  EXPECT_TRUE(req.file_search->include_results);
+  EXPECT_EQ(req.file_search_spec.name, kFileSearchTool);
+  EXPECT_TRUE(req.chat.tools.empty());  // keel's to run, not the client's
+
+  ResponsesStreamEncoder encoder(response_object(req, "resp_1", kCreated, "in_progress"),
+                                 req.custom_tools, req.namespaced);
+  std::vector<ResponsesEvent> events;
+  encoder.encode(ChatEvent::start(), events);
+  encoder.file_search_begin("fs_1", Json::array({"restart"}), events);
+  Json results = Json::array({{{"file_id", "file-1"},
+                               {"filename", "a.md"},
+                               {"score", 0.03},
+                               {"text", "restarts"},
+                               {"attributes", Json::object()}}});
+  encoder.file_search_end("fs_1", results, "completed", events);
+  encoder.encode(ChatEvent::text_delta("It restarts [1]."), events);
+  Citation citation;
+  citation.text_start = 12;
+  citation.text_end = 15;
+  citation.chunk_id = "file-1";  // a vector store's passage: its file's id
+  citation.source = "a.md";
+  encoder.encode(ChatEvent::cited(citation), events);
+  encoder.finish(events);
+  std::vector<std::string> types;
+  for (const auto& event : events) types.push_back(event.type);
+  const std::vector<std::string> expected = {"response.created",
+                                             "response.in_progress",
+                                             "response.output_item.added",
+                                             "response.file_search_call.in_progress",
+                                             "response.file_search_call.searching",
+                                             "response.file_search_call.completed",
+                                             "response.output_item.done",
+                                             "response.output_item.added",
+                                             "response.content_part.added",
+                                             "response.output_text.delta",
+                                             "response.output_text.annotation.added",
+                                             "response.output_text.done",
+                                             "response.content_part.done",
+                                             "response.output_item.done",
+                                             "response.completed"};
+  EXPECT_EQ(types, expected);
+  const Json& output = encoder.response()["output"];
+  ASSERT_EQ(output.size(), 2u);
+  EXPECT_EQ(output[0]["status"], "completed");
+  EXPECT_EQ(output[0]["results"], results);
+  EXPECT_EQ(events[5].data["output_index"], 0);
+  EXPECT_EQ(events[7].data["output_index"], 1);
+  const Json annotation = output[1]["content"][0]["annotations"][0];
+  EXPECT_EQ(
+      annotation,
+      Json::parse(R"({"type":"file_citation","file_id":"file-1","filename":"a.md","index":12})"));
+  if (const auto* schemas = openai_schemas()) {
+    EXPECT_SCHEMA(schemas, output[0], "FileSearchToolCall");
+    EXPECT_SCHEMA(schemas, events[3].data, "ResponseFileSearchCallInProgressEvent");
+    EXPECT_SCHEMA(schemas, events[4].data, "ResponseFileSearchCallSearchingEvent");
+    EXPECT_SCHEMA(schemas, events[5].data, "ResponseFileSearchCallCompletedEvent");
+    EXPECT_SCHEMA(schemas, encoder.response(), "Response");
+  }
+
+  EXPECT_EQ(parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search"}]})").param,
+            "tools[0].vector_store_ids");
+  EXPECT_EQ(parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search",)"
+                        R"("vector_store_ids":["vs_1"],"filters":{"type":"eq"}}]})")
+                .param,
+            "tools[0].filters");
+  EXPECT_EQ(parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search",)"
+                        R"("vector_store_ids":["vs_1"],"max_num_results":0}]})")
+                .param,
+            "tools[0].max_num_results");
+}
+
+TEST(ResponsesPage, BeforeCursorAndLimits) {
+  Json items = Json::array();
+  for (int i = 1; i <= 5; ++i) items.push_back({{"id", "it_" + std::to_string(i)}});
+  auto page = item_page(items, "order=asc&limit=2&before=it_5");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ((*page)["first_id"], "it_3");
+  EXPECT_EQ((*page)["last_id"], "it_4");
+  EXPECT_EQ((*page)["has_more"], true);            // it_1 and it_2 come before
+  page = item_page(items, "limit=2&before=it_3");  // desc: it_5, it_4 come before it_3
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ((*page)["first_id"], "it_5");
+  EXPECT_EQ((*page)["has_more"], false);
+  EXPECT_FALSE(item_page(items, "before=nope").ok());
+  EXPECT_TRUE(item_page(items, "limit=500", 20, 10'000).ok());
+  EXPECT_FALSE(item_page(items, "limit=500").ok());
 }
 
 }  // namespace
