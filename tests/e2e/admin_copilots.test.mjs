@@ -67,7 +67,7 @@ describe('copilots and knowledge in /admin', () => {
 
   test('the admin key is required: 401 in OpenAI\'s shape without it or with a client key', async () => {
     for (const pathname of ['/admin/copilots', '/admin/knowledge']) {
-      for (const key of [undefined, CLIENT]) {
+      for (const key of [null, CLIENT]) {
         const { status, json } = await call(keel, pathname, { key });
         assert.equal(status, 401, pathname);
         assert.equal(json.error.code, 'invalid_api_key');
