@@ -21,6 +21,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 namespace keel {
 
@@ -322,6 +323,7 @@ struct LoadError {
   int line;
   std::string path;
   std::string reason;
+  int column = 0;  // 1-based; 0 when the failing node does not start on `line`
 };
 
 // A YAML node and where it sits, for error messages.
@@ -332,7 +334,10 @@ struct Field {
 };
 
 [[noreturn]] void fail(const Field& field, std::string reason) {
-  throw LoadError{field.line, field.path, std::move(reason)};
+  // A map's value is placed at its key's line; the node's own column counts only there.
+  const YAML::Mark mark = field.node.Mark();
+  const int column = mark.line + 1 == field.line && mark.column >= 0 ? mark.column + 1 : 0;
+  throw LoadError{field.line, field.path, std::move(reason), column};
 }
 
 const char* shape_of(const YAML::Node& node) {
@@ -1089,7 +1094,9 @@ class Loader {
     config_.flows.push_back(std::move(flow));
   }
 
-  // Models, copilots and flows share one namespace of public names (DESIGN.md).
+ public:
+  // One `copilots:` entry (parse_copilot_entry checks one alone). Models, copilots and flows
+  // share one namespace of public names (DESIGN.md).
   void load_copilot(const Field& item) {
     const MapReader map(item, {"name", "instructions", "model", "tools", "knowledge", "starters",
                                "max_tool_rounds", "approval", "top_k"});
@@ -1163,6 +1170,7 @@ class Loader {
     config_.copilots.push_back(std::move(copilot));
   }
 
+ private:
   void load_knowledge(const Field& item) {
     const MapReader map(item, {"name", "sources", "embedding_model", "chunk_tokens",
                                "overlap_tokens", "rerank_model", "index", "embed_batch"});
@@ -1308,13 +1316,13 @@ Error config_error(const std::string& source, int line, const std::string& path,
   return Error(ErrorCode::kInvalidArgument, message + reason);
 }
 
-}  // namespace
+LoadError at_mark(const YAML::Mark& mark, std::string reason) {
+  return LoadError{mark.line >= 0 ? mark.line + 1 : 1, "", std::move(reason),
+                   mark.column >= 0 ? mark.column + 1 : 0};
+}
 
-Result<Config> parse_config(const std::string& yaml_text, const std::string& source) {
-  Config config;
-  config.source = source;
-  const std::string text = protect_refs(yaml_text);
-  YAML::Node document;
+// The one YAML document of `text` (refs protected), or a null node for an empty text.
+std::variant<YAML::Node, LoadError> load_document(const std::string& text) {
   try {
     // Not YAML::LoadAll: on some malformed input ("," for one) yaml-cpp 0.7 reports an empty
     // document at the same place forever and LoadAll never returns (yaml-cpp issue #1040,
@@ -1325,23 +1333,31 @@ Result<Config> parse_config(const std::string& yaml_text, const std::string& sou
     while (parser.HandleNextDocument(roots)) {
       const auto& marks = roots.marks;
       if (marks.size() >= 2 && marks.back().pos == marks[marks.size() - 2].pos) {
-        const int line = marks.back().line;
-        return config_error(source, line >= 0 ? line + 1 : 1, "",
-                            "invalid YAML: unexpected character");
+        return at_mark(marks.back(), "invalid YAML: unexpected character");
       }
     }
     if (roots.marks.size() > 1) {
-      const int line = roots.marks[1].line;
-      return config_error(source, line >= 0 ? line + 1 : 1, "",
-                          "expected one YAML document, found " +
-                              std::to_string(roots.marks.size()));
+      return at_mark(roots.marks[1],
+                     "expected one YAML document, found " + std::to_string(roots.marks.size()));
     }
-    if (roots.marks.empty()) return config;  // an empty file: every default
-    document = YAML::Load(text);
+    if (roots.marks.empty()) return YAML::Node();
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return config_error(source, e.mark.line >= 0 ? e.mark.line + 1 : 1, "",
-                        "invalid YAML: " + e.msg);
+    return at_mark(e.mark, "invalid YAML: " + e.msg);
   }
+}
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& yaml_text, const std::string& source) {
+  Config config;
+  config.source = source;
+  auto loaded = load_document(protect_refs(yaml_text));
+  if (const auto* error = std::get_if<LoadError>(&loaded)) {
+    return config_error(source, error->line, "", error->reason);
+  }
+  const YAML::Node document = std::get<YAML::Node>(std::move(loaded));
+  if (document.IsNull()) return config;  // an empty file: every default
   try {
     Loader(config).load(Field{document, "", 1});
   } catch (const LoadError& e) {
@@ -1350,6 +1366,35 @@ Result<Config> parse_config(const std::string& yaml_text, const std::string& sou
     return config_error(source, e.mark.line >= 0 ? e.mark.line + 1 : 1, "", e.msg);
   }
   return config;
+}
+
+std::variant<CopilotConfig, ConfigProblem> parse_copilot_entry(const std::string& yaml_text,
+                                                               const Config& config) {
+  auto problem = [](const LoadError& error) {
+    return ConfigProblem{error.line, error.column, error.path, error.reason};
+  };
+  auto loaded = load_document(protect_refs(yaml_text));
+  if (const auto* error = std::get_if<LoadError>(&loaded)) return problem(*error);
+  YAML::Node entry = std::get<YAML::Node>(std::move(loaded));
+  // As keel.yaml writes it ("- name: ..."), or the map alone.
+  if (entry.IsSequence() && entry.size() == 1) entry = entry[0];
+  Config against = config;
+  // The copilot being edited is not a duplicate of its running self.
+  if (const YAML::Node name_node = entry.IsMap() ? std::as_const(entry)["name"] : YAML::Node();
+      name_node.IsDefined() && name_node.IsScalar()) {
+    const std::string name = interpolate_env(restore_refs(name_node.Scalar()));
+    std::erase_if(against.copilots, [&](const CopilotConfig& c) { return c.name == name; });
+  }
+  const int line = entry.Mark().line >= 0 ? entry.Mark().line + 1 : 1;
+  try {
+    if (entry.IsNull()) fail(Field{entry, "", line}, "expected a copilot's map, got nothing");
+    Loader(against).load_copilot(Field{entry, "", line});
+  } catch (const LoadError& e) {
+    return problem(e);
+  } catch (const YAML::Exception& e) {
+    return problem(at_mark(e.mark, e.msg));
+  }
+  return std::move(against.copilots.back());
 }
 
 Result<Config> load_config_file(const std::string& path) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/result.h"
@@ -261,6 +262,22 @@ inline constexpr const char* kOpenApiPresetNames[] = {"jira", "trello", "service
 // non-loopback host without api_keys is refused (DESIGN.md: keys are required there).
 Result<Config> parse_config(const std::string& yaml_text, const std::string& source);
 Result<Config> load_config_file(const std::string& path);
+
+// Where a config problem is, for an editor to mark: line and column 1-based (column 0: the
+// line only), the key's path ("knowledge[0]"), and why.
+struct ConfigProblem {
+  int line = 1;
+  int column = 0;
+  std::string path;
+  std::string reason;
+};
+
+// One `copilots:` entry as YAML text (the map, or a one-item list as keel.yaml writes it),
+// loaded as parse_config loads one and checked against `config`: its models, toolsets,
+// knowledge bases and public names. A copilot of the same name in `config` is the one being
+// edited, not a duplicate. Lines count from the text's first line.
+std::variant<CopilotConfig, ConfigProblem> parse_copilot_entry(const std::string& yaml_text,
+                                                               const Config& config);
 
 // Interpolates ${VAR} and ${VAR:-default} from the environment. Unset variables without a
 // default expand to "" and are appended to `unset` (when given).

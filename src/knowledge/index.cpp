@@ -306,6 +306,16 @@ int64_t Index::chunk_count() {
   return query.step() == SQLITE_ROW ? query.column_int(0) : 0;
 }
 
+int64_t Index::ingested_at() {
+  std::lock_guard lock(mutex_);
+  return meta_int("ingested_at_ms");
+}
+
+Status Index::set_ingested_at(int64_t unix_ms) {
+  std::lock_guard lock(mutex_);
+  return set_meta("ingested_at_ms", std::to_string(unix_ms));
+}
+
 int Index::dimensions() {
   std::lock_guard lock(mutex_);
   return static_cast<int>(meta_int("dimensions"));

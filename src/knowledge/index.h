@@ -72,6 +72,9 @@ class Index {
 
   int64_t chunk_count();
   int dimensions();
+  // When the last ingest run finished (Unix ms; 0: never), for the console's knowledge page.
+  int64_t ingested_at();
+  Status set_ingested_at(int64_t unix_ms);
 
   // Nearest chunks by cosine similarity through the graph; `exact` by scanning every vector
   // (the reference the graph's recall is measured against).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -269,6 +270,12 @@ Task<Result<IngestReport>> ingest(Index& index, const KnowledgeConfig& config,
     ++report.removed;
   }
   if (Status ok = index.publish_vectors(); !ok) co_return ok.error();
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  if (Status ok =
+          index.set_ingested_at(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+      !ok) {
+    co_return ok.error();
+  }
   co_return report;
 }
 

@@ -60,6 +60,7 @@ class IndexedKnowledgeBase final : public KnowledgeBase {
   const KnowledgeConfig& config() const { return config_; }
   const std::string& base_dir() const { return base_dir_; }
   Index& index() { return *index_; }
+  bool ingesting() const { return ingesting_; }
   // Runs an ingest unless one is running (then kUnavailable).
   Task<Result<IngestReport>> ingest(const ProgressFn& progress, CancelPtr cancel);
 

@@ -10,6 +10,9 @@
 //   GET /admin/shadow               the models with `shadow:` (/admin/shadow/{model}: reload.cpp)
 //   GET /admin/flows                the config's flows as checked graphs
 //   GET /admin/traces/{id}          a trace's spans as a tree (trace_json.h); id: req_... or hex
+//   GET /admin/copilots             the config's copilots as configured, each with its YAML
+//   GET /admin/knowledge            knowledge bases: sources, embedding model, ingest state
+//   POST /admin/copilots/validate   {"yaml"}: a copilots: entry checked against the running config
 //
 // Access: a key from admin_keys (Bearer or x-api-key). With no admin_keys, /admin is open when
 // api_keys is empty too (keel then listens on loopback only: config.cpp refuses other
@@ -28,6 +31,9 @@
 #include "store/store.h"
 
 namespace keel {
+namespace knowledge {
+class KnowledgeSet;
+}
 
 class Admin {
  public:
@@ -46,6 +52,10 @@ class Admin {
   // admin_flows.cpp; `flows` may be null (none configured)
   Task<void> flows(const FlowSet* flows, ResponseWriter& response);
   Task<void> trace(std::string_view id, ResponseWriter& response);
+  // admin_copilots.cpp; `knowledge` may be null (none configured)
+  Task<void> copilots(ResponseWriter& response);
+  Task<void> knowledge(knowledge::KnowledgeSet* knowledge, ResponseWriter& response);
+  Task<void> validate_copilot(Request& request, ResponseWriter& response);
 
  private:
 

@@ -336,6 +336,18 @@ std::span<const Route> App::routes() {
        .methods = {get},
        .access = Access::kAdmin,
        .handler = &App::admin_flows},
+      {.pattern = "/admin/copilots",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_copilots},
+      {.pattern = "/admin/copilots/validate",
+       .methods = {post},
+       .access = Access::kAdmin,
+       .handler = &App::admin_validate_copilot},
+      {.pattern = "/admin/knowledge",
+       .methods = {get},
+       .access = Access::kAdmin,
+       .handler = &App::admin_knowledge},
       {.pattern = "/metrics", .methods = {get}, .handler = &App::metrics_text},
       {.pattern = "/v1/chat/completions",
        .methods = {post},
@@ -542,6 +554,13 @@ Task<void> App::admin_eval_compare(RouteCall& call) {
 Task<void> App::admin_shadows(RouteCall& call) { co_await admin_->shadows(call.response); }
 Task<void> App::admin_flows(RouteCall& call) {
   co_await admin_->flows(flows_.get(), call.response);
+}
+Task<void> App::admin_copilots(RouteCall& call) { co_await admin_->copilots(call.response); }
+Task<void> App::admin_knowledge(RouteCall& call) {
+  co_await admin_->knowledge(knowledge_.get(), call.response);
+}
+Task<void> App::admin_validate_copilot(RouteCall& call) {
+  co_await admin_->validate_copilot(call.request, call.response);
 }
 
 Task<void> App::metrics_text(RouteCall& call) {

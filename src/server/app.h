@@ -110,6 +110,9 @@ class App {
   Task<void> admin_eval_compare(RouteCall& call);
   Task<void> admin_shadows(RouteCall& call);
   Task<void> admin_flows(RouteCall& call);
+  Task<void> admin_copilots(RouteCall& call);
+  Task<void> admin_knowledge(RouteCall& call);
+  Task<void> admin_validate_copilot(RouteCall& call);
   Task<void> metrics_text(RouteCall& call);
   Task<void> list_models(RouteCall& call);
   Task<void> get_model(RouteCall& call);

@@ -59,11 +59,12 @@ export async function getJson<T>(path: string, kind: KeyKind): Promise<T> {
   return (await response.json()) as T;
 }
 
-export async function postJson<T>(path: string, kind: KeyKind, body: unknown): Promise<T> {
+export async function postJson<T>(path: string, kind: KeyKind, body: unknown, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, {
     method: 'POST',
     headers: headers(kind, { 'content-type': 'application/json' }),
     body: JSON.stringify(body),
+    signal,
   });
   if (!response.ok) throw await errorOf(response, kind);
   return (await response.json()) as T;
@@ -92,10 +93,19 @@ export interface Usage {
   completion_tokens: number;
 }
 
+// A copilot's citation: OpenAI's url_citation annotation (positions in code points).
+export interface Citation {
+  url: string;
+  title: string;
+  start_index: number;
+  end_index: number;
+}
+
 // What a streamed answer has shown so far.
 export interface StreamState {
   text: string;
   toolCalls: ToolCall[];
+  citations?: Citation[];
   usage?: Usage;
   finish?: string;
   requestId?: string;
@@ -187,6 +197,11 @@ export async function streamChat(
             name: known.name + (call.function?.name ?? ''),
             arguments: known.arguments + (call.function?.arguments ?? ''),
           };
+        }
+        for (const annotation of delta.annotations ?? []) {
+          if (annotation.type === 'url_citation' && annotation.url_citation) {
+            state.citations = [...(state.citations ?? []), annotation.url_citation];
+          }
         }
         if (choice.finish_reason) state.finish = choice.finish_reason;
       }

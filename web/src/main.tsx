@@ -1,8 +1,9 @@
 // The console's shell: a page registry, hash routing (#/playground, #/log/ID, ...), the nav.
-// A page is one entry in `pages`; copilots add theirs when keel has them.
+// A page is one entry in `pages`.
 import { render, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getKey, setKey } from './api';
+import { Copilots } from './pages/copilots';
 import { Evaluations } from './pages/evals';
 import { Flows } from './pages/flows';
 import { Models } from './pages/models';
@@ -21,6 +22,7 @@ const pages: Page[] = [
   { path: 'playground', title: 'Playground', view: () => <Playground /> },
   { path: 'models', title: 'Models & providers', view: () => <Models /> },
   { path: 'log', title: 'Request log', view: (rest) => <RequestLog id={rest} /> },
+  { path: 'copilots', title: 'Copilots', view: (rest) => <Copilots name={rest} /> },
   { path: 'flows', title: 'Flows', view: (rest) => <Flows name={rest} /> },
   { path: 'evals', title: 'Evaluations', view: (rest) => <Evaluations route={rest} /> },
 ];

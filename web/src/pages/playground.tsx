@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError, adminRequest, listModels, streamChat, type Attempt, type ChatMessage, type StreamState,
 } from '../api';
+import { AnswerView } from '../answer';
 import { Failure, Loading, count, ms, useLoad } from '../ui';
 
 const MAX_COLUMNS = 3;
@@ -225,21 +226,7 @@ function TurnView({ turn }: { turn: Turn }) {
   return (
     <div class="turn">
       <div class="bubble user">{turn.prompt}</div>
-      <div class="bubble assistant" aria-live="polite" aria-busy={!done}>
-        {answer.text}
-        {!done && <span class="cursor" aria-hidden="true" />}
-        {answer.toolCalls.map((call, i) => (
-          <div class="tool-call" key={i}>
-            <span class="tool-name">{call.name || '…'}</span>
-            <code>{call.arguments}</code>
-          </div>
-        ))}
-        {answer.error && (
-          <div class="error" role="alert">
-            {answer.error}
-          </div>
-        )}
-      </div>
+      <AnswerView answer={answer} />
       {done && (
         <dl class="turn-stats">
           <div>
