@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <unordered_map>
@@ -13,6 +14,8 @@
 #include "core/text.h"
 
 namespace keel {
+
+using namespace std::string_view_literals;
 namespace {
 
 // True when `text` nests arrays/objects deeper than `max_depth`. A scan, not a parse: deep
@@ -174,95 +177,112 @@ void build_tree(std::string_view text, Json& out, OrderedTreeBuilder& builder) {
 
 namespace {
 
-// The length of the well-formed UTF-8 sequence at `p` (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), 0 when it is not one.
-size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = p[0];
-  size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
-  if (c >= 0xC2 && c <= 0xDF) {
-    length = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    length = 3;
-    if (c == 0xE0) low = 0xA0;
-    if (c == 0xED) high = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    length = 4;
-    if (c == 0xF0) low = 0x90;
-    if (c == 0xF4) high = 0x8F;
+void append_string_value(std::string& out, const std::string& text) {
+  if (valid_utf8(text)) {
+    append_json_string(out, text);
   } else {
-    return 0;
+    out += Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
   }
-  if (static_cast<size_t>(end - p) < length || p[1] < low || p[1] > high) return 0;
-  for (size_t k = 2; k < length; ++k) {
-    if (p[k] < 0x80 || p[k] > 0xBF) return 0;
-  }
-  return length;
 }
 
-// `text` as a JSON string, escaped as Json::dump escapes it (ensure_ascii off); false, with
-// `out` as it was, when `text` is not valid UTF-8.
-bool append_utf8_string(std::string& out, std::string_view text) {
-  const size_t start = out.size();
+}  // namespace
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. The same set that
+// nlohmann's serializer accepts as-is (anything else it repairs under error_handler replace).
+bool valid_utf8(std::string_view text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    // ASCII eight bytes at a time.
+    while (n - i >= 8) {
+      uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if (word & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i == n) break;
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + length > n) return false;
+    auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < low || second > high) return false;
+    for (size_t k = 2; k < length; ++k) {
+      auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xBF) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// Appends `text` as a JSON string the way Json::dump writes it (ensure_ascii off): the short
+// escapes, \u00XX (lower-case hex) for other control characters, everything else as it is.
+// Only for valid UTF-8 (see valid_utf8).
+void append_json_string(std::string& out, std::string_view text) {
   out += '"';
+  // Runs of bytes that stay as they are go in one append each; json_plain_run_end finds the
+  // next byte to look at eight bytes at a time (it also stops at non-ASCII bytes, which stay).
   const char* p = text.data();
   const char* const end = p + text.size();
   const char* run = p;
   while ((p = json_plain_run_end(p, end)) != end) {
-    const auto c = static_cast<unsigned char>(*p);
+    auto c = static_cast<unsigned char>(*p);
     if (c >= 0x80) {
-      const size_t length = utf8_sequence(reinterpret_cast<const unsigned char*>(p),
-                                          reinterpret_cast<const unsigned char*>(end));
-      if (length == 0) {
-        out.resize(start);
-        return false;
-      }
-      p += length;
+      ++p;
       continue;
     }
     out.append(run, static_cast<size_t>(p - run));
     run = ++p;
     switch (c) {
       case '"':
-        out += "\\\"";
+        out += "\\\""sv;
         break;
       case '\\':
-        out += "\\\\";
+        out += "\\\\"sv;
         break;
       case '\b':
-        out += "\\b";
+        out += "\\b"sv;
         break;
       case '\f':
-        out += "\\f";
+        out += "\\f"sv;
         break;
       case '\n':
-        out += "\\n";
+        out += "\\n"sv;
         break;
       case '\r':
-        out += "\\r";
+        out += "\\r"sv;
         break;
       case '\t':
-        out += "\\t";
+        out += "\\t"sv;
         break;
-      default: {
+      default:
         static constexpr char kHex[] = "0123456789abcdef";
-        const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(escape, sizeof escape);
-      }
+        out += "\\u00"sv;
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
     }
   }
   out.append(run, static_cast<size_t>(end - run));
   out += '"';
-  return true;
 }
-
-void append_string_value(std::string& out, const std::string& text) {
-  if (!append_utf8_string(out, text)) {
-    out += Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
-  }
-}
-
-}  // namespace
 
 void append_json(std::string& out, const Json& value) {
   switch (value.type()) {

@@ -52,6 +52,15 @@ std::optional<Json> try_parse_json(std::string_view text);
 std::string json_text(const Json& value);
 void append_json(std::string& out, const Json& value);
 
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. The same set that
+// nlohmann's serializer accepts as-is (anything else it repairs under error_handler replace).
+bool valid_utf8(std::string_view text);
+
+// Appends `text` as a JSON string the way Json::dump writes it (ensure_ascii off): the short
+// escapes, \u00XX (lower-case hex) for other control characters, everything else as it is.
+// Only for valid UTF-8 (see valid_utf8).
+void append_json_string(std::string& out, std::string_view text);
+
 // ---- building values -----------------------------------------------------------------------
 // Json keeps an object's members in their order (a client's schema says "reason, then answer"),
 // so it finds a key by comparing it with each member in turn. Loops that add or look up a

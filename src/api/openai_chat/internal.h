@@ -78,15 +78,6 @@ bool scan_choice(JsonScanner& scan, const char* message_key, ScannedChoice& choi
 bool scan_body(std::string_view text, const char* message_key, ScannedBody& body,
                size_t* choices_at = nullptr);
 
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. The same set that
-// nlohmann's serializer accepts as-is (anything else it repairs under error_handler replace).
-bool valid_utf8(std::string_view text);
-
-// Appends `text` as a JSON string the way Json::dump writes it (ensure_ascii off): the short
-// escapes, \u00XX (lower-case hex) for other control characters, everything else as it is.
-// Only for valid UTF-8 (see valid_utf8).
-void append_json_string(std::string& out, std::string_view text);
-
 std::string dump_chunk(const Json& chunk);
 
 }  // namespace keel::openai_chat_internal
