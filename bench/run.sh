@@ -17,6 +17,8 @@
 #                      a model with `shadow:` mirroring to a candidate on the same mock; both are
 #                      the same keel process)
 #   BENCH_SHADOW_PERCENT=10   the shadow target's `percent` (DESIGN.md's example is 10)
+#                      prompt = POST /v1/prompts/{name}/run: a .prompty with a variant for the
+#                      target's provider kind, rendered per request (issue 21's row)
 #   BENCH_RETENTION=0  N > 0: keel's request log keeps at most N requests (log_retention:
 #                      max_requests), to see what pruning costs and that the file stops growing;
 #                      0: every request (not keel's default of 30 days and 10 million)
@@ -41,7 +43,7 @@ BENCH_SOAK=${BENCH_SOAK:-0}
 BENCH_RETENTION=${BENCH_RETENTION:-0}
 BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel responses shadow portkey}
+BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel responses shadow prompt portkey}
 BENCH_SHADOW_PERCENT=${BENCH_SHADOW_PERCENT:-10}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build}
 [[ $BENCH_BUILD_DIR == /* ]] || BENCH_BUILD_DIR=$ROOT/$BENCH_BUILD_DIR
@@ -75,18 +77,19 @@ done
 ((BENCH_ROUNDS >= 1)) || die "BENCH_ROUNDS must be at least 1"
 # The targets in a fixed order; the mock and nginx are the baselines every ratio needs.
 TARGETS=(mock proxy)
-for t in floor keel responses shadow portkey; do
+for t in floor keel responses shadow prompt portkey; do
   [[ " $BENCH_TARGETS " == *" $t "* ]] && TARGETS+=("$t")
 done
 for t in $BENCH_TARGETS; do
-  [[ $t =~ ^(mock|proxy|floor|keel|responses|shadow|portkey)$ ]] ||
-    die "BENCH_TARGETS: unknown target '$t' (mock proxy floor keel responses shadow portkey)"
+  [[ $t =~ ^(mock|proxy|floor|keel|responses|shadow|prompt|portkey)$ ]] ||
+    die "BENCH_TARGETS: unknown target '$t' (mock proxy floor keel responses shadow prompt portkey)"
 done
 has_target() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 # `responses` is the same keel process answering POST /v1/responses (issue 19's row).
 if has_target responses && ! has_target keel; then die "BENCH_TARGETS: responses needs keel"; fi
 # `shadow` is the same keel process serving a model whose answers are mirrored (issue 22's row).
 if has_target shadow && ! has_target keel; then die "BENCH_TARGETS: shadow needs keel"; fi
+if has_target prompt && ! has_target keel; then die "BENCH_TARGETS: prompt needs keel"; fi
 [[ $BENCH_SHADOW_PERCENT =~ ^[0-9]+$ ]] && ((BENCH_SHADOW_PERCENT <= 100)) ||
   die "BENCH_SHADOW_PERCENT must be a whole number from 0 to 100, got '$BENCH_SHADOW_PERCENT'"
 if has_target keel; then
@@ -258,8 +261,13 @@ REQ_RESPONSES_STREAM='{"model":"bench-stream","input":"hi","stream":true,"store"
 # The chat turn to the shadowed models (keel.yaml below).
 REQ_SHADOW_PLAIN='{"model":"bench-shadowed","messages":[{"role":"user","content":"hi"}]}'
 REQ_SHADOW_STREAM='{"model":"bench-stream-shadowed","messages":[{"role":"user","content":"hi"}],"stream":true}'
+# The prompt's inputs (keel.yaml's bench-prompt, bench-prompt-stream).
+REQ_PROMPT_PLAIN='{"inputs":{"text":"hi"}}'
+REQ_PROMPT_STREAM='{"inputs":{"text":"hi"},"stream":true}'
 body_for() {  # target mode -> request body
-  if [[ $1 == responses ]]; then
+  if [[ $1 == prompt ]]; then
+    [[ $2 == plain ]] && echo "$REQ_PROMPT_PLAIN" || echo "$REQ_PROMPT_STREAM"
+  elif [[ $1 == responses ]]; then
     [[ $2 == plain ]] && echo "$REQ_RESPONSES_PLAIN" || echo "$REQ_RESPONSES_STREAM"
   elif [[ $1 == shadow ]]; then
     [[ $2 == plain ]] && echo "$REQ_SHADOW_PLAIN" || echo "$REQ_SHADOW_STREAM"
@@ -411,7 +419,30 @@ models:
   - name: bench-candidate
     retries: 0
     targets: [{provider: mock, model: m}]
+# The prompt target: a default .prompty and a variant for the targets' provider kind (openai),
+# the variant rendered with its inputs for every request.
+prompts:
+  - {name: bench-prompt, file: $WORK/default.prompty, model: bench, variants: {openai: $WORK/openai.prompty}}
+  - {name: bench-prompt-stream, file: $WORK/default.prompty, model: bench-stream, variants: {openai: $WORK/openai.prompty}}
 EOF
+  for variant in default openai; do
+    cat >"$WORK/$variant.prompty" <<EOF
+---
+name: bench-$variant
+model:
+  api: chat
+  parameters: {max_tokens: 64}
+inputs:
+  text: {type: string}
+  style: {type: string, default: short}
+---
+system:
+The $variant variant: answer in a {{style}} way.
+
+user:
+{{text}}
+EOF
+  done
   "${PIN_SERVER[@]}" "$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
   KEEL_PID=$!
   STARTED+=("$KEEL_PID")
@@ -427,6 +458,7 @@ EOF
   PIDS_keel=("$KEEL_PID")
   PIDS_responses=("$KEEL_PID")
   PIDS_shadow=("$KEEL_PID")
+  PIDS_prompt=("$KEEL_PID")
 fi
 
 # --- Portkey's gateway ---------------------------------------------------------------------------
@@ -462,11 +494,14 @@ url_for() {  # target mode -> URL
   local port path
   case $1 in
     mock) port=$MOCK_PORT ;; proxy) port=$PROXY_PORT ;; floor) port=$FLOOR_PORT ;;
-    keel | responses | shadow) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;;
+    keel | responses | shadow | prompt) port=$KEEL_PORT ;; portkey) port=$PORTKEY_PORT ;;
   esac
   # The byte forwarders (nginx, the floor) reach the mock's stream answer by its path.
   if [[ $2 == stream && ($1 == mock || $1 == proxy || $1 == floor) ]]; then path=/stream/v1/chat/completions; else path=/v1/chat/completions; fi
   [[ $1 == responses ]] && path=/v1/responses
+  if [[ $1 == prompt ]]; then
+    if [[ $2 == stream ]]; then path=/v1/prompts/bench-prompt-stream/run; else path=/v1/prompts/bench-prompt/run; fi
+  fi
   echo "http://127.0.0.1:$port$path"
 }
 headers_for() {  # target mode -> "name: value" lines beyond Content-Type
@@ -698,7 +733,7 @@ report() {
   function verdict(ok) { return ok ? "met" : "**not met**" }
   function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   BEGIN {
-    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["floor"] = "keel floor"; name["keel"] = "keel"; name["responses"] = "keel /v1/responses"; name["shadow"] = "keel, shadow " shadow_pct " %"; name["portkey"] = "Portkey"
+    name["mock"] = "mock direct"; name["proxy"] = "nginx proxy"; name["floor"] = "keel floor"; name["keel"] = "keel"; name["responses"] = "keel /v1/responses"; name["shadow"] = "keel, shadow " shadow_pct " %"; name["prompt"] = "keel prompt (variant)"; name["portkey"] = "Portkey"
     print "| mode | conns | target | req/s | ÷ nginx | p50 µs | p99 µs | added p50 µs | CPU µs/req | ÷ nginx | upstream conns opened | non-2xx | socket errors |"
     print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   }
@@ -755,6 +790,16 @@ report() {
         line6 = line6 sprintf(" %.2f — %s |", l, verdict(l > 0 && l <= 1.1))
       }
       print line5; print line6
+    }
+    if (cpu["plain", high, "prompt"] != "") {
+      # Issue 21: what rendering a prompt variant per request costs, against plain routing.
+      line7 = "| prompt variant rendering: CPU/req ÷ keel at " high " connections (reported) |"
+      for (k = 1; k <= 2; k++) {
+        mode = k == 1 ? "plain" : "stream"
+        c = cpu[mode, high, "keel"] > 0 ? cpu[mode, high, "prompt"] / cpu[mode, high, "keel"] : 0
+        line7 = line7 sprintf(" %.2f |", c)
+      }
+      print line7
     }
     if (cpu["plain", high, "responses"] == "") exit
     line4 = "| /v1/responses CPU/req ÷ keel chat completions at " high " connections ≤ 1.2 |"
