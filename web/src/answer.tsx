@@ -68,3 +68,46 @@ export function AnswerView({ answer }: { answer: StreamState }) {
     </div>
   );
 }
+
+// The message box under a chat (the playground's and a copilot's test chat): Enter sends,
+// Shift+Enter starts a new line; the button waits while an answer streams.
+export function Composer(props: {
+  id: string;
+  label: string;
+  rows: number;
+  value: string;
+  busy: boolean;
+  onInput: (value: string) => void;
+  onSend: () => void;
+}) {
+  const { id, label, rows, value, busy, onInput, onSend } = props;
+  return (
+    <form
+      class="composer"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSend();
+      }}
+    >
+      <label for={id} class="visually-hidden">
+        {label}
+      </label>
+      <textarea
+        id={id}
+        rows={rows}
+        placeholder="Message (Enter sends, Shift+Enter a new line)"
+        value={value}
+        onInput={(event) => onInput(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Enter' && !event.shiftKey) {
+            event.preventDefault();
+            onSend();
+          }
+        }}
+      />
+      <button type="submit" disabled={busy || !value.trim()}>
+        {busy ? 'Streaming…' : 'Send'}
+      </button>
+    </form>
+  );
+}

@@ -250,12 +250,17 @@ TEST_F(FlowRun, BypassedNodesAndActivate) {
   EXPECT_EQ((*on)["outputs"], (Json{{"out", {"O", "M"}}, {"skipped", "M"}}));
 }
 
-TEST_F(FlowRun, ToolNodesCallAToolsetsTool) {
+// A toolset `calc` with the builtin calculator, as a flow's tool nodes name it.
+Toolbox calculator_toolbox() {
   ToolsetConfig calc;
   calc.name = "calc";
   calc.kind = ToolsetKind::kBuiltin;
   calc.tools = {"calculator"};
-  Toolbox toolbox({calc});
+  return Toolbox({calc});
+}
+
+TEST_F(FlowRun, ToolNodesCallAToolsetsTool) {
+  Toolbox toolbox = calculator_toolbox();
   FlowRunOptions options;
   options.toolbox = &toolbox;
   Flow f = flow(
@@ -305,11 +310,7 @@ const Span* span_named(const Trace& trace, const std::string& name) {
 }
 
 TEST_F(FlowRun, EachNodeIsASpanUnderTheRunsSpan) {
-  ToolsetConfig calc;
-  calc.name = "calc";
-  calc.kind = ToolsetKind::kBuiltin;
-  calc.tools = {"calculator"};
-  Toolbox toolbox({calc});
+  Toolbox toolbox = calculator_toolbox();
   Flow f = flow(
       "inputs: {go: {type: bool, default: false}}\n"
       "outputs: {out: {reference: '${joined.output}'}}\n"

@@ -5,7 +5,7 @@
 // does not write keel.yaml: keel has no config-writing path, and the page says so.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, streamChat, type ChatMessage, type StreamState } from '../api';
-import { AnswerView } from '../answer';
+import { AnswerView, Composer } from '../answer';
 import {
   copilots, knowledgeBases, validateCopilot, type CopilotInfo, type KnowledgeInfo, type Validation,
 } from '../copilots_api';
@@ -213,33 +213,15 @@ function TestChat({ copilot }: { copilot: CopilotInfo }) {
           <AnswerView answer={turn.answer} />
         </div>
       ))}
-      <form
-        class="composer"
-        onSubmit={(event) => {
-          event.preventDefault();
-          send(prompt);
-        }}
-      >
-        <label for="copilot-prompt" class="visually-hidden">
-          Message to {copilot.name}
-        </label>
-        <textarea
-          id="copilot-prompt"
-          rows={2}
-          placeholder="Message (Enter sends, Shift+Enter a new line)"
-          value={prompt}
-          onInput={(event) => setPrompt(event.currentTarget.value)}
-          onKeyDown={(event) => {
-            if (event.key === 'Enter' && !event.shiftKey) {
-              event.preventDefault();
-              send(prompt);
-            }
-          }}
-        />
-        <button type="submit" disabled={busy || !prompt.trim()}>
-          {busy ? 'Streaming…' : 'Send'}
-        </button>
-      </form>
+      <Composer
+        id="copilot-prompt"
+        label={`Message to ${copilot.name}`}
+        rows={2}
+        value={prompt}
+        busy={busy}
+        onInput={setPrompt}
+        onSend={() => send(prompt)}
+      />
       <button type="button" class="link" disabled={busy || turns.length === 0} onClick={() => setTurns([])}>
         Start over
       </button>

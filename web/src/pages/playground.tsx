@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError, adminRequest, listModels, streamChat, type Attempt, type ChatMessage, type StreamState,
 } from '../api';
-import { AnswerView } from '../answer';
+import { AnswerView, Composer } from '../answer';
 import { Failure, Loading, count, ms, useLoad } from '../ui';
 
 const MAX_COLUMNS = 3;
@@ -188,33 +188,15 @@ export function Playground() {
           </div>
         ))}
       </div>
-      <form
-        class="composer"
-        onSubmit={(event) => {
-          event.preventDefault();
-          send();
-        }}
-      >
-        <label for="prompt" class="visually-hidden">
-          Message
-        </label>
-        <textarea
-          id="prompt"
-          rows={3}
-          placeholder="Message (Enter sends, Shift+Enter a new line)"
-          value={prompt}
-          onInput={(event) => setPrompt(event.currentTarget.value)}
-          onKeyDown={(event) => {
-            if (event.key === 'Enter' && !event.shiftKey) {
-              event.preventDefault();
-              send();
-            }
-          }}
-        />
-        <button type="submit" disabled={busy || !prompt.trim()}>
-          {busy ? 'Streaming…' : 'Send'}
-        </button>
-      </form>
+      <Composer
+        id="prompt"
+        label="Message"
+        rows={3}
+        value={prompt}
+        busy={busy}
+        onInput={setPrompt}
+        onSend={send}
+      />
     </section>
   );
 }
