@@ -103,7 +103,8 @@ std::string openapi_server_url(const Json& spec) {
 }
 
 Result<std::vector<OpenApiOperation>> import_openapi(const Json& spec,
-                                                     const std::vector<std::string>& allow) {
+                                                     const std::vector<std::string>& allow,
+                                                     const RouteFilter& routes) {
   if (!spec.is_object()) return bad("the spec is not a JSON or YAML object");
   // "swagger": "2.0" — or the number 2.0, as the OpenAPI repository's own example writes it.
   const auto swagger = spec.find("swagger");
@@ -120,7 +121,32 @@ Result<std::vector<OpenApiOperation>> import_openapi(const Json& spec,
   std::vector<OpenApiOperation> operations;
   std::set<std::string> names;
   std::set<std::string> wanted(allow.begin(), allow.end());
+  // Whether a path item (before its $refs are resolved) has an operation the caller wants:
+  // resolving every path of a large spec (SAP's, Jira's) costs far more than the few operations
+  // a preset or an `operations:` list picks out of it. A path item that is itself a $ref is
+  // resolved to tell. The dedup suffix ("_2") is not known yet: a name it could get counts.
+  const auto may_be_wanted = [&](const std::string& path, const Json& item_raw) {
+    if (wanted.empty() && !routes) return true;
+    if (!item_raw.is_object() || item_raw.contains("$ref")) return true;
+    for (const char* method : kMethods) {
+      auto op = item_raw.find(method);
+      if (op == item_raw.end() || !op->is_object()) continue;
+      std::string upper = method;
+      for (char& c : upper) c = static_cast<char>(std::toupper(c));
+      if (routes && !routes(upper, path)) continue;
+      if (wanted.empty()) return true;
+      const std::string id = text_of(*op, "operationId");
+      const std::string base =
+          tool_name_for_models(id.empty() ? std::string(method) + "_" + path : id);
+      if (wanted.count(id) || wanted.count(base)) return true;
+      for (const auto& name : wanted) {
+        if (name.starts_with(base + "_")) return true;
+      }
+    }
+    return false;
+  };
   for (const auto& [path, item_raw] : paths->items()) {
+    if (!may_be_wanted(path, item_raw)) continue;
     std::vector<std::string> stack;
     const Json item = Resolver(spec).resolve(item_raw, stack);
     if (!item.is_object()) continue;
@@ -141,7 +167,8 @@ Result<std::vector<OpenApiOperation>> import_openapi(const Json& spec,
         name = tool_name_for_models(base).substr(0, 64 - suffix.size()) + suffix;
       }
       const bool listed =
-          wanted.empty() || wanted.count(operation.operation_id) || wanted.count(name);
+          (!routes || routes(operation.method, path)) &&
+          (wanted.empty() || wanted.count(operation.operation_id) || wanted.count(name));
       if (!listed) continue;
       names.insert(name);
       operation.name = name;

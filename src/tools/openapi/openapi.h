@@ -12,6 +12,7 @@
 // kMaxRefDepth, becomes an open object, so every schema is finite.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,16 @@ struct OpenApiOperation {
 // The default server URL the spec names (3.x servers[0], 2.0 schemes+host+basePath); "" if none.
 std::string openapi_server_url(const Json& spec);
 
-// Every operation (or only those whose operationId or tool name `allow` lists). An unknown name
-// in `allow` is an error naming it; so is a document that is neither OpenAPI 3 nor Swagger 2.
+// Whether to import an operation, by its method (upper case) and path as the spec writes them.
+using RouteFilter = std::function<bool(const std::string& method, const std::string& path)>;
+
+// Every operation (or only those whose operationId or tool name `allow` lists, and only those
+// `routes` keeps when given). An unknown name in `allow` is an error naming it; so is a
+// document that is neither OpenAPI 3 nor Swagger 2. Only the path items that can hold a wanted
+// operation have their $refs resolved.
 Result<std::vector<OpenApiOperation>> import_openapi(const Json& spec,
-                                                     const std::vector<std::string>& allow);
+                                                     const std::vector<std::string>& allow,
+                                                     const RouteFilter& routes = {});
 
 // A spec file as JSON: .json parsed as JSON, anything else as YAML (JSON is YAML too).
 Result<Json> load_spec_file(const std::string& path);

@@ -183,7 +183,7 @@ Result<std::vector<OpenApiOperation>> pick_operations(const ToolsetConfig& confi
                                                       const OpenApiPreset* preset, const Json& spec,
                                                       std::vector<std::string>& warnings) {
   if (preset == nullptr) return import_openapi(spec, config.operations);
-  auto all = import_openapi(spec, {});
+  auto all = import_openapi(spec, {}, preset_routes(*preset));
   if (!all) return all.error();
   auto selection = select_preset_operations(*preset, *all);
   if (!selection) return selection.error();

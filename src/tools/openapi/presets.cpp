@@ -2,6 +2,7 @@
 #include "tools/openapi/presets.h"
 
 #include <algorithm>
+#include <set>
 
 namespace keel {
 
@@ -236,6 +237,16 @@ const OpenApiPreset* find_openapi_preset(std::string_view name) {
     if (name == preset.name) return &preset;
   }
   return nullptr;
+}
+
+RouteFilter preset_routes(const OpenApiPreset& preset) {
+  std::set<std::string> keys;
+  for (const auto& operation : preset.operations) {
+    for (const char* candidate : operation.candidates) keys.insert(candidate);
+  }
+  return [keys = std::move(keys)](const std::string& method, const std::string& path) {
+    return keys.count(route_key(method, path)) > 0;
+  };
 }
 
 Result<PresetSelection> select_preset_operations(const OpenApiPreset& preset,

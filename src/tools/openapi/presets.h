@@ -5,7 +5,7 @@
 // and path, so it works on any edition of the spec that has them.
 //
 //   const OpenApiPreset* jira = find_openapi_preset("jira");
-//   auto all = import_openapi(spec, {});
+//   auto all = import_openapi(spec, {}, preset_routes(*jira));
 //   auto picked = select_preset_operations(*jira, *all);   // .operations, .missing
 //   Status auth = check_preset_auth(*jira, config.auth);
 #pragma once
@@ -47,6 +47,10 @@ struct PresetSelection {
   std::vector<OpenApiOperation> operations;  // renamed and described as the preset says
   std::vector<std::string> missing;          // "jira_search_issues (GET /rest/api/3/search/jql)"
 };
+
+// Keeps the operations at the preset's routes (any candidate), so that importing a large spec
+// for a preset resolves only those: import_openapi(spec, {}, preset_routes(*jira)).
+RouteFilter preset_routes(const OpenApiPreset& preset);
 
 // Picks the preset's operations out of a spec's imported operations. Only services the spec
 // has at least one operation of count (SAP's business partner and sales order APIs are two

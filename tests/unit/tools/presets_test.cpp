@@ -63,6 +63,18 @@ TEST(OpenApiPresetTest, EveryPresetFindsItsOperationsInTheRealSpecs) {
     auto selection = select_preset_operations(*preset, *all);
     ASSERT_TRUE(selection.ok()) << c.file << ": " << selection.error().message;
     EXPECT_EQ(names_of(*selection), c.tools) << c.file;
+    // What keel imports for the preset (its routes only) selects the very same operations.
+    auto routed = import_openapi(*spec, {}, preset_routes(*preset));
+    ASSERT_TRUE(routed.ok()) << c.file;
+    EXPECT_LT(routed->size(), all->size()) << c.file;
+    auto picked = select_preset_operations(*preset, *routed);
+    ASSERT_TRUE(picked.ok()) << c.file;
+    ASSERT_EQ(names_of(*picked), c.tools) << c.file;
+    for (size_t i = 0; i < picked->operations.size(); ++i) {
+      EXPECT_EQ(picked->operations[i].spec.parameters, selection->operations[i].spec.parameters)
+          << picked->operations[i].name;
+      EXPECT_EQ(picked->operations[i].path, selection->operations[i].path);
+    }
     EXPECT_TRUE(selection->missing.empty()) << c.file << ": " << selection->missing[0];
     for (const auto& op : selection->operations) {
       EXPECT_TRUE(std::regex_match(op.spec.name, vendor_name)) << op.spec.name;
