@@ -325,7 +325,21 @@ void append_json(std::string& out, const Json& value) {
       out += '}';
       break;
     }
-    default:  // floats (nlohmann's shortest round-trip form; NaN and infinities as null), binary
+    case Json::value_t::number_float: {
+      // What nlohmann's serializer writes (its dump_float): null for NaN and infinities, else
+      // its own shortest round-trip form (detail::to_chars, "1.0" for 1), without building a
+      // serializer per number.
+      const double number = value.get<double>();
+      if (!std::isfinite(number)) {
+        out += "null";
+        break;
+      }
+      char digits[64];
+      const char* end = nlohmann::detail::to_chars(digits, digits + sizeof digits, number);
+      out.append(digits, static_cast<size_t>(end - digits));
+      break;
+    }
+    default:  // binary
       out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
   }
 }

@@ -4,8 +4,10 @@
 // and `attempts` when read (store/request_spans.h).
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "api/json_util.h"
 #include "core/log.h"
 #include "store/request_spans.h"
 #include "store/sqlite/sqlite_rows.h"
@@ -79,13 +81,48 @@ std::string sql_for(size_t rows) {
   return sql;
 }
 
+// One JSON object, keys in byte order as nlohmann's std::map-backed object wrote them (the text
+// the table has always held). Written directly: building and dumping that map cost ~8k
+// instructions per span on the writer thread, a request with a shadow pair writes several.
+// Strings a tool or a model returned may hold invalid UTF-8: replaced (as Json::dump's
+// error_handler_t::replace does), never thrown on.
 std::string attributes_json(const std::vector<SpanAttribute>& attributes) {
-  nlohmann::json object = nlohmann::json::object();
-  for (const SpanAttribute& attribute : attributes) {
-    std::visit([&](const auto& value) { object[attribute.key] = value; }, attribute.value);
+  std::vector<const SpanAttribute*> sorted;
+  sorted.reserve(attributes.size());
+  for (const SpanAttribute& attribute : attributes) sorted.push_back(&attribute);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const SpanAttribute* a, const SpanAttribute* b) { return a->key < b->key; });
+  const auto append_text = [](std::string& out, const std::string& text) {
+    if (valid_utf8(text)) {
+      append_json_string(out, text);
+    } else {
+      append_json(out, Json(text));
+    }
+  };
+  std::string out = "{";
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    // A key set twice (Span::set replaces, a hand-built span may not): the last value wins.
+    if (i + 1 < sorted.size() && sorted[i + 1]->key == sorted[i]->key) continue;
+    if (out.size() > 1) out += ',';
+    append_text(out, sorted[i]->key);
+    out += ':';
+    std::visit(
+        [&](const auto& value) {
+          using T = std::decay_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            append_text(out, value);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            out += value ? "true" : "false";
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            out += std::to_string(value);
+          } else {
+            append_json(out, Json(value));  // nlohmann's shortest round-trip form
+          }
+        },
+        sorted[i]->value);
   }
-  // Strings a tool or a model returned may hold invalid UTF-8: replaced, never thrown on.
-  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '}';
+  return out;
 }
 
 void read_attributes(const std::string& text, std::vector<SpanAttribute>& out) {

@@ -2,7 +2,9 @@
 // server used to write bodies with, for every kind of value.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "api/json_util.h"
@@ -38,6 +40,21 @@ TEST(JsonTextTest, WritesWhatDumpWrites) {
       Json::parse(R"({"b":1,"a":[1,2,{"c":null,"d":"x\ny"}],"e":{},"f":[],"g":1.5})"),
   };
   for (const Json& value : values) EXPECT_EQ(json_text(value), nlohmann_dump(value)) << value;
+}
+
+TEST(JsonTextTest, FloatsOfEveryMagnitudeAsDumpWritesThem) {
+  std::mt19937_64 bits(20261207);
+  std::mt19937_64 small(7);
+  for (int i = 0; i < 20000; ++i) {
+    uint64_t pattern = bits();
+    double number;
+    std::memcpy(&number, &pattern, sizeof number);  // any double, NaNs and subnormals included
+    const Json any = number;
+    ASSERT_EQ(json_text(any), nlohmann_dump(any)) << pattern;
+    // And the numbers bodies carry: scores, temperatures, latencies.
+    const Json everyday = static_cast<double>(small() % 2000001) / 1000.0 - 1000.0;
+    ASSERT_EQ(json_text(everyday), nlohmann_dump(everyday));
+  }
 }
 
 TEST(JsonTextTest, InvalidUtf8IsReplacedAsDumpReplacesIt) {

@@ -94,6 +94,9 @@ RequestRecord traced_request(int64_t started_ms) {
   tool.set(keel_attr::kToolOutputBytes, int64_t{42});
   tool.set("keel.test.ratio", 0.5);
   tool.set("keel.test.flag", true);
+  tool.set("keel.test.text", std::string("\"quoted\"\n\x01 caf\xc3\xa9"));
+  tool.set("keel.test.bytes", std::string("ok \xff\xfe end"));  // not UTF-8: replaced
+  tool.set("keel.test.big", 1e300);
   r.trace.add(tool);
   return r;
 }
@@ -181,6 +184,10 @@ TEST_F(SqliteTraceTest, ARequestsSpansAreWrittenWithItAndReadAsOneTrace) {
   EXPECT_EQ(std::get<int64_t>(*tool.find(keel_attr::kToolOutputBytes)), 42);
   EXPECT_EQ(std::get<double>(*tool.find("keel.test.ratio")), 0.5);
   EXPECT_EQ(std::get<bool>(*tool.find("keel.test.flag")), true);
+  EXPECT_EQ(std::get<std::string>(*tool.find("keel.test.text")), "\"quoted\"\n\x01 caf\xc3\xa9");
+  EXPECT_EQ(std::get<std::string>(*tool.find("keel.test.bytes")),
+            "ok \xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(std::get<double>(*tool.find("keel.test.big")), 1e300);
 
   // Issue 20's row per tool call, by request.
   EXPECT_EQ(rows("SELECT request_id, toolset, tool, call_id, duration_ms, status, output_bytes "
