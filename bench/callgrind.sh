@@ -6,7 +6,7 @@
 # warm-up, then `wrk -c1` drives it for SECONDS with instrumentation on; each thread's total is
 # divided by wrk's request count.
 #
-#   bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow] [SECONDS]
+#   bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow|shadow-stream] [SECONDS]
 #                                       # e.g. A/B: run it for each binary
 #   CG_KEEP=DIR bench/callgrind.sh ...  # also copy callgrind's output files to DIR, for
 #                                       # callgrind_annotate
@@ -14,7 +14,7 @@
 # Needs valgrind, wrk, curl and node. Prints one line per thread (the io thread is usually -01,
 # the request log's writer -02).
 set -euo pipefail
-BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow] [SECONDS]}
+BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow|shadow-stream] [SECONDS]}
 MODE=${2:-plain}
 SECS=${3:-8}
 W=$(mktemp -d)
@@ -55,6 +55,10 @@ models:
     retries: 0
     targets: [{provider: mock, model: m}]
     shadow: {model: bench-candidate, percent: 100}
+  - name: bench-stream-shadowed
+    retries: 0
+    targets: [{provider: mock-stream, model: m}]
+    shadow: {model: bench-candidate, percent: 100}
   - {name: bench-candidate, retries: 0, targets: [{provider: mock, model: m}]}
 YAML
 valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
@@ -67,6 +71,9 @@ case $MODE in
   stream) BODY='{"model":"bench-stream","messages":[{"role":"user","content":"hi"}],"stream":true}' ;;
   # bench/run.sh's Responses row: the same turn, not stored.
   shadow) BODY='{"model":"bench-shadowed","messages":[{"role":"user","content":"hi"}]}' ;;
+  shadow-stream)
+    BODY='{"model":"bench-stream-shadowed","messages":[{"role":"user","content":"hi"}],"stream":true}'
+    ;;
   responses) BODY='{"model":"bench","input":"hi","store":false}' URL="http://127.0.0.1:$KP/v1/responses" ;;
   responses-stream)
     BODY='{"model":"bench-stream","input":"hi","stream":true,"store":false}'

@@ -1,5 +1,10 @@
 #include "evals/shadow.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <future>
+
 #include "api/json_util.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -24,14 +29,41 @@ ShadowStats ShadowMirror::stats() const {
   return {mirrored_.load(), dropped_.load(), failed_.load()};
 }
 
-void ShadowMirror::mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
-                          const ShadowConfig& shadow, ServedAnswer served) {
+ShadowMirror::~ShadowMirror() {
+  if (!thread_.joinable()) return;
+  context_.load()->stop();
+  thread_.join();
+}
+
+asio::any_io_executor ShadowMirror::executor() {
+  std::call_once(started_, [this] {
+    std::promise<asio::any_io_executor> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, &ready] {
+      // Nice 10 for this thread alone (Linux schedules threads, and setpriority on a thread id
+      // sets that thread's nice value): the io threads' requests come first.
+      if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
+        KEEL_LOG(kDebug) << "shadow: could not lower the mirror thread's priority";
+      }
+      asio::io_context context(1);
+      auto work = asio::make_work_guard(context);
+      context_ = &context;
+      ready.set_value(context.get_executor());
+      context.run();
+    });
+    executor_ = started.get();
+  });
+  return executor_;
+}
+
+void ShadowMirror::mirror(std::shared_ptr<Router> router, const ShadowConfig& shadow,
+                          ServedAnswer served) {
   if (running_.fetch_add(1) >= shadow.max_concurrency) {
     running_.fetch_sub(1);
     dropped_.fetch_add(1);
     return;
   }
-  asio::co_spawn(executor, run(std::move(router), shadow, std::move(served)), asio::detached);
+  asio::co_spawn(executor(), run(std::move(router), shadow, std::move(served)), asio::detached);
 }
 
 Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow,
@@ -115,7 +147,7 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   record.model = served.model;
   record.shadow_model = shadow.model;
   record.created_ms = unix_millis();
-  record.result = result.dump(-1, ' ', false, Json::error_handler_t::replace);
+  record.result = json_text(result);  // dump(-1, ' ', false, replace)'s bytes, faster
   // Written by the log's writer, off this io thread (a full queue drops it, as it drops a
   // request record, and says so in the log and /metrics).
   store_.record_shadow_pair(std::move(record), std::move(trace));

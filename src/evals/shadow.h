@@ -5,16 +5,20 @@
 //
 //   ShadowMirror shadow(store, config);                          // one per server
 //   if (shadow.sample(*model.shadow)) ... collect the answer ...
-//   shadow.mirror(executor, router, *model.shadow, served);      // returns at once
+//   shadow.mirror(router, *model.shadow, served);                // returns at once
 //
 // Never changes what the client gets: mirror() is called after the answer went out, and the
-// candidate's call runs detached on the io thread's executor.
+// candidate's call runs detached on the mirror's own thread (started by the first mirror), at a
+// lower scheduling priority than the io threads: a mirror costs about what a request costs,
+// and under load the kernel serves the clients first while mirrors wait (past max_concurrency,
+// new ones are dropped and counted).
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "evals/report.h"
 #include "http/asio.h"
@@ -44,16 +48,21 @@ struct ShadowStats {
 class ShadowMirror {
  public:
   ShadowMirror(Store& store, const Config& config) : store_(store), config_(config) {}
+  // Stops the mirror thread; mirrors still running are abandoned (their pairs are not stored).
+  ~ShadowMirror();
+  ShadowMirror(const ShadowMirror&) = delete;
+  ShadowMirror& operator=(const ShadowMirror&) = delete;
 
   // Whether this request is mirrored: drawn at `percent` (0-100), and a mirror slot is free now
   // (else it is counted as dropped, before the request pays for keeping its answer). Thread-safe.
   bool sample(const ShadowConfig& shadow);
-  void mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
-              const ShadowConfig& shadow, ServedAnswer served);
+  void mirror(std::shared_ptr<Router> router, const ShadowConfig& shadow, ServedAnswer served);
   ShadowStats stats() const;
 
  private:
   Task<void> run(std::shared_ptr<Router> router, ShadowConfig shadow, ServedAnswer served);
+  // Starts the mirror thread and its io_context once; its executor.
+  asio::any_io_executor executor();
 
   Store& store_;
   const Config& config_;  // pricing
@@ -61,6 +70,12 @@ class ShadowMirror {
   std::mt19937_64 rng_{std::random_device{}()};
   std::atomic<int> running_{0};
   std::atomic<int64_t> mirrored_{0}, dropped_{0}, failed_{0};
+  // The mirror thread. Its io_context lives on that thread's stack, so that mirrors abandoned at
+  // shutdown are destroyed there, returning their connections to that thread's pool.
+  std::once_flag started_;
+  std::thread thread_;
+  std::atomic<asio::io_context*> context_{nullptr};
+  asio::any_io_executor executor_;
 };
 
 // `keel shadow report`: per metric the mean with a bootstrap CI, the candidate's failures, and
