@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "evals/stats.h"
+#include "http/client.h"
 
 namespace keel::evals {
 
@@ -50,6 +51,18 @@ asio::any_io_executor ShadowMirror::executor() {
       context_ = &context;
       ready.set_value(context.get_executor());
       context.run();
+      // Stopped by ~ShadowMirror. Mirrors still running are abandoned: cancelled (their upstream
+      // connections close, and a cancelled response is never pooled), given a moment to unwind
+      // here, then this thread's pooled connections are closed while the context that owns
+      // their sockets still exists; whatever is left is destroyed with the context.
+      context.restart();
+      asio::post(context, [this] {
+        const std::vector<CancelToken*> tokens(live_.begin(), live_.end());
+        for (CancelToken* token : tokens) token->cancel(ErrorCode::kCancelled, "keel is stopping");
+      });
+      work.reset();
+      context.run_for(std::chrono::milliseconds(500));
+      http_pool_clear();
     });
     executor_ = started.get();
   });
@@ -68,15 +81,21 @@ void ShadowMirror::mirror(std::shared_ptr<Router> router, const ShadowConfig& sh
 
 Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow,
                              ServedAnswer served) {
+  auto cancel = std::make_shared<CancelToken>();
+  live_.insert(cancel.get());
   struct Slot {
     std::atomic<int>& running;
-    ~Slot() { running.fetch_sub(1); }
-  } slot{running_};
+    std::unordered_set<CancelToken*>& live;
+    CancelToken* token;
+    ~Slot() {
+      live.erase(token);
+      running.fetch_sub(1);
+    }
+  } slot{running_, live_, cancel.get()};
   ModelGateway models(*router, config_);
   ChatRequest request = served.request;
   request.model = shadow.model;
   request.stream = false;
-  auto cancel = std::make_shared<CancelToken>();
   // One trace per pair (DESIGN.md "Traces"): the candidate's attempts and each evaluator.
   Trace trace(TraceId::random(), SpanId{});
   SpanScope pair_span(trace.root_context(), "shadow " + shadow.model);

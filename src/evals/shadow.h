@@ -19,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include "evals/report.h"
 #include "http/asio.h"
@@ -76,6 +77,8 @@ class ShadowMirror {
   std::thread thread_;
   std::atomic<asio::io_context*> context_{nullptr};
   asio::any_io_executor executor_;
+  // The running mirrors' cancel tokens, to cancel at shutdown (the mirror thread's only).
+  std::unordered_set<CancelToken*> live_;
 };
 
 // `keel shadow report`: per metric the mean with a bootstrap CI, the candidate's failures, and
