@@ -155,31 +155,41 @@ int serve(const std::vector<std::string>& args) {
     return 1;
   }
   app.set_vector_stores(std::move(*vector_stores));
-  // Copilots as public names, searching the knowledge bases opened above.
-  knowledge::KnowledgeSet* bases = app.knowledge();
-  auto copilots = copilots::CopilotSet::load(
-      config, [bases](const std::string& name) -> knowledge::KnowledgeBase* {
-        return bases != nullptr ? bases->find(name) : nullptr;
-      });
-  if (!copilots) {
-    std::fprintf(stderr, "keel: %s\n", copilots.error().message.c_str());
+  // Copilots and chat flows as public names, searching the knowledge bases opened above; built
+  // again from the new config on each reload (flows themselves are not reloaded).
+  App::PublicNamesSource names_source;
+  names_source.check = [](const Config& next) -> Status {
+    auto checked = copilots::CopilotSet::load(next, nullptr);
+    return checked ? Status() : Status(checked.error());
+  };
+  names_source.build = [&app, &toolbox, flow_set](
+                           const Config& next,
+                           const Router& router) -> Result<std::shared_ptr<const PublicNames>> {
+    knowledge::KnowledgeSet* bases = app.knowledge();
+    auto copilots = copilots::CopilotSet::load(
+        next, [bases](const std::string& name) -> knowledge::KnowledgeBase* {
+          return bases != nullptr ? bases->find(name) : nullptr;
+        });
+    if (!copilots) return copilots.error();
+    auto names = std::make_shared<PublicNames>();
+    if (Status added = add_copilots(*names, *copilots, &toolbox); !added.ok()) {
+      return added.error();
+    }
+    if (Status added =
+            add_chat_flows(*names, flow_set, &toolbox,
+                           [&router](const std::string& n) { return router.has_model(n); });
+        !added.ok()) {
+      return added.error();
+    }
+    return std::shared_ptr<const PublicNames>(std::move(names));
+  };
+  auto public_names = names_source.build(config, *app.current_router());
+  if (!public_names) {
+    std::fprintf(stderr, "keel: %s\n", public_names.error().message.c_str());
     return 1;
   }
-  auto public_names = std::make_shared<PublicNames>();
-  if (Status added = add_copilots(*public_names, *copilots, &toolbox); !added.ok()) {
-    std::fprintf(stderr, "keel: %s\n", added.error().message.c_str());
-    return 1;
-  }
-  // Chat flows as public names too; `router` was moved into the App, which has it.
-  const std::shared_ptr<Router> serving = app.current_router();
-  if (Status added =
-          add_chat_flows(*public_names, flow_set, &toolbox,
-                         [&serving](const std::string& n) { return serving->has_model(n); });
-      !added.ok()) {
-    std::fprintf(stderr, "keel: %s\n", added.error().message.c_str());
-    return 1;
-  }
-  app.set_public_names(std::move(public_names));
+  app.set_public_names(std::move(*public_names));
+  app.set_public_names_source(std::move(names_source));
   auto port = server.listen();
   if (!port) {
     std::fprintf(stderr, "keel: %s\n", port.error().message.c_str());

@@ -447,6 +447,20 @@ Result<std::vector<Hit>> Index::exact_vector_search(const std::vector<float>& qu
   return hits;
 }
 
+Result<std::set<int64_t>> Index::chunk_ids(const std::vector<std::string>& paths) {
+  std::lock_guard lock(mutex_);
+  std::set<int64_t> ids;
+  Statement query(db_, "SELECT id FROM chunks WHERE path = ?");
+  for (const std::string& path : paths) {
+    query.reset();
+    query.text(1, path);
+    int rc;
+    while ((rc = query.step()) == SQLITE_ROW) ids.insert(query.column_int(0));
+    if (rc != SQLITE_DONE) return db_error(db_, "listing a file's chunks");
+  }
+  return ids;
+}
+
 std::string Index::fts_query(const std::string& query) {
   constexpr size_t kMaxTerms = 64;
   std::vector<std::string> terms;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,8 @@ class Index {
   Result<std::vector<Hit>> exact_vector_search(const std::vector<float>& query, int k);
   // BM25 over the chunks' words (heading and text), any of the query's words matching.
   Result<std::vector<Hit>> keyword_search(const std::string& query, int k);
+  // The row ids of the chunks of these files.
+  Result<std::set<int64_t>> chunk_ids(const std::vector<std::string>& paths);
   // The chunks by row id, in the order asked; unknown ids (deleted meanwhile) are skipped.
   Result<std::vector<std::pair<int64_t, Passage>>> passages(const std::vector<int64_t>& ids);
 

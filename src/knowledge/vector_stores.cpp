@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <ranges>
+#include <set>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -71,6 +73,8 @@ VectorStoreRecord read_store_row(const Statement& row) {
   store.usage_bytes = row.column_int(5);
   store.completed = row.column_int(6);
   store.failed = row.column_int(7);
+  store.in_progress = row.column_int(8);
+  store.cancelled = row.column_int(9);
   return store;
 }
 
@@ -82,6 +86,7 @@ VectorStoreFileRecord read_store_file_row(const Statement& row) {
   file.error = row.column_text(3);
   file.usage_bytes = row.column_int(4);
   file.created_at = row.column_int(5);
+  file.attributes = row.column_text(6);
   return file;
 }
 
@@ -90,7 +95,11 @@ constexpr const char* kStoreColumns =
     "(SELECT coalesce(sum(usage_bytes), 0) FROM vector_store_files f WHERE f.store_id = s.id), "
     "(SELECT count(*) FROM vector_store_files f WHERE f.store_id = s.id AND f.status = "
     "'completed'), "
-    "(SELECT count(*) FROM vector_store_files f WHERE f.store_id = s.id AND f.status = 'failed')";
+    "(SELECT count(*) FROM vector_store_files f WHERE f.store_id = s.id AND f.status = 'failed'), "
+    "(SELECT count(*) FROM vector_store_files f WHERE f.store_id = s.id AND f.status = "
+    "'in_progress'), "
+    "(SELECT count(*) FROM vector_store_files f WHERE f.store_id = s.id AND f.status = "
+    "'cancelled')";
 
 }  // namespace
 
@@ -136,6 +145,17 @@ Result<std::unique_lock<std::mutex>> VectorStores::records() {
       return error;
     }
   }
+  // Records made before files carried attributes gain the column ({} each); "duplicate column"
+  // once they have it.
+  (void)sqlite3_exec(db,
+                     "ALTER TABLE vector_store_files ADD COLUMN attributes TEXT NOT NULL "
+                     "DEFAULT '{}'",
+                     nullptr, nullptr, nullptr);
+  // A batch's files that a previous keel left waiting will not be indexed by it any more.
+  (void)sqlite3_exec(db,
+                     "UPDATE vector_store_files SET status = 'failed', error = 'keel stopped "
+                     "before indexing it' WHERE status = 'in_progress'",
+                     nullptr, nullptr, nullptr);
   db_ = db;
   return lock;
 }
@@ -317,6 +337,7 @@ Result<Index*> VectorStores::index_of(const std::string& store_id) {
 Task<Result<VectorStoreFileRecord>> VectorStores::add_file_to_store(const std::string& owner,
                                                                     const std::string& store_id,
                                                                     const std::string& file_id,
+                                                                    const std::string& attributes,
                                                                     CancelPtr cancel) {
   if (std::string why = unavailable(); !why.empty())
     co_return Error(ErrorCode::kInvalidArgument, why);
@@ -339,6 +360,7 @@ Task<Result<VectorStoreFileRecord>> VectorStores::add_file_to_store(const std::s
   record.vector_store_id = store_id;
   record.file_id = file_id;
   record.created_at = unix_seconds();
+  record.attributes = attributes;
   FileState state;
   state.path = file_id;
   state.size = (*file)->bytes;
@@ -361,15 +383,17 @@ Task<Result<VectorStoreFileRecord>> VectorStores::add_file_to_store(const std::s
   std::lock_guard lock(mutex_);
   Statement upsert(
       db_,
-      "INSERT INTO vector_store_files(store_id, file_id, status, error, usage_bytes, created_at) "
-      "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(store_id, file_id) DO UPDATE SET "
-      "status = excluded.status, error = excluded.error, usage_bytes = excluded.usage_bytes");
+      "INSERT INTO vector_store_files(store_id, file_id, status, error, usage_bytes, created_at, "
+      "attributes) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(store_id, file_id) DO UPDATE SET "
+      "status = excluded.status, error = excluded.error, usage_bytes = excluded.usage_bytes, "
+      "attributes = excluded.attributes");
   upsert.text(1, store_id)
       .text(2, file_id)
       .text(3, record.status)
       .text(4, record.error)
       .integer(5, record.usage_bytes)
-      .integer(6, record.created_at);
+      .integer(6, record.created_at)
+      .text(7, record.attributes);
   if (Status ok = upsert.run("recording a vector store file"); !ok) co_return ok.error();
   Statement touch(db_, "UPDATE vector_stores SET last_active_at = ? WHERE id = ?");
   (void)touch.integer(1, unix_seconds()).text(2, store_id).run("touching a vector store");
@@ -386,7 +410,7 @@ Result<std::vector<VectorStoreFileRecord>> VectorStores::list_store_files(
   if (!lock) return lock.error();
   Statement query(
       db_,
-      "SELECT store_id, file_id, status, error, usage_bytes, created_at "
+      "SELECT store_id, file_id, status, error, usage_bytes, created_at, attributes "
       "FROM vector_store_files WHERE store_id = ? ORDER BY created_at DESC, rowid DESC");
   query.text(1, store_id);
   int rc;
@@ -403,13 +427,31 @@ Result<std::optional<VectorStoreFileRecord>> VectorStores::get_store_file(
   auto lock = records();
   if (!lock) return lock.error();
   Statement query(db_,
-                  "SELECT store_id, file_id, status, error, usage_bytes, created_at "
+                  "SELECT store_id, file_id, status, error, usage_bytes, created_at, attributes "
                   "FROM vector_store_files WHERE store_id = ? AND file_id = ?");
   query.text(1, store_id).text(2, file_id);
   const int rc = query.step();
   if (rc == SQLITE_ROW) return std::optional<VectorStoreFileRecord>(read_store_file_row(query));
   if (rc != SQLITE_DONE) return db_error(db_, "reading a vector store file");
   return std::optional<VectorStoreFileRecord>();
+}
+
+Result<std::optional<VectorStoreFileRecord>> VectorStores::update_store_file(
+    const std::string& owner, const std::string& store_id, const std::string& file_id,
+    const std::string& attributes) {
+  auto found = get_store_file(owner, store_id, file_id);
+  if (!found || !*found) return found;
+  {
+    auto lock = records();
+    if (!lock) return lock.error();
+    Statement update(db_,
+                     "UPDATE vector_store_files SET attributes = ? WHERE store_id = ? AND "
+                     "file_id = ?");
+    update.text(1, attributes).text(2, store_id).text(3, file_id);
+    if (Status ok = update.run("updating a vector store file"); !ok) return ok.error();
+  }
+  (*found)->attributes = attributes;
+  return found;
 }
 
 Result<bool> VectorStores::remove_store_file(const std::string& owner, const std::string& store_id,
@@ -431,25 +473,95 @@ Result<bool> VectorStores::remove_store_file(const std::string& owner, const std
   return true;
 }
 
-Result<FileBatchRecord> VectorStores::add_batch(const std::string& owner,
-                                                const std::string& store_id,
-                                                const std::vector<std::string>& file_ids) {
+Result<FileBatchRecord> VectorStores::add_batch(
+    const std::string& owner, const std::string& store_id,
+    const std::vector<std::pair<std::string, std::string>>& files_and_attributes) {
   auto store = get_store(owner, store_id);
   if (!store) return store.error();
   if (!*store) {
     return Error(ErrorCode::kNotFound, "No vector store found with id '" + store_id + "'.");
   }
-  FileBatchRecord batch{new_id("vsfb_"), store_id, unix_seconds(), file_ids};
+  FileBatchRecord batch{new_id("vsfb_"), store_id, unix_seconds(), {}};
   std::string joined;  // file ids never hold a newline (new_id)
-  for (const std::string& id : file_ids) joined += (joined.empty() ? "" : "\n") + id;
+  for (const auto& [id, attributes] : files_and_attributes) {
+    batch.file_ids.push_back(id);
+    joined += (joined.empty() ? "" : "\n") + id;
+  }
   auto lock = records();
   if (!lock) return lock.error();
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return db_error(db_, "recording a file batch");
+  }
+  const auto failed = [this](Error error) {
+    (void)sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return error;
+  };
   Statement insert(db_,
                    "INSERT INTO vector_store_file_batches(id, store_id, created_at, file_ids) "
                    "VALUES(?, ?, ?, ?)");
   insert.text(1, batch.id).text(2, store_id).integer(3, batch.created_at).text(4, joined);
-  if (Status ok = insert.run("recording a file batch"); !ok) return ok.error();
+  if (Status ok = insert.run("recording a file batch"); !ok) return failed(ok.error());
+  // A file already in the store waits again: it is indexed anew, as a one-by-one add would.
+  Statement wait(db_,
+                 "INSERT INTO vector_store_files(store_id, file_id, status, error, usage_bytes, "
+                 "created_at, attributes) VALUES(?, ?, 'in_progress', '', 0, ?, ?) "
+                 "ON CONFLICT(store_id, file_id) DO UPDATE SET status = 'in_progress', error = '', "
+                 "attributes = excluded.attributes");
+  for (const auto& [id, attributes] : files_and_attributes) {
+    wait.reset();
+    wait.text(1, store_id).text(2, id).integer(3, batch.created_at).text(4, attributes);
+    if (Status ok = wait.run("recording a file batch"); !ok) return failed(ok.error());
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return failed(db_error(db_, "recording a file batch"));
+  }
   return batch;
+}
+
+Result<bool> VectorStores::cancel_batch(const std::string& owner, const std::string& store_id,
+                                        const std::string& batch_id) {
+  auto batch = get_batch(owner, store_id, batch_id);
+  if (!batch) return batch.error();
+  if (!*batch) return false;
+  auto lock = records();
+  if (!lock) return lock.error();
+  Statement cancel(db_,
+                   "UPDATE vector_store_files SET status = 'cancelled' "
+                   "WHERE store_id = ? AND file_id = ? AND status = 'in_progress'");
+  for (const std::string& file_id : (*batch)->file_ids) {
+    if (indexing_.count({store_id, file_id})) continue;  // being indexed: it finishes
+    cancel.reset();
+    cancel.text(1, store_id).text(2, file_id);
+    if (Status ok = cancel.run("cancelling a file batch"); !ok) return ok.error();
+  }
+  return true;
+}
+
+Result<bool> VectorStores::claim_waiting_file(const std::string& store_id,
+                                              const std::string& file_id) {
+  auto lock = records();
+  if (!lock) return lock.error();
+  Statement query(db_, "SELECT status FROM vector_store_files WHERE store_id = ? AND file_id = ?");
+  query.text(1, store_id).text(2, file_id);
+  if (query.step() != SQLITE_ROW || query.column_text(0) != "in_progress") return false;
+  indexing_.emplace(store_id, file_id);
+  return true;
+}
+
+void VectorStores::release_file(const std::string& store_id, const std::string& file_id) {
+  std::lock_guard lock(mutex_);
+  indexing_.erase({store_id, file_id});
+}
+
+Status VectorStores::fail_waiting_file(const std::string& store_id, const std::string& file_id,
+                                       const std::string& error) {
+  auto lock = records();
+  if (!lock) return lock.error();
+  Statement fail(db_,
+                 "UPDATE vector_store_files SET status = 'failed', error = ? "
+                 "WHERE store_id = ? AND file_id = ? AND status = 'in_progress'");
+  fail.text(1, error).text(2, store_id).text(3, file_id);
+  return fail.run("recording a failed vector store file");
 }
 
 Result<std::optional<FileBatchRecord>> VectorStores::get_batch(const std::string& owner,
@@ -480,6 +592,7 @@ Result<std::optional<FileBatchRecord>> VectorStores::get_batch(const std::string
 Task<Result<std::vector<FoundChunk>>> VectorStores::search(const std::string& owner,
                                                            const std::string& store_id,
                                                            std::string query, int k,
+                                                           const AttributeFilter* filter,
                                                            CancelPtr cancel) {
   if (std::string why = unavailable(); !why.empty())
     co_return Error(ErrorCode::kInvalidArgument, why);
@@ -494,8 +607,28 @@ Task<Result<std::vector<FoundChunk>>> VectorStores::search(const std::string& ow
   }
   if (!index) co_return index.error();
   std::vector<FoundChunk> out;
-  if ((*index)->chunk_count() == 0) co_return out;
-  const int candidates = std::max(IndexedKnowledgeBase::kCandidates, k * 2);
+  const int64_t chunks = (*index)->chunk_count();
+  if (chunks == 0) co_return out;
+  // The store's files by id, with their attributes; with a filter, only those it keeps.
+  auto files = list_store_files(owner, store_id);
+  if (!files) co_return files.error();
+  std::map<std::string, std::string> kept;
+  for (const auto& file : *files) {
+    if (filter && !filter->matches(try_parse_json(file.attributes).value_or(Json::object()))) {
+      continue;
+    }
+    kept.emplace(file.file_id, file.attributes);
+  }
+  if (kept.empty()) co_return out;
+  std::set<int64_t> kept_chunks;
+  if (filter) {
+    auto ids = (*index)->chunk_ids(
+        std::vector<std::string>(std::views::keys(kept).begin(), std::views::keys(kept).end()));
+    if (!ids) co_return ids.error();
+    kept_chunks = std::move(*ids);
+  }
+  const int fused_from = std::max(IndexedKnowledgeBase::kCandidates, k * 2);  // of each list
+  const int candidates = filter ? static_cast<int>(chunks) : fused_from;
   auto keyword = (*index)->keyword_search(query, candidates);
   if (!keyword) co_return keyword.error();
   std::vector<std::string> texts(1, query);
@@ -503,11 +636,21 @@ Task<Result<std::vector<FoundChunk>>> VectorStores::search(const std::string& ow
   if (!embedded) co_return embedded.error();
   if (embedded->size() != 1)
     co_return Error(ErrorCode::kBadGateway, "the embedding model returned no vector");
-  auto vector = (*index)->vector_search(embedded->front(), candidates);
+  auto vector = filter ? (*index)->exact_vector_search(embedded->front(), candidates)
+                       : (*index)->vector_search(embedded->front(), candidates);
   if (!vector) co_return vector.error();
+  // Each list keeps its order over the chunks the filter keeps: ranks as if the store held
+  // only the matching files.
   std::vector<int64_t> vector_ids, keyword_ids;
-  for (const auto& hit : *vector) vector_ids.push_back(hit.id);
-  for (const auto& hit : *keyword) keyword_ids.push_back(hit.id);
+  const auto keep = [&](int64_t id) { return !filter || kept_chunks.count(id) > 0; };
+  for (const auto& hit : *vector) {
+    if (keep(hit.id) && static_cast<int>(vector_ids.size()) < fused_from)
+      vector_ids.push_back(hit.id);
+  }
+  for (const auto& hit : *keyword) {
+    if (keep(hit.id) && static_cast<int>(keyword_ids.size()) < fused_from)
+      keyword_ids.push_back(hit.id);
+  }
   const auto fused = reciprocal_rank_fusion({vector_ids, keyword_ids});
   std::vector<int64_t> ids;
   for (size_t i = 0; i < fused.size() && static_cast<int>(i) < k; ++i)
@@ -521,6 +664,9 @@ Task<Result<std::vector<FoundChunk>>> VectorStores::search(const std::string& ow
     passage.score = scores[id];
     auto file = get_file(owner, passage.source);
     chunk.filename = file && *file ? (*file)->filename : "";
+    if (auto attributes = kept.find(passage.source); attributes != kept.end()) {
+      chunk.attributes = attributes->second;
+    }
     chunk.passage = std::move(passage);
     out.push_back(std::move(chunk));
   }

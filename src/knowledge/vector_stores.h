@@ -18,9 +18,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "api/attribute_filter.h"
 #include "core/config.h"
 #include "knowledge/index.h"
 #include "knowledge/ingest.h"
@@ -45,20 +47,22 @@ struct VectorStoreRecord {
   int64_t created_at = 0;
   int64_t last_active_at = 0;
   int64_t usage_bytes = 0;
-  int64_t completed = 0, failed = 0;  // file counts
+  int64_t completed = 0, failed = 0, in_progress = 0, cancelled = 0;  // file counts
 };
 
 struct VectorStoreFileRecord {
   std::string vector_store_id;
   std::string file_id;
-  std::string status;  // completed | failed
+  std::string status;  // in_progress (a batch's, waiting) | completed | failed | cancelled
   std::string error;   // why it failed
   int64_t created_at = 0;
   int64_t usage_bytes = 0;
+  std::string attributes = "{}";  // JSON object text (parse_attributes checked it)
 };
 
 // A file batch (POST /v1/vector_stores/{id}/file_batches): the files it added, in its order.
-// Its files are indexed before the call returns, so a batch is complete once it exists.
+// Its files are recorded "in_progress" when it is made and indexed one by one after the call
+// returns (add_file_to_store); cancelling it marks those still waiting "cancelled".
 struct FileBatchRecord {
   std::string id;  // vsfb_...
   std::string vector_store_id;
@@ -69,6 +73,7 @@ struct FileBatchRecord {
 struct FoundChunk {
   Passage passage;  // passage.source is the file id
   std::string filename;
+  std::string attributes = "{}";  // the file's, JSON object text
 };
 
 class VectorStores {
@@ -97,11 +102,17 @@ class VectorStores {
   Result<bool> delete_store(const std::string& owner, const std::string& id);
 
   // kNotFound for an unknown store or file. A file that cannot be indexed is a record with
-  // status "failed" and the reason, not an error.
+  // status "failed" and the reason, not an error. `attributes`: JSON object text.
   Task<Result<VectorStoreFileRecord>> add_file_to_store(const std::string& owner,
                                                         const std::string& store_id,
                                                         const std::string& file_id,
+                                                        const std::string& attributes,
                                                         CancelPtr cancel);
+  // Replaces a store file's attributes (JSON object text); nullopt when there is no such file.
+  Result<std::optional<VectorStoreFileRecord>> update_store_file(const std::string& owner,
+                                                                 const std::string& store_id,
+                                                                 const std::string& file_id,
+                                                                 const std::string& attributes);
   Result<std::vector<VectorStoreFileRecord>> list_store_files(const std::string& owner,
                                                               const std::string& store_id);
   Result<std::optional<VectorStoreFileRecord>> get_store_file(const std::string& owner,
@@ -110,17 +121,34 @@ class VectorStores {
   Result<bool> remove_store_file(const std::string& owner, const std::string& store_id,
                                  const std::string& file_id);
 
-  // Records a batch of files already added to the owner's store; kNotFound for an unknown store.
-  Result<FileBatchRecord> add_batch(const std::string& owner, const std::string& store_id,
-                                    const std::vector<std::string>& file_ids);
+  // Records a batch and each of its files as "in_progress" with its attributes (JSON object
+  // text), in one transaction; kNotFound for an unknown store.
+  Result<FileBatchRecord> add_batch(
+      const std::string& owner, const std::string& store_id,
+      const std::vector<std::pair<std::string, std::string>>& files_and_attributes);
+  // The batch's files still "in_progress" become "cancelled" (one being indexed finishes);
+  // false when there is no such batch.
+  Result<bool> cancel_batch(const std::string& owner, const std::string& store_id,
+                            const std::string& batch_id);
+  // A batch's file about to be indexed: true (and cancel_batch leaves it alone until
+  // release_file) when it is still "in_progress", false when it was cancelled or removed.
+  Result<bool> claim_waiting_file(const std::string& store_id, const std::string& file_id);
+  void release_file(const std::string& store_id, const std::string& file_id);
+  // A store file still "in_progress" becomes "failed" with `error`.
+  Status fail_waiting_file(const std::string& store_id, const std::string& file_id,
+                           const std::string& error);
   Result<std::optional<FileBatchRecord>> get_batch(const std::string& owner,
                                                    const std::string& store_id,
                                                    const std::string& batch_id);
 
-  // Hybrid search (vector + keyword, reciprocal rank fusion) over one store.
+  // Hybrid search (vector + keyword, reciprocal rank fusion) over one store. With a `filter`
+  // (may be null), only chunks of files whose attributes match it: every chunk is then ranked
+  // (an exact vector scan and every keyword match) before the others are left out, so a
+  // selective filter still finds the best of the files it keeps.
   Task<Result<std::vector<FoundChunk>>> search(const std::string& owner,
                                                const std::string& store_id, std::string query,
-                                               int k, CancelPtr cancel);
+                                               int k, const AttributeFilter* filter,
+                                               CancelPtr cancel);
 
  private:
   VectorStores() = default;
@@ -135,6 +163,7 @@ class VectorStores {
   sqlite3* db_ = nullptr;  // records(): opened on first use
   std::mutex mutex_;       // db_ and indexes_
   std::map<std::string, std::unique_ptr<Index>> indexes_;
+  std::set<std::pair<std::string, std::string>> indexing_;  // claimed (store, file)
 };
 
 }  // namespace keel::knowledge

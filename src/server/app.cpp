@@ -402,7 +402,7 @@ std::span<const Route> App::routes() {
        .methods = {get, post},
        .handler = &App::vector_store_files_route},
       {.pattern = "/v1/vector_stores/{id}/files/{file_id}",
-       .methods = {get, delete_},
+       .methods = {get, post, delete_},
        .handler = &App::vector_store_file_route},
       {.pattern = "/v1/vector_stores/{id}/search",
        .methods = {post},
@@ -722,8 +722,11 @@ Task<void> App::settle(ResponseWriter& response, ChatOutcome& outcome, RequestRe
   }
 }
 
-const PublicName* App::public_name(const std::string& name) const {
-  return public_names_ ? public_names_->find(name) : nullptr;
+std::shared_ptr<const PublicName> App::public_name(const std::string& name) const {
+  std::shared_ptr<const PublicNames> names = current_public_names();
+  const PublicName* found = names ? names->find(name) : nullptr;
+  if (found == nullptr) return nullptr;
+  return std::shared_ptr<const PublicName>(std::move(names), found);
 }
 
 bool App::serves(const Router& router, const std::string& name) const {
@@ -734,7 +737,7 @@ Task<ChatOutcome> App::route_chat(Router& router, const ChatRequest& chat, Event
                                   CancelPtr client_gone, const RequestShaper& shape,
                                   TraceContext trace) {
   // A copilot (or another public name that is not a model) answers through its handler.
-  if (const PublicName* named = public_name(chat.model)) {
+  if (const std::shared_ptr<const PublicName> named = public_name(chat.model)) {
     co_return co_await named->handler(router, chat, sink, std::move(client_gone), trace);
   }
   // The model as the request's router has it (a reload may have changed its tools).
@@ -758,8 +761,8 @@ Task<void> App::models(ResponseWriter& response, std::string_view name, ApiForma
   const std::shared_ptr<Router> router = current_router();
   if (name.empty()) {
     auto names = router->model_names();
-    if (public_names_) {
-      for (std::string& other : public_names_->names()) names.push_back(std::move(other));
+    if (const auto others = current_public_names()) {
+      for (std::string& other : others->names()) names.push_back(std::move(other));
     }
     body = anthropic ? models_to_anthropic(names, created) : models_to_wire(names, created);
   } else if (model && serves(*router, *model)) {

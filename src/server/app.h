@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -47,8 +48,9 @@ class App {
   // Promotion without a restart (reload.cpp): reads the config file keel started with again,
   // checks it, builds its providers and router, and swaps the router in; requests in flight
   // finish on the router they started with. On any error nothing changes and the error says
-  // why. Only providers, models, router and pricing take effect; other sections changed are
-  // named in the answer's `needs_restart`. Any thread; one reload at a time.
+  // why. Providers, models, router, pricing, knowledge bases and the public names (copilots,
+  // chat flows: set_public_names_source) take effect; other sections changed are named in the
+  // answer's `needs_restart`. Any thread; one reload at a time.
   Result<Json> reload();
 
   Task<void> handle(Request& request, ResponseWriter& response);
@@ -75,10 +77,20 @@ class App {
   // The config's flows (FlowSet::load), for /v1/flows/{name}/run; none by default.
   void set_flows(std::shared_ptr<const FlowSet> flows) { flows_ = std::move(flows); }
   // Public names that are not router models (copilots; server/public_names.h): listed by
-  // GET /v1/models and served by every front door. Set before the server starts.
-  void set_public_names(std::shared_ptr<const PublicNames> names) {
-    public_names_ = std::move(names);
-  }
+  // GET /v1/models and served by every front door. Set before the server starts; reload()
+  // swaps in a new set when a source is set (requests in flight keep the set they started on).
+  void set_public_names(std::shared_ptr<const PublicNames> names);
+  // How reload() rebuilds the public names from the new config: `check` before anything
+  // changes (a failure leaves everything as it was), `build` once the knowledge bases are
+  // reloaded, with the new router (not yet serving).
+  struct PublicNamesSource {
+    std::function<Status(const Config& next)> check;
+    std::function<Result<std::shared_ptr<const PublicNames>>(const Config& next,
+                                                             const Router& router)>
+        build;
+  };
+  void set_public_names_source(PublicNamesSource source) { names_source_ = std::move(source); }
+  std::shared_ptr<const PublicNames> current_public_names() const;
   // The config's knowledge bases (KnowledgeSet::open), by name; none by default.
   void set_knowledge(std::shared_ptr<knowledge::KnowledgeSet> knowledge) {
     knowledge_ = std::move(knowledge);
@@ -170,7 +182,8 @@ class App {
                                CancelPtr client_gone, const RequestShaper& shape = {},
                                TraceContext trace = {});
   // The public name's handler when `name` is not a router model (public_names.h); else null.
-  const PublicName* public_name(const std::string& name) const;
+  // It keeps the set it belongs to alive (a reload may swap the set meanwhile).
+  std::shared_ptr<const PublicName> public_name(const std::string& name) const;
   // Whether any front door answers `name`: a model of `router` or another public name.
   bool serves(const Router& router, const std::string& name) const;
   bool authorized(const bhttp::fields& fields) const;
@@ -184,7 +197,7 @@ class App {
   Task<void> admin_shadow(ResponseWriter& response, std::string_view model);
 
   Config config_;
-  mutable std::mutex router_mutex_;  // guards router_ (the pointer; reload swaps it)
+  mutable std::mutex router_mutex_;  // guards router_ and public_names_ (reload swaps them)
   std::shared_ptr<Router> router_;
   std::mutex reload_mutex_;  // one reload at a time
   std::unique_ptr<Store> store_;
@@ -195,6 +208,7 @@ class App {
   std::shared_ptr<const PromptSet> prompts_;
   std::shared_ptr<const FlowSet> flows_;
   std::shared_ptr<const PublicNames> public_names_;
+  PublicNamesSource names_source_;
   std::shared_ptr<knowledge::KnowledgeSet> knowledge_;
   std::shared_ptr<knowledge::VectorStores> vector_stores_;
   std::atomic<int> in_flight_{0};

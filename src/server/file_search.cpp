@@ -89,7 +89,9 @@ Task<Result<ToolOutput>> FileSearch::search(const Json& arguments, CancelPtr can
   std::vector<knowledge::FoundChunk> found;
   std::optional<Error> failure;
   for (const std::string& store : options_.vector_store_ids) {
-    auto chunks = co_await stores_->search(owner_, store, query, options_.max_num_results, cancel);
+    const AttributeFilter* filter = options_.filters ? &*options_.filters : nullptr;
+    auto chunks =
+        co_await stores_->search(owner_, store, query, options_.max_num_results, filter, cancel);
     if (!chunks) {
       failure = chunks.error();
       break;
@@ -122,7 +124,7 @@ Task<Result<ToolOutput>> FileSearch::search(const Json& arguments, CancelPtr can
                        {"filename", passage.source},
                        {"score", passage.score},
                        {"text", passage.text},
-                       {"attributes", Json::object()}});
+                       {"attributes", try_parse_json(chunk.attributes).value_or(Json::object())}});
     passages_.push_back(std::move(passage));
     const knowledge::Passage& added = passages_.back();
     text += "\n[" + std::to_string(passages_.size()) + "] " + added.source;

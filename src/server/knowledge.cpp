@@ -5,7 +5,9 @@
 // openai/resources/vector-stores/*.d.ts). The state is knowledge::VectorStores; every object
 // is visible only to the API key that created it, as stored responses are.
 #include <algorithm>
+#include <map>
 
+#include "api/attribute_filter.h"
 #include "api/json_util.h"
 #include "api/responses/responses.h"
 #include "core/text.h"
@@ -20,6 +22,7 @@ namespace keel {
 namespace {
 
 constexpr std::string_view kJson = "application/json";
+using Headers = std::vector<std::pair<std::string, std::string>>;
 
 std::string owner_of(const bhttp::fields& fields) { return sha256_hex(presented_key(fields)); }
 
@@ -54,12 +57,12 @@ Json store_json(const knowledge::VectorStoreRecord& store) {
           {"name", store.name},
           {"usage_bytes", store.usage_bytes},
           {"file_counts",
-           {{"in_progress", 0},
+           {{"in_progress", store.in_progress},
             {"completed", store.completed},
             {"failed", store.failed},
-            {"cancelled", 0},
-            {"total", store.completed + store.failed}}},
-          {"status", "completed"},
+            {"cancelled", store.cancelled},
+            {"total", store.completed + store.failed + store.in_progress + store.cancelled}}},
+          {"status", store.in_progress > 0 ? "in_progress" : "completed"},
           {"last_active_at", store.last_active_at},
           {"metadata", metadata.is_object() ? metadata : Json::object()},
           {"expires_after", nullptr},
@@ -76,7 +79,7 @@ Json store_file_json(const knowledge::VectorStoreFileRecord& file, const Knowled
           {"vector_store_id", file.vector_store_id},
           {"status", file.status},
           {"last_error", last_error},
-          {"attributes", Json::object()},
+          {"attributes", try_parse_json(file.attributes).value_or(Json::object())},
           {"chunking_strategy",
            {{"type", "static"},
             {"static",
@@ -116,33 +119,53 @@ Json store_files_json(const std::vector<knowledge::VectorStoreFileRecord>& files
   return data;
 }
 
-// VectorStoreFileBatch: counts from the batch's files as the store holds them now.
+// VectorStoreFileBatch: counts from the batch's files as the store holds them now; in_progress
+// while any waits, then cancelled when its cancel stopped any, else completed.
 Json batch_json(const knowledge::FileBatchRecord& batch,
                 const std::vector<knowledge::VectorStoreFileRecord>& store_files) {
-  int64_t completed = 0, failed = 0;
+  std::map<std::string, int64_t> counts = {
+      {"in_progress", 0}, {"completed", 0}, {"failed", 0}, {"cancelled", 0}};
   for (const auto& file : store_files) {
-    if (std::find(batch.file_ids.begin(), batch.file_ids.end(), file.file_id) ==
+    if (std::find(batch.file_ids.begin(), batch.file_ids.end(), file.file_id) !=
         batch.file_ids.end()) {
-      continue;
+      counts[file.status] += 1;
     }
-    (file.status == "completed" ? completed : failed) += 1;
   }
+  const char* status = counts["in_progress"] > 0 ? "in_progress"
+                       : counts["cancelled"] > 0 ? "cancelled"
+                                                 : "completed";
   return {{"id", batch.id},
           {"object", "vector_store.files_batch"},
           {"created_at", batch.created_at},
           {"vector_store_id", batch.vector_store_id},
-          {"status", "completed"},
+          {"status", status},
           {"file_counts",
-           {{"in_progress", 0},
-            {"completed", completed},
-            {"failed", failed},
-            {"cancelled", 0},
+           {{"in_progress", counts["in_progress"]},
+            {"completed", counts["completed"]},
+            {"failed", counts["failed"]},
+            {"cancelled", counts["cancelled"]},
             {"total", static_cast<int64_t>(batch.file_ids.size())}}}};
 }
 
-// The file ids of a batch request: `file_ids`, or `files` (objects with a file_id each).
-Result<std::vector<std::string>> batch_file_ids(const Json& body) {
-  std::vector<std::string> ids;
+// A request's `attributes` (at `param`) as JSON object text; absent or null is "{}".
+Result<std::string> attributes_of(const Json& body, const std::string& param) {
+  const Json* value = member(body, "attributes");
+  if (value == nullptr) return std::string("{}");
+  auto attributes = parse_attributes(*value, param);
+  if (!attributes) return attributes.error();
+  return attributes->dump();
+}
+
+// A file of a batch request and the attributes it gets (JSON object text).
+struct BatchFile {
+  std::string id;
+  std::string attributes;
+};
+
+// The files of a batch request: `file_ids` (each with the request's `attributes`), or `files`
+// (objects with a file_id and their own attributes each).
+Result<std::vector<BatchFile>> batch_files(const Json& body) {
+  std::vector<BatchFile> out;
   const Json* file_ids = member(body, "file_ids");
   const Json* files = member(body, "files");
   if (file_ids && !file_ids->is_null()) {
@@ -151,19 +174,23 @@ Result<std::vector<std::string>> batch_file_ids(const Json& body) {
                      [](const Json& id) { return id.is_string(); })) {
       return invalid("file_ids", "'file_ids' must be a non-empty array of strings");
     }
-    for (const Json& id : *file_ids) ids.push_back(id.get<std::string>());
+    auto attributes = attributes_of(body, "attributes");
+    if (!attributes) return attributes.error();
+    for (const Json& id : *file_ids) out.push_back({id.get<std::string>(), *attributes});
   } else if (files && files->is_array() && !files->empty()) {
     for (size_t i = 0; i < files->size(); ++i) {
       const Json* id = member((*files)[i], "file_id");
       if (!id || !id->is_string()) {
         return invalid(indexed("files", i) + ".file_id", "each file needs a 'file_id' string");
       }
-      ids.push_back(id->get<std::string>());
+      auto attributes = attributes_of((*files)[i], indexed("files", i) + ".attributes");
+      if (!attributes) return attributes.error();
+      out.push_back({id->get<std::string>(), *attributes});
     }
   } else {
     return invalid("file_ids", "Missing required parameter: 'file_ids'.");
   }
-  return ids;
+  return out;
 }
 
 std::string param_of(const RouteCall& call, size_t index) {
@@ -204,46 +231,73 @@ bool is_batch_path(const RouteCall& call) {
   return target.substr(0, target.find('?')).find("/file_batches") != std::string_view::npos;
 }
 
-// POST /v1/vector_stores/{id}/file_batches: each file is added (and indexed) before the answer,
-// so the batch is complete when created and `createAndPoll` returns at its first poll.
-Task<Result<Json>> create_file_batch(knowledge::VectorStores* stores, const std::string& owner,
-                                     const std::string& id, const Request& request,
-                                     CancelPtr cancel) {
+// Indexes a batch's files one after another, after the answer went out; a file that the
+// batch's cancel (or a removal) took out of "in_progress" meanwhile is skipped, and one claimed
+// here is not cancelled (it stays "in_progress" until indexed).
+Task<void> ingest_batch(std::shared_ptr<knowledge::VectorStores> stores, std::string owner,
+                        std::string store_id, std::vector<BatchFile> files) {
+  for (const BatchFile& file : files) {
+    auto claimed = stores->claim_waiting_file(store_id, file.id);
+    if (!claimed || !*claimed) continue;
+    auto added = co_await stores->add_file_to_store(owner, store_id, file.id, file.attributes,
+                                                    std::make_shared<CancelToken>());
+    if (!added) (void)stores->fail_waiting_file(store_id, file.id, added.error().message);
+    stores->release_file(store_id, file.id);
+  }
+}
+
+// POST /v1/vector_stores/{id}/file_batches: the batch and its files are recorded (files
+// "in_progress") and answered at once; the files are indexed in the background, so that
+// `cancel` can stop those not reached yet. GETs answer `openai-poll-after-ms` so that the SDK's
+// createAndPoll looks again soon.
+Task<Result<Json>> create_file_batch(std::shared_ptr<knowledge::VectorStores> stores,
+                                     const std::string& owner, const std::string& id,
+                                     const Request& request) {
   auto store = stores ? stores->get_store(owner, id)
                       : Result<std::optional<knowledge::VectorStoreRecord>>(std::nullopt);
   if (std::optional<Error> error = lookup_error(store, "vector store", id)) co_return *error;
+  if (std::string why = stores->unavailable(); !why.empty()) {
+    co_return Error(ErrorCode::kInvalidArgument, why);
+  }
   auto body = json_body(request);
-  auto file_ids = body ? batch_file_ids(*body) : Result<std::vector<std::string>>(body.error());
-  if (!file_ids) co_return file_ids.error();
-  for (const std::string& file_id : *file_ids) {
-    if (auto error = lookup_error(stores->get_file(owner, file_id), "file", file_id)) {
+  auto files = body ? batch_files(*body) : Result<std::vector<BatchFile>>(body.error());
+  if (!files) co_return files.error();
+  std::vector<std::pair<std::string, std::string>> recorded;
+  for (const BatchFile& file : *files) {
+    if (auto error = lookup_error(stores->get_file(owner, file.id), "file", file.id)) {
       co_return *error;
     }
+    recorded.emplace_back(file.id, file.attributes);
   }
-  for (const std::string& file_id : *file_ids) {
-    auto added = co_await stores->add_file_to_store(owner, id, file_id, cancel);
-    if (!added) co_return store_error(added.error());
-  }
-  auto batch = stores->add_batch(owner, id, *file_ids);
+  auto batch = stores->add_batch(owner, id, recorded);
   if (!batch) co_return store_error(batch.error());
-  auto files = stores->list_store_files(owner, id);
-  if (!files) co_return store_error(files.error());
-  co_return batch_json(*batch, *files);
+  asio::co_spawn(co_await asio::this_coro::executor,
+                 ingest_batch(stores, owner, id, std::move(*files)), asio::detached);
+  auto store_files = stores->list_store_files(owner, id);
+  if (!store_files) co_return store_error(store_files.error());
+  co_return batch_json(*batch, *store_files);
 }
 
-// GET /v1/vector_stores/{id}/file_batches/{batch_id}, POST .../cancel (a batch is complete once
-// it exists: there is nothing left to cancel, and the batch is answered as it is) and
-// GET .../files (the batch's files as the store holds them, paged; `filter` by status).
+// GET /v1/vector_stores/{id}/file_batches/{batch_id}, POST .../cancel (the batch's files not
+// indexed yet become "cancelled"; the one being indexed finishes) and GET .../files (the
+// batch's files as the store holds them, paged; `filter` by status).
 Result<Json> file_batch_reply(knowledge::VectorStores* stores, const std::string& owner,
                               const std::string& id, const std::string& batch_id,
                               const Request& request, const KnowledgeConfig& config) {
+  const std::string_view target(request.message.target().data(), request.message.target().size());
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (stores && path.ends_with("/cancel")) {
+    if (auto error =
+            lookup_error(stores->cancel_batch(owner, id, batch_id), "file batch", batch_id)) {
+      return *error;
+    }
+  }
   auto batch = stores ? stores->get_batch(owner, id, batch_id)
                       : Result<std::optional<knowledge::FileBatchRecord>>(std::nullopt);
   if (std::optional<Error> error = lookup_error(batch, "file batch", batch_id)) return *error;
   auto files = stores->list_store_files(owner, id);
   if (!files) return store_error(files.error());
-  const std::string_view target(request.message.target().data(), request.message.target().size());
-  if (!target.substr(0, target.find('?')).ends_with("/files")) return batch_json(**batch, *files);
+  if (!path.ends_with("/files")) return batch_json(**batch, *files);
   const std::vector<std::string>& in_batch = (*batch)->file_ids;
   std::erase_if(*files, [&](const auto& file) {
     return std::find(in_batch.begin(), in_batch.end(), file.file_id) == in_batch.end();
@@ -427,7 +481,7 @@ Task<void> App::vector_stores_route(RouteCall& call) {
     co_return;
   }
   for (const auto& file_id : file_ids) {
-    auto added = co_await stores->add_file_to_store(owner, created->id, file_id,
+    auto added = co_await stores->add_file_to_store(owner, created->id, file_id, "{}",
                                                     call.response.client_gone());
     if (!added) {
       co_await send_error(call.response, store_error(added.error()), nullptr);
@@ -474,8 +528,7 @@ Task<void> App::vector_store_files_route(RouteCall& call) {
   const std::string owner = owner_of(call.request.message);
   const std::string id = param_of(call, 0);
   if (is_batch_path(call)) {
-    auto batch =
-        co_await create_file_batch(stores, owner, id, call.request, call.response.client_gone());
+    auto batch = co_await create_file_batch(vector_stores_, owner, id, call.request);
     if (!batch) {
       co_await send_error(call.response, batch.error(), nullptr);
       co_return;
@@ -516,8 +569,13 @@ Task<void> App::vector_store_files_route(RouteCall& call) {
     co_return;
   }
   const std::string file = file_id->get<std::string>();
+  auto attributes = attributes_of(*body, "attributes");
+  if (!attributes) {
+    co_await send_error(call.response, attributes.error(), nullptr);
+    co_return;
+  }
   const CancelPtr cancel = call.response.client_gone();
-  auto added = co_await stores->add_file_to_store(owner, id, file, cancel);
+  auto added = co_await stores->add_file_to_store(owner, id, file, *attributes, cancel);
   if (!added) {
     co_await send_error(call.response, store_error(added.error()), nullptr);
     co_return;
@@ -536,7 +594,11 @@ Task<void> App::vector_store_file_route(RouteCall& call) {
       co_await send_error(call.response, reply.error(), nullptr);
       co_return;
     }
-    co_await call.response.send(200, kJson, dump(*reply));
+    // The openai SDK's poll() waits this long (else 5 s) before it looks at a batch again.
+    Headers headers;
+    if (reply->value("status", "") == "in_progress")
+      headers.emplace_back("openai-poll-after-ms", "100");
+    co_await call.response.send(200, kJson, dump(*reply), headers);
     co_return;
   }
   if (stores == nullptr) {
@@ -554,7 +616,27 @@ Task<void> App::vector_store_file_route(RouteCall& call) {
     co_await call.response.send(200, kJson, answer);
     co_return;
   }
-  auto found = stores->get_store_file(owner, id, file_id);
+  Result<std::optional<knowledge::VectorStoreFileRecord>> found =
+      std::optional<knowledge::VectorStoreFileRecord>();
+  if (call.request.message.method() == bhttp::verb::post) {
+    // POST .../files/{file_id}: {"attributes": {...} | null} replaces the file's attributes.
+    auto body = json_body(call.request);
+    if (body && !body->contains("attributes")) {
+      body = invalid("attributes", "Missing required parameter: 'attributes'.");
+    }
+    if (!body) {
+      co_await send_error(call.response, body.error(), nullptr);
+      co_return;
+    }
+    auto attributes = parse_attributes((*body)["attributes"], "attributes");  // null: none
+    if (!attributes) {
+      co_await send_error(call.response, attributes.error(), nullptr);
+      co_return;
+    }
+    found = stores->update_store_file(owner, id, file_id, attributes->dump());
+  } else {
+    found = stores->get_store_file(owner, id, file_id);
+  }
   if (const std::optional<Error> error = lookup_error(found, "file", file_id)) {
     co_await send_error(call.response, *error, nullptr);
     co_return;
@@ -600,13 +682,23 @@ Task<void> App::vector_store_search_route(RouteCall& call) {
     }
     k = static_cast<int>(value->get<int64_t>());
   }
+  std::optional<AttributeFilter> filter;
+  if (const Json* value = member(*body, "filters")) {
+    auto parsed = parse_attribute_filter(*value, "filters");
+    if (!parsed) {
+      co_await send_error(call.response, parsed.error(), nullptr);
+      co_return;
+    }
+    filter = std::move(*parsed);
+  }
   auto store = stores ? stores->get_store(owner, id)
                       : Result<std::optional<knowledge::VectorStoreRecord>>(std::nullopt);
   if (const std::optional<Error> error = lookup_error(store, "vector store", id)) {
     co_await send_error(call.response, *error, nullptr);
     co_return;
   }
-  auto found = co_await stores->search(owner, id, query, k, call.response.client_gone());
+  auto found = co_await stores->search(owner, id, query, k, filter ? &*filter : nullptr,
+                                       call.response.client_gone());
   if (!found) {
     co_await send_error(call.response, found.error(), nullptr);
     co_return;
@@ -617,7 +709,7 @@ Task<void> App::vector_store_search_route(RouteCall& call) {
         {{"file_id", chunk.passage.source},
          {"filename", chunk.filename},
          {"score", chunk.passage.score},
-         {"attributes", Json::object()},
+         {"attributes", try_parse_json(chunk.attributes).value_or(Json::object())},
          {"content", Json::array({Json{{"type", "text"}, {"text", chunk.passage.text}}})}});
   }
   const std::string answer = dump(Json{{"object", "vector_store.search_results.page"},

@@ -19,6 +19,16 @@ std::shared_ptr<Router> App::current_router() const {
   return router_;
 }
 
+void App::set_public_names(std::shared_ptr<const PublicNames> names) {
+  std::lock_guard lock(router_mutex_);
+  public_names_ = std::move(names);
+}
+
+std::shared_ptr<const PublicNames> App::current_public_names() const {
+  std::lock_guard lock(router_mutex_);
+  return public_names_;
+}
+
 namespace {
 
 // Sections a running server does not take over: they need a restart.
@@ -74,6 +84,15 @@ Result<Json> App::reload() {
     }
     providers.emplace(provider_config.name, std::move(provider.value()));
   }
+  // Copilots (instructions files included) are checked before anything changes.
+  if (names_source_.check) {
+    if (Status checked = names_source_.check(*next); !checked.ok()) {
+      Error error = checked.error();
+      error.message = "config not reloaded, nothing changed: " + error.message;
+      KEEL_LOG(kWarn) << error.message;
+      return error;
+    }
+  }
   // Knowledge bases whose entry changed are reopened (before the router, so that a base that
   // cannot be opened leaves everything as it was).
   knowledge::KnowledgeChanges knowledge_changes;
@@ -90,11 +109,26 @@ Result<Json> App::reload() {
   auto router = std::make_shared<Router>(*next, std::move(providers));
   const auto names = router->model_names();
   metrics_.add_models(names);
+  // Every copilot and chat flow is built again from the new config (an instructions file may
+  // have changed while its entry did not); they search the knowledge bases reloaded above.
+  std::shared_ptr<const PublicNames> public_names;
+  if (names_source_.build) {
+    auto built = names_source_.build(*next, *router);
+    if (!built) {
+      // Only a file that changed since check() gets here; the knowledge bases are reloaded.
+      KEEL_LOG(kWarn) << "config reload: copilots and chat flows kept as they were: "
+                      << built.error().message;
+    } else {
+      public_names = std::move(*built);
+    }
+  }
   {
     std::lock_guard lock(router_mutex_);
     router_.swap(router);
+    if (public_names) public_names_.swap(public_names);
   }
-  router.reset();  // the old router lives on in requests that hold it
+  router.reset();  // the old router and names live on in requests that hold them
+  public_names.reset();
   if (knowledge_) knowledge_->ingest_stale_in_background();
   const auto restart = needs_restart(config_, *next);
   KEEL_LOG(kInfo) << "config reloaded from " << config_.source << ": " << names.size()
@@ -105,6 +139,7 @@ Result<Json> App::reload() {
   Json answer = {{"reloaded", true}, {"source", config_.source}};
   answer["models"] = names;
   answer["needs_restart"] = restart;
+  if (const auto served = current_public_names()) answer["public_names"] = served->names();
   answer["knowledge"] = {{"added", knowledge_changes.added},
                          {"reopened", knowledge_changes.reopened},
                          {"removed", knowledge_changes.removed}};

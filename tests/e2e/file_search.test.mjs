@@ -146,13 +146,33 @@ test('file_search: unknown, foreign and bad stores are OpenAI-shaped errors', as
   await assert.rejects(other.responses.create({ model: 'oa-plain', input, tools: [tool()] }),
     (err) => err.status === 404 && err.message.includes(store.id));
   const filters = await postJSON(keel, '/v1/responses',
-    { model: 'oa-plain', input, tools: [tool({ filters: { type: 'eq', key: 'team', value: 'ops' } })] });
+    { model: 'oa-plain', input, tools: [tool({ filters: { type: 'like', key: 'team', value: 'ops' } })] });
   assert.equal(filters.status, 400);
-  assert.equal(errorOf(filters.json).param, 'tools[0].filters');
+  assert.equal(errorOf(filters.json).param, 'tools[0].filters.type');
   const noIds = await postJSON(keel, '/v1/responses', { model: 'oa-plain', input, tools: [{ type: 'file_search' }] });
   assert.equal(noIds.status, 400);
   assert.equal(errorOf(noIds.json).param, 'tools[0].vector_store_ids');
   const tooMany = await postJSON(keel, '/v1/responses', { model: 'oa-plain', input, tools: [tool({ max_num_results: 51 })] });
   assert.equal(tooMany.status, 400);
   assert.equal(errorOf(tooMany.json).param, 'tools[0].max_num_results');
+});
+
+test('file_search filters: only files whose attributes match are searched and cited', { timeout: 30000 }, async () => {
+  await client.vectorStores.files.update(alpha.id, { vector_store_id: store.id, attributes: { team: 'ops', year: 2024 } });
+  await client.vectorStores.files.update(bravo.id, { vector_store_id: store.id, attributes: { team: 'dev', year: 2025 } });
+  const ask = (filters) => client.responses.create({
+    model: 'oa-search', input: 'When does the alpha service restart?', tools: [tool({ filters, max_num_results: 5 })],
+    include: ['file_search_call.results'],
+  });
+  const ops = await ask({ type: 'eq', key: 'team', value: 'ops' });
+  checkAnswer(ops, { results: true });
+  assert.ok(ops.output[0].results.every((r) => r.file_id === alpha.id));
+  assert.deepEqual(ops.output[0].results[0].attributes, { team: 'ops', year: 2024 });
+  const dev = await ask({ type: 'and', filters: [{ type: 'eq', key: 'team', value: 'dev' }, { type: 'gte', key: 'year', value: 2025 }] });
+  assert.ok(dev.output[0].results.length >= 1);
+  assert.ok(dev.output[0].results.every((r) => r.file_id === bravo.id));
+  assert.ok(dev.output[1].content[0].annotations.every((a) => a.file_id === bravo.id));
+  const none = await ask({ type: 'eq', key: 'team', value: 'qa' });
+  assert.deepEqual(none.output[0].results, []);
+  assert.deepEqual(none.output[1].content[0].annotations, []);
 });

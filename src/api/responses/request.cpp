@@ -259,9 +259,8 @@ Status parse_tool(const Json& tool, const std::string& path, const std::string& 
   return Status::Ok();
 }
 
-// {"type": "file_search", "vector_store_ids": [...], "max_num_results"?, "ranking_options"?}.
-// `filters` select by file attributes, which keel's vector store files do not carry: refused
-// rather than ignored.
+// {"type": "file_search", "vector_store_ids": [...], "max_num_results"?, "ranking_options"?,
+// "filters"?} (filters: api/attribute_filter.h).
 Status parse_file_search(const Json& tool, const std::string& path, ResponsesRequest& req) {
   if (req.file_search) {
     return invalid(path + ".type", "only one file_search tool may be given");
@@ -283,9 +282,10 @@ Status parse_file_search(const Json& tool, const std::string& path, ResponsesReq
     }
     options.max_num_results = static_cast<int>(max->get<int64_t>());
   }
-  if (const Json* filters = member(tool, "filters"); filters && !filters->is_null()) {
-    return invalid(path + ".filters",
-                   "filters are not supported by keel: its vector store files carry no attributes");
+  if (const Json* filters = member(tool, "filters")) {
+    auto filter = parse_attribute_filter(*filters, path + ".filters");
+    if (!filter) return filter.error();
+    options.filters = std::move(*filter);
   }
   if (const Json* ranking = member(tool, "ranking_options"); ranking && !ranking->is_null()) {
     if (!ranking->is_object()) return wrong_type(path + ".ranking_options", "an object", *ranking);

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/attribute_filter.h"
 #include "api/chat.h"
 
 namespace keel {
@@ -37,6 +38,7 @@ struct FileSearchOptions {
   // the fused reciprocal-rank scores of /v1/vector_stores/{id}/search.
   double score_threshold = 0;
   bool include_results = false;  // include: ["file_search_call.results"]
+  std::optional<AttributeFilter> filters;  // files whose attributes match (api/attribute_filter.h)
 };
 
 struct ResponsesRequest {

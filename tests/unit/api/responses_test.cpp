@@ -367,7 +367,7 @@ TEST(ResponsesFileSearch, ToolParsedAndItemStreamedAsOpenAIDoes) {
   EXPECT_EQ(parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search",)"
                         R"("vector_store_ids":["vs_1"],"filters":{"type":"eq"}}]})")
                 .param,
-            "tools[0].filters");
+            "tools[0].filters.key");
   EXPECT_EQ(parse_error(R"({"model":"m","input":"x","tools":[{"type":"file_search",)"
                         R"("vector_store_ids":["vs_1"],"max_num_results":0}]})")
                 .param,
