@@ -115,7 +115,9 @@ Json response_object(const ResponsesRequest& req, const std::string& id, int64_t
 }
 
 std::string usage_text(const Usage& usage) {
-  std::string out = R"({"input_tokens":)";
+  std::string out;
+  out.reserve(200);
+  out += R"({"input_tokens":)"sv;
   append_decimal(out, usage.prompt_tokens);
   out += R"(,"input_tokens_details":{"cached_tokens":)"sv;
   append_decimal(out, usage.cached_tokens.value_or(0));
@@ -150,7 +152,7 @@ void echoed_member(std::string& out, const ResponsesRequest& req, const char* ke
   out += ",\""sv;
   out += key;
   out += "\":"sv;
-  if (const Json* value = member(req.echo, key)) {
+  if (const Json* value = req.echo.empty() ? nullptr : member(req.echo, key)) {
     append_json(out, *value);
   } else {
     out += fallback;
@@ -192,7 +194,10 @@ ResponseText::ResponseText(const Json& response) {
 // response_object's members, in its order.
 ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, int64_t created_at,
                            const std::string& status) {
-  std::string text = R"({"id":)";
+  pieces_.reserve(4);
+  std::string text;
+  text.reserve(128);
+  text += R"({"id":)"sv;
   append_json_string_checked(text, id);
   text += R"(,"object":"response","created_at":)"sv;
   append_decimal(text, created_at);
@@ -200,7 +205,9 @@ ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, i
   pieces_.push_back({std::move(text), kStatus});
   pieces_.push_back({R"(,"background":false,"error":)", kError});
   pieces_.push_back({R"(,"incomplete_details":)", kIncompleteDetails});
-  text = R"(,"instructions":)";
+  text.clear();
+  text.reserve(160 + req.instructions.size());
+  text += R"(,"instructions":)"sv;
   string_or_null(text, req.instructions);
   echoed_member(text, req, "max_output_tokens", "null");
   echoed_member(text, req, "max_tool_calls", "null");
@@ -216,6 +223,7 @@ ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, i
 
   std::string& tail = tail_;
   tail.clear();
+  tail.reserve(512);
   echoed_member(tail, req, "parallel_tool_calls", "true");
   tail += R"(,"previous_response_id":)"sv;
   string_or_null(tail, req.previous_response_id);
@@ -256,6 +264,10 @@ ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, i
 }
 
 void ResponseText::append_to(std::string& out, std::string_view output) const {
+  size_t size = out.size() + tail_.size() + output.size() + 160;  // 160: appended keys, brace
+  for (const Piece& piece : pieces_) size += piece.before.size();
+  for (const std::string& value : values_) size += value.size();
+  out.reserve(size);
   for (const Piece& piece : pieces_) {
     out += piece.before;
     out += piece.slot == kOutput ? output : std::string_view(values_[piece.slot]);

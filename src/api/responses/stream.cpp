@@ -105,6 +105,7 @@ std::string* ResponsesStreamEncoder::emit(std::vector<ResponsesEvent>& out, std:
   ResponsesEvent& event = out.emplace_back();
   event.type = type;
   std::string& data = event.data;
+  data.reserve(type.size() + 160);  // most events: ids, indexes and a delta
   data += R"({"type":")"sv;
   data += type;
   data += R"(","sequence_number":)"sv;
@@ -166,7 +167,11 @@ void ResponsesStreamEncoder::item_text(std::string& out, const OpenItem& open, c
 }
 
 std::string ResponsesStreamEncoder::output_text() const {
-  std::string output = "[";
+  size_t size = 2;
+  for (const DoneItem& item : output_) size += item.text.size() + 1;
+  std::string output;
+  output.reserve(size);
+  output += '[';
   for (const DoneItem& item : output_) {
     if (output.size() > 1) output += ',';
     output += item.text;
