@@ -11,7 +11,9 @@
 //  - stream events are numbered 0, 1, 2, ..., every item added is done once, in order, and the
 //    final response's output is the done items;
 //  - a reasoning item keel writes reads back as the same reasoning (reasoning_from_item);
-//  - everything keel serialises is valid UTF-8 (dump_checked).
+//  - everything keel serialises is valid UTF-8 (dump_checked);
+//  - the events and the response object, written as text without a Json DOM, are what json_text
+//    writes of the same values (ResponseText against response_object's dump, too).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,7 +28,7 @@
 namespace {
 
 void check_stream(const keel::ResponsesRequest& request) {
-  keel::ResponsesStreamEncoder encoder(keel::response_object(request, "resp_1", 1, "in_progress"),
+  keel::ResponsesStreamEncoder encoder(keel::ResponseText(request, "resp_1", 1, "in_progress"),
                                        request.custom_tools);
   std::vector<keel::ResponsesEvent> events;
   encoder.begin(events);
@@ -50,7 +52,8 @@ void check_stream(const keel::ResponsesRequest& request) {
   std::vector<std::string> added;
   std::vector<std::string> done;
   for (size_t i = 0; i < events.size(); ++i) {
-    const keel::Json& data = events[i].data;
+    const keel::Json data = events[i].json();
+    FUZZ_CHECK(keel::json_text(data) == events[i].data, "an event's text is not its value's dump");
     FUZZ_CHECK(data["sequence_number"] == i, "sequence numbers are not 0, 1, 2, ...");
     FUZZ_CHECK(data["type"] == events[i].type, "event type and data type differ");
     if (events[i].type == "response.output_item.added") added.push_back(data["item"]["id"]);
@@ -60,6 +63,8 @@ void check_stream(const keel::ResponsesRequest& request) {
   FUZZ_CHECK(added == done, "items added and done differ");
   FUZZ_CHECK(events.back().type == "response.completed", "the stream does not end completed");
   FUZZ_CHECK(encoder.response()["output"].size() == done.size(), "final output lost items");
+  FUZZ_CHECK(keel::json_text(encoder.response()) == encoder.response_text(),
+             "the response's text is not its value's dump");
   const keel::ReasoningPart part = keel::reasoning_from_item(encoder.response()["output"][0]);
   FUZZ_CHECK(part.text == "thinking", "a reasoning item lost its text");
   FUZZ_CHECK(request.instructions.empty() || part.signature == request.instructions,
@@ -89,7 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)keel::chat_request_to_anthropic(request->chat, "claude");
     (void)keel::chat_request_to_gemini(request->chat);
   }
-  dump_checked(keel::response_object(*request, "resp_1", 1, "in_progress"));
+  const std::string object =
+      dump_checked(keel::response_object(*request, "resp_1", 1, "in_progress"));
+  std::string text;
+  keel::ResponseText(*request, "resp_1", 1, "in_progress").append_to(text, "[]");
+  FUZZ_CHECK(text == object, "ResponseText differs from response_object");
   check_stream(*request);
   auto page = keel::item_page(request->input_items, "order=asc&limit=2");
   FUZZ_CHECK(page.ok(), "a page of stored items failed");

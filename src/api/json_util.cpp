@@ -175,18 +175,6 @@ void build_tree(std::string_view text, Json& out, OrderedTreeBuilder& builder) {
 
 // ---- writing -------------------------------------------------------------------------------
 
-namespace {
-
-void append_string_value(std::string& out, const std::string& text) {
-  if (valid_utf8(text)) {
-    append_json_string(out, text);
-  } else {
-    out += Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
-  }
-}
-
-}  // namespace
-
 // RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. The same set that
 // nlohmann's serializer accepts as-is (anything else it repairs under error_handler replace).
 bool valid_utf8(std::string_view text) {
@@ -284,6 +272,14 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+void append_json_string_checked(std::string& out, std::string_view text) {
+  if (valid_utf8(text)) {
+    append_json_string(out, text);
+  } else {
+    out += Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
 void append_json(std::string& out, const Json& value) {
   switch (value.type()) {
     case Json::value_t::null:
@@ -299,7 +295,7 @@ void append_json(std::string& out, const Json& value) {
       append_decimal(out, value.get<uint64_t>());
       break;
     case Json::value_t::string:
-      append_string_value(out, value.get_ref<const std::string&>());
+      append_json_string_checked(out, value.get_ref<const std::string&>());
       break;
     case Json::value_t::array: {
       out += '[';
@@ -318,7 +314,7 @@ void append_json(std::string& out, const Json& value) {
       for (const auto& [key, member] : value.get_ref<const Json::object_t&>()) {
         if (!first) out += ',';
         first = false;
-        append_string_value(out, key);
+        append_json_string_checked(out, key);
         out += ':';
         append_json(out, member);
       }

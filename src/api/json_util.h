@@ -60,6 +60,8 @@ bool valid_utf8(std::string_view text);
 // escapes, \u00XX (lower-case hex) for other control characters, everything else as it is.
 // Only for valid UTF-8 (see valid_utf8).
 void append_json_string(std::string& out, std::string_view text);
+// The same for any bytes: invalid UTF-8 is repaired as json_text repairs it (U+FFFD).
+void append_json_string_checked(std::string& out, std::string_view text);
 
 // ---- building values -----------------------------------------------------------------------
 // Json keeps an object's members in their order (a client's schema says "reason, then answer"),

@@ -97,7 +97,7 @@ std::vector<StoredItem> to_stored(const Json& items) {
 }
 
 void append_events(const std::vector<ResponsesEvent>& events, std::string& out) {
-  for (const auto& event : events) append_sse_frame(out, dump(event.data), event.type);
+  for (const auto& event : events) append_sse_frame(out, event.data, event.type);
 }
 
 // The client's side of a streamed response: the encoder's events as SSE. An Error event (a
@@ -231,7 +231,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   }
 
   const std::string id = new_id("resp_");
-  ResponsesStreamEncoder encoder(response_object(req, id, unix_seconds(), "in_progress"),
+  ResponsesStreamEncoder encoder(ResponseText(req, id, unix_seconds(), "in_progress"),
                                  req.custom_tools, req.namespaced);
   ResponsesSseSink stream_sink(response, encoder, record.id);
   std::unique_ptr<FileSearch> file_search;
@@ -286,7 +286,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
       std::vector<ResponsesEvent> events;
       encoder.finish(events);
       Headers headers{{"x-request-id", record.id}};
-      co_await response.send(200, kJson, dump(encoder.response()), headers);
+      co_await response.send(200, kJson, encoder.response_text(), headers);
     }
   }
   co_await settle(response, outcome, record, ApiFormat::kOpenAI);
@@ -303,13 +303,14 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     stored.previous_id = req.previous_response_id;
     stored.conversation_id = req.conversation_id;
     stored.input_items = dump(req.input_items);
-    stored.body = dump(encoder.response());
+    stored.body = encoder.response_text();
     if (auto status = store_->put_response(stored); !status) store_failed(status.error());
   }
   if (seen && !req.conversation_id.empty()) {
     std::vector<StoredItem> items = to_stored(req.input_items);
-    for (StoredItem& item : to_stored(encoder.response()["output"]))
-      items.push_back(std::move(item));
+    for (auto& [item_id, text] : encoder.output_items()) {
+      items.push_back({std::move(item_id), std::move(text)});
+    }
     if (auto status = store_->append_conversation_items(req.conversation_id, items); !status) {
       store_failed(status.error());
     }

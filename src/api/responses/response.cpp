@@ -8,6 +8,9 @@
 #include "core/text.h"
 
 namespace keel {
+
+using namespace std::string_view_literals;
+
 namespace {
 
 // The request's value of `key`, or `fallback` when the client did not give one.
@@ -111,16 +114,178 @@ Json response_object(const ResponsesRequest& req, const std::string& id, int64_t
   return response;
 }
 
-Json usage_to_wire(const Usage& usage) {
-  Json wire = Json::object();
-  wire["input_tokens"] = usage.prompt_tokens;
-  wire["input_tokens_details"] = {{"cached_tokens", usage.cached_tokens.value_or(0)},
-                                  {"cache_write_tokens", usage.cache_creation_tokens.value_or(0)}};
-  wire["output_tokens"] = usage.completion_tokens;
-  wire["output_tokens_details"] = {{"reasoning_tokens", 0}};
-  wire["total_tokens"] =
-      usage.total_tokens ? usage.total_tokens : usage.prompt_tokens + usage.completion_tokens;
-  return wire;
+std::string usage_text(const Usage& usage) {
+  std::string out;
+  out.reserve(200);
+  out += R"({"input_tokens":)"sv;
+  append_decimal(out, usage.prompt_tokens);
+  out += R"(,"input_tokens_details":{"cached_tokens":)"sv;
+  append_decimal(out, usage.cached_tokens.value_or(0));
+  out += R"(,"cache_write_tokens":)"sv;
+  append_decimal(out, usage.cache_creation_tokens.value_or(0));
+  out += R"(},"output_tokens":)"sv;
+  append_decimal(out, usage.completion_tokens);
+  out += R"(,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":)"sv;
+  append_decimal(
+      out, usage.total_tokens ? usage.total_tokens : usage.prompt_tokens + usage.completion_tokens);
+  out += '}';
+  return out;
+}
+
+// --- the response object as text ------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kSlotKeys[ResponseText::kSlots] = {
+    "output", "status", "error", "incomplete_details", "usage", "completed_at"};
+
+int slot_of(std::string_view key) {
+  for (int slot = 0; slot < ResponseText::kSlots; ++slot) {
+    if (key == kSlotKeys[slot]) return slot;
+  }
+  return -1;
+}
+
+// `,"key":` then the request's value of `key`, or `fallback` (JSON text) when it has none.
+void echoed_member(std::string& out, const ResponsesRequest& req, const char* key,
+                   std::string_view fallback) {
+  out += ",\""sv;
+  out += key;
+  out += "\":"sv;
+  if (const Json* value = req.echo.empty() ? nullptr : member(req.echo, key)) {
+    append_json(out, *value);
+  } else {
+    out += fallback;
+  }
+}
+
+// A string member, or null when `value` is empty.
+void string_or_null(std::string& out, std::string_view value) {
+  if (value.empty()) {
+    out += "null"sv;
+  } else {
+    append_json_string_checked(out, value);
+  }
+}
+
+}  // namespace
+
+ResponseText::ResponseText(const Json& response) {
+  bool first = true;
+  if (!response.is_object()) return;
+  for (const auto& [key, value] : response.items()) {
+    if (!first) tail_ += ',';
+    first = false;
+    append_json_string_checked(tail_, key);
+    tail_ += ':';
+    const int slot = slot_of(key);
+    if (slot < 0) {
+      append_json(tail_, value);
+      continue;
+    }
+    // The output is the encoder's (its items from the first on).
+    if (slot != kOutput) values_[slot] = json_text(value);
+    placed_[slot] = true;
+    pieces_.push_back({std::move(tail_), static_cast<Slot>(slot)});
+    tail_.clear();
+  }
+}
+
+// response_object's members, in its order.
+ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, int64_t created_at,
+                           const std::string& status) {
+  pieces_.reserve(4);
+  std::string text;
+  text.reserve(128);
+  text += R"({"id":)"sv;
+  append_json_string_checked(text, id);
+  text += R"(,"object":"response","created_at":)"sv;
+  append_decimal(text, created_at);
+  text += R"(,"status":)"sv;
+  pieces_.push_back({std::move(text), kStatus});
+  pieces_.push_back({R"(,"background":false,"error":)", kError});
+  pieces_.push_back({R"(,"incomplete_details":)", kIncompleteDetails});
+  text.clear();
+  text.reserve(160 + req.instructions.size());
+  text += R"(,"instructions":)"sv;
+  string_or_null(text, req.instructions);
+  echoed_member(text, req, "max_output_tokens", "null");
+  echoed_member(text, req, "max_tool_calls", "null");
+  text += R"(,"model":)"sv;
+  append_json_string_checked(text, req.chat.model);
+  text += R"(,"output":)"sv;
+  pieces_.push_back({std::move(text), kOutput});
+  for (Slot slot : {kStatus, kError, kIncompleteDetails, kOutput}) placed_[slot] = true;
+  values_[kStatus].clear();
+  append_json_string_checked(values_[kStatus], status);
+  values_[kError] = "null";
+  values_[kIncompleteDetails] = "null";
+
+  std::string& tail = tail_;
+  tail.clear();
+  tail.reserve(512);
+  echoed_member(tail, req, "parallel_tool_calls", "true");
+  tail += R"(,"previous_response_id":)"sv;
+  string_or_null(tail, req.previous_response_id);
+  if (!req.conversation_id.empty()) {
+    tail += R"(,"conversation":{"id":)"sv;
+    append_json_string_checked(tail, req.conversation_id);
+    tail += '}';
+  }
+  echoed_member(tail, req, "reasoning", R"({"effort":null,"summary":null})");
+  echoed_member(tail, req, "service_tier", R"("default")");
+  tail += req.store ? R"(,"store":true)"sv : R"(,"store":false)"sv;
+  echoed_member(tail, req, "temperature", "1.0");
+  // text: the client's object, its format and verbosity defaulted.
+  const Json* given = member(req.echo, "text");
+  if (!given || !given->is_object()) {
+    tail += R"(,"text":{"format":{"type":"text"},"verbosity":"medium"})"sv;
+  } else if (given->contains("format") && given->contains("verbosity")) {
+    tail += R"(,"text":)"sv;
+    append_json(tail, *given);
+  } else {
+    Json text_object = *given;
+    if (!text_object.contains("format")) text_object["format"] = {{"type", "text"}};
+    if (!text_object.contains("verbosity")) text_object["verbosity"] = "medium";
+    tail += R"(,"text":)"sv;
+    append_json(tail, text_object);
+  }
+  echoed_member(tail, req, "tool_choice", R"("auto")");
+  echoed_member(tail, req, "tools", "[]");
+  echoed_member(tail, req, "top_logprobs", "0");
+  echoed_member(tail, req, "top_p", "1.0");
+  echoed_member(tail, req, "truncation", R"("disabled")");
+  // user, prompt_cache_key and safety_identifier only when given (optional, not nullable).
+  if (member(req.echo, "user")) echoed_member(tail, req, "user", "");
+  echoed_member(tail, req, "metadata", "{}");
+  for (const char* key : {"prompt_cache_key", "safety_identifier"}) {
+    if (member(req.echo, key)) echoed_member(tail, req, key, "");
+  }
+}
+
+void ResponseText::append_to(std::string& out, std::string_view output) const {
+  size_t size = out.size() + tail_.size() + output.size() + 160;  // 160: appended keys, brace
+  for (const Piece& piece : pieces_) size += piece.before.size();
+  for (const std::string& value : values_) size += value.size();
+  out.reserve(size);
+  for (const Piece& piece : pieces_) {
+    out += piece.before;
+    out += piece.slot == kOutput ? output : std::string_view(values_[piece.slot]);
+  }
+  out += tail_;
+  bool first = pieces_.empty() && tail_ == "{";
+  for (int slot = 0; slot < kSlots; ++slot) {
+    const std::string_view value = slot == kOutput ? output : std::string_view(values_[slot]);
+    // An output not in the object: Json's operator[] added it with the first item.
+    if (placed_[slot] || value.empty() || (slot == kOutput && value == "[]")) continue;
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += kSlotKeys[slot];
+    out += "\":"sv;
+    out += value;
+  }
+  out += '}';
 }
 
 Json response_error(const Error& error) {

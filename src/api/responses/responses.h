@@ -4,13 +4,14 @@
 // request and its items -> ChatRequest), response.cpp (the response object, items, lists,
 // errors), stream.cpp (ChatEvents -> the response.* event stream and the final response).
 //
-//   auto req = parse_responses_request(body);                  // 400 with param on bad input
-//   Json history = stored items ...;                            // previous_response_id /
-//   conversation auto status = build_messages(*req, history);                // req->chat.messages
-//   filled ResponsesStreamEncoder enc(response_object(*req, id, created, "in_progress"),
-//   req->custom_tools); enc.begin(events); for (ChatEvent e : stream) enc.encode(e, events);
-//   enc.finish(events); enc.response();                                             // the final
-//   response object
+//   auto req = parse_responses_request(body);        // 400 with param on bad input
+//   build_messages(*req, history);                   // stored items (previous_response_id)
+//   ResponsesStreamEncoder enc(ResponseText(*req, id, created, "in_progress"),
+//                              req->custom_tools);
+//   enc.begin(events);
+//   for (const ChatEvent& e : stream) enc.encode(e, events);  // events: SSE name + JSON text
+//   enc.finish(events);
+//   send(enc.response_text());                       // the final response object
 #pragma once
 
 #include <cstdint>
@@ -104,11 +105,12 @@ ReasoningPart reasoning_from_item(const Json& item);
 
 // --- the response object ----------------------------------------------------------------------
 
-// The response object with `status` and an empty output, the request's settings echoed.
+// The response object with `status` and an empty output, the request's settings echoed, as a
+// Json (the server writes it as text: ResponseText below; tests and fuzz compare the two).
 Json response_object(const ResponsesRequest& req, const std::string& id, int64_t created_at,
                      const std::string& status);
-// ResponseUsage for `usage`.
-Json usage_to_wire(const Usage& usage);
+// ResponseUsage for `usage`, as JSON text.
+std::string usage_text(const Usage& usage);
 // A citation as a file_citation annotation on an output_text whose text begins `text_base`
 // code points into the answer (stream.cpp).
 Json file_citation_to_wire(const Citation& citation, int64_t text_base);
@@ -129,18 +131,55 @@ Json conversation_object(const std::string& id, int64_t created_at, const Json& 
 
 struct ResponsesEvent {
   std::string type;  // "response.created", ...: the SSE event name and the data's "type"
-  Json data;
+  std::string data;  // the event as JSON text: "type", "sequence_number", then its members
+  Json json() const;  // `data` parsed (for tests and checks)
+};
+
+// The response object as text around the members that a turn changes (the slots), so that no
+// Json DOM is built per request: what the request fixed is written once. Slots the object did not
+// have are added at its end, in slot order, once they have a value: where Json's operator[] added
+// them, since the encoder sets them in that order.
+class ResponseText {
+ public:
+  enum Slot { kOutput, kStatus, kError, kIncompleteDetails, kUsage, kCompletedAt, kSlots };
+  ResponseText() = default;
+  // Any object, its members in order (tests build small ones).
+  explicit ResponseText(const Json& response);
+  // response_object(req, id, created_at, status), byte for byte what json_text writes of it.
+  ResponseText(const ResponsesRequest& req, const std::string& id, int64_t created_at,
+               const std::string& status);
+  // A slot's value as JSON text; "" leaves the member out.
+  void set(Slot slot, std::string json_text) { values_[slot] = std::move(json_text); }
+  // The object with `output` (the output array's JSON text) in the output slot. The object's
+  // own output (ResponseText(const Json&)) is not kept: the encoder's items replace it.
+  void append_to(std::string& out, std::string_view output) const;
+
+ private:
+  struct Piece {
+    std::string before;  // the text before the slot's value, its key included
+    Slot slot;
+  };
+  std::vector<Piece> pieces_;
+  std::string tail_ = "{";  // after the last slot, without the closing brace
+  std::string values_[kSlots];
+  bool placed_[kSlots] = {};
 };
 
 // Native events -> Responses stream events in OpenAI's order, with sequence numbers, ids stable
-// from response.created to response.completed. It also builds the final response object, so
-// that a request that did not stream gets the very same output.
+// from response.created to response.completed. It also writes the final response object, so
+// that a request that did not stream gets the very same output. Events and the object are
+// written as text directly (as OpenAIStreamEncoder does for chat), not through a Json DOM.
 class ResponsesStreamEncoder {
  public:
-  // `response`: response_object(..., "in_progress").
+  // `response`: ResponseText(req, id, created_at, "in_progress").
   ResponsesStreamEncoder(
-      Json response, std::set<std::string> custom_tools,
+      ResponseText response, std::set<std::string> custom_tools,
       std::map<std::string, std::pair<std::string, std::string>> namespaced = {});
+  // `response`: response_object(..., "in_progress") or any object with an `output` array.
+  ResponsesStreamEncoder(const Json& response, std::set<std::string> custom_tools,
+                         std::map<std::string, std::pair<std::string, std::string>> namespaced = {})
+      : ResponsesStreamEncoder(ResponseText(response), std::move(custom_tools),
+                               std::move(namespaced)) {}
   // response.created, response.in_progress.
   void begin(std::vector<ResponsesEvent>& out);
   // Error events are not handled here: call fail().
@@ -164,41 +203,61 @@ class ResponsesStreamEncoder {
   // No events from now on, only the response object: for a response that is not streamed,
   // which would drop them (three copies of the response object among them).
   void quiet() { quiet_ = true; }
-  // The response object as last sent (final after finish/fail/cancel).
-  const Json& response() const { return response_; }
+  // The response object as last sent (final after finish/fail/cancel), as JSON text.
+  std::string response_text() const;
+  // The same parsed; the reference holds until the response changes.
+  const Json& response() const;
+  // The output items done so far: {id, JSON text} each, in output order (for the store).
+  std::vector<std::pair<std::string, std::string>> output_items() const;
   bool begun() const { return begun_; }
 
  private:
+  enum class ItemType { kMessage, kFunctionCall, kCustomToolCall, kReasoning };
   struct OpenItem {
     size_t output_index = 0;
+    ItemType type = ItemType::kMessage;
+    std::string id;
     int reasoning_index = -1;  // a reasoning item: its native index; -1 for other items
     ReasoningPart reasoning;   // a reasoning item's opaque part (text grows in `text`)
-    Json item;            // the item as it stands; arguments / input grow in `text`
-    std::string text;     // a message's text, a call's arguments
-    int tool_index = -1;  // a call's index among the turn's calls; -1 for a message
-    bool custom = false;  // a custom_tool_call
+    std::string text;          // a message's text, a call's arguments, a reasoning summary
+    int tool_index = -1;       // a call's index among the turn's calls; -1 for a message
+    std::string call_id;       // a call's
+    std::string name;          // a call's, without its namespace
+    std::string namespace_name;        // a call's namespace; "" when none
     int64_t text_base = 0;             // code points of the answer's text before this message's
     Json annotations = Json::array();  // file_citation annotations on its output_text
   };
-  Json& emit(std::vector<ResponsesEvent>& out, const char* type);
-  Json& emit_for(std::vector<ResponsesEvent>& out, const char* type, const OpenItem& open);
-  void open_item(Json item, int tool_index, bool custom, std::vector<ResponsesEvent>& out);
+  struct DoneItem {
+    std::string id;
+    std::string text;  // the item as JSON text
+    Json item;         // a file_search_call item (changed by file_search_end); else null
+  };
+  std::string* emit(std::vector<ResponsesEvent>& out, std::string_view type);
+  std::string* emit_for(std::vector<ResponsesEvent>& out, std::string_view type,
+                        std::string_view item_id, size_t output_index);
+  void item_text(std::string& out, const OpenItem& open, const char* status, bool done,
+                 std::string_view value) const;
+  std::string output_text() const;  // the output array
+  void open_item(OpenItem item, std::vector<ResponsesEvent>& out);
   OpenItem& reasoning_item(int reasoning_index, std::vector<ResponsesEvent>& out);
-  void close_reasoning(OpenItem& open, Json& item, std::vector<ResponsesEvent>& out);
   void close_items(const char* status, std::vector<ResponsesEvent>& out);
   void end(const char* type, std::vector<ResponsesEvent>& out);
+  void response_event(std::vector<ResponsesEvent>& out, std::string_view type);
+  void set_status(const char* status);
 
-  Json response_;
+  ResponseText response_;
   std::set<std::string> custom_tools_;
   std::map<std::string, std::pair<std::string, std::string>> namespaced_;
   int64_t sequence_ = 0;
   int64_t text_points_ = 0;  // code points of all text so far (citations count in it)
   bool begun_ = false;
   bool quiet_ = false;
-  Json scratch_;                // what emit() hands out when quiet
-  std::vector<OpenItem> open_;  // items added and not yet done, in output order
+  std::vector<OpenItem> open_;    // items added and not yet done, in output order
+  std::vector<DoneItem> output_;  // the response's output
   FinishReason finish_ = FinishReason::kNone;
   Usage usage_;
+  mutable std::string parsed_text_;  // what parsed_ was parsed from
+  mutable Json parsed_;
 };
 
 }  // namespace keel

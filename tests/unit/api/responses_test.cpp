@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -117,44 +118,115 @@ TEST(ResponsesGolden, RequestsToUpstream) {
 // Stream cases: <case>.request.json and <case>.events.jsonl (native events, as the providers
 // make them) -> <case>.stream.jsonl (the Responses events, ids and clock normalised). The
 // response a non-streamed request gets is the last event's response.
+// The events of a stream case, as the encoder writes them; `quiet` for a request that does not
+// stream (no events, the final response only).
+std::vector<ResponsesEvent> encode_case(const std::string& name, ResponsesStreamEncoder& encoder) {
+  std::vector<ResponsesEvent> events;
+  encoder.begin(events);
+  for (const Json& line : read_jsonl(kDir / (name + ".events.jsonl"))) {
+    if (const Json* error = member(line, "error")) {
+      encoder.fail(Error(ErrorCode::kUnavailable, optional_string(*error, "message")), events);
+      return events;
+    }
+    encoder.encode(event_from_json(line), events);
+  }
+  encoder.finish(events);
+  return events;
+}
+
 TEST(ResponsesGolden, EventsToStream) {
   const auto names = cases_with(kDir, "events.jsonl");
   ASSERT_GE(names.size(), 4u);
   for (const auto& name : names) {
     SCOPED_TRACE(name);
     ResponsesRequest req = parse_ok(read_text(kDir / (name + ".request.json")));
-    ResponsesStreamEncoder encoder(response_object(req, "resp_golden", kCreated, "in_progress"),
+    ResponsesStreamEncoder encoder(ResponseText(req, "resp_golden", kCreated, "in_progress"),
                                    req.custom_tools);
-    std::vector<ResponsesEvent> events;
-    encoder.begin(events);
-    for (const Json& line : read_jsonl(kDir / (name + ".events.jsonl"))) {
-      if (const Json* error = member(line, "error")) {
-        encoder.fail(Error(ErrorCode::kUnavailable, optional_string(*error, "message")), events);
-      } else {
-        encoder.encode(event_from_json(line), events);
-      }
-    }
-    if (events.back().type != "response.failed") encoder.finish(events);
+    const std::vector<ResponsesEvent> events = encode_case(name, encoder);
     Normaliser normalise;
     Json stream = Json::array();
+    std::vector<std::string> lines;
     for (size_t i = 0; i < events.size(); ++i) {
-      EXPECT_EQ(events[i].data["sequence_number"], i);
-      EXPECT_EQ(events[i].data["type"], events[i].type);
+      const Json data = events[i].json();
+      // Written as json_text writes the same value (no DOM behind it any more).
+      EXPECT_EQ(events[i].data, json_text(data));
+      EXPECT_EQ(data["sequence_number"], i);
+      EXPECT_EQ(data["type"], events[i].type);
       if (const auto* schemas = openai_schemas()) {
         const std::string schema = event_schema(events[i].type);
         ASSERT_FALSE(schema.empty()) << events[i].type;
-        EXPECT_SCHEMA(schemas, events[i].data, schema);
+        EXPECT_SCHEMA(schemas, data, schema);
       }
-      stream.push_back(normalise(events[i].data));
+      stream.push_back(normalise(data));
+      lines.push_back(stream.back().dump());
     }
-    EXPECT_EQ(events.back().data["response"], encoder.response());
+    EXPECT_EQ(events.back().json()["response"], encoder.response());
+    EXPECT_EQ(encoder.response_text(), json_text(encoder.response()));
     const fs::path expected = kDir / (name + ".stream.jsonl");
     if (std::getenv("KEEL_GOLDEN_WRITE")) {
       std::ofstream out(expected);
-      for (const Json& event : stream) out << event.dump() << "\n";
+      for (const std::string& line : lines) out << line << "\n";
     }
     EXPECT_EQ(by_value(stream), by_value(Json(read_jsonl(expected))));
+    // Byte for byte, members in order: the goldens were written from Json objects built member
+    // by member, as the encoder built them before it wrote text.
+    std::istringstream golden(read_text(expected));
+    std::string line;
+    for (size_t i = 0; std::getline(golden, line); ++i) {
+      ASSERT_LT(i, lines.size());
+      EXPECT_EQ(lines[i], line) << "event " << i;
+    }
+
+    // A request that does not stream gets the very same response.
+    ResponsesStreamEncoder quiet(ResponseText(req, "resp_golden", kCreated, "in_progress"),
+                                 req.custom_tools);
+    quiet.quiet();
+    EXPECT_TRUE(encode_case(name, quiet).empty());
+    Normaliser normalise_quiet;
+    EXPECT_EQ(normalise_quiet(quiet.response()).dump(), stream.back()["response"].dump());
   }
+}
+
+// The response object as text (ResponseText) is what json_text writes of response_object, byte
+// for byte, for the golden requests and for requests that echo every optional member.
+TEST(ResponsesGolden, ResponseTextIsTheObjectsDump) {
+  std::vector<std::string> bodies;
+  for (const auto& name : cases_with(kDir, "request.json")) {
+    bodies.push_back(read_text(kDir / (name + ".request.json")));
+  }
+  bodies.push_back(R"({"model":"m","input":"x","store":false,"user":"u","metadata":{"k":"v"},)"
+                   R"("prompt_cache_key":"p","safety_identifier":"s","conversation":"conv_1",)"
+                   R"("instructions":"say \"hi\"\n","temperature":0.25,"top_p":0.5,)"
+                   R"("text":{"format":{"type":"json_object"}},"parallel_tool_calls":false,)"
+                   R"("max_output_tokens":7,"max_tool_calls":2,"truncation":"auto",)"
+                   R"("service_tier":"flex","top_logprobs":3,"reasoning":{"effort":"low"}})");
+  bodies.push_back(R"({"model":"m\u00e9","input":"x","previous_response_id":"resp_0",)"
+                   R"("text":{"verbosity":"low"},"temperature":1,"metadata":null,"user":null})");
+  bodies.push_back(
+      R"({"model":"m","input":"x","text":{"format":{"type":"text"},)"
+      R"("verbosity":"high"},"tool_choice":"none","include":["reasoning.encrypted_content"]})");
+  for (const std::string& body : bodies) {
+    SCOPED_TRACE(body);
+    ResponsesRequest req = parse_ok(body);
+    for (const char* status : {"in_progress", "completed"}) {
+      std::string text;
+      ResponseText(req, "resp_1", kCreated, status).append_to(text, "[]");
+      EXPECT_EQ(text, json_text(response_object(req, "resp_1", kCreated, status)));
+    }
+  }
+  // Any object: its members in order, the slots in their places or added at the end.
+  const Json given = Json::parse(R"({"id":"r","output":[],"x":[1,{"y":null}],"status":"s"})");
+  ResponseText text(given);
+  std::string out;
+  text.append_to(out, "[]");
+  EXPECT_EQ(out, json_text(given));
+  text.set(ResponseText::kError, R"({"code":"server_error"})");
+  text.set(ResponseText::kCompletedAt, "5");
+  out.clear();
+  text.append_to(out, "[1]");
+  EXPECT_EQ(
+      out,
+      R"({"id":"r","output":[1],"x":[1,{"y":null}],"status":"s","error":{"code":"server_error"},"completed_at":5})");
 }
 
 Error parse_error(const std::string& body) {
@@ -348,17 +420,17 @@ TEST(ResponsesFileSearch, ToolParsedAndItemStreamedAsOpenAIDoes) {
   ASSERT_EQ(output.size(), 2u);
   EXPECT_EQ(output[0]["status"], "completed");
   EXPECT_EQ(output[0]["results"], results);
-  EXPECT_EQ(events[5].data["output_index"], 0);
-  EXPECT_EQ(events[7].data["output_index"], 1);
+  EXPECT_EQ(events[5].json()["output_index"], 0);
+  EXPECT_EQ(events[7].json()["output_index"], 1);
   const Json annotation = output[1]["content"][0]["annotations"][0];
   EXPECT_EQ(
       annotation,
       Json::parse(R"({"type":"file_citation","file_id":"file-1","filename":"a.md","index":12})"));
   if (const auto* schemas = openai_schemas()) {
     EXPECT_SCHEMA(schemas, output[0], "FileSearchToolCall");
-    EXPECT_SCHEMA(schemas, events[3].data, "ResponseFileSearchCallInProgressEvent");
-    EXPECT_SCHEMA(schemas, events[4].data, "ResponseFileSearchCallSearchingEvent");
-    EXPECT_SCHEMA(schemas, events[5].data, "ResponseFileSearchCallCompletedEvent");
+    EXPECT_SCHEMA(schemas, events[3].json(), "ResponseFileSearchCallInProgressEvent");
+    EXPECT_SCHEMA(schemas, events[4].json(), "ResponseFileSearchCallSearchingEvent");
+    EXPECT_SCHEMA(schemas, events[5].json(), "ResponseFileSearchCallCompletedEvent");
     EXPECT_SCHEMA(schemas, encoder.response(), "Response");
   }
 

@@ -108,9 +108,10 @@ TEST(CitationWire, ResponsesFileCitation) {
   for (const auto& event : events) {
     if (event.type != "response.output_text.annotation.added") continue;
     ++added;
-    EXPECT_EQ(event.data["annotation_index"], 0);
-    EXPECT_EQ(event.data["content_index"], 0);
-    EXPECT_EQ(event.data["annotation"], expected);
+    const Json data = event.json();
+    EXPECT_EQ(data["annotation_index"], 0);
+    EXPECT_EQ(data["content_index"], 0);
+    EXPECT_EQ(data["annotation"], expected);
   }
   EXPECT_EQ(added, 1);
   const Json& part = encoder.response()["output"][0]["content"][0];
