@@ -96,15 +96,8 @@ Status refuse_unsupported(const Json& body) {
   return Status::Ok();
 }
 
+// The members after `model`, which read_request_body read.
 Status parse_completion_object(const Json& body, ChatRequest& req) {
-  if (!body.is_object()) {
-    return invalid("", std::string("request body must be a JSON object, got ") + describe(body));
-  }
-  const Json* model = member(body, "model");
-  if (!model) return invalid("model", "model is required");
-  if (!model->is_string()) return wrong_type("model", "a string", *model);
-  if (str(*model).empty()) return invalid("model", "model must not be empty");
-  req.model = str(*model);
   if (auto st = parse_prompt(body, req); !st.ok()) return st;
   if (auto st = refuse_unsupported(body); !st.ok()) return st;
 

@@ -101,8 +101,18 @@ Result<ChatRequest> read_request_body(std::string_view body,
   try {
     auto json = parse_json(body, ErrorCode::kInvalidArgument, "request body");
     if (!json) return json.error();
+    const Json& object = *json;
     ChatRequest req;
-    if (auto st = read_object(*json, req); !st.ok()) return st.error();
+    if (!object.is_object()) {
+      return invalid("",
+                     std::string("request body must be a JSON object, got ") + describe(object));
+    }
+    const Json* model = member(object, "model");
+    if (!model) return invalid("model", "model is required");
+    if (!model->is_string()) return wrong_type("model", "a string", *model);
+    if (str(*model).empty()) return invalid("model", "model must not be empty");
+    req.model = str(*model);
+    if (auto st = read_object(object, req); !st.ok()) return st.error();
     return req;
   } catch (const std::exception& e) {
     return Error(ErrorCode::kInvalidArgument,

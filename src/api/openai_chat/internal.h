@@ -39,8 +39,9 @@ Status read_sampling(const Json& body, Sampling& sampling);
 // stream and stream_options.include_usage.
 Status read_stream(const Json& body, ChatRequest& req);
 
-// A client's body as JSON, its object read into a ChatRequest by `read_object`; any throw on
-// the way is a 400, the last line of defence of a parser of untrusted bytes.
+// A client's body as JSON: an object with a non-empty string `model`, the rest read into the
+// ChatRequest by `read_object`; any throw on the way is a 400, the last line of defence of a
+// parser of untrusted bytes.
 Result<ChatRequest> read_request_body(std::string_view body,
                                       Status (*read_object)(const Json&, ChatRequest&));
 

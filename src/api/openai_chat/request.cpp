@@ -390,16 +390,8 @@ void set_max_tokens(ChatRequest& req, std::optional<int64_t> max_tokens,
   if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
 }
 
+// The members after `model`, which read_request_body read.
 Status parse_chat_object(const Json& body, ChatRequest& req) {
-  if (!body.is_object()) {
-    return invalid("", std::string("request body must be a JSON object, got ") + describe(body));
-  }
-  const Json* model = member(body, "model");
-  if (!model) return invalid("model", "model is required");
-  if (!model->is_string()) return wrong_type("model", "a string", *model);
-  if (str(*model).empty()) return invalid("model", "model must not be empty");
-  req.model = str(*model);
-
   const Json* messages = member(body, "messages");
   if (!messages) return invalid("messages", "messages is required");
   if (!messages->is_array()) return wrong_type("messages", "an array", *messages);

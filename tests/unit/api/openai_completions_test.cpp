@@ -10,6 +10,15 @@
 namespace keel {
 namespace {
 
+Usage counts(int64_t prompt, int64_t completion) {
+  Usage usage;
+  usage.prompt_tokens = prompt;
+  usage.completion_tokens = completion;
+  usage.total_tokens = prompt + completion;
+  usage.present = true;
+  return usage;
+}
+
 TEST(CompletionRequest, PromptBecomesOneRawUserMessage) {
   auto req = parse_completion_request(
       R"({"model":"m","prompt":"Once upon a time","temperature":0,"top_p":0.5,"stop":"\n",)"
@@ -101,9 +110,11 @@ TEST(CompletionResponse, WholeAnswer) {
   resp.model = "m";
   resp.created = 1700000000;
   resp.message.role = Role::kAssistant;
-  resp.message.content.push_back({ContentPart::Type::kText, ", there was"});
+  ContentPart part;
+  part.text = ", there was";
+  resp.message.content.push_back(part);
   resp.finish = FinishReason::kLength;
-  resp.usage = {4, 3, 7};
+  resp.usage = counts(4, 3);
   EXPECT_EQ(
       completion_response_to_wire(resp).dump(),
       R"({"id":"cmpl-1","object":"text_completion","created":1700000000,"model":"m",)"
@@ -122,7 +133,7 @@ TEST(CompletionStream, ChunksThenFinishThenUsage) {
   encoder.encode(ChatEvent::tool_call_start(0, "call_1", "f"), out);
   encoder.encode(ChatEvent::text_delta(" was"), out);
   encoder.encode(ChatEvent::finished(FinishReason::kStop), out);
-  encoder.encode(ChatEvent::usage_event({4, 2, 6}), out);
+  encoder.encode(ChatEvent::usage_event(counts(4, 2)), out);
   ASSERT_EQ(out.size(), 4u);
   const char* head =
       R"({"id":"cmpl-1","object":"text_completion","created":1700000000,"model":"m",)";
@@ -138,7 +149,7 @@ TEST(CompletionStream, ChunksThenFinishThenUsage) {
 
   CompletionStreamEncoder quiet("cmpl-2", "m", 0, /*include_usage=*/false);
   out.clear();
-  quiet.encode(ChatEvent::usage_event({4, 2, 6}), out);
+  quiet.encode(ChatEvent::usage_event(counts(4, 2)), out);
   EXPECT_TRUE(out.empty());
 }
 
