@@ -6,7 +6,7 @@
 # warm-up, then `wrk -c1` drives it for SECONDS with instrumentation on; each thread's total is
 # divided by wrk's request count.
 #
-#   bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow|shadow-stream] [SECONDS]
+#   bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow|shadow-stream|prompt] [SECONDS]
 #                                       # e.g. A/B: run it for each binary
 #   CG_KEEP=DIR bench/callgrind.sh ...  # also copy callgrind's output files to DIR, for
 #                                       # callgrind_annotate
@@ -14,7 +14,7 @@
 # Needs valgrind, wrk, curl and node. Prints one line per thread (the io thread is usually -01,
 # the request log's writer -02).
 set -euo pipefail
-BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow|shadow-stream] [SECONDS]}
+BIN=${1:?usage: bench/callgrind.sh KEEL_BIN [plain|stream|responses|responses-stream|shadow|shadow-stream|prompt] [SECONDS]}
 MODE=${2:-plain}
 SECS=${3:-8}
 W=$(mktemp -d)
@@ -60,7 +60,29 @@ models:
     targets: [{provider: mock-stream, model: m}]
     shadow: {model: bench-candidate, percent: 100}
   - {name: bench-candidate, retries: 0, targets: [{provider: mock, model: m}]}
+# prompt mode: bench/run.sh's prompt target, a default .prompty and a variant for the target's
+# provider kind (openai), rendered with the request's inputs for every request.
+prompts:
+  - {name: bench-prompt, file: $W/default.prompty, model: bench, variants: {openai: $W/openai.prompty}}
 YAML
+for variant in default openai; do
+  cat >"$W/$variant.prompty" <<EOF
+---
+name: bench-$variant
+model:
+  api: chat
+  parameters: {max_tokens: 64}
+inputs:
+  text: {type: string}
+  style: {type: string, default: short}
+---
+system:
+The $variant variant: answer in a {{style}} way.
+
+user:
+{{text}}
+EOF
+done
 valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
   --callgrind-out-file="$W/cg.out" "$BIN" serve --config "$W/keel.yaml" >"$W/keel.log" 2>&1 &
 KEEL=$!

@@ -190,6 +190,11 @@ struct ChatRequest {
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
   std::string user;
+  // A text completion (POST /v1/completions): the one user message is a prompt to continue,
+  // not a turn of a chat. A provider that completes raw text (the local engine) reads it
+  // without a chat template; the chat-only vendors get it as one user message (as LiteLLM
+  // does). A request that grew more messages or tools (a copilot, a tool loop) is a chat again.
+  bool raw_prompt = false;
   // Fields keel does not model, passed through to OpenAI-compatible upstreams unchanged.
   Json passthrough = Json::object();
 };

@@ -1,6 +1,7 @@
 #include "prompts/jinja.h"
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 #include <string_view>
 
@@ -230,22 +231,57 @@ Result<jinja::program> compile(const std::string& source, const std::string& whe
 
 bool jinja_available() { return true; }
 
-Result<std::string> render_jinja(const std::string& source, const Json& variables,
-                                 const std::string& where, int first_line) {
-  auto program = compile(source, where, first_line);
-  if (!program) return program.error();
+namespace {
+
+Result<std::string> run(const jinja::program& program, const std::string& source,
+                        const Json& variables, const std::string& where, int first_line) {
   try {
     jinja::context ctx(source);
     if (variables.is_object()) {
       for (const auto& [name, item] : variables.items()) ctx.set_val(name, to_value(item));
     }
     jinja::runtime runtime(ctx);
-    const jinja::value results = runtime.execute(*program);
+    const jinja::value results = runtime.execute(program);
     return jinja::runtime::gather_string_parts(results)->as_string().str();
   } catch (const std::exception& e) {
     auto [line, reason] = locate(e.what(), source);
     return template_error(where, first_line + std::max(line, 1) - 1, reason);
   }
+}
+
+}  // namespace
+
+Result<std::string> render_jinja(const std::string& source, const Json& variables,
+                                 const std::string& where, int first_line) {
+  auto program = compile(source, where, first_line);
+  if (!program) return program.error();
+  return run(*program, source, variables, where, first_line);
+}
+
+struct CompiledTemplate::Impl {
+  std::string source;
+  std::string where;
+  int first_line = 1;
+  jinja::program program;
+  std::mutex mutex;  // one render at a time (the class comment says why)
+};
+
+Result<std::shared_ptr<const CompiledTemplate>> CompiledTemplate::compile(const std::string& source,
+                                                                          const std::string& where,
+                                                                          int first_line) {
+  auto program = ::keel::compile(source, where, first_line);
+  if (!program) return program.error();
+  auto impl = std::make_unique<Impl>();
+  impl->source = source;
+  impl->where = where;
+  impl->first_line = first_line;
+  impl->program = std::move(*program);
+  return std::shared_ptr<const CompiledTemplate>(new CompiledTemplate(std::move(impl)));
+}
+
+Result<std::string> CompiledTemplate::render(const Json& variables) const {
+  std::lock_guard lock(impl_->mutex);
+  return run(impl_->program, impl_->source, variables, impl_->where, impl_->first_line);
 }
 
 Result<std::vector<std::pair<std::string, int>>> template_variables(const std::string& source,
@@ -269,6 +305,16 @@ Result<std::vector<std::pair<std::string, int>>> template_variables(const std::s
 
 #else
 
+struct CompiledTemplate::Impl {};
+
+Result<std::shared_ptr<const CompiledTemplate>> CompiledTemplate::compile(const std::string&,
+                                                                          const std::string& where,
+                                                                          int) {
+  return no_engine(where);
+}
+
+Result<std::string> CompiledTemplate::render(const Json&) const { return no_engine("template"); }
+
 bool jinja_available() { return false; }
 
 Result<std::string> render_jinja(const std::string&, const Json&, const std::string& where, int) {
@@ -281,5 +327,8 @@ Result<std::vector<std::pair<std::string, int>>> template_variables(const std::s
 }
 
 #endif
+
+CompiledTemplate::CompiledTemplate(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CompiledTemplate::~CompiledTemplate() = default;
 
 }  // namespace keel

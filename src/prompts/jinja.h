@@ -10,6 +10,7 @@
 // Stateless and thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,26 @@ bool jinja_available();
 // line of the template's first line in its file).
 Result<std::string> render_jinja(const std::string& source, const Json& variables,
                                  const std::string& where, int first_line);
+
+// A template parsed once, rendered many times: a .prompty's body is parsed when its file is
+// loaded (prepare_template, prompts/prompty.h), so that a request only runs it; parsing was
+// most of a prompt's cost per request (docs/dev.md "Prompts"). Renders of one template take
+// turns: the engine writes to a {% filter %} node while it runs it (common/jinja/runtime.cpp).
+class CompiledTemplate {
+ public:
+  // Errors as render_jinja's.
+  static Result<std::shared_ptr<const CompiledTemplate>> compile(const std::string& source,
+                                                                 const std::string& where,
+                                                                 int first_line);
+  // render_jinja(source, variables, where, first_line), without parsing again. Any thread.
+  Result<std::string> render(const Json& variables) const;
+  ~CompiledTemplate();
+
+ private:
+  struct Impl;
+  explicit CompiledTemplate(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // The names `source` reads that nothing in it binds (for-loop variables, set, macro names and
 // parameters, the engine's globals), each once with the line of its first use.

@@ -28,7 +28,8 @@ Result<PromptVariant> load_variant(const Config& config, const std::string& key,
                                    const std::string& file) {
   auto prompty = load_prompty(resolve(config, file));
   if (!prompty) return prompty.error();
-  if (Status status = check_template(*prompty); !status) return status.error();
+  // Parsed once here, so that a request only renders it (prompts/jinja.h CompiledTemplate).
+  if (Status status = prepare_template(*prompty); !status) return status.error();
   return PromptVariant{key, file, std::move(*prompty)};
 }
 

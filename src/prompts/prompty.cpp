@@ -575,6 +575,14 @@ const std::regex& role_marker() {
   return kMarker;
 }
 
+// Whether `line` ends as a role marker must: ':' and then only whitespace (the regex's "\s*$").
+// Most lines of a prompt do not, and this spares them the regex, which was a fifth of a
+// rendered prompt's cost.
+bool may_be_marker(std::string_view line) {
+  const size_t last = line.find_last_not_of(" \t\n\v\f\r");
+  return last != std::string_view::npos && line[last] == ':';
+}
+
 Json attribute_value(std::string text) {
   while (!text.empty() && text.front() == ' ') text.erase(text.begin());
   while (!text.empty() && text.back() == ' ') text.pop_back();
@@ -654,7 +662,7 @@ Result<std::vector<PromptMessage>> split_messages(std::string_view rendered, boo
     if (end == std::string_view::npos) end = rendered.size();
     const std::string text(rendered.substr(pos, end - pos));
     std::smatch match;
-    if (text.size() < 256 && std::regex_match(text, match, role_marker())) {
+    if (text.size() < 256 && may_be_marker(text) && std::regex_match(text, match, role_marker())) {
       flush();
       current = PromptMessage{};
       std::string role = match[1].str();
@@ -774,9 +782,19 @@ Status check_template(const Prompty& prompt) {
   return Status::Ok();
 }
 
+Status prepare_template(Prompty& prompt) {
+  if (Status status = check_template(prompt); !status) return status;
+  auto compiled = CompiledTemplate::compile(prompt.body, prompt.path, prompt.body_line);
+  if (!compiled) return compiled.error();
+  prompt.compiled = std::move(*compiled);
+  return Status::Ok();
+}
+
 Result<std::string> render_template_text(const Prompty& prompt, const Json& inputs,
                                          std::map<std::string, Json>* threads) {
-  if (Status status = check_template(prompt); !status) return status.error();
+  if (!prompt.compiled) {
+    if (Status status = check_template(prompt); !status) return status.error();
+  }
   Json variables = inputs;
   for (auto& [name, value] : variables.items()) {
     const PromptInput* input = nullptr;
@@ -791,6 +809,7 @@ Result<std::string> render_template_text(const Prompty& prompt, const Json& inpu
     if (threads) (*threads)[nonce] = value;
     value = nonce;
   }
+  if (prompt.compiled) return prompt.compiled->render(variables);
   return render_jinja(prompt.body, variables, prompt.path, prompt.body_line);
 }
 

@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@
 #include "core/result.h"
 
 namespace keel {
+
+class CompiledTemplate;  // prompts/jinja.h
 
 enum class PromptyDialect { kClassic, kV2 };
 
@@ -63,6 +66,9 @@ struct Prompty {
   int body_line = 1;  // line number of the body's first line in the file
   Sampling sampling;  // from model.parameters (classic) / model.options (v2)
   std::optional<ResponseFormat> response_format;
+  // The body parsed, once it passed check_template (prepare_template); renders then neither
+  // check nor parse it again. Null: every render checks and parses the body.
+  std::shared_ptr<const CompiledTemplate> compiled;
 
   // The model id the file names: v2 model.id, classic model.configuration.azure_deployment
   // (or .model); empty when none.
@@ -112,6 +118,10 @@ Result<std::vector<PromptMessage>> split_messages(std::string_view rendered,
 // "the template uses 'statement', which is not a declared input (...)" at its line. Runs
 // without rendering; render_template_text runs it first.
 Status check_template(const Prompty& prompt);
+
+// check_template, then the body parsed into `prompt.compiled`, for a prompt that is loaded once
+// and rendered per request (PromptSet).
+Status prepare_template(Prompty& prompt);
 
 // The template rendered with `inputs`, before splitting. prompty v2 thread inputs (kind
 // thread, or a value {"_kind": "thread", "messages": [...]}) render as a nonce line

@@ -68,6 +68,31 @@ class OpenAISseSink final : public StreamSink {
   OpenAIStreamEncoder encoder_;
 };
 
+// OpenAI text_completion frames (POST /v1/completions), errors and [DONE] as chat's.
+class CompletionSseSink final : public StreamSink {
+ public:
+  CompletionSseSink(ResponseWriter& writer, const ChatRequest& request, std::string id,
+                    std::string request_id, ChatAggregator* transcript)
+      : StreamSink(writer, std::move(request_id), transcript),
+        encoder_(std::move(id), request.model, unix_seconds(), request.include_usage) {}
+
+ protected:
+  void append_frames(const ChatEvent& event, std::string& out) override {
+    chunks_.clear();
+    if (event.kind == ChatEvent::Kind::kError) {
+      chunks_.push_back(error_to_wire(event.error));
+    } else {
+      encoder_.encode(event, chunks_);
+    }
+    for (const Json& chunk : chunks_) append_sse_frame(out, dump(chunk));
+  }
+  std::string closing_frames() override { return "data: [DONE]\n\n"; }
+
+ private:
+  CompletionStreamEncoder encoder_;
+  std::vector<Json> chunks_;
+};
+
 // Anthropic Messages stream events (message_start ... message_stop, or an error event).
 class AnthropicSseSink final : public StreamSink {
  public:
@@ -353,6 +378,11 @@ std::span<const Route> App::routes() {
        .methods = {post},
        .logged = true,
        .handler = &App::chat_completions},
+      {.pattern = "/v1/completions",
+       .methods = {post},
+       .format = ApiFormat::kOpenAICompletions,
+       .logged = true,
+       .handler = &App::completions},
       {.pattern = "/v1/messages",
        .methods = {post},
        .format = ApiFormat::kAnthropic,
@@ -588,6 +618,10 @@ Task<void> App::chat_completions(RouteCall& call) {
   co_await chat(call.request, call.response, call.record, ApiFormat::kOpenAI);
 }
 
+Task<void> App::completions(RouteCall& call) {
+  co_await chat(call.request, call.response, call.record, ApiFormat::kOpenAICompletions);
+}
+
 Task<void> App::messages(RouteCall& call) {
   co_await chat(call.request, call.response, call.record, ApiFormat::kAnthropic);
 }
@@ -596,7 +630,9 @@ Task<void> App::chat(Request& request, ResponseWriter& response, RequestRecord& 
                      ApiFormat format) {
   bool anthropic = format == ApiFormat::kAnthropic;
   auto parsed = anthropic ? parse_messages_request(request.message.body())
-                          : parse_chat_request(request.message.body());
+                : format == ApiFormat::kOpenAICompletions
+                    ? parse_completion_request(request.message.body())
+                    : parse_chat_request(request.message.body());
   std::optional<ToolChoice> server_choice;  // names one of keel's tools (tools/loop.h)
   if (!parsed && !anthropic && parsed.error().param == "tool_choice") {
     std::string body(request.message.body());
@@ -631,7 +667,8 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
                             ResponseWriter& response, RequestRecord& record, ApiFormat format,
                             const RequestShaper& shape) {
   const bool anthropic = format == ApiFormat::kAnthropic;
-  std::string response_id = new_id(anthropic ? "msg_" : "chatcmpl-");
+  const bool completion = format == ApiFormat::kOpenAICompletions;
+  std::string response_id = new_id(anthropic ? "msg_" : completion ? "cmpl-" : "chatcmpl-");
   // Shadow traffic needs the served answer's text, as the content log does.
   const ModelConfig* model_config = router->model_config(chat.model);
   const bool mirrored =
@@ -644,6 +681,9 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
     if (anthropic) {
       sink = std::make_unique<AnthropicSseSink>(response, chat, response_id, record.id,
                                                 transcript.get());
+    } else if (completion) {
+      sink = std::make_unique<CompletionSseSink>(response, chat, response_id, record.id,
+                                                 transcript.get());
     } else {
       sink = std::make_unique<OpenAISseSink>(response, chat, response_id, record.id,
                                              transcript.get());
@@ -667,6 +707,8 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
       std::string body;
       if (anthropic) {
         body = dump(messages_response_to_wire(whole, chat.model));
+      } else if (completion) {
+        body = dump(completion_response_to_wire(whole));
       } else {
         body = chat_response_to_wire_text(whole);   // dump(chat_response_to_wire(whole))
       }
@@ -694,8 +736,9 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
   if (transcript && config_.log_content) {
     Json content = {
         {"request", try_parse_json(body).value_or(Json())},
-        {"response", anthropic ? messages_response_to_wire(transcript->response(), chat.model)
-                               : chat_response_to_wire(transcript->response())}};
+        {"response", anthropic    ? messages_response_to_wire(transcript->response(), chat.model)
+                     : completion ? completion_response_to_wire(transcript->response())
+                                  : chat_response_to_wire(transcript->response())}};
     record.content = dump(content);
   }
 }

@@ -129,6 +129,7 @@ class App {
   Task<void> list_models(RouteCall& call);
   Task<void> get_model(RouteCall& call);
   Task<void> chat_completions(RouteCall& call);
+  Task<void> completions(RouteCall& call);  // OpenAI's legacy text completions
   Task<void> messages(RouteCall& call);
   Task<void> count_tokens(RouteCall& call);
   Task<void> embeddings(RouteCall& call);
@@ -144,7 +145,8 @@ class App {
   Task<void> vector_store_file_route(RouteCall& call);
   Task<void> vector_store_search_route(RouteCall& call);
 
-  // /v1/chat/completions (OpenAI) and /v1/messages (Anthropic): one path through the router.
+  // /v1/chat/completions (OpenAI), /v1/completions (OpenAI's text completions) and /v1/messages
+  // (Anthropic): one path through the router.
   Task<void> chat(Request& request, ResponseWriter& response, RequestRecord& record,
                   ApiFormat format);
   // POST /v1/responses and the stored Responses state (server/responses.cpp).

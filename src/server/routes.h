@@ -23,7 +23,9 @@
 namespace keel {
 
 // Which API a route speaks, for its error bodies and stream format.
-enum class ApiFormat { kOpenAI, kAnthropic, kJsonRpc };  // kJsonRpc: /mcp (MCP's JSON-RPC)
+// kOpenAICompletions: /v1/completions (OpenAI's errors, text_completion objects); kJsonRpc: /mcp
+// (MCP's JSON-RPC).
+enum class ApiFormat { kOpenAI, kAnthropic, kJsonRpc, kOpenAICompletions };
 
 enum class Access {
   kOpen,    // /healthz, the console's files: no key

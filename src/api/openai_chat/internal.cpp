@@ -41,6 +41,85 @@ bool scan_message(JsonScanner& scan, std::string& text) {
 
 namespace openai_chat_internal {
 
+Status read_bool(const Json& object, const char* key, std::optional<bool>& out) {
+  const Json* value = member(object, key);
+  if (!value) return Status::Ok();
+  if (!value->is_boolean()) return wrong_type(key, "a boolean", *value);
+  out = value->get<bool>();
+  return Status::Ok();
+}
+
+constexpr size_t kMaxStopSequences = 4;
+
+Status parse_stop(const Json& wire, std::vector<std::string>& out) {
+  if (wire.is_string()) {
+    out.push_back(str(wire));
+    return Status::Ok();
+  }
+  if (!wire.is_array()) return wrong_type("stop", "a string or an array of strings", wire);
+  if (wire.size() > kMaxStopSequences) {
+    return invalid("stop",
+                   "stop may hold at most " + std::to_string(kMaxStopSequences) + " sequences");
+  }
+  for (size_t i = 0; i < wire.size(); ++i) {
+    if (!wire[i].is_string()) return wrong_type(indexed("stop", i), "a string", wire[i]);
+    out.push_back(str(wire[i]));
+  }
+  return Status::Ok();
+}
+Status read_sampling(const Json& body, Sampling& sampling) {
+  if (auto st = read_number(body, "temperature", 0, 2, sampling.temperature); !st.ok()) return st;
+  if (auto st = read_number(body, "top_p", 0, 1, sampling.top_p); !st.ok()) return st;
+  if (auto st = read_number(body, "presence_penalty", -2, 2, sampling.presence_penalty); !st.ok()) {
+    return st;
+  }
+  if (auto st = read_number(body, "frequency_penalty", -2, 2, sampling.frequency_penalty);
+      !st.ok()) {
+    return st;
+  }
+  return read_integer(body, "seed", sampling.seed);
+}
+
+Status read_stream(const Json& body, ChatRequest& req) {
+  std::optional<bool> stream;
+  if (auto st = read_bool(body, "stream", stream); !st.ok()) return st;
+  req.stream = stream.value_or(false);
+  if (const Json* options = member(body, "stream_options")) {
+    if (!options->is_object()) return wrong_type("stream_options", "an object", *options);
+    if (const Json* include = member(*options, "include_usage")) {
+      if (!include->is_boolean()) {
+        return wrong_type("stream_options.include_usage", "a boolean", *include);
+      }
+      req.include_usage = include->get<bool>();
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ChatRequest> read_request_body(std::string_view body,
+                                      Status (*read_object)(const Json&, ChatRequest&)) {
+  try {
+    auto json = parse_json(body, ErrorCode::kInvalidArgument, "request body");
+    if (!json) return json.error();
+    const Json& object = *json;
+    ChatRequest req;
+    if (!object.is_object()) {
+      return invalid("",
+                     std::string("request body must be a JSON object, got ") + describe(object));
+    }
+    const Json* model = member(object, "model");
+    if (!model) return invalid("model", "model is required");
+    if (!model->is_string()) return wrong_type("model", "a string", *model);
+    if (str(*model).empty()) return invalid("model", "model must not be empty");
+    req.model = str(*model);
+    if (auto st = read_object(object, req); !st.ok()) return st.error();
+    return req;
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string("could not read the request: ") + e.what());
+  }
+}
+
 Status read_string(const Json& object, const char* key, const std::string& param,
                    std::string& out) {
   const Json* value = member(object, key);

@@ -28,6 +28,23 @@ struct ScannedBody {
   std::optional<Usage> usage;
 };
 
+Status read_bool(const Json& object, const char* key, std::optional<bool>& out);
+
+// `stop`: a string or an array of at most four strings.
+Status parse_stop(const Json& wire, std::vector<std::string>& out);
+
+// temperature, top_p, presence_penalty, frequency_penalty (in OpenAI's ranges) and seed.
+Status read_sampling(const Json& body, Sampling& sampling);
+
+// stream and stream_options.include_usage.
+Status read_stream(const Json& body, ChatRequest& req);
+
+// A client's body as JSON: an object with a non-empty string `model`, the rest read into the
+// ChatRequest by `read_object`; any throw on the way is a 400, the last line of defence of a
+// parser of untrusted bytes.
+Result<ChatRequest> read_request_body(std::string_view body,
+                                      Status (*read_object)(const Json&, ChatRequest&));
+
 Status read_string(const Json& object, const char* key, const std::string& param, std::string& out);
 
 Status read_integer(const Json& object, const char* key, std::optional<int64_t>& out);

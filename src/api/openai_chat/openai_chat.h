@@ -131,6 +131,31 @@ Json models_to_wire(const std::vector<std::string>& names, int64_t created);
 // One of them (GET /v1/models/{model}).
 Json model_to_wire(const std::string& name, int64_t created);
 
+// --- legacy text completions (POST /v1/completions) ----------------------------------------
+// A CompletionCreateParams body -> a ChatRequest whose one user message is the prompt, with
+// raw_prompt set. max_tokens defaults to 16, as OpenAI documents. What keel's targets cannot
+// honour is a 400 naming the parameter, never dropped: a prompt of token ids or of more than one
+// string, n or best_of above 1, echo, logprobs, suffix (fill in the middle).
+Result<ChatRequest> parse_completion_request(std::string_view body);
+// A whole answer as a text_completion object.
+Json completion_response_to_wire(const ChatResponse& resp);
+
+// Native events -> streamed text_completion objects: one per text delta, one with the
+// finish_reason, then (include_usage) one with empty choices and the usage. Tool calls and
+// reasoning have no place in a text completion and are left out.
+class CompletionStreamEncoder {
+ public:
+  CompletionStreamEncoder(std::string id, std::string model, int64_t created, bool include_usage);
+  void encode(const ChatEvent& event, std::vector<Json>& out);
+
+ private:
+  Json chunk(Json choices) const;
+  std::string id_;
+  std::string model_;
+  int64_t created_;
+  bool include_usage_;
+};
+
 // --- errors -------------------------------------------------------------------------------
 // The one mapping from ErrorCode to HTTP status.
 int http_status_for(ErrorCode code);

@@ -25,16 +25,6 @@ using namespace openai_chat_internal;
 
 namespace {
 
-constexpr size_t kMaxStopSequences = 4;
-
-Status read_bool(const Json& object, const char* key, std::optional<bool>& out) {
-  const Json* value = member(object, key);
-  if (!value) return Status::Ok();
-  if (!value->is_boolean()) return wrong_type(key, "a boolean", *value);
-  out = value->get<bool>();
-  return Status::Ok();
-}
-
 // Top-level fields that parse_chat_request models; everything else is passthrough.
 bool is_modelled_chat_field(const std::string& key) {
   static const std::set<std::string, std::less<>> kModelled = {"model",
@@ -388,23 +378,6 @@ Status parse_response_format(const Json& wire, std::optional<ResponseFormat>& ou
   return Status::Ok();
 }
 
-Status parse_stop(const Json& wire, std::vector<std::string>& out) {
-  if (wire.is_string()) {
-    out.push_back(str(wire));
-    return Status::Ok();
-  }
-  if (!wire.is_array()) return wrong_type("stop", "a string or an array of strings", wire);
-  if (wire.size() > kMaxStopSequences) {
-    return invalid("stop",
-                   "stop may hold at most " + std::to_string(kMaxStopSequences) + " sequences");
-  }
-  for (size_t i = 0; i < wire.size(); ++i) {
-    if (!wire[i].is_string()) return wrong_type(indexed("stop", i), "a string", wire[i]);
-    out.push_back(str(wire[i]));
-  }
-  return Status::Ok();
-}
-
 // max_tokens and max_completion_tokens as given: the smaller limit wins, and the client's
 // spelling is remembered (see the note at the top of this file).
 void set_max_tokens(ChatRequest& req, std::optional<int64_t> max_tokens,
@@ -417,16 +390,8 @@ void set_max_tokens(ChatRequest& req, std::optional<int64_t> max_tokens,
   if (max_completion_tokens) req.passthrough["max_completion_tokens"] = *max_completion_tokens;
 }
 
+// The members after `model`, which read_request_body read.
 Status parse_chat_object(const Json& body, ChatRequest& req) {
-  if (!body.is_object()) {
-    return invalid("", std::string("request body must be a JSON object, got ") + describe(body));
-  }
-  const Json* model = member(body, "model");
-  if (!model) return invalid("model", "model is required");
-  if (!model->is_string()) return wrong_type("model", "a string", *model);
-  if (str(*model).empty()) return invalid("model", "model must not be empty");
-  req.model = str(*model);
-
   const Json* messages = member(body, "messages");
   if (!messages) return invalid("messages", "messages is required");
   if (!messages->is_array()) return wrong_type("messages", "an array", *messages);
@@ -449,16 +414,7 @@ Status parse_chat_object(const Json& body, ChatRequest& req) {
   }
 
   Sampling& sampling = req.sampling;
-  if (auto st = read_number(body, "temperature", 0, 2, sampling.temperature); !st.ok()) return st;
-  if (auto st = read_number(body, "top_p", 0, 1, sampling.top_p); !st.ok()) return st;
-  if (auto st = read_number(body, "presence_penalty", -2, 2, sampling.presence_penalty); !st.ok()) {
-    return st;
-  }
-  if (auto st = read_number(body, "frequency_penalty", -2, 2, sampling.frequency_penalty);
-      !st.ok()) {
-    return st;
-  }
-  if (auto st = read_integer(body, "seed", sampling.seed); !st.ok()) return st;
+  if (auto st = read_sampling(body, sampling); !st.ok()) return st;
 
   std::optional<int64_t> max_tokens;
   std::optional<int64_t> max_completion_tokens;
@@ -476,18 +432,7 @@ Status parse_chat_object(const Json& body, ChatRequest& req) {
     if (auto st = parse_response_format(*format, req.response_format); !st.ok()) return st;
   }
 
-  std::optional<bool> stream;
-  if (auto st = read_bool(body, "stream", stream); !st.ok()) return st;
-  req.stream = stream.value_or(false);
-  if (const Json* options = member(body, "stream_options")) {
-    if (!options->is_object()) return wrong_type("stream_options", "an object", *options);
-    if (const Json* include = member(*options, "include_usage")) {
-      if (!include->is_boolean()) {
-        return wrong_type("stream_options.include_usage", "a boolean", *include);
-      }
-      req.include_usage = include->get<bool>();
-    }
-  }
+  if (auto st = read_stream(body, req); !st.ok()) return st;
 
   if (auto st = read_string(body, "user", "user", req.user); !st.ok()) return st;
   if (auto st = read_reasoning_effort(body, "reasoning_effort", "reasoning_effort", req.reasoning);
@@ -577,16 +522,7 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
 }
 
 Result<ChatRequest> parse_chat_request_parsed(std::string_view body) {
-  try {
-    auto json = parse_json(body, ErrorCode::kInvalidArgument, "request body");
-    if (!json) return json.error();
-    ChatRequest req;
-    if (auto st = parse_chat_object(*json, req); !st.ok()) return st.error();
-    return req;
-  } catch (const std::exception& e) {
-    return Error(ErrorCode::kInvalidArgument,
-                 std::string("could not read the request: ") + e.what());
-  }
+  return read_request_body(body, parse_chat_object);
 }
 
 }  // namespace keel

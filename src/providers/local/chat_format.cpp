@@ -4,6 +4,8 @@
 #include <json-schema-to-grammar.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 #include "core/ids.h"
 #include "core/log.h"
@@ -89,10 +91,42 @@ Status generic_forced_call(const std::vector<common_chat_tool>& tools, Prepared&
   return Status();
 }
 
+// A text completion's prompt is continued as it is: no chat template around it.
+bool is_raw_prompt(const ChatRequest& request) {
+  return request.raw_prompt && request.messages.size() == 1 && request.tools.empty();
+}
+
+// OpenAI's logit_bias, {"token id": bias}, in this model's token ids (the client's business to
+// know them, as with any OpenAI-compatible server); -100 bans a token.
+Status read_logit_bias(const Json& passthrough, int32_t n_vocab,
+                       std::vector<llama_logit_bias>& out) {
+  auto it = passthrough.find("logit_bias");
+  if (it == passthrough.end() || it->is_null()) return Status();
+  if (!it->is_object()) return bad_request("logit_bias must be an object", "logit_bias");
+  for (const auto& [key, value] : it->items()) {
+    char* end = nullptr;
+    const long token = std::strtol(key.c_str(), &end, 10);
+    if (key.empty() || *end != '\0' || token < 0 || token >= n_vocab) {
+      return bad_request("logit_bias: '" + key + "' is not a token id of this model (0 to " +
+                             std::to_string(n_vocab - 1) + ")",
+                         "logit_bias");
+    }
+    if (!value.is_number() || !(value.get<double>() >= -100 && value.get<double>() <= 100)) {
+      return bad_request("logit_bias values must be numbers from -100 to 100", "logit_bias");
+    }
+    const double bias = value.get<double>();
+    out.push_back(
+        {static_cast<llama_token>(token), bias <= -100 ? -INFINITY : static_cast<float>(bias)});
+  }
+  return Status();
+}
+
 }  // namespace
 
 ChatFormat::ChatFormat(const llama_model* model, std::string provider_name, std::string model_name)
-    : provider_name_(std::move(provider_name)), model_name_(std::move(model_name)) {
+    : provider_name_(std::move(provider_name)),
+      model_name_(std::move(model_name)),
+      n_vocab_(llama_vocab_n_tokens(llama_model_get_vocab(model))) {
   if (llama_model_chat_template(model, nullptr) == nullptr) return;
   try {
     templates_ = common_chat_templates_init(model, "");
@@ -191,7 +225,7 @@ Result<Prepared> ChatFormat::prepare(const ChatRequest& request) const {
   }
   const std::string schema = schema_for(request);
   try {
-    if (templates_) {
+    if (templates_ && !is_raw_prompt(request)) {
       if (auto status = apply_template(request, schema, out); !status.ok()) return status.error();
     } else {
       // No chat template: a plain transcript, which is what a base model continues best. It
@@ -239,6 +273,9 @@ Result<Prepared> ChatFormat::prepare(const ChatRequest& request) const {
     sp.ignore_eos = it->get<bool>();
   }
   sp.no_perf = true;
+  if (auto status = read_logit_bias(request.passthrough, n_vocab_, sp.logit_bias); !status.ok()) {
+    return status.error();
+  }
   for (const auto& stop : s.stop) out.stops.push_back(stop);
   if (s.max_tokens) out.max_tokens = static_cast<int>(std::clamp<int64_t>(*s.max_tokens, 0, 1 << 30));
   return out;

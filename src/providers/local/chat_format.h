@@ -58,6 +58,7 @@ class ChatFormat {
 
   std::string provider_name_;
   std::string model_name_;
+  int32_t n_vocab_ = 0;  // token ids of logit_bias are below it
   common_chat_templates_ptr templates_;
   mutable std::mutex templates_mutex_;  // io threads share the template (jinja state)
 };
