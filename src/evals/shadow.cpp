@@ -1,8 +1,5 @@
 #include "evals/shadow.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <future>
 
 #include "api/json_util.h"
@@ -41,11 +38,6 @@ asio::any_io_executor ShadowMirror::executor() {
     std::promise<asio::any_io_executor> ready;
     auto started = ready.get_future();
     thread_ = std::thread([this, &ready] {
-      // Nice 10 for this thread alone (Linux schedules threads, and setpriority on a thread id
-      // sets that thread's nice value): the io threads' requests come first.
-      if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
-        KEEL_LOG(kDebug) << "shadow: could not lower the mirror thread's priority";
-      }
       asio::io_context context(1);
       auto work = asio::make_work_guard(context);
       context_ = &context;

@@ -8,10 +8,10 @@
 //   shadow.mirror(router, *model.shadow, served);                // returns at once
 //
 // Never changes what the client gets: mirror() is called after the answer went out, and the
-// candidate's call runs detached on the mirror's own thread (started by the first mirror), at a
-// lower scheduling priority than the io threads: a mirror costs about what a request costs,
-// and under load the kernel serves the clients first while mirrors wait (past max_concurrency,
-// new ones are dropped and counted).
+// candidate's call runs detached on the mirror's own thread (started by the first mirror): a
+// mirror costs about what a request costs, and there it does not wait in line with, or delay,
+// the requests of the io threads (past max_concurrency running mirrors, new ones are dropped
+// and counted).
 #pragma once
 
 #include <atomic>

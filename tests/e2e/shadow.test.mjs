@@ -29,8 +29,11 @@ before(async () => {
   keel = await startKeel({
     providers: [fakeProvider('fake', fake)],
     models: [
+      // Room for every mirror of the first test: mirrors run on a thread of their own
+      // (evals/shadow.h), so on a slow machine (CI's sanitizer builds) they can fall behind a
+      // client's sequential requests, and past max_concurrency (default 4) they are dropped.
       { name: 'main', targets: [{ provider: 'fake', model: 'ok' }],
-        shadow: { model: 'cand', percent: 100, evaluators: ['f1', 'exact_match'] } },
+        shadow: { model: 'cand', percent: 100, evaluators: ['f1', 'exact_match'], max_concurrency: 20 } },
       { name: 'cand', targets: [{ provider: 'fake', model: 'close-upstream' }] },
       { name: 'main2', targets: [{ provider: 'fake', model: 'ok' }],
         shadow: { model: 'hangs', percent: 100, max_concurrency: 2 } },
@@ -64,7 +67,7 @@ test('every answered request is mirrored, scored and stored; the client sees onl
       assert.equal((await client.chat.completions.create({ model: 'main', messages })).choices[0].message.content, FAKE_TEXT);
     }
   }
-  await waitFor(() => pairs('main').length === 10, 5000);
+  await waitFor(() => pairs('main').length === 10, 20000);
   const mirrored = fake.requests.filter((r) => r.body?.model === 'close-upstream');
   assert.equal(mirrored.length, 10);
   assert.deepEqual(mirrored.map((r) => r.body.messages[0].content).sort(), [...Array(10).keys()].map((i) => `question ${i}`).sort());
