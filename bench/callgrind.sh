@@ -65,24 +65,7 @@ models:
 prompts:
   - {name: bench-prompt, file: $W/default.prompty, model: bench, variants: {openai: $W/openai.prompty}}
 YAML
-for variant in default openai; do
-  cat >"$W/$variant.prompty" <<EOF
----
-name: bench-$variant
-model:
-  api: chat
-  parameters: {max_tokens: 64}
-inputs:
-  text: {type: string}
-  style: {type: string, default: short}
----
-system:
-The $variant variant: answer in a {{style}} way.
-
-user:
-{{text}}
-EOF
-done
+"$(dirname "${BASH_SOURCE[0]}")/prompt_fixture.sh" "$W"
 valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
   --callgrind-out-file="$W/cg.out" "$BIN" serve --config "$W/keel.yaml" >"$W/keel.log" 2>&1 &
 KEEL=$!
@@ -96,6 +79,7 @@ case $MODE in
   shadow-stream)
     BODY='{"model":"bench-stream-shadowed","messages":[{"role":"user","content":"hi"}],"stream":true}'
     ;;
+  prompt) BODY='{"inputs":{"text":"hi"}}' URL="http://127.0.0.1:$KP/v1/prompts/bench-prompt/run" ;;
   responses) BODY='{"model":"bench","input":"hi","store":false}' URL="http://127.0.0.1:$KP/v1/responses" ;;
   responses-stream)
     BODY='{"model":"bench-stream","input":"hi","stream":true,"store":false}'

@@ -425,24 +425,7 @@ prompts:
   - {name: bench-prompt, file: $WORK/default.prompty, model: bench, variants: {openai: $WORK/openai.prompty}}
   - {name: bench-prompt-stream, file: $WORK/default.prompty, model: bench-stream, variants: {openai: $WORK/openai.prompty}}
 EOF
-  for variant in default openai; do
-    cat >"$WORK/$variant.prompty" <<EOF
----
-name: bench-$variant
-model:
-  api: chat
-  parameters: {max_tokens: 64}
-inputs:
-  text: {type: string}
-  style: {type: string, default: short}
----
-system:
-The $variant variant: answer in a {{style}} way.
-
-user:
-{{text}}
-EOF
-  done
+  "$ROOT/bench/prompt_fixture.sh" "$WORK"
   "${PIN_SERVER[@]}" "$KEEL_BIN" serve --config "$WORK/keel.yaml" >"$WORK/keel.stdout" 2>"$WORK/keel.log" &
   KEEL_PID=$!
   STARTED+=("$KEEL_PID")
