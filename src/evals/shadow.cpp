@@ -84,7 +84,8 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
       running.fetch_sub(1);
     }
   } slot{running_, live_, cancel.get()};
-  ModelGateway models(*router, config_);
+  const auto config = config_();  // held to the pair's end: a reload may come meanwhile
+  ModelGateway models(*router, *config);
   ChatRequest request = served.request;
   request.model = shadow.model;
   request.stream = false;
@@ -119,7 +120,7 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
                                  : Json{{"value", nullptr}, {"error", score.error}};
     }
   }
-  const ModelPrice* price = config_.find_price(served.provider, served.upstream_model);
+  const ModelPrice* price = config->find_price(served.provider, served.upstream_model);
   Json served_json = {{"text", served.text},
                       {"latency_ms", served.latency_ms},
                       {"prompt_tokens", served.prompt_tokens},

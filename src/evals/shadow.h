@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "core/config_source.h"
 #include "evals/report.h"
 #include "http/asio.h"
 #include "router/router.h"
@@ -48,7 +49,8 @@ struct ShadowStats {
 
 class ShadowMirror {
  public:
-  ShadowMirror(Store& store, const Config& config) : store_(store), config_(config) {}
+  // `config` gives the running config (pricing), read as each mirror starts.
+  ShadowMirror(Store& store, ConfigSource config) : store_(store), config_(std::move(config)) {}
   // Stops the mirror thread; mirrors still running are abandoned (their pairs are not stored).
   ~ShadowMirror();
   ShadowMirror(const ShadowMirror&) = delete;
@@ -66,7 +68,7 @@ class ShadowMirror {
   asio::any_io_executor executor();
 
   Store& store_;
-  const Config& config_;  // pricing
+  ConfigSource config_;
   std::mutex rng_mutex_;
   std::mt19937_64 rng_{std::random_device{}()};
   std::atomic<int> running_{0};

@@ -117,11 +117,12 @@ Task<void> Admin::trace(std::string_view escaped_id, ResponseWriter& response) {
     co_await send_admin_error(response, id.error());
     co_return;
   }
+  const auto live = config_();
   auto spans = co_await off_io(reads_, [&] {
-    auto found = read_trace(store_, *id, config_.providers);
+    auto found = read_trace(store_, *id, live->providers);
     if (found || found.error().code != ErrorCode::kNotFound) return found;
     store_.flush();  // as for a request: its record (and spans) may still be queued
-    return read_trace(store_, *id, config_.providers);
+    return read_trace(store_, *id, live->providers);
   });
   if (!spans) {
     co_await send_admin_error(response, spans.error());
@@ -142,12 +143,13 @@ Task<void> Admin::models(const Router& router, ResponseWriter& response) {
   }
   Json models = Json::array();
   const auto targets = router.status();
+  const auto live = config_();
   auto model_json = [&](const std::string& name) -> Json& {
     for (auto& model : models) {
       if (model["name"] == name) return model;
     }
     Json model = {{"name", name}, {"configured", false}, {"targets", Json::array()}};
-    if (const ModelConfig* config = config_.find_model(name)) {
+    if (const ModelConfig* config = live->find_model(name)) {
       model["configured"] = true;
       model["strategy"] = strategy_name(config->strategy);
       model["retries"] = config->retries;
@@ -162,7 +164,7 @@ Task<void> Admin::models(const Router& router, ResponseWriter& response) {
                   {"model", target.upstream_model},
                   {"breaker", breaker_state_name(target.breaker)},
                   {"latency_ewma_ms", target.latency_ewma_ms}};
-    if (const ProviderConfig* provider = config_.find_provider(target.provider)) {
+    if (const ProviderConfig* provider = live->find_provider(target.provider)) {
       entry["kind"] = provider_kind_name(provider->kind);  // never its key or its URL
     }
     entry["attempts"] = 0;

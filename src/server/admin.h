@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "core/config_source.h"
 #include "flows/flow_set.h"
 #include "http/server.h"
 #include "router/router.h"
@@ -37,8 +38,9 @@ class KnowledgeSet;
 
 class Admin {
  public:
-  // Both outlive the Admin. The router is the caller's (App's current one: a reload swaps it).
-  Admin(const Config& config, Store& store) : config_(config), store_(store), reads_(1) {}
+  // `config` gives the running config (a reload swaps it); the store outlives the Admin. The
+  // router is the caller's (App's current one).
+  Admin(ConfigSource config, Store& store) : config_(std::move(config)), store_(store), reads_(1) {}
 
   // The handlers of /admin's rows in App::routes(), which checks the admin key first.
   Task<void> requests(Request& request, ResponseWriter& response);
@@ -58,8 +60,7 @@ class Admin {
   Task<void> validate_copilot(Request& request, ResponseWriter& response);
 
  private:
-
-  const Config& config_;
+  ConfigSource config_;
   Store& store_;             // its StoreReader side, and flush() (Admin::request)
   asio::thread_pool reads_;  // one thread: the store serialises its reads anyway
 };

@@ -130,16 +130,18 @@ std::optional<int> line_of_key(const std::string& text, std::string_view key) {
 
 Task<void> Admin::copilots(ResponseWriter& response) {
   Json data = Json::array();
-  for (const auto& copilot : config_.copilots) data.push_back(copilot_json(copilot));
+  const auto live = config_();
+  for (const auto& copilot : live->copilots) data.push_back(copilot_json(copilot));
   const Json body = {{"data", std::move(data)}};  // not in the co_await: g++ 12
   co_await send_admin_json(response, body);
 }
 
 Task<void> Admin::knowledge(knowledge::KnowledgeSet* set, ResponseWriter& response) {
   // The index's SQLite reads run on the Admin's thread, as the store's do.
+  const auto live = config_();
   const Json body = co_await off_io(reads_, [&] {
     Json data = Json::array();
-    for (const auto& config : config_.knowledge) {
+    for (const auto& config : live->knowledge) {
       data.push_back(knowledge_json(config, set ? set->find_indexed(config.name) : nullptr));
     }
     return Json{{"data", std::move(data)}};
@@ -155,10 +157,11 @@ Task<void> Admin::validate_copilot(Request& request, ResponseWriter& response) {
   }
   if (!body) co_return co_await send_admin_error(response, body.error());
   const std::string& text = str((*body)["yaml"]);
-  auto checked = parse_copilot_entry(text, config_);
+  const auto live = config_();
+  auto checked = parse_copilot_entry(text, *live);
   if (auto* copilot = std::get_if<CopilotConfig>(&checked)) {
     // The loader checks names; loading it as CopilotSet does reads its .prompty instructions.
-    Config alone = config_;
+    Config alone = *live;
     alone.copilots = {*copilot};
     if (auto loaded = copilots::CopilotSet::load(alone, nullptr); !loaded) {
       // Its message names keel.yaml's line; the editor's text has its own.

@@ -158,7 +158,8 @@ Task<void> Admin::compare_eval_runs(std::string_view escaped_a, std::string_view
 
 Task<void> Admin::shadows(ResponseWriter& response) {
   Json data = Json::array();
-  for (const auto& model : config_.models) {
+  const auto live = config_();
+  for (const auto& model : live->models) {
     if (!model.shadow) continue;
     data.push_back({{"model", model.name},
                     {"candidate", model.shadow->model},

@@ -72,7 +72,8 @@ Json flow_json(const LoadedFlow& loaded) {
 
 Task<void> Admin::flows(const FlowSet* flows, ResponseWriter& response) {
   Json data = Json::array();
-  for (const auto& config : config_.flows) {
+  const auto live = config_();
+  for (const auto& config : live->flows) {
     const LoadedFlow* loaded = flows ? flows->find(config.name) : nullptr;
     if (loaded) data.push_back(flow_json(*loaded));
   }

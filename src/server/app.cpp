@@ -143,10 +143,11 @@ class AggregatingSink final : public EventSink {
 
 App::App(Config config, std::unique_ptr<Router> router, std::unique_ptr<Store> store)
     : config_(std::move(config)),
+      live_config_(std::make_shared<const Config>(config_)),
       router_(std::move(router)),
       store_(std::move(store)),
       metrics_(router_->model_names()),
-      admin_(std::make_unique<Admin>(config_, *store_)) {
+      admin_(std::make_unique<Admin>([this] { return current_config(); }, *store_)) {
   for (const auto& key : config_.api_keys) key_ids_.push_back(key_id_of(key));
   if (auto exporter = OtlpExporter::start(config_.tracing, config_.providers)) {
     otlp_ = std::move(*exporter);

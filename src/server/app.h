@@ -91,6 +91,8 @@ class App {
   };
   void set_public_names_source(PublicNamesSource source) { names_source_ = std::move(source); }
   std::shared_ptr<const PublicNames> current_public_names() const;
+  // The running config: as started, then each reload's (reload.cpp).
+  std::shared_ptr<const Config> current_config() const;
   // The config's knowledge bases (KnowledgeSet::open), by name; none by default.
   void set_knowledge(std::shared_ptr<knowledge::KnowledgeSet> knowledge) {
     knowledge_ = std::move(knowledge);
@@ -198,13 +200,15 @@ class App {
   // GET /admin/shadow/{model}: the mirror's counters and the stored pairs' report (reload.cpp).
   Task<void> admin_shadow(ResponseWriter& response, std::string_view model);
 
-  Config config_;
-  mutable std::mutex router_mutex_;  // guards router_ and public_names_ (reload swaps them)
+  Config config_;  // as keel started; the running one is current_config()
+  mutable std::mutex
+      router_mutex_;  // guards router_, public_names_, live_config_ (reload swaps them)
+  std::shared_ptr<const Config> live_config_;
   std::shared_ptr<Router> router_;
   std::mutex reload_mutex_;  // one reload at a time
   std::unique_ptr<Store> store_;
   Metrics metrics_;
-  evals::ShadowMirror shadow_{*store_, config_};
+  evals::ShadowMirror shadow_{*store_, [this] { return current_config(); }};
   const Server* server_ = nullptr;
   Toolbox* toolbox_ = nullptr;
   std::shared_ptr<const PromptSet> prompts_;

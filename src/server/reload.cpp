@@ -24,6 +24,11 @@ void App::set_public_names(std::shared_ptr<const PublicNames> names) {
   public_names_ = std::move(names);
 }
 
+std::shared_ptr<const Config> App::current_config() const {
+  std::lock_guard lock(router_mutex_);
+  return live_config_;
+}
+
 std::shared_ptr<const PublicNames> App::current_public_names() const {
   std::lock_guard lock(router_mutex_);
   return public_names_;
@@ -122,17 +127,21 @@ Result<Json> App::reload() {
       public_names = std::move(*built);
     }
   }
+  const auto restart = needs_restart(config_, *next);
+  const size_t provider_count = next->providers.size();
+  std::shared_ptr<const Config> live = std::make_shared<const Config>(std::move(*next));
   {
     std::lock_guard lock(router_mutex_);
     router_.swap(router);
     if (public_names) public_names_.swap(public_names);
+    live_config_.swap(live);
   }
-  router.reset();  // the old router and names live on in requests that hold them
+  router.reset();  // the old router, names and config live on in requests that hold them
   public_names.reset();
+  live.reset();
   if (knowledge_) knowledge_->ingest_stale_in_background();
-  const auto restart = needs_restart(config_, *next);
   KEEL_LOG(kInfo) << "config reloaded from " << config_.source << ": " << names.size()
-                  << " models, " << next->providers.size() << " providers";
+                  << " models, " << provider_count << " providers";
   for (const auto& key : restart) {
     KEEL_LOG(kWarn) << "config reload: " << key << " changed; it takes effect only after a restart";
   }

@@ -4,15 +4,17 @@
 // asks for the API key when the test chat needs it, streams a starter's answer from a fake
 // upstream that cites the retrieved source and shows the citation as a footnote, and its YAML
 // editor marks a copilot naming an unknown model at its line and column, then clears the error
-// when fixed. No console errors (but the 401s that asked for keys), no provider key in any
-// response, no serious axe-core violation; a screenshot.
+// when fixed; its Reload button has keel read keel.yaml again: a changed copilot and an added
+// one are listed anew, and a file that fails the checks is refused with keel's message and
+// changes nothing. No console errors (but the 401s that asked for keys and the refused
+// reload's 400), no provider key in any response, no serious axe-core violation; a screenshot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
-import { startKeel, fakeProvider, UPSTREAM_KEY } from '../e2e/harness.mjs';
+import { startKeel, fakeProvider, keelConfig, toYaml, UPSTREAM_KEY } from '../e2e/harness.mjs';
 import { launchBrowser, closeBrowser, openPage, finishPage } from './browser.mjs';
 
 const CLIENT_KEY = 'sk-copilots-client';
@@ -22,6 +24,27 @@ const STARTER = 'How do I connect to the VPN?';
 let fake;
 let keel;
 let dir;
+
+// keel's config with these copilots (the providers, models and base stay as started).
+function config(copilots) {
+  return {
+    providers: [fakeProvider('oa', fake)],
+    models: [
+      { name: 'desk-model', targets: [{ provider: 'oa', model: 'ok' }] },
+      { name: 'vectors', targets: [{ provider: 'oa', model: 'text-embedding-3-small' }] },
+    ],
+    extra: {
+      api_keys: [CLIENT_KEY],
+      admin_keys: [ADMIN_KEY],
+      knowledge: [{ name: 'handbook', sources: [path.join(dir, 'handbook')], embedding_model: 'vectors' }],
+      copilots,
+    },
+  };
+}
+
+const helpdesk = (instructions) => ({
+  name: 'helpdesk', instructions, model: 'desk-model', knowledge: ['handbook'], starters: [STARTER],
+});
 
 before(async () => {
   await launchBrowser();
@@ -38,22 +61,7 @@ before(async () => {
   writeFileSync(path.join(dir, 'handbook', 'vpn.md'), '# VPN\n\nConnect to the office network with the VPN client. It asks for your badge number.\n');
   writeFileSync(path.join(dir, 'handbook', 'mail.md'), '# Mail\n\nMail is read in the browser at mail.example.com.\n');
   writeFileSync(path.join(dir, 'handbook', 'broken.md'), Buffer.from([0x23, 0x20, 0x00, 0x01, 0x02]));
-  keel = await startKeel({
-    providers: [fakeProvider('oa', fake)],
-    models: [
-      { name: 'desk-model', targets: [{ provider: 'oa', model: 'ok' }] },
-      { name: 'vectors', targets: [{ provider: 'oa', model: 'text-embedding-3-small' }] },
-    ],
-    extra: {
-      api_keys: [CLIENT_KEY],
-      admin_keys: [ADMIN_KEY],
-      knowledge: [{ name: 'handbook', sources: [path.join(dir, 'handbook')], embedding_model: 'vectors' }],
-      copilots: [{
-        name: 'helpdesk', instructions: 'You are the ACME helpdesk. Cite your sources.', model: 'desk-model',
-        knowledge: ['handbook'], starters: [STARTER],
-      }],
-    },
-  });
+  keel = await startKeel(config([helpdesk('You are the ACME helpdesk. Cite your sources.')]));
 });
 
 after(async () => {
@@ -122,8 +130,31 @@ test('a copilot over an ingested base: definition, ingest state, a cited answer,
   await status.getByText('valid against the running config').waitFor();
   assert.equal(await error.count(), 0);
 
+  // The entry goes into keel.yaml by hand; Reload has keel read it again.
+  const writeConfig = (copilots) =>
+    writeFileSync(keel.configPath, `${toYaml(keelConfig({ dir: keel.dir, ...config(copilots) }))}\n`);
+  const reload = page.getByRole('article', { name: 'Reload the config' });
+  writeConfig([
+    helpdesk('You are the ACME helpdesk. Answer in French.'),
+    { name: 'hr-desk', instructions: 'You answer HR questions.', model: 'desk-model' },
+  ]);
+  await reload.getByRole('button', { name: 'Reload keel.yaml' }).click();
+  await reload.getByText(/^Reloaded .*Copilots and chat flows: helpdesk, hr-desk\.$/).waitFor();
+  const list = page.getByRole('navigation', { name: 'Copilots' });
+  await list.getByRole('link', { name: 'hr-desk' }).waitFor();
+  await definition.getByText('You are the ACME helpdesk. Answer in French.').waitFor();
+  await list.getByRole('link', { name: 'hr-desk' }).click();
+  await page.getByRole('article', { name: 'hr-desk' }).getByText('You answer HR questions.').waitFor();
+
+  // A file that fails the checks: keel's message, and nothing changes.
+  writeConfig([{ name: 'helpdesk', instructions: 'x', model: 'no-such-model' }]);
+  await reload.getByRole('button', { name: 'Reload keel.yaml' }).click();
+  await reload.locator('.error').getByText(/nothing changed.*no-such-model/).waitFor();
+  assert.equal(await list.getByRole('link').count(), 2);
+
   for (const body of page.bodies) assert.ok(!body.includes(UPSTREAM_KEY), 'a provider key reached the browser');
-  // The 401s that asked for the keys are expected; nothing else may go wrong.
-  page.problems = page.problems.filter((p) => !/status of 401/.test(p));
+  // The 401s that asked for the keys and the refused reload's 400 are expected; nothing else
+  // may go wrong.
+  page.problems = page.problems.filter((p) => !/status of 40[01]/.test(p));
   await finishPage(page, 'copilots');
 });

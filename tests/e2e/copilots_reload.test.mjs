@@ -1,15 +1,15 @@
 // `keel reload` (and SIGHUP) rebuilds the copilots from the new config: changed instructions,
 // model, tools and knowledge take effect on the next turn, added copilots answer and removed
-// ones are gone from /v1/models, turns in flight across the reload finish on the copilot they
-// started with, and a copilot that cannot be built (an instructions file that is missing)
-// fails the reload and changes nothing.
+// ones are gone from /v1/models and from the console's /admin/copilots, turns in flight across
+// the reload finish on the copilot they started with, and a copilot that cannot be built (an
+// instructions file that is missing) fails the reload and changes nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeOpenAI } from '../fakes/fake_openai.mjs';
-import { startKeel, makeClient, keelConfig, toYaml, fakeProvider, postJSON, waitFor, sleep, CLIENT_KEY } from './harness.mjs';
+import { startKeel, makeClient, keelConfig, toYaml, fakeProvider, postJSON, getText, waitFor, sleep, CLIENT_KEY } from './harness.mjs';
 
 const ADMIN_KEY = 'sk-keel-copilots-admin';
 
@@ -63,6 +63,13 @@ async function ask(model) {
     model, messages: [{ role: 'user', content: 'How do I get online?' }],
   });
   return completion.choices[0].message.content;
+}
+
+// The console's view (GET /admin/copilots): each copilot's name and instructions, as running.
+async function adminCopilots() {
+  const res = await getText(keel, '/admin/copilots', { key: ADMIN_KEY });
+  assert.equal(res.status, 200, res.text);
+  return Object.fromEntries(JSON.parse(res.text).data.map((c) => [c.name, c.instructions.text]));
 }
 
 async function modelIds() {
@@ -136,6 +143,7 @@ test('keel reload adds and removes copilots; SIGHUP does the same', { timeout: 3
   assert.ok(ids.includes('newdesk'), ids.join());
   assert.ok(!ids.includes('slowdesk'), ids.join());
   assert.match(await ask('newdesk'), /Answer briefly\./);
+  assert.deepEqual(await adminCopilots(), { helpdesk: 'Answer in English.', newdesk: 'Answer briefly.' });
   await assert.rejects(ask('slowdesk'), (err) => err.status === 404 && /slowdesk/.test(err.message));
 
   writeConfig([desk('helpdesk', { instructions: 'Answer in German.' })]);
@@ -144,6 +152,7 @@ test('keel reload adds and removes copilots; SIGHUP does the same', { timeout: 3
   assert.ok(await waitFor(() => (keel.stderr.match(/config reloaded from/g) ?? []).length > reloads, 5000));
   assert.match(await ask('helpdesk'), /Answer in German\./);
   assert.ok(!(await modelIds()).includes('newdesk'));
+  assert.deepEqual(await adminCopilots(), { helpdesk: 'Answer in German.' });
 });
 
 test('a copilot that cannot be built fails the reload and changes nothing', { timeout: 30000 }, async () => {
@@ -151,5 +160,6 @@ test('a copilot that cannot be built fails the reload and changes nothing', { ti
   assert.equal(res.status, 400, JSON.stringify(res.json));
   assert.match(res.json.error.message, /nothing changed.*missing\.prompty/s);
   assert.match(await ask('helpdesk'), /Answer in German\./);
+  assert.deepEqual(await adminCopilots(), { helpdesk: 'Answer in German.' });
   assert.ok(keel.alive());
 });

@@ -1,5 +1,6 @@
-// /admin/copilots (each copilot as configured), /admin/knowledge (each base's ingest state) and
-// POST /admin/copilots/validate (an edited copilots: entry checked against the running config).
+// /admin/copilots (each copilot as configured), /admin/knowledge (each base's ingest state),
+// POST /admin/copilots/validate (an edited copilots: entry checked against the running config) and
+// POST /admin/reload (keel's config file read again: copilots rebuilt, a bad file changes nothing).
 import { getJson, postJson } from './api';
 
 export interface CopilotInfo {
@@ -43,7 +44,16 @@ export interface Validation {
   copilot?: CopilotInfo;
 }
 
+// POST /admin/reload's answer (server/reload.cpp); a file that fails its checks is a 400.
+export interface Reloaded {
+  reloaded: boolean;
+  source: string;
+  public_names?: string[];
+  needs_restart: string[];
+}
+
 export const copilots = () => getJson<{ data: CopilotInfo[] }>('/admin/copilots', 'admin');
 export const knowledgeBases = () => getJson<{ data: KnowledgeInfo[] }>('/admin/knowledge', 'admin');
 export const validateCopilot = (yaml: string, signal?: AbortSignal) =>
   postJson<Validation>('/admin/copilots/validate', 'admin', { yaml }, signal);
+export const reloadConfig = () => postJson<Reloaded>('/admin/reload', 'admin', {});

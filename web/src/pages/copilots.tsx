@@ -2,19 +2,23 @@
 // state and counts (/admin/knowledge, refreshed), its starters as buttons, a test chat through
 // /v1/chat/completions streamed (citations as footnotes, tool calls as they stream), and its
 // entry as YAML in an editor checked as you type by POST /admin/copilots/validate. The editor
-// does not write keel.yaml: keel has no config-writing path, and the page says so.
+// does not write keel.yaml: keel has no config-writing path (the file is the operator's, comments
+// and all), and the page says so; its Reload button has keel read the file again (POST
+// /admin/reload) and shows what came of it, the copilots listed anew.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, streamChat, type ChatMessage, type StreamState } from '../api';
 import { AnswerView, Composer } from '../answer';
 import {
-  copilots, knowledgeBases, validateCopilot, type CopilotInfo, type KnowledgeInfo, type Validation,
+  copilots, knowledgeBases, reloadConfig, validateCopilot, type CopilotInfo, type KnowledgeInfo,
+  type Validation,
 } from '../copilots_api';
 import { Failure, Head, Loading, count, dateTime, useKeyVersion, useLoad } from '../ui';
 
 const VALIDATE_DELAY_MS = 400;
 
 export function Copilots({ name }: { name?: string }) {
-  const list = useLoad(copilots, []);
+  const [version, setVersion] = useState(0); // bumped by a reload: the list is read again
+  const list = useLoad(copilots, [version]);
   const bases = useLoad(knowledgeBases, [], 5000);
   if (list.error) return <Failure error={list.error} />;
   if (!list.data) return <Loading />;
@@ -37,6 +41,7 @@ export function Copilots({ name }: { name?: string }) {
           <Definition copilot={copilot} />
           <KnowledgeCard copilot={copilot} bases={bases.data?.data} error={bases.error} />
           <YamlEditor key={copilot.name} copilot={copilot} />
+          <ReloadCard onReloaded={() => setVersion((v) => v + 1)} />
         </div>
         <TestChat key={copilot.name} copilot={copilot} />
       </div>
@@ -264,8 +269,8 @@ function YamlEditor({ copilot }: { copilot: CopilotInfo }) {
       <h2 id="copilot-yaml">Edit as YAML</h2>
       <p class="muted">
         This checks the entry against the running config; it does not change keel’s config. Put the entry under{' '}
-        <code>copilots:</code> in keel.yaml, then run <code>keel reload</code> (it checks the file; a copilot’s change
-        takes effect when keel restarts, since a reload takes over providers, models and the router only).
+        <code>copilots:</code> in keel.yaml, then reload (below, or <code>keel reload</code>): keel checks the file, and
+        the copilot serves its next turn as written; a file that fails the checks changes nothing.
       </p>
       <label for="copilot-yaml-text">Copilot YAML</label>
       <textarea
@@ -304,6 +309,38 @@ function YamlEditor({ copilot }: { copilot: CopilotInfo }) {
             ))}
           </ul>
         )}
+      </div>
+    </article>
+  );
+}
+
+// Has keel read its config file again (POST /admin/reload) and says what came of it: the public
+// names it now serves, or why the file was refused (nothing changed then).
+function ReloadCard({ onReloaded }: { onReloaded: () => void }) {
+  const [state, setState] = useState<{ busy: boolean; ok?: string; error?: string }>({ busy: false });
+  const reload = () => {
+    setState({ busy: true });
+    reloadConfig().then(
+      (answer) => {
+        const names = answer.public_names?.length ? answer.public_names.join(', ') : 'none';
+        const restart = answer.needs_restart.length
+          ? `; after a restart only: ${answer.needs_restart.join(', ')}`
+          : '';
+        setState({ busy: false, ok: `Reloaded ${answer.source}. Copilots and chat flows: ${names}${restart}.` });
+        onReloaded();
+      },
+      (problem) => setState({ busy: false, error: problem instanceof ApiError ? problem.message : String(problem) }),
+    );
+  };
+  return (
+    <article class="card" aria-labelledby="config-reload">
+      <h2 id="config-reload">Reload the config</h2>
+      <button type="button" onClick={reload} disabled={state.busy}>
+        {state.busy ? 'Reloading…' : 'Reload keel.yaml'}
+      </button>
+      <div class="yaml-status" role="status" aria-live="polite">
+        {state.ok && <span class="badge ok">{state.ok}</span>}
+        {state.error && <p class="error">{state.error}</p>}
       </div>
     </article>
   );
