@@ -17,11 +17,18 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "core/config_source.h"
+#include "evals/evaluators.h"
+#include "evals/gateway.h"
 #include "evals/report.h"
 #include "http/asio.h"
 #include "router/router.h"
@@ -46,6 +53,16 @@ struct ShadowStats {
   int64_t dropped = 0;   // over max_concurrency
   int64_t failed = 0;    // the candidate failed (stored too, with its error)
 };
+
+// The stored pair (ShadowPairRecord::result) as JSON text: {question, served {text, latency_ms,
+// prompt_tokens, completion_tokens, target, cost}, shadow {latency_ms, prompt_tokens,
+// completion_tokens, target, cost, text, error when it failed}, scores {NAME: {value, passed} or
+// {value: null, error}}, trace_id}: what json_text of that object as Json gives, written straight
+// (building the Json cost the mirror thread about a fifth of its work per pair).
+std::string shadow_pair_text(std::string_view question, const ServedAnswer& served,
+                             std::optional<double> served_cost, const CallResult& call,
+                             const std::vector<std::pair<std::string, Score>>& scores,
+                             std::string_view trace_id);
 
 class ShadowMirror {
  public:

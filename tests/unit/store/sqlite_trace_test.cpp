@@ -234,6 +234,57 @@ TEST_F(SqliteTraceTest, SpansOfNoRequestAreWrittenAloneAndUnknownTracesAreNotFou
   EXPECT_EQ(derived->size(), 1u);
 }
 
+// A log written before 2026-12-08 keeps its spans in a WITHOUT ROWID table: opened, they move
+// to the rowid table (key a unique index), tool_calls reads them, and new spans go in beside them.
+TEST_F(SqliteTraceTest, SpansOfAnOlderLogMoveToTheRowidTable) {
+  {
+    auto store = open();  // today's schema, then the spans table put back as it was
+    ASSERT_TRUE(store);
+  }
+  const std::string old_span =
+      "('0123456789abcdef0123456789abcdef', '0011223344556677', NULL, 'execute_tool echo', 1, "
+      "1000, 3000, 1, NULL, '{\"gen_ai.operation.name\":\"execute_tool\",\"gen_ai.tool.name\":"
+      "\"echo\",\"keel.tool.toolset\":\"kit\",\"keel.tool.status\":\"ok\"}')";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  const std::string sql =
+      "DROP VIEW tool_calls; DROP TABLE spans; "
+      "CREATE TABLE spans(trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, "
+      "name TEXT, kind INTEGER, start_ns INTEGER, end_ns INTEGER, status INTEGER, "
+      "status_message TEXT, attributes TEXT, PRIMARY KEY(trace_id, span_id)) WITHOUT ROWID; "
+      "CREATE INDEX spans_start_ns ON spans(start_ns); "
+      "CREATE VIEW tool_calls AS SELECT trace_id FROM spans; "
+      "INSERT INTO spans VALUES " +
+      old_span + ";";
+  char* message = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
+      << (message ? message : "");
+  sqlite3_close_v2(db);
+
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(rows("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%WITHOUT ROWID%'"),
+            (std::vector<std::string>{"0"}));
+  EXPECT_EQ(rows("SELECT name FROM sqlite_schema WHERE tbl_name = 'spans' ORDER BY name"),
+            (std::vector<std::string>{"spans", "spans_start_ns", "spans_trace_span"}));
+  EXPECT_EQ(rows("SELECT tool, toolset, status, duration_ms FROM tool_calls"),
+            (std::vector<std::string>{"echo|kit|ok|0.002"}));
+  auto old = store->trace_spans(TraceId::from_hex("0123456789abcdef0123456789abcdef"));
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  ASSERT_EQ(old->size(), 1u);
+  EXPECT_EQ((*old)[0].name, "execute_tool echo");
+
+  Trace trace(TraceId::random(), SpanId::random());
+  { SpanScope row(TraceContext{&trace, SpanId{}}, "eval_row 0"); }
+  const TraceId id = trace.id();
+  store->record_spans(std::move(trace));
+  store->flush();
+  EXPECT_EQ(rows("SELECT count(*) FROM spans"), (std::vector<std::string>{"2"}));
+  ASSERT_TRUE(store->trace_spans(id).ok());
+  store.reset();
+  EXPECT_TRUE(open());  // opened again: nothing left to move
+}
+
 TEST_F(SqliteTraceTest, RetentionByAgeTakesOldSpansWithTheirRequests) {
   SqliteStoreOptions options;
   options.retention.max_age_ms = 24 * 3'600'000;
