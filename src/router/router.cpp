@@ -298,8 +298,10 @@ Error Router::final_error(const Model& model,
   } else if (same_code && first == ErrorCode::kBadGateway) {
     error = Error(first, "model '" + name + "' got an invalid upstream response: " + detail);
   } else if (same_code && first == ErrorCode::kInvalidArgument) {
-    // The upstreams all rejected the request itself: that is the client's error to see.
+    // The upstreams all rejected the request itself: that is the client's error to see, with
+    // the field at fault when the last one named it (a vendor that cannot take logit_bias).
     error = Error(first, failures.back().second.message);
+    error.param = failures.back().second.param;
   } else if (same_code && first == ErrorCode::kResourceExhausted) {
     error = Error(first, "model '" + name + "' is rate limited upstream: " + detail);
     error.retry_after_ms = retry_after;

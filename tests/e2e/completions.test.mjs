@@ -70,10 +70,11 @@ const isBadRequest = (param, needle) => (e) => {
   return true;
 };
 // A 400 that a target gave (the router's final error names no param): its message names it.
-const isRefusedByTarget = (needle) => (e) => {
+const isRefusedByTarget = (needle, param) => (e) => {
   assert.ok(e instanceof OpenAI.APIError, `expected an APIError, got ${e}`);
   assert.equal(e.status, 400, `status ${e.status}: ${e.message}`);
   assert.match(e.message, needle);
+  if (param) assert.equal(e.param, param);
   return true;
 };
 
@@ -195,7 +196,7 @@ describe('/v1/completions over the vendors', () => {
   test('a logit_bias a vendor cannot express is a 400 naming it; OpenAI-compatible upstreams get it', async () => {
     await assert.rejects(
       client.completions.create({ model: 'claude-echo', prompt: 'x', logit_bias: { 50256: -100 } }),
-      isRefusedByTarget(/logit_bias is not supported by provider kind anthropic/),
+      isRefusedByTarget(/logit_bias is not supported by provider kind anthropic/, 'logit_bias'),
     );
     const { got } = await during(fakeO, () => client.completions.create({ model: 'oa-echo', prompt: 'x', logit_bias: { 50256: -100 } }));
     assert.deepEqual(got[0].body.logit_bias, { 50256: -100 });
