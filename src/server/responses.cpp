@@ -302,12 +302,12 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     stored.created_ms = unix_millis();
     stored.previous_id = req.previous_response_id;
     stored.conversation_id = req.conversation_id;
-    stored.input_items = dump(req.input_items);
+    stored.input_items = dump(input_as_items(req));
     stored.body = encoder.response_text();
     if (auto status = store_->put_response(stored); !status) store_failed(status.error());
   }
   if (seen && !req.conversation_id.empty()) {
-    std::vector<StoredItem> items = to_stored(req.input_items);
+    std::vector<StoredItem> items = to_stored(input_as_items(req));
     for (auto& [item_id, text] : encoder.output_items()) {
       items.push_back({std::move(item_id), std::move(text)});
     }

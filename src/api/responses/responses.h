@@ -47,8 +47,11 @@ struct ResponsesRequest {
   // build_messages (instructions, then the stored history, then input_items).
   ChatRequest chat;
   // This turn's input as items, in their normalised wire form, each with an id (kept when the
-  // client gave one, else made: msg_..., fc_..., fco_..., rs_...).
+  // client gave one, else made: msg_..., fc_..., fco_..., rs_...). An `input` string (one user
+  // message, the commonest request) is kept in input_text instead, and made an item only when
+  // it is needed (input_as_items): a request that stores nothing never builds it.
   Json input_items = Json::array();
+  std::optional<std::string> input_text;
   std::string instructions;          // "" when absent
   std::string previous_response_id;  // "" when absent
   std::string conversation_id;       // "" when absent
@@ -78,6 +81,16 @@ std::string qualified_tool_name(const std::string& namespace_name, const std::st
 // Validates types and required fields. Errors are kInvalidArgument with `param` set; an item or
 // tool type keel cannot serve is a 400 naming the type.
 Result<ResponsesRequest> parse_responses_request(std::string_view body);
+// Its two paths, which give the same request (tests and the fuzz target check it): the fast
+// scan (JsonScanner, no Json tree of the body) into `out` (default-constructed), for bodies of
+// the usual shapes, false for anything else or anything in doubt (`out` then holds a part of
+// the body: discard it); and the full parse, the reference, which gives the errors.
+// parse_responses_request tries the first, then the second.
+bool scan_responses_request(std::string_view body, ResponsesRequest& out);
+Result<ResponsesRequest> parse_responses_request_parsed(std::string_view body);
+// Everything a parsed request holds, as JSON text, for comparing the two paths: ids that keel
+// made for input items (msg_ and 24 hex digits, ...) stand as their prefix and "*" ("msg_*").
+std::string describe_request(const ResponsesRequest& req);
 
 // A list of input items (an `input` array, or a conversation's `items`) checked and normalised
 // as parse_responses_request does, ids made where missing. `param` names the list in errors.
@@ -89,8 +102,13 @@ Result<Json> parse_input_items(const Json& items, const std::string& param);
 // (reasoning_from_item).
 void items_to_messages(const Json& items, std::vector<Message>& out);
 
-// req.chat.messages = instructions (system) + history + req.input_items.
+// req.chat.messages = instructions (system) + history + this turn's input (input_text or
+// input_items).
 void build_messages(ResponsesRequest& req, const Json& history);
+
+// This turn's input items (for the store): input_items, with the user message of input_text
+// made (its id new) the first time it is asked for.
+const Json& input_as_items(ResponsesRequest& req);
 
 // --- reasoning items -----------------------------------------------------------------------------
 
