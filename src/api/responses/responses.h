@@ -173,12 +173,16 @@ class ResponseText {
   void append_to(std::string& out, std::string_view output) const;
 
  private:
+  // The object's fixed text, without its closing brace, in one string: an allocation per piece
+  // cost more than writing it.
   struct Piece {
-    std::string before;  // the text before the slot's value, its key included
-    Slot slot;
+    size_t end = 0;  // where the text before the slot's value (its key included) ends in text_
+    Slot slot = kOutput;
   };
-  std::vector<Piece> pieces_;
-  std::string tail_ = "{";  // after the last slot, without the closing brace
+  void place(Slot slot);  // the slot's value goes at text_'s end
+  std::string text_ = "{";
+  Piece pieces_[kSlots];  // each slot at most once
+  int piece_count_ = 0;
   std::string values_[kSlots];
   bool placed_[kSlots] = {};
 };
@@ -221,6 +225,18 @@ class ResponsesStreamEncoder {
   // No events from now on, only the response object: for a response that is not streamed,
   // which would drop them (three copies of the response object among them).
   void quiet() { quiet_ = true; }
+  // Where write_to sends events: open(type) gives the text to append an event's data to (one
+  // line of JSON text), close() ends the event.
+  class EventWriter {
+   public:
+    virtual ~EventWriter() = default;
+    virtual std::string& open(std::string_view type) = 0;
+    virtual void close() = 0;
+  };
+  // While `writer` is set, events are written through it instead of into the calls' lists,
+  // which stay empty: the server frames them straight into its stream, without a list of events
+  // to copy each from. The writer is the caller's; nullptr ends it (closing the last event).
+  void write_to(EventWriter* writer);
   // The response object as last sent (final after finish/fail/cancel), as JSON text.
   std::string response_text() const;
   // The same parsed; the reference holds until the response changes.
@@ -235,6 +251,7 @@ class ResponsesStreamEncoder {
     size_t output_index = 0;
     ItemType type = ItemType::kMessage;
     std::string id;
+    std::string id_text;       // id as a JSON string, written once for every event on the item
     int reasoning_index = -1;  // a reasoning item: its native index; -1 for other items
     ReasoningPart reasoning;   // a reasoning item's opaque part (text grows in `text`)
     std::string text;          // a message's text, a call's arguments, a reasoning summary
@@ -243,7 +260,7 @@ class ResponsesStreamEncoder {
     std::string name;          // a call's, without its namespace
     std::string namespace_name;        // a call's namespace; "" when none
     int64_t text_base = 0;             // code points of the answer's text before this message's
-    Json annotations = Json::array();  // file_citation annotations on its output_text
+    Json annotations;                  // file_citation annotations on its text; null: none yet
   };
   struct DoneItem {
     std::string id;
@@ -251,8 +268,10 @@ class ResponsesStreamEncoder {
     Json item;         // a file_search_call item (changed by file_search_end); else null
   };
   std::string* emit(std::vector<ResponsesEvent>& out, std::string_view type);
+  // An event on item `id_text` (the item's id as a JSON string).
   std::string* emit_for(std::vector<ResponsesEvent>& out, std::string_view type,
-                        std::string_view item_id, size_t output_index);
+                        std::string_view id_text, size_t output_index);
+  void flush();  // write_to: closes the event being written
   void item_text(std::string& out, const OpenItem& open, const char* status, bool done,
                  std::string_view value) const;
   std::string output_text() const;  // the output array
@@ -270,6 +289,8 @@ class ResponsesStreamEncoder {
   int64_t text_points_ = 0;  // code points of all text so far (citations count in it)
   bool begun_ = false;
   bool quiet_ = false;
+  EventWriter* writer_ = nullptr;  // write_to's
+  bool writing_ = false;           // an event is open in writer_
   std::vector<OpenItem> open_;    // items added and not yet done, in output order
   std::vector<DoneItem> output_;  // the response's output
   FinishReason finish_ = FinishReason::kNone;
