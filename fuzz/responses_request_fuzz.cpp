@@ -6,8 +6,11 @@
 // with the input's first bytes as its arguments).
 //
 // Invariants beyond "no crash, no UB, no leak":
+//  - the fast scan (scan_responses_request), whenever it reads a body, gives the request the
+//    full parse gives (describe_request; ids keel makes for items aside);
 //  - a rejected request is a 400 whose error body is valid UTF-8;
 //  - normalised input items are a fixed point: parse_input_items(items) == items;
+//  - an input string gives the messages its item would (input_as_items);
 //  - stream events are numbered 0, 1, 2, ..., every item added is done once, in order, and the
 //    final response's output is the done items;
 //  - a reasoning item keel writes reads back as the same reasoning (reasoning_from_item);
@@ -76,14 +79,38 @@ void check_stream(const keel::ResponsesRequest& request) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   auto request = keel::parse_responses_request(input);
+  auto full = keel::parse_responses_request_parsed(input);
+  FUZZ_CHECK(request.ok() == full.ok(), "fast and full parses disagree on validity");
+  keel::ResponsesRequest scanned;
+  if (keel::scan_responses_request(input, scanned)) {
+    FUZZ_CHECK(full.ok(), "the fast scan reads a body the full parse refuses");
+    FUZZ_CHECK(keel::describe_request(scanned) == keel::describe_request(*full),
+               "fast and full parses give different requests");
+  }
   if (!request) {
+    FUZZ_CHECK(request.error().message == full.error().message,
+               "fast and full parses give different errors");
     FUZZ_CHECK(keel::http_status_for(request.error().code) == 400,
                "client input gave a non-400 error");
     dump_checked(keel::error_to_wire(request.error()));
     return 0;
   }
-  const std::string items = dump_checked(request->input_items);
-  auto again = keel::parse_input_items(request->input_items, "input");
+  // The messages of an input string, made directly, are those of its item.
+  keel::build_messages(*request, keel::Json::array());
+  const std::vector<keel::Message> direct = request->chat.messages;
+  const keel::Json& input_items = keel::input_as_items(*request);
+  if (request->input_text) {
+    std::vector<keel::Message> from_items;
+    keel::items_to_messages(input_items, from_items);
+    FUZZ_CHECK(direct.size() == (request->instructions.empty() ? 0u : 1u) + from_items.size() &&
+                   direct.back().text() == from_items.back().text() &&
+                   direct.back().role == from_items.back().role &&
+                   direct.back().content_is_string == from_items.back().content_is_string &&
+                   direct.back().content.size() == from_items.back().content.size(),
+               "an input string's message is not its item's");
+  }
+  const std::string items = dump_checked(input_items);
+  auto again = keel::parse_input_items(input_items, "input");
   FUZZ_CHECK(again.ok(), "normalised items are refused");
   FUZZ_CHECK(dump_checked(*again) == items, "normalised items are not a fixed point");
 

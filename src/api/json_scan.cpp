@@ -48,8 +48,39 @@ bool JsonScanner::literal(std::string_view word) {
 }
 
 bool JsonScanner::number() {
-  int64_t ignored;
-  return integer(ignored);
+  if (!floats_) {
+    int64_t ignored;
+    return integer(ignored);
+  }
+  // JSON's number grammar, any length: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  auto digits = [this] {
+    const char* first = at_;
+    while (at_ < end_ && *at_ >= '0' && *at_ <= '9') ++at_;
+    return at_ > first;
+  };
+  if (at_ < end_ && *at_ == '-') ++at_;
+  const char* int_part = at_;
+  if (!digits() || (*int_part == '0' && at_ - int_part > 1)) return false;
+  if (at_ < end_ && *at_ == '.') {
+    ++at_;
+    if (!digits()) return false;
+  }
+  if (at_ < end_ && (*at_ == 'e' || *at_ == 'E')) {
+    ++at_;
+    if (at_ < end_ && (*at_ == '+' || *at_ == '-')) ++at_;
+    if (!digits()) return false;
+  }
+  return true;
+}
+
+bool JsonScanner::raw(std::string_view& out) {
+  ws();
+  const char* start = at_;
+  floats_ = true;
+  const bool ok = skip();
+  floats_ = false;
+  out = std::string_view(start, static_cast<size_t>(at_ - start));
+  return ok;
 }
 
 bool JsonScanner::integer(int64_t& out) {

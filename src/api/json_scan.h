@@ -77,6 +77,10 @@ class JsonScanner {
   bool integer(int64_t& out);
   // Any value, checked as the parser would check it.
   bool skip();
+  // Any value, its text (without the whitespace around it) into `out`, numbers floats included:
+  // for a member to parse on its own, whose parse then checks it (a number's digits are only
+  // delimited here: 1e400, which nlohmann refuses, passes).
+  bool raw(std::string_view& out);
   // Only whitespace is left.
   bool end() {
     ws();
@@ -123,6 +127,7 @@ class JsonScanner {
   const char* at_;
   const char* end_;
   int depth_ = 0;
+  bool floats_ = false;  // raw(): numbers with a fraction or an exponent pass
 };
 
 // The first byte in [p, end) that ends a plain run of a JSON string: '"', a backslash, a control

@@ -133,6 +133,17 @@ void append_sse_frame(std::string& out, std::string_view data, std::string_view 
   out += '\n';
 }
 
+void open_sse_frame(std::string& out, std::string_view event) {
+  if (!event.empty()) {
+    out.append("event: ", 7);
+    out += event;
+    out += '\n';
+  }
+  out.append("data: ", 6);
+}
+
+void close_sse_frame(std::string& out) { out.append("\n\n", 2); }
+
 std::string sse_frame(std::string_view data, std::string_view event) {
   std::string out;
   append_sse_frame(out, data, event);

@@ -43,5 +43,10 @@ class SseParser {
 std::string sse_frame(std::string_view data, std::string_view event = {});
 // The same frame appended to `out` (no temporary string per frame).
 void append_sse_frame(std::string& out, std::string_view data, std::string_view event = {});
+// A frame whose data is one line, such as JSON text (which escapes line ends), written in place:
+// open_sse_frame(out, event), the data appended to `out`, close_sse_frame(out). The frame
+// append_sse_frame writes, without a copy of the data to look for line ends in.
+void open_sse_frame(std::string& out, std::string_view event);
+void close_sse_frame(std::string& out);
 
 }  // namespace keel

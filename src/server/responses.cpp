@@ -100,8 +100,8 @@ void append_events(const std::vector<ResponsesEvent>& events, std::string& out) 
   for (const auto& event : events) append_sse_frame(out, event.data, event.type);
 }
 
-// The client's side of a streamed response: the encoder's events as SSE. An Error event (a
-// failure after output began) becomes response.failed.
+// The client's side of a streamed response: the encoder's events as SSE, framed as the encoder
+// writes them. An Error event (a failure after output began) becomes response.failed.
 class ResponsesSseSink final : public StreamSink {
  public:
   ResponsesSseSink(ResponseWriter& writer, ResponsesStreamEncoder& encoder, std::string request_id)
@@ -113,22 +113,21 @@ class ResponsesSseSink final : public StreamSink {
  protected:
   void append_frames(const ChatEvent& event, std::string& out) override {
     send_pending(out);
-    encoded_.clear();
-    if (event.kind == ChatEvent::Kind::kError) {
-      encoder_.fail(event.error, encoded_);
-      failed_ = true;
-    } else {
-      encoder_.encode(event, encoded_);
-    }
-    append_events(encoded_, out);
+    writing_into(out, [&] {
+      if (event.kind == ChatEvent::Kind::kError) {
+        encoder_.fail(event.error, encoded_);
+        failed_ = true;
+      } else {
+        encoder_.encode(event, encoded_);
+      }
+    });
   }
   // response.completed (or .incomplete).
   std::string closing_frames() override {
     std::string frames;
+    frames.reserve(4096);  // a short answer's closing events (items done, the response) in one
     send_pending(frames);
-    encoded_.clear();
-    encoder_.finish(encoded_);
-    append_events(encoded_, frames);
+    writing_into(frames, [&] { encoder_.finish(encoded_); });
     return frames;
   }
 
@@ -137,9 +136,28 @@ class ResponsesSseSink final : public StreamSink {
     append_events(pending, out);
     pending.clear();
   }
+  // Each event framed in place in `out` (the encoder writes one line of JSON text per event).
+  class Framer final : public ResponsesStreamEncoder::EventWriter {
+   public:
+    std::string* out = nullptr;
+    std::string& open(std::string_view type) override {
+      open_sse_frame(*out, type);
+      return *out;
+    }
+    void close() override { close_sse_frame(*out); }
+  };
+  // `encode()`'s events framed into `out`.
+  template <typename Encode>
+  void writing_into(std::string& out, Encode&& encode) {
+    framer_.out = &out;
+    encoder_.write_to(&framer_);
+    encode();
+    encoder_.write_to(nullptr);
+  }
 
   ResponsesStreamEncoder& encoder_;
-  std::vector<ResponsesEvent> encoded_;
+  Framer framer_;
+  std::vector<ResponsesEvent> encoded_;  // stays empty while the encoder writes to framer_
   bool failed_ = false;
 };
 
@@ -233,7 +251,8 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   const std::string id = new_id("resp_");
   ResponsesStreamEncoder encoder(ResponseText(req, id, unix_seconds(), "in_progress"),
                                  req.custom_tools, req.namespaced);
-  ResponsesSseSink stream_sink(response, encoder, record.id);
+  std::optional<ResponsesSseSink> stream_sink;  // a response that is not streamed has none
+  if (req.chat.stream) stream_sink.emplace(response, encoder, record.id);
   std::unique_ptr<FileSearch> file_search;
   if (req.file_search) {
     if (public_name(req.chat.model)) {
@@ -245,7 +264,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     }
     file_search = std::make_unique<FileSearch>(vector_stores_.get(), owner, *req.file_search,
                                                req.file_search_spec, encoder,
-                                               req.chat.stream ? &stream_sink.pending : nullptr);
+                                               stream_sink ? &stream_sink->pending : nullptr);
     if (Status ok = file_search->check(); !ok) {
       co_await send_error(response, ok.error(), &record);
       co_return;
@@ -263,7 +282,7 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
   };
   ChatOutcome outcome;
   if (req.chat.stream) {
-    ResponsesSseSink& sink = stream_sink;
+    ResponsesSseSink& sink = *stream_sink;
     outcome = co_await answer(sink);
     if (outcome.status.ok()) {
       co_await sink.done();
@@ -302,12 +321,12 @@ Task<void> App::responses(Request& request, ResponseWriter& response, RequestRec
     stored.created_ms = unix_millis();
     stored.previous_id = req.previous_response_id;
     stored.conversation_id = req.conversation_id;
-    stored.input_items = dump(req.input_items);
+    stored.input_items = dump(input_as_items(req));
     stored.body = encoder.response_text();
     if (auto status = store_->put_response(stored); !status) store_failed(status.error());
   }
   if (seen && !req.conversation_id.empty()) {
-    std::vector<StoredItem> items = to_stored(req.input_items);
+    std::vector<StoredItem> items = to_stored(input_as_items(req));
     for (auto& [item_id, text] : encoder.output_items()) {
       items.push_back({std::move(item_id), std::move(text)});
     }

@@ -1,6 +1,9 @@
-// The client's Responses request -> ResponsesRequest / native ChatRequest (responses.h).
+// The client's Responses request -> ResponsesRequest / native ChatRequest (responses.h), by the
+// fast scanner for the usual shapes and by the full parser, the reference, otherwise.
+#include <cctype>
 #include <utility>
 
+#include "api/json_scan.h"
 #include "api/json_util.h"
 #include "api/responses/responses.h"
 #include "core/ids.h"
@@ -42,6 +45,73 @@ std::string item_id(const Json& item, const char* prefix) {
   return given.empty() ? new_id(prefix) : given;
 }
 
+// The normalised items and parts, built in one place for both paths (the fast scan and the
+// full parse must give the same Json, members in the same order).
+
+// An empty object with room for `members` (Json's object is a vector of pairs whose keys are
+// const: each growth would copy them all).
+Json object_with_room(size_t members) {
+  Json out = Json::object();
+  out.get_ref<Json::object_t&>().reserve(members);
+  return out;
+}
+
+// An input_text or output_text part; an output_text part has `annotations`.
+Json text_part(const std::string& type, std::string text, Json annotations = Json::array()) {
+  Json out = object_with_room(3);
+  append_member(out, "type", type);
+  append_member(out, "text", std::move(text));
+  if (type == "output_text") append_member(out, "annotations", std::move(annotations));
+  return out;
+}
+
+Json message_item(std::string id, std::string role, Json content) {
+  Json out = object_with_room(5);
+  append_member(out, "id", std::move(id));
+  append_member(out, "type", "message");
+  append_member(out, "role", std::move(role));
+  append_member(out, "content", std::move(content));
+  append_member(out, "status", "completed");
+  return out;
+}
+
+// The members a call item and a call's output item begin with, and room for `members` in all.
+Json call_item_head(std::string id, const std::string& type, std::string call_id, size_t members) {
+  Json out = object_with_room(members);
+  append_member(out, "id", std::move(id));
+  append_member(out, "type", type);
+  append_member(out, "status", "completed");
+  append_member(out, "call_id", std::move(call_id));
+  return out;
+}
+
+// A function_call or custom_tool_call item (`arguments`: a custom call's input); `namespace_name`
+// nullptr when the call has none.
+Json call_item(std::string id, const std::string& type, std::string call_id, std::string name,
+               std::string arguments, const Json* namespace_name) {
+  Json out = call_item_head(std::move(id), type, std::move(call_id), 7);
+  append_member(out, "name", std::move(name));
+  append_member(out, type == "custom_tool_call" ? "input" : "arguments", std::move(arguments));
+  if (namespace_name) append_member(out, "namespace", *namespace_name);
+  return out;
+}
+
+// A function_call_output or custom_tool_call_output item.
+Json call_output_item(std::string id, const std::string& type, std::string call_id, Json output) {
+  Json out = call_item_head(std::move(id), type, std::move(call_id), 5);
+  append_member(out, "output", std::move(output));
+  return out;
+}
+
+// The id a new item of `type` gets.
+const char* id_prefix(const std::string& type) {
+  if (type == "function_call") return "fc_";
+  if (type == "custom_tool_call") return "ctc_";
+  if (type == "function_call_output") return "fco_";
+  if (type == "custom_tool_call_output") return "ctco_";
+  return "msg_";
+}
+
 Result<Json> normalise_part(const Json& part, const std::string& path, bool assistant) {
   if (!part.is_object()) return wrong_type(path, "an object", part);
   const std::string type = optional_string(part, "type");
@@ -50,12 +120,9 @@ Result<Json> normalise_part(const Json& part, const std::string& path, bool assi
   if (type == "input_text" || type == "output_text") {
     auto text = required_string(part, "text", path);
     if (!text) return text.error();
-    out["text"] = std::move(*text);
-    if (type == "output_text") {
-      const Json* annotations = member(part, "annotations");
-      out["annotations"] = annotations && annotations->is_array() ? *annotations : Json::array();
-    }
-    return out;
+    const Json* annotations = member(part, "annotations");
+    return text_part(type, std::move(*text),
+                     annotations && annotations->is_array() ? *annotations : Json::array());
   }
   if (type == "refusal") {
     auto refusal = required_string(part, "refusal", path);
@@ -109,11 +176,7 @@ Result<Json> normalise_message(const Json& item, const std::string& path) {
   if (!content) return invalid(path + ".content", path + ".content is required");
   Json parts = Json::array();
   if (content->is_string()) {
-    Json part = Json::object();
-    part["type"] = assistant ? "output_text" : "input_text";
-    part["text"] = *content;
-    if (assistant) part["annotations"] = Json::array();
-    parts.push_back(std::move(part));
+    parts.push_back(text_part(assistant ? "output_text" : "input_text", str(*content)));
   } else if (content->is_array()) {
     for (size_t i = 0; i < content->size(); ++i) {
       auto part = normalise_part((*content)[i], indexed(path + ".content", i), assistant);
@@ -123,13 +186,7 @@ Result<Json> normalise_message(const Json& item, const std::string& path) {
   } else {
     return wrong_type(path + ".content", "a string or an array", *content);
   }
-  Json out = Json::object();
-  out["id"] = item_id(item, "msg_");
-  out["type"] = "message";
-  out["role"] = std::move(*role);
-  out["content"] = std::move(parts);
-  out["status"] = "completed";
-  return out;
+  return message_item(item_id(item, "msg_"), std::move(*role), std::move(parts));
 }
 
 // function_call_output's `output`: a string, or an array of content parts kept as given.
@@ -151,7 +208,6 @@ Result<Json> normalise_item(const Json& item, const std::string& path) {
   // EasyInputMessage has no type.
   const std::string type = type_value ? str(*type_value) : std::string("message");
   if (type == "message") return normalise_message(item, path);
-  Json out = Json::object();
   if (type == "function_call" || type == "custom_tool_call") {
     const bool custom = type == "custom_tool_call";
     auto call_id = required_string(item, "call_id", path);
@@ -160,31 +216,20 @@ Result<Json> normalise_item(const Json& item, const std::string& path) {
     if (!name) return name.error();
     auto arguments = required_string(item, custom ? "input" : "arguments", path);
     if (!arguments) return arguments.error();
-    out["id"] = item_id(item, custom ? "ctc_" : "fc_");
-    out["type"] = type;
-    out["status"] = "completed";
-    out["call_id"] = std::move(*call_id);
-    out["name"] = std::move(*name);
-    out[custom ? "input" : "arguments"] = std::move(*arguments);
-    if (const Json* namespace_name = member(item, "namespace")) {
-      if (!namespace_name->is_string()) {
-        return wrong_type(path + ".namespace", "a string", *namespace_name);
-      }
-      out["namespace"] = *namespace_name;
+    const Json* namespace_name = member(item, "namespace");
+    if (namespace_name && !namespace_name->is_string()) {
+      return wrong_type(path + ".namespace", "a string", *namespace_name);
     }
-    return out;
+    return call_item(item_id(item, id_prefix(type)), type, std::move(*call_id), std::move(*name),
+                     std::move(*arguments), namespace_name);
   }
   if (type == "function_call_output" || type == "custom_tool_call_output") {
     auto call_id = required_string(item, "call_id", path);
     if (!call_id) return call_id.error();
     auto output = tool_output(item, path);
     if (!output) return output.error();
-    out["id"] = item_id(item, type == "function_call_output" ? "fco_" : "ctco_");
-    out["type"] = type;
-    out["status"] = "completed";
-    out["call_id"] = std::move(*call_id);
-    out["output"] = std::move(*output);
-    return out;
+    return call_output_item(item_id(item, id_prefix(type)), type, std::move(*call_id),
+                            std::move(*output));
   }
   if (type == "reasoning") {
     // Kept in stored state as given; no vendor but the one that made it can read it.
@@ -192,14 +237,14 @@ Result<Json> normalise_item(const Json& item, const std::string& path) {
     if (summary && !summary->is_array()) {
       return wrong_type(path + ".summary", "an array", *summary);
     }
-    out = item;
+    Json out = item;
     out["id"] = item_id(item, "rs_");
     if (!summary) out["summary"] = Json::array();
     return out;
   }
   if (type == "file_search_call") {
     // keel's own search of an earlier turn, sent back: kept, never shown to a model again.
-    out = item;
+    Json out = item;
     out["id"] = item_id(item, "fs_");
     return out;
   }
@@ -501,7 +546,55 @@ Result<Json> parse_input_items(const Json& items, const std::string& param) {
   return out;
 }
 
-Result<ResponsesRequest> parse_responses_request(std::string_view text) {
+namespace {
+
+// The members after the head (model, input, instructions, previous_response_id, conversation),
+// which both paths read from a Json: tools, tool_choice, text, reasoning, the flags, sampling and
+// the echo. The fast path hands it an object of just those members that the body has.
+Status parse_settings(const Json& body, ResponsesRequest& req) {
+  if (const Json* tools = member(body, "tools")) {
+    if (auto status = parse_tools(*tools, req); !status) return status;
+  }
+  if (const Json* choice = member(body, "tool_choice")) {
+    if (auto status = parse_tool_choice(*choice, req.chat.tool_choice); !status) {
+      return status;
+    }
+  }
+  if (const Json* text_param = member(body, "text")) {
+    if (auto status = parse_text(*text_param, req); !status) return status;
+  }
+  if (const Json* reasoning = member(body, "reasoning")) {
+    if (!reasoning->is_object()) return wrong_type("reasoning", "an object", *reasoning);
+    // The native reasoning config: each vendor gets it in its own terms (docs/dev.md's table).
+    ReasoningConfig& config = req.chat.reasoning;
+    if (auto st = read_reasoning_effort(*reasoning, "effort", "reasoning.effort", config);
+        !st.ok()) {
+      return st;
+    }
+    for (const char* key : {"summary", "generate_summary"}) {
+      const Json* summary = member(*reasoning, key);
+      if (!summary) continue;
+      const std::string param = std::string("reasoning.") + key;
+      if (!summary->is_string()) return wrong_type(param, "a string", *summary);
+      if (str(*summary) != "auto" && str(*summary) != "concise" && str(*summary) != "detailed") {
+        return invalid(
+            param, param + " " + echo(str(*summary)) + " is not one of auto, concise, detailed");
+      }
+      config.summary = str(*summary);
+    }
+  }
+
+  if (auto status = parse_flags(body, req); !status) return status;
+  if (auto status = parse_sampling(body, req); !status) return status;
+  for (const char* key : kEchoed) {
+    if (const Json* value = member(body, key)) req.echo[key] = *value;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ResponsesRequest> parse_responses_request_parsed(std::string_view text) {
   auto parsed = parse_json(text, ErrorCode::kInvalidArgument, "request body");
   if (!parsed) return parsed.error();
   const Json& body = *parsed;
@@ -513,12 +606,7 @@ Result<ResponsesRequest> parse_responses_request(std::string_view text) {
 
   if (const Json* input = member(body, "input")) {
     if (input->is_string()) {
-      Json item = Json::object();
-      item["role"] = "user";
-      item["content"] = *input;
-      auto normalised = normalise_item(item, "input");
-      if (!normalised) return normalised.error();
-      req.input_items.push_back(std::move(*normalised));
+      req.input_text = str(*input);
     } else {
       auto items = parse_input_items(*input, "input");
       if (!items) return items.error();
@@ -540,44 +628,304 @@ Result<ResponsesRequest> parse_responses_request(std::string_view text) {
     return invalid("previous_response_id",
                    "previous_response_id and conversation cannot be used together");
   }
-  if (const Json* tools = member(body, "tools")) {
-    if (auto status = parse_tools(*tools, req); !status) return status.error();
-  }
-  if (const Json* choice = member(body, "tool_choice")) {
-    if (auto status = parse_tool_choice(*choice, req.chat.tool_choice); !status) {
-      return status.error();
-    }
-  }
-  if (const Json* text_param = member(body, "text")) {
-    if (auto status = parse_text(*text_param, req); !status) return status.error();
-  }
-  if (const Json* reasoning = member(body, "reasoning")) {
-    if (!reasoning->is_object()) return wrong_type("reasoning", "an object", *reasoning);
-    // The native reasoning config: each vendor gets it in its own terms (docs/dev.md's table).
-    ReasoningConfig& config = req.chat.reasoning;
-    if (auto st = read_reasoning_effort(*reasoning, "effort", "reasoning.effort", config);
-        !st.ok()) {
-      return st.error();
-    }
-    for (const char* key : {"summary", "generate_summary"}) {
-      const Json* summary = member(*reasoning, key);
-      if (!summary) continue;
-      const std::string param = std::string("reasoning.") + key;
-      if (!summary->is_string()) return wrong_type(param, "a string", *summary);
-      if (str(*summary) != "auto" && str(*summary) != "concise" && str(*summary) != "detailed") {
-        return invalid(
-            param, param + " " + echo(str(*summary)) + " is not one of auto, concise, detailed");
-      }
-      config.summary = str(*summary);
-    }
-  }
-
-  if (auto status = parse_flags(body, req); !status) return status.error();
-  if (auto status = parse_sampling(body, req); !status) return status.error();
-  for (const char* key : kEchoed) {
-    if (const Json* value = member(body, key)) req.echo[key] = *value;
-  }
+  if (auto status = parse_settings(body, req); !status) return status.error();
   return req;
+}
+
+namespace {
+
+// Members read by parse_settings: the fast path parses their values on their own.
+bool is_setting(std::string_view key) {
+  if (key == "background") return true;
+  for (const char* echoed : kEchoed) {
+    if (key == echoed) return true;
+  }
+  return false;
+}
+
+// True the first time for `seen`: a key the fast path reads may not come twice (nlohmann keeps
+// the last value, the scan would have read the first).
+bool first(bool& seen) { return !std::exchange(seen, true); }
+
+// A value parsed on its own from the scanner's text: the full parse's value of that member.
+// Strings and booleans are read directly.
+bool scan_value(JsonScanner& scan, Json& out) {
+  const char next = scan.peek();
+  if (next == '"') {
+    std::string text;
+    if (!scan.string(text)) return false;
+    out = std::move(text);
+    return true;
+  }
+  if (next == 't' || next == 'f') {
+    bool value = false;
+    if (!scan.boolean(value)) return false;
+    out = value;
+    return true;
+  }
+  std::string_view text;
+  if (!scan.raw(text)) return false;
+  auto parsed = try_parse_json(text);
+  if (!parsed) return false;
+  out = std::move(*parsed);
+  return true;
+}
+
+// An input_text or output_text part; anything else (another type, annotations that are not
+// empty, a null) is the full path's.
+bool scan_text_part(JsonScanner& scan, Json& parts) {
+  bool seen_type = false, seen_text = false, seen_annotations = false;
+  std::string type, text;
+  const bool ok = scan.object([&](std::string_view key) {
+    if (key == "type") return first(seen_type) && scan.string(type);
+    if (key == "text") return first(seen_text) && scan.string(text);
+    if (key == "annotations") {
+      return first(seen_annotations) && scan.array([] { return false; });  // only []
+    }
+    return scan.skip();  // members normalise_part does not read
+  });
+  if (!ok || !seen_text || (type != "input_text" && type != "output_text")) return false;
+  parts.push_back(text_part(type, std::move(text)));
+  return true;
+}
+
+// One input item of the usual shape, normalised as normalise_item does: a message of text (a
+// string or text parts), a function or custom tool call, a call's output as a string. False
+// for anything else, which the caller parses and normalises the full way.
+bool scan_item(JsonScanner& scan, Json& out) {
+  enum Field {
+    kType,
+    kRole,
+    kId,
+    kCallId,
+    kName,
+    kArguments,
+    kInput,
+    kNamespace,
+    kOutput,
+    kFields
+  };
+  static constexpr std::string_view kKeys[kFields] = {
+      "type", "role", "id", "call_id", "name", "arguments", "input", "namespace", "output"};
+  std::string fields[kFields];
+  bool seen[kFields] = {};
+  bool seen_content = false;
+  Json parts = Json::array();
+  std::string content;  // a string content
+  bool content_is_string = false;
+  const bool ok = scan.object([&](std::string_view key) {
+    for (int field = 0; field < kFields; ++field) {
+      if (key == kKeys[field]) return first(seen[field]) && scan.string(fields[field]);
+    }
+    if (key == "content") {
+      if (!first(seen_content)) return false;
+      content_is_string = scan.peek() == '"';
+      if (content_is_string) return scan.string(content);
+      return scan.array([&] { return scan_text_part(scan, parts); });
+    }
+    return scan.skip();  // members normalise_item does not read (status, ...)
+  });
+  if (!ok) return false;
+  const std::string type = seen[kType] ? fields[kType] : std::string("message");
+  // The client's id, else a new one (as item_id).
+  auto id = [&] { return fields[kId].empty() ? new_id(id_prefix(type)) : std::move(fields[kId]); };
+  if (type == "message") {
+    const std::string& role = fields[kRole];
+    const bool assistant = role == "assistant";
+    if (!seen_content ||
+        (!assistant && role != "user" && role != "system" && role != "developer")) {
+      return false;
+    }
+    if (content_is_string) {
+      parts.push_back(text_part(assistant ? "output_text" : "input_text", std::move(content)));
+    }
+    out = message_item(id(), role, std::move(parts));
+    return true;
+  }
+  if (type == "function_call" || type == "custom_tool_call") {
+    const Field arguments = type == "function_call" ? kArguments : kInput;
+    if (!seen[kCallId] || !seen[kName] || !seen[arguments]) return false;
+    const Json namespace_name = seen[kNamespace] ? Json(fields[kNamespace]) : Json();
+    out = call_item(id(), type, std::move(fields[kCallId]), std::move(fields[kName]),
+                    std::move(fields[arguments]), seen[kNamespace] ? &namespace_name : nullptr);
+    return true;
+  }
+  if (type == "function_call_output" || type == "custom_tool_call_output") {
+    if (!seen[kCallId] || !seen[kOutput]) return false;
+    out = call_output_item(id(), type, std::move(fields[kCallId]), std::move(fields[kOutput]));
+    return true;
+  }
+  return false;
+}
+
+// `input`: a string (input_text), or an array of items, each read by scan_item or, when it is not
+// of the usual shape, parsed on its own and normalised by normalise_item.
+bool scan_input(JsonScanner& scan, ResponsesRequest& req) {
+  if (scan.peek() == '"') return scan.string(req.input_text.emplace());
+  return scan.array([&] {
+    std::string_view text;
+    if (!scan.raw(text)) return false;
+    Json item;
+    JsonScanner item_scan(text);
+    if (!scan_item(item_scan, item) || !item_scan.end()) {
+      auto parsed = try_parse_json(text);
+      if (!parsed) return false;
+      auto normalised = normalise_item(*parsed, indexed("input", req.input_items.size()));
+      if (!normalised) return false;
+      item = std::move(*normalised);
+    }
+    req.input_items.push_back(std::move(item));
+    return true;
+  });
+}
+
+}  // namespace
+
+// parse_responses_request without a Json tree of the whole body: the head's members read by the
+// scanner (input items of the usual shapes too), parse_settings' members each parsed on their
+// own, members keel does not read skipped. A duplicate key, a value the full path would refuse,
+// anything in doubt: false, and the full path reads the body (and gives the error).
+bool scan_responses_request(std::string_view text, ResponsesRequest& req) {
+  JsonScanner scan(text);
+  Json settings;  // an object once the body has one of parse_settings' members
+  bool seen_model = false, seen_input = false, seen_instructions = false, seen_previous = false,
+       seen_conversation = false, seen_stream = false, seen_store = false;
+  const bool ok = scan.object([&](std::string_view key) {
+    if (key == "model") return first(seen_model) && scan.string(req.chat.model);
+    if (key == "input") return first(seen_input) && scan_input(scan, req);
+    if (key == "instructions") return first(seen_instructions) && scan.string(req.instructions);
+    if (key == "previous_response_id") {
+      return first(seen_previous) && scan.string(req.previous_response_id);
+    }
+    if (key == "conversation") {
+      Json conversation;
+      return first(seen_conversation) && scan_value(scan, conversation) &&
+             parse_conversation(conversation, req).ok();
+    }
+    if (key == "stream") return first(seen_stream) && scan.boolean(req.chat.stream);
+    if (key == "store") return first(seen_store) && scan.boolean(req.store);
+    if (is_setting(key)) {
+      const std::string name(key);
+      Json value;
+      if (settings.is_null()) settings = Json::object();
+      if (settings.contains(name) || !scan_value(scan, value)) return false;
+      append_member(settings, name, std::move(value));
+      return true;
+    }
+    return scan.skip();  // a member keel does not read
+  });
+  if (!ok || !scan.end() || !seen_model) return false;
+  if (!req.previous_response_id.empty() && !req.conversation_id.empty()) return false;
+  return settings.is_null() || parse_settings(settings, req).ok();
+}
+
+Result<ResponsesRequest> parse_responses_request(std::string_view text) {
+  // Scanned into the Result itself: a ResponsesRequest is large, and each move of it cost more
+  // than a small body's scan.
+  Result<ResponsesRequest> request{ResponsesRequest()};
+  if (!scan_responses_request(text, *request)) request = parse_responses_request_parsed(text);
+  return request;
+}
+
+namespace {
+
+// `id` as "msg_*" when it looks like one that new_id made: a prefix, then 24 hex digits.
+std::string generated_as_star(const std::string& id) {
+  const size_t underscore = id.find('_');
+  if (underscore == std::string::npos || id.size() != underscore + 25) return id;
+  for (size_t i = underscore + 1; i < id.size(); ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(id[i])) || std::isupper(id[i])) return id;
+  }
+  return id.substr(0, underscore + 1) + "*";
+}
+
+Json describe_tool(const ToolSpec& tool) {
+  Json out = Json::object();
+  out["name"] = tool.name;
+  out["description"] = tool.description;
+  out["parameters"] = tool.parameters;
+  out["strict"] = tool.strict ? Json(*tool.strict) : Json();
+  return out;
+}
+
+Json describe_filter(const AttributeFilter& filter) {
+  Json out = Json::object();
+  out["type"] = filter.type;
+  out["key"] = filter.key;
+  out["value"] = filter.value;
+  out["filters"] = Json::array();
+  for (const auto& inner : filter.filters) out["filters"].push_back(describe_filter(inner));
+  return out;
+}
+
+template <typename T>
+Json optional_json(const std::optional<T>& value) {
+  return value ? Json(*value) : Json();
+}
+
+}  // namespace
+
+std::string describe_request(const ResponsesRequest& req) {
+  const ChatRequest& chat = req.chat;
+  Json out = Json::object();
+  out["model"] = chat.model;
+  Json messages = Json::array();
+  for (const Message& message : chat.messages) {
+    messages.push_back({static_cast<int>(message.role), message.content_is_string, message.text(),
+                        message.tool_calls.size(), message.reasoning.size()});
+  }
+  out["messages"] = std::move(messages);
+  out["tools"] = Json::array();
+  for (const ToolSpec& tool : chat.tools) out["tools"].push_back(describe_tool(tool));
+  out["tool_choice"] = {static_cast<int>(chat.tool_choice.mode), chat.tool_choice.name};
+  out["parallel_tool_calls"] = optional_json(chat.parallel_tool_calls);
+  const Sampling& sampling = chat.sampling;
+  out["sampling"] = {optional_json(sampling.temperature),
+                     optional_json(sampling.top_p),
+                     optional_json(sampling.max_tokens),
+                     sampling.stop,
+                     optional_json(sampling.seed),
+                     optional_json(sampling.presence_penalty),
+                     optional_json(sampling.frequency_penalty)};
+  if (chat.response_format) {
+    const ResponseFormat& format = *chat.response_format;
+    out["response_format"] = {static_cast<int>(format.type), format.name, format.schema,
+                              optional_json(format.strict)};
+  }
+  const ReasoningConfig& reasoning = chat.reasoning;
+  out["reasoning"] = {static_cast<int>(reasoning.mode), optional_json(reasoning.budget_tokens),
+                      reasoning.effort, reasoning.summary};
+  out["stream"] = {chat.stream, chat.include_usage, chat.raw_prompt};
+  out["user"] = chat.user;
+  out["passthrough"] = chat.passthrough;
+  Json items = req.input_items;
+  for (Json& item : items) {
+    if (Json* id = item.is_object() && item.contains("id") ? &item["id"] : nullptr;
+        id && id->is_string()) {
+      *id = generated_as_star(str(*id));
+    }
+  }
+  out["input_items"] = std::move(items);
+  out["input_text"] = req.input_text ? Json(*req.input_text) : Json();
+  out["instructions"] = req.instructions;
+  out["previous_response_id"] = req.previous_response_id;
+  out["conversation_id"] = req.conversation_id;
+  out["store"] = req.store;
+  out["echo"] = req.echo;
+  out["custom_tools"] = req.custom_tools;
+  Json namespaced = Json::object();
+  for (const auto& [name, parts] : req.namespaced) {
+    namespaced[name] = {parts.first, parts.second};
+  }
+  out["namespaced"] = std::move(namespaced);
+  if (req.file_search) {
+    const FileSearchOptions& options = *req.file_search;
+    out["file_search"] = {options.vector_store_ids, options.max_num_results,
+                          options.score_threshold, options.include_results,
+                          options.filters ? describe_filter(*options.filters) : Json()};
+    out["file_search_spec"] = describe_tool(req.file_search_spec);
+  }
+  return json_text(out);
 }
 
 namespace {
@@ -686,7 +1034,24 @@ void build_messages(ResponsesRequest& req, const Json& history) {
     messages.push_back(std::move(system));
   }
   items_to_messages(history, messages);
-  items_to_messages(req.input_items, messages);
+  if (req.input_text) {
+    // What items_to_messages makes of input_as_items' item.
+    Message user;
+    user.role = Role::kUser;
+    set_string_content(user, *req.input_text);
+    messages.push_back(std::move(user));
+  } else {
+    items_to_messages(req.input_items, messages);
+  }
+}
+
+const Json& input_as_items(ResponsesRequest& req) {
+  if (req.input_text && req.input_items.empty()) {
+    Json parts = Json::array();
+    parts.push_back(text_part("input_text", *req.input_text));
+    req.input_items.push_back(message_item(new_id("msg_"), "user", std::move(parts)));
+  }
+  return req.input_items;
 }
 
 }  // namespace keel

@@ -170,110 +170,144 @@ void string_or_null(std::string& out, std::string_view value) {
 
 }  // namespace
 
+void ResponseText::place(Slot slot) {
+  placed_[slot] = true;
+  pieces_[piece_count_++] = {text_.size(), slot};
+}
+
 ResponseText::ResponseText(const Json& response) {
   bool first = true;
   if (!response.is_object()) return;
   for (const auto& [key, value] : response.items()) {
-    if (!first) tail_ += ',';
+    if (!first) text_ += ',';
     first = false;
-    append_json_string_checked(tail_, key);
-    tail_ += ':';
+    append_json_string_checked(text_, key);
+    text_ += ':';
     const int slot = slot_of(key);
-    if (slot < 0) {
-      append_json(tail_, value);
+    if (slot < 0 || placed_[slot]) {
+      append_json(text_, value);
       continue;
     }
     // The output is the encoder's (its items from the first on).
     if (slot != kOutput) values_[slot] = json_text(value);
-    placed_[slot] = true;
-    pieces_.push_back({std::move(tail_), static_cast<Slot>(slot)});
-    tail_.clear();
+    place(static_cast<Slot>(slot));
   }
 }
 
-// response_object's members, in its order.
-ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, int64_t created_at,
-                           const std::string& status) {
-  pieces_.reserve(4);
-  std::string text;
-  text.reserve(128);
-  text += R"({"id":)"sv;
-  append_json_string_checked(text, id);
-  text += R"(,"object":"response","created_at":)"sv;
-  append_decimal(text, created_at);
-  text += R"(,"status":)"sv;
-  pieces_.push_back({std::move(text), kStatus});
-  pieces_.push_back({R"(,"background":false,"error":)", kError});
-  pieces_.push_back({R"(,"incomplete_details":)", kIncompleteDetails});
-  text.clear();
-  text.reserve(160 + req.instructions.size());
-  text += R"(,"instructions":)"sv;
-  string_or_null(text, req.instructions);
-  echoed_member(text, req, "max_output_tokens", "null");
-  echoed_member(text, req, "max_tool_calls", "null");
-  text += R"(,"model":)"sv;
-  append_json_string_checked(text, req.chat.model);
-  text += R"(,"output":)"sv;
-  pieces_.push_back({std::move(text), kOutput});
-  for (Slot slot : {kStatus, kError, kIncompleteDetails, kOutput}) placed_[slot] = true;
-  values_[kStatus].clear();
-  append_json_string_checked(values_[kStatus], status);
-  values_[kError] = "null";
-  values_[kIncompleteDetails] = "null";
+namespace {
 
-  std::string& tail = tail_;
-  tail.clear();
-  tail.reserve(512);
-  echoed_member(tail, req, "parallel_tool_calls", "true");
-  tail += R"(,"previous_response_id":)"sv;
-  string_or_null(tail, req.previous_response_id);
-  if (!req.conversation_id.empty()) {
-    tail += R"(,"conversation":{"id":)"sv;
-    append_json_string_checked(tail, req.conversation_id);
-    tail += '}';
-  }
-  echoed_member(tail, req, "reasoning", R"({"effort":null,"summary":null})");
-  echoed_member(tail, req, "service_tier", R"("default")");
-  tail += req.store ? R"(,"store":true)"sv : R"(,"store":false)"sv;
-  echoed_member(tail, req, "temperature", "1.0");
+// The members of response_object that come from the request's echo, in runs between the ones
+// that do not: each written from the echo, or the defaults when the request echoes nothing.
+void max_members(std::string& out, const ResponsesRequest& req) {
+  echoed_member(out, req, "max_output_tokens", "null");
+  echoed_member(out, req, "max_tool_calls", "null");
+}
+
+void parallel_member(std::string& out, const ResponsesRequest& req) {
+  echoed_member(out, req, "parallel_tool_calls", "true");
+}
+
+void reasoning_members(std::string& out, const ResponsesRequest& req) {
+  echoed_member(out, req, "reasoning", R"({"effort":null,"summary":null})");
+  echoed_member(out, req, "service_tier", R"("default")");
+}
+
+void members_after_store(std::string& out, const ResponsesRequest& req) {
+  echoed_member(out, req, "temperature", "1.0");
   // text: the client's object, its format and verbosity defaulted.
   const Json* given = member(req.echo, "text");
   if (!given || !given->is_object()) {
-    tail += R"(,"text":{"format":{"type":"text"},"verbosity":"medium"})"sv;
+    out += R"(,"text":{"format":{"type":"text"},"verbosity":"medium"})"sv;
   } else if (given->contains("format") && given->contains("verbosity")) {
-    tail += R"(,"text":)"sv;
-    append_json(tail, *given);
+    out += R"(,"text":)"sv;
+    append_json(out, *given);
   } else {
     Json text_object = *given;
     if (!text_object.contains("format")) text_object["format"] = {{"type", "text"}};
     if (!text_object.contains("verbosity")) text_object["verbosity"] = "medium";
-    tail += R"(,"text":)"sv;
-    append_json(tail, text_object);
+    out += R"(,"text":)"sv;
+    append_json(out, text_object);
   }
-  echoed_member(tail, req, "tool_choice", R"("auto")");
-  echoed_member(tail, req, "tools", "[]");
-  echoed_member(tail, req, "top_logprobs", "0");
-  echoed_member(tail, req, "top_p", "1.0");
-  echoed_member(tail, req, "truncation", R"("disabled")");
+  echoed_member(out, req, "tool_choice", R"("auto")");
+  echoed_member(out, req, "tools", "[]");
+  echoed_member(out, req, "top_logprobs", "0");
+  echoed_member(out, req, "top_p", "1.0");
+  echoed_member(out, req, "truncation", R"("disabled")");
   // user, prompt_cache_key and safety_identifier only when given (optional, not nullable).
-  if (member(req.echo, "user")) echoed_member(tail, req, "user", "");
-  echoed_member(tail, req, "metadata", "{}");
+  if (member(req.echo, "user")) echoed_member(out, req, "user", "");
+  echoed_member(out, req, "metadata", "{}");
   for (const char* key : {"prompt_cache_key", "safety_identifier"}) {
-    if (member(req.echo, key)) echoed_member(tail, req, key, "");
+    if (member(req.echo, key)) echoed_member(out, req, key, "");
   }
 }
 
+// Write(out, req); for a request that echoes nothing (most), the same text, written once.
+template <void (*Write)(std::string&, const ResponsesRequest&)>
+void echoed_members(std::string& out, const ResponsesRequest& req) {
+  if (!req.echo.empty()) return Write(out, req);
+  static const std::string defaults = [] {
+    std::string text;
+    Write(text, ResponsesRequest());
+    return text;
+  }();
+  out += defaults;
+}
+
+}  // namespace
+
+// response_object's members, in its order.
+ResponseText::ResponseText(const ResponsesRequest& req, const std::string& id, int64_t created_at,
+                           const std::string& status) {
+  text_.reserve(700 + req.instructions.size() + req.chat.model.size() +
+                req.previous_response_id.size() + req.conversation_id.size() +
+                (req.echo.empty() ? 0 : 512));
+  text_ = R"({"id":)"sv;
+  append_json_string_checked(text_, id);
+  text_ += R"(,"object":"response","created_at":)"sv;
+  append_decimal(text_, created_at);
+  text_ += R"(,"status":)"sv;
+  place(kStatus);
+  text_ += R"(,"background":false,"error":)"sv;
+  place(kError);
+  text_ += R"(,"incomplete_details":)"sv;
+  place(kIncompleteDetails);
+  text_ += R"(,"instructions":)"sv;
+  string_or_null(text_, req.instructions);
+  echoed_members<max_members>(text_, req);
+  text_ += R"(,"model":)"sv;
+  append_json_string_checked(text_, req.chat.model);
+  text_ += R"(,"output":)"sv;
+  place(kOutput);
+  append_json_string_checked(values_[kStatus], status);
+  values_[kError] = "null";
+  values_[kIncompleteDetails] = "null";
+
+  echoed_members<parallel_member>(text_, req);
+  text_ += R"(,"previous_response_id":)"sv;
+  string_or_null(text_, req.previous_response_id);
+  if (!req.conversation_id.empty()) {
+    text_ += R"(,"conversation":{"id":)"sv;
+    append_json_string_checked(text_, req.conversation_id);
+    text_ += '}';
+  }
+  echoed_members<reasoning_members>(text_, req);
+  text_ += req.store ? R"(,"store":true)"sv : R"(,"store":false)"sv;
+  echoed_members<members_after_store>(text_, req);
+}
+
 void ResponseText::append_to(std::string& out, std::string_view output) const {
-  size_t size = out.size() + tail_.size() + output.size() + 160;  // 160: appended keys, brace
-  for (const Piece& piece : pieces_) size += piece.before.size();
+  size_t size = out.size() + text_.size() + output.size() + 160;  // 160: appended keys, brace
   for (const std::string& value : values_) size += value.size();
   out.reserve(size);
-  for (const Piece& piece : pieces_) {
-    out += piece.before;
+  size_t at = 0;
+  for (int i = 0; i < piece_count_; ++i) {
+    const Piece& piece = pieces_[i];
+    out.append(text_, at, piece.end - at);
     out += piece.slot == kOutput ? output : std::string_view(values_[piece.slot]);
+    at = piece.end;
   }
-  out += tail_;
-  bool first = pieces_.empty() && tail_ == "{";
+  out.append(text_, at, std::string::npos);
+  bool first = piece_count_ == 0 && text_ == "{";
   for (int slot = 0; slot < kSlots; ++slot) {
     const std::string_view value = slot == kOutput ? output : std::string_view(values_[slot]);
     // An output not in the object: Json's operator[] added it with the first item.

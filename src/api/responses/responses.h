@@ -47,8 +47,11 @@ struct ResponsesRequest {
   // build_messages (instructions, then the stored history, then input_items).
   ChatRequest chat;
   // This turn's input as items, in their normalised wire form, each with an id (kept when the
-  // client gave one, else made: msg_..., fc_..., fco_..., rs_...).
+  // client gave one, else made: msg_..., fc_..., fco_..., rs_...). An `input` string (one user
+  // message, the commonest request) is kept in input_text instead, and made an item only when
+  // it is needed (input_as_items): a request that stores nothing never builds it.
   Json input_items = Json::array();
+  std::optional<std::string> input_text;
   std::string instructions;          // "" when absent
   std::string previous_response_id;  // "" when absent
   std::string conversation_id;       // "" when absent
@@ -78,6 +81,16 @@ std::string qualified_tool_name(const std::string& namespace_name, const std::st
 // Validates types and required fields. Errors are kInvalidArgument with `param` set; an item or
 // tool type keel cannot serve is a 400 naming the type.
 Result<ResponsesRequest> parse_responses_request(std::string_view body);
+// Its two paths, which give the same request (tests and the fuzz target check it): the fast
+// scan (JsonScanner, no Json tree of the body) into `out` (default-constructed), for bodies of
+// the usual shapes, false for anything else or anything in doubt (`out` then holds a part of
+// the body: discard it); and the full parse, the reference, which gives the errors.
+// parse_responses_request tries the first, then the second.
+bool scan_responses_request(std::string_view body, ResponsesRequest& out);
+Result<ResponsesRequest> parse_responses_request_parsed(std::string_view body);
+// Everything a parsed request holds, as JSON text, for comparing the two paths: ids that keel
+// made for input items (msg_ and 24 hex digits, ...) stand as their prefix and "*" ("msg_*").
+std::string describe_request(const ResponsesRequest& req);
 
 // A list of input items (an `input` array, or a conversation's `items`) checked and normalised
 // as parse_responses_request does, ids made where missing. `param` names the list in errors.
@@ -89,8 +102,13 @@ Result<Json> parse_input_items(const Json& items, const std::string& param);
 // (reasoning_from_item).
 void items_to_messages(const Json& items, std::vector<Message>& out);
 
-// req.chat.messages = instructions (system) + history + req.input_items.
+// req.chat.messages = instructions (system) + history + this turn's input (input_text or
+// input_items).
 void build_messages(ResponsesRequest& req, const Json& history);
+
+// This turn's input items (for the store): input_items, with the user message of input_text
+// made (its id new) the first time it is asked for.
+const Json& input_as_items(ResponsesRequest& req);
 
 // --- reasoning items -----------------------------------------------------------------------------
 
@@ -155,12 +173,16 @@ class ResponseText {
   void append_to(std::string& out, std::string_view output) const;
 
  private:
+  // The object's fixed text, without its closing brace, in one string: an allocation per piece
+  // cost more than writing it.
   struct Piece {
-    std::string before;  // the text before the slot's value, its key included
-    Slot slot;
+    size_t end = 0;  // where the text before the slot's value (its key included) ends in text_
+    Slot slot = kOutput;
   };
-  std::vector<Piece> pieces_;
-  std::string tail_ = "{";  // after the last slot, without the closing brace
+  void place(Slot slot);  // the slot's value goes at text_'s end
+  std::string text_ = "{";
+  Piece pieces_[kSlots];  // each slot at most once
+  int piece_count_ = 0;
   std::string values_[kSlots];
   bool placed_[kSlots] = {};
 };
@@ -203,6 +225,18 @@ class ResponsesStreamEncoder {
   // No events from now on, only the response object: for a response that is not streamed,
   // which would drop them (three copies of the response object among them).
   void quiet() { quiet_ = true; }
+  // Where write_to sends events: open(type) gives the text to append an event's data to (one
+  // line of JSON text), close() ends the event.
+  class EventWriter {
+   public:
+    virtual ~EventWriter() = default;
+    virtual std::string& open(std::string_view type) = 0;
+    virtual void close() = 0;
+  };
+  // While `writer` is set, events are written through it instead of into the calls' lists,
+  // which stay empty: the server frames them straight into its stream, without a list of events
+  // to copy each from. The writer is the caller's; nullptr ends it (closing the last event).
+  void write_to(EventWriter* writer);
   // The response object as last sent (final after finish/fail/cancel), as JSON text.
   std::string response_text() const;
   // The same parsed; the reference holds until the response changes.
@@ -217,6 +251,7 @@ class ResponsesStreamEncoder {
     size_t output_index = 0;
     ItemType type = ItemType::kMessage;
     std::string id;
+    std::string id_text;       // id as a JSON string, written once for every event on the item
     int reasoning_index = -1;  // a reasoning item: its native index; -1 for other items
     ReasoningPart reasoning;   // a reasoning item's opaque part (text grows in `text`)
     std::string text;          // a message's text, a call's arguments, a reasoning summary
@@ -225,7 +260,7 @@ class ResponsesStreamEncoder {
     std::string name;          // a call's, without its namespace
     std::string namespace_name;        // a call's namespace; "" when none
     int64_t text_base = 0;             // code points of the answer's text before this message's
-    Json annotations = Json::array();  // file_citation annotations on its output_text
+    Json annotations;                  // file_citation annotations on its text; null: none yet
   };
   struct DoneItem {
     std::string id;
@@ -233,8 +268,10 @@ class ResponsesStreamEncoder {
     Json item;         // a file_search_call item (changed by file_search_end); else null
   };
   std::string* emit(std::vector<ResponsesEvent>& out, std::string_view type);
+  // An event on item `id_text` (the item's id as a JSON string).
   std::string* emit_for(std::vector<ResponsesEvent>& out, std::string_view type,
-                        std::string_view item_id, size_t output_index);
+                        std::string_view id_text, size_t output_index);
+  void flush();  // write_to: closes the event being written
   void item_text(std::string& out, const OpenItem& open, const char* status, bool done,
                  std::string_view value) const;
   std::string output_text() const;  // the output array
@@ -252,6 +289,8 @@ class ResponsesStreamEncoder {
   int64_t text_points_ = 0;  // code points of all text so far (citations count in it)
   bool begun_ = false;
   bool quiet_ = false;
+  EventWriter* writer_ = nullptr;  // write_to's
+  bool writing_ = false;           // an event is open in writer_
   std::vector<OpenItem> open_;    // items added and not yet done, in output order
   std::vector<DoneItem> output_;  // the response's output
   FinishReason finish_ = FinishReason::kNone;

@@ -42,10 +42,14 @@ void number_member(std::string& out, std::string_view name, int64_t value) {
   append_decimal(out, value);
 }
 
-// OutputTextContent.
-void output_text_part(std::string& out, std::string_view text, const Json& annotations) {
+// OutputTextContent, its text already a JSON string; `annotations` null for none.
+void output_text_part(std::string& out, std::string_view text_json, const Json& annotations) {
   out += R"({"type":"output_text","text":)"sv;
-  append_json_string_checked(out, text);
+  out += text_json;
+  if (annotations.is_null()) {
+    out += R"(,"annotations":[],"logprobs":[]})"sv;
+    return;
+  }
   out += R"(,"annotations":)"sv;
   append_json(out, annotations);
   out += R"(,"logprobs":[]})"sv;
@@ -102,40 +106,60 @@ ResponsesStreamEncoder::ResponsesStreamEncoder(
 // brace); nullptr when quiet.
 std::string* ResponsesStreamEncoder::emit(std::vector<ResponsesEvent>& out, std::string_view type) {
   if (quiet_) return nullptr;
-  ResponsesEvent& event = out.emplace_back();
-  event.type = type;
-  std::string& data = event.data;
-  data.reserve(type.size() + 160);  // most events: ids, indexes and a delta
-  data += R"({"type":")"sv;
-  data += type;
-  data += R"(","sequence_number":)"sv;
-  append_decimal(data, sequence_++);
-  return &data;
+  std::string* data;
+  if (writer_) {
+    flush();
+    data = &writer_->open(type);
+    writing_ = true;
+  } else {
+    ResponsesEvent& event = out.emplace_back();
+    event.type = type;
+    data = &event.data;
+    data->reserve(type.size() + 160);  // most events: ids, indexes and a delta
+  }
+  *data += R"({"type":")"sv;
+  *data += type;
+  *data += R"(","sequence_number":)"sv;
+  append_decimal(*data, sequence_++);
+  return data;
 }
 
 std::string* ResponsesStreamEncoder::emit_for(std::vector<ResponsesEvent>& out,
-                                              std::string_view type, std::string_view item_id,
+                                              std::string_view type, std::string_view id_text,
                                               size_t output_index) {
   std::string* data = emit(out, type);
   if (data) {
-    string_member(*data, "item_id", item_id);
-    number_member(*data, "output_index", static_cast<int64_t>(output_index));
+    *data += R"(,"item_id":)"sv;
+    *data += id_text;
+    *data += R"(,"output_index":)"sv;
+    append_decimal(*data, static_cast<int64_t>(output_index));
   }
   return data;
 }
 
+void ResponsesStreamEncoder::flush() {
+  if (!writing_) return;
+  writer_->close();
+  writing_ = false;
+}
+
+void ResponsesStreamEncoder::write_to(EventWriter* writer) {
+  if (writer_) flush();
+  writer_ = writer;
+}
+
 // The item as it stands: added (`done` false: empty content, arguments or summary) or done
-// (`value`: a call's arguments, or a custom call's input).
+// (`value`: a message's text as a JSON string, a call's arguments, or a custom call's input).
 void ResponsesStreamEncoder::item_text(std::string& out, const OpenItem& open, const char* status,
                                        bool done, std::string_view value) const {
   out += R"({"id":)"sv;
-  append_json_string_checked(out, open.id);
+  out += open.id_text;
   switch (open.type) {
     case ItemType::kMessage:
       out += R"(,"type":"message","status":")"sv;
       out += status;
       out += R"(","role":"assistant","content":[)"sv;
-      if (done) output_text_part(out, open.text, open.annotations);
+      if (done) output_text_part(out, value, open.annotations);
       out += "]}"sv;
       return;
     case ItemType::kFunctionCall:
@@ -193,12 +217,20 @@ void ResponsesStreamEncoder::begin(std::vector<ResponsesEvent>& out) {
   if (begun_) return;
   begun_ = true;
   if (quiet_) return;
-  response_event(out, "response.created");
-  response_event(out, "response.in_progress");
+  // The same object in both events: written once.
+  std::string object;
+  response_.append_to(object, output_text());
+  for (std::string_view type : {"response.created"sv, "response.in_progress"sv}) {
+    std::string* data = emit(out, type);
+    *data += R"(,"response":)"sv;
+    *data += object;
+    *data += '}';
+  }
 }
 
 void ResponsesStreamEncoder::open_item(OpenItem item, std::vector<ResponsesEvent>& out) {
   item.output_index = output_.size() + open_.size();
+  append_json_string_checked(item.id_text, item.id);
   const OpenItem& open = open_.emplace_back(std::move(item));
   if (quiet_) return;
   std::string* added = emit(out, "response.output_item.added");
@@ -207,7 +239,8 @@ void ResponsesStreamEncoder::open_item(OpenItem item, std::vector<ResponsesEvent
   item_text(*added, open, "in_progress", false, {});
   *added += '}';
   if (open.type == ItemType::kMessage) {
-    std::string* part = emit_for(out, "response.content_part.added", open.id, open.output_index);
+    std::string* part =
+        emit_for(out, "response.content_part.added", open.id_text, open.output_index);
     *part +=
         R"(,"content_index":0,"part":{"type":"output_text","text":"","annotations":[],"logprobs":[]}})"sv;
   }
@@ -235,14 +268,14 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       if (event.text.empty()) break;
       OpenItem& open = reasoning_item(event.tool_index, out);
       if (open.text.empty()) {
-        if (std::string* added = emit_for(out, "response.reasoning_summary_part.added", open.id,
-                                          open.output_index)) {
+        if (std::string* added = emit_for(out, "response.reasoning_summary_part.added",
+                                          open.id_text, open.output_index)) {
           *added += R"(,"summary_index":0,"part":{"type":"summary_text","text":""}})"sv;
         }
       }
       open.text += event.text;
-      if (std::string* delta =
-              emit_for(out, "response.reasoning_summary_text.delta", open.id, open.output_index)) {
+      if (std::string* delta = emit_for(out, "response.reasoning_summary_text.delta", open.id_text,
+                                        open.output_index)) {
         *delta += R"(,"summary_index":0)"sv;
         string_member(*delta, "delta", event.text);
         *delta += '}';
@@ -269,7 +302,7 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       open.text += event.text;
       text_points_ += utf8_code_points(event.text);
       if (std::string* delta =
-              emit_for(out, "response.output_text.delta", open.id, open.output_index)) {
+              emit_for(out, "response.output_text.delta", open.id_text, open.output_index)) {
         *delta += R"(,"content_index":0)"sv;
         string_member(*delta, "delta", event.text);
         *delta += R"(,"logprobs":[]})"sv;
@@ -300,8 +333,8 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
         open.text += event.text;
         // A custom tool's input is the string inside the arguments: sent whole when it ends.
         if (open.type == ItemType::kFunctionCall && !event.text.empty()) {
-          if (std::string* delta = emit_for(out, "response.function_call_arguments.delta", open.id,
-                                            open.output_index)) {
+          if (std::string* delta = emit_for(out, "response.function_call_arguments.delta",
+                                            open.id_text, open.output_index)) {
             string_member(*delta, "delta", event.text);
             *delta += '}';
           }
@@ -326,8 +359,8 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
       if (!event.citation || open_.empty() || open_.back().type != ItemType::kMessage) break;
       OpenItem& open = open_.back();
       Json annotation = file_citation_to_wire(*event.citation, open.text_base);
-      if (std::string* added =
-              emit_for(out, "response.output_text.annotation.added", open.id, open.output_index)) {
+      if (std::string* added = emit_for(out, "response.output_text.annotation.added", open.id_text,
+                                        open.output_index)) {
         *added += R"(,"content_index":0)"sv;
         number_member(*added, "annotation_index", static_cast<int64_t>(open.annotations.size()));
         key(*added, "annotation");
@@ -342,18 +375,20 @@ void ResponsesStreamEncoder::encode(const ChatEvent& event, std::vector<Response
 
 void ResponsesStreamEncoder::close_items(const char* status, std::vector<ResponsesEvent>& out) {
   for (OpenItem& open : open_) {
-    std::string value;  // a call's arguments, a custom call's input
+    // A message's text as a JSON string (written three times), a call's arguments, a custom
+    // call's input.
+    std::string value;
     switch (open.type) {
       case ItemType::kReasoning:
         if (!open.text.empty()) {
-          if (std::string* done = emit_for(out, "response.reasoning_summary_text.done", open.id,
-                                           open.output_index)) {
+          if (std::string* done = emit_for(out, "response.reasoning_summary_text.done",
+                                           open.id_text, open.output_index)) {
             *done += R"(,"summary_index":0)"sv;
             string_member(*done, "text", open.text);
             *done += '}';
           }
-          if (std::string* done = emit_for(out, "response.reasoning_summary_part.done", open.id,
-                                           open.output_index)) {
+          if (std::string* done = emit_for(out, "response.reasoning_summary_part.done",
+                                           open.id_text, open.output_index)) {
             *done += R"(,"summary_index":0,"part":)"sv;
             summary_part(*done, open.text);
             *done += '}';
@@ -362,16 +397,17 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
         open.reasoning.text = open.text;
         break;
       case ItemType::kMessage:
+        append_json_string_checked(value, open.text);
         if (std::string* done =
-                emit_for(out, "response.output_text.done", open.id, open.output_index)) {
-          *done += R"(,"content_index":0)"sv;
-          string_member(*done, "text", open.text);
+                emit_for(out, "response.output_text.done", open.id_text, open.output_index)) {
+          *done += R"(,"content_index":0,"text":)"sv;
+          *done += value;
           *done += R"(,"logprobs":[]})"sv;
         }
         if (std::string* done =
-                emit_for(out, "response.content_part.done", open.id, open.output_index)) {
+                emit_for(out, "response.content_part.done", open.id_text, open.output_index)) {
           *done += R"(,"content_index":0,"part":)"sv;
-          output_text_part(*done, open.text, open.annotations);
+          output_text_part(*done, value, open.annotations);
           *done += '}';
         }
         break;
@@ -380,7 +416,7 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
         for (const auto& [type, name] :
              {std::pair{"response.custom_tool_call_input.delta"sv, "delta"sv},
               std::pair{"response.custom_tool_call_input.done"sv, "input"sv}}) {
-          if (std::string* event = emit_for(out, type, open.id, open.output_index)) {
+          if (std::string* event = emit_for(out, type, open.id_text, open.output_index)) {
             string_member(*event, name, value);
             *event += '}';
           }
@@ -388,7 +424,7 @@ void ResponsesStreamEncoder::close_items(const char* status, std::vector<Respons
         break;
       case ItemType::kFunctionCall:
         value = open.text;
-        if (std::string* done = emit_for(out, "response.function_call_arguments.done", open.id,
+        if (std::string* done = emit_for(out, "response.function_call_arguments.done", open.id_text,
                                          open.output_index)) {
           string_member(*done, "name", open.name);
           string_member(*done, "arguments", value);
@@ -426,9 +462,11 @@ void ResponsesStreamEncoder::file_search_begin(const std::string& id, const Json
     append_json(*added, item);
     *added += '}';
   }
+  std::string id_text;
+  append_json_string_checked(id_text, id);
   for (std::string_view type :
        {"response.file_search_call.in_progress"sv, "response.file_search_call.searching"sv}) {
-    if (std::string* progress = emit_for(out, type, id, output_index)) *progress += '}';
+    if (std::string* progress = emit_for(out, type, id_text, output_index)) *progress += '}';
   }
   item["status"] = "searching";
   DoneItem& done = output_.emplace_back();
@@ -446,8 +484,10 @@ void ResponsesStreamEncoder::file_search_end(const std::string& id, Json results
     done.item["results"] = std::move(results);
     done.text = json_text(done.item);
     if (std::string_view(status) == "completed") {
+      std::string id_text;
+      append_json_string_checked(id_text, id);
       if (std::string* completed =
-              emit_for(out, "response.file_search_call.completed", id, output_index)) {
+              emit_for(out, "response.file_search_call.completed", id_text, output_index)) {
         *completed += '}';
       }
     }

@@ -162,6 +162,37 @@ TEST(JsonScanner, RefusesWhatTheParserRefusesAndLeavesFloatsToIt) {
   EXPECT_TRUE(ok.skip() && ok.end());
 }
 
+// raw(): a value's text, floats included (the parse of the text checks their range), syntax
+// still checked.
+TEST(JsonScanner, RawGivesTheValuesText) {
+  const std::string texts[] = {"1.5",    "-0.25e-3",
+                               "1E400",  "12345678901234567890",
+                               R"("s")", R"({"a":[1.5,{"b":null}],"c":"d"})",
+                               "[]",     "true"};
+  for (const auto& text : texts) {
+    const std::string spaced = " " + text + " ";  // the scanner views its text
+    JsonScanner scan(spaced);
+    std::string_view raw;
+    EXPECT_TRUE(scan.raw(raw) && scan.end()) << text;
+    EXPECT_EQ(raw, text);
+  }
+  const std::string body = R"({"t": 0.5 ,"u":[1e3]})";
+  JsonScanner scan(body);
+  std::vector<std::string> values;
+  ASSERT_TRUE(scan.object([&](std::string_view) {
+    std::string_view raw;
+    if (!scan.raw(raw)) return false;
+    values.emplace_back(raw);
+    return true;
+  }) && scan.end());
+  EXPECT_EQ(values, (std::vector<std::string>{"0.5", "[1e3]"}));
+  for (const std::string text : {"01", "1.", ".5", "1e", "-", "1.5.5", "[1.5,]", "{\"a\":1e}"}) {
+    JsonScanner bad(text);
+    std::string_view raw;
+    EXPECT_FALSE(bad.raw(raw) && bad.end()) << text;
+  }
+}
+
 // The golden files named *.KIND, read; at least `minimum` of them.
 std::vector<std::string> golden_texts(const std::string& kind, size_t minimum) {
   std::vector<std::string> texts;

@@ -235,6 +235,17 @@ TEST(SseFrameTest, EventName) {
   EXPECT_EQ(sse_frame("{}", "message_start"), "event: message_start\ndata: {}\n\n");
 }
 
+// A frame of one-line data written in place is the frame sse_frame writes.
+TEST(SseFrameTest, WrittenInPlaceForOneLineData) {
+  for (std::string_view event : {"", "response.created"}) {
+    std::string out = "before";
+    open_sse_frame(out, event);
+    out += "{\"a\":1}";
+    close_sse_frame(out);
+    EXPECT_EQ(out, "before" + sse_frame("{\"a\":1}", event));
+  }
+}
+
 TEST(SseFrameTest, NewlinesInDataBecomeSeveralDataLines) {
   EXPECT_EQ(sse_frame("a\nb\n\nc"), "data: a\ndata: b\ndata: \ndata: c\n\n");
   EXPECT_EQ(sse_frame("end\n"), "data: end\ndata: \n\n");
