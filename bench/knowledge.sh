@@ -35,7 +35,8 @@ mapfile -t files < <(ls "$DOCS"/*.html | sort)
   echo "  - name: pydocs"
   echo "    embedding_model: embed"
   # keel estimates tokens (src/knowledge/chunk.h); the fixture BERT's tokenizer counts about
-  # twice as many on this text and embeds at most 512, so chunks stay well below that.
+  # twice as many on this text (up to 4.7 times in library/allos.html) and embeds at most 512:
+  # chunks it counts longer are cut to fit (src/knowledge/embed_chunks.h).
   echo "    chunk_tokens: 120"
   echo "    overlap_tokens: 20"
   echo "    sources:"

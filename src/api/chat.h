@@ -316,4 +316,11 @@ struct Embeddings {
   Usage usage;
 };
 
+// How an embedding model measures its inputs (Provider::count_embed_tokens): the most tokens one
+// input may hold, and each input's count as the model's own tokenizer makes it.
+struct EmbedTokenCounts {
+  int64_t max_tokens = 0;       // per input; 0: not known
+  std::vector<int64_t> tokens;  // one per input; empty: no tokenizer for this model here
+};
+
 }  // namespace keel

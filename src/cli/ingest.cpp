@@ -113,6 +113,7 @@ int ingest(const std::vector<std::string>& args) {
                 {"unchanged", report->unchanged},
                 {"removed", report->removed},
                 {"chunks_written", report->chunks},
+                {"chunks_cut", report->chunks_cut},
                 {"chunks_total", opened.base->index().chunk_count()},
                 {"errors", report->errors}};
     std::printf("%s\n", out.dump(2).c_str());

@@ -1172,8 +1172,9 @@ class Loader {
 
  private:
   void load_knowledge(const Field& item) {
-    const MapReader map(item, {"name", "sources", "embedding_model", "chunk_tokens",
-                               "overlap_tokens", "rerank_model", "index", "embed_batch"});
+    const MapReader map(item,
+                        {"name", "sources", "embedding_model", "chunk_tokens", "overlap_tokens",
+                         "rerank_model", "index", "embed_batch", "embedding_max_tokens"});
     KnowledgeConfig base;
     base.line = item.line;
     const Field& name = map.require("name");
@@ -1219,13 +1220,15 @@ class Loader {
       }
     }
     if (const Field* f = map.get("embed_batch")) base.embed_batch = integer(*f, 1, 2048);
+    if (const Field* f = map.get("embedding_max_tokens"))
+      base.embedding_max_tokens = integer(*f, 1, 1'000'000);
     config_.knowledge.push_back(std::move(base));
   }
 
   // `vector_stores:` how /v1/vector_stores chunks and embeds uploads (knowledge's fields).
   void load_vector_stores(const Field& field) {
-    const MapReader map(field,
-                        {"embedding_model", "chunk_tokens", "overlap_tokens", "embed_batch"});
+    const MapReader map(field, {"embedding_model", "chunk_tokens", "overlap_tokens", "embed_batch",
+                                "embedding_max_tokens"});
     KnowledgeConfig& stores = config_.vector_stores;
     const Field& model = map.require("embedding_model");
     stores.embedding_model = text(model);
@@ -1238,6 +1241,8 @@ class Loader {
                       ")");
     }
     if (const Field* f = map.get("embed_batch")) stores.embed_batch = integer(*f, 1, 2048);
+    if (const Field* f = map.get("embedding_max_tokens"))
+      stores.embedding_max_tokens = integer(*f, 1, 1'000'000);
   }
 
   void check_embedding_model(const Field& field, const std::string& name) {

@@ -162,6 +162,9 @@ struct KnowledgeConfig {
   std::string rerank_model;          // a public chat model that reranks fused results; "" none
   std::string index;                 // the index's folder; "": .keel-knowledge/NAME
   int embed_batch = 32;              // chunks per embeddings request
+  // The most tokens the embedding model takes per input; 0: what its target says
+  // (Provider::count_embed_tokens). Chunks over it are split (src/knowledge/embed_chunks.h).
+  int embedding_max_tokens = 0;
   int line = 0;
 };
 
@@ -235,8 +238,9 @@ struct Config {
   std::vector<FlowConfig> flows;
   std::vector<CopilotConfig> copilots;
   std::vector<KnowledgeConfig> knowledge;
-  // `vector_stores:` (embedding_model, chunk_tokens, overlap_tokens, embed_batch): how
-  // /v1/vector_stores chunks and embeds uploaded files; without an embedding_model they are off.
+  // `vector_stores:` (embedding_model, chunk_tokens, overlap_tokens, embed_batch,
+  // embedding_max_tokens): how /v1/vector_stores chunks and embeds uploaded files; without an
+  // embedding_model they are off.
   KnowledgeConfig vector_stores;
   RouterConfig router;
   std::map<std::string, ModelPrice> pricing;

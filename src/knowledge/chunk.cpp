@@ -110,6 +110,11 @@ int estimate_tokens(std::string_view text) {
   return tokens;
 }
 
+std::string embedding_text(const Chunk& chunk) {
+  if (chunk.heading.empty()) return chunk.text;
+  return chunk.heading + "\n\n" + chunk.text;
+}
+
 std::vector<Chunk> chunk_document(const Extracted& document, const ChunkOptions& options) {
   const int size = std::max(options.size, 4);
   const int overlap = std::clamp(options.overlap, 0, size - 1);
@@ -156,6 +161,59 @@ std::vector<Chunk> chunk_document(const Extracted& document, const ChunkOptions&
     }
   }
   return chunks;
+}
+
+std::vector<Chunk> split_chunk(const Chunk& chunk, int max_tokens) {
+  const std::string_view text = chunk.text;
+  const auto piece = [&](size_t start, size_t end) {
+    Chunk out;
+    out.start = chunk.start + start;
+    out.end = chunk.start + end;
+    out.heading = chunk.heading;
+    out.text = std::string(text.substr(start, end - start));
+    return out;
+  };
+  std::vector<Unit> units;
+  split_block(text, 0, text.size(), std::max(max_tokens, 1), units);
+  if (units.empty()) return {chunk};
+  if (units.size() == 1) {
+    // It fits `max_tokens` as estimated, yet the model counts more: cut it in two, at the last
+    // space before the middle, else at a character boundary near it.
+    const Unit whole = units.front();
+    const auto is_boundary = [&](size_t at) {
+      return (static_cast<unsigned char>(text[at]) & 0xc0) != 0x80;
+    };
+    const size_t middle = whole.start + (whole.end - whole.start) / 2;
+    size_t cut = text.substr(0, middle).find_last_of(" \n\t\r\f");
+    if (cut == std::string_view::npos || cut <= whole.start) {
+      cut = middle;
+      while (cut > whole.start && !is_boundary(cut)) --cut;
+      if (cut == whole.start) {
+        cut = middle;
+        while (cut < whole.end && !is_boundary(cut)) ++cut;
+      }
+      if (cut == whole.start || cut == whole.end) return {chunk};  // one character
+    }
+    size_t first_end = cut, second = cut;
+    while (first_end > whole.start &&
+           is_space_byte(static_cast<unsigned char>(text[first_end - 1])))
+      --first_end;
+    while (second < whole.end && is_space_byte(static_cast<unsigned char>(text[second]))) ++second;
+    return {piece(whole.start, first_end), piece(second, whole.end)};
+  }
+  std::vector<Chunk> pieces;
+  size_t first = 0;
+  while (first < units.size()) {
+    size_t last = first + 1;  // one past the piece's last unit
+    int tokens = units[first].tokens;
+    while (last < units.size() && tokens + units[last].tokens <= max_tokens) {
+      tokens += units[last].tokens;
+      ++last;
+    }
+    pieces.push_back(piece(units[first].start, units[last - 1].end));
+    first = last;
+  }
+  return pieces;
 }
 
 }  // namespace keel::knowledge

@@ -29,9 +29,20 @@ struct Chunk {
 
 int estimate_tokens(std::string_view text);
 
+// The text a chunk is embedded as (and keyword-indexed as, heading and text apart): its heading
+// path, then its text.
+std::string embedding_text(const Chunk& chunk);
+
 // A chunk never spans two sections (runs of blocks with one heading path). Within a section,
 // blocks are packed whole while they fit; a longer block is cut at sentence ends, else at
 // spaces, into pieces of at most a quarter of `size`, so that overlap can repeat whole pieces.
 std::vector<Chunk> chunk_document(const Extracted& document, const ChunkOptions& options);
+
+// Cuts a chunk into contiguous pieces of at most `max_tokens` (estimated) each, as a long block
+// is cut (sentence ends, else spaces, else inside a word) and packed whole while they fit; each
+// piece keeps the heading, and its start/end stay positions in the document's text. Fewer than
+// two pieces only when the chunk is one character. For a chunk the embedding model cannot take
+// whole (embed_chunks.h).
+std::vector<Chunk> split_chunk(const Chunk& chunk, int max_tokens);
 
 }  // namespace keel::knowledge

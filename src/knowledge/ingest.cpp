@@ -119,11 +119,6 @@ Result<std::string> read_file(const std::string& location) {
 
 }  // namespace
 
-std::string embedding_text(const Chunk& chunk) {
-  if (chunk.heading.empty()) return chunk.text;
-  return chunk.heading + "\n\n" + chunk.text;
-}
-
 std::vector<SourceFile> list_sources(const KnowledgeConfig& config, const std::string& base_dir,
                                      std::vector<std::string>& errors) {
   std::vector<SourceFile> files;
@@ -154,36 +149,18 @@ std::vector<SourceFile> list_sources(const KnowledgeConfig& config, const std::s
   return files;
 }
 
-Task<Result<int64_t>> index_document(Index& index, const FileState& file, const Extracted& document,
-                                     const KnowledgeConfig& config, const Embedder& embed,
-                                     CancelPtr cancel) {
-  const std::vector<Chunk> chunks =
+Task<Result<IndexedDocument>> index_document(Index& index, const FileState& file,
+                                             const Extracted& document,
+                                             const KnowledgeConfig& config, const Embedder& embed,
+                                             CancelPtr cancel) {
+  std::vector<Chunk> chunks =
       chunk_document(document, {config.chunk_tokens, config.overlap_tokens});
-  std::vector<std::vector<float>> vectors;
-  vectors.reserve(chunks.size());
-  const size_t batch = static_cast<size_t>(std::max(config.embed_batch, 1));
-  for (size_t first = 0; first < chunks.size(); first += batch) {
-    std::vector<std::string> texts;
-    for (size_t i = first; i < std::min(chunks.size(), first + batch); ++i) {
-      texts.push_back(embedding_text(chunks[i]));
-    }
-    const size_t asked = texts.size();
-    auto embedded = co_await embed(config.embedding_model, std::move(texts), cancel);
-    if (cancel && cancel->cancelled()) co_return cancel->reason();
-    if (!embedded) {
-      co_return Error(embedded.error().code, "embedding with " + config.embedding_model +
-                                                 " failed: " + embedded.error().message);
-    }
-    if (embedded->size() != asked) {
-      co_return Error(ErrorCode::kBadGateway, "embedding with " + config.embedding_model +
-                                                  " failed: " + std::to_string(embedded->size()) +
-                                                  " vectors for " + std::to_string(asked) +
-                                                  " texts");
-    }
-    for (auto& vector : *embedded) vectors.push_back(std::move(vector));
-  }
-  if (Status ok = index.replace_file(file, chunks, vectors); !ok) co_return ok.error();
-  co_return static_cast<int64_t>(chunks.size());
+  auto embedded = co_await embed_chunks(std::move(chunks), config, embed, cancel);
+  if (cancel && cancel->cancelled()) co_return cancel->reason();
+  if (!embedded) co_return embedded.error();
+  if (Status ok = index.replace_file(file, embedded->chunks, embedded->vectors); !ok)
+    co_return ok.error();
+  co_return IndexedDocument{static_cast<int64_t>(embedded->chunks.size()), embedded->cut};
 }
 
 Result<bool> is_stale(Index& index, const KnowledgeConfig& config, const std::string& base_dir) {
@@ -253,8 +230,9 @@ Task<Result<IngestReport>> ingest(Index& index, const KnowledgeConfig& config,
           fail(indexed.error().message);
         } else {
           ++report.indexed;
-          report.chunks += *indexed;
-          state.chunks += *indexed;
+          report.chunks += indexed->chunks;
+          report.chunks_cut += indexed->cut;
+          state.chunks += indexed->chunks;
         }
       }
     }

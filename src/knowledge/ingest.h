@@ -17,13 +17,10 @@
 #include "core/cancel.h"
 #include "core/config.h"
 #include "http/asio.h"
+#include "knowledge/embed_chunks.h"
 #include "knowledge/index.h"
 
 namespace keel::knowledge {
-
-// Embeds texts in order (one vector per text) with the named public model.
-using Embedder = std::function<Task<Result<std::vector<std::vector<float>>>>(
-    const std::string& model, std::vector<std::string> texts, CancelPtr cancel)>;
 
 // One file of a knowledge base's sources.
 struct SourceFile {
@@ -52,6 +49,7 @@ struct IngestReport {
   size_t unchanged = 0;
   size_t removed = 0;
   int64_t chunks = 0;               // written this run
+  int64_t chunks_cut = 0;           // of those, cut to fit the embedding model (embed_chunks.h)
   std::vector<std::string> errors;  // "PATH: why", one per failed file or empty source
 };
 
@@ -63,14 +61,16 @@ Task<Result<IngestReport>> ingest(Index& index, const KnowledgeConfig& config,
                                   const std::string& base_dir, const Embedder& embed,
                                   const ProgressFn& progress, CancelPtr cancel);
 
-// Chunks a document, embeds the chunks (config.embed_batch at a time) and commits them as
-// `file`'s in one transaction; the number of chunks, or what failed ("embedding with M failed:
-// ..."). Nothing is written when anything fails.
-Task<Result<int64_t>> index_document(Index& index, const FileState& file, const Extracted& document,
-                                     const KnowledgeConfig& config, const Embedder& embed,
-                                     CancelPtr cancel);
-
-// The text a chunk is embedded and keyword-indexed as: its heading path, then its text.
-std::string embedding_text(const Chunk& chunk);
+// Chunks a document, embeds the chunks (config.embed_batch at a time, each cut to fit the
+// model: embed_chunks.h) and commits them as `file`'s in one transaction; the chunks written, or
+// what failed ("embedding with M failed: ..."). Nothing is written when anything fails.
+struct IndexedDocument {
+  int64_t chunks = 0;
+  int64_t cut = 0;  // chunk_document's chunks cut to fit the embedding model
+};
+Task<Result<IndexedDocument>> index_document(Index& index, const FileState& file,
+                                             const Extracted& document,
+                                             const KnowledgeConfig& config, const Embedder& embed,
+                                             CancelPtr cancel);
 
 }  // namespace keel::knowledge

@@ -57,9 +57,8 @@ std::string config_folder(const Config& config) {
 }
 
 Embedder router_embedder(RouterSource router) {
-  return [router = std::move(router)](
-             const std::string& model, std::vector<std::string> texts,
-             CancelPtr cancel) -> Task<Result<std::vector<std::vector<float>>>> {
+  EmbedFn embed = [router](const std::string& model, std::vector<std::string> texts,
+                           CancelPtr cancel) -> Task<Result<std::vector<std::vector<float>>>> {
     std::shared_ptr<Router> current = router();
     if (!current) co_return Error(ErrorCode::kUnavailable, "no router to embed through");
     EmbedRequest request;
@@ -73,6 +72,14 @@ Embedder router_embedder(RouterSource router) {
     if (!embedded) co_return embedded.error();
     co_return std::move(embedded->vectors);
   };
+  EmbedCountFn count = [router](const std::string& model, std::vector<std::string> texts,
+                                CancelPtr cancel) -> Task<Result<EmbedTokenCounts>> {
+    std::shared_ptr<Router> current = router();
+    if (!current) co_return Error(ErrorCode::kUnavailable, "no router to embed through");
+    CancelPtr token = cancel ? cancel : std::make_shared<CancelToken>();
+    co_return co_await current->count_embed_tokens(model, texts, token);
+  };
+  return Embedder(std::move(embed), std::move(count));
 }
 
 std::vector<std::pair<int64_t, double>> reciprocal_rank_fusion(
@@ -107,7 +114,7 @@ IndexedKnowledgeBase::IndexedKnowledgeBase(KnowledgeConfig config, std::string b
 Task<Result<std::vector<float>>> IndexedKnowledgeBase::embed_query(const std::string& query,
                                                                    CancelPtr cancel) {
   std::vector<std::string> texts(1, query);
-  auto embedded = co_await embed_(config_.embedding_model, std::move(texts), cancel);
+  auto embedded = co_await embed_.embed(config_.embedding_model, std::move(texts), cancel);
   if (!embedded) co_return embedded.error();
   if (embedded->size() != 1) {
     std::string message = "the embedding model returned " + std::to_string(embedded->size()) +
@@ -267,7 +274,8 @@ namespace {
 bool same_base(const KnowledgeConfig& a, const KnowledgeConfig& b) {
   return a.sources == b.sources && a.embedding_model == b.embedding_model &&
          a.chunk_tokens == b.chunk_tokens && a.overlap_tokens == b.overlap_tokens &&
-         a.rerank_model == b.rerank_model && a.index == b.index && a.embed_batch == b.embed_batch;
+         a.rerank_model == b.rerank_model && a.index == b.index && a.embed_batch == b.embed_batch &&
+         a.embedding_max_tokens == b.embedding_max_tokens;
 }
 
 Result<std::shared_ptr<IndexedKnowledgeBase>> open_base(const KnowledgeConfig& base,

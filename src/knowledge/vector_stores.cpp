@@ -632,7 +632,7 @@ Task<Result<std::vector<FoundChunk>>> VectorStores::search(const std::string& ow
   auto keyword = (*index)->keyword_search(query, candidates);
   if (!keyword) co_return keyword.error();
   std::vector<std::string> texts(1, query);
-  auto embedded = co_await embed_(config_.embedding_model, std::move(texts), cancel);
+  auto embedded = co_await embed_.embed(config_.embedding_model, std::move(texts), cancel);
   if (!embedded) co_return embedded.error();
   if (embedded->size() != 1)
     co_return Error(ErrorCode::kBadGateway, "the embedding model returned no vector");

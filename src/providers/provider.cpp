@@ -29,6 +29,31 @@ Task<Result<int64_t>> Provider::count_tokens(const ChatRequest&, const std::stri
                       " cannot count tokens (its API has no token-counting endpoint)");
 }
 
+Task<Result<EmbedTokenCounts>> Provider::count_embed_tokens(const std::vector<std::string>&,
+                                                            const std::string& upstream_model,
+                                                            CancelPtr) {
+  EmbedTokenCounts counts;
+  counts.max_tokens = known_embed_input_limit(kind(), upstream_model);
+  co_return counts;
+}
+
+int64_t known_embed_input_limit(ProviderKind kind, std::string_view upstream_model) {
+  // Azure's target model is a deployment, often named after the model it serves.
+  if (kind == ProviderKind::kOpenAI || kind == ProviderKind::kAzure) {
+    // https://platform.openai.com/docs/api-reference/embeddings/create: "The input must not
+    // exceed the max input tokens for the model (8192 tokens for all embedding models)".
+    if (upstream_model.starts_with("text-embedding-")) return 8192;
+  } else if (kind == ProviderKind::kGemini) {
+    // https://ai.google.dev/gemini-api/docs/models: input token limit 2,048.
+    if (upstream_model.starts_with("models/")) upstream_model.remove_prefix(7);
+    if (upstream_model.starts_with("gemini-embedding-") ||
+        upstream_model.starts_with("text-embedding-") || upstream_model == "embedding-001") {
+      return 2048;
+    }
+  }
+  return 0;
+}
+
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   switch (config.kind) {
     case ProviderKind::kOpenAI:

@@ -80,7 +80,18 @@ class Provider {
   virtual Task<Result<int64_t>> count_tokens(const ChatRequest& request,
                                              const std::string& upstream_model,
                                              CancelPtr cancel);
+  // How `upstream_model` measures embeddings inputs: the most tokens one input may hold and,
+  // where this provider has the model's tokenizer (local), each input's exact count. The
+  // default counts nothing and knows the limits vendors document (known_embed_input_limit).
+  // Asked only of providers whose capabilities say embeddings; never calls the upstream.
+  virtual Task<Result<EmbedTokenCounts>> count_embed_tokens(const std::vector<std::string>& inputs,
+                                                            const std::string& upstream_model,
+                                                            CancelPtr cancel);
 };
+
+// The most tokens one input may hold for a vendor's embedding model, as the vendor documents it
+// (OpenAI's text-embedding-* 8192, Gemini's embedding models 2048); 0 for a model not known.
+int64_t known_embed_input_limit(ProviderKind kind, std::string_view upstream_model);
 
 // What kind `local` can do. It is the same whether or not this binary has the local engine, so
 // `keel capabilities` (and the README matrix) do not depend on the build; tools need a model

@@ -568,6 +568,28 @@ Task<Result<int64_t>> Router::count_tokens(const ChatRequest& request, CancelPtr
       std::move(client_gone), attempts);
 }
 
+Task<Result<EmbedTokenCounts>> Router::count_embed_tokens(const std::string& model_name,
+                                                          const std::vector<std::string>& inputs,
+                                                          CancelPtr cancel) {
+  auto model_it = models_.find(model_name);
+  if (model_it == models_.end()) {
+    Error error(ErrorCode::kNotFound, "model '" + model_name + "' does not exist");
+    error.type_code = "model_not_found";
+    error.param = "model";
+    co_return error;
+  }
+  Error last(ErrorCode::kInvalidArgument,
+             "model '" + model_name + "' has no target that serves embeddings");
+  for (const Target& target : model_it->second.targets) {
+    if (!target.provider->capabilities().embeddings) continue;
+    auto counted =
+        co_await target.provider->count_embed_tokens(inputs, target.config.model, cancel);
+    if (counted) co_return counted;
+    last = counted.error();
+  }
+  co_return last;
+}
+
 std::vector<TargetStatus> Router::status() const {
   std::lock_guard lock(mutex_);
   std::vector<TargetStatus> out;

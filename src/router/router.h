@@ -82,6 +82,14 @@ class Router {
   Task<Result<int64_t>> count_tokens(const ChatRequest& request, CancelPtr client_gone,
                                      std::vector<AttemptRecord>& attempts);
 
+  // How the model's embeddings target measures `inputs` (Provider::count_embed_tokens): its
+  // targets that serve embeddings in config order, the first that answers (a local target whose
+  // model failed to load does not). No upstream is called, so there are no retries, no attempts
+  // and no breaker or latency verdicts.
+  Task<Result<EmbedTokenCounts>> count_embed_tokens(const std::string& model_name,
+                                                    const std::vector<std::string>& inputs,
+                                                    CancelPtr cancel);
+
   std::vector<TargetStatus> status() const;
 
  private:

@@ -458,12 +458,15 @@ void Engine::finish(Slot& slot, FinishReason reason, std::optional<Error> error)
   slot.i_batch = -1;
 }
 
+int Engine::embedding_input_limit() const {
+  return std::max(std::min(llama_model_n_ctx_train(model_), 4096), 64);
+}
+
 void Engine::run_embeddings(EmbedJob& job) {
   if (!embed_ctx_) {
     t_last_llama_error.clear();
     llama_context_params params = llama_context_default_params();
-    const int n_ctx = std::min(llama_model_n_ctx_train(model_), 4096);
-    params.n_ctx = static_cast<uint32_t>(std::max(n_ctx, 64));
+    params.n_ctx = static_cast<uint32_t>(embedding_input_limit());
     params.n_batch = params.n_ctx;
     params.n_ubatch = params.n_ctx;  // non-causal models need a whole input in one ubatch
     params.n_seq_max = 1;
@@ -482,17 +485,21 @@ void Engine::run_embeddings(EmbedJob& job) {
     llama_attach_threadpool(embed_ctx_, threadpool_, nullptr);
   }
   const int n_ctx = static_cast<int>(llama_n_ctx(embed_ctx_));
+  // What count_embed_tokens promised, even where llama.cpp pads the context past it.
+  const int max_tokens = std::min(n_ctx, embedding_input_limit());
   const int n_embd = llama_model_n_embd(model_);
   const bool encoder_only = llama_model_has_encoder(model_) && !llama_model_has_decoder(model_);
   llama_batch batch = llama_batch_init(n_ctx, 0, 1);
   std::vector<std::vector<float>> vectors;
   for (size_t i = 0; i < job.inputs.size(); ++i) {
     const auto& tokens = job.inputs[i];
-    if (tokens.empty() || static_cast<int>(tokens.size()) > n_ctx) {
+    if (tokens.empty() || static_cast<int>(tokens.size()) > max_tokens) {
       llama_batch_free(batch);
-      job.deliver(Error(ErrorCode::kInvalidArgument,
-                        "input " + std::to_string(i) + " has " + std::to_string(tokens.size()) +
-                            " tokens; this model embeds 1 to " + std::to_string(n_ctx)));
+      job.deliver(Error(ErrorCode::kInvalidArgument, "input " + std::to_string(i) + " is " +
+                                                         (tokens.empty() ? "empty" : "too long") +
+                                                         ": " + std::to_string(tokens.size()) +
+                                                         " tokens; this model embeds 1 to " +
+                                                         std::to_string(max_tokens)));
       return;
     }
     llama_memory_clear(llama_get_memory(embed_ctx_), true);

@@ -112,6 +112,9 @@ class Engine {
   const llama_model* model() const { return model_; }
   const llama_vocab* vocab() const { return vocab_; }
   int context_per_sequence() const { return n_ctx_seq_; }
+  // The most tokens one embeddings input may hold: the embeddings context, whose ubatch is the
+  // whole context (an encoder takes an input in one ubatch).
+  int embedding_input_limit() const;
   int parallel() const { return parallel_; }
   const std::string& path() const { return options_.model_path; }
   EngineStats stats() const;

@@ -95,6 +95,9 @@ class LocalProvider final : public Provider {
                                  CancelPtr cancel) override;
   Task<Result<int64_t>> count_tokens(const ChatRequest& request, const std::string& upstream_model,
                                      CancelPtr cancel) override;
+  Task<Result<EmbedTokenCounts>> count_embed_tokens(const std::vector<std::string>& inputs,
+                                                    const std::string& upstream_model,
+                                                    CancelPtr cancel) override;
 
  private:
   Status available() const {
@@ -265,6 +268,20 @@ Task<Result<int64_t>> LocalProvider::count_tokens(const ChatRequest& request, co
   auto prepared = prepare(request);
   if (!prepared.ok()) co_return prepared.error();
   co_return static_cast<int64_t>(tokenize(*prepared).size());
+}
+
+// Tokenized as embed() tokenizes, on the calling thread (the vocabulary is read-only).
+Task<Result<EmbedTokenCounts>> LocalProvider::count_embed_tokens(
+    const std::vector<std::string>& inputs, const std::string&, CancelPtr) {
+  if (auto status = available(); !status.ok()) co_return status.error();
+  EmbedTokenCounts counts;
+  counts.max_tokens = engine_->embedding_input_limit();
+  counts.tokens.reserve(inputs.size());
+  for (const auto& input : inputs) {
+    counts.tokens.push_back(static_cast<int64_t>(
+        common_tokenize(engine_->vocab(), input, /*add_special=*/true, false).size()));
+  }
+  co_return counts;
 }
 
 Task<Result<Embeddings>> LocalProvider::embed(const EmbedRequest& request,

@@ -1090,9 +1090,11 @@ TEST(KnowledgeConfigTest, EntriesLoadAndAreChecked) {
                           "    embedding_model: embed\n"
                           "    chunk_tokens: 200\n"
                           "    overlap_tokens: 20\n"
-                          "    rerank_model: chat\n");
+                          "    rerank_model: chat\n"
+                          "    embedding_max_tokens: 512\n");
   ASSERT_EQ(config.knowledge.size(), 1u);
   const KnowledgeConfig& base = config.knowledge[0];
+  EXPECT_EQ(base.embedding_max_tokens, 512);
   EXPECT_EQ(base.sources, (std::vector<std::string>{"docs/", "notes/*.md"}));
   EXPECT_EQ(base.chunk_tokens, 200);
   EXPECT_EQ(base.overlap_tokens, 20);
@@ -1119,6 +1121,18 @@ TEST(KnowledgeConfigTest, EntriesLoadAndAreChecked) {
   EXPECT_EQ(load_ok(models + "vector_stores: {embedding_model: embed, chunk_tokens: 100}\n")
                 .vector_stores.chunk_tokens,
             100);
+  EXPECT_EQ(load_ok(models + "vector_stores: {embedding_model: embed, embedding_max_tokens: 256}\n")
+                .vector_stores.embedding_max_tokens,
+            256);
+  EXPECT_EQ(load_ok(models + "knowledge:\n  - {name: k, sources: [a], embedding_model: embed}\n")
+                .knowledge[0]
+                .embedding_max_tokens,
+            0)
+      << "unset: what the model's target says";
+  EXPECT_NE(error_of(models + "knowledge:\n  - {name: k, sources: [a], embedding_model: embed, "
+                              "embedding_max_tokens: 0}\n")
+                .find("knowledge[0].embedding_max_tokens"),
+            std::string::npos);
   EXPECT_EQ(error_of(models + "vector_stores: {embedding_model: chat}\n"),
             "keel.yaml:9: vector_stores.embedding_model: model \"chat\" has no target that serves "
             "embeddings (anthropic has none)");

@@ -131,6 +131,42 @@ TEST_F(IngestTest, EmbeddingModelFailingMidIngestKeepsTheRest) {
   EXPECT_TRUE(second.errors.empty());
 }
 
+// A page of API names, which the estimate undercounts: before, the model refused its chunks and
+// the file failed ("input N has M tokens; this model embeds 1 to L"). Now they are cut to fit and
+// every piece cites its own range of the extracted text.
+TEST_F(IngestTest, AChunkLongerThanTheModelTakesIsIndexedInPiecesAtTheirPositions) {
+  std::string page = "# Generic Operating System Services\n\n";
+  for (int i = 0; i < 30; ++i) {
+    page += "os.path.join_" + std::to_string(i) + "(a, b) os.O_RDONLY_" + std::to_string(i) + " ";
+  }
+  page += "\n";
+  write("docs/allos.md", page);
+  auto index = open_index();
+  FineModel model;  // counts each non-space byte; takes 120
+  IngestReport report = run_ingest(*index, model.embedder());
+  EXPECT_TRUE(report.errors.empty()) << report.errors.front();
+  EXPECT_EQ(report.indexed, 4u);
+  EXPECT_GT(report.chunks_cut, 0);
+  EXPECT_EQ(model.refusals, 0);
+
+  auto extracted = extract_document("docs/allos.md", page);
+  ASSERT_TRUE(extracted.ok());
+  auto ids = index->chunk_ids({"docs/allos.md"});
+  ASSERT_TRUE(ids.ok());
+  auto passages = index->passages(std::vector<int64_t>(ids->begin(), ids->end()));
+  ASSERT_TRUE(passages.ok());
+  ASSERT_GT(passages->size(), 1u);
+  bool has_last = false;
+  for (const auto& [id, passage] : *passages) {
+    has_last = has_last || passage.text.find("os.O_RDONLY_29") != std::string::npos;
+    EXPECT_EQ(passage.text,
+              extracted->text.substr(static_cast<size_t>(passage.start),
+                                     static_cast<size_t>(passage.end - passage.start)));
+    EXPECT_LE(fine_tokens(passage.heading + "\n\n" + passage.text), model.limit);
+  }
+  EXPECT_TRUE(has_last) << "the page's last name is indexed, not cut off";
+}
+
 TEST_F(IngestTest, AStoppedRunLeavesAUsableIndex) {
   auto index = open_index();
   CountingEmbedder embedder;

@@ -2,6 +2,8 @@
 // embedder (hashed word counts: deterministic, meaningful enough for ranking tests).
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -50,8 +52,8 @@ struct CountingEmbedder {
   int fail_after = -1;  // calls after this many fail (-1: never)
   std::function<void()> on_call;
   Embedder fn() {
-    return [this](const std::string&, std::vector<std::string> texts,
-                  CancelPtr) -> Task<Result<std::vector<std::vector<float>>>> {
+    return Embedder([this](const std::string&, std::vector<std::string> texts,
+                           CancelPtr) -> Task<Result<std::vector<std::vector<float>>>> {
       ++calls;
       if (on_call) on_call();
       if (fail_after >= 0 && calls > fail_after) {
@@ -60,7 +62,53 @@ struct CountingEmbedder {
       std::vector<std::vector<float>> out;
       for (const auto& text : texts) out.push_back(embed_text(text));
       co_return out;
+    });
+  }
+};
+
+// A character-level tokenizer: every non-space byte is a token, plus [CLS] and [SEP]. It counts
+// identifiers and punctuation much finer than chunk.h's estimate, as WordPiece does.
+inline int64_t fine_tokens(const std::string& text) {
+  return 2 +
+         std::count_if(text.begin(), text.end(), [](unsigned char c) { return !std::isspace(c); });
+}
+
+// What the local engine does with one model: counts with its tokenizer, refuses an input over
+// the limit as too long, embeds the rest. Records every text it embedded.
+struct FineModel {
+  int64_t limit = 120;
+  bool has_tokenizer = true;  // false: a remote upstream, known only by its refusals
+  std::string refusal = "input 0 is too long";
+  int embed_calls = 0;
+  int refusals = 0;
+  std::vector<std::string> embedded;
+
+  Embedder embedder() {
+    EmbedFn embed = [this](const std::string&, std::vector<std::string> texts,
+                           CancelPtr) -> Task<Result<std::vector<std::vector<float>>>> {
+      ++embed_calls;
+      for (const auto& text : texts) {
+        if (fine_tokens(text) > limit) {
+          ++refusals;
+          co_return Error(ErrorCode::kInvalidArgument, refusal);
+        }
+      }
+      std::vector<std::vector<float>> out;
+      for (const auto& text : texts) {
+        embedded.push_back(text);
+        out.push_back(embed_text(text));
+      }
+      co_return out;
     };
+    if (!has_tokenizer) return Embedder(std::move(embed));
+    EmbedCountFn count = [this](const std::string&, std::vector<std::string> texts,
+                                CancelPtr) -> Task<Result<EmbedTokenCounts>> {
+      EmbedTokenCounts counts;
+      counts.max_tokens = limit;
+      for (const auto& text : texts) counts.tokens.push_back(fine_tokens(text));
+      co_return counts;
+    };
+    return Embedder(std::move(embed), std::move(count));
   }
 };
 

@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "http/asio.h"
 #include "providers/local/engine.h"
+#include "providers/local/fixture.h"
 #include "providers/local/stop_filter.h"
 #include "providers/provider.h"
 #include "../http/test_server.h"
@@ -424,6 +425,70 @@ TEST(EngineTest, ComputeThreadsAreMadeOnceAtLoadAndKept) {
   }
   EXPECT_EQ(task_ids(), loaded);
   EXPECT_GE(e.stats().decode_calls, 14u);
+}
+
+// --- embedding inputs and their limit (the fixture BERT, generated here) ---------------------
+
+// count_embed_tokens counts as embed() tokenizes, against the embeddings context: an input of
+// exactly the limit embeds, one token more is refused as too long (knowledge::is_too_long's
+// wording), so a knowledge base can cut its chunks to fit before embedding them.
+TEST(LocalEmbedLimitTest, CountsAreWhatEmbedTakesAndTheLimitIsTheEmbeddingsContext) {
+  const fs::path dir = fs::temp_directory_path() / ("keel-embed-limit-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "bert.gguf").string();
+  ASSERT_TRUE(write_fixture_model(path, FixtureArch::kBert).ok());
+  auto made = make_provider(local_config(path, 1));
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  Provider& provider = *made.value();
+  asio::io_context io;
+  auto cancel = std::make_shared<CancelToken>();
+  const auto count = [&](std::vector<std::string> inputs) {
+    std::optional<Result<EmbedTokenCounts>> out;
+    auto task = [&]() -> Task<bool> {
+      out = co_await provider.count_embed_tokens(inputs, "default", cancel);
+      co_return true;
+    };
+    run_until_done(io, task());
+    return std::move(*out);
+  };
+  const auto embed = [&](std::string input) {
+    EmbedRequest request;
+    request.inputs = {std::move(input)};
+    std::optional<Result<Embeddings>> out;
+    auto task = [&]() -> Task<bool> {
+      out = co_await provider.embed(request, "default", cancel);
+      co_return true;
+    };
+    run_until_done(io, task());
+    return std::move(*out);
+  };
+
+  auto counts = count({"hello world", "os.path.join(a, b)"});
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  const int64_t limit = fixture_dims(FixtureArch::kBert).n_ctx_train;
+  EXPECT_EQ(counts->max_tokens, limit);
+  ASSERT_EQ(counts->tokens.size(), 2u);
+  auto small = embed("hello world");
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  EXPECT_EQ(small->usage.prompt_tokens, counts->tokens[0]) << "[CLS] hello world [SEP]";
+
+  // "hello " n times: n + 2 tokens with [CLS] and [SEP].
+  const auto hellos = [](int64_t n) {
+    std::string text;
+    for (int64_t i = 0; i < n; ++i) text += "hello ";
+    return text;
+  };
+  auto edge = count({hellos(limit - 2), hellos(limit - 1)});
+  ASSERT_TRUE(edge.ok());
+  ASSERT_EQ(edge->tokens, (std::vector<int64_t>{limit, limit + 1}));
+  auto at_limit = embed(hellos(limit - 2));
+  EXPECT_TRUE(at_limit.ok()) << at_limit.error().message;
+  auto over = embed(hellos(limit - 1));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(over.error().message, "input 0 is too long: " + std::to_string(limit + 1) +
+                                      " tokens; this model embeds 1 to " + std::to_string(limit));
+  fs::remove_all(dir);
 }
 
 // --- bad model files: the provider is made, and its requests get 503 naming the file -------
