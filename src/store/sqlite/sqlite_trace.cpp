@@ -241,25 +241,26 @@ Status SqliteStore::prepare_span_statements() {
     return Status(ErrorCode::kUnavailable,
                   std::string("sqlite: cannot ") + what + ": " + sqlite3_errmsg(writer));
   };
-  // IMMEDIATE: another keel process opening the same file waits, then finds the new table.
-  if (!exec("BEGIN IMMEDIATE")) return failed("create the spans table");
+  // The move takes the write lock (IMMEDIATE: another keel process opening the same file waits,
+  // then finds the new table); a log in today's layout is only read here, as before, so a
+  // read-only copy of it still opens.
   if (spans_without_rowid(writer)) {
-    KEEL_LOG(kInfo) << "store: moving the spans table to its new layout (one copy)";
-    if (!exec(kOldSpansAsideSql) || !exec(kSpanSchemaSql) || !exec(kOldSpansCopySql)) {
+    if (!exec("BEGIN IMMEDIATE")) return failed("move the spans table to its new layout");
+    if (spans_without_rowid(writer)) {
+      KEEL_LOG(kInfo) << "store: moving the spans table to its new layout (one copy)";
+      if (!exec(kOldSpansAsideSql) || !exec(kSpanSchemaSql) || !exec(kOldSpansCopySql)) {
+        Status status = failed("move the spans table to its new layout");
+        exec("ROLLBACK");
+        return status;
+      }
+    }
+    if (!exec("COMMIT")) {
       Status status = failed("move the spans table to its new layout");
       exec("ROLLBACK");
       return status;
     }
-  } else if (!exec(kSpanSchemaSql)) {
-    Status status = failed("create the spans table");
-    exec("ROLLBACK");
-    return status;
   }
-  if (!exec("COMMIT")) {
-    Status status = failed("create the spans table");
-    exec("ROLLBACK");
-    return status;
-  }
+  if (!exec(kSpanSchemaSql)) return failed("create the spans table");
   const std::pair<std::string, Stmt*> statements[] = {
       {sql_for(1), &insert_span_},
       {sql_for(kSpansPerInsert), &insert_spans_},
