@@ -201,8 +201,8 @@ class App {
   Task<void> admin_shadow(ResponseWriter& response, std::string_view model);
 
   Config config_;  // as keel started; the running one is current_config()
-  mutable std::mutex
-      router_mutex_;  // guards router_, public_names_, live_config_ (reload swaps them)
+  // Guards router_, public_names_ and live_config_ (a reload swaps them).
+  mutable std::mutex router_mutex_;
   std::shared_ptr<const Config> live_config_;
   std::shared_ptr<Router> router_;
   std::mutex reload_mutex_;  // one reload at a time
