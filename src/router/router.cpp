@@ -12,6 +12,14 @@ namespace keel {
 
 namespace {
 
+// The client's 404 for a public name that is not a model here (OpenAI's model_not_found).
+Error model_not_found(const std::string& name) {
+  Error error(ErrorCode::kNotFound, "model '" + name + "' does not exist");
+  error.type_code = "model_not_found";
+  error.param = "model";
+  return error;
+}
+
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
@@ -333,10 +341,7 @@ Task<ChatOutcome> Router::chat(const ChatRequest& request, EventSink& client, Ca
   ChatOutcome outcome;
   auto model_it = models_.find(request.model);
   if (model_it == models_.end()) {
-    Error error(ErrorCode::kNotFound, "model '" + request.model + "' does not exist");
-    error.type_code = "model_not_found";
-    error.param = "model";
-    outcome.status = error;
+    outcome.status = model_not_found(request.model);
     co_return outcome;
   }
   Model& model = model_it->second;
@@ -491,12 +496,7 @@ Task<Result<T>> Router::unary(const std::string& model_name, Serves serves, Call
                               const char* none, CancelPtr client_gone,
                               std::vector<AttemptRecord>& attempts) {
   auto model_it = models_.find(model_name);
-  if (model_it == models_.end()) {
-    Error error(ErrorCode::kNotFound, "model '" + model_name + "' does not exist");
-    error.type_code = "model_not_found";
-    error.param = "model";
-    co_return error;
-  }
+  if (model_it == models_.end()) co_return model_not_found(model_name);
   Model& model = model_it->second;
   auto executor = co_await asio::this_coro::executor;
   Plan plan = make_plan(model);
@@ -572,12 +572,7 @@ Task<Result<EmbedTokenCounts>> Router::count_embed_tokens(const std::string& mod
                                                           const std::vector<std::string>& inputs,
                                                           CancelPtr cancel) {
   auto model_it = models_.find(model_name);
-  if (model_it == models_.end()) {
-    Error error(ErrorCode::kNotFound, "model '" + model_name + "' does not exist");
-    error.type_code = "model_not_found";
-    error.param = "model";
-    co_return error;
-  }
+  if (model_it == models_.end()) co_return model_not_found(model_name);
   Error last(ErrorCode::kInvalidArgument,
              "model '" + model_name + "' has no target that serves embeddings");
   for (const Target& target : model_it->second.targets) {
