@@ -21,23 +21,7 @@ W=$(mktemp -d)
 trap 'kill "${KEEL:-}" "${MOCK:-}" 2>/dev/null || true; rm -rf "$W"' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 MP=$(free_port); KP=$(free_port)
-cat >"$W/mock.mjs" <<'JS'
-import http from 'node:http';
-const CHAT = '{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}';
-const chunk = (d, f) => `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,"delta":${d},"finish_reason":${f}}]}\n\n`;
-let SSE = chunk('{"role":"assistant","content":""}', 'null');
-for (const w of ['Hello', ' from', ' the', ' mock', ' upstream.']) SSE += chunk(JSON.stringify({ content: w }), 'null');
-SSE += chunk('{}', '"stop"') + 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}\n\ndata: [DONE]\n\n';
-http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    if (req.url === '/v1/chat/completions') { res.writeHead(200, { 'content-type': 'application/json' }); res.end(CHAT); }
-    else if (req.url === '/stream/v1/chat/completions') { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.end(SSE); }
-    else { res.writeHead(404); res.end(); }
-  });
-}).listen(+process.argv[2], '127.0.0.1');
-JS
-node "$W/mock.mjs" "$MP" & MOCK=$!
+node "$(dirname "${BASH_SOURCE[0]}")/chat_mock.mjs" "$MP" & MOCK=$!
 cat >"$W/keel.yaml" <<YAML
 listen: 127.0.0.1:$KP
 state: sqlite:$W/keel.db

@@ -2,9 +2,9 @@
 # CPU per request on each of keel's threads, user and system apart, from /proc/PID/task/*/stat:
 # callgrind (bench/callgrind.sh) counts instructions but not the kernel's share or the cost of
 # waking threads, which is where a mirrored request's extra went (docs/dev.md, "Shadow pair").
-# A node mock answers as callgrind.sh's does; keel serves `bench` and `bench-shadowed` (every
-# answer mirrored at BENCH_SHADOW_PERCENT, default 100, to a candidate on the same mock); wrk
-# drives each model for SECONDS after a 2 s warm-up. Not a test; one run, ticks of 10 ms.
+# bench/chat_mock.mjs answers, as for callgrind.sh; keel serves `bench` and `bench-shadowed`
+# (every answer mirrored at BENCH_SHADOW_PERCENT, default 100, to a candidate on the same mock);
+# wrk drives each model for SECONDS after a 2 s warm-up. Not a test; one run, ticks of 10 ms.
 #
 #   bench/thread_cpu.sh KEEL_BIN [SECONDS] [CONNECTIONS]      # e.g. build/keel 5 1
 #
@@ -18,9 +18,7 @@ trap 'kill "${KEEL:-}" "${MOCK:-}" 2>/dev/null || true; rm -rf "$W"' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 MP=$(free_port)
 KP=$(free_port)
-# The mock of bench/callgrind.sh, taken from it so that both answer the same bytes.
-sed -n '/^cat >"\$W\/mock.mjs"/,/^JS$/p' "$(dirname "${BASH_SOURCE[0]}")/callgrind.sh" | sed '1d;$d' >"$W/mock.mjs"
-node "$W/mock.mjs" "$MP" &
+node "$(dirname "${BASH_SOURCE[0]}")/chat_mock.mjs" "$MP" &
 MOCK=$!
 cat >"$W/keel.yaml" <<YAML
 listen: 127.0.0.1:$KP
