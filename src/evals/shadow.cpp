@@ -1,8 +1,5 @@
 #include "evals/shadow.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <future>
 
@@ -121,13 +118,6 @@ asio::any_io_executor ShadowMirror::executor() {
     std::promise<asio::any_io_executor> ready;
     auto started = ready.get_future();
     thread_ = std::thread([this, &ready] {
-      // Nice 10 for this thread alone (Linux schedules threads; setpriority on a thread id sets
-      // that thread's nice value): when the CPUs are saturated, clients' requests come first and
-      // mirrors fall behind, past max_concurrency dropped and counted (docs/dev.md, "Shadow
-      // pair"); with CPU to spare it runs as soon as the io threads' would.
-      if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
-        KEEL_LOG(kDebug) << "shadow: could not lower the mirror thread's priority";
-      }
       asio::io_context context(1);
       auto work = asio::make_work_guard(context);
       context_ = &context;
