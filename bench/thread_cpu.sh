@@ -54,7 +54,10 @@ for model in bench bench-shadowed; do
   sleep 1  # and those of the run, which are its cost
   ticks >"$W/after"
   n=$(awk '/requests in/ {print $1}' "$W/wrk.txt")
-  echo "$model: $n requests, wrk -c$CONNS ${SECS}s"
+  # Mirrors since start (warm-ups included): mirrored, dropped past max_concurrency, failed.
+  mirrors=$(curl -s "http://127.0.0.1:$KP/admin/shadow/bench-shadowed" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s).mirror;console.log(`${m.mirrored} mirrored, ${m.dropped} dropped, ${m.failed} failed`)})')
+  echo "$model: $n requests, wrk -c$CONNS ${SECS}s; mirrors so far: $mirrors"
   # ticks are 10 ms = 10000 µs
   awk -v n="$n" 'NR == FNR { u[$1] = $2; s[$1] = $3; next }
     { du = $2 - u[$1]; ds = $3 - s[$1]

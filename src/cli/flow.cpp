@@ -11,6 +11,7 @@
 
 #include "api/json_util.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "flows/run.h"
 #include "http/client.h"
 #include "store/store.h"
@@ -105,7 +106,7 @@ int run(const std::string& path, const std::vector<std::string>& args,
     return 1;
   }
   // The run's trace: an invoke_workflow span, a span per node (flows/run.h).
-  Trace trace(TraceId::random(), SpanId{});
+  Trace trace(TraceId::time_ordered(unix_millis()), SpanId{});
   options.trace = trace.root_context();
   options.trace_content = config->log_content;
   Result<Json> result = Error(ErrorCode::kInternal, "not run");

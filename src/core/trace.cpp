@@ -1,5 +1,6 @@
 #include "core/trace.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -81,6 +82,14 @@ TraceId TraceId::from_hex(std::string_view hex) {
 }
 
 TraceId TraceId::random() { return TraceId{nonzero_random(), nonzero_random()}; }
+
+TraceId TraceId::time_ordered(int64_t unix_ms) {
+  // 48 bits of milliseconds reach the year 10889; any time after 1970-01-01 00:01:06 keeps
+  // the top 32 bits non-zero, which request_id() needs to tell it from a request's.
+  const uint64_t ms =
+      static_cast<uint64_t>(std::max<int64_t>(unix_ms, 1 << 16)) & 0xffff'ffff'ffffULL;
+  return TraceId{(ms << 16) | (random_bits() & 0xffff), nonzero_random()};
+}
 
 TraceId TraceId::for_request(std::string_view request_id) {
   uint64_t high = 0;

@@ -155,7 +155,7 @@ RunResult run_eval(ModelGateway& models, Store& store, const std::vector<Json>& 
     if (!options.schema.empty() && !row.inputs.contains("schema"))
       row.inputs["schema"] = options.schema;
     // One trace per row (DESIGN.md "Traces"): the candidate's attempts and each evaluator.
-    Trace trace(TraceId::random(), SpanId{});
+    Trace trace(TraceId::time_ordered(unix_millis()), SpanId{});
     SpanScope row_span(trace.root_context(), "eval_row " + row.candidate);
     row_span.set(keel_attr::kEvalRun, options.run_id);
     row_span.set(keel_attr::kEvalLine, row.line);

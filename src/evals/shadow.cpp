@@ -170,7 +170,7 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   request.model = shadow.model;
   request.stream = false;
   // One trace per pair (DESIGN.md "Traces"): the candidate's attempts and each evaluator.
-  Trace trace(TraceId::random(), SpanId{});
+  Trace trace(TraceId::time_ordered(unix_millis()), SpanId{});
   SpanScope pair_span(trace.root_context(), "shadow " + shadow.model);
   pair_span.set(keel_attr::kRequestId, served.request_id);
   pair_span.set(gen_ai::kRequestModel, served.model);

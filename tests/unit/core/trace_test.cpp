@@ -43,6 +43,22 @@ TEST(Trace, ARequestsTraceIdNamesTheRequestAndBack) {
   EXPECT_EQ(TraceId::random().request_id().empty(), true);
 }
 
+TEST(Trace, TimeOrderedIdsSortByTimeAndNameNoRequest) {
+  // The store's index on trace ids takes these at its end (sqlite_trace.cpp): their hex sorts
+  // by the millisecond they were made, and the rest is random.
+  const TraceId earlier = TraceId::time_ordered(1764167000000);
+  const TraceId later = TraceId::time_ordered(1764167000001);
+  EXPECT_LT(earlier.hex(), later.hex());
+  EXPECT_EQ(earlier.hex().substr(0, 12), "019ac08c1fc0");  // 1764167000000 in 12 hex digits
+  EXPECT_EQ(earlier.high >> 16, 1764167000000u);
+  EXPECT_NE(TraceId::time_ordered(1764167000000), earlier);  // 80 random bits apart
+  EXPECT_EQ(earlier.request_id(), "");
+  EXPECT_EQ(TraceId::from_hex(earlier.hex()), earlier);
+  // A clock at the epoch still gives an id that names no request.
+  EXPECT_TRUE(TraceId::time_ordered(0).valid());
+  EXPECT_EQ(TraceId::time_ordered(0).request_id(), "");
+}
+
 TEST(Trace, DerivedSpanIdsAreStableAndDistinct) {
   EXPECT_EQ(SpanId::derived(42, 0), SpanId::derived(42, 0));
   EXPECT_NE(SpanId::derived(42, 0), SpanId::derived(42, 1));
