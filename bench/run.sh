@@ -17,6 +17,8 @@
 #                      a model with `shadow:` mirroring to a candidate on the same mock; both are
 #                      the same keel process)
 #   BENCH_SHADOW_PERCENT=10   the shadow target's `percent` (DESIGN.md's example is 10)
+#   BENCH_SHADOW_CONCURRENCY=4   its `max_concurrency` (keel's default is 4); past it a sampled
+#                      request is not mirrored, and the report says how many were not
 #                      prompt = POST /v1/prompts/{name}/run: a .prompty with a variant for the
 #                      target's provider kind, rendered per request (issue 21's row)
 #   BENCH_RETENTION=0  N > 0: keel's request log keeps at most N requests (log_retention:
@@ -45,6 +47,7 @@ BENCH_RECORD=${BENCH_RECORD:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
 BENCH_TARGETS=${BENCH_TARGETS:-mock proxy floor keel responses shadow prompt portkey}
 BENCH_SHADOW_PERCENT=${BENCH_SHADOW_PERCENT:-10}
+BENCH_SHADOW_CONCURRENCY=${BENCH_SHADOW_CONCURRENCY:-4}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build}
 [[ $BENCH_BUILD_DIR == /* ]] || BENCH_BUILD_DIR=$ROOT/$BENCH_BUILD_DIR
 KEEL_BIN=${KEEL_BIN:-$BENCH_BUILD_DIR/keel}
@@ -92,6 +95,8 @@ if has_target shadow && ! has_target keel; then die "BENCH_TARGETS: shadow needs
 if has_target prompt && ! has_target keel; then die "BENCH_TARGETS: prompt needs keel"; fi
 [[ $BENCH_SHADOW_PERCENT =~ ^[0-9]+$ ]] && ((BENCH_SHADOW_PERCENT <= 100)) ||
   die "BENCH_SHADOW_PERCENT must be a whole number from 0 to 100, got '$BENCH_SHADOW_PERCENT'"
+[[ $BENCH_SHADOW_CONCURRENCY =~ ^[1-9][0-9]*$ ]] ||
+  die "BENCH_SHADOW_CONCURRENCY must be a whole number above 0, got '$BENCH_SHADOW_CONCURRENCY'"
 if has_target keel; then
   [[ -x $KEEL_BIN ]] || die "keel binary not found at $KEEL_BIN (run 'make build' first, or set KEEL_BIN)"
 fi
@@ -411,11 +416,11 @@ models:
   - name: bench-shadowed
     retries: 0
     targets: [{provider: mock, model: m}]
-    shadow: {model: bench-candidate, percent: $BENCH_SHADOW_PERCENT}
+    shadow: {model: bench-candidate, percent: $BENCH_SHADOW_PERCENT, max_concurrency: $BENCH_SHADOW_CONCURRENCY}
   - name: bench-stream-shadowed
     retries: 0
     targets: [{provider: mock-stream, model: m}]
-    shadow: {model: bench-candidate, percent: $BENCH_SHADOW_PERCENT}
+    shadow: {model: bench-candidate, percent: $BENCH_SHADOW_PERCENT, max_concurrency: $BENCH_SHADOW_CONCURRENCY}
   - name: bench-candidate
     retries: 0
     targets: [{provider: mock, model: m}]
@@ -680,6 +685,16 @@ if has_target keel; then
   KEEL_LOG_WARNINGS=$(grep -ciE 'warn|error' "$WORK/keel.log" || true)
   KEEL_THREADS=$(thread_cpu "$KEEL_PID"); KEEL_THREADS=${KEEL_THREADS%, }
 fi
+# How many of the shadow target's sampled requests were mirrored: past max_concurrency a sampled
+# request is dropped, which also saves its cost, so the shadow row means little without this.
+SHADOW_MIRRORS=""
+if has_target shadow; then
+  SHADOW_MIRRORS=$(curl -s "http://127.0.0.1:$KEEL_PORT/admin/shadow/bench-shadowed" |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const m = JSON.parse(s).mirror; const sampled = m.mirrored + m.dropped;
+      console.log(`${m.mirrored} pairs stored, ${m.dropped} dropped past max_concurrency (${sampled ? (100 * m.dropped / sampled).toFixed(0) : 0} % of those sampled), ${m.failed} candidate failures`) })' ||
+    echo "unknown (/admin/shadow did not answer)")
+fi
 if has_target portkey; then
   PORTKEY_LOG_LINES=$(grep -c . "$WORK/portkey.log" || true)
   PORTKEY_THREADS=$(thread_cpu "$PORTKEY_PID"); PORTKEY_THREADS=${PORTKEY_THREADS%, }
@@ -703,7 +718,11 @@ PIN_WORD="" SOAK_WORD=""
 if [[ $BENCH_PIN == 1 ]]; then PIN_WORD="BENCH_PIN=1 "; fi
 if ((BENCH_SOAK > 0)); then SOAK_WORD="BENCH_SOAK=$BENCH_SOAK "; fi
 if ((BENCH_RETENTION > 0)); then SOAK_WORD+="BENCH_RETENTION=$BENCH_RETENTION "; fi
-COMMAND="BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS ${PIN_WORD}${SOAK_WORD}BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
+SHADOW_WORD=""
+if has_target shadow && [[ $BENCH_SHADOW_PERCENT != 10 || $BENCH_SHADOW_CONCURRENCY != 4 ]]; then
+  SHADOW_WORD="BENCH_SHADOW_PERCENT=$BENCH_SHADOW_PERCENT BENCH_SHADOW_CONCURRENCY=$BENCH_SHADOW_CONCURRENCY "
+fi
+COMMAND="${SHADOW_WORD}BENCH_SECONDS=$BENCH_SECONDS BENCH_WARMUP=$BENCH_WARMUP BENCH_WORKERS=$BENCH_WORKERS BENCH_ROUNDS=$BENCH_ROUNDS ${PIN_WORD}${SOAK_WORD}BENCH_TARGETS=\"${TARGETS[*]}\" KEEL_BIN=${KEEL_BIN#"$ROOT"/} bench/run.sh"
 
 report() {
   local rss_lines="" t
@@ -812,6 +831,9 @@ NOTES="- Machine: $NPROC cores ($CPU_MODEL). $SHARING; the ratios, measured in t
 - Streams: the mock answers the stream path with one fixed SSE body (8 events + [DONE]) in one write; nginx proxies it with \`proxy_buffering off\`."
 if has_target keel; then
   NOTES+=$'\n'"- keel's threads, with the CPU each used over the whole benchmark: $KEEL_THREADS. keel log lines with 'warn' or 'error' during the run: $KEEL_LOG_WARNINGS."
+  if [[ -n $SHADOW_MIRRORS ]]; then
+    NOTES+=$'\n'"- Shadow mirrors over the whole benchmark (both shadowed models, warm-ups included; max_concurrency $BENCH_SHADOW_CONCURRENCY): $SHADOW_MIRRORS."
+  fi
   NOTES+=$'\n'"- keel's RSS after each round, in MiB ($BENCH_ROUNDS each for plain c=1, plain c=$HIGH_CONNS, stream c=1 and stream c=$HIGH_CONNS, in that order): ${KEEL_RSS_SERIES[*]}."
 fi
 if has_target floor && has_target keel; then

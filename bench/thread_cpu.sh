@@ -3,7 +3,8 @@
 # callgrind (bench/callgrind.sh) counts instructions but not the kernel's share or the cost of
 # waking threads, which is where a mirrored request's extra went (docs/dev.md, "Shadow pair").
 # bench/chat_mock.mjs answers, as for callgrind.sh; keel serves `bench` and `bench-shadowed`
-# (every answer mirrored at BENCH_SHADOW_PERCENT, default 100, to a candidate on the same mock);
+# (every answer mirrored at BENCH_SHADOW_PERCENT, default 100, to a candidate on the same mock,
+# at most BENCH_SHADOW_CONCURRENCY at once, default 4 as keel's);
 # wrk drives each model for SECONDS after a 2 s warm-up. Not a test; one run, ticks of 10 ms.
 #
 #   bench/thread_cpu.sh KEEL_BIN [SECONDS] [CONNECTIONS]      # e.g. build/keel 5 1
@@ -32,7 +33,7 @@ models:
   - name: bench-shadowed
     retries: 0
     targets: [{provider: mock, model: m}]
-    shadow: {model: bench-candidate, percent: ${BENCH_SHADOW_PERCENT:-100}}
+    shadow: {model: bench-candidate, percent: ${BENCH_SHADOW_PERCENT:-100}, max_concurrency: ${BENCH_SHADOW_CONCURRENCY:-4}}
   - {name: bench-candidate, retries: 0, targets: [{provider: mock, model: m}]}
 YAML
 "$BIN" serve --config "$W/keel.yaml" >"$W/keel.log" 2>&1 &

@@ -1,13 +1,11 @@
 #include "evals/shadow.h"
 
 #include <algorithm>
-#include <future>
 
 #include "api/json_util.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "evals/stats.h"
-#include "http/client.h"
 
 namespace keel::evals {
 
@@ -107,63 +105,25 @@ ShadowStats ShadowMirror::stats() const {
   return {mirrored_.load(), dropped_.load(), failed_.load()};
 }
 
-ShadowMirror::~ShadowMirror() {
-  if (!thread_.joinable()) return;
-  context_.load()->stop();
-  thread_.join();
-}
-
-asio::any_io_executor ShadowMirror::executor() {
-  std::call_once(started_, [this] {
-    std::promise<asio::any_io_executor> ready;
-    auto started = ready.get_future();
-    thread_ = std::thread([this, &ready] {
-      asio::io_context context(1);
-      auto work = asio::make_work_guard(context);
-      context_ = &context;
-      ready.set_value(context.get_executor());
-      context.run();
-      // Stopped by ~ShadowMirror. Mirrors still running are abandoned: cancelled (their upstream
-      // connections close, and a cancelled response is never pooled), given a moment to unwind
-      // here, then this thread's pooled connections are closed while the context that owns
-      // their sockets still exists; whatever is left is destroyed with the context.
-      context.restart();
-      asio::post(context, [this] {
-        const std::vector<CancelToken*> tokens(live_.begin(), live_.end());
-        for (CancelToken* token : tokens) token->cancel(ErrorCode::kCancelled, "keel is stopping");
-      });
-      work.reset();
-      context.run_for(std::chrono::milliseconds(500));
-      http_pool_clear();
-    });
-    executor_ = started.get();
-  });
-  return executor_;
-}
-
-void ShadowMirror::mirror(std::shared_ptr<Router> router, const ShadowConfig& shadow,
-                          ServedAnswer served) {
+void ShadowMirror::mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
+                          const ShadowConfig& shadow, ServedAnswer served) {
   if (running_.fetch_add(1) >= shadow.max_concurrency) {
     running_.fetch_sub(1);
     dropped_.fetch_add(1);
     return;
   }
-  asio::co_spawn(executor(), run(std::move(router), shadow, std::move(served)), asio::detached);
+  asio::co_spawn(executor, run(std::move(router), shadow, std::move(served)), asio::detached);
 }
 
 Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow,
                              ServedAnswer served) {
-  auto cancel = std::make_shared<CancelToken>();
-  live_.insert(cancel.get());
+  // The slot is given back however the mirror ends: stored, failed, or abandoned when keel stops
+  // (its io_context is destroyed with the frame still suspended).
   struct Slot {
     std::atomic<int>& running;
-    std::unordered_set<CancelToken*>& live;
-    CancelToken* token;
-    ~Slot() {
-      live.erase(token);
-      running.fetch_sub(1);
-    }
-  } slot{running_, live_, cancel.get()};
+    ~Slot() { running.fetch_sub(1); }
+  } slot{running_};
+  auto cancel = std::make_shared<CancelToken>();
   const auto config = config_();  // held to the pair's end: a reload may come meanwhile
   ModelGateway models(*router, *config);
   ChatRequest request = served.request;

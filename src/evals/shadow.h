@@ -5,13 +5,14 @@
 //
 //   ShadowMirror shadow(store, config);                          // one per server
 //   if (shadow.sample(*model.shadow)) ... collect the answer ...
-//   shadow.mirror(router, *model.shadow, served);                // returns at once
+//   shadow.mirror(co_await asio::this_coro::executor, router, *model.shadow, served);
 //
-// Never changes what the client gets: mirror() is called after the answer went out, and the
-// candidate's call runs detached on the mirror's own thread (started by the first mirror): a
-// mirror costs about what a request costs, and there it does not wait in line with, or delay,
-// the requests of the io threads (past max_concurrency running mirrors, new ones are dropped
-// and counted).
+// Never changes what the client gets: mirror() is called after the answer went out, and returns
+// at once; the candidate's call runs detached on the executor given, the io thread that served
+// the request (as a proxy's mirrored request runs on its worker's event loop), past
+// max_concurrency running mirrors new ones are dropped and counted. A thread of mirrors' own
+// cost more: waking it and its upstream sockets' wake-ups doubled a mirror's CPU (docs/dev.md,
+// "Shadow pair").
 #pragma once
 
 #include <atomic>
@@ -21,8 +22,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -66,38 +65,29 @@ std::string shadow_pair_text(std::string_view question, const ServedAnswer& serv
 
 class ShadowMirror {
  public:
-  // `config` gives the running config (pricing), read as each mirror starts.
+  // `config` gives the running config (pricing), read as each mirror starts. Mirrors still
+  // running when keel stops are abandoned with their io thread (their pairs are not stored):
+  // the server, which owns those threads, is destroyed before this.
   ShadowMirror(Store& store, ConfigSource config) : store_(store), config_(std::move(config)) {}
-  // Stops the mirror thread; mirrors still running are abandoned (their pairs are not stored).
-  ~ShadowMirror();
   ShadowMirror(const ShadowMirror&) = delete;
   ShadowMirror& operator=(const ShadowMirror&) = delete;
 
   // Whether this request is mirrored: drawn at `percent` (0-100), and a mirror slot is free now
   // (else it is counted as dropped, before the request pays for keeping its answer). Thread-safe.
   bool sample(const ShadowConfig& shadow);
-  void mirror(std::shared_ptr<Router> router, const ShadowConfig& shadow, ServedAnswer served);
+  void mirror(asio::any_io_executor executor, std::shared_ptr<Router> router,
+              const ShadowConfig& shadow, ServedAnswer served);
   ShadowStats stats() const;
 
  private:
   Task<void> run(std::shared_ptr<Router> router, ShadowConfig shadow, ServedAnswer served);
-  // Starts the mirror thread and its io_context once; its executor.
-  asio::any_io_executor executor();
 
   Store& store_;
   ConfigSource config_;
   std::mutex rng_mutex_;
   std::mt19937_64 rng_{std::random_device{}()};
-  std::atomic<int> running_{0};
+  std::atomic<int> running_{0};  // mirrors started and not yet ended, on every io thread
   std::atomic<int64_t> mirrored_{0}, dropped_{0}, failed_{0};
-  // The mirror thread. Its io_context lives on that thread's stack, so that mirrors abandoned at
-  // shutdown are destroyed there, returning their connections to that thread's pool.
-  std::once_flag started_;
-  std::thread thread_;
-  std::atomic<asio::io_context*> context_{nullptr};
-  asio::any_io_executor executor_;
-  // The running mirrors' cancel tokens, to cancel at shutdown (the mirror thread's only).
-  std::unordered_set<CancelToken*> live_;
 };
 
 // `keel shadow report`: per metric the mean with a bootstrap CI, the candidate's failures, and

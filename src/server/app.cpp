@@ -720,8 +720,8 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
   }
   co_await settle(response, outcome, record, format);
   if (mirrored && outcome.status.ok()) {
-    // After the answer went out: the candidate's call runs on the mirror's thread
-    // (evals/shadow.h).
+    // After the answer went out: the candidate's call runs detached on this io thread, after
+    // this request's handler has finished (co_spawn posts it; evals/shadow.h).
     evals::ServedAnswer served;
     served.request_id = record.id;
     served.model = chat.model;
@@ -732,7 +732,8 @@ Task<void> App::answer_chat(std::shared_ptr<Router> router, const ChatRequest& c
     served.completion_tokens = outcome.usage.completion_tokens;
     served.provider = outcome.provider;
     served.upstream_model = outcome.upstream_model;
-    shadow_.mirror(router, *model_config->shadow, std::move(served));
+    shadow_.mirror(co_await asio::this_coro::executor, router, *model_config->shadow,
+                   std::move(served));
   }
   if (transcript && config_.log_content) {
     Json content = {
