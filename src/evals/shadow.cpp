@@ -126,7 +126,11 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   auto cancel = std::make_shared<CancelToken>();
   const auto config = config_();  // held to the pair's end: a reload may come meanwhile
   ModelGateway models(*router, *config);
-  ChatRequest request = served.request;
+  std::string question;  // the last user turn, what evaluators see as the question
+  for (const auto& message : served.request.messages) {
+    if (message.role == Role::kUser) question = message.text();
+  }
+  ChatRequest& request = served.request;  // this mirror's own copy, sent to the candidate
   request.model = shadow.model;
   request.stream = false;
   // One trace per pair (DESIGN.md "Traces"): the candidate's attempts and each evaluator.
@@ -137,10 +141,6 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
   pair_span.set(keel_attr::kShadowModel, shadow.model);
   CallResult call = co_await models.chat(request, cancel, pair_span.context());
 
-  std::string question;
-  for (const auto& message : served.request.messages) {
-    if (message.role == Role::kUser) question = message.text();
-  }
   std::vector<std::pair<std::string, Score>> scores;
   if (!call.error) {
     EvaluatorOptions options;  // judges and embeddings through this request's router

@@ -53,6 +53,16 @@ struct SqliteStoreOptions {
   uint64_t vacuum_convert_max_bytes = 64ull << 20;
 };
 
+// What a span's row binds beyond the span's own strings (hex ids, the attributes' JSON), bound
+// SQLITE_STATIC and kept until the row is written: SQLite copies nothing, and the strings keep
+// their capacity from batch to batch.
+struct SpanRowText {
+  char trace_id[32];
+  char span_id[16];
+  char parent_id[16];
+  std::string attributes;
+};
+
 class SqliteStore final : public Store {
  public:
   // Opens or creates the database at `path` and its schema. Fails when the file cannot be
@@ -195,6 +205,8 @@ class SqliteStore final : public Store {
   Stmt insert_spans_;                               // kSpansPerInsert rows each
   Stmt delete_spans_before_;
   std::vector<const Span*> span_rows_;
+  // The text of insert_spans_' rows that the spans do not hold, one per row (sqlite_trace.cpp).
+  std::vector<SpanRowText> span_text_;
   Stmt insert_shadow_pair_;          // prepared at the first pair (sqlite_eval.cpp)
   bool writer_eval_tables_ = false;  // the writer has made sure the eval tables exist
   // Retention (prune_step)

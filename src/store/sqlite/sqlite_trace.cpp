@@ -110,7 +110,7 @@ std::string sql_for(size_t rows) {
 // instructions per span on the writer thread, a request with a shadow pair writes several.
 // Strings a tool or a model returned may hold invalid UTF-8: replaced (as Json::dump's
 // error_handler_t::replace does), never thrown on.
-std::string attributes_json(const std::vector<SpanAttribute>& attributes) {
+void attributes_json(const std::vector<SpanAttribute>& attributes, std::string& out) {
   std::vector<const SpanAttribute*> sorted;
   sorted.reserve(attributes.size());
   for (const SpanAttribute& attribute : attributes) sorted.push_back(&attribute);
@@ -123,7 +123,7 @@ std::string attributes_json(const std::vector<SpanAttribute>& attributes) {
       append_json(out, Json(text));
     }
   };
-  std::string out = "{";
+  out = "{";
   for (size_t i = 0; i < sorted.size(); ++i) {
     // A key set twice (Span::set replaces, a hand-built span may not): the last value wins.
     if (i + 1 < sorted.size() && sorted[i + 1]->key == sorted[i]->key) continue;
@@ -146,7 +146,6 @@ std::string attributes_json(const std::vector<SpanAttribute>& attributes) {
         sorted[i]->value);
   }
   out += '}';
-  return out;
 }
 
 void read_attributes(const std::string& text, std::vector<SpanAttribute>& out) {
@@ -169,15 +168,30 @@ void read_attributes(const std::string& text, std::vector<SpanAttribute>& out) {
   }
 }
 
-void bind_span(sqlite3_stmt* stmt, int at, const Span& span) {
-  bind_copy(stmt, at, span.trace_id.hex());
-  bind_copy(stmt, at + 1, span.span_id.hex());
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// 16 lowercase hex digits, as TraceId::hex and SpanId::hex write them.
+void write_hex(char* out, uint64_t value) {
+  for (int i = 15; i >= 0; --i, value >>= 4) out[i] = kHexDigits[value & 0xf];
+}
+
+// `text` holds what the row binds beyond the span's own strings; both outlive the statement's run.
+void bind_span(sqlite3_stmt* stmt, int at, const Span& span, SpanRowText& text) {
+  auto bind_static = [stmt](int index, const char* data, size_t size) {
+    sqlite3_bind_text64(stmt, index, data, size, SQLITE_STATIC, SQLITE_UTF8);
+  };
+  write_hex(text.trace_id, span.trace_id.high);
+  write_hex(text.trace_id + 16, span.trace_id.low);
+  bind_static(at, text.trace_id, sizeof text.trace_id);
+  write_hex(text.span_id, span.span_id.value);
+  bind_static(at + 1, text.span_id, sizeof text.span_id);
   if (span.parent_id.valid()) {
-    bind_copy(stmt, at + 2, span.parent_id.hex());
+    write_hex(text.parent_id, span.parent_id.value);
+    bind_static(at + 2, text.parent_id, sizeof text.parent_id);
   } else {
     sqlite3_bind_null(stmt, at + 2);
   }
-  bind_copy(stmt, at + 3, span.name);
+  bind_static(at + 3, span.name.data(), span.name.size());
   sqlite3_bind_int(stmt, at + 4, static_cast<int>(span.kind));
   sqlite3_bind_int64(stmt, at + 5, span.start_ns);
   sqlite3_bind_int64(stmt, at + 6, span.end_ns);
@@ -185,9 +199,10 @@ void bind_span(sqlite3_stmt* stmt, int at, const Span& span) {
   if (span.status_message.empty()) {
     sqlite3_bind_null(stmt, at + 8);
   } else {
-    bind_copy(stmt, at + 8, span.status_message);
+    bind_static(at + 8, span.status_message.data(), span.status_message.size());
   }
-  bind_copy(stmt, at + 9, attributes_json(span.attributes));
+  attributes_json(span.attributes, text.attributes);
+  bind_static(at + 9, text.attributes.data(), text.attributes.size());
 }
 
 // Whether `spans` is the WITHOUT ROWID table of logs written before 2026-12-08.
@@ -291,14 +306,16 @@ bool SqliteStore::insert_spans(const RequestRecord* const* records, size_t count
     for (const Span& span : records[i]->trace.spans()) span_rows_.push_back(&span);
   }
   size_t row = 0;
+  span_text_.resize(kSpansPerInsert);
   for (; row + kSpansPerInsert <= span_rows_.size(); row += kSpansPerInsert) {
     for (size_t k = 0; k < kSpansPerInsert; ++k) {
-      bind_span(insert_spans_.get(), 1 + static_cast<int>(k) * kSpanColumns, *span_rows_[row + k]);
+      bind_span(insert_spans_.get(), 1 + static_cast<int>(k) * kSpanColumns, *span_rows_[row + k],
+                span_text_[k]);
     }
     if (run(insert_spans_.get()) != SQLITE_DONE) return false;
   }
   for (; row < span_rows_.size(); ++row) {
-    bind_span(insert_span_.get(), 1, *span_rows_[row]);
+    bind_span(insert_span_.get(), 1, *span_rows_[row], span_text_[0]);
     if (run(insert_span_.get()) != SQLITE_DONE) return false;
   }
   return true;

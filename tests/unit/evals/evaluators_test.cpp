@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+#include <vector>
+
 #include "evals/judge_prompt.h"
 #include "evals/report.h"
 #include "evals/stats.h"
@@ -21,6 +25,44 @@ TEST(TextMeasures, RougeL) {
                    2 * 0.5 * (2.0 / 6) / (0.5 + 2.0 / 6));  // LCS "the gunman" or "killed": 2
   EXPECT_DOUBLE_EQ(rouge_l("a b c", "a b c"), 1);
   EXPECT_DOUBLE_EQ(rouge_l("x", "y"), 0);
+}
+
+// SQuAD's normalisation with <cctype>'s "C" locale classes, one std::string per word: what the
+// table-driven tokeniser must give for every byte.
+std::vector<std::string> reference_tokens(const std::string& text, bool drop_articles) {
+  std::vector<std::string> tokens;
+  std::string token;
+  auto push = [&] {
+    if (!token.empty() && !(drop_articles && (token == "a" || token == "an" || token == "the"))) {
+      tokens.push_back(token);
+    }
+    token.clear();
+  };
+  for (unsigned char c : text) {
+    if (std::isspace(c)) {
+      push();
+    } else if (!std::ispunct(c)) {
+      token += static_cast<char>(std::tolower(c));
+    }
+  }
+  push();
+  return tokens;
+}
+
+TEST(TextMeasures, TokensMatchCctypeClassesForEveryByte) {
+  std::string every;
+  for (int c = 0; c < 256; ++c) {
+    every += static_cast<char>(c);
+    every += "x ";  // each byte in a word of its own, then a break
+  }
+  for (bool drop : {false, true}) {
+    EXPECT_EQ(normalized_tokens(every, drop), reference_tokens(every, drop));
+    const std::string text = "The  cat, AN apple;\ta\x0b\xc3\xa9t\xc3\xa9\n THE end.-- a";
+    EXPECT_EQ(normalized_tokens(text, drop), reference_tokens(text, drop));
+  }
+  EXPECT_EQ(normalized_tokens("A b-C, THE d", true), (std::vector<std::string>{"bc", "d"}));
+  EXPECT_DOUBLE_EQ(token_f1("x x y", "x y y"),
+                   2 * (2.0 / 3) * (2.0 / 3) / (4.0 / 3));  // as multisets
 }
 
 TEST(JsonSchema, ValidInvalidAndFenced) {
