@@ -57,7 +57,7 @@ struct ShadowStats {
 // prompt_tokens, completion_tokens, target, cost}, shadow {latency_ms, prompt_tokens,
 // completion_tokens, target, cost, text, error when it failed}, scores {NAME: {value, passed} or
 // {value: null, error}}, trace_id}: what json_text of that object as Json gives, written straight
-// (building the Json cost the mirror thread about a fifth of its work per pair).
+// (building the Json cost a mirror about a fifth of its work per pair).
 std::string shadow_pair_text(std::string_view question, const ServedAnswer& served,
                              std::optional<double> served_cost, const CallResult& call,
                              const std::vector<std::pair<std::string, Score>>& scores,
