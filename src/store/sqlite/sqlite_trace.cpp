@@ -305,6 +305,17 @@ bool SqliteStore::insert_spans(const RequestRecord* const* records, size_t count
   for (size_t i = 0; i < count; ++i) {
     for (const Span& span : records[i]->trace.spans()) span_rows_.push_back(&span);
   }
+  // The rows bind the spans' strings and span_text_ without a copy, valid until the records are
+  // freed after the commit: the bindings are cleared before then (SQLite's contract for
+  // SQLITE_STATIC), whichever way this returns.
+  struct Unbind {
+    sqlite3_stmt* many;
+    sqlite3_stmt* one;
+    ~Unbind() {
+      sqlite3_clear_bindings(many);
+      sqlite3_clear_bindings(one);
+    }
+  } unbind{insert_spans_.get(), insert_span_.get()};
   size_t row = 0;
   span_text_.resize(kSpansPerInsert);
   for (; row + kSpansPerInsert <= span_rows_.size(); row += kSpansPerInsert) {
