@@ -37,8 +37,8 @@ logs="$root/$build_dir/sanitizer-logs"
 # behind one mutex, attempts racing timers and cancellation), the HTTP server and client with
 # SSE, and the e2e tests that stream through them while the store's writer thread records
 # requests: plain and streamed chat, failover, upstream faults and cancellation, the Anthropic
-# front door over every vendor kind, graceful shutdown, and shadow traffic (its mirrors run on a
-# thread of their own, over the same router and store).
+# front door over every vendor kind, graceful shutdown, and shadow traffic (its mirrors run on
+# the io threads, their slots counted across them, over the same router and store).
 tsan_units=(unit_router unit_http unit_store)
 tsan_e2e=(chat failover faults messages vendors lifecycle responses shadow)
 
