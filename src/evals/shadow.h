@@ -7,12 +7,12 @@
 //   if (shadow.sample(*model.shadow)) ... collect the answer ...
 //   shadow.mirror(co_await asio::this_coro::executor, router, *model.shadow, served);
 //
-// Never changes what the client gets: mirror() is called after the answer went out, and returns
-// at once; the candidate's call runs detached on the executor given, the io thread that served
-// the request (as a proxy's mirrored request runs on its worker's event loop), past
-// max_concurrency running mirrors new ones are dropped and counted. A thread of mirrors' own
-// cost more: waking it and its upstream sockets' wake-ups doubled a mirror's CPU (docs/dev.md,
-// "Shadow pair").
+// Never changes what the client gets: mirror() is called after the answer went out and returns
+// at once. The candidate's call runs detached on the executor given: the io thread that served
+// the request, as a proxy's mirrored request runs on its worker's event loop. Past
+// max_concurrency running mirrors, new ones are dropped and counted. A thread of the mirrors'
+// own cost more: waking it, then once per upstream socket event, doubled a mirror's CPU
+// (docs/dev.md, "Shadow pair").
 #pragma once
 
 #include <atomic>
