@@ -112,6 +112,7 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
 
 class EmbeddingEvaluator final : public Evaluator {
  public:
+  bool calls_model() const override { return true; }
   EmbeddingEvaluator(double threshold, std::string model, ModelGateway& models)
       : Evaluator("embedding_similarity", threshold), model_(std::move(model)), models_(models) {}
   Task<Score> score(const Inputs& inputs, CancelPtr cancel) override {
@@ -135,6 +136,7 @@ class EmbeddingEvaluator final : public Evaluator {
 
 class JudgeEvaluator final : public Evaluator {
  public:
+  bool calls_model() const override { return true; }
   JudgeEvaluator(std::string name, double threshold, JudgePrompt prompt, std::string judge,
                  ModelGateway& models)
       : Evaluator(std::move(name), threshold),

@@ -46,6 +46,10 @@ class Evaluator {
   // Pass threshold; scores are in [0, 1] except judges' 1-5.
   double threshold() const { return threshold_; }
   virtual Task<Score> score(const Inputs& inputs, CancelPtr cancel) = 0;
+  // Whether scoring calls a model (judges, embedding_similarity): such a score gets a span of its
+  // own in a shadow pair's trace, with the model's attempts under it; one computed in place is
+  // an attribute of the pair's span (evals/shadow.cpp).
+  virtual bool calls_model() const { return false; }
 
  protected:
   Evaluator(std::string name, double threshold) : name_(std::move(name)), threshold_(threshold) {}

@@ -246,10 +246,12 @@ describe('traces', () => {
     const traceId = JSON.parse(pair.result).trace_id;
     assert.match(traceId, HEX32);
     const tree = await (await fetch(`${keel.base}/admin/traces/${traceId}`)).json();
-    assert.deepEqual(tree.spans.map((s) => [s.depth, s.name]), [[0, 'shadow cand'], [1, 'chat echo-cand'], [1, 'evaluate f1']]);
+    // f1 is computed in place: its score is an attribute of the pair's span, not a span of its own.
+    assert.deepEqual(tree.spans.map((s) => [s.depth, s.name]), [[0, 'shadow cand'], [1, 'chat echo-cand']]);
     assert.equal(tree.request_id, null);
     assert.match(tree.spans[0].attributes['keel.request.id'], /^req_/);
-    assert.equal(typeof tree.spans[2].attributes['gen_ai.evaluation.score.value'], 'number');
+    assert.equal(typeof tree.spans[0].attributes['keel.score.f1'], 'number');
+    assert.equal(tree.spans[0].attributes['keel.score.f1'], JSON.parse(pair.result).scores.f1.value);
   });
 
   test('bad and unknown trace ids get clear errors', async () => {
