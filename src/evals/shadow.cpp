@@ -166,8 +166,8 @@ Task<void> ShadowMirror::run(std::shared_ptr<Router> router, ShadowConfig shadow
       } else {
         // Computed in place (f1, rouge_l, ...): an attribute of the pair's span, keel.score.NAME
         // (or keel.score.NAME.error). A span of its own is a row in `spans` and its two indexes:
-        // with f1 and rouge_l as spans, a mirror cost keel about 70 µs of CPU under the gateway
-        // benchmark pinned to one core, 35-40 without them (bench/RESULTS.md, 2026-12-08).
+        // f1's and rouge_l's were a quarter of the writer's work per pair (callgrind, 112k ->
+        // 83k instructions; docs/dev.md, "Shadow pair").
         score = co_await (*evaluator)->score(inputs, cancel);
         if (score.value) {
           pair_span.set("keel.score." + name, *score.value);
